@@ -1,0 +1,16 @@
+//! Shared types of the automl workspace: tasks, parameter values, trial and study records,
+//! predictions, metrics and a small seeded RNG. No IO, no threads, no database.
+
+pub mod metrics;
+pub mod params;
+pub mod predictions;
+pub mod rng;
+pub mod task;
+pub mod trial;
+
+pub use metrics::Metric;
+pub use params::{ParamValue, Params};
+pub use predictions::{PrepKind, Predictions};
+pub use rng::Rng;
+pub use task::Task;
+pub use trial::{Budget, Candidate, StudyRecord, TrialRecord, TrialState, SCHEMA_VERSION};

@@ -1,0 +1,72 @@
+//! What a fitted model returns, and which input encoding a model family needs.
+
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+/// Predictions for a batch of rows.
+///
+/// Classification: `values[i]` is the predicted class index (as f64) and `proba` holds one
+/// row per input row, one column per class, each row summing to 1.
+/// Regression: `values[i]` is the predicted value and `proba` is `None`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Predictions {
+    /// Class index (classification) or value (regression), one per row.
+    pub values: Vec<f64>,
+    /// Class probabilities (classification only), shape rows x classes.
+    pub proba: Option<Array2<f64>>,
+}
+
+impl Predictions {
+    /// Regression predictions.
+    pub fn regression(values: Vec<f64>) -> Self {
+        Predictions { values, proba: None }
+    }
+    /// Classification predictions from probabilities; `values` is the argmax per row
+    /// (ties go to the lowest class index).
+    pub fn from_proba(proba: Array2<f64>) -> Self {
+        let values = proba
+            .rows()
+            .into_iter()
+            .map(|r| {
+                let mut best = 0usize;
+                for (j, &p) in r.iter().enumerate() {
+                    if p > r[best] {
+                        best = j;
+                    }
+                }
+                best as f64
+            })
+            .collect();
+        Predictions { values, proba: Some(proba) }
+    }
+    /// Number of rows predicted.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+    /// True when no rows were predicted.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
+
+/// The input encoding a model family needs. The preprocessing for each kind is fitted on the
+/// training rows only (inside each CV fold) and saved with the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum PrepKind {
+    /// Impute (median / most frequent) + missing indicators + one-hot (low cardinality) +
+    /// frequency/ordinal encoding (high cardinality) + standardization. For linear models,
+    /// SVM, kNN. Never contains NaN or infinity.
+    Scaled,
+    /// As `Scaled` but without standardization (naive Bayes, single decision trees).
+    /// Never contains NaN or infinity.
+    Dense,
+    /// For our own tree engine: numeric columns raw with NaN for missing, categorical columns
+    /// as category codes (f64, NaN for missing/unseen) flagged as categorical.
+    Tree,
+}
+
+impl PrepKind {
+    /// All kinds, in a stable order.
+    pub const ALL: [PrepKind; 3] = [PrepKind::Scaled, PrepKind::Dense, PrepKind::Tree];
+}

@@ -1,0 +1,204 @@
+//! Study and trial records: what the store keeps about every run and every evaluated candidate.
+//!
+//! These are plain data. Every record carries `schema_version`; fields are only ever added
+//! (with serde defaults), never renamed, so old stores stay readable.
+
+use crate::params::Params;
+use crate::task::Task;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Version of the record layout written by this build.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A configuration proposed by a search strategy, before it is trained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    /// Model family name (stable id, e.g. `gbdt`, `logistic`).
+    pub family: String,
+    /// Hyperparameters for that family.
+    pub params: Params,
+    /// Trial ids this candidate was derived from (lineage; empty for fresh samples).
+    #[serde(default)]
+    pub parents: Vec<u64>,
+    /// How it was made: `default`, `random`, `mutate`, `crossover`, `portfolio`, `warm_start`, ...
+    #[serde(default)]
+    pub operator: String,
+    /// Fraction of the training rows used (multi-fidelity); 1.0 = full data.
+    #[serde(default = "one")]
+    pub fidelity: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl Candidate {
+    /// A fresh candidate with no lineage at full fidelity.
+    pub fn new(family: impl Into<String>, params: Params, operator: impl Into<String>) -> Self {
+        Candidate {
+            family: family.into(),
+            params,
+            parents: Vec::new(),
+            operator: operator.into(),
+            fidelity: 1.0,
+        }
+    }
+}
+
+/// Lifecycle of a trial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrialState {
+    /// Written when the trial starts.
+    Running,
+    /// Finished with scores.
+    Complete,
+    /// The fit or predict returned an error or panicked.
+    Failed,
+    /// Ran past its deadline.
+    TimedOut,
+    /// Left `running` by a process that died or was stopped; found and marked on reopen.
+    Interrupted,
+}
+
+impl TrialState {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrialState::Running => "running",
+            TrialState::Complete => "complete",
+            TrialState::Failed => "failed",
+            TrialState::TimedOut => "timed_out",
+            TrialState::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// Everything known about one evaluated (or evaluating) candidate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialRecord {
+    /// Record layout version.
+    pub schema_version: u32,
+    /// Study this trial belongs to.
+    pub study_id: u64,
+    /// Trial id, allocated by the store, dense from 0 within a study.
+    pub trial_id: u64,
+    /// What was trained.
+    pub candidate: Candidate,
+    /// Name of the strategy that proposed it.
+    #[serde(default)]
+    pub strategy: String,
+    /// Current state.
+    pub state: TrialState,
+    /// Primary-metric score of each CV fold (in the metric's own units).
+    #[serde(default)]
+    pub fold_scores: Vec<f64>,
+    /// Mean of `fold_scores` (NaN until complete).
+    #[serde(default)]
+    pub mean: f64,
+    /// Standard deviation of `fold_scores`.
+    #[serde(default)]
+    pub std: f64,
+    /// All metrics for the task computed on the pooled out-of-fold predictions.
+    #[serde(default)]
+    pub metrics: BTreeMap<String, f64>,
+    /// Total fit wall time over folds, seconds.
+    #[serde(default)]
+    pub fit_time_s: f64,
+    /// Predict time per row, seconds.
+    #[serde(default)]
+    pub predict_time_per_row_s: f64,
+    /// Size of the serialized fitted pipeline, bytes (0 when not kept).
+    #[serde(default)]
+    pub model_size_bytes: u64,
+    /// Whether a fitted artifact is stored for this trial.
+    #[serde(default)]
+    pub has_artifact: bool,
+    /// Error message for failed / timed-out trials.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Seed used for this trial's fits.
+    pub seed: u64,
+    /// Unix milliseconds when the trial started.
+    pub started_at_ms: u64,
+    /// Unix milliseconds when it ended (0 while running).
+    #[serde(default)]
+    pub ended_at_ms: u64,
+    /// Free-form extra facts (e.g. `n_rounds` chosen by early stopping, `ensemble_members`).
+    #[serde(default)]
+    pub extra: BTreeMap<String, String>,
+}
+
+impl TrialRecord {
+    /// True when complete with a finite score.
+    pub fn is_scored(&self) -> bool {
+        self.state == TrialState::Complete && self.mean.is_finite()
+    }
+}
+
+/// Time and trial limits of a study.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct Budget {
+    /// Wall-clock seconds for the whole `fit`, final refit included.
+    pub time_s: Option<f64>,
+    /// Maximum number of trials.
+    pub max_trials: Option<u64>,
+}
+
+/// A column of the training schema as stored with a study.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SchemaColumn {
+    /// Column name as in the CSV header.
+    pub name: String,
+    /// `numeric`, `categorical` or `boolean`.
+    pub kind: String,
+}
+
+/// One search run over one dataset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StudyRecord {
+    /// Record layout version.
+    pub schema_version: u32,
+    /// Study id, allocated by the store.
+    pub study_id: u64,
+    /// Human-readable name (defaults to the data file stem).
+    pub name: String,
+    /// Path of the training data as given.
+    pub data_path: String,
+    /// Content fingerprint of the training data (hex).
+    pub fingerprint: String,
+    /// Feature columns (name, kind) used for modelling.
+    pub schema: Vec<SchemaColumn>,
+    /// Target column name.
+    pub target: String,
+    /// Class labels in index order (classification), empty for regression.
+    #[serde(default)]
+    pub classes: Vec<String>,
+    /// The task.
+    pub task: Task,
+    /// Primary metric name.
+    pub metric: String,
+    /// The search space, as the TOML text it was loaded from.
+    pub space: String,
+    /// Strategy name.
+    pub strategy: String,
+    /// Study seed.
+    pub seed: u64,
+    /// Limits.
+    pub budget: Budget,
+    /// Unix milliseconds.
+    pub started_at_ms: u64,
+    /// Unix milliseconds (0 while running).
+    #[serde(default)]
+    pub ended_at_ms: u64,
+    /// Trial id of the final (refit) model, when the study finished.
+    #[serde(default)]
+    pub final_trial: Option<u64>,
+    /// Keep fitted artifacts only for the best N trials (None = all).
+    #[serde(default)]
+    pub keep_models: Option<u64>,
+    /// Free-form extra facts (validation scheme, rows, warnings...).
+    #[serde(default)]
+    pub extra: BTreeMap<String, String>,
+}

@@ -1,0 +1,1 @@
+//! automl-data (placeholder until its issue lands).

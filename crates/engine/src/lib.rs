@@ -1,0 +1,1 @@
+//! automl-engine (placeholder until its issue lands).

@@ -1,0 +1,1 @@
+//! Model family modules (filled by the model-zoo work).

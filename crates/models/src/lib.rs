@@ -1,0 +1,81 @@
+//! The model zoo: one module per model family, each turning a parameter set into a fitted,
+//! serializable [`Model`]. The [`registry`] is the one place typed parameters become trait
+//! objects and the one place a stored model's bytes are decoded.
+
+pub mod error;
+pub mod families;
+pub mod registry;
+
+pub use error::ModelError;
+pub use registry::{registry, Registry};
+
+use automl_core::{Params, Predictions, PrepKind, Task};
+use ndarray::ArrayView2;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// Everything a family needs to fit one model on one training set.
+///
+/// `x` is already preprocessed for the family's [`Family::prep_kind`]: for `Scaled`/`Dense`
+/// it never contains NaN or infinity; for `Tree` it holds raw numeric values with NaN for
+/// missing and category codes (flagged in `categorical`).
+pub struct FitInput<'a> {
+    /// Feature matrix, rows x features.
+    pub x: ArrayView2<'a, f64>,
+    /// Target: class index (0..n_classes) as f64, or the regression value.
+    pub y: &'a [f64],
+    /// The task.
+    pub task: Task,
+    /// Number of classes (0 for regression).
+    pub n_classes: usize,
+    /// Which columns of `x` are categorical codes (only meaningful for `PrepKind::Tree`).
+    pub categorical: &'a [bool],
+    /// Optional per-row weights.
+    pub sample_weight: Option<&'a [f64]>,
+    /// Seed for every random choice of this fit.
+    pub seed: u64,
+    /// The fit should give up (returning `ModelError::Deadline`) once this instant passes,
+    /// where the underlying library allows checking.
+    pub deadline: Option<Instant>,
+}
+
+/// A fitted model. Object-safe, `Send + Sync`, serializable through [`Model::to_bytes`]
+/// (decoded again by [`Family::decode`]).
+pub trait Model: Send + Sync {
+    /// The family name (stable id).
+    fn family(&self) -> &'static str;
+    /// Predict a batch of rows (same encoding as at fit time). Classification returns
+    /// probabilities whose rows sum to 1.
+    fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Predictions, ModelError>;
+    /// Serialize the fitted state (compact; the store compresses it).
+    fn to_bytes(&self) -> Result<Vec<u8>, ModelError>;
+    /// Facts worth storing with the trial (e.g. `n_rounds` chosen by early stopping).
+    fn facts(&self) -> BTreeMap<String, String> {
+        BTreeMap::new()
+    }
+}
+
+/// A model family: a recipe from parameters to a fitted model.
+pub trait Family: Send + Sync {
+    /// Stable id, as in the search-space files (`logistic`, `gbdt`, ...).
+    fn name(&self) -> &'static str;
+    /// One-line description.
+    fn description(&self) -> &'static str;
+    /// Tasks the family can handle.
+    fn tasks(&self) -> &'static [Task];
+    /// The input encoding the family needs.
+    fn prep_kind(&self) -> PrepKind;
+    /// Largest training set (rows) this family is offered for; `None` = no limit.
+    fn max_rows(&self) -> Option<usize> {
+        None
+    }
+    /// Rough relative cost of a default fit (1 = cheapest); used to order the cheap-first start.
+    fn relative_cost(&self) -> f64 {
+        1.0
+    }
+    /// Fit a model. Parameters absent from `params` take the family's documented defaults;
+    /// out-of-range values are a `ModelError::InvalidParam`.
+    fn fit(&self, params: &Params, input: &FitInput<'_>) -> Result<Box<dyn Model>, ModelError>;
+    /// Decode a model written by `Model::to_bytes` of this family.
+    fn decode(&self, bytes: &[u8]) -> Result<Box<dyn Model>, ModelError>;
+}

@@ -1,0 +1,1 @@
+//! automl-search (placeholder until its issue lands).

@@ -1,0 +1,1 @@
+//! automl-space (placeholder until its issue lands).

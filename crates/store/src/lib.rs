@@ -1,0 +1,1 @@
+//! automl-store (placeholder until its issue lands).

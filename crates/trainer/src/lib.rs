@@ -1,0 +1,1 @@
+//! automl-trainer (placeholder until its issue lands).

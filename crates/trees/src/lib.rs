@@ -1,0 +1,1 @@
+//! automl-trees (placeholder until its issue lands).
