@@ -1,1 +1,36 @@
-//! automl-data (placeholder until its issue lands).
+//! automl-data: CSV -> [`Dataset`] (type inference, missing values, target and task, data
+//! report with bad-data warnings), fitted preprocessing ([`Preprocessor`], saved with the model)
+//! and validation splits ([`kfold`], [`holdout`]).
+//!
+//! Typical use:
+//! ```no_run
+//! use automl_data::{load_training, ReadOptions, Preprocessor, kfold};
+//! use automl_core::PrepKind;
+//! let ds = load_training(std::path::Path::new("train.csv"), &ReadOptions::default()).unwrap();
+//! println!("{}", ds.report);
+//! for split in kfold(&ds.y, ds.task, 5, 42) {
+//!     let prep = Preprocessor::fit(&ds.features, &split.train, PrepKind::Scaled);
+//!     let x_train = prep.transform_rows(&ds.features, &split.train).unwrap();
+//!     let x_valid = prep.transform_rows(&ds.features, &split.valid).unwrap();
+//!     # let _ = (x_train, x_valid);
+//! }
+//! ```
+
+mod error;
+mod frame;
+mod hash;
+mod load;
+mod prep;
+mod reader;
+mod report;
+mod split;
+
+pub use error::DataError;
+pub use frame::{Column, ColumnData, ColumnKind, Frame, MISSING_CODE};
+pub use hash::fingerprint;
+pub use load::{
+    Dataset, ReadOptions, default_missing_tokens, load_for_prediction, load_training, read_frame,
+};
+pub use prep::Preprocessor;
+pub use report::{ColumnReport, ColumnRole, DataReport, Warning, WarningKind};
+pub use split::{Split, holdout, kfold};

@@ -1,1 +1,14 @@
-//! automl-trainer (placeholder until its issue lands).
+//! The trainer pool: cross-validates candidates on shared per-fold data (preprocessing and tree
+//! bins are built once per fold and reused by every candidate), turns errors, panics and
+//! deadlines into failed / timed-out evaluations, fits final pipelines, and runs evaluations on
+//! a rayon pool. This is the only crate that schedules work on rayon.
+
+pub mod cv;
+pub mod error;
+pub mod pipeline;
+pub mod pool;
+
+pub use cv::{evaluate, fit_full, CvConfig, Evaluation, TrainingData};
+pub use error::TrainError;
+pub use pipeline::{FittedPipeline, Predictor, PredictorInfo};
+pub use pool::Pool;

@@ -1,1 +1,142 @@
-//! automl-trees (placeholder until its issue lands).
+//! automl-trees: our histogram tree engine. Quantile binning once per dataset ([`BinnedData`],
+//! shared through [`BinnedCache`]), gradient boosting ([`Gbdt`]), random forest and extra trees
+//! ([`Forest`]), all deterministic for a seed, `Send + Sync` and serde-serializable, predicting
+//! on raw rows with NaN for missing values.
+
+pub mod binning;
+pub mod error;
+pub mod forest;
+pub mod gbdt;
+mod grow;
+pub mod tree;
+
+pub use binning::{BinnedCache, BinnedData, FeatureBins};
+pub use error::TreeError;
+pub use forest::{Criterion, Forest, ForestKind, ForestParams};
+pub use gbdt::{Gbdt, GbdtParams, Objective};
+pub use tree::Tree;
+
+use ndarray::ArrayView1;
+use std::time::Instant;
+
+/// Training (or validation) rows: binned features, targets and optional weights, all indexed by
+/// row of `data`; `rows` restricts the set to a subset (e.g. one side of an internal split).
+#[derive(Debug, Clone, Copy)]
+pub struct Dataset<'a> {
+    /// Binned features.
+    pub data: &'a BinnedData,
+    /// Target per row of `data`: class index (as f64) or regression value.
+    pub y: &'a [f64],
+    /// Optional weight per row of `data`.
+    pub weights: Option<&'a [f64]>,
+    /// Optional subset of row indices (ascending order gives the best memory access).
+    pub rows: Option<&'a [u32]>,
+}
+
+impl<'a> Dataset<'a> {
+    /// All rows of `data`, unweighted.
+    pub fn new(data: &'a BinnedData, y: &'a [f64]) -> Dataset<'a> {
+        Dataset {
+            data,
+            y,
+            weights: None,
+            rows: None,
+        }
+    }
+
+    pub(crate) fn check(&self, classification: bool, n_classes: usize) -> Result<(), TreeError> {
+        let n = self.data.n_rows();
+        if self.y.len() != n {
+            return Err(TreeError::Shape(format!(
+                "y has {} values but the data has {n} rows; pass one target per row",
+                self.y.len()
+            )));
+        }
+        if let Some(w) = self.weights {
+            if w.len() != n {
+                return Err(TreeError::Shape(format!(
+                    "weights have {} values but the data has {n} rows",
+                    w.len()
+                )));
+            }
+            if let Some(i) = w.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
+                return Err(TreeError::Data(format!(
+                    "weight of row {i} is {}; weights must be finite and >= 0",
+                    w[i]
+                )));
+            }
+        }
+        let rows: Box<dyn Iterator<Item = usize>> = match self.rows {
+            Some(r) => {
+                if let Some(&bad) = r.iter().find(|&&i| i as usize >= n) {
+                    return Err(TreeError::Shape(format!(
+                        "row index {bad} is out of range for {n} rows"
+                    )));
+                }
+                Box::new(r.iter().map(|&i| i as usize))
+            }
+            None => Box::new(0..n),
+        };
+        let mut count = 0usize;
+        for i in rows {
+            count += 1;
+            let v = self.y[i];
+            if classification {
+                if !(v >= 0.0 && v.fract() == 0.0 && (v as usize) < n_classes) {
+                    return Err(TreeError::Data(format!(
+                        "label of row {i} is {v}; labels must be class indices 0..{n_classes}"
+                    )));
+                }
+            } else if !v.is_finite() {
+                return Err(TreeError::Data(format!(
+                    "target of row {i} is {v}; regression targets must be finite"
+                )));
+            }
+        }
+        if count == 0 {
+            return Err(TreeError::Data("no training rows".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Kind of feature importance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Importance {
+    /// Total gain (boosting) or impurity decrease (forests) of the splits on a feature.
+    Gain,
+    /// Number of splits on a feature.
+    Split,
+}
+
+pub(crate) fn check_deadline(deadline: Option<Instant>, done: usize) -> Result<(), TreeError> {
+    match deadline {
+        Some(d) if Instant::now() >= d => Err(TreeError::Deadline { rounds: done }),
+        _ => Ok(()),
+    }
+}
+
+pub(crate) fn check_cols(got: usize, want: usize) -> Result<(), TreeError> {
+    if got != want {
+        return Err(TreeError::Shape(format!(
+            "x has {got} columns but the model was fitted on {want}; pass the same columns"
+        )));
+    }
+    Ok(())
+}
+
+/// A row as a contiguous slice (copied into `buf` when the view is strided).
+#[inline]
+pub(crate) fn row_slice<'b>(row: &'b ArrayView1<'_, f64>, buf: &'b mut Vec<f64>) -> &'b [f64] {
+    match row.as_slice() {
+        Some(s) => s,
+        None => {
+            buf.clear();
+            buf.extend(row.iter().copied());
+            buf
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,168 @@
+//! Command-line arguments (clap derive). This is the contract the benchmark tools rely on.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// AutoML model search for tabular data: give it a CSV, it searches many candidate models with
+/// honest cross-validation, stores every evaluated model, and predicts with the winner.
+#[derive(Parser, Debug)]
+#[command(name = "automl", version, about, long_about = None, after_help = "\
+Typical use:
+  automl fit examples/data/titanic.csv               # search for 60 s, store in ./automl.db
+  automl leaderboard                                 # every candidate, best first
+  automl show 3                                      # everything about trial 3
+  automl predict new.csv --output preds.csv          # predict with the final model")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Search for the best model for a CSV file and store every trial.
+    Fit(FitArgs),
+    /// List the trials of a study, best first.
+    Leaderboard(LeaderboardArgs),
+    /// Show everything stored about one trial.
+    Show(ShowArgs),
+    /// Predict a CSV file with the final model of a study (or one trial's models).
+    Predict(PredictArgs),
+    /// List the studies (search runs) in a store.
+    Studies(StoreArgs),
+}
+
+/// Where the store is.
+#[derive(Args, Debug, Clone)]
+pub struct StoreArgs {
+    /// Store directory (an embedded database holding every study and trial).
+    #[arg(long, value_name = "DIR", default_value = "automl.db")]
+    pub store: PathBuf,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskArg {
+    Binary,
+    Multiclass,
+    Regression,
+}
+
+#[derive(Args, Debug)]
+pub struct FitArgs {
+    /// Training data: a CSV file with a header row.
+    #[arg(value_name = "TRAIN.csv")]
+    pub train: PathBuf,
+    /// Target column name [default: the last column].
+    #[arg(long, value_name = "COL")]
+    pub target: Option<String>,
+    /// Task [default: inferred from the target column].
+    #[arg(long, value_enum)]
+    pub task: Option<TaskArg>,
+    /// Metric to optimise [default: roc_auc (binary), log_loss (multiclass), rmse (regression)].
+    /// Binary: roc_auc, log_loss, accuracy, balanced_accuracy, f1, average_precision.
+    /// Multiclass: log_loss, accuracy, balanced_accuracy, f1_macro, roc_auc_ovr_macro.
+    /// Regression: rmse, mae, r2.
+    #[arg(long, value_name = "M")]
+    pub metric: Option<String>,
+    /// Wall-clock budget in seconds for the whole fit, final refit included
+    /// [default: 60, or unlimited when only --max-trials is given].
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
+    pub time_budget: Option<f64>,
+    /// Stop after this many trials.
+    #[arg(long, value_name = "N")]
+    pub max_trials: Option<u64>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Seed: the same data, seed and --max-trials give the same leaderboard.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub seed: u64,
+    /// Candidates fitted in parallel [default: all cores].
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Search space: a TOML file, or the name of a shipped space (`default`, `fast`).
+    #[arg(long, value_name = "FILE", default_value = "default")]
+    pub space: String,
+    /// Search strategy.
+    #[arg(long, value_name = "S", default_value = "random")]
+    pub strategy: String,
+    /// Keep fitted models only for the best N trials (scores of every trial are always kept).
+    #[arg(long, value_name = "N")]
+    pub keep_models: Option<u64>,
+    /// Number of cross-validation folds.
+    #[arg(long, value_name = "K", default_value_t = 5)]
+    pub folds: usize,
+    /// Continue the latest study in the store (or --study ID) instead of starting a new one.
+    #[arg(long)]
+    pub resume: bool,
+    /// Study to resume (with --resume).
+    #[arg(long, value_name = "ID", requires = "resume")]
+    pub study: Option<u64>,
+    /// Study name [default: the file name].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Print only the final summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+    Markdown,
+}
+
+#[derive(Args, Debug)]
+pub struct LeaderboardArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Study id [default: the latest].
+    #[arg(long, value_name = "ID")]
+    pub study: Option<u64>,
+    /// Show only the best N rows.
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Only trials of this model family.
+    #[arg(long)]
+    pub family: Option<String>,
+    /// Only trials in this state (complete, failed, timed_out, interrupted, running).
+    #[arg(long)]
+    pub state: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// Trial id (as in the leaderboard).
+    #[arg(value_name = "TRIAL_ID")]
+    pub trial: u64,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Study id [default: the latest].
+    #[arg(long, value_name = "ID")]
+    pub study: Option<u64>,
+    /// Print the record as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PredictArgs {
+    /// Rows to predict: a CSV with the training columns (any order; extra columns such as the
+    /// target are ignored).
+    #[arg(value_name = "INPUT.csv")]
+    pub input: PathBuf,
+    /// Where to write the predictions (CSV: `prediction`, and `proba_<class>` per class).
+    #[arg(long, short, value_name = "PREDS.csv")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Use this trial's fold models instead of the final model.
+    #[arg(long, value_name = "ID")]
+    pub trial: Option<u64>,
+    /// Study id [default: the latest].
+    #[arg(long, value_name = "ID")]
+    pub study: Option<u64>,
+}

@@ -1,0 +1,236 @@
+//! `automl leaderboard`: every trial of a study, best first, as a table, CSV, JSON or markdown.
+//!
+//! JSON/CSV field names are stable (documented in the user guide): rank, trial_id, family,
+//! state, metric, mean, std, <each metric>, fit_time_s, predict_time_per_row_s,
+//! model_size_bytes, strategy, operator, parents, fidelity, params, error.
+
+use crate::args::{Format, LeaderboardArgs};
+use crate::output::{fmt_bytes, fmt_row_time, fmt_score, key_params, markdown, table};
+use anyhow::{bail, Context, Result};
+use automl_core::params::ParamsExt;
+use automl_core::{Metric, StudyRecord};
+use automl_engine::{leaderboard, LeaderboardRow};
+use automl_store::{open_read_only, StoreRead};
+use serde_json::{json, Value};
+use std::path::Path;
+
+/// Open an existing store for reading (works while a `fit` holds it, via its snapshot).
+pub fn open_existing(path: &Path) -> Result<Box<dyn StoreRead>> {
+    if !path.exists() {
+        bail!(
+            "no store at `{}`; run `automl fit DATA.csv` first, or pass --store DIR",
+            path.display()
+        );
+    }
+    Ok(open_read_only(path)?)
+}
+
+/// The study `id`, or the latest one.
+pub fn pick_study(store: &dyn StoreRead, id: Option<u64>, path: &Path) -> Result<StudyRecord> {
+    match id {
+        Some(id) => store.study(id)?.with_context(|| {
+            format!("--study {id}: no such study in `{}`; `automl studies` lists them", path.display())
+        }),
+        None => store
+            .latest_study()?
+            .with_context(|| format!("the store `{}` holds no study; run `automl fit` first", path.display())),
+    }
+}
+
+fn row_json(r: &LeaderboardRow, metric: &str) -> Value {
+    let t = &r.trial;
+    let params: serde_json::Map<String, Value> = t
+        .candidate
+        .params
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(Value::Null)))
+        .collect();
+    let num = |x: f64| if x.is_finite() { json!(x) } else { Value::Null };
+    let mut o = json!({
+        "rank": r.rank,
+        "trial_id": t.trial_id,
+        "family": t.candidate.family,
+        "state": t.state.as_str(),
+        "metric": metric,
+        "mean": num(t.mean),
+        "std": num(t.std),
+        "fold_scores": t.fold_scores,
+        "fit_time_s": t.fit_time_s,
+        "predict_time_per_row_s": t.predict_time_per_row_s,
+        "model_size_bytes": t.model_size_bytes,
+        "strategy": t.strategy,
+        "operator": t.candidate.operator,
+        "parents": t.candidate.parents,
+        "fidelity": t.candidate.fidelity,
+        "params": params,
+        "error": t.error,
+    });
+    let metrics: serde_json::Map<String, Value> =
+        t.metrics.iter().map(|(k, v)| (k.clone(), num(*v))).collect();
+    o["metrics"] = Value::Object(metrics);
+    o
+}
+
+pub fn run(a: LeaderboardArgs) -> Result<()> {
+    let store = open_existing(&a.store.store)?;
+    let study = pick_study(store.as_ref(), a.study, &a.store.store)?;
+    let metric = Metric::from_name(&study.metric).context("the study's metric is unknown to this build")?;
+    let trials = store.trials(study.study_id)?;
+    let mut rows = leaderboard(&trials, metric);
+    if let Some(f) = &a.family {
+        rows.retain(|r| &r.trial.candidate.family == f);
+    }
+    if let Some(s) = &a.state {
+        rows.retain(|r| r.trial.state.as_str() == s.as_str());
+    }
+    if let Some(n) = a.top {
+        rows.truncate(n);
+    }
+    let other_metrics: Vec<&str> = Metric::for_task(study.task)
+        .iter()
+        .map(|m| m.name())
+        .filter(|m| *m != study.metric)
+        .collect();
+    match a.format {
+        Format::Json => {
+            let v: Vec<Value> = rows.iter().map(|r| row_json(r, &study.metric)).collect();
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        Format::Csv => {
+            let mut header = vec!["rank", "trial_id", "family", "state", "metric", "mean", "std"];
+            header.extend(other_metrics.iter().copied());
+            header.extend([
+                "fit_time_s",
+                "predict_time_per_row_s",
+                "model_size_bytes",
+                "strategy",
+                "operator",
+                "parents",
+                "fidelity",
+                "params",
+                "error",
+            ]);
+            let mut w = csv_writer();
+            w.write_record(&header)?;
+            for r in &rows {
+                let t = &r.trial;
+                let mut rec = vec![
+                    r.rank.map(|x| x.to_string()).unwrap_or_default(),
+                    t.trial_id.to_string(),
+                    t.candidate.family.clone(),
+                    t.state.as_str().to_string(),
+                    study.metric.clone(),
+                    finite(t.mean),
+                    finite(t.std),
+                ];
+                for m in &other_metrics {
+                    rec.push(t.metrics.get(*m).map(|v| finite(*v)).unwrap_or_default());
+                }
+                rec.extend([
+                    format!("{}", t.fit_time_s),
+                    format!("{}", t.predict_time_per_row_s),
+                    t.model_size_bytes.to_string(),
+                    t.strategy.clone(),
+                    t.candidate.operator.clone(),
+                    t.candidate.parents.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" "),
+                    format!("{}", t.candidate.fidelity),
+                    t.candidate.params.render(),
+                    t.error.clone().unwrap_or_default(),
+                ]);
+                w.write_record(&rec)?;
+            }
+            w.flush()?;
+        }
+        Format::Table | Format::Markdown => {
+            let mut header: Vec<String> = vec![
+                "rank".into(),
+                "trial".into(),
+                "family".into(),
+                format!("{} (mean ± std)", study.metric),
+            ];
+            header.extend(other_metrics.iter().map(|s| s.to_string()));
+            header.extend(["fit".into(), "pred/row".into(), "size".into(), "state".into(), "params".into()]);
+            let mut out = vec![header];
+            for r in &rows {
+                let t = &r.trial;
+                let mut rec = vec![
+                    r.rank.map(|x| x.to_string()).unwrap_or_else(|| "-".into()),
+                    t.trial_id.to_string(),
+                    t.candidate.family.clone(),
+                    if t.is_scored() { format!("{} ± {}", fmt_score(t.mean), fmt_score(t.std)) } else { "-".into() },
+                ];
+                for m in &other_metrics {
+                    rec.push(t.metrics.get(*m).map(|v| fmt_score(*v)).unwrap_or_else(|| "-".into()));
+                }
+                rec.extend([
+                    crate::output::fmt_secs(t.fit_time_s),
+                    fmt_row_time(t.predict_time_per_row_s),
+                    if t.model_size_bytes > 0 { fmt_bytes(t.model_size_bytes) } else { "-".into() },
+                    t.state.as_str().to_string(),
+                    match &t.error {
+                        Some(e) if !t.is_scored() => format!("error: {}", truncate(e, 60)),
+                        _ => key_params(t, 4),
+                    },
+                ]);
+                out.push(rec);
+            }
+            if a.format == Format::Markdown {
+                print!("{}", markdown(&out));
+            } else {
+                println!(
+                    "study {} `{}`: {} trials, metric {} ({}), {}",
+                    study.study_id,
+                    study.name,
+                    trials.len(),
+                    study.metric,
+                    if metric.higher_is_better() { "higher is better" } else { "lower is better" },
+                    study.extra.get("validation").map(String::as_str).unwrap_or("")
+                );
+                print!("{}", table(&out));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn finite(x: f64) -> String {
+    if x.is_finite() { format!("{x}") } else { String::new() }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() > n { format!("{}…", s.chars().take(n).collect::<String>()) } else { s.to_string() }
+}
+
+fn csv_writer() -> csv_lite::Writer {
+    csv_lite::Writer::stdout()
+}
+
+/// A tiny CSV writer to stdout (RFC-4180 quoting) so the binary needs no csv dependency.
+mod csv_lite {
+    use std::io::Write;
+    pub struct Writer {
+        out: std::io::BufWriter<std::io::Stdout>,
+    }
+    impl Writer {
+        pub fn stdout() -> Writer {
+            Writer { out: std::io::BufWriter::new(std::io::stdout()) }
+        }
+        pub fn write_record<S: AsRef<str>>(&mut self, rec: &[S]) -> std::io::Result<()> {
+            let line: Vec<String> = rec
+                .iter()
+                .map(|c| {
+                    let c = c.as_ref();
+                    if c.contains([',', '"', '\n', '\r']) {
+                        format!("\"{}\"", c.replace('"', "\"\""))
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect();
+            writeln!(self.out, "{}", line.join(","))
+        }
+        pub fn flush(&mut self) -> std::io::Result<()> {
+            self.out.flush()
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! `automl predict`: predict a CSV with a study's final model (or one trial's fold models).
+
+use crate::args::PredictArgs;
+use anyhow::{bail, Result};
+use automl_engine::{load_model, predict_csv, ModelChoice};
+use automl_store::SledStore;
+
+pub fn run(a: PredictArgs) -> Result<()> {
+    if !a.store.store.exists() {
+        bail!(
+            "no store at `{}`; run `automl fit DATA.csv --store {}` first",
+            a.store.store.display(),
+            a.store.store.display()
+        );
+    }
+    let store = SledStore::open(&a.store.store)?;
+    let choice = a.trial.map(ModelChoice::Trial).unwrap_or(ModelChoice::Final);
+    let model = load_model(&store, a.study, choice)?;
+    drop(store);
+    let tokens = automl_data::ReadOptions::default().missing_tokens;
+    let n = predict_csv(&model, &a.input, &a.output, &tokens)?;
+    eprintln!("wrote {n} predictions to {} using the {}", a.output.display(), model.description);
+    Ok(())
+}

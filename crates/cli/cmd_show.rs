@@ -1,0 +1,96 @@
+//! `automl show TRIAL_ID`: everything stored about one trial.
+
+use crate::args::ShowArgs;
+use crate::cmd_leaderboard::{open_existing, pick_study};
+use crate::output::{fmt_bytes, fmt_row_time, fmt_score, fmt_secs};
+use anyhow::{Context, Result};
+
+fn fmt_time(ms: u64) -> String {
+    if ms == 0 {
+        return "-".into();
+    }
+    // UTC, ISO-8601 without external crates.
+    let secs = (ms / 1000) as i64;
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", sod / 3600, sod % 3600 / 60, sod % 60)
+}
+
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+pub fn run(a: ShowArgs) -> Result<()> {
+    let store = open_existing(&a.store.store)?;
+    let study = pick_study(store.as_ref(), a.study, &a.store.store)?;
+    let t = store.trial(study.study_id, a.trial)?.with_context(|| {
+        format!(
+            "no trial {} in study {}; `automl leaderboard --store {}` lists the trials",
+            a.trial,
+            study.study_id,
+            a.store.store.display()
+        )
+    })?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&t)?);
+        return Ok(());
+    }
+    println!("trial {} of study {} `{}`", t.trial_id, study.study_id, study.name);
+    println!("  family      {}", t.candidate.family);
+    println!("  state       {}", t.state.as_str());
+    if let Some(e) = &t.error {
+        println!("  error       {e}");
+    }
+    println!("  strategy    {} (operator: {})", t.strategy, if t.candidate.operator.is_empty() { "-" } else { &t.candidate.operator });
+    if !t.candidate.parents.is_empty() {
+        println!(
+            "  parents     {}",
+            t.candidate.parents.iter().map(|p| format!("trial {p}")).collect::<Vec<_>>().join(", ")
+        );
+    }
+    if t.candidate.fidelity < 1.0 {
+        println!("  fidelity    {:.0} % of the training rows", t.candidate.fidelity * 100.0);
+    }
+    println!("  seed        {}", t.seed);
+    println!("  parameters");
+    for (k, v) in &t.candidate.params {
+        println!("    {k:<20} {v}");
+    }
+    if t.is_scored() {
+        println!("  {} = {} ± {} (mean ± std over folds)", study.metric, fmt_score(t.mean), fmt_score(t.std));
+        println!(
+            "  per fold    {}",
+            t.fold_scores.iter().map(|s| fmt_score(*s)).collect::<Vec<_>>().join("  ")
+        );
+        println!("  out-of-fold metrics");
+        for (k, v) in &t.metrics {
+            println!("    {k:<20} {}", fmt_score(*v));
+        }
+    }
+    println!("  fit time    {} (all folds)", fmt_secs(t.fit_time_s));
+    println!("  predict     {} per row", fmt_row_time(t.predict_time_per_row_s));
+    println!(
+        "  model       {}{}",
+        if t.model_size_bytes > 0 { fmt_bytes(t.model_size_bytes) } else { "-".into() },
+        if t.has_artifact { " (fold models stored)" } else { " (no stored model)" }
+    );
+    if study.final_trial == Some(t.trial_id) {
+        println!("  final       this trial is the study's final model");
+    }
+    for (k, v) in &t.extra {
+        println!("  {k:<11} {v}");
+    }
+    println!("  started     {}", fmt_time(t.started_at_ms));
+    println!("  ended       {}", fmt_time(t.ended_at_ms));
+    Ok(())
+}

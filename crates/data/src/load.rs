@@ -1,0 +1,497 @@
+//! Loading: CSV -> typed [`Frame`] (kind inference, missing values), target and task
+//! inference, the training [`Dataset`] and the prediction frame.
+
+use std::path::{Path, PathBuf};
+
+use automl_core::Task;
+use automl_core::trial::SchemaColumn;
+
+use crate::error::DataError;
+use crate::frame::{Column, ColumnData, ColumnKind, Frame, MISSING_CODE, format_number};
+use crate::hash::FxMap;
+use crate::reader::{MissingSet, RawColumn, RawTable, read_raw};
+use crate::report::{DataReport, ReportInput, build_report};
+
+/// The default missing-value tokens: empty cell, `NA`, `N/A`, `NaN`, `nan`, `null`, `None`, `?`
+/// (matched after trimming, case-insensitively).
+pub fn default_missing_tokens() -> Vec<String> {
+    ["", "NA", "N/A", "NaN", "nan", "null", "None", "?"].iter().map(|s| s.to_string()).collect()
+}
+
+/// How to read a training file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadOptions {
+    /// Target column name; `None` = the last column.
+    pub target: Option<String>,
+    /// Task override; `None` = inferred from the target.
+    pub task: Option<Task>,
+    /// Cell values meaning "missing" (trimmed, case-insensitive). `""` = empty cell.
+    pub missing_tokens: Vec<String>,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions { target: None, task: None, missing_tokens: default_missing_tokens() }
+    }
+}
+
+/// A training dataset: modelling features, encoded target, report.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Modelling columns only (constant / ID-like columns dropped, target removed).
+    pub features: Frame,
+    /// Class index 0..k-1 (classification) or value (regression), one per kept row.
+    pub y: Vec<f64>,
+    /// The task (inferred or as overridden).
+    pub task: Task,
+    /// Target column name.
+    pub target: String,
+    /// True when the target was not given and the last column was used.
+    pub target_defaulted: bool,
+    /// Class labels in index order (empty for regression). Numeric-looking labels are sorted
+    /// numerically ("2" < "10"), others lexicographically.
+    pub classes: Vec<String>,
+    /// What was found in the data.
+    pub report: DataReport,
+    /// Hex hash of the file bytes.
+    pub fingerprint: String,
+    /// The file read.
+    pub path: PathBuf,
+}
+
+impl Dataset {
+    /// Number of rows (rows with a missing target excluded).
+    pub fn n_rows(&self) -> usize {
+        self.y.len()
+    }
+    /// Number of classes (0 for regression).
+    pub fn n_classes(&self) -> usize {
+        self.classes.len()
+    }
+}
+
+/// Parse a trimmed cell as a number (accepts `1e308`, `inf`, `-Infinity`, `nan`).
+#[inline]
+fn parse_num(cell: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(cell).ok()?.trim();
+    s.parse::<f64>().ok()
+}
+
+#[inline]
+fn parse_bool(cell: &[u8]) -> Option<f64> {
+    let t = cell.trim_ascii();
+    if t.eq_ignore_ascii_case(b"true") {
+        Some(1.0)
+    } else if t.eq_ignore_ascii_case(b"false") {
+        Some(0.0)
+    } else {
+        None
+    }
+}
+
+/// A column inferred from raw cells, with the number of infinite values turned into missing.
+struct Inferred {
+    column: Column,
+    n_infinite: usize,
+}
+
+/// Infer the kind of a raw column and convert it.
+fn infer_column(name: &str, raw: &RawColumn, missing: &MissingSet) -> Inferred {
+    let n = raw.len();
+    // Numeric?
+    let mut values = Vec::with_capacity(n);
+    let mut n_infinite = 0;
+    let mut numeric = true;
+    for i in 0..n {
+        let cell = raw.get(i);
+        if missing.is_missing(cell) {
+            values.push(f64::NAN);
+            continue;
+        }
+        match parse_num(cell) {
+            Some(x) if x.is_finite() => values.push(x),
+            Some(x) => {
+                if x.is_infinite() {
+                    n_infinite += 1;
+                }
+                values.push(f64::NAN);
+            }
+            None => {
+                numeric = false;
+                break;
+            }
+        }
+    }
+    if numeric {
+        return Inferred { column: Column::numeric(name, values), n_infinite };
+    }
+    // Boolean?
+    values.clear();
+    let mut boolean = true;
+    for i in 0..n {
+        let cell = raw.get(i);
+        if missing.is_missing(cell) {
+            values.push(f64::NAN);
+        } else if let Some(b) = parse_bool(cell) {
+            values.push(b);
+        } else {
+            boolean = false;
+            break;
+        }
+    }
+    if boolean {
+        return Inferred { column: Column::boolean(name, values), n_infinite: 0 };
+    }
+    Inferred { column: categorical_from_raw(name, raw, missing), n_infinite: 0 }
+}
+
+/// Build a categorical column (sorted levels) from raw cells, keeping strings as-is.
+fn categorical_from_raw(name: &str, raw: &RawColumn, missing: &MissingSet) -> Column {
+    let n = raw.len();
+    let mut map: FxMap<&[u8], u32> = FxMap::default();
+    let mut first: Vec<&[u8]> = Vec::new();
+    let mut codes = Vec::with_capacity(n);
+    for i in 0..n {
+        let cell = raw.get(i);
+        if missing.is_missing(cell) {
+            codes.push(MISSING_CODE);
+            continue;
+        }
+        let next = first.len() as u32;
+        let code = *map.entry(cell).or_insert_with(|| {
+            first.push(cell);
+            next
+        });
+        codes.push(code);
+    }
+    let mut order: Vec<u32> = (0..first.len() as u32).collect();
+    order.sort_by(|&a, &b| first[a as usize].cmp(first[b as usize]));
+    let mut remap = vec![0u32; first.len()];
+    for (new, &old) in order.iter().enumerate() {
+        remap[old as usize] = new as u32;
+    }
+    for c in codes.iter_mut() {
+        if *c != MISSING_CODE {
+            *c = remap[*c as usize];
+        }
+    }
+    let levels =
+        order.iter().map(|&o| String::from_utf8_lossy(first[o as usize]).into_owned()).collect();
+    Column {
+        name: name.to_string(),
+        kind: ColumnKind::Categorical,
+        data: ColumnData::Categorical { codes, levels },
+    }
+}
+
+/// Read any CSV into a [`Frame`] with inferred column kinds (no target handling).
+pub fn read_frame(path: &Path, missing_tokens: &[String]) -> Result<Frame, DataError> {
+    let raw = read_raw(path)?;
+    let missing = MissingSet::new(missing_tokens);
+    let columns = raw
+        .header
+        .iter()
+        .zip(&raw.columns)
+        .map(|(name, col)| infer_column(name, col, &missing).column)
+        .collect();
+    Ok(Frame { columns, n_rows: raw.n_rows() })
+}
+
+/// The encoded target.
+struct Target {
+    y: Vec<f64>, // NaN = missing
+    task: Task,
+    classes: Vec<String>,
+    n_infinite: usize,
+}
+
+/// Decide the task and encode the target column.
+fn encode_target(
+    raw: &RawTable,
+    idx: usize,
+    name: &str,
+    inferred: &Inferred,
+    missing: &MissingSet,
+    task_override: Option<Task>,
+) -> Result<Target, DataError> {
+    let col = &inferred.column;
+    let n = raw.n_rows();
+    match (&col.kind, &col.data) {
+        (ColumnKind::Numeric, ColumnData::Numeric(v)) => {
+            let mut distinct: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+            if distinct.is_empty() {
+                return Err(DataError::TargetAllMissing { name: name.to_string() });
+            }
+            let n_present = distinct.len();
+            let integer = distinct.iter().all(|x| x.fract() == 0.0 && x.abs() < 9e15);
+            distinct.sort_by(f64::total_cmp);
+            distinct.dedup();
+            let d = distinct.len();
+            let looks_class = integer && (d <= 2 || (d <= 20 && d * 20 <= n_present));
+            let task = match task_override {
+                Some(t) => t,
+                None if looks_class => {
+                    if d == 2 {
+                        Task::Binary
+                    } else if d == 1 {
+                        return Err(DataError::OneClass {
+                            name: name.to_string(),
+                            class: format_number(distinct[0]),
+                        });
+                    } else {
+                        Task::Multiclass
+                    }
+                }
+                None => Task::Regression,
+            };
+            if task == Task::Regression {
+                if d == 1 {
+                    return Err(DataError::ConstantTarget { name: name.to_string() });
+                }
+                return Ok(Target {
+                    y: v.clone(),
+                    task,
+                    classes: Vec::new(),
+                    n_infinite: inferred.n_infinite,
+                });
+            }
+            check_classes(task, name, d, || format_number(distinct[0]))?;
+            let classes: Vec<String> = distinct.iter().map(|&x| format_number(x)).collect();
+            let y = v
+                .iter()
+                .map(|x| {
+                    if x.is_finite() {
+                        distinct.binary_search_by(|p| p.total_cmp(x)).unwrap() as f64
+                    } else {
+                        f64::NAN
+                    }
+                })
+                .collect();
+            Ok(Target { y, task, classes, n_infinite: inferred.n_infinite })
+        }
+        _ => {
+            // Boolean or categorical: classes are the raw strings.
+            let cat = categorical_from_raw(name, &raw.columns[idx], missing);
+            let ColumnData::Categorical { codes, levels } = cat.data else { unreachable!() };
+            if task_override == Some(Task::Regression) {
+                let rawc = &raw.columns[idx];
+                let bad = (0..n)
+                    .find(|&i| !missing.is_missing(rawc.get(i)) && parse_num(rawc.get(i)).is_none())
+                    .unwrap_or(0);
+                return Err(DataError::NonNumericTarget {
+                    path: raw.path.clone(),
+                    line: raw.lines[bad],
+                    value: rawc.get_str(bad).into_owned(),
+                });
+            }
+            if levels.is_empty() {
+                return Err(DataError::TargetAllMissing { name: name.to_string() });
+            }
+            let d = levels.len();
+            let task = task_override.unwrap_or(if d == 2 { Task::Binary } else { Task::Multiclass });
+            if d == 1 {
+                return Err(DataError::OneClass { name: name.to_string(), class: levels[0].clone() });
+            }
+            check_classes(task, name, d, || levels[0].clone())?;
+            // Numeric-looking labels sort numerically; others stay lexicographic.
+            let nums: Option<Vec<f64>> =
+                levels.iter().map(|l| l.trim().parse::<f64>().ok().filter(|x| x.is_finite())).collect();
+            let mut order: Vec<usize> = (0..d).collect();
+            if let Some(nums) = &nums {
+                order.sort_by(|&a, &b| nums[a].total_cmp(&nums[b]).then(levels[a].cmp(&levels[b])));
+            }
+            let mut rank = vec![0usize; d];
+            for (r, &o) in order.iter().enumerate() {
+                rank[o] = r;
+            }
+            let classes = order.iter().map(|&o| levels[o].clone()).collect();
+            let y = codes
+                .iter()
+                .map(|&c| if c == MISSING_CODE { f64::NAN } else { rank[c as usize] as f64 })
+                .collect();
+            Ok(Target { y, task, classes, n_infinite: 0 })
+        }
+    }
+}
+
+fn check_classes(
+    task: Task,
+    name: &str,
+    d: usize,
+    only: impl Fn() -> String,
+) -> Result<(), DataError> {
+    if d == 1 {
+        return Err(DataError::OneClass { name: name.to_string(), class: only() });
+    }
+    match task {
+        Task::Binary if d != 2 => Err(DataError::TaskMismatch {
+            task,
+            name: name.to_string(),
+            n_classes: d,
+            hint: "use --task multiclass (or let the task be inferred)".into(),
+        }),
+        Task::Multiclass if d < 3 => Err(DataError::TaskMismatch {
+            task,
+            name: name.to_string(),
+            n_classes: d,
+            hint: "two classes is a binary task: use --task binary (or let the task be inferred)"
+                .into(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Read a training CSV: infer column kinds, pick the target (by name, default the last
+/// column), infer or check the task, drop rows with a missing target, build the report and
+/// drop constant / ID-like columns from the modelling features.
+pub fn load_training(path: &Path, opts: &ReadOptions) -> Result<Dataset, DataError> {
+    let raw = read_raw(path)?;
+    let missing = MissingSet::new(&opts.missing_tokens);
+    let (t_idx, target_defaulted) = match &opts.target {
+        Some(name) => match raw.header.iter().position(|h| h == name) {
+            Some(i) => (i, false),
+            None => {
+                return Err(DataError::TargetNotFound {
+                    name: name.clone(),
+                    available: raw.header.clone(),
+                });
+            }
+        },
+        None => (raw.header.len() - 1, true),
+    };
+    let target_name = raw.header[t_idx].clone();
+    let mut inferred: Vec<Inferred> = raw
+        .header
+        .iter()
+        .zip(&raw.columns)
+        .map(|(name, col)| infer_column(name, col, &missing))
+        .collect();
+    let target = encode_target(&raw, t_idx, &target_name, &inferred[t_idx], &missing, opts.task)?;
+    let target_inferred = inferred.remove(t_idx);
+    let keep: Vec<usize> = (0..raw.n_rows()).filter(|&i| target.y[i].is_finite()).collect();
+    let n_dropped = raw.n_rows() - keep.len();
+    let all_kept = n_dropped == 0;
+    let mut n_infinite = Vec::with_capacity(inferred.len());
+    let mut columns = Vec::with_capacity(inferred.len());
+    for inf in inferred {
+        n_infinite.push(inf.n_infinite);
+        columns.push(if all_kept { inf.column } else { inf.column.select_rows(&keep) });
+    }
+    let all_features = Frame { columns, n_rows: keep.len() };
+    let y: Vec<f64> = keep.iter().map(|&i| target.y[i]).collect();
+    let target_col = if all_kept {
+        target_inferred.column
+    } else {
+        target_inferred.column.select_rows(&keep)
+    };
+    let report = build_report(ReportInput {
+        features: &all_features,
+        target_column: &target_col,
+        y: &y,
+        task: target.task,
+        classes: &target.classes,
+        target: &target_name,
+        target_defaulted,
+        n_rows_dropped_missing_target: n_dropped,
+        n_infinite: &n_infinite,
+        n_infinite_target: target.n_infinite,
+    });
+    let dropped: Vec<&str> = report.dropped_columns.iter().map(|(n, _)| n.as_str()).collect();
+    let features = Frame {
+        columns: all_features
+            .columns
+            .into_iter()
+            .filter(|c| !dropped.contains(&c.name.as_str()))
+            .collect(),
+        n_rows: keep.len(),
+    };
+    if features.columns.is_empty() {
+        return Err(DataError::NoFeatures {
+            path: path.to_path_buf(),
+            dropped: report.dropped_columns.iter().map(|(n, r)| format!("{n} ({r})")).collect(),
+        });
+    }
+    Ok(Dataset {
+        features,
+        y,
+        task: target.task,
+        target: target_name,
+        target_defaulted,
+        classes: target.classes,
+        report,
+        fingerprint: raw.fingerprint,
+        path: path.to_path_buf(),
+    })
+}
+
+/// For prediction: read a CSV and build a [`Frame`] with exactly the schema's columns (by name,
+/// any order; extra columns, such as the target, are ignored). Categorical columns keep their
+/// own level strings (the fitted [`crate::Preprocessor`] maps strings). Numeric columns must
+/// hold numbers (infinity counts as missing); boolean columns `true`/`false`/`1`/`0`.
+/// Schema columns absent from the file are a [`DataError::MissingColumns`].
+pub fn load_for_prediction(
+    path: &Path,
+    schema: &[SchemaColumn],
+    missing_tokens: &[String],
+) -> Result<Frame, DataError> {
+    let raw = read_raw(path)?;
+    let missing = MissingSet::new(missing_tokens);
+    let absent: Vec<String> = schema
+        .iter()
+        .filter(|s| !raw.header.contains(&s.name))
+        .map(|s| s.name.clone())
+        .collect();
+    if !absent.is_empty() {
+        return Err(DataError::MissingColumns { path: path.to_path_buf(), columns: absent });
+    }
+    let n = raw.n_rows();
+    let mut columns = Vec::with_capacity(schema.len());
+    for s in schema {
+        let idx = raw.header.iter().position(|h| h == &s.name).unwrap();
+        let rawc = &raw.columns[idx];
+        let kind = ColumnKind::parse(&s.kind).ok_or_else(|| DataError::UnknownKind {
+            column: s.name.clone(),
+            kind: s.kind.clone(),
+        })?;
+        let bad = |i: usize, expected: &str| DataError::BadValue {
+            path: path.to_path_buf(),
+            line: raw.lines[i],
+            column: s.name.clone(),
+            value: rawc.get_str(i).into_owned(),
+            expected: expected.to_string(),
+        };
+        let col = match kind {
+            ColumnKind::Numeric => {
+                let mut v = Vec::with_capacity(n);
+                for i in 0..n {
+                    let cell = rawc.get(i);
+                    if missing.is_missing(cell) {
+                        v.push(f64::NAN);
+                    } else {
+                        let x = parse_num(cell).ok_or_else(|| bad(i, "a number"))?;
+                        v.push(if x.is_finite() { x } else { f64::NAN });
+                    }
+                }
+                Column::numeric(s.name.clone(), v)
+            }
+            ColumnKind::Boolean => {
+                let mut v = Vec::with_capacity(n);
+                for i in 0..n {
+                    let cell = rawc.get(i);
+                    if missing.is_missing(cell) {
+                        v.push(f64::NAN);
+                    } else {
+                        let b = parse_bool(cell)
+                            .or_else(|| parse_num(cell).filter(|x| *x == 0.0 || *x == 1.0))
+                            .ok_or_else(|| bad(i, "true/false"))?;
+                        v.push(b);
+                    }
+                }
+                Column::boolean(s.name.clone(), v)
+            }
+            ColumnKind::Categorical => categorical_from_raw(&s.name, rawc, &missing),
+        };
+        columns.push(col);
+    }
+    Ok(Frame { columns, n_rows: n })
+}

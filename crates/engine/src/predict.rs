@@ -1,0 +1,138 @@
+//! Loading a stored model (the study's final model or one trial's fold models) and predicting
+//! a CSV file: output keeps the input row order, a `prediction` column and, for classification,
+//! one `proba_<class>` column per class.
+
+use crate::error::EngineError;
+use crate::study::FINAL_MODEL_BLOB;
+use automl_core::{Predictions, StudyRecord, Task};
+use automl_data::{load_for_prediction, Frame};
+use automl_store::StoreRead;
+use automl_trainer::{Predictor, PredictorInfo};
+use std::path::Path;
+
+/// Which stored model to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelChoice {
+    /// The study's final model (the winner refit on all rows).
+    Final,
+    /// The fold models of one trial.
+    Trial(u64),
+}
+
+/// A model loaded from the store with the study it belongs to.
+pub struct LoadedModel {
+    /// The study.
+    pub study: StudyRecord,
+    /// The predictor.
+    pub predictor: Predictor,
+    /// Task and classes count.
+    pub info: PredictorInfo,
+    /// What was loaded, for messages (e.g. `final model (trial 12, gbdt)`).
+    pub description: String,
+}
+
+/// Load a model. `study_id`: None = the latest study in the store.
+pub fn load_model(
+    store: &dyn StoreRead,
+    study_id: Option<u64>,
+    choice: ModelChoice,
+) -> Result<LoadedModel, EngineError> {
+    let study = match study_id {
+        Some(id) => store
+            .study(id)?
+            .ok_or_else(|| EngineError::NotFound(format!("no study {id} in the store; `automl studies` lists them")))?,
+        None => store.latest_study()?.ok_or_else(|| {
+            EngineError::NotFound("the store holds no study yet; run `automl fit` first".into())
+        })?,
+    };
+    let (bytes, description) = match choice {
+        ModelChoice::Final => {
+            let bytes = store.blob(study.study_id, FINAL_MODEL_BLOB)?.ok_or_else(|| {
+                EngineError::NotFound(format!(
+                    "study {} has no final model (the search did not finish or no trial completed); use --trial ID or rerun `automl fit`",
+                    study.study_id
+                ))
+            })?;
+            let what = study
+                .final_trial
+                .map(|t| format!("final model of study {} (trial {t})", study.study_id))
+                .unwrap_or_else(|| format!("final model of study {}", study.study_id));
+            (bytes, what)
+        }
+        ModelChoice::Trial(t) => {
+            let rec = store.trial(study.study_id, t)?.ok_or_else(|| {
+                EngineError::NotFound(format!("no trial {t} in study {}; `automl leaderboard` lists them", study.study_id))
+            })?;
+            let bytes = store.artifact(study.study_id, t)?.ok_or_else(|| {
+                EngineError::NotFound(format!(
+                    "trial {t} has no stored model (state {}, or dropped by --keep-models); pick another trial",
+                    rec.state.as_str()
+                ))
+            })?;
+            (bytes, format!("trial {t} ({}) of study {}", rec.candidate.family, study.study_id))
+        }
+    };
+    let (predictor, info) = Predictor::from_bytes(&bytes)?;
+    Ok(LoadedModel { study, predictor, info, description })
+}
+
+impl LoadedModel {
+    /// Predict a frame (columns matched by name).
+    pub fn predict_frame(&self, frame: &Frame) -> Result<Predictions, EngineError> {
+        Ok(self.predictor.predict(frame, self.info)?)
+    }
+
+    /// Read a CSV with the study's schema (extra columns, including the target, are ignored).
+    pub fn read_input(&self, input: &Path, missing_tokens: &[String]) -> Result<Frame, EngineError> {
+        Ok(load_for_prediction(input, &self.study.schema, missing_tokens)?)
+    }
+}
+
+/// Predict `input` with `model` and write `output`. Returns the number of rows written.
+pub fn predict_csv(
+    model: &LoadedModel,
+    input: &Path,
+    output: &Path,
+    missing_tokens: &[String],
+) -> Result<usize, EngineError> {
+    let frame = model.read_input(input, missing_tokens)?;
+    let pred = model.predict_frame(&frame)?;
+    write_predictions(output, &pred, model.study.task, &model.study.classes)?;
+    Ok(pred.len())
+}
+
+/// Write predictions as CSV: `prediction` (+ `proba_<class>` per class for classification).
+pub fn write_predictions(
+    output: &Path,
+    pred: &Predictions,
+    task: Task,
+    classes: &[String],
+) -> Result<(), EngineError> {
+    let err = |e: &dyn std::fmt::Display| EngineError::Output {
+        path: output.display().to_string(),
+        message: e.to_string(),
+    };
+    let mut w = csv::Writer::from_path(output).map_err(|e| err(&e))?;
+    let mut header = vec!["prediction".to_string()];
+    if task.is_classification() {
+        header.extend(classes.iter().map(|c| format!("proba_{c}")));
+    }
+    w.write_record(&header).map_err(|e| err(&e))?;
+    for i in 0..pred.len() {
+        let mut row = Vec::with_capacity(header.len());
+        if task.is_classification() {
+            let idx = pred.values[i] as usize;
+            row.push(classes.get(idx).cloned().unwrap_or_else(|| idx.to_string()));
+            if let Some(p) = &pred.proba {
+                for j in 0..classes.len() {
+                    row.push(format!("{}", p.get((i, j)).copied().unwrap_or(0.0)));
+                }
+            }
+        } else {
+            row.push(format!("{}", pred.values[i]));
+        }
+        w.write_record(&row).map_err(|e| err(&e))?;
+    }
+    w.flush().map_err(|e| err(&e))?;
+    Ok(())
+}

@@ -1,0 +1,578 @@
+//! A study: the ask -> train -> tell loop under a budget, the final refit, and the summary.
+
+use crate::error::EngineError;
+use automl_core::{
+    Budget, Candidate, Metric, Rng, StudyRecord, Task, TrialRecord, TrialState, SCHEMA_VERSION,
+};
+use automl_data::Dataset;
+use automl_models::registry;
+use automl_search::{AskContext, FamilyInfo, Strategy};
+use automl_space::SearchSpace;
+use automl_store::Store;
+use automl_trainer::{
+    evaluate, fit_full, CvConfig, Evaluation, Pool, Predictor, PredictorInfo, TrainingData,
+};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Name of the blob that holds a study's final model.
+pub const FINAL_MODEL_BLOB: &str = "final_model";
+
+/// How far ahead of the last told trial the engine may ask. The candidate of trial `i` is
+/// always asked after exactly the trials `0..i-ASK_WINDOW` have been told, whatever `jobs` is,
+/// so the same seed and trial budget give the same trials with any number of workers.
+pub const ASK_WINDOW: usize = 6;
+
+/// Settings of a study (everything but the data, space, strategy and store).
+pub struct StudyConfig {
+    /// Study name (shown in `automl studies`).
+    pub name: String,
+    /// Metric to optimise (None: the task's default).
+    pub metric: Option<Metric>,
+    /// Time and trial limits.
+    pub budget: Budget,
+    /// Study seed (splits, strategy, trial seeds).
+    pub seed: u64,
+    /// Worker threads.
+    pub jobs: usize,
+    /// Validation scheme.
+    pub cv: CvConfig,
+    /// Keep fitted artifacts only for the best N trials (None = all).
+    pub keep_models: Option<u64>,
+    /// When the budget clock started (e.g. process start, so loading counts).
+    pub started: Instant,
+    /// Set to stop asking for new trials (Ctrl-C); the best so far is refitted and saved.
+    pub cancel: Arc<AtomicBool>,
+    /// Set to abandon running trials at once (second Ctrl-C).
+    pub abort: Arc<AtomicBool>,
+}
+
+impl Default for StudyConfig {
+    fn default() -> Self {
+        StudyConfig {
+            name: "study".into(),
+            metric: None,
+            budget: Budget { time_s: Some(60.0), max_trials: None },
+            seed: 0,
+            jobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            cv: CvConfig::default(),
+            keep_models: None,
+            started: Instant::now(),
+            cancel: Arc::new(AtomicBool::new(false)),
+            abort: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+/// A progress event, sent after every finished trial and at phase changes.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    /// Trials finished (any state) in this study.
+    pub done: usize,
+    /// Of which failed or timed out.
+    pub failed: usize,
+    /// Trials currently running.
+    pub running: usize,
+    /// Best score so far and its family.
+    pub best: Option<(f64, String)>,
+    /// Seconds left of the time budget (None without a time budget).
+    pub time_left_s: Option<f64>,
+    /// What the engine is doing (`searching`, `refitting ...`, `done`).
+    pub phase: String,
+    /// The trial that just finished, if any.
+    pub last: Option<TrialRecord>,
+}
+
+/// What a finished study reports.
+#[derive(Debug, Clone)]
+pub struct StudySummary {
+    /// The study record as stored.
+    pub study: StudyRecord,
+    /// The best trial.
+    pub best: Option<TrialRecord>,
+    /// Trials run in this session (all states).
+    pub trials: usize,
+    /// Of which complete.
+    pub complete: usize,
+    /// Of which failed / timed out / interrupted.
+    pub failed: usize,
+    /// Wall seconds since `config.started`.
+    pub wall_s: f64,
+    /// How the final model was made (`refit on all N rows` / `CV fold models`).
+    pub final_model: String,
+    /// Whether the search was stopped by the user.
+    pub cancelled: bool,
+}
+
+/// A study over one dataset.
+pub struct Study<'a> {
+    store: &'a dyn Store,
+    data: Dataset,
+    space: SearchSpace,
+    strategy: Box<dyn Strategy>,
+    config: StudyConfig,
+    metric: Metric,
+    record: StudyRecord,
+    history: Vec<TrialRecord>,
+    families: Vec<FamilyInfo>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// The families of `space` usable for this data: registered, supporting the task, within their
+/// row limit; ordered cheapest first. Unknown family names are an error.
+pub fn usable_families(
+    space: &SearchSpace,
+    task: Task,
+    train_rows: usize,
+) -> Result<Vec<FamilyInfo>, EngineError> {
+    let mut out = Vec::new();
+    for fam in space.families_for(task) {
+        let Some(f) = registry().get(&fam.name) else {
+            return Err(EngineError::Config(format!(
+                "search space `{}`: unknown model family `{}`; known families: {}",
+                space.name,
+                fam.name,
+                registry().families().iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+            )));
+        };
+        if !f.tasks().contains(&task) {
+            continue;
+        }
+        if f.max_rows().is_some_and(|m| train_rows > m) {
+            continue;
+        }
+        out.push(FamilyInfo { name: fam.name.clone(), relative_cost: f.relative_cost() });
+    }
+    out.sort_by(|a, b| a.relative_cost.total_cmp(&b.relative_cost));
+    if out.is_empty() {
+        return Err(EngineError::Config(format!(
+            "search space `{}` has no model family for the {task} task on {train_rows} rows; add one (see search-spaces/default.toml)",
+            space.name
+        )));
+    }
+    Ok(out)
+}
+
+impl<'a> Study<'a> {
+    /// Create a new study in `store`.
+    pub fn create(
+        store: &'a dyn Store,
+        data: Dataset,
+        space: SearchSpace,
+        strategy: Box<dyn Strategy>,
+        config: StudyConfig,
+    ) -> Result<Study<'a>, EngineError> {
+        let metric = resolve_metric(config.metric, data.task)?;
+        validate_budget(&config.budget)?;
+        let record = StudyRecord {
+            schema_version: SCHEMA_VERSION,
+            study_id: 0,
+            name: config.name.clone(),
+            data_path: data.path.display().to_string(),
+            fingerprint: data.fingerprint.clone(),
+            schema: data.features.schema(),
+            target: data.target.clone(),
+            classes: data.classes.clone(),
+            task: data.task,
+            metric: metric.name().to_string(),
+            space: space.source.clone(),
+            strategy: strategy.name().to_string(),
+            seed: config.seed,
+            budget: config.budget,
+            started_at_ms: now_ms(),
+            ended_at_ms: 0,
+            final_trial: None,
+            keep_models: config.keep_models,
+            extra: BTreeMap::from([
+                (
+                    "validation".to_string(),
+                    config.cv.describe(data.y.len(), data.task),
+                ),
+                ("rows".to_string(), data.y.len().to_string()),
+                ("report".to_string(), data.report.to_string()),
+            ]),
+        };
+        let train_rows = fold_rows(&config.cv, data.y.len());
+        let families = usable_families(&space, data.task, train_rows)?;
+        let study_id = store.create_study(record.clone())?;
+        let mut record = record;
+        record.study_id = study_id;
+        Ok(Study { store, data, space, strategy, config, metric, record, history: Vec::new(), families })
+    }
+
+    /// Continue an earlier study (`automl fit --resume`): trials left running by a dead
+    /// process are marked interrupted, the strategy is told every earlier trial in order, and
+    /// new trials continue the numbering. The data must have the same fingerprint.
+    pub fn resume(
+        store: &'a dyn Store,
+        study_id: u64,
+        data: Dataset,
+        space: SearchSpace,
+        mut strategy: Box<dyn Strategy>,
+        mut config: StudyConfig,
+    ) -> Result<Study<'a>, EngineError> {
+        let mut record = store
+            .study(study_id)?
+            .ok_or_else(|| EngineError::NotFound(format!("no study {study_id} in the store")))?;
+        if record.fingerprint != data.fingerprint {
+            return Err(EngineError::Config(format!(
+                "cannot resume study {study_id}: the data file differs from the one it was started with ({}); start a new study instead",
+                record.data_path
+            )));
+        }
+        let metric = Metric::from_name(&record.metric).ok_or_else(|| {
+            EngineError::Config(format!("study {study_id} uses unknown metric `{}`", record.metric))
+        })?;
+        store.mark_interrupted(study_id)?;
+        let history = store.trials(study_id)?;
+        config.seed = record.seed;
+        let train_rows = fold_rows(&config.cv, data.y.len());
+        let families = usable_families(&space, data.task, train_rows)?;
+        {
+            let ctx = AskContext {
+                space: &space,
+                task: data.task,
+                metric,
+                families: &families,
+                history: &history,
+                elapsed_fraction: 0.0,
+            };
+            for t in &history {
+                strategy.tell(&ctx, t);
+            }
+        }
+        record.ended_at_ms = 0;
+        record.budget = config.budget;
+        store.update_study(&record)?;
+        Ok(Study { store, data, space, strategy, config, metric, record, history, families })
+    }
+
+    /// The study's id in the store.
+    pub fn id(&self) -> u64 {
+        self.record.study_id
+    }
+
+    /// The optimised metric.
+    pub fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    /// The families that will be searched (cheapest first).
+    pub fn families(&self) -> &[FamilyInfo] {
+        &self.families
+    }
+
+    /// Run the search, refit the winner and save it. `progress` is called after every trial.
+    pub fn run(mut self, progress: &mut dyn FnMut(&Progress)) -> Result<StudySummary, EngineError> {
+        let cfg = &self.config;
+        let task = self.data.task;
+        let n_classes = self.data.classes.len();
+        let data = Arc::new(TrainingData::new(
+            Arc::new(self.data.features.clone()),
+            self.data.y.clone(),
+            task,
+            n_classes,
+            self.metric,
+            &CvConfig { seed: cfg.seed, ..cfg.cv },
+        ));
+        let n_folds = data.folds.len().max(1);
+        let budget_end = cfg.budget.time_s.map(|t| cfg.started + Duration::from_secs_f64(t.max(0.0)));
+        let max_trials = cfg.budget.max_trials.map(|m| m as usize);
+        let pool: Pool<(u64, Evaluation)> = Pool::new(cfg.jobs);
+        let jobs = cfg.jobs.clamp(1, ASK_WINDOW);
+        let mut asked = 0usize; // trials started in this session
+        let mut in_flight: BTreeMap<u64, TrialRecord> = BTreeMap::new();
+        let mut finished: BTreeMap<u64, (TrialRecord, Evaluation)> = BTreeMap::new();
+        let mut told = 0usize; // trials of this session told
+        let mut exhausted = false;
+        let mut session_done = 0usize;
+        let mut session_failed = 0usize;
+        let mut best: Option<TrialRecord> = self.history.iter().filter(|t| t.is_scored()).fold(
+            None,
+            |acc: Option<TrialRecord>, t| match acc {
+                Some(b) if !self.metric.better(t.mean, b.mean) => Some(b),
+                _ => Some(t.clone()),
+            },
+        );
+        let mut pending_tell: VecDeque<u64> = VecDeque::new();
+        let mut cancelled = false;
+        let mut cancelled_at: Option<Instant> = None;
+
+        // Time reserved for the final refit, re-estimated as the best trial changes.
+        let reserve = |best: &Option<TrialRecord>| -> Duration {
+            let per_fold = best.as_ref().map(|b| b.fit_time_s / n_folds as f64).unwrap_or(0.0);
+            let total = cfg.budget.time_s.unwrap_or(0.0);
+            Duration::from_secs_f64((per_fold * 1.5 + 0.02 * total + 0.3).min(total * 0.5))
+        };
+
+        loop {
+            let now = Instant::now();
+            let search_end = budget_end.map(|e| e.checked_sub(reserve(&best)).unwrap_or(cfg.started));
+            let time_up = search_end.is_some_and(|e| now >= e);
+            if cfg.cancel.load(Ordering::SeqCst) && !cancelled {
+                cancelled = true;
+                cancelled_at = Some(Instant::now());
+            }
+            let limit_hit = max_trials.is_some_and(|m| self.history.len() + in_flight.len() + finished.len() >= m);
+            // ask while there is room
+            while !time_up
+                && !cancelled
+                && !exhausted
+                && !max_trials.is_some_and(|m| self.history.len() + in_flight.len() + finished.len() >= m)
+                && in_flight.len() < jobs
+                && asked < told + ASK_WINDOW
+            {
+                let elapsed_fraction = match cfg.budget.time_s {
+                    Some(t) if t > 0.0 => (cfg.started.elapsed().as_secs_f64() / t).min(1.0),
+                    _ => match max_trials {
+                        Some(m) if m > 0 => self.history.len() as f64 / m as f64,
+                        _ => 0.0,
+                    },
+                };
+                let ctx = AskContext {
+                    space: &self.space,
+                    task,
+                    metric: self.metric,
+                    families: &self.families,
+                    history: &self.history,
+                    elapsed_fraction,
+                };
+                let Some(cand) = self.strategy.ask(&ctx) else {
+                    exhausted = true;
+                    break;
+                };
+                let mut rec = self.store.start_trial(self.record.study_id, &cand, self.strategy.name(), 0)?;
+                rec.seed = Rng::derive_seed(cfg.seed, rec.trial_id);
+                let deadline = search_end;
+                let d = data.clone();
+                let c = cand.clone();
+                let seed = rec.seed;
+                let id = rec.trial_id;
+                pool.spawn(move || (id, evaluate(&d, &c, seed, deadline)));
+                in_flight.insert(id, rec);
+                pending_tell.push_back(id);
+                asked += 1;
+            }
+            if in_flight.is_empty() && finished.is_empty() {
+                if time_up || cancelled || exhausted || limit_hit || max_trials.is_some_and(|m| self.history.len() >= m) {
+                    break;
+                }
+            }
+            // wait for a result
+            let wait = match search_end {
+                Some(e) => e.saturating_duration_since(Instant::now()).min(Duration::from_millis(200)),
+                None => Duration::from_millis(200),
+            };
+            let got = if in_flight.is_empty() {
+                None
+            } else {
+                pool.results().recv_timeout(wait.max(Duration::from_millis(5))).ok()
+            };
+            if let Some((id, eval)) = got {
+                if let Some(rec) = in_flight.remove(&id) {
+                    finished.insert(id, (rec, eval));
+                }
+            } else if (time_up
+                || cfg.abort.load(Ordering::SeqCst)
+                || cancelled_at.is_some_and(|c| c.elapsed() >= CANCEL_GRACE))
+                && !in_flight.is_empty()
+            {
+                // Past the search deadline: running trials cannot be waited for.
+                let reason = if cancelled { "stopped by the user" } else { "stopped: the time budget ran out" };
+                let state = if cancelled { TrialState::Interrupted } else { TrialState::TimedOut };
+                for (id, mut rec) in std::mem::take(&mut in_flight) {
+                    rec.state = state;
+                    rec.mean = f64::NAN;
+                    rec.std = f64::NAN;
+                    rec.error = Some(reason.to_string());
+                    rec.ended_at_ms = now_ms();
+                    self.store.finish_trial(&rec, None)?;
+                    pending_tell.retain(|x| *x != id);
+                    finished.remove(&id);
+                    self.history.push(rec.clone());
+                    told += 1;
+                    session_done += 1;
+                    session_failed += 1;
+                }
+                self.history.sort_by_key(|t| t.trial_id);
+            }
+            // tell finished trials in id order
+            while let Some(&next) = pending_tell.front() {
+                let Some((mut rec, eval)) = finished.remove(&next) else { break };
+                pending_tell.pop_front();
+                let artifact = eval.artifact.as_deref();
+                fill_record(&mut rec, &eval);
+                self.store.finish_trial(&rec, artifact)?;
+                self.store.publish_snapshot()?;
+                let ctx = AskContext {
+                    space: &self.space,
+                    task,
+                    metric: self.metric,
+                    families: &self.families,
+                    history: &self.history,
+                    elapsed_fraction: 0.0,
+                };
+                self.strategy.tell(&ctx, &rec);
+                session_done += 1;
+                if rec.state != TrialState::Complete {
+                    session_failed += 1;
+                }
+                if rec.is_scored() && best.as_ref().is_none_or(|b| self.metric.better(rec.mean, b.mean)) {
+                    best = Some(rec.clone());
+                }
+                self.history.push(rec.clone());
+                told += 1;
+                progress(&Progress {
+                    done: self.history.len(),
+                    failed: self.history.iter().filter(|t| t.state != TrialState::Complete).count(),
+                    running: in_flight.len(),
+                    best: best.as_ref().map(|b| (b.mean, b.candidate.family.clone())),
+                    time_left_s: budget_end.map(|e| e.saturating_duration_since(Instant::now()).as_secs_f64()),
+                    phase: "searching".into(),
+                    last: Some(rec),
+                });
+            }
+        }
+
+        // Final model.
+        let wall_left = budget_end.map(|e| e.saturating_duration_since(Instant::now()));
+        let final_model;
+        let info = PredictorInfo { task, n_classes };
+        if let Some(b) = &best {
+            progress(&Progress {
+                done: self.history.len(),
+                failed: self.history.iter().filter(|t| t.state != TrialState::Complete).count(),
+                running: 0,
+                best: Some((b.mean, b.candidate.family.clone())),
+                time_left_s: wall_left.map(|d| d.as_secs_f64()),
+                phase: format!("refitting trial {} ({}) on all rows", b.trial_id, b.candidate.family),
+                last: None,
+            });
+            let est = Duration::from_secs_f64(b.fit_time_s / n_folds as f64 * 1.3);
+            let can_refit = !cfg.abort.load(Ordering::SeqCst) && wall_left.is_none_or(|w| w > est);
+            let refit = if can_refit {
+                let deadline = budget_end.map(|e| e.checked_sub(Duration::from_millis(150)).unwrap_or(e));
+                fit_full(
+                    &self.data.features,
+                    &self.data.y,
+                    task,
+                    n_classes,
+                    &b.candidate,
+                    Rng::derive_seed(cfg.seed, u64::MAX),
+                    deadline,
+                )
+                .and_then(|p| Predictor::Single(p).to_bytes(info))
+            } else {
+                Err(automl_trainer::TrainError::Deadline)
+            };
+            let (bytes, how) = match refit {
+                Ok(bytes) => (bytes, format!("trial {} refit on all {} rows", b.trial_id, self.data.y.len())),
+                Err(e) => {
+                    let bag = self.store.artifact(self.record.study_id, b.trial_id)?.ok_or_else(|| {
+                        EngineError::NotFound(format!("the fitted models of trial {} are missing", b.trial_id))
+                    })?;
+                    let why = if matches!(e, automl_trainer::TrainError::Deadline) {
+                        "no time left to refit".to_string()
+                    } else {
+                        format!("refit failed: {e}")
+                    };
+                    (bag, format!("trial {} fold models ({why})", b.trial_id))
+                }
+            };
+            self.store.put_blob(self.record.study_id, FINAL_MODEL_BLOB, &bytes)?;
+            self.record.final_trial = Some(b.trial_id);
+            self.record.extra.insert("final_model".into(), how.clone());
+            final_model = how;
+        } else {
+            final_model = "none: no trial completed".to_string();
+        }
+        if let Some(keep) = cfg.keep_models {
+            let protect: Vec<u64> = best.iter().map(|b| b.trial_id).collect();
+            self.store.apply_retention(self.record.study_id, keep, self.metric.higher_is_better(), &protect)?;
+        }
+        self.record.ended_at_ms = now_ms();
+        self.store.update_study(&self.record)?;
+        self.store.flush()?;
+        self.store.publish_snapshot()?;
+        let complete = self.history.iter().filter(|t| t.state == TrialState::Complete).count();
+        Ok(StudySummary {
+            study: self.record.clone(),
+            best,
+            trials: session_done,
+            complete,
+            failed: session_failed,
+            wall_s: cfg.started.elapsed().as_secs_f64(),
+            final_model,
+            cancelled,
+        })
+    }
+}
+
+/// After Ctrl-C, running trials get this long to finish before they are recorded as interrupted.
+pub const CANCEL_GRACE: Duration = Duration::from_secs(3);
+
+fn fold_rows(cv: &CvConfig, n: usize) -> usize {
+    if n > cv.holdout_above_rows {
+        ((1.0 - cv.holdout_fraction) * n as f64) as usize
+    } else {
+        n - n / cv.folds.max(2)
+    }
+}
+
+fn fill_record(rec: &mut TrialRecord, eval: &Evaluation) {
+    rec.state = eval.state;
+    rec.fold_scores = eval.fold_scores.clone();
+    rec.mean = eval.mean;
+    rec.std = eval.std;
+    rec.metrics = eval.metrics.clone();
+    rec.fit_time_s = eval.fit_time_s;
+    rec.predict_time_per_row_s = eval.predict_time_per_row_s;
+    rec.model_size_bytes = eval.model_size_bytes;
+    rec.has_artifact = eval.artifact.is_some();
+    rec.error = eval.error.clone();
+    rec.ended_at_ms = now_ms();
+    for (k, v) in &eval.facts {
+        rec.extra.insert(k.clone(), v.clone());
+    }
+}
+
+/// The metric to use: the given one (which must apply to the task) or the task's default.
+pub fn resolve_metric(metric: Option<Metric>, task: Task) -> Result<Metric, EngineError> {
+    match metric {
+        None => Ok(Metric::default_for(task)),
+        Some(m) if m.applies_to(task) => Ok(m),
+        Some(m) => Err(EngineError::Config(format!(
+            "--metric {m} does not apply to a {task} task; use one of: {}",
+            Metric::for_task(task).iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+fn validate_budget(b: &Budget) -> Result<(), EngineError> {
+    if let Some(t) = b.time_s {
+        if !t.is_finite() || t <= 0.0 {
+            return Err(EngineError::Config(format!(
+                "--time-budget must be a positive number of seconds (got {t})"
+            )));
+        }
+    }
+    if b.max_trials == Some(0) {
+        return Err(EngineError::Config("--max-trials must be at least 1".into()));
+    }
+    Ok(())
+}
+
+/// Seconds-since-epoch helper for callers.
+pub fn unix_ms() -> u64 {
+    now_ms()
+}
+
+#[allow(dead_code)]
+fn _assert_candidate_send(c: Candidate) -> impl Send {
+    c
+}

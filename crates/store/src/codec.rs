@@ -1,0 +1,288 @@
+//! Encoding of records (versioned JSON) and blobs (checksummed lz4), and the key layout of the store.
+//!
+//! Records are JSON so that fields can be added with serde defaults. JSON has no NaN, so
+//! non-finite floats are written as `null` and read back as NaN at the known float fields of a
+//! trial record (`mean`, `std`, `fit_time_s`, `predict_time_per_row_s`, `fold_scores[i]`,
+//! `metrics[k]`).
+//!
+//! A blob is `MAGIC (4) | raw length u64 LE | FNV-1a 64 of the payload u64 LE | lz4 block`.
+
+use crate::error::StoreError;
+use automl_core::{SCHEMA_VERSION, StudyRecord, TrialRecord};
+use serde_json::Value;
+use std::path::Path;
+
+/// Tree / key layout of the sled store (public so tests and tools can inspect a raw database).
+pub mod layout {
+    /// Tree holding the store metadata under [`META_KEY`].
+    pub const META_TREE: &str = "meta";
+    /// Key of the JSON metadata document (`format`, `schema_version`, `created_by`).
+    pub const META_KEY: &[u8] = b"store";
+    /// Value of the `format` field of the metadata.
+    pub const FORMAT: &str = "automl-store";
+    /// Tree: study id (u64 BE) -> JSON `StudyRecord`.
+    pub const STUDIES_TREE: &str = "studies";
+    /// Tree: study id BE ++ trial id BE -> JSON `TrialRecord`.
+    pub const TRIALS_TREE: &str = "trials";
+    /// Tree: study id BE ++ trial id BE -> compressed artifact.
+    pub const ARTIFACTS_TREE: &str = "artifacts";
+    /// Tree: study id BE ++ key bytes -> compressed blob.
+    pub const BLOBS_TREE: &str = "blobs";
+    /// Tree: id counters (`study` and `trial/` ++ study id BE) -> next id u64 BE.
+    pub const COUNTERS_TREE: &str = "counters";
+    /// Counter key of the next study id.
+    pub const STUDY_COUNTER: &[u8] = b"study";
+    /// File name of the read-only snapshot inside the store directory.
+    pub const SNAPSHOT_FILE: &str = "snapshot.json";
+
+    /// Key of a study.
+    pub fn study_key(study_id: u64) -> [u8; 8] {
+        study_id.to_be_bytes()
+    }
+    /// Key of a trial or its artifact.
+    pub fn trial_key(study_id: u64, trial_id: u64) -> [u8; 16] {
+        let mut k = [0u8; 16];
+        k[..8].copy_from_slice(&study_id.to_be_bytes());
+        k[8..].copy_from_slice(&trial_id.to_be_bytes());
+        k
+    }
+    /// Key of a blob.
+    pub fn blob_key(study_id: u64, key: &str) -> Vec<u8> {
+        let mut k = study_id.to_be_bytes().to_vec();
+        k.extend_from_slice(key.as_bytes());
+        k
+    }
+    /// Counter key of the next trial id of a study.
+    pub fn trial_counter_key(study_id: u64) -> Vec<u8> {
+        let mut k = b"trial/".to_vec();
+        k.extend_from_slice(&study_id.to_be_bytes());
+        k
+    }
+}
+
+const MAGIC: &[u8; 4] = b"AMZ1";
+const HEADER: usize = 20;
+
+/// Unix milliseconds now.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// Compress a blob (lz4 block with a checksummed header).
+pub(crate) fn compress(raw: &[u8]) -> Vec<u8> {
+    let payload = lz4_flex::block::compress(raw);
+    let mut out = Vec::with_capacity(HEADER + payload.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&(raw.len() as u64).to_le_bytes());
+    out.extend_from_slice(&fnv1a(&payload).to_le_bytes());
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// Decompress a blob written by [`compress`]; any damage gives `Corrupt`, never a panic.
+pub(crate) fn decompress(stored: &[u8], what: &str) -> Result<Vec<u8>, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        what: what.to_string(),
+        reason,
+    };
+    if stored.len() < HEADER || &stored[..4] != MAGIC {
+        return Err(corrupt(format!(
+            "not a compressed automl blob ({} bytes, bad header)",
+            stored.len()
+        )));
+    }
+    let raw_len = u64::from_le_bytes(stored[4..12].try_into().unwrap_or([0; 8]));
+    let sum = u64::from_le_bytes(stored[12..20].try_into().unwrap_or([0; 8]));
+    let payload = &stored[HEADER..];
+    if fnv1a(payload) != sum {
+        return Err(corrupt("checksum mismatch".to_string()));
+    }
+    // lz4 cannot expand by more than ~255x; refuse absurd sizes before allocating.
+    if raw_len > (payload.len() as u64).saturating_mul(256) + 64 {
+        return Err(corrupt(format!(
+            "declared size {raw_len} bytes is impossible for {} compressed bytes",
+            payload.len()
+        )));
+    }
+    let out = lz4_flex::block::decompress(payload, raw_len as usize)
+        .map_err(|e| corrupt(format!("lz4 decode failed: {e}")))?;
+    if out.len() as u64 != raw_len {
+        return Err(corrupt(format!(
+            "decoded {} bytes, expected {raw_len}",
+            out.len()
+        )));
+    }
+    Ok(out)
+}
+
+/// Encode a study record, stamping the current schema version.
+pub(crate) fn encode_study(study: &StudyRecord) -> Result<Vec<u8>, StoreError> {
+    let mut s = study.clone();
+    s.schema_version = SCHEMA_VERSION;
+    serde_json::to_vec(&s).map_err(|e| StoreError::Invalid {
+        what: format!("study {}", study.study_id),
+        reason: format!("cannot be encoded: {e}"),
+    })
+}
+
+/// Encode a trial record, stamping the current schema version.
+pub(crate) fn encode_trial(trial: &TrialRecord) -> Result<Vec<u8>, StoreError> {
+    let mut t = trial.clone();
+    t.schema_version = SCHEMA_VERSION;
+    serde_json::to_vec(&t).map_err(|e| StoreError::Invalid {
+        what: format!("trial {} of study {}", trial.trial_id, trial.study_id),
+        reason: format!("cannot be encoded: {e}"),
+    })
+}
+
+fn parse(bytes: &[u8], what: &str) -> Result<Value, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        what: what.to_string(),
+        reason: format!("invalid JSON: {e}"),
+    })
+}
+
+/// Check the `schema_version` field of a record.
+fn check_version(v: &Value, what: &str, path: &Path) -> Result<(), StoreError> {
+    match v.get("schema_version").and_then(Value::as_u64) {
+        None => Err(StoreError::Corrupt {
+            what: what.to_string(),
+            reason: "missing schema_version".to_string(),
+        }),
+        Some(found) if found > u64::from(SCHEMA_VERSION) => Err(StoreError::NewerSchema {
+            path: path.to_path_buf(),
+            found: u32::try_from(found).unwrap_or(u32::MAX),
+            supported: SCHEMA_VERSION,
+        }),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Decode a study record from bytes.
+pub(crate) fn decode_study(bytes: &[u8], what: &str, path: &Path) -> Result<StudyRecord, StoreError> {
+    decode_study_value(parse(bytes, what)?, what, path)
+}
+
+/// Decode a study record from a JSON value.
+pub(crate) fn decode_study_value(v: Value, what: &str, path: &Path) -> Result<StudyRecord, StoreError> {
+    check_version(&v, what, path)?;
+    serde_json::from_value(v).map_err(|e| StoreError::Corrupt {
+        what: what.to_string(),
+        reason: format!("not a study record: {e}"),
+    })
+}
+
+/// Decode a trial record from bytes.
+pub(crate) fn decode_trial(bytes: &[u8], what: &str, path: &Path) -> Result<TrialRecord, StoreError> {
+    decode_trial_value(parse(bytes, what)?, what, path)
+}
+
+const NAN_FIELDS: [&str; 4] = ["mean", "std", "fit_time_s", "predict_time_per_row_s"];
+
+/// Decode a trial record from a JSON value, turning `null` floats back into NaN.
+pub(crate) fn decode_trial_value(mut v: Value, what: &str, path: &Path) -> Result<TrialRecord, StoreError> {
+    check_version(&v, what, path)?;
+    let mut nan_fields = Vec::new();
+    let mut nan_folds = Vec::new();
+    let mut nan_metrics = Vec::new();
+    if let Some(obj) = v.as_object_mut() {
+        for f in NAN_FIELDS {
+            if obj.get(f).is_some_and(Value::is_null) {
+                obj.remove(f);
+                nan_fields.push(f);
+            }
+        }
+        if let Some(Value::Array(folds)) = obj.get_mut("fold_scores") {
+            for (i, x) in folds.iter_mut().enumerate() {
+                if x.is_null() {
+                    *x = Value::from(0.0);
+                    nan_folds.push(i);
+                }
+            }
+        }
+        if let Some(Value::Object(metrics)) = obj.get_mut("metrics") {
+            for (k, x) in metrics.iter_mut() {
+                if x.is_null() {
+                    *x = Value::from(0.0);
+                    nan_metrics.push(k.clone());
+                }
+            }
+        }
+    }
+    let mut t: TrialRecord = serde_json::from_value(v).map_err(|e| StoreError::Corrupt {
+        what: what.to_string(),
+        reason: format!("not a trial record: {e}"),
+    })?;
+    for f in nan_fields {
+        match f {
+            "mean" => t.mean = f64::NAN,
+            "std" => t.std = f64::NAN,
+            "fit_time_s" => t.fit_time_s = f64::NAN,
+            _ => t.predict_time_per_row_s = f64::NAN,
+        }
+    }
+    for i in nan_folds {
+        t.fold_scores[i] = f64::NAN;
+    }
+    for k in nan_metrics {
+        t.metrics.insert(k, f64::NAN);
+    }
+    Ok(t)
+}
+
+/// Decode a big-endian u64 (counter values, key parts).
+pub(crate) fn be_u64(bytes: &[u8], what: &str) -> Result<u64, StoreError> {
+    let arr: [u8; 8] = bytes.try_into().map_err(|_| StoreError::Corrupt {
+        what: what.to_string(),
+        reason: format!("expected 8 bytes, found {}", bytes.len()),
+    })?;
+    Ok(u64::from_be_bytes(arr))
+}
+
+/// Human name of a trial for messages.
+pub(crate) fn trial_name(study_id: u64, trial_id: u64) -> String {
+    format!("trial {trial_id} of study {study_id}")
+}
+
+/// Human name of a trial's artifact for messages.
+pub(crate) fn artifact_name(study_id: u64, trial_id: u64) -> String {
+    format!("the model artifact of trial {trial_id} in study {study_id}")
+}
+
+/// Human name of a blob for messages.
+pub(crate) fn blob_name(study_id: u64, key: &str) -> String {
+    format!("blob `{key}` of study {study_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compress_roundtrip_and_damage_detected() {
+        let raw: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+        let c = compress(&raw);
+        assert_eq!(decompress(&c, "x").unwrap(), raw);
+        assert_eq!(decompress(&compress(&[]), "x").unwrap(), Vec::<u8>::new());
+        let mut bad = c.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 0xff;
+        assert!(matches!(decompress(&bad, "x"), Err(StoreError::Corrupt { .. })));
+        let mut huge = c.clone();
+        huge[4..12].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(matches!(decompress(&huge, "x"), Err(StoreError::Corrupt { .. })));
+        assert!(matches!(decompress(b"AMZ", "x"), Err(StoreError::Corrupt { .. })));
+    }
+}

@@ -1,0 +1,220 @@
+//! `MemoryStore`: an in-memory `Store` for tests. It keeps encoded bytes (the same JSON records
+//! and compressed blobs as the sled store), so both behave alike, NaN handling included.
+
+use crate::codec::{self, artifact_name, blob_name, trial_name};
+use crate::{Store, StoreError, StoreRead};
+use automl_core::{Candidate, StudyRecord, TrialRecord, TrialState};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+#[derive(Default)]
+struct Inner {
+    studies: BTreeMap<u64, Vec<u8>>,
+    trials: BTreeMap<(u64, u64), Vec<u8>>,
+    artifacts: BTreeMap<(u64, u64), Vec<u8>>,
+    blobs: BTreeMap<(u64, String), Vec<u8>>,
+    next_study: u64,
+    next_trial: BTreeMap<u64, u64>,
+}
+
+/// A store that lives in memory (lost when dropped). Thread-safe.
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+const PATH: &str = "<memory>";
+
+fn path() -> &'static Path {
+    Path::new(PATH)
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        MemoryStore::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic in another thread cannot leave the maps half-updated (each method writes
+        // after all fallible work), so a poisoned lock is safe to reuse.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Inner {
+    fn trial(&self, study_id: u64, trial_id: u64) -> Result<Option<TrialRecord>, StoreError> {
+        self.trials
+            .get(&(study_id, trial_id))
+            .map(|b| codec::decode_trial(b, &trial_name(study_id, trial_id), path()))
+            .transpose()
+    }
+    fn trials(&self, study_id: u64) -> Result<Vec<TrialRecord>, StoreError> {
+        self.trials
+            .range((study_id, 0)..=(study_id, u64::MAX))
+            .map(|((s, t), b)| codec::decode_trial(b, &trial_name(*s, *t), path()))
+            .collect()
+    }
+    fn require_study(&self, study_id: u64) -> Result<(), StoreError> {
+        if self.studies.contains_key(&study_id) {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound {
+                what: format!("study {study_id}"),
+            })
+        }
+    }
+}
+
+impl StoreRead for MemoryStore {
+    fn studies(&self) -> Result<Vec<StudyRecord>, StoreError> {
+        let g = self.lock();
+        g.studies
+            .iter()
+            .map(|(id, b)| codec::decode_study(b, &format!("study {id}"), path()))
+            .collect()
+    }
+    fn study(&self, id: u64) -> Result<Option<StudyRecord>, StoreError> {
+        let g = self.lock();
+        g.studies
+            .get(&id)
+            .map(|b| codec::decode_study(b, &format!("study {id}"), path()))
+            .transpose()
+    }
+    fn latest_study(&self) -> Result<Option<StudyRecord>, StoreError> {
+        let g = self.lock();
+        g.studies
+            .iter()
+            .next_back()
+            .map(|(id, b)| codec::decode_study(b, &format!("study {id}"), path()))
+            .transpose()
+    }
+    fn trials(&self, study_id: u64) -> Result<Vec<TrialRecord>, StoreError> {
+        self.lock().trials(study_id)
+    }
+    fn trial(&self, study_id: u64, trial_id: u64) -> Result<Option<TrialRecord>, StoreError> {
+        self.lock().trial(study_id, trial_id)
+    }
+    fn artifact(&self, study_id: u64, trial_id: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let g = self.lock();
+        g.artifacts
+            .get(&(study_id, trial_id))
+            .map(|b| codec::decompress(b, &artifact_name(study_id, trial_id)))
+            .transpose()
+    }
+    fn blob(&self, study_id: u64, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let g = self.lock();
+        g.blobs
+            .get(&(study_id, key.to_string()))
+            .map(|b| codec::decompress(b, &blob_name(study_id, key)))
+            .transpose()
+    }
+}
+
+impl Store for MemoryStore {
+    fn create_study(&self, study: StudyRecord) -> Result<u64, StoreError> {
+        let mut g = self.lock();
+        let id = g.next_study.max(1);
+        let mut s = study;
+        s.study_id = id;
+        let bytes = codec::encode_study(&s)?;
+        g.studies.insert(id, bytes);
+        g.next_study = id + 1;
+        Ok(id)
+    }
+    fn update_study(&self, study: &StudyRecord) -> Result<(), StoreError> {
+        let bytes = codec::encode_study(study)?;
+        let mut g = self.lock();
+        g.require_study(study.study_id)?;
+        g.studies.insert(study.study_id, bytes);
+        Ok(())
+    }
+    fn start_trial(
+        &self,
+        study_id: u64,
+        candidate: &Candidate,
+        strategy: &str,
+        seed: u64,
+    ) -> Result<TrialRecord, StoreError> {
+        let mut g = self.lock();
+        g.require_study(study_id)?;
+        let id = g.next_trial.get(&study_id).copied().unwrap_or(0);
+        let rec = crate::new_trial_record(study_id, id, candidate, strategy, seed);
+        let bytes = codec::encode_trial(&rec)?;
+        g.trials.insert((study_id, id), bytes);
+        g.next_trial.insert(study_id, id + 1);
+        Ok(rec)
+    }
+    fn finish_trial(&self, record: &TrialRecord, artifact: Option<&[u8]>) -> Result<(), StoreError> {
+        let rec = crate::prepare_finish(record, artifact)?;
+        let bytes = codec::encode_trial(&rec)?;
+        let packed = artifact.map(codec::compress);
+        let key = (rec.study_id, rec.trial_id);
+        let mut g = self.lock();
+        if !g.trials.contains_key(&key) {
+            return Err(StoreError::NotFound {
+                what: trial_name(rec.study_id, rec.trial_id),
+            });
+        }
+        g.trials.insert(key, bytes);
+        match packed {
+            Some(p) => g.artifacts.insert(key, p),
+            None => g.artifacts.remove(&key),
+        };
+        Ok(())
+    }
+    fn put_blob(&self, study_id: u64, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let packed = codec::compress(bytes);
+        let mut g = self.lock();
+        g.require_study(study_id)?;
+        g.blobs.insert((study_id, key.to_string()), packed);
+        Ok(())
+    }
+    fn delete_artifact(&self, study_id: u64, trial_id: u64) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        let Some(mut rec) = g.trial(study_id, trial_id)? else {
+            return Err(StoreError::NotFound {
+                what: trial_name(study_id, trial_id),
+            });
+        };
+        rec.has_artifact = false;
+        let bytes = codec::encode_trial(&rec)?;
+        g.trials.insert((study_id, trial_id), bytes);
+        g.artifacts.remove(&(study_id, trial_id));
+        Ok(())
+    }
+    fn mark_interrupted(&self, study_id: u64) -> Result<usize, StoreError> {
+        let mut g = self.lock();
+        let now = codec::now_ms();
+        let mut updates = Vec::new();
+        for mut t in g.trials(study_id)? {
+            if t.state == TrialState::Running {
+                crate::interrupt(&mut t, now);
+                updates.push(((t.study_id, t.trial_id), codec::encode_trial(&t)?));
+            }
+        }
+        let n = updates.len();
+        g.trials.extend(updates);
+        Ok(n)
+    }
+    fn apply_retention(
+        &self,
+        study_id: u64,
+        keep_best: u64,
+        metric_higher_is_better: bool,
+        protect: &[u64],
+    ) -> Result<usize, StoreError> {
+        let victims = {
+            let g = self.lock();
+            crate::retention_victims(&g.trials(study_id)?, keep_best, metric_higher_is_better, protect)
+        };
+        for &t in &victims {
+            self.delete_artifact(study_id, t)?;
+        }
+        Ok(victims.len())
+    }
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}

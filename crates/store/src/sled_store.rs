@@ -1,0 +1,487 @@
+//! `SledStore`: the persistent store on a sled database (one directory per store), with atomic
+//! trial writes, lock detection, schema-version checks and the published read-only snapshot.
+
+use crate::codec::{self, artifact_name, blob_name, layout, trial_name};
+use crate::{Store, StoreError, StoreRead};
+use automl_core::{Candidate, SCHEMA_VERSION, StudyRecord, TrialRecord, TrialState};
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Metadata document stored under `meta/store`.
+#[derive(Debug, Serialize, Deserialize)]
+struct Meta {
+    format: String,
+    schema_version: u32,
+    #[serde(default)]
+    created_by: String,
+    #[serde(default)]
+    created_at_ms: u64,
+}
+
+/// A store in a sled database directory. One process at a time may hold it.
+pub struct SledStore {
+    path: PathBuf,
+    db: sled::Db,
+    studies: sled::Tree,
+    trials: sled::Tree,
+    artifacts: sled::Tree,
+    blobs: sled::Tree,
+    counters: sled::Tree,
+    snapshot_lock: Mutex<()>,
+}
+
+/// Whether a sled error is its "could not acquire lock" error.
+fn is_lock_error(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::WouldBlock
+        || e.to_string().contains("could not acquire lock")
+        || e.raw_os_error() == Some(11)
+}
+
+impl SledStore {
+    fn map_err(&self, e: sled::Error) -> StoreError {
+        map_sled(&self.path, e)
+    }
+
+    /// Open (or create) the store in `dir`.
+    ///
+    /// Errors: `NotAStore` when `dir` is a file, a non-empty directory without an automl
+    /// database, or a foreign sled database; `Locked` when another process holds it;
+    /// `NewerSchema` when a newer automl wrote it; `Corrupt` when sled finds damage.
+    pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
+        let path = dir.to_path_buf();
+        if dir.exists() {
+            if !dir.is_dir() {
+                return Err(StoreError::NotAStore {
+                    path,
+                    reason: "it is a file, not a directory".to_string(),
+                });
+            }
+            let entries = std::fs::read_dir(dir).map_err(|source| StoreError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let names: Vec<String> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            let has_db = names.iter().any(|n| n == "db" || n == "conf");
+            let foreign = names
+                .iter()
+                .any(|n| !n.starts_with("snapshot") && !n.starts_with(".snapshot"));
+            if !has_db && foreign {
+                return Err(StoreError::NotAStore {
+                    path,
+                    reason: "the directory is not empty and holds no automl database".to_string(),
+                });
+            }
+        } else {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        let config = sled::Config::new()
+            .path(dir)
+            .cache_capacity(64 * 1024 * 1024)
+            .flush_every_ms(Some(1000));
+        // sled may panic on some kinds of damage; turn that into an error.
+        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()));
+        let db = match opened {
+            Ok(Ok(db)) => db,
+            Ok(Err(e)) => return Err(map_sled(dir, e)),
+            Err(_) => {
+                return Err(StoreError::Corrupt {
+                    what: format!("the database in {}", dir.display()),
+                    reason: "the database engine failed while opening it".to_string(),
+                });
+            }
+        };
+        let tree = |name: &str| db.open_tree(name).map_err(|e| map_sled(dir, e));
+        let meta = tree(layout::META_TREE)?;
+        let store = SledStore {
+            studies: tree(layout::STUDIES_TREE)?,
+            trials: tree(layout::TRIALS_TREE)?,
+            artifacts: tree(layout::ARTIFACTS_TREE)?,
+            blobs: tree(layout::BLOBS_TREE)?,
+            counters: tree(layout::COUNTERS_TREE)?,
+            path,
+            db,
+            snapshot_lock: Mutex::new(()),
+        };
+        match meta.get(layout::META_KEY).map_err(|e| store.map_err(e))? {
+            Some(bytes) => {
+                let m: Meta = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+                    what: format!("the metadata of store {}", dir.display()),
+                    reason: e.to_string(),
+                })?;
+                if m.format != layout::FORMAT {
+                    return Err(StoreError::NotAStore {
+                        path: store.path.clone(),
+                        reason: format!("its format is `{}`, not `{}`", m.format, layout::FORMAT),
+                    });
+                }
+                if m.schema_version > SCHEMA_VERSION {
+                    return Err(StoreError::NewerSchema {
+                        path: store.path.clone(),
+                        found: m.schema_version,
+                        supported: SCHEMA_VERSION,
+                    });
+                }
+            }
+            None => {
+                if !store.studies.is_empty() || !store.trials.is_empty() {
+                    return Err(StoreError::NotAStore {
+                        path: store.path.clone(),
+                        reason: "the sled database has no automl metadata".to_string(),
+                    });
+                }
+                let m = Meta {
+                    format: layout::FORMAT.to_string(),
+                    schema_version: SCHEMA_VERSION,
+                    created_by: format!("automl-store {}", env!("CARGO_PKG_VERSION")),
+                    created_at_ms: codec::now_ms(),
+                };
+                let bytes = serde_json::to_vec(&m).unwrap_or_default();
+                meta.insert(layout::META_KEY, bytes)
+                    .map_err(|e| store.map_err(e))?;
+                store.flush()?;
+            }
+        }
+        Ok(store)
+    }
+
+    /// The store directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bytes used by the store directory (database, blobs and snapshot).
+    pub fn size_on_disk(&self) -> u64 {
+        fn walk(p: &Path) -> u64 {
+            let Ok(entries) = std::fs::read_dir(p) else {
+                return 0;
+            };
+            entries
+                .filter_map(Result::ok)
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => walk(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        }
+        walk(&self.path)
+    }
+
+    /// Write `<store dir>/snapshot.json` (all studies and trial records, no artifacts)
+    /// atomically (temp file + rename), for readers while this process holds the database.
+    pub fn publish_snapshot(&self) -> Result<(), StoreError> {
+        let _guard = self.snapshot_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let studies = self.studies()?;
+        let mut trials = Vec::new();
+        for s in &studies {
+            trials.extend(self.trials(s.study_id)?);
+        }
+        crate::snapshot::write(&self.path, &studies, &trials)
+    }
+
+    fn read_trial(&self, study_id: u64, trial_id: u64) -> Result<Option<TrialRecord>, StoreError> {
+        let key = layout::trial_key(study_id, trial_id);
+        match self.trials.get(key).map_err(|e| self.map_err(e))? {
+            Some(b) => {
+                let t = codec::decode_trial(&b, &trial_name(study_id, trial_id), &self.path)?;
+                check_ids(&t, study_id, trial_id)?;
+                Ok(Some(t))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn require_study(&self, study_id: u64) -> Result<(), StoreError> {
+        if self
+            .studies
+            .contains_key(layout::study_key(study_id))
+            .map_err(|e| self.map_err(e))?
+        {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound {
+                what: format!("study {study_id}"),
+            })
+        }
+    }
+
+    fn tx_err(&self, e: TransactionError<StoreError>) -> StoreError {
+        match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => self.map_err(e),
+        }
+    }
+
+    fn delete_artifact_noflush(&self, study_id: u64, trial_id: u64) -> Result<(), StoreError> {
+        let key = layout::trial_key(study_id, trial_id);
+        let path = self.path.clone();
+        (&self.trials, &self.artifacts)
+            .transaction(|(t, a)| {
+                let Some(bytes) = t.get(key)? else {
+                    return Err(ConflictableTransactionError::Abort(StoreError::NotFound {
+                        what: trial_name(study_id, trial_id),
+                    }));
+                };
+                let mut rec = codec::decode_trial(&bytes, &trial_name(study_id, trial_id), &path)
+                    .map_err(ConflictableTransactionError::Abort)?;
+                rec.has_artifact = false;
+                let enc = codec::encode_trial(&rec).map_err(ConflictableTransactionError::Abort)?;
+                t.insert(&key[..], enc)?;
+                a.remove(&key[..])?;
+                Ok(())
+            })
+            .map_err(|e| self.tx_err(e))
+    }
+}
+
+fn check_ids(t: &TrialRecord, study_id: u64, trial_id: u64) -> Result<(), StoreError> {
+    if t.study_id != study_id || t.trial_id != trial_id {
+        return Err(StoreError::Corrupt {
+            what: trial_name(study_id, trial_id),
+            reason: format!(
+                "the record says it is trial {} of study {}",
+                t.trial_id, t.study_id
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Map a sled error to a `StoreError` for the store at `path`.
+pub(crate) fn map_sled(path: &Path, e: sled::Error) -> StoreError {
+    match e {
+        sled::Error::Io(io) if is_lock_error(&io) => StoreError::Locked {
+            path: path.to_path_buf(),
+        },
+        sled::Error::Io(source) => StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        sled::Error::Corruption { at, .. } => StoreError::Corrupt {
+            what: format!("the database in {}", path.display()),
+            reason: format!("sled found damaged data at {at:?}"),
+        },
+        other => StoreError::Database {
+            path: path.to_path_buf(),
+            message: other.to_string(),
+        },
+    }
+}
+
+impl StoreRead for SledStore {
+    fn studies(&self) -> Result<Vec<StudyRecord>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.studies.iter() {
+            let (k, v) = item.map_err(|e| self.map_err(e))?;
+            let id = codec::be_u64(&k, "a study key")?;
+            out.push(codec::decode_study(&v, &format!("study {id}"), &self.path)?);
+        }
+        Ok(out)
+    }
+    fn study(&self, id: u64) -> Result<Option<StudyRecord>, StoreError> {
+        self.studies
+            .get(layout::study_key(id))
+            .map_err(|e| self.map_err(e))?
+            .map(|v| codec::decode_study(&v, &format!("study {id}"), &self.path))
+            .transpose()
+    }
+    fn latest_study(&self) -> Result<Option<StudyRecord>, StoreError> {
+        match self.studies.last().map_err(|e| self.map_err(e))? {
+            Some((k, v)) => {
+                let id = codec::be_u64(&k, "a study key")?;
+                Ok(Some(codec::decode_study(&v, &format!("study {id}"), &self.path)?))
+            }
+            None => Ok(None),
+        }
+    }
+    fn trials(&self, study_id: u64) -> Result<Vec<TrialRecord>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.trials.scan_prefix(layout::study_key(study_id)) {
+            let (k, v) = item.map_err(|e| self.map_err(e))?;
+            let trial_id = codec::be_u64(k.get(8..).unwrap_or(&[]), "a trial key")?;
+            let t = codec::decode_trial(&v, &trial_name(study_id, trial_id), &self.path)?;
+            check_ids(&t, study_id, trial_id)?;
+            out.push(t);
+        }
+        Ok(out)
+    }
+    fn trial(&self, study_id: u64, trial_id: u64) -> Result<Option<TrialRecord>, StoreError> {
+        self.read_trial(study_id, trial_id)
+    }
+    fn artifact(&self, study_id: u64, trial_id: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.artifacts
+            .get(layout::trial_key(study_id, trial_id))
+            .map_err(|e| self.map_err(e))?
+            .map(|v| codec::decompress(&v, &artifact_name(study_id, trial_id)))
+            .transpose()
+    }
+    fn blob(&self, study_id: u64, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.blobs
+            .get(layout::blob_key(study_id, key))
+            .map_err(|e| self.map_err(e))?
+            .map(|v| codec::decompress(&v, &blob_name(study_id, key)))
+            .transpose()
+    }
+}
+
+impl Store for SledStore {
+    fn create_study(&self, study: StudyRecord) -> Result<u64, StoreError> {
+        let id = (&self.counters, &self.studies)
+            .transaction(|(c, s)| {
+                let next = match c.get(layout::STUDY_COUNTER)? {
+                    Some(b) => codec::be_u64(&b, "the study counter")
+                        .map_err(ConflictableTransactionError::Abort)?,
+                    None => 1,
+                };
+                let mut rec = study.clone();
+                rec.study_id = next;
+                let bytes = codec::encode_study(&rec).map_err(ConflictableTransactionError::Abort)?;
+                c.insert(layout::STUDY_COUNTER, &(next + 1).to_be_bytes()[..])?;
+                s.insert(&layout::study_key(next)[..], bytes)?;
+                Ok(next)
+            })
+            .map_err(|e| self.tx_err(e))?;
+        self.flush()?;
+        Ok(id)
+    }
+    fn update_study(&self, study: &StudyRecord) -> Result<(), StoreError> {
+        let bytes = codec::encode_study(study)?;
+        let key = layout::study_key(study.study_id);
+        let id = study.study_id;
+        self.studies
+            .transaction(|s| {
+                if s.get(key)?.is_none() {
+                    return Err(ConflictableTransactionError::Abort(StoreError::NotFound {
+                        what: format!("study {id}"),
+                    }));
+                }
+                s.insert(&key[..], bytes.clone())?;
+                Ok(())
+            })
+            .map_err(|e| self.tx_err(e))?;
+        self.flush()
+    }
+    fn start_trial(
+        &self,
+        study_id: u64,
+        candidate: &Candidate,
+        strategy: &str,
+        seed: u64,
+    ) -> Result<TrialRecord, StoreError> {
+        let ckey = layout::trial_counter_key(study_id);
+        let rec = (&self.studies, &self.counters, &self.trials)
+            .transaction(|(s, c, t)| {
+                if s.get(layout::study_key(study_id))?.is_none() {
+                    return Err(ConflictableTransactionError::Abort(StoreError::NotFound {
+                        what: format!("study {study_id}"),
+                    }));
+                }
+                let next = match c.get(&ckey)? {
+                    Some(b) => codec::be_u64(&b, "a trial counter")
+                        .map_err(ConflictableTransactionError::Abort)?,
+                    None => 0,
+                };
+                let rec = crate::new_trial_record(study_id, next, candidate, strategy, seed);
+                let bytes = codec::encode_trial(&rec).map_err(ConflictableTransactionError::Abort)?;
+                c.insert(ckey.clone(), &(next + 1).to_be_bytes()[..])?;
+                t.insert(&layout::trial_key(study_id, next)[..], bytes)?;
+                Ok(rec)
+            })
+            .map_err(|e| self.tx_err(e))?;
+        self.flush()?;
+        Ok(rec)
+    }
+    fn finish_trial(&self, record: &TrialRecord, artifact: Option<&[u8]>) -> Result<(), StoreError> {
+        let rec = crate::prepare_finish(record, artifact)?;
+        let bytes = codec::encode_trial(&rec)?;
+        let packed = artifact.map(codec::compress);
+        let key = layout::trial_key(rec.study_id, rec.trial_id);
+        let (study_id, trial_id) = (rec.study_id, rec.trial_id);
+        (&self.trials, &self.artifacts)
+            .transaction(|(t, a)| {
+                if t.get(key)?.is_none() {
+                    return Err(ConflictableTransactionError::Abort(StoreError::NotFound {
+                        what: trial_name(study_id, trial_id),
+                    }));
+                }
+                t.insert(&key[..], bytes.clone())?;
+                match &packed {
+                    Some(p) => {
+                        a.insert(&key[..], p.clone())?;
+                    }
+                    None => {
+                        a.remove(&key[..])?;
+                    }
+                }
+                Ok(())
+            })
+            .map_err(|e| self.tx_err(e))?;
+        self.flush()
+    }
+    fn put_blob(&self, study_id: u64, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.require_study(study_id)?;
+        self.blobs
+            .insert(layout::blob_key(study_id, key), codec::compress(bytes))
+            .map_err(|e| self.map_err(e))?;
+        self.flush()
+    }
+    fn delete_artifact(&self, study_id: u64, trial_id: u64) -> Result<(), StoreError> {
+        self.delete_artifact_noflush(study_id, trial_id)?;
+        self.flush()
+    }
+    fn mark_interrupted(&self, study_id: u64) -> Result<usize, StoreError> {
+        let now = codec::now_ms();
+        let mut n = 0;
+        for item in self.trials.scan_prefix(layout::study_key(study_id)) {
+            let (k, v) = item.map_err(|e| self.map_err(e))?;
+            let trial_id = codec::be_u64(k.get(8..).unwrap_or(&[]), "a trial key")?;
+            let mut t = codec::decode_trial(&v, &trial_name(study_id, trial_id), &self.path)?;
+            if t.state != TrialState::Running {
+                continue;
+            }
+            crate::interrupt(&mut t, now);
+            let enc = codec::encode_trial(&t)?;
+            // Compare-and-swap: a trial finished meanwhile by this process is left alone.
+            let swapped = self
+                .trials
+                .compare_and_swap(&k, Some(&v), Some(enc))
+                .map_err(|e| self.map_err(e))?;
+            if swapped.is_ok() {
+                n += 1;
+            }
+        }
+        self.flush()?;
+        Ok(n)
+    }
+    fn apply_retention(
+        &self,
+        study_id: u64,
+        keep_best: u64,
+        metric_higher_is_better: bool,
+        protect: &[u64],
+    ) -> Result<usize, StoreError> {
+        let victims = crate::retention_victims(
+            &self.trials(study_id)?,
+            keep_best,
+            metric_higher_is_better,
+            protect,
+        );
+        for &t in &victims {
+            self.delete_artifact_noflush(study_id, t)?;
+        }
+        self.flush()?;
+        Ok(victims.len())
+    }
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(|_| ()).map_err(|e| self.map_err(e))
+    }
+}

@@ -1,0 +1,431 @@
+//! Cross-validation of one candidate on shared per-fold data, and the final fit on all rows.
+//!
+//! Per fold and per [`PrepKind`], the preprocessing is fitted on the fold's training rows only
+//! (no leakage) and the transformed matrices (plus the tree engine's bins) are built once and
+//! shared read-only by every candidate that needs them.
+
+use crate::error::TrainError;
+use crate::pipeline::{FittedPipeline, Predictor, PredictorInfo};
+use automl_core::{Candidate, Metric, Predictions, PrepKind, Task, TrialState};
+use automl_data::{holdout, kfold, Frame, Preprocessor, Split};
+use automl_models::{registry, FitInput};
+use automl_trees::BinnedCache;
+use ndarray::{Array2, Axis};
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+/// How candidates are validated.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CvConfig {
+    /// Number of folds (k-fold, stratified for classification).
+    pub folds: usize,
+    /// Above this many rows a single holdout split is used instead of k-fold.
+    pub holdout_above_rows: usize,
+    /// Validation share of the holdout split.
+    pub holdout_fraction: f64,
+    /// Seed of the split.
+    pub seed: u64,
+}
+
+impl Default for CvConfig {
+    fn default() -> Self {
+        CvConfig { folds: 5, holdout_above_rows: 20_000, holdout_fraction: 0.2, seed: 0 }
+    }
+}
+
+impl CvConfig {
+    /// A one-line description, e.g. `5-fold stratified CV`.
+    pub fn describe(&self, n_rows: usize, task: Task) -> String {
+        if n_rows > self.holdout_above_rows {
+            format!("holdout ({:.0} % validation)", self.holdout_fraction * 100.0)
+        } else if task.is_classification() {
+            format!("{}-fold stratified CV", self.folds)
+        } else {
+            format!("{}-fold CV", self.folds)
+        }
+    }
+}
+
+/// Preprocessed matrices of one fold for one [`PrepKind`].
+pub struct Prepared {
+    /// The preprocessing fitted on the fold's training rows.
+    pub prep: Preprocessor,
+    /// Training rows, transformed.
+    pub x_train: Arc<Array2<f64>>,
+    /// Validation rows, transformed.
+    pub x_valid: Array2<f64>,
+    /// Which transformed columns are category codes.
+    pub categorical: Vec<bool>,
+    /// Shared tree bins of `x_train` (Tree kind only).
+    pub binned: Option<BinnedCache>,
+}
+
+/// One validation fold and its lazily prepared matrices.
+pub struct Fold {
+    /// Row indices.
+    pub split: Split,
+    /// Targets of the training rows.
+    pub y_train: Vec<f64>,
+    /// Targets of the validation rows.
+    pub y_valid: Vec<f64>,
+    prepared: [OnceLock<Result<Arc<Prepared>, String>>; 3],
+}
+
+/// The training data of a study, split into folds, shared by all evaluations.
+pub struct TrainingData {
+    /// Feature columns.
+    pub features: Arc<Frame>,
+    /// Targets (class index or value).
+    pub y: Vec<f64>,
+    /// Task.
+    pub task: Task,
+    /// Number of classes (0 for regression).
+    pub n_classes: usize,
+    /// The optimised metric.
+    pub metric: Metric,
+    /// The folds.
+    pub folds: Vec<Fold>,
+}
+
+fn kind_index(kind: PrepKind) -> usize {
+    match kind {
+        PrepKind::Scaled => 0,
+        PrepKind::Dense => 1,
+        PrepKind::Tree => 2,
+    }
+}
+
+impl TrainingData {
+    /// Split the data per `cv`.
+    pub fn new(
+        features: Arc<Frame>,
+        y: Vec<f64>,
+        task: Task,
+        n_classes: usize,
+        metric: Metric,
+        cv: &CvConfig,
+    ) -> TrainingData {
+        let n = y.len();
+        let splits = if n > cv.holdout_above_rows {
+            vec![holdout(&y, task, cv.holdout_fraction, cv.seed)]
+        } else {
+            kfold(&y, task, cv.folds.clamp(2, n.max(2)), cv.seed)
+        };
+        let folds = splits
+            .into_iter()
+            .map(|split| Fold {
+                y_train: split.train.iter().map(|&i| y[i]).collect(),
+                y_valid: split.valid.iter().map(|&i| y[i]).collect(),
+                split,
+                prepared: Default::default(),
+            })
+            .collect();
+        TrainingData { features, y, task, n_classes, metric, folds }
+    }
+
+    /// Rows of the data set.
+    pub fn n_rows(&self) -> usize {
+        self.y.len()
+    }
+
+    /// Training rows of the largest fold (what a candidate is fitted on).
+    pub fn fold_train_rows(&self) -> usize {
+        self.folds.iter().map(|f| f.split.train.len()).max().unwrap_or(0)
+    }
+
+    /// The prepared matrices of fold `i` for `kind`, built on first use.
+    pub fn prepared(&self, i: usize, kind: PrepKind) -> Result<Arc<Prepared>, String> {
+        let fold = &self.folds[i];
+        fold.prepared[kind_index(kind)]
+            .get_or_init(|| {
+                let prep = Preprocessor::fit(&self.features, &fold.split.train, kind);
+                let x_train = prep
+                    .transform_rows(&self.features, &fold.split.train)
+                    .map_err(|e| e.to_string())?;
+                let x_valid = prep
+                    .transform_rows(&self.features, &fold.split.valid)
+                    .map_err(|e| e.to_string())?;
+                let categorical = prep.categorical_mask();
+                let x_train = Arc::new(x_train);
+                let binned = (kind == PrepKind::Tree)
+                    .then(|| BinnedCache::new(x_train.clone(), categorical.clone()));
+                Ok(Arc::new(Prepared { prep, x_train, x_valid, categorical, binned }))
+            })
+            .clone()
+    }
+}
+
+/// The result of cross-validating one candidate.
+pub struct Evaluation {
+    /// Complete, Failed or TimedOut.
+    pub state: TrialState,
+    /// Primary metric per fold.
+    pub fold_scores: Vec<f64>,
+    /// Mean over folds.
+    pub mean: f64,
+    /// Standard deviation over folds.
+    pub std: f64,
+    /// Every metric of the task on the pooled out-of-fold predictions.
+    pub metrics: BTreeMap<String, f64>,
+    /// Fit seconds summed over folds.
+    pub fit_time_s: f64,
+    /// Predict seconds per validation row.
+    pub predict_time_per_row_s: f64,
+    /// Error message (failed / timed out).
+    pub error: Option<String>,
+    /// Out-of-fold predictions: validation row indices and their predictions.
+    pub oof: Option<(Vec<usize>, Predictions)>,
+    /// The fold models as a bag (serialized artifact), when complete.
+    pub artifact: Option<Vec<u8>>,
+    /// Size of one fold pipeline, bytes.
+    pub model_size_bytes: u64,
+    /// Facts reported by the models (first fold), e.g. `n_rounds`.
+    pub facts: BTreeMap<String, String>,
+}
+
+impl Evaluation {
+    fn failed(state: TrialState, error: String, fit_time_s: f64) -> Evaluation {
+        Evaluation {
+            state,
+            fold_scores: Vec::new(),
+            mean: f64::NAN,
+            std: f64::NAN,
+            metrics: BTreeMap::new(),
+            fit_time_s,
+            predict_time_per_row_s: 0.0,
+            error: Some(error),
+            oof: None,
+            artifact: None,
+            model_size_bytes: 0,
+            facts: BTreeMap::new(),
+        }
+    }
+}
+
+fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}
+
+fn subsample_rows(n: usize, fidelity: f64, seed: u64) -> Option<Vec<usize>> {
+    if fidelity >= 1.0 || n < 2 {
+        return None;
+    }
+    let k = ((n as f64 * fidelity).round() as usize).clamp(1, n);
+    let mut rng = automl_core::Rng::new(seed ^ 0xF1DE);
+    let mut rows = rng.sample_indices(n, k);
+    rows.sort_unstable();
+    Some(rows)
+}
+
+/// Cross-validate `cand` on every fold. Never panics: errors, panics and a passed deadline
+/// become a Failed / TimedOut evaluation with the message.
+pub fn evaluate(
+    data: &TrainingData,
+    cand: &Candidate,
+    seed: u64,
+    deadline: Option<Instant>,
+) -> Evaluation {
+    let Some(family) = registry().get(&cand.family) else {
+        return Evaluation::failed(
+            TrialState::Failed,
+            format!("unknown model family `{}`", cand.family),
+            0.0,
+        );
+    };
+    let kind = family.prep_kind();
+    let info = PredictorInfo { task: data.task, n_classes: data.n_classes };
+    let mut fold_scores = Vec::new();
+    let mut fit_time = 0.0;
+    let mut predict_time = 0.0;
+    let mut predicted_rows = 0usize;
+    let mut oof_rows: Vec<usize> = Vec::new();
+    let mut oof_parts: Vec<Predictions> = Vec::new();
+    let mut bag: Vec<FittedPipeline> = Vec::new();
+    let mut facts = BTreeMap::new();
+    for (i, fold) in data.folds.iter().enumerate() {
+        if let Some(d) = deadline {
+            if Instant::now() >= d {
+                return Evaluation::failed(
+                    TrialState::TimedOut,
+                    format!("deadline passed after {i} of {} folds", data.folds.len()),
+                    fit_time,
+                );
+            }
+        }
+        let prepared = match data.prepared(i, kind) {
+            Ok(p) => p,
+            Err(e) => {
+                return Evaluation::failed(TrialState::Failed, format!("preprocessing: {e}"), fit_time)
+            }
+        };
+        let fold_seed = automl_core::Rng::derive_seed(seed, i as u64);
+        let sub = subsample_rows(fold.y_train.len(), cand.fidelity, fold_seed);
+        let (x_sub, y_sub);
+        let (x_view, y_fit, binned) = match &sub {
+            Some(rows) => {
+                x_sub = prepared.x_train.select(Axis(0), rows);
+                y_sub = rows.iter().map(|&r| fold.y_train[r]).collect::<Vec<f64>>();
+                (x_sub.view(), y_sub.as_slice(), None)
+            }
+            None => (prepared.x_train.view(), fold.y_train.as_slice(), prepared.binned.as_ref()),
+        };
+        let input = FitInput {
+            x: x_view,
+            y: y_fit,
+            task: data.task,
+            n_classes: data.n_classes,
+            categorical: &prepared.categorical,
+            binned,
+            sample_weight: None,
+            seed: fold_seed,
+            deadline,
+        };
+        let t0 = Instant::now();
+        let fitted = catch_unwind(AssertUnwindSafe(|| family.fit(&cand.params, &input)));
+        fit_time += t0.elapsed().as_secs_f64();
+        let model = match fitted {
+            Ok(Ok(m)) => m,
+            Ok(Err(automl_models::ModelError::Deadline { .. })) => {
+                return Evaluation::failed(
+                    TrialState::TimedOut,
+                    format!("deadline passed during fold {} of {}", i + 1, data.folds.len()),
+                    fit_time,
+                )
+            }
+            Ok(Err(e)) => return Evaluation::failed(TrialState::Failed, e.to_string(), fit_time),
+            Err(p) => {
+                return Evaluation::failed(
+                    TrialState::Failed,
+                    format!("the fit panicked: {}", panic_message(p)),
+                    fit_time,
+                )
+            }
+        };
+        let t1 = Instant::now();
+        let pred = catch_unwind(AssertUnwindSafe(|| model.predict(prepared.x_valid.view())));
+        predict_time += t1.elapsed().as_secs_f64();
+        let pred = match pred {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => return Evaluation::failed(TrialState::Failed, e.to_string(), fit_time),
+            Err(p) => {
+                return Evaluation::failed(
+                    TrialState::Failed,
+                    format!("predict panicked: {}", panic_message(p)),
+                    fit_time,
+                )
+            }
+        };
+        if pred.values.iter().any(|v| !v.is_finite())
+            || pred.proba.as_ref().is_some_and(|p| p.iter().any(|v| !v.is_finite()))
+        {
+            return Evaluation::failed(
+                TrialState::Failed,
+                "the model produced non-finite predictions".to_string(),
+                fit_time,
+            );
+        }
+        predicted_rows += fold.y_valid.len();
+        fold_scores.push(data.metric.compute(&fold.y_valid, &pred, data.n_classes));
+        if i == 0 {
+            facts = model.facts();
+        }
+        oof_rows.extend_from_slice(&fold.split.valid);
+        oof_parts.push(pred);
+        bag.push(FittedPipeline {
+            prep: prepared.prep.clone(),
+            family: cand.family.clone(),
+            model,
+        });
+    }
+    let n = fold_scores.len() as f64;
+    let mean = fold_scores.iter().sum::<f64>() / n;
+    let std = if fold_scores.len() > 1 {
+        (fold_scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
+    // pooled out-of-fold predictions, in the order of oof_rows
+    let pooled = concat_predictions(&oof_parts);
+    let y_oof: Vec<f64> = oof_rows.iter().map(|&r| data.y[r]).collect();
+    let mut metrics = BTreeMap::new();
+    for m in Metric::for_task(data.task) {
+        metrics.insert(m.name().to_string(), m.compute(&y_oof, &pooled, data.n_classes));
+    }
+    let model_size_bytes = bag
+        .first()
+        .and_then(|p| p.model.to_bytes().ok())
+        .map(|b| b.len() as u64)
+        .unwrap_or(0);
+    let artifact = Predictor::Bag(bag).to_bytes(info);
+    let (artifact, state, error) = match artifact {
+        Ok(a) => (Some(a), TrialState::Complete, None),
+        Err(e) => (None, TrialState::Failed, Some(e.to_string())),
+    };
+    Evaluation {
+        state,
+        fold_scores,
+        mean: if state == TrialState::Complete { mean } else { f64::NAN },
+        std,
+        metrics,
+        fit_time_s: fit_time,
+        predict_time_per_row_s: predict_time / predicted_rows.max(1) as f64,
+        error,
+        oof: Some((oof_rows, pooled)),
+        artifact,
+        model_size_bytes,
+        facts,
+    }
+}
+
+fn concat_predictions(parts: &[Predictions]) -> Predictions {
+    let values: Vec<f64> = parts.iter().flat_map(|p| p.values.iter().copied()).collect();
+    let proba = if parts.iter().all(|p| p.proba.is_some()) && !parts.is_empty() {
+        let views: Vec<_> = parts.iter().map(|p| p.proba.as_ref().unwrap().view()).collect();
+        ndarray::concatenate(Axis(0), &views).ok()
+    } else {
+        None
+    };
+    Predictions { values, proba }
+}
+
+/// Fit `cand` on all rows of `features` (the final refit). Errors and panics are returned.
+pub fn fit_full(
+    features: &Frame,
+    y: &[f64],
+    task: Task,
+    n_classes: usize,
+    cand: &Candidate,
+    seed: u64,
+    deadline: Option<Instant>,
+) -> Result<FittedPipeline, TrainError> {
+    let family = registry()
+        .get(&cand.family)
+        .ok_or_else(|| automl_models::ModelError::UnknownFamily(cand.family.clone()))?;
+    let rows: Vec<usize> = (0..y.len()).collect();
+    let kind = family.prep_kind();
+    let prep = Preprocessor::fit(features, &rows, kind);
+    let x = prep.transform(features)?;
+    let categorical = prep.categorical_mask();
+    let input = FitInput {
+        x: x.view(),
+        y,
+        task,
+        n_classes,
+        categorical: &categorical,
+        binned: None,
+        sample_weight: None,
+        seed,
+        deadline,
+    };
+    let model = catch_unwind(AssertUnwindSafe(|| family.fit(&cand.params, &input)))
+        .map_err(|p| TrainError::Panic(panic_message(p)))??;
+    Ok(FittedPipeline { prep, family: cand.family.clone(), model })
+}

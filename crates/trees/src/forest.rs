@@ -1,0 +1,519 @@
+//! Random forest and extra trees on binned data: bootstrap rows, `max_features` random features
+//! per split, exhaustive bin thresholds (random forest) or one random bin threshold per feature
+//! (extra trees), gini / entropy / squared-error criteria, learned missing direction.
+//!
+//! Categorical features are split as ordinal codes (bins in code order), like scikit-learn on
+//! ordinal-encoded columns; native category-set splits are used by boosting only.
+
+use crate::binning::BinnedData;
+use crate::error::TreeError;
+use crate::tree::{Rule, Tree};
+use crate::{check_deadline, Dataset, Importance};
+use automl_core::{Predictions, Rng};
+use ndarray::{Array2, ArrayView2};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// Random forest (best threshold) or extra trees (random threshold).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ForestKind {
+    /// Best bin threshold per candidate feature.
+    RandomForest,
+    /// One uniformly random bin threshold per candidate feature.
+    ExtraTrees,
+}
+
+/// Split criterion for classification (regression always uses squared error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Criterion {
+    /// Gini impurity.
+    Gini,
+    /// Shannon entropy.
+    Entropy,
+}
+
+/// Hyperparameters of a forest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForestParams {
+    /// Random forest or extra trees.
+    pub kind: ForestKind,
+    /// Number of classes (0 = regression).
+    pub n_classes: usize,
+    /// Number of trees.
+    pub n_trees: usize,
+    /// Fraction of features drawn per split, in (0, 1]; at least one feature.
+    pub max_features: f64,
+    /// Minimum rows (distinct bootstrap rows) per leaf.
+    pub min_samples_leaf: usize,
+    /// Optional maximum depth.
+    pub max_depth: Option<usize>,
+    /// Classification criterion.
+    pub criterion: Criterion,
+    /// Draw a bootstrap sample per tree (default: true for random forest, false for extra trees).
+    pub bootstrap: bool,
+    /// Seed.
+    pub seed: u64,
+    /// Threads inside this fit (1 = none; > 1 grows trees in a local rayon pool).
+    pub n_threads: usize,
+}
+
+impl ForestParams {
+    /// Defaults for a kind and task (`n_classes = 0` for regression).
+    pub fn new(kind: ForestKind, n_classes: usize) -> ForestParams {
+        ForestParams {
+            kind,
+            n_classes,
+            n_trees: 100,
+            max_features: if n_classes == 0 { 1.0 } else { 0.3 },
+            min_samples_leaf: 1,
+            max_depth: None,
+            criterion: Criterion::Gini,
+            bootstrap: kind == ForestKind::RandomForest,
+            seed: 0,
+            n_threads: 1,
+        }
+    }
+}
+
+/// A fitted forest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Forest {
+    n_classes: usize,
+    n_features: usize,
+    trees: Vec<Tree>,
+    gain: Vec<f64>,
+    split_count: Vec<u32>,
+}
+
+struct Built {
+    tree: Tree,
+    splits: Vec<(usize, f64)>,
+}
+
+impl Forest {
+    /// Fit a forest. Deadline: checked before every tree; when passed the fit returns
+    /// [`TreeError::Deadline`] (no partial model).
+    pub fn fit(params: &ForestParams, train: &Dataset<'_>, deadline: Option<Instant>) -> Result<Forest, TreeError> {
+        if params.n_trees == 0 {
+            return Err(TreeError::InvalidParam {
+                param: "n_trees",
+                value: "0".into(),
+                reason: "must be >= 1".into(),
+            });
+        }
+        if !(params.max_features > 0.0 && params.max_features <= 1.0) {
+            return Err(TreeError::InvalidParam {
+                param: "max_features",
+                value: params.max_features.to_string(),
+                reason: "must be a fraction in (0, 1]".into(),
+            });
+        }
+        if params.n_classes == 1 {
+            return Err(TreeError::InvalidParam {
+                param: "n_classes",
+                value: "1".into(),
+                reason: "use 0 for regression or >= 2 classes".into(),
+            });
+        }
+        train.check(params.n_classes > 0, params.n_classes)?;
+        let rows: Vec<u32> = match train.rows {
+            Some(r) => r.to_vec(),
+            None => (0..train.data.n_rows() as u32).collect(),
+        };
+        let grow = |t: usize| -> Result<Built, TreeError> {
+            check_deadline(deadline, t)?;
+            Ok(grow_tree(params, train, &rows, Rng::derive(params.seed, t as u64)))
+        };
+        let built: Vec<Built> = if params.n_threads > 1 {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(params.n_threads)
+                .build()
+                .map_err(|e| TreeError::Data(format!("cannot start {} threads: {e}", params.n_threads)))?;
+            pool.install(|| (0..params.n_trees).into_par_iter().map(grow).collect::<Result<_, _>>())?
+        } else {
+            (0..params.n_trees).map(grow).collect::<Result<_, _>>()?
+        };
+        let nf = train.data.n_features();
+        let mut gain = vec![0.0; nf];
+        let mut split_count = vec![0u32; nf];
+        let mut trees = Vec::with_capacity(built.len());
+        for b in built {
+            for (f, g) in b.splits {
+                gain[f] += g;
+                split_count[f] += 1;
+            }
+            trees.push(b.tree);
+        }
+        Ok(Forest {
+            n_classes: params.n_classes,
+            n_features: nf,
+            trees,
+            gain,
+            split_count,
+        })
+    }
+
+    /// Number of trees.
+    pub fn n_trees(&self) -> usize {
+        self.trees.len()
+    }
+    /// The trees.
+    pub fn trees(&self) -> &[Tree] {
+        &self.trees
+    }
+    /// Number of classes (0 = regression).
+    pub fn n_classes(&self) -> usize {
+        self.n_classes
+    }
+
+    /// Feature importance: total weighted impurity decrease or split count per feature.
+    pub fn feature_importance(&self, kind: Importance) -> Vec<f64> {
+        match kind {
+            Importance::Gain => self.gain.clone(),
+            Importance::Split => self.split_count.iter().map(|&c| c as f64).collect(),
+        }
+    }
+
+    /// Predict raw rows (NaN = missing): mean of leaf class frequencies, or mean of leaf means.
+    pub fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Predictions, TreeError> {
+        crate::check_cols(x.ncols(), self.n_features)?;
+        let k = self.n_classes.max(1);
+        let mut out = Array2::<f64>::zeros((x.nrows(), k));
+        let mut buf = Vec::new();
+        let mut acc = vec![0.0f64; k];
+        let inv = 1.0 / self.trees.len() as f64;
+        for (i, row) in x.rows().into_iter().enumerate() {
+            let row = crate::row_slice(&row, &mut buf);
+            acc.iter_mut().for_each(|a| *a = 0.0);
+            for t in &self.trees {
+                let v = t.leaf_values(t.leaf_raw(row));
+                for (a, &p) in acc.iter_mut().zip(v) {
+                    *a += p as f64;
+                }
+            }
+            for c in 0..k {
+                out[[i, c]] = acc[c] * inv;
+            }
+        }
+        if self.n_classes == 0 {
+            return Ok(Predictions::regression(out.column(0).to_vec()));
+        }
+        for mut r in out.rows_mut() {
+            let s: f64 = r.sum();
+            if s > 0.0 {
+                r.mapv_inplace(|v| v / s);
+            }
+        }
+        Ok(Predictions::from_proba(out))
+    }
+}
+
+/// Per-tree scratch.
+struct Ctx<'a> {
+    p: &'a ForestParams,
+    data: &'a BinnedData,
+    /// Class index (classification) per row id.
+    cls: Vec<u16>,
+    y: &'a [f64],
+    /// Weight per row id (bootstrap multiplicity x sample weight).
+    w: Vec<f64>,
+    /// Stats per node: classification K class weights; regression [w, w*y].
+    s: usize,
+    hist: Vec<f64>,
+    cnt: Vec<u32>,
+    left: Vec<f64>,
+    right: Vec<f64>,
+    mstat: Vec<f64>,
+    lm: Vec<f64>,
+    scratch: Vec<u32>,
+}
+
+impl Ctx<'_> {
+    #[inline]
+    fn add(&self, stats: &mut [f64], r: usize) {
+        let w = self.w[r];
+        if self.p.n_classes > 0 {
+            stats[self.cls[r] as usize] += w;
+        } else {
+            stats[0] += w;
+            stats[1] += w * self.y[r];
+        }
+    }
+
+    /// Score of a partition (higher is better); `None` if a side has no weight.
+    #[inline]
+    fn score(&self, st: &[f64]) -> Option<f64> {
+        if self.p.n_classes == 0 {
+            if st[0] <= 0.0 {
+                return None;
+            }
+            return Some(st[1] * st[1] / st[0]);
+        }
+        let w: f64 = st.iter().sum();
+        if w <= 0.0 {
+            return None;
+        }
+        Some(match self.p.criterion {
+            Criterion::Gini => st.iter().map(|c| c * c).sum::<f64>() / w,
+            Criterion::Entropy => st.iter().filter(|&&c| c > 0.0).map(|&c| c * (c / w).ln()).sum::<f64>(),
+        })
+    }
+}
+
+fn grow_tree(p: &ForestParams, train: &Dataset<'_>, rows_all: &[u32], mut rng: Rng) -> Built {
+    let data = train.data;
+    let n_all = data.n_rows();
+    let nf = data.n_features();
+    let s = if p.n_classes > 0 { p.n_classes } else { 2 };
+    let mut w = vec![0.0f64; n_all];
+    let base_w = |r: usize| train.weights.map_or(1.0, |w| w[r]);
+    let mut rows: Vec<u32> = if p.bootstrap {
+        let n = rows_all.len();
+        for _ in 0..n {
+            let r = rows_all[rng.below(n)] as usize;
+            w[r] += 1.0;
+        }
+        let mut v: Vec<u32> = rows_all.iter().copied().filter(|&r| w[r as usize] > 0.0).collect();
+        v.sort_unstable();
+        v.dedup();
+        for &r in &v {
+            w[r as usize] *= base_w(r as usize);
+        }
+        v
+    } else {
+        for &r in rows_all {
+            w[r as usize] = base_w(r as usize);
+        }
+        rows_all.to_vec()
+    };
+    let cls: Vec<u16> = if p.n_classes > 0 {
+        train.y.iter().map(|&v| v as u16).collect()
+    } else {
+        Vec::new()
+    };
+    let mut ctx = Ctx {
+        p,
+        data,
+        cls,
+        y: train.y,
+        w,
+        s,
+        hist: vec![0.0; 257 * s],
+        cnt: vec![0; 257],
+        left: vec![0.0; s],
+        right: vec![0.0; s],
+        mstat: vec![0.0; s],
+        lm: vec![0.0; s],
+        scratch: Vec::new(),
+    };
+    let max_feat = ((p.max_features * nf as f64).floor() as usize).clamp(1, nf);
+    let mut tree = Tree::new(if p.n_classes > 0 { p.n_classes } else { 1 });
+    let stride = tree.stride as usize;
+    let mut values: Vec<f32> = Vec::new();
+    let mut splits = Vec::new();
+    let mut feats: Vec<usize> = (0..nf).collect();
+    // (leaf id, start, end, depth)
+    let mut stack = vec![(0usize, 0usize, rows.len(), 0usize)];
+    let mut node = vec![0.0f64; s];
+    while let Some((leaf, start, end, depth)) = stack.pop() {
+        node.iter_mut().for_each(|v| *v = 0.0);
+        let mut ymin = f64::INFINITY;
+        let mut ymax = f64::NEG_INFINITY;
+        for &r in &rows[start..end] {
+            ctx.add(&mut node, r as usize);
+            if p.n_classes == 0 {
+                ymin = ymin.min(train.y[r as usize]);
+                ymax = ymax.max(train.y[r as usize]);
+            }
+        }
+        let n = end - start;
+        let pure = if p.n_classes > 0 {
+            node.iter().filter(|&&c| c > 0.0).count() <= 1
+        } else {
+            ymin == ymax
+        };
+        let mut split = None;
+        if !pure && n >= 2 * p.min_samples_leaf.max(1) && p.max_depth.is_none_or(|d| depth < d) {
+            split = find_split(&mut ctx, &rows[start..end], &node, &mut feats, max_feat, &mut rng);
+        }
+        match split {
+            Some((gain, f, rule)) => {
+                let table = rule.table();
+                let mid = start
+                    + crate::grow::partition(&mut rows[start..end], &mut ctx.scratch, data.column(f), &table);
+                let right = tree.split(leaf, f, &rule, &data.mappers()[f]);
+                splits.push((f, gain));
+                stack.push((right, mid, end, depth + 1));
+                stack.push((leaf, start, mid, depth + 1));
+            }
+            None => {
+                let need = (leaf + 1) * stride;
+                if values.len() < need {
+                    values.resize(need, 0.0);
+                }
+                let out = &mut values[leaf * stride..need];
+                if p.n_classes > 0 {
+                    let tot: f64 = node.iter().sum();
+                    for (o, c) in out.iter_mut().zip(&node) {
+                        *o = (c / tot) as f32;
+                    }
+                } else {
+                    out[0] = (node[1] / node[0]) as f32;
+                }
+            }
+        }
+    }
+    values.resize(tree.n_leaves() * stride, 0.0);
+    tree.values = values;
+    Built { tree, splits }
+}
+
+/// Best split of a node among `max_feat` non-constant random features.
+fn find_split(
+    ctx: &mut Ctx<'_>,
+    rows: &[u32],
+    node: &[f64],
+    feats: &mut [usize],
+    max_feat: usize,
+    rng: &mut Rng,
+) -> Option<(f64, usize, Rule)> {
+    let parent = ctx.score(node)?;
+    let nf = feats.len();
+    let s = ctx.s;
+    let msl = ctx.p.min_samples_leaf.max(1) as u32;
+    let n = rows.len() as u32;
+    let mut best: Option<(f64, usize, u8, bool)> = None;
+    let mut visited = 0usize;
+    for i in 0..nf {
+        if visited >= max_feat {
+            break;
+        }
+        let j = i + rng.below(nf - i);
+        feats.swap(i, j);
+        let f = feats[i];
+        let col = ctx.data.column(f);
+        let mut lo = 255u8;
+        let mut hi = 0u8;
+        let mut has_miss = false;
+        for &r in rows {
+            let b = col[r as usize];
+            if b == 0 {
+                has_miss = true;
+            } else {
+                lo = lo.min(b);
+                hi = hi.max(b);
+            }
+        }
+        let has_val = hi > 0;
+        let constant = !has_val || (lo == hi && !has_miss);
+        if constant {
+            continue;
+        }
+        visited += 1;
+        // candidate thresholds t (bins lo..=t go left); t == hi means "values vs missing"
+        let (t_lo, t_hi) = match ctx.p.kind {
+            ForestKind::RandomForest => (lo, if has_miss { hi } else { hi - 1 }),
+            ForestKind::ExtraTrees => {
+                let t = if lo == hi { hi } else { lo + rng.below((hi - lo) as usize) as u8 };
+                (t, t)
+            }
+        };
+        // histogram over slots: 0 = missing, 1 + (b - lo)
+        let width = (t_hi - lo) as usize + 2;
+        ctx.hist[..width * s].iter_mut().for_each(|v| *v = 0.0);
+        ctx.cnt[..width].iter_mut().for_each(|v| *v = 0);
+        let ext = matches!(ctx.p.kind, ForestKind::ExtraTrees);
+        {
+            let hist = &mut ctx.hist;
+            let cnt = &mut ctx.cnt;
+            for &r in rows {
+                let b = col[r as usize];
+                let slot = if b == 0 {
+                    0
+                } else if b > t_hi {
+                    continue;
+                } else if ext {
+                    1
+                } else {
+                    (b - lo) as usize + 1
+                };
+                let r = r as usize;
+                cnt[slot] += 1;
+                let wt = ctx.w[r];
+                if ctx.p.n_classes > 0 {
+                    hist[slot * s + ctx.cls[r] as usize] += wt;
+                } else {
+                    hist[slot * s] += wt;
+                    hist[slot * s + 1] += wt * ctx.y[r];
+                }
+            }
+        }
+        let mut acc_cnt = 0u32;
+        let mut left = std::mem::take(&mut ctx.left);
+        let mut right = std::mem::take(&mut ctx.right);
+        let mut mstat = std::mem::take(&mut ctx.mstat);
+        let mut lm = std::mem::take(&mut ctx.lm);
+        left.iter_mut().for_each(|v| *v = 0.0);
+        mstat.copy_from_slice(&ctx.hist[..s]);
+        let miss_cnt = ctx.cnt[0];
+        let n_slots = if ext { 1 } else { (t_hi - lo) as usize + 1 };
+        for k in 0..n_slots {
+            let slot = k + 1;
+            acc_cnt += ctx.cnt[slot];
+            for (l, h) in left.iter_mut().zip(&ctx.hist[slot * s..slot * s + s]) {
+                *l += h;
+            }
+            let t = if ext { t_lo } else { lo + k as u8 };
+            for miss_left in [false, true] {
+                if miss_left && !has_miss {
+                    continue;
+                }
+                // "values vs missing" only with missing on the right
+                if t == hi && miss_left {
+                    continue;
+                }
+                let lc = acc_cnt + if miss_left { miss_cnt } else { 0 };
+                if lc < msl || n - lc < msl {
+                    continue;
+                }
+                let lref: &[f64] = if miss_left {
+                    for ((o, a), b) in lm.iter_mut().zip(&left).zip(&mstat) {
+                        *o = a + b;
+                    }
+                    &lm
+                } else {
+                    &left
+                };
+                for ((r, p), l) in right.iter_mut().zip(node).zip(lref) {
+                    *r = p - l;
+                }
+                let (Some(a), Some(b)) = (ctx.score(lref), ctx.score(&right)) else {
+                    continue;
+                };
+                let gain = a + b - parent;
+                if best.is_none_or(|bb| gain > bb.0) {
+                    best = Some((gain, f, t, miss_left || (!has_miss && lc >= n - lc)));
+                }
+            }
+        }
+        ctx.left = left;
+        ctx.right = right;
+        ctx.mstat = mstat;
+        ctx.lm = lm;
+    }
+    let (gain, f, t, default_left) = best?;
+    let rule = if ctx.data.mappers()[f].categorical {
+        let mut bits = [0u64; 4];
+        for b in 1..=t {
+            bits[(b >> 6) as usize] |= 1 << (b & 63);
+        }
+        if default_left {
+            bits[0] |= 1;
+        }
+        Rule::Cat { bits }
+    } else {
+        Rule::Numeric { bin: t, default_left }
+    };
+    Some((gain.max(0.0), f, rule))
+}

@@ -1,0 +1,570 @@
+//! Leaf-wise growth of one gradient tree on binned data: gradient/hessian histograms, histogram
+//! subtraction (build the smaller child, subtract for its sibling), split search with learned
+//! missing direction and LightGBM-style categorical splits, in-place row partitioning.
+
+use crate::binning::BinnedData;
+use crate::tree::{Rule, Tree};
+
+/// Sums of one histogram bin (or one node): gradient, hessian, row count.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct HBin {
+    pub g: f64,
+    pub h: f64,
+    pub n: f64,
+}
+
+impl HBin {
+    #[inline]
+    fn add(&mut self, o: &HBin) {
+        self.g += o.g;
+        self.h += o.h;
+        self.n += o.n;
+    }
+    #[inline]
+    fn sub(&self, o: &HBin) -> HBin {
+        HBin {
+            g: self.g - o.g,
+            h: self.h - o.h,
+            n: self.n - o.n,
+        }
+    }
+}
+
+/// Split-search settings of the grower.
+#[derive(Debug, Clone)]
+pub(crate) struct GrowConfig {
+    pub max_leaves: usize,
+    pub max_depth: Option<usize>,
+    pub min_samples_leaf: usize,
+    pub min_child_weight: f64,
+    pub lambda_l2: f64,
+    pub lambda_l1: f64,
+    pub min_split_gain: f64,
+    pub cat_smooth: f64,
+    pub cat_l2: f64,
+    pub max_cat_threshold: usize,
+    pub max_cat_onehot: usize,
+}
+
+impl GrowConfig {
+    #[inline]
+    fn tl1(&self, g: f64) -> f64 {
+        if g > self.lambda_l1 {
+            g - self.lambda_l1
+        } else if g < -self.lambda_l1 {
+            g + self.lambda_l1
+        } else {
+            0.0
+        }
+    }
+    #[inline]
+    fn score(&self, s: &HBin, l2: f64) -> f64 {
+        let t = self.tl1(s.g);
+        t * t / (s.h + l2)
+    }
+    /// The optimal (unshrunk) leaf output for sums `s`.
+    #[inline]
+    pub(crate) fn leaf_output(&self, s: &HBin) -> f64 {
+        -self.tl1(s.g) / (s.h + self.lambda_l2)
+    }
+    #[inline]
+    fn valid(&self, s: &HBin) -> bool {
+        s.n >= self.min_samples_leaf as f64 && s.h >= self.min_child_weight
+    }
+}
+
+/// A found split.
+#[derive(Debug, Clone)]
+struct Best {
+    gain: f64,
+    feature: usize,
+    rule: Rule,
+}
+
+/// A leaf of the tree being grown: its rows are `rows[start..end]`.
+#[derive(Debug, Clone)]
+pub(crate) struct LeafInfo {
+    pub start: usize,
+    pub end: usize,
+    pub sum: HBin,
+    depth: usize,
+    slot: Option<usize>,
+    best: Option<Best>,
+}
+
+/// Reusable state for growing many trees on one binned dataset (no allocation per node).
+pub(crate) struct Grower<'a> {
+    data: &'a BinnedData,
+    offsets: Vec<usize>,
+    pool: Vec<Vec<HBin>>,
+    free: Vec<usize>,
+    /// Row indices, partitioned in place so each leaf owns a contiguous range.
+    pub rows: Vec<u32>,
+    scratch: Vec<u32>,
+    og: Vec<[f64; 2]>,
+    cats: Vec<(u8, HBin)>,
+    /// Leaves of the last grown tree (index = leaf id in the tree).
+    pub leaves: Vec<LeafInfo>,
+    /// (feature, gain) of every split of the last grown tree.
+    pub splits: Vec<(usize, f64)>,
+}
+
+impl<'a> Grower<'a> {
+    pub(crate) fn new(data: &'a BinnedData) -> Grower<'a> {
+        let mut offsets = Vec::with_capacity(data.n_features() + 1);
+        let mut total = 0usize;
+        for m in data.mappers() {
+            offsets.push(total);
+            total += m.n_bins;
+        }
+        offsets.push(total);
+        Grower {
+            data,
+            offsets,
+            pool: Vec::new(),
+            free: Vec::new(),
+            rows: Vec::new(),
+            scratch: Vec::new(),
+            og: Vec::new(),
+            cats: Vec::new(),
+            leaves: Vec::new(),
+            splits: Vec::new(),
+        }
+    }
+
+    fn alloc(&mut self) -> usize {
+        if let Some(s) = self.free.pop() {
+            s
+        } else {
+            self.pool.push(vec![HBin::default(); *self.offsets.last().unwrap()]);
+            self.pool.len() - 1
+        }
+    }
+
+    fn release(&mut self, slot: Option<usize>) {
+        if let Some(s) = slot {
+            self.free.push(s);
+        }
+    }
+
+    /// Histogram of `rows[start..end]` into `slot`, for the given features.
+    fn build(&mut self, slot: usize, start: usize, end: usize, gh: &[[f64; 2]], features: &[usize]) {
+        let rows = &self.rows[start..end];
+        let og = &mut self.og;
+        og.clear();
+        og.extend(rows.iter().map(|&r| gh[r as usize]));
+        let hist = &mut self.pool[slot];
+        for &f in features {
+            let hf = &mut hist[self.offsets[f]..self.offsets[f + 1]];
+            hf.fill(HBin::default());
+            let col = self.data.column(f);
+            for (&r, o) in rows.iter().zip(og.iter()) {
+                let e = &mut hf[col[r as usize] as usize];
+                e.g += o[0];
+                e.h += o[1];
+                e.n += 1.0;
+            }
+        }
+    }
+
+    /// Grow one tree on `bag` (row ids) with gradients `gh` (indexed by row id), considering
+    /// only `features`. Leaf values are left empty; `self.leaves` describes the leaves.
+    pub(crate) fn grow(
+        &mut self,
+        cfg: &GrowConfig,
+        gh: &[[f64; 2]],
+        bag: &[u32],
+        features: &[usize],
+    ) -> Tree {
+        let mut tree = Tree::new(1);
+        self.rows.clear();
+        self.rows.extend_from_slice(bag);
+        self.leaves.clear();
+        self.splits.clear();
+        let mut sum = HBin::default();
+        for &r in bag {
+            let e = gh[r as usize];
+            sum.g += e[0];
+            sum.h += e[1];
+        }
+        sum.n = bag.len() as f64;
+        let n = bag.len();
+        let mut root = LeafInfo {
+            start: 0,
+            end: n,
+            sum,
+            depth: 0,
+            slot: None,
+            best: None,
+        };
+        if cfg.max_leaves > 1 && self.can_split(cfg, &root) {
+            let s = self.alloc();
+            self.build(s, 0, n, gh, features);
+            root.slot = Some(s);
+            root.best = self.find_best(cfg, s, &root.sum, features);
+        }
+        self.leaves.push(root);
+        while self.leaves.len() < cfg.max_leaves {
+            // the leaf with the largest gain (first on ties)
+            let mut pick: Option<(usize, f64)> = None;
+            for (i, l) in self.leaves.iter().enumerate() {
+                if let Some(b) = &l.best
+                    && pick.is_none_or(|(_, g)| b.gain > g)
+                {
+                    pick = Some((i, b.gain));
+                }
+            }
+            let Some((li, _)) = pick else { break };
+            let best = self.leaves[li].best.take().expect("picked");
+            let (start, end, depth, pslot) = {
+                let l = &self.leaves[li];
+                (l.start, l.end, l.depth, l.slot)
+            };
+            let table = best.rule.table();
+            let mid = start + partition(
+                &mut self.rows[start..end],
+                &mut self.scratch,
+                self.data.column(best.feature),
+                &table,
+            );
+            let right_id = tree.split(li, best.feature, &best.rule, &self.data.mappers()[best.feature]);
+            debug_assert_eq!(right_id, self.leaves.len());
+            self.splits.push((best.feature, best.gain));
+            let pslot = pslot.expect("a leaf with a split has a histogram");
+            let sums = self.sums(pslot, start, mid, end, gh, &best);
+            let mut left = LeafInfo {
+                start,
+                end: mid,
+                sum: sums.0,
+                depth: depth + 1,
+                slot: None,
+                best: None,
+            };
+            let mut right = LeafInfo {
+                start: mid,
+                end,
+                sum: sums.1,
+                depth: depth + 1,
+                slot: None,
+                best: None,
+            };
+            let more = self.leaves.len() + 1 < cfg.max_leaves;
+            let cl = more && self.can_split(cfg, &left);
+            let cr = more && self.can_split(cfg, &right);
+            if cl || cr {
+                let left_small = (mid - start) <= (end - mid);
+                let (small, large) = if left_small {
+                    (&mut left, &mut right)
+                } else {
+                    (&mut right, &mut left)
+                };
+                let s = self.alloc();
+                self.build(s, small.start, small.end, gh, features);
+                small.slot = Some(s);
+                // sibling = parent - smaller, in the parent's slot
+                let (ps, ss) = two_mut(&mut self.pool, pslot, s);
+                for &f in features {
+                    for i in self.offsets[f]..self.offsets[f + 1] {
+                        ps[i] = ps[i].sub(&ss[i]);
+                    }
+                }
+                large.slot = Some(pslot);
+                if cl {
+                    left.best = self.find_best(cfg, left.slot.unwrap(), &left.sum, features);
+                }
+                if cr {
+                    right.best = self.find_best(cfg, right.slot.unwrap(), &right.sum, features);
+                }
+            } else {
+                self.release(Some(pslot));
+            }
+            if left.best.is_none() {
+                self.release(left.slot.take());
+            }
+            if right.best.is_none() {
+                self.release(right.slot.take());
+            }
+            self.leaves[li] = left;
+            self.leaves.push(right);
+        }
+        for i in 0..self.leaves.len() {
+            let s = self.leaves[i].slot.take();
+            self.release(s);
+        }
+        tree
+    }
+
+    /// Left and right sums of a split of the node in `pslot` (recomputed from the rows for
+    /// exactness of the count; gradients summed in row order).
+    fn sums(&self, _pslot: usize, start: usize, mid: usize, end: usize, gh: &[[f64; 2]], _b: &Best) -> (HBin, HBin) {
+        let s = |a: usize, b: usize| {
+            let mut h = HBin::default();
+            for &r in &self.rows[a..b] {
+                let e = gh[r as usize];
+                h.g += e[0];
+                h.h += e[1];
+            }
+            h.n = (b - a) as f64;
+            h
+        };
+        (s(start, mid), s(mid, end))
+    }
+
+    fn can_split(&self, cfg: &GrowConfig, l: &LeafInfo) -> bool {
+        l.end - l.start >= 2 * cfg.min_samples_leaf.max(1)
+            && l.sum.h >= 2.0 * cfg.min_child_weight
+            && cfg.max_depth.is_none_or(|d| l.depth < d)
+    }
+
+    fn find_best(&mut self, cfg: &GrowConfig, slot: usize, total: &HBin, features: &[usize]) -> Option<Best> {
+        let mut best: Option<Best> = None;
+        let parent = cfg.score(total, cfg.lambda_l2);
+        for &f in features {
+            let hist = &self.pool[slot][self.offsets[f]..self.offsets[f + 1]];
+            let cand = if self.data.mappers()[f].categorical {
+                best_categorical(cfg, hist, total, &mut self.cats)
+            } else {
+                best_numeric(cfg, hist, total, parent)
+            };
+            if let Some((gain, rule)) = cand
+                && gain > cfg.min_split_gain
+                && best.as_ref().is_none_or(|b| gain > b.gain)
+            {
+                best = Some(Best {
+                    gain,
+                    feature: f,
+                    rule,
+                });
+            }
+        }
+        best
+    }
+}
+
+fn two_mut<T>(v: &mut [T], a: usize, b: usize) -> (&mut T, &mut T) {
+    assert_ne!(a, b);
+    if a < b {
+        let (x, y) = v.split_at_mut(b);
+        (&mut x[a], &mut y[0])
+    } else {
+        let (x, y) = v.split_at_mut(a);
+        (&mut y[0], &mut x[b])
+    }
+}
+
+/// Stable in-place partition of `rows` by `table[col[row]]`; returns the number going left.
+pub(crate) fn partition(rows: &mut [u32], scratch: &mut Vec<u32>, col: &[u8], table: &[bool; 256]) -> usize {
+    scratch.clear();
+    let mut l = 0usize;
+    for i in 0..rows.len() {
+        let r = rows[i];
+        if table[col[r as usize] as usize] {
+            rows[l] = r;
+            l += 1;
+        } else {
+            scratch.push(r);
+        }
+    }
+    rows[l..].copy_from_slice(scratch);
+    l
+}
+
+/// Best numeric threshold: bins `1..=t` left, missing bin 0 tried on both sides.
+fn best_numeric(cfg: &GrowConfig, hist: &[HBin], total: &HBin, parent: f64) -> Option<(f64, Rule)> {
+    let nb = hist.len();
+    if nb < 2 {
+        return None;
+    }
+    let miss = hist[0];
+    let has_miss = miss.n > 0.0;
+    let mut best: Option<(f64, Rule)> = None;
+    let mut acc = HBin::default();
+    let l2 = cfg.lambda_l2;
+    for t in 1..nb {
+        acc.add(&hist[t]);
+        // missing right: L = acc. Allowed up to nb-1 only if there is missing data on the right.
+        if t < nb - 1 || has_miss {
+            let r = total.sub(&acc);
+            if cfg.valid(&acc) && cfg.valid(&r) {
+                let gain = cfg.score(&acc, l2) + cfg.score(&r, l2) - parent;
+                if best.as_ref().is_none_or(|b| gain > b.0) {
+                    // without missing data, send future missing values to the larger side
+                    let default_left = !has_miss && acc.n >= r.n;
+                    best = Some((
+                        gain,
+                        Rule::Numeric {
+                            bin: t as u8,
+                            default_left,
+                        },
+                    ));
+                }
+            }
+        }
+        if has_miss && t < nb - 1 {
+            let mut lm = acc;
+            lm.add(&miss);
+            let r = total.sub(&lm);
+            if cfg.valid(&lm) && cfg.valid(&r) {
+                let gain = cfg.score(&lm, l2) + cfg.score(&r, l2) - parent;
+                if best.as_ref().is_none_or(|b| gain > b.0) {
+                    best = Some((
+                        gain,
+                        Rule::Numeric {
+                            bin: t as u8,
+                            default_left: true,
+                        },
+                    ));
+                }
+            }
+        }
+    }
+    best
+}
+
+/// Best category set: one-vs-rest for few categories, else LightGBM-style prefix scan of the
+/// categories sorted by gradient / (hessian + cat_smooth), from both ends.
+fn best_categorical(cfg: &GrowConfig, hist: &[HBin], total: &HBin, cats: &mut Vec<(u8, HBin)>) -> Option<(f64, Rule)> {
+    cats.clear();
+    for (b, e) in hist.iter().enumerate() {
+        if e.n > 0.0 {
+            cats.push((b as u8, *e));
+        }
+    }
+    if cats.len() < 2 {
+        return None;
+    }
+    let mut best: Option<(f64, Vec<u8>)> = None;
+    let mut consider = |l: &HBin, members: &mut dyn Iterator<Item = u8>, l2: f64, best: &mut Option<(f64, Vec<u8>)>| {
+        let r = total.sub(l);
+        if !(cfg.valid(l) && cfg.valid(&r)) {
+            return;
+        }
+        let gain = cfg.score(l, l2) + cfg.score(&r, l2) - cfg.score(total, l2);
+        if best.as_ref().is_none_or(|b| gain > b.0) {
+            *best = Some((gain, members.collect()));
+        }
+    };
+    if cats.len() <= cfg.max_cat_onehot {
+        for (b, e) in cats.iter() {
+            consider(e, &mut std::iter::once(*b), cfg.lambda_l2, &mut best);
+        }
+    } else {
+        let smooth = cfg.cat_smooth;
+        cats.sort_by(|a, b| {
+            let ra = a.1.g / (a.1.h + smooth);
+            let rb = b.1.g / (b.1.h + smooth);
+            ra.partial_cmp(&rb).unwrap_or(std::cmp::Ordering::Equal).then(a.0.cmp(&b.0))
+        });
+        let l2 = cfg.lambda_l2 + cfg.cat_l2;
+        let k = cats.len();
+        let lim = (k - 1).min(cfg.max_cat_threshold);
+        for dir in 0..2 {
+            let mut acc = HBin::default();
+            for i in 0..lim {
+                let idx = if dir == 0 { i } else { k - 1 - i };
+                acc.add(&cats[idx].1);
+                let mut it = (0..=i).map(|j| cats[if dir == 0 { j } else { k - 1 - j }].0);
+                consider(&acc, &mut it, l2, &mut best);
+            }
+        }
+    }
+    best.map(|(gain, members)| {
+        let mut bits = [0u64; 4];
+        for b in members {
+            bits[(b >> 6) as usize] |= 1 << (b & 63);
+        }
+        (gain, Rule::Cat { bits })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> GrowConfig {
+        GrowConfig {
+            max_leaves: 31,
+            max_depth: None,
+            min_samples_leaf: 1,
+            min_child_weight: 0.0,
+            lambda_l2: 0.0,
+            lambda_l1: 0.0,
+            min_split_gain: 0.0,
+            cat_smooth: 10.0,
+            cat_l2: 0.0,
+            max_cat_threshold: 32,
+            max_cat_onehot: 4,
+        }
+    }
+
+    #[test]
+    fn numeric_split_and_gain_by_hand() {
+        // bins: missing empty; bin1: g=-2 (2 rows), bin2: g=-1 (1 row), bin3: g=+3 (3 rows), h=1 per row.
+        let hist = vec![
+            HBin::default(),
+            HBin { g: -2.0, h: 2.0, n: 2.0 },
+            HBin { g: -1.0, h: 1.0, n: 1.0 },
+            HBin { g: 3.0, h: 3.0, n: 3.0 },
+        ];
+        let total = HBin { g: 0.0, h: 6.0, n: 6.0 };
+        let c = cfg();
+        let (gain, rule) = best_numeric(&c, &hist, &total, c.score(&total, 0.0)).unwrap();
+        // best: {1,2} | {3}: 9/3 + 9/3 - 0 = 6
+        assert!((gain - 6.0).abs() < 1e-12, "gain {gain}");
+        assert_eq!(rule, Rule::Numeric { bin: 2, default_left: true });
+    }
+
+    #[test]
+    fn missing_direction_is_learned() {
+        // missing rows have strongly positive gradient, like bin 3 -> they must go right.
+        let hist = vec![
+            HBin { g: 4.0, h: 2.0, n: 2.0 },
+            HBin { g: -3.0, h: 3.0, n: 3.0 },
+            HBin { g: -3.0, h: 3.0, n: 3.0 },
+            HBin { g: 2.0, h: 2.0, n: 2.0 },
+        ];
+        let total = HBin { g: 0.0, h: 10.0, n: 10.0 };
+        let c = cfg();
+        let (gain, rule) = best_numeric(&c, &hist, &total, 0.0).unwrap();
+        assert_eq!(rule, Rule::Numeric { bin: 2, default_left: false });
+        // L = {1,2}: g=-6,h=6 -> 6; R = {3, missing}: g=6,h=4 -> 9
+        assert!((gain - 15.0).abs() < 1e-12);
+        // and with the missing gradient negative they go left
+        let mut hist2 = hist.clone();
+        hist2[0].g = -4.0;
+        hist2[3].g = 10.0;
+        let total2 = HBin { g: 0.0, h: 10.0, n: 10.0 };
+        let (_, rule2) = best_numeric(&c, &hist2, &total2, 0.0).unwrap();
+        assert_eq!(rule2, Rule::Numeric { bin: 2, default_left: true });
+    }
+
+    #[test]
+    fn categorical_split_groups_by_gradient_ratio() {
+        // 6 categories (bins 1..=6): odd bins have negative gradients, even bins positive.
+        let mut hist = vec![HBin::default(); 7];
+        for (b, e) in hist.iter_mut().enumerate().skip(1) {
+            let g = if b % 2 == 1 { -5.0 } else { 5.0 };
+            *e = HBin { g, h: 5.0, n: 5.0 };
+        }
+        let total = HBin { g: 0.0, h: 30.0, n: 30.0 };
+        let mut cats = Vec::new();
+        let (gain, rule) = best_categorical(&cfg(), &hist, &total, &mut cats).unwrap();
+        let Rule::Cat { bits } = rule else { panic!("expected a categorical rule") };
+        let left: Vec<usize> = (0..7).filter(|b| bits[0] >> b & 1 == 1).collect();
+        assert!(left == vec![1, 3, 5] || left == vec![2, 4, 6], "left set {left:?}");
+        // 15^2/15 * 2 = 30
+        assert!((gain - 30.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn partition_is_stable() {
+        let mut rows = vec![0u32, 1, 2, 3, 4, 5];
+        let col = [1u8, 2, 1, 2, 0, 1];
+        let mut t = [false; 256];
+        t[1] = true;
+        let mut s = Vec::new();
+        let l = partition(&mut rows, &mut s, &col, &t);
+        assert_eq!(l, 3);
+        assert_eq!(rows, vec![0, 2, 5, 1, 3, 4]);
+    }
+}

@@ -1,0 +1,245 @@
+//! One fitted decision tree: compact nodes, routing of raw rows (NaN allowed) and binned rows.
+
+use crate::binning::{cat_bin, BinnedData, FeatureBins};
+use serde::{Deserialize, Serialize};
+
+/// An internal node. Children `>= 0` are node indices; a child `c < 0` is leaf `!c`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    /// Numeric split: rows with `value <= threshold` go left (the bin upper bound, f64).
+    pub threshold: f64,
+    /// Feature index.
+    pub feature: u32,
+    /// Left child.
+    pub left: i32,
+    /// Right child.
+    pub right: i32,
+    /// Numeric split in bin space: bins `1..=bin` go left.
+    pub bin: u8,
+    /// Where missing values (bin 0) go.
+    pub default_left: bool,
+    /// 0 for a numeric split, else `1 + index` into [`Tree::cat_sets`].
+    pub cat: u32,
+}
+
+/// The bins (bit `b` = bin `b`) sent left by a categorical split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CatSet {
+    /// 256-bit set of bins going left.
+    pub bits: [u64; 4],
+    /// Codes `>= cap` share bin `cap + 1` (see [`FeatureBins`]).
+    pub cap: u32,
+}
+
+impl CatSet {
+    #[inline]
+    fn contains(&self, b: u8) -> bool {
+        (self.bits[(b >> 6) as usize] >> (b & 63)) & 1 == 1
+    }
+}
+
+/// A split rule in bin space, as found by a split search.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Rule {
+    /// Bins `1..=bin` go left; the missing bin goes left iff `default_left`.
+    Numeric { bin: u8, default_left: bool },
+    /// Bins in the set go left (bit 0 = missing).
+    Cat { bits: [u64; 4] },
+}
+
+impl Rule {
+    /// For every bin, whether it goes left.
+    pub(crate) fn table(&self) -> [bool; 256] {
+        let mut t = [false; 256];
+        match *self {
+            Rule::Numeric { bin, default_left } => {
+                t[0] = default_left;
+                for e in t.iter_mut().take(bin as usize + 1).skip(1) {
+                    *e = true;
+                }
+            }
+            Rule::Cat { bits } => {
+                for (b, e) in t.iter_mut().enumerate() {
+                    *e = (bits[b >> 6] >> (b & 63)) & 1 == 1;
+                }
+            }
+        }
+        t
+    }
+}
+
+/// A fitted tree. Leaf `l` holds `stride` values at `values[l * stride..]` (one score for
+/// boosting and regression, class frequencies for forest classification).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tree {
+    /// Internal nodes; node 0 is the root (empty = a single leaf).
+    pub nodes: Vec<Node>,
+    /// Category sets of categorical splits.
+    pub cat_sets: Vec<CatSet>,
+    /// Leaf values, `stride` per leaf.
+    pub values: Vec<f32>,
+    /// Values per leaf.
+    pub stride: u32,
+    /// Where each leaf hangs (node, is_left) while the tree grows; not serialized.
+    #[serde(skip)]
+    leaf_parent: Vec<Option<(u32, bool)>>,
+}
+
+impl Tree {
+    /// A single-leaf tree (values filled later).
+    pub(crate) fn new(stride: usize) -> Tree {
+        Tree {
+            nodes: Vec::new(),
+            cat_sets: Vec::new(),
+            values: Vec::new(),
+            stride: stride as u32,
+            leaf_parent: vec![None],
+        }
+    }
+
+    /// Number of leaves.
+    pub fn n_leaves(&self) -> usize {
+        self.nodes.len() + 1
+    }
+
+    /// Split leaf `leaf`: it keeps its id as the left child; returns the new right leaf id.
+    pub(crate) fn split(&mut self, leaf: usize, feature: usize, rule: &Rule, fb: &FeatureBins) -> usize {
+        let ni = self.nodes.len() as u32;
+        let right_leaf = self.leaf_parent.len();
+        let (threshold, bin, default_left, cat) = match *rule {
+            Rule::Numeric { bin, default_left } => {
+                (fb.upper[bin as usize - 1], bin, default_left, 0)
+            }
+            Rule::Cat { bits } => {
+                self.cat_sets.push(CatSet {
+                    bits,
+                    cap: fb.cat_cap,
+                });
+                (0.0, 0, bits[0] & 1 == 1, self.cat_sets.len() as u32)
+            }
+        };
+        self.nodes.push(Node {
+            threshold,
+            feature: feature as u32,
+            left: !(leaf as i32),
+            right: !(right_leaf as i32),
+            bin,
+            default_left,
+            cat,
+        });
+        if let Some((p, is_left)) = self.leaf_parent[leaf] {
+            let pn = &mut self.nodes[p as usize];
+            if is_left {
+                pn.left = ni as i32;
+            } else {
+                pn.right = ni as i32;
+            }
+        }
+        self.leaf_parent[leaf] = Some((ni, true));
+        self.leaf_parent.push(Some((ni, false)));
+        right_leaf
+    }
+
+    /// Leaf reached by a raw row (NaN = missing).
+    #[inline]
+    pub fn leaf_raw(&self, row: &[f64]) -> usize {
+        if self.nodes.is_empty() {
+            return 0;
+        }
+        let mut i = 0usize;
+        loop {
+            let n = &self.nodes[i];
+            let v = row[n.feature as usize];
+            let left = if n.cat == 0 {
+                if v <= n.threshold {
+                    true
+                } else if v.is_nan() {
+                    n.default_left
+                } else {
+                    false
+                }
+            } else {
+                let cs = &self.cat_sets[n.cat as usize - 1];
+                cs.contains(cat_bin(v, cs.cap))
+            };
+            let c = if left { n.left } else { n.right };
+            if c < 0 {
+                return !c as usize;
+            }
+            i = c as usize;
+        }
+    }
+
+    /// Leaf reached by row `r` of binned data (binned with the training mappers).
+    #[inline]
+    pub fn leaf_binned(&self, data: &BinnedData, r: usize) -> usize {
+        if self.nodes.is_empty() {
+            return 0;
+        }
+        let mut i = 0usize;
+        loop {
+            let n = &self.nodes[i];
+            let b = data.column(n.feature as usize)[r];
+            let left = if n.cat == 0 {
+                if b == 0 { n.default_left } else { b <= n.bin }
+            } else {
+                self.cat_sets[n.cat as usize - 1].contains(b)
+            };
+            let c = if left { n.left } else { n.right };
+            if c < 0 {
+                return !c as usize;
+            }
+            i = c as usize;
+        }
+    }
+
+    /// The values of leaf `l`.
+    #[inline]
+    pub fn leaf_values(&self, l: usize) -> &[f32] {
+        let s = self.stride as usize;
+        &self.values[l * s..(l + 1) * s]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn raw_and_binned_routing_agree() {
+        let x = array![
+            [1.0, 0.0],
+            [2.0, 1.0],
+            [f64::NAN, 2.0],
+            [4.0, f64::NAN],
+            [5.0, 1.0]
+        ];
+        let d = BinnedData::new(x.view(), &[false, true], 255).unwrap();
+        let mut t = Tree::new(1);
+        let r = t.split(
+            0,
+            0,
+            &Rule::Numeric {
+                bin: 2,
+                default_left: false,
+            },
+            &d.mappers()[0],
+        );
+        // left leaf 0 split on categorical feature 1: codes {1} and missing go left
+        let mut bits = [0u64; 4];
+        bits[0] = 1 | (1 << 2);
+        t.split(0, 1, &Rule::Cat { bits }, &d.mappers()[1]);
+        assert_eq!(t.n_leaves(), 3);
+        for i in 0..x.nrows() {
+            let row = x.row(i).to_vec();
+            assert_eq!(t.leaf_raw(&row), t.leaf_binned(&d, i), "row {i}");
+        }
+        assert_eq!(t.leaf_raw(&[1.0, 1.0]), 0);
+        assert_eq!(t.leaf_raw(&[1.0, 0.0]), 2);
+        assert_eq!(t.leaf_raw(&[f64::NAN, 0.0]), r);
+        assert_eq!(t.leaf_raw(&[1.0, f64::NAN]), 0);
+        // an unseen category goes right
+        assert_eq!(t.leaf_raw(&[1.0, 7.0]), 2);
+    }
+}
