@@ -106,6 +106,13 @@ def fmt_num(v) -> str:
     return f"{v:.4f}"
 
 
+def fmt_s(v) -> str:
+    """Seconds: two decimals below 10 s, one below 100 s, whole seconds above."""
+    if v is None:
+        return "—"
+    return f"{v:.2f}" if v < 10 else f"{v:.1f}" if v < 100 else f"{v:.0f}"
+
+
 def fmt_flag(v) -> str:
     return "—" if v is None else ("yes" if v else "no")
 
@@ -420,8 +427,8 @@ def bench_markdown(rows, meta) -> str:
         trials = (f"{r['trials_complete']}/{r['trials_total']}" if r.get("trials_total") is not None else "—")
         cells = [r["dataset"], r["task"], r["metric"], fmt_num(r["ours"])]
         cells += [fmt_num(r.get(k)) for k, _t, _b, _h in PEER_COLUMNS]
-        cells += [trials, fmt_num(r.get("trials_per_min")), fmt_num(r.get("fit_wall_s")),
-                  fmt_num(r.get("predict_wall_s")), fmt_num(r.get("fit_foreign_cpu_share")),
+        cells += [trials, fmt_num(r.get("trials_per_min")), fmt_s(r.get("fit_wall_s")),
+                  fmt_s(r.get("predict_wall_s")), fmt_s(r.get("fit_foreign_cpu_share")),
                   fmt_flag(r.get("budget_kept")), fmt_flag(r.get("beats_constant")),
                   fmt_flag(r.get("within_3pct_rf")), fmt_flag(r.get("ge_flaml10")),
                   fmt_flag(r.get("ge_flaml60")),
@@ -470,8 +477,8 @@ def run_bench(h: Harness, datasets, meta, peers) -> list[dict]:
         rows.append(row)
         log(f"[{i}/{len(datasets)}] {name}: {row['metric']}={fmt_num(row['ours'])} "
             f"(const {fmt_num(row['constant'])}, RF {fmt_num(row['rf'])}, FLAML@60 {fmt_num(row['flaml60'])}); "
-            f"trials {row['trials_complete']}/{row['trials_total']}; fit {fmt_num(row['fit_wall_s'])}s, "
-            f"predict {fmt_num(row['predict_wall_s'])}s" + (f"; ERROR {row['error']}" if row["error"] else ""))
+            f"trials {row['trials_complete']}/{row['trials_total']}; fit {fmt_s(row['fit_wall_s'])}s, "
+            f"predict {fmt_s(row['predict_wall_s'])}s" + (f"; ERROR {row['error']}" if row["error"] else ""))
         emit_jsonl(a.jsonl, row, meta, "bench")
     return rows
 
@@ -490,7 +497,7 @@ def run_jobs_compare(h: Harness, datasets, meta) -> tuple[list[dict], str]:
                                     do_predict=False)
             emit_jsonl(a.jsonl, r, meta, "jobs-compare")
             res[jobs] = r
-            log(f"    trials {r['trials_complete']}/{r['trials_total']} in {fmt_num(r['fit_wall_s'])}s"
+            log(f"    trials {r['trials_complete']}/{r['trials_total']} in {fmt_s(r['fit_wall_s'])}s"
                 + (f"; ERROR {r['error']}" if r["error"] else ""))
         c1, c2 = res[1]["trials_complete"], res[2]["trials_complete"]
         t1, t2 = res[1]["trials_per_min"], res[2]["trials_per_min"]
@@ -510,7 +517,7 @@ def run_jobs_compare(h: Harness, datasets, meta) -> tuple[list[dict], str]:
     for r in rows:
         md.append(f"| {r['dataset']} | {fmt_num(r['complete_j1'])} | {fmt_num(r['complete_j2'])} | "
                   f"{fmt_num(r['total_j1'])} / {fmt_num(r['total_j2'])} | "
-                  f"{fmt_num(r['wall_j1'])} / {fmt_num(r['wall_j2'])} | {fmt_num(r['ratio'])} | "
+                  f"{fmt_s(r['wall_j1'])} / {fmt_s(r['wall_j2'])} | {fmt_num(r['ratio'])} | "
                   f"{fmt_num(r['rate_ratio'])} | {(r['error'] or '').replace('|', '/')[:160]} |")
     md += ["", f"- median ratio of completed trials (jobs 2 / jobs 1) over {len(ratios)} datasets: {fmt_num(med)}",
            f"- median ratio of completed trials per minute: {fmt_num(med_rate)}", ""] + meta_lines(meta)
@@ -566,7 +573,7 @@ def run_strategies(h: Harness, datasets, meta) -> tuple[list[dict], str]:
                 r = h.fit_predict_score(name, work, budget, a.jobs, seed, strat, a.max_trials)
                 emit_jsonl(a.jsonl, r, meta, "strategies")
                 log(f"    {r['metric']}={fmt_num(r['ours'])} trials {r['trials_complete']}/{r['trials_total']} "
-                    f"fit {fmt_num(r['fit_wall_s'])}s" + (f"; ERROR {r['error']}" if r["error"] else ""))
+                    f"fit {fmt_s(r['fit_wall_s'])}s" + (f"; ERROR {r['error']}" if r["error"] else ""))
                 group.append(r)
                 rows.append(r)
             metric = group[0]["metric"]
@@ -598,7 +605,7 @@ def run_strategies(h: Harness, datasets, meta) -> tuple[list[dict], str]:
     for s in sorted(strategies, key=lambda s: (summary[s]["mean_rank"] is None, summary[s]["mean_rank"])):
         v = summary[s]
         md.append(f"| {s} | {fmt_num(v['mean_rank'])} | {v['groups']} | {fmt_num(v['wins'])} | "
-                  f"{v['failed']} | {fmt_num(v['mean_fit_wall_s'])} |")
+                  f"{v['failed']} | {fmt_s(v['mean_fit_wall_s'])} |")
     md += ["", "Mean rank per dataset (over seeds) / mean test metric:", "",
            "| dataset | metric | " + " | ".join(strategies) + " |",
            "|---|---|" + "|".join("---:" for _ in strategies) + "|"]

@@ -87,6 +87,10 @@ pub struct FitArgs {
     /// Keep fitted models only for the best N trials (scores of every trial are always kept).
     #[arg(long, value_name = "N")]
     pub keep_models: Option<u64>,
+    /// Do not build an ensemble of the best trials at the end (by default one is built and
+    /// used when its cross-validated score beats the best single model).
+    #[arg(long)]
+    pub no_ensemble: bool,
     /// Number of cross-validation folds.
     #[arg(long, value_name = "K", default_value_t = 5)]
     pub folds: usize,

@@ -114,6 +114,7 @@ pub fn run(a: FitArgs) -> Result<()> {
         started,
         cancel,
         abort,
+        ensemble: !a.no_ensemble,
     };
     let jobs = config.jobs;
     let study = if a.resume {

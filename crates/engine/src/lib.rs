@@ -7,6 +7,7 @@
 //! model. [`predict`] loads a stored model and predicts a CSV. The engine is the store's only
 //! writer.
 
+pub mod ensemble;
 pub mod error;
 pub mod leaderboard;
 pub mod predict;

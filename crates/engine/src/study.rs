@@ -47,6 +47,9 @@ pub struct StudyConfig {
     pub cancel: Arc<AtomicBool>,
     /// Set to abandon running trials at once (second Ctrl-C).
     pub abort: Arc<AtomicBool>,
+    /// Build a Caruana ensemble of the best trials at the end (used when it beats the best
+    /// single model's CV score).
+    pub ensemble: bool,
 }
 
 impl Default for StudyConfig {
@@ -62,6 +65,7 @@ impl Default for StudyConfig {
             started: Instant::now(),
             cancel: Arc::new(AtomicBool::new(false)),
             abort: Arc::new(AtomicBool::new(false)),
+            ensemble: true,
         }
     }
 }
@@ -229,7 +233,12 @@ impl<'a> Study<'a> {
             EngineError::Config(format!("study {study_id} uses unknown metric `{}`", record.metric))
         })?;
         store.mark_interrupted(study_id)?;
-        let history = store.trials(study_id)?;
+        // Ensemble trials are rebuilt at the end of every session; strategies never see them.
+        let history: Vec<TrialRecord> = store
+            .trials(study_id)?
+            .into_iter()
+            .filter(|t| t.candidate.family != ENSEMBLE_FAMILY)
+            .collect();
         config.seed = record.seed;
         let train_rows = fold_rows(&config.cv, data.y.len());
         let families = usable_families(&space, data.task, train_rows)?;
@@ -300,6 +309,8 @@ impl<'a> Study<'a> {
             },
         );
         let mut pending_tell: VecDeque<u64> = VecDeque::new();
+        // Out-of-fold predictions of the best complete trials (for ensemble selection).
+        let mut oof: Vec<(u64, f64, automl_core::Predictions)> = Vec::new();
         let mut cancelled = false;
         let mut cancelled_at: Option<Instant> = None;
 
@@ -318,19 +329,19 @@ impl<'a> Study<'a> {
                 cancelled = true;
                 cancelled_at = Some(Instant::now());
             }
-            let limit_hit = max_trials.is_some_and(|m| self.history.len() + in_flight.len() + finished.len() >= m);
+            let limit_hit = max_trials.is_some_and(|m| searched(&self.history) + in_flight.len() + finished.len() >= m);
             // ask while there is room
             while !time_up
                 && !cancelled
                 && !exhausted
-                && !max_trials.is_some_and(|m| self.history.len() + in_flight.len() + finished.len() >= m)
+                && !max_trials.is_some_and(|m| searched(&self.history) + in_flight.len() + finished.len() >= m)
                 && in_flight.len() < jobs
                 && asked < told + ASK_WINDOW
             {
                 let elapsed_fraction = match cfg.budget.time_s {
                     Some(t) if t > 0.0 => (cfg.started.elapsed().as_secs_f64() / t).min(1.0),
                     _ => match max_trials {
-                        Some(m) if m > 0 => self.history.len() as f64 / m as f64,
+                        Some(m) if m > 0 => searched(&self.history) as f64 / m as f64,
                         _ => 0.0,
                     },
                 };
@@ -359,7 +370,7 @@ impl<'a> Study<'a> {
                 asked += 1;
             }
             if in_flight.is_empty() && finished.is_empty() {
-                if time_up || cancelled || exhausted || limit_hit || max_trials.is_some_and(|m| self.history.len() >= m) {
+                if time_up || cancelled || exhausted || limit_hit || max_trials.is_some_and(|m| searched(&self.history) >= m) {
                     break;
                 }
             }
@@ -407,6 +418,13 @@ impl<'a> Study<'a> {
                 pending_tell.pop_front();
                 let artifact = eval.artifact.as_deref();
                 fill_record(&mut rec, &eval);
+                if rec.is_scored() {
+                    if let Some((_, p)) = &eval.oof {
+                        oof.push((rec.trial_id, self.metric.as_loss(rec.mean), p.clone()));
+                        oof.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+                        oof.truncate(OOF_KEEP);
+                    }
+                }
                 self.store.finish_trial(&rec, artifact)?;
                 self.store.publish_snapshot()?;
                 let ctx = AskContext {
@@ -439,11 +457,81 @@ impl<'a> Study<'a> {
             }
         }
 
+        let info = PredictorInfo { task, n_classes };
+        // Ensemble selection on the stored out-of-fold predictions.
+        let mut ensemble: Option<(TrialRecord, Vec<(u64, f64)>)> = None;
+        if cfg.ensemble && oof.len() >= 2 && !cfg.abort.load(Ordering::SeqCst) {
+            if let Some(b) = &best {
+                if let Some((rec, members)) = self.build_ensemble(&data, &oof, b, info)? {
+                    progress(&Progress {
+                        done: self.history.len(),
+                        failed: self.history.iter().filter(|t| t.state != TrialState::Complete).count(),
+                        running: 0,
+                        best: Some((rec.mean, "ensemble".into())),
+                        time_left_s: budget_end.map(|e| e.saturating_duration_since(Instant::now()).as_secs_f64()),
+                        phase: format!("ensemble of {} trials", members.len()),
+                        last: Some(rec.clone()),
+                    });
+                    ensemble = Some((rec, members));
+                }
+            }
+        }
+        drop(oof);
+
         // Final model.
         let wall_left = budget_end.map(|e| e.saturating_duration_since(Instant::now()));
         let final_model;
-        let info = PredictorInfo { task, n_classes };
-        if let Some(b) = &best {
+        if let Some((erec, members)) = &ensemble {
+            // Refit every member on all rows if the time allows, else use their fold models.
+            let est: f64 = members
+                .iter()
+                .filter_map(|(id, _)| self.history.iter().find(|t| t.trial_id == *id))
+                .map(|t| t.fit_time_s / n_folds as f64 * 1.3)
+                .sum();
+            let can_refit = wall_left.is_none_or(|w| w.as_secs_f64() > est);
+            let mut parts = Vec::new();
+            let mut refit_ok = can_refit;
+            if can_refit {
+                let deadline = budget_end.map(|e| e.checked_sub(Duration::from_millis(150)).unwrap_or(e));
+                for (id, w) in members {
+                    let Some(t) = self.history.iter().find(|t| t.trial_id == *id) else {
+                        refit_ok = false;
+                        break;
+                    };
+                    match fit_full(
+                        &self.data.features,
+                        &self.data.y,
+                        task,
+                        n_classes,
+                        &t.candidate,
+                        Rng::derive_seed(cfg.seed, u64::MAX - id),
+                        deadline,
+                    ) {
+                        Ok(p) => parts.push((*w, Predictor::Single(p))),
+                        Err(_) => {
+                            refit_ok = false;
+                            break;
+                        }
+                    }
+                }
+            }
+            let (bytes, how) = if refit_ok {
+                (
+                    Predictor::Ensemble(parts).to_bytes(info)?,
+                    format!("ensemble trial {} ({} members refit on all {} rows)", erec.trial_id, members.len(), self.data.y.len()),
+                )
+            } else {
+                let bytes = self.store.artifact(self.record.study_id, erec.trial_id)?.ok_or_else(|| {
+                    EngineError::NotFound(format!("the ensemble's models (trial {}) are missing", erec.trial_id))
+                })?;
+                (bytes, format!("ensemble trial {} ({} members, fold models: no time to refit)", erec.trial_id, members.len()))
+            };
+            self.store.put_blob(self.record.study_id, FINAL_MODEL_BLOB, &bytes)?;
+            self.record.final_trial = Some(erec.trial_id);
+            self.record.extra.insert("final_model".into(), how.clone());
+            final_model = how;
+            best = Some(erec.clone());
+        } else if let Some(b) = &best {
             progress(&Progress {
                 done: self.history.len(),
                 failed: self.history.iter().filter(|t| t.state != TrialState::Complete).count(),
@@ -492,7 +580,11 @@ impl<'a> Study<'a> {
             final_model = "none: no trial completed".to_string();
         }
         if let Some(keep) = cfg.keep_models {
-            let protect: Vec<u64> = best.iter().map(|b| b.trial_id).collect();
+            let mut protect: Vec<u64> = best.iter().map(|b| b.trial_id).collect();
+            if let Some((e, members)) = &ensemble {
+                protect.push(e.trial_id);
+                protect.extend(members.iter().map(|m| m.0));
+            }
             self.store.apply_retention(self.record.study_id, keep, self.metric.higher_is_better(), &protect)?;
         }
         self.record.ended_at_ms = now_ms();
@@ -513,8 +605,114 @@ impl<'a> Study<'a> {
     }
 }
 
+/// How many of the best trials keep their out-of-fold predictions for ensemble selection.
+pub const OOF_KEEP: usize = 20;
+
 /// After Ctrl-C, running trials get this long to finish before they are recorded as interrupted.
 pub const CANCEL_GRACE: Duration = Duration::from_secs(3);
+
+impl Study<'_> {
+    /// Select an ensemble from the kept out-of-fold predictions; when its CV score beats the
+    /// best single trial, store it as its own trial (family `ensemble`, members as parents)
+    /// whose artifact is the weighted bag of the members' fold models.
+    fn build_ensemble(
+        &mut self,
+        data: &TrainingData,
+        oof: &[(u64, f64, automl_core::Predictions)],
+        best: &TrialRecord,
+        info: PredictorInfo,
+    ) -> Result<Option<(TrialRecord, Vec<(u64, f64)>)>, EngineError> {
+        let oof_rows: Vec<usize> = data.folds.iter().flat_map(|f| f.split.valid.iter().copied()).collect();
+        let y: Vec<f64> = oof_rows.iter().map(|&r| data.y[r]).collect();
+        let cands: Vec<(u64, &automl_core::Predictions)> = oof.iter().map(|(id, _, p)| (*id, p)).collect();
+        let Some(sel) = crate::ensemble::select(
+            &cands,
+            &y,
+            self.metric,
+            info.task,
+            info.n_classes,
+            crate::ensemble::EnsembleConfig::default(),
+        ) else {
+            return Ok(None);
+        };
+        // Per-fold scores of the ensemble, comparable with every trial's.
+        let mut fold_scores = Vec::new();
+        let mut offset = 0;
+        for f in &data.folds {
+            let len = f.split.valid.len();
+            let rows: Vec<usize> = (offset..offset + len).collect();
+            let part = automl_core::Predictions {
+                values: rows.iter().map(|&i| sel.oof.values[i]).collect(),
+                proba: sel.oof.proba.as_ref().map(|p| p.select(ndarray::Axis(0), &rows)),
+            };
+            fold_scores.push(self.metric.compute(&y[offset..offset + len], &part, info.n_classes));
+            offset += len;
+        }
+        let n = fold_scores.len() as f64;
+        let mean = fold_scores.iter().sum::<f64>() / n;
+        if !self.metric.better(mean, best.mean) {
+            return Ok(None);
+        }
+        let std = if fold_scores.len() > 1 {
+            (fold_scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+        } else {
+            0.0
+        };
+        let mut parts = Vec::new();
+        let mut fit_time = 0.0;
+        let mut size = 0;
+        for (id, w) in &sel.members {
+            let Some(bytes) = self.store.artifact(self.record.study_id, *id)? else { return Ok(None) };
+            let (p, _) = Predictor::from_bytes(&bytes)?;
+            parts.push((*w, p));
+            if let Some(t) = self.history.iter().find(|t| t.trial_id == *id) {
+                fit_time += t.fit_time_s;
+                size += t.model_size_bytes;
+            }
+        }
+        let artifact = Predictor::Ensemble(parts).to_bytes(info)?;
+        let members_text = sel
+            .members
+            .iter()
+            .map(|(id, w)| format!("{id}:{w:.3}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut params = automl_core::Params::new();
+        params.insert("members".into(), automl_core::ParamValue::Str(members_text));
+        let cand = Candidate {
+            family: "ensemble".into(),
+            params,
+            parents: sel.members.iter().map(|m| m.0).collect(),
+            operator: "ensemble_selection".into(),
+            fidelity: 1.0,
+        };
+        let mut rec = self.store.start_trial(self.record.study_id, &cand, "ensemble", 0)?;
+        rec.seed = Rng::derive_seed(self.config.seed, rec.trial_id);
+        rec.state = TrialState::Complete;
+        rec.fold_scores = fold_scores;
+        rec.mean = mean;
+        rec.std = std;
+        rec.metrics = Metric::for_task(info.task)
+            .iter()
+            .map(|m| (m.name().to_string(), m.compute(&y, &sel.oof, info.n_classes)))
+            .collect();
+        rec.fit_time_s = fit_time;
+        rec.model_size_bytes = size;
+        rec.has_artifact = true;
+        rec.ended_at_ms = now_ms();
+        self.store.finish_trial(&rec, Some(&artifact))?;
+        self.history.push(rec.clone());
+        Ok(Some((rec, sel.members)))
+    }
+}
+
+/// Family name of the trials made by ensemble selection (not proposed by a strategy).
+pub const ENSEMBLE_FAMILY: &str = "ensemble";
+
+/// Trials proposed by the strategy (ensemble trials excluded).
+fn searched(history: &[TrialRecord]) -> usize {
+    history.iter().filter(|t| t.candidate.family != ENSEMBLE_FAMILY).count()
+}
 
 fn fold_rows(cv: &CvConfig, n: usize) -> usize {
     if n > cv.holdout_above_rows {
