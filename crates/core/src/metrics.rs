@@ -223,6 +223,18 @@ impl Metric {
                 let k = proba.ncols();
                 let eps = 1e-15;
                 let mut total = 0.0;
+                if k == 2 {
+                    // Binary: clip P(positive) and take 1 - p for the negative class, exactly as
+                    // scikit-learn does with a 1-d probability vector.
+                    for (i, t) in y_true.iter().enumerate() {
+                        let row = proba.row(i);
+                        let s = row[0] + row[1];
+                        let p = if s > 0.0 { row[1] / s } else { 0.5 };
+                        let p = p.clamp(eps, 1.0 - eps);
+                        total -= if *t as usize == 1 { p.ln() } else { (1.0 - p).ln() };
+                    }
+                    return total / y_true.len() as f64;
+                }
                 for (i, t) in y_true.iter().enumerate() {
                     let row = proba.row(i);
                     let clipped: Vec<f64> = row.iter().map(|p| p.clamp(eps, 1.0 - eps)).collect();
