@@ -29,6 +29,53 @@ pub enum Command {
     Predict(PredictArgs),
     /// List the studies (search runs) in a store.
     Studies(StoreArgs),
+    /// Show two trials' parameters and per-fold scores side by side.
+    Compare(CompareArgs),
+    /// Write a self-contained model file that `automl predict --model FILE` uses without the store.
+    Export(ExportArgs),
+    /// Write a study report (leaderboard, data report, plots) as markdown or HTML.
+    Report(ReportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// First trial id.
+    pub a: u64,
+    /// Second trial id.
+    pub b: u64,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Study id [default: the latest].
+    #[arg(long, value_name = "ID")]
+    pub study: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Study id [default: the latest].
+    #[arg(long, value_name = "ID")]
+    pub study: Option<u64>,
+    /// Export this trial's fold models instead of the final model.
+    #[arg(long, value_name = "ID")]
+    pub trial: Option<u64>,
+    /// The model file to write.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Study id [default: the latest].
+    #[arg(long, value_name = "ID")]
+    pub study: Option<u64>,
+    /// Output file: `.html` gives a self-contained page with inline plots, anything else markdown
+    /// (plots written beside it as SVG files).
+    #[arg(long, short, value_name = "FILE", default_value = "automl-report.md")]
+    pub output: PathBuf,
 }
 
 /// Where the store is.
@@ -163,6 +210,9 @@ pub struct PredictArgs {
     pub output: PathBuf,
     #[command(flatten)]
     pub store: StoreArgs,
+    /// Use a model file written by `automl export` instead of the store.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["trial", "study"])]
+    pub model: Option<PathBuf>,
     /// Use this trial's fold models instead of the final model.
     #[arg(long, value_name = "ID")]
     pub trial: Option<u64>,

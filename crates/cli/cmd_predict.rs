@@ -6,6 +6,13 @@ use automl_engine::{load_model, predict_csv, ModelChoice};
 use automl_store::SledStore;
 
 pub fn run(a: PredictArgs) -> Result<()> {
+    let tokens = automl_data::ReadOptions::default().missing_tokens;
+    if let Some(file) = &a.model {
+        let model = automl_engine::export::read_model_file(file)?;
+        let n = predict_csv(&model, &a.input, &a.output, &tokens)?;
+        eprintln!("wrote {n} predictions to {} using {} ({})", a.output.display(), file.display(), model.description);
+        return Ok(());
+    }
     if !a.store.store.exists() {
         bail!(
             "no store at `{}`; run `automl fit DATA.csv --store {}` first",
@@ -17,7 +24,6 @@ pub fn run(a: PredictArgs) -> Result<()> {
     let choice = a.trial.map(ModelChoice::Trial).unwrap_or(ModelChoice::Final);
     let model = load_model(&store, a.study, choice)?;
     drop(store);
-    let tokens = automl_data::ReadOptions::default().missing_tokens;
     let n = predict_csv(&model, &a.input, &a.output, &tokens)?;
     eprintln!("wrote {n} predictions to {} using the {}", a.output.display(), model.description);
     Ok(())

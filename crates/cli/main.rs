@@ -2,9 +2,12 @@
 //! errors to exit codes (0 success, 2 any error: one line naming what was wrong and what to do).
 
 mod args;
+mod cmd_compare;
+mod cmd_export;
 mod cmd_fit;
 mod cmd_leaderboard;
 mod cmd_predict;
+mod cmd_report;
 mod cmd_show;
 mod cmd_studies;
 mod output;
@@ -19,6 +22,9 @@ fn main() {
         args::Command::Show(a) => cmd_show::run(a),
         args::Command::Predict(a) => cmd_predict::run(a),
         args::Command::Studies(a) => cmd_studies::run(a),
+        args::Command::Compare(a) => cmd_compare::run(a),
+        args::Command::Export(a) => cmd_export::run(a),
+        args::Command::Report(a) => cmd_report::run(a),
     };
     if let Err(e) = result {
         // One line: the outermost context and its causes.

@@ -9,6 +9,7 @@
 
 pub mod ensemble;
 pub mod error;
+pub mod export;
 pub mod leaderboard;
 pub mod predict;
 pub mod study;

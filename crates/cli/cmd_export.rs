@@ -1,0 +1,35 @@
+//! `automl export`: a self-contained model file for `automl predict --model FILE`.
+
+use crate::args::ExportArgs;
+use crate::output::fmt_bytes;
+use anyhow::{Context, Result};
+use automl_engine::FINAL_MODEL_BLOB;
+use automl_store::SledStore;
+use automl_store::StoreRead;
+
+pub fn run(a: ExportArgs) -> Result<()> {
+    if !a.store.store.exists() {
+        anyhow::bail!("no store at `{}`; run `automl fit` first or pass --store DIR", a.store.store.display());
+    }
+    let store = SledStore::open(&a.store.store)?;
+    let study = crate::cmd_leaderboard::pick_study(&store, a.study, &a.store.store)?;
+    let (bytes, what) = match a.trial {
+        None => (
+            store.blob(study.study_id, FINAL_MODEL_BLOB)?.with_context(|| {
+                format!("study {} has no final model (did the search finish?); pass --trial ID", study.study_id)
+            })?,
+            format!("final model of study {} (trial {})", study.study_id, study.final_trial.map(|t| t.to_string()).unwrap_or_else(|| "?".into())),
+        ),
+        Some(t) => (
+            store.artifact(study.study_id, t)?.with_context(|| {
+                format!("trial {t} of study {} has no stored model; `automl leaderboard` shows which do", study.study_id)
+            })?,
+            format!("trial {t} of study {}", study.study_id),
+        ),
+    };
+    // Check it decodes before writing it.
+    automl_trainer::Predictor::from_bytes(&bytes)?;
+    let size = automl_engine::export::write_model_file(&a.output, &study, &what, &bytes)?;
+    println!("wrote {} ({}) to {}", what, fmt_bytes(size), a.output.display());
+    Ok(())
+}

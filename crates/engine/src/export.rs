@@ -1,0 +1,90 @@
+//! Self-contained model files (`automl export`): the study record (schema, classes, task,
+//! metric) and a predictor artifact in one file that `automl predict --model FILE` uses
+//! without the store.
+//!
+//! Layout: the 12-byte magic `AUTOMLMODEL\0`, a little-endian u32 format version, a
+//! little-endian u64 length N, N bytes of JSON header, then the lz4-compressed artifact bytes.
+
+use crate::error::EngineError;
+use crate::predict::LoadedModel;
+use automl_core::StudyRecord;
+use automl_trainer::Predictor;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+const MAGIC: &[u8; 12] = b"AUTOMLMODEL\0";
+/// Version of the model-file layout.
+pub const MODEL_FILE_FORMAT: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    study: StudyRecord,
+    description: String,
+}
+
+/// Write `artifact` (bytes of a stored predictor) with its study to `path`.
+pub fn write_model_file(
+    path: &Path,
+    study: &StudyRecord,
+    description: &str,
+    artifact: &[u8],
+) -> Result<u64, EngineError> {
+    let header = serde_json::to_vec(&Header { study: study.clone(), description: description.to_string() })
+        .map_err(|e| EngineError::Output { path: path.display().to_string(), message: e.to_string() })?;
+    let mut out = Vec::with_capacity(header.len() + artifact.len() / 2 + 32);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&MODEL_FILE_FORMAT.to_le_bytes());
+    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(&lz4_flex::compress_prepend_size(artifact));
+    std::fs::write(path, &out)
+        .map_err(|e| EngineError::Output { path: path.display().to_string(), message: e.to_string() })?;
+    Ok(out.len() as u64)
+}
+
+/// Read a model file written by [`write_model_file`].
+pub fn read_model_file(path: &Path) -> Result<LoadedModel, EngineError> {
+    let bad = |why: &str| {
+        EngineError::Config(format!(
+            "`{}` is not a usable automl model file: {why}; export one with `automl export --output FILE`",
+            path.display()
+        ))
+    };
+    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => EngineError::NotFound(format!("model file `{}` not found", path.display())),
+        _ => bad(&e.to_string()),
+    })?;
+    if bytes.len() < 24 || &bytes[..12] != MAGIC {
+        return Err(bad("wrong magic bytes"));
+    }
+    let version = u32::from_le_bytes(bytes[12..16].try_into().map_err(|_| bad("truncated"))?);
+    if version > MODEL_FILE_FORMAT {
+        return Err(bad(&format!("format {version} is newer than this build supports; upgrade automl")));
+    }
+    let n = u64::from_le_bytes(bytes[16..24].try_into().map_err(|_| bad("truncated"))?) as usize;
+    let end = 24usize.checked_add(n).filter(|e| *e <= bytes.len()).ok_or_else(|| bad("truncated header"))?;
+    let header: Header = serde_json::from_slice(&bytes[24..end]).map_err(|e| bad(&e.to_string()))?;
+    let artifact = lz4_flex::decompress_size_prepended(&bytes[end..]).map_err(|e| bad(&e.to_string()))?;
+    let (predictor, info) = Predictor::from_bytes(&artifact)?;
+    Ok(LoadedModel { study: header.study, predictor, info, description: header.description })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.bin");
+        std::fs::write(&p, b"not a model").unwrap();
+        let e = read_model_file(&p).err().unwrap().to_string();
+        assert!(e.contains("not a usable automl model file"), "{e}");
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        bytes.extend_from_slice(&(1u64 << 40).to_le_bytes());
+        std::fs::write(&p, &bytes).unwrap();
+        let e = read_model_file(&p).err().unwrap().to_string();
+        assert!(e.contains("truncated"), "{e}");
+    }
+}
