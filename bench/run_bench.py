@@ -113,6 +113,11 @@ def fmt_s(v) -> str:
     return f"{v:.2f}" if v < 10 else f"{v:.1f}" if v < 100 else f"{v:.0f}"
 
 
+def fmt_r(v) -> str:
+    """Ranks and ratios: two decimals."""
+    return "—" if v is None else f"{v:.2f}"
+
+
 def fmt_flag(v) -> str:
     return "—" if v is None else ("yes" if v else "no")
 
@@ -284,6 +289,10 @@ class Harness:
     def __init__(self, args):
         self.args = args
         self.binary = shlex.split(args.binary)
+        if self.binary and not os.path.exists(self.binary[0]) and not shutil.which(self.binary[0]):
+            alt = os.path.join(REPO_ROOT, self.binary[0])
+            if os.path.exists(alt):  # e.g. target/release/automl when run from outside the repo root
+                self.binary[0] = alt
         self.data_dir = os.path.abspath(args.data)
         self.out_dir = os.path.abspath(args.out)
         self.scorer = args.scorer or os.path.join(os.path.dirname(self.data_dir), "score_predictions.py")
@@ -517,10 +526,10 @@ def run_jobs_compare(h: Harness, datasets, meta) -> tuple[list[dict], str]:
     for r in rows:
         md.append(f"| {r['dataset']} | {fmt_num(r['complete_j1'])} | {fmt_num(r['complete_j2'])} | "
                   f"{fmt_num(r['total_j1'])} / {fmt_num(r['total_j2'])} | "
-                  f"{fmt_s(r['wall_j1'])} / {fmt_s(r['wall_j2'])} | {fmt_num(r['ratio'])} | "
-                  f"{fmt_num(r['rate_ratio'])} | {(r['error'] or '').replace('|', '/')[:160]} |")
-    md += ["", f"- median ratio of completed trials (jobs 2 / jobs 1) over {len(ratios)} datasets: {fmt_num(med)}",
-           f"- median ratio of completed trials per minute: {fmt_num(med_rate)}", ""] + meta_lines(meta)
+                  f"{fmt_s(r['wall_j1'])} / {fmt_s(r['wall_j2'])} | {fmt_r(r['ratio'])} | "
+                  f"{fmt_r(r['rate_ratio'])} | {(r['error'] or '').replace('|', '/')[:160]} |")
+    md += ["", f"- median ratio of completed trials (jobs 2 / jobs 1) over {len(ratios)} datasets: {fmt_r(med)}",
+           f"- median ratio of completed trials per minute: {fmt_r(med_rate)}", ""] + meta_lines(meta)
     emit_jsonl(a.jsonl, {"summary": "jobs-compare", "median_ratio": med, "median_rate_ratio": med_rate,
                          "datasets": [r["dataset"] for r in rows]}, meta, "jobs-compare")
     return rows, "\n".join(md) + "\n"
@@ -604,7 +613,7 @@ def run_strategies(h: Harness, datasets, meta) -> tuple[list[dict], str]:
           "|---|---:|---:|---:|---:|---:|"]
     for s in sorted(strategies, key=lambda s: (summary[s]["mean_rank"] is None, summary[s]["mean_rank"])):
         v = summary[s]
-        md.append(f"| {s} | {fmt_num(v['mean_rank'])} | {v['groups']} | {fmt_num(v['wins'])} | "
+        md.append(f"| {s} | {fmt_r(v['mean_rank'])} | {v['groups']} | {fmt_r(v['wins'])} | "
                   f"{v['failed']} | {fmt_s(v['mean_fit_wall_s'])} |")
     md += ["", "Mean rank per dataset (over seeds) / mean test metric:", "",
            "| dataset | metric | " + " | ".join(strategies) + " |",
@@ -615,7 +624,7 @@ def run_strategies(h: Harness, datasets, meta) -> tuple[list[dict], str]:
         for s in strategies:
             rk = per_ds[(name, s)]
             sc = scores[(name, s)]
-            cells.append(f"{fmt_num(statistics.mean(rk)) if rk else '—'} / "
+            cells.append(f"{fmt_r(statistics.mean(rk)) if rk else '—'} / "
                          f"{fmt_num(statistics.mean(sc)) if sc else '—'}")
         md.append(f"| {name} | {metric} | " + " | ".join(cells) + " |")
     md += ["", "Ranks are computed within each (dataset, seed) group on the test primary metric "

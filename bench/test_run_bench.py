@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Unit tests of the harness's pure logic (metric direction, ranks, peer lookup, comparisons)
+and one end-to-end run against bench/fake_automl.py on iris.
+
+    /work/venv-bench/bin/python -m unittest bench/test_run_bench.py
+"""
+import json
+import os
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run_bench as rb  # noqa: E402
+
+
+class Direction(unittest.TestCase):
+    def test_lower_and_higher(self):
+        self.assertTrue(rb.is_better("rmse", 1.0, 2.0))
+        self.assertFalse(rb.is_better("roc_auc", 0.7, 0.8))
+        self.assertTrue(rb.is_better("roc_auc", 0.9, 0.8))
+        self.assertTrue(rb.at_least_as_good("log_loss", 0.5, 0.5))
+        self.assertRaises(ValueError, rb.lower_is_better, "f1_weird")
+
+    def test_rel_worse(self):
+        self.assertAlmostEqual(rb.rel_worse("rmse", 103.0, 100.0), 0.03)
+        self.assertAlmostEqual(rb.rel_worse("roc_auc", 0.78, 0.80), 0.025)
+        self.assertLess(rb.rel_worse("roc_auc", 0.85, 0.80), 0)
+
+
+class Ranks(unittest.TestCase):
+    def test_ties_and_failures(self):
+        self.assertEqual(rb.average_ranks([1.0, 2.0, 2.0, None], "rmse"), [1, 2.5, 2.5, 4])
+        self.assertEqual(rb.average_ranks([0.7, 0.9, None, None], "roc_auc"), [2, 1, 3.5, 3.5])
+        self.assertEqual(rb.average_ranks([None, None], "rmse"), [1.5, 1.5])
+
+
+class Peers(unittest.TestCase):
+    def test_least_disturbed_and_flaml_budget(self):
+        lines = [
+            {"dataset": "d", "tool": "flaml", "budget_s": 60, "rmse": 5.0, "foreign_cpu_share": 0.4, "error": None},
+            {"dataset": "d", "tool": "flaml", "budget_s": 60, "rmse": 4.0, "foreign_cpu_share": 0.01, "error": None},
+            {"dataset": "d", "tool": "flaml", "budget_s": 10, "rmse": 6.0, "foreign_cpu_share": 0.0, "error": None},
+            {"dataset": "d", "tool": "constant", "budget_s": None, "rmse": 9.0, "error": None},
+            {"dataset": "d", "tool": "sklearn-rf", "budget_s": None, "rmse": 1.0, "error": "boom"},
+        ]
+        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+            f.write("\n".join(json.dumps(x) for x in lines) + "\n")
+        try:
+            peers = rb.load_peers(f.name)
+        finally:
+            os.unlink(f.name)
+        self.assertEqual(rb.peer_score(peers, "d", "flaml", 60.0, "rmse"), 4.0)
+        self.assertIsNone(rb.peer_score(peers, "d", "sklearn-rf", None, "rmse"))
+        self.assertEqual(rb.flaml_at_budget(peers, "d", 30, "rmse"), (10.0, 6.0))
+        self.assertEqual(rb.flaml_at_budget(peers, "d", 60, "rmse"), (60.0, 4.0))
+        self.assertEqual(rb.flaml_at_budget(peers, "d", 5, "rmse"), (None, None))
+        row = {"dataset": "d", "metric": "rmse", "ours": 5.0, "fit_wall_s": 31.0,
+               "fit_ok": True, "fit_timed_out": False}
+        rb.compare_with_peers(row, peers, 30.0)
+        self.assertTrue(row["beats_constant"])
+        self.assertTrue(row["ge_flaml10"])
+        self.assertFalse(row["ge_flaml60"])
+        self.assertTrue(row["ge_flaml_budget"])
+        self.assertTrue(row["budget_kept"])  # 31 <= 30 * 1.05 + 1
+        self.assertIsNone(row["within_3pct_rf"])
+
+
+@unittest.skipUnless(os.path.isdir(rb.DEFAULT_DATA), "shared bench data not found")
+class EndToEnd(unittest.TestCase):
+    def test_fake_binary_on_iris(self):
+        fake = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_automl.py")
+        with tempfile.TemporaryDirectory() as tmp:
+            jl = os.path.join(tmp, "r.jsonl")
+            rc = rb.main(["--binary", f"{sys.executable} {fake}", "--datasets", "iris", "--budget", "1",
+                          "--out", tmp, "--jsonl", jl, "--markdown", os.path.join(tmp, "r.md")])
+            self.assertEqual(rc, 0)
+            with open(jl) as f:
+                rows = [json.loads(x) for x in f]
+            run = rows[0]
+            self.assertIsNone(run["error"])
+            self.assertEqual(run["metric"], "log_loss")
+            self.assertGreater(run["trials_total"], 0)
+            # the fake predicts (shrunk) priors: close to the constant peer's log loss
+            self.assertAlmostEqual(run["ours"], run["constant"], delta=0.01)
+            self.assertEqual(rows[-1]["summary"], "bench")
+
+
+if __name__ == "__main__":
+    unittest.main()
