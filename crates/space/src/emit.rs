@@ -11,7 +11,11 @@ fn key(name: &str) -> String {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if bare { name.to_string() } else { Value::String(name.to_string()).to_string() }
+    if bare {
+        name.to_string()
+    } else {
+        Value::String(name.to_string()).to_string()
+    }
 }
 
 fn string(s: &str) -> String {

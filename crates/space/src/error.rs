@@ -7,7 +7,9 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum SpaceError {
     /// The file could not be read.
-    #[error("cannot read search space file `{path}`: {source}; check the path (built-in spaces: default, fast)")]
+    #[error(
+        "cannot read search space file `{path}`: {source}; check the path (built-in spaces: default, fast)"
+    )]
     Io {
         /// Path as given.
         path: String,
@@ -16,7 +18,9 @@ pub enum SpaceError {
         source: std::io::Error,
     },
     /// The text is not valid TOML.
-    #[error("{origin}:{line}:{column}: TOML syntax error: {message}; fix the syntax at that position")]
+    #[error(
+        "{origin}:{line}:{column}: TOML syntax error: {message}; fix the syntax at that position"
+    )]
     Syntax {
         /// File name.
         origin: String,
@@ -38,7 +42,9 @@ pub enum SpaceError {
         hint: String,
     },
     /// `version` is not one this build reads.
-    #[error("{origin}: unknown search space version `{value}`; this build reads version 1: set `version = 1`")]
+    #[error(
+        "{origin}: unknown search space version `{value}`; this build reads version 1: set `version = 1`"
+    )]
     UnknownVersion {
         /// File name.
         origin: String,
@@ -46,7 +52,9 @@ pub enum SpaceError {
         value: String,
     },
     /// A parameter `type` is not float, int, categorical or fixed.
-    #[error("{origin}: `{key}` has unknown type `{value}`; use one of float, int, categorical, fixed")]
+    #[error(
+        "{origin}: `{key}` has unknown type `{value}`; use one of float, int, categorical, fixed"
+    )]
     UnknownType {
         /// File name.
         origin: String,
@@ -56,7 +64,9 @@ pub enum SpaceError {
         value: String,
     },
     /// `low >= high` or a bound is not finite.
-    #[error("{origin}: `{key}`: low = {low} must be finite and below high = {high}; fix the bounds")]
+    #[error(
+        "{origin}: `{key}`: low = {low} must be finite and below high = {high}; fix the bounds"
+    )]
     BadRange {
         /// File name.
         origin: String,
@@ -68,7 +78,9 @@ pub enum SpaceError {
         high: String,
     },
     /// `log = true` with `low <= 0`.
-    #[error("{origin}: `{key}`: log = true needs low > 0 but low = {low}; raise low or set log = false")]
+    #[error(
+        "{origin}: `{key}`: log = true needs low > 0 but low = {low}; raise low or set log = false"
+    )]
     BadLog {
         /// File name.
         origin: String,

@@ -48,6 +48,9 @@ impl SearchSpace {
             _ => return None,
         };
         let origin = format!("search-spaces/{name}.toml");
-        Some(Self::from_toml_str(text, &origin).unwrap_or_else(|e| panic!("built-in space is invalid: {e}")))
+        Some(
+            Self::from_toml_str(text, &origin)
+                .unwrap_or_else(|e| panic!("built-in space is invalid: {e}")),
+        )
     }
 }

@@ -28,7 +28,12 @@ fn show(v: &Value) -> String {
 }
 
 impl Ctx<'_> {
-    fn unknown_keys(&self, table: &Table, prefix: &str, allowed: &[&str]) -> Result<(), SpaceError> {
+    fn unknown_keys(
+        &self,
+        table: &Table,
+        prefix: &str,
+        allowed: &[&str],
+    ) -> Result<(), SpaceError> {
         match table.keys().find(|k| !allowed.contains(&k.as_str())) {
             Some(k) => Err(SpaceError::UnknownKey {
                 origin: self.origin.to_string(),
@@ -57,7 +62,9 @@ impl Ctx<'_> {
     }
 
     fn string(&self, key: &str, v: &Value) -> Result<String, SpaceError> {
-        v.as_str().map(str::to_string).ok_or_else(|| self.wrong(key, v, "a string"))
+        v.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| self.wrong(key, v, "a string"))
     }
 
     fn number(&self, key: &str, v: &Value) -> Result<f64, SpaceError> {
@@ -69,17 +76,23 @@ impl Ctx<'_> {
     }
 
     fn integer(&self, key: &str, v: &Value) -> Result<i64, SpaceError> {
-        v.as_integer().ok_or_else(|| self.wrong(key, v, "an integer (no decimal point)"))
+        v.as_integer()
+            .ok_or_else(|| self.wrong(key, v, "an integer (no decimal point)"))
     }
 
     fn tasks(&self, key: &str, v: &Value) -> Result<Vec<Task>, SpaceError> {
-        let arr = v
-            .as_array()
-            .filter(|a| !a.is_empty())
-            .ok_or_else(|| self.wrong(key, v, "a non-empty list of task names, e.g. [\"binary\", \"regression\"]"))?;
+        let arr = v.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
+            self.wrong(
+                key,
+                v,
+                "a non-empty list of task names, e.g. [\"binary\", \"regression\"]",
+            )
+        })?;
         let mut tasks = Vec::new();
         for item in arr {
-            let name = item.as_str().ok_or_else(|| self.wrong(key, item, "a task name string"))?;
+            let name = item
+                .as_str()
+                .ok_or_else(|| self.wrong(key, item, "a task name string"))?;
             let task = match name {
                 "binary" => Task::Binary,
                 "multiclass" => Task::Multiclass,
@@ -101,7 +114,11 @@ impl Ctx<'_> {
 }
 
 fn join(prefix: &str, key: &str) -> String {
-    if prefix.is_empty() { key.to_string() } else { format!("{prefix}.{key}") }
+    if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}.{key}")
+    }
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -129,7 +146,7 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<SearchSpace, SpaceError>
             origin: origin.to_string(),
             line,
             column,
-            message: e.message().trim().to_string(),
+            message: e.message().trim().replace('\n', "; "),
         }
     })?;
     cx.unknown_keys(&table, "", TOP_KEYS)?;
@@ -140,7 +157,10 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<SearchSpace, SpaceError>
     let version = match version {
         Value::Integer(1) => 1,
         Value::Integer(_) | Value::Float(_) | Value::String(_) => {
-            return Err(SpaceError::UnknownVersion { origin: origin.to_string(), value: show(version) });
+            return Err(SpaceError::UnknownVersion {
+                origin: origin.to_string(),
+                value: show(version),
+            });
         }
         other => return Err(cx.wrong("version", other, "the integer 1")),
     };
@@ -153,7 +173,10 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<SearchSpace, SpaceError>
         None => String::new(),
     };
     let families_value = table.get("families").ok_or_else(|| {
-        cx.missing("families", "add at least one family, e.g. `[families.logistic.params]` with its parameters")
+        cx.missing(
+            "families",
+            "add at least one family, e.g. `[families.logistic.params]` with its parameters",
+        )
     })?;
     let families_table = families_value
         .as_table()
@@ -167,13 +190,26 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<SearchSpace, SpaceError>
     let mut families = Vec::new();
     for (fname, fvalue) in families_table {
         let fkey = format!("families.{fname}");
-        let ftable = fvalue.as_table().ok_or_else(|| cx.wrong(&fkey, fvalue, "a table (`[families.NAME]`)"))?;
+        let ftable = fvalue
+            .as_table()
+            .ok_or_else(|| cx.wrong(&fkey, fvalue, "a table (`[families.NAME]`)"))?;
         families.push(parse_family(&cx, fname, &fkey, ftable)?);
     }
-    Ok(SearchSpace { name, description, version, families, source: text.to_string() })
+    Ok(SearchSpace {
+        name,
+        description,
+        version,
+        families,
+        source: text.to_string(),
+    })
 }
 
-fn parse_family(cx: &Ctx<'_>, fname: &str, fkey: &str, ftable: &Table) -> Result<FamilySpace, SpaceError> {
+fn parse_family(
+    cx: &Ctx<'_>,
+    fname: &str,
+    fkey: &str,
+    ftable: &Table,
+) -> Result<FamilySpace, SpaceError> {
     cx.unknown_keys(ftable, fkey, FAMILY_KEYS)?;
     let tasks = match ftable.get("tasks") {
         Some(v) => Some(cx.tasks(&join(fkey, "tasks"), v)?),
@@ -182,7 +218,9 @@ fn parse_family(cx: &Ctx<'_>, fname: &str, fkey: &str, ftable: &Table) -> Result
     let mut params = Vec::new();
     let pkey = join(fkey, "params");
     if let Some(pv) = ftable.get("params") {
-        let ptable = pv.as_table().ok_or_else(|| cx.wrong(&pkey, pv, "a table of parameters"))?;
+        let ptable = pv
+            .as_table()
+            .ok_or_else(|| cx.wrong(&pkey, pv, "a table of parameters"))?;
         for (name, v) in ptable {
             let key = join(&pkey, name);
             let t = v.as_table().ok_or_else(|| {
@@ -192,12 +230,19 @@ fn parse_family(cx: &Ctx<'_>, fname: &str, fkey: &str, ftable: &Table) -> Result
         }
     }
     check_conditions(cx, &pkey, &params)?;
-    Ok(FamilySpace { name: fname.to_string(), tasks, params })
+    Ok(FamilySpace {
+        name: fname.to_string(),
+        tasks,
+        params,
+    })
 }
 
 fn parse_param(cx: &Ctx<'_>, name: &str, key: &str, t: &Table) -> Result<ParamSpec, SpaceError> {
     let type_value = t.get("type").ok_or_else(|| {
-        cx.missing(&join(key, "type"), "add `type = \"float\"` (or \"int\", \"categorical\", \"fixed\")")
+        cx.missing(
+            &join(key, "type"),
+            "add `type = \"float\"` (or \"int\", \"categorical\", \"fixed\")",
+        )
     })?;
     let type_name = cx.string(&join(key, "type"), type_value)?;
     let allowed = match type_name.as_str() {
@@ -214,7 +259,12 @@ fn parse_param(cx: &Ctx<'_>, name: &str, key: &str, t: &Table) -> Result<ParamSp
     };
     cx.unknown_keys(t, key, allowed)?;
     let dkey = join(key, "default");
-    let need_default = || cx.missing(&dkey, "add the value tried first by the cheap-first start, e.g. `default = ...`");
+    let need_default = || {
+        cx.missing(
+            &dkey,
+            "add the value tried first by the cheap-first start, e.g. `default = ...`",
+        )
+    };
     let bad_default = |v: &Value, problem: String| SpaceError::BadDefault {
         origin: cx.origin.to_string(),
         key: dkey.clone(),
@@ -224,16 +274,34 @@ fn parse_param(cx: &Ctx<'_>, name: &str, key: &str, t: &Table) -> Result<ParamSp
     let (dist, default) = match type_name.as_str() {
         "float" | "int" => {
             let is_int = type_name == "int";
-            let low_v = t.get("low").ok_or_else(|| cx.missing(&join(key, "low"), "add the inclusive lower bound `low = ...`"))?;
-            let high_v = t.get("high").ok_or_else(|| cx.missing(&join(key, "high"), "add the inclusive upper bound `high = ...`"))?;
+            let low_v = t.get("low").ok_or_else(|| {
+                cx.missing(
+                    &join(key, "low"),
+                    "add the inclusive lower bound `low = ...`",
+                )
+            })?;
+            let high_v = t.get("high").ok_or_else(|| {
+                cx.missing(
+                    &join(key, "high"),
+                    "add the inclusive upper bound `high = ...`",
+                )
+            })?;
             let log = match t.get("log") {
-                Some(v) => v.as_bool().ok_or_else(|| cx.wrong(&join(key, "log"), v, "true or false"))?,
+                Some(v) => v
+                    .as_bool()
+                    .ok_or_else(|| cx.wrong(&join(key, "log"), v, "true or false"))?,
                 None => false,
             };
             let (low, high) = if is_int {
-                (cx.integer(&join(key, "low"), low_v)? as f64, cx.integer(&join(key, "high"), high_v)? as f64)
+                (
+                    cx.integer(&join(key, "low"), low_v)? as f64,
+                    cx.integer(&join(key, "high"), high_v)? as f64,
+                )
             } else {
-                (cx.number(&join(key, "low"), low_v)?, cx.number(&join(key, "high"), high_v)?)
+                (
+                    cx.number(&join(key, "low"), low_v)?,
+                    cx.number(&join(key, "high"), high_v)?,
+                )
             };
             if !(low.is_finite() && high.is_finite() && low < high) {
                 return Err(SpaceError::BadRange {
@@ -244,38 +312,67 @@ fn parse_param(cx: &Ctx<'_>, name: &str, key: &str, t: &Table) -> Result<ParamSp
                 });
             }
             if log && low <= 0.0 {
-                return Err(SpaceError::BadLog { origin: cx.origin.to_string(), key: key.to_string(), low: show(low_v) });
+                return Err(SpaceError::BadLog {
+                    origin: cx.origin.to_string(),
+                    key: key.to_string(),
+                    low: show(low_v),
+                });
             }
             let dv = t.get("default").ok_or_else(need_default)?;
             let d = if is_int {
                 match dv {
                     Value::Integer(i) => *i as f64,
-                    _ => return Err(bad_default(dv, "is not an integer; write it without a decimal point".into())),
+                    _ => {
+                        return Err(bad_default(
+                            dv,
+                            "is not an integer; write it without a decimal point".into(),
+                        ));
+                    }
                 }
             } else {
                 match dv {
                     Value::Integer(i) => *i as f64,
                     Value::Float(f) => *f,
-                    _ => return Err(bad_default(dv, "is not a number; write a number like 0.1".into())),
+                    _ => {
+                        return Err(bad_default(
+                            dv,
+                            "is not a number; write a number like 0.1".into(),
+                        ));
+                    }
                 }
             };
             if !(d >= low && d <= high) {
                 return Err(bad_default(
                     dv,
-                    format!("is outside [{}, {}]; move it inside the bounds", show(low_v), show(high_v)),
+                    format!(
+                        "is outside [{}, {}]; move it inside the bounds",
+                        show(low_v),
+                        show(high_v)
+                    ),
                 ));
             }
             if is_int {
                 let (l, h) = (low as i64, high as i64);
-                (Distribution::Int { low: l, high: h, log }, ParamValue::Int(d as i64))
+                (
+                    Distribution::Int {
+                        low: l,
+                        high: h,
+                        log,
+                    },
+                    ParamValue::Int(d as i64),
+                )
             } else {
                 (Distribution::Float { low, high, log }, ParamValue::Float(d))
             }
         }
         "categorical" => {
             let ckey = join(key, "choices");
-            let cv = t.get("choices").ok_or_else(|| cx.missing(&ckey, "add `choices = [\"a\", \"b\"]`"))?;
-            let arr = cv.as_array().ok_or_else(|| cx.wrong(&ckey, cv, "a list of strings"))?;
+            let cv = t
+                .get("choices")
+                .ok_or_else(|| cx.missing(&ckey, "add `choices = [\"a\", \"b\"]`"))?;
+            let arr = cv
+                .as_array()
+                .ok_or_else(|| cx.wrong(&ckey, cv, "a list of strings"))?;
             let mut choices: Vec<String> = Vec::new();
             for c in arr {
                 let s = cx.string(&ckey, c)?;
@@ -296,16 +393,26 @@ fn parse_param(cx: &Ctx<'_>, name: &str, key: &str, t: &Table) -> Result<ParamSp
                 });
             }
             let dv = t.get("default").ok_or_else(need_default)?;
-            let d = dv.as_str().ok_or_else(|| bad_default(dv, "is not a string; use one of the choices".into()))?;
+            let d = dv
+                .as_str()
+                .ok_or_else(|| bad_default(dv, "is not a string; use one of the choices".into()))?;
             if !choices.iter().any(|c| c == d) {
-                return Err(bad_default(dv, format!("is not among the choices [{}]; use one of them", choices.join(", "))));
+                return Err(bad_default(
+                    dv,
+                    format!(
+                        "is not among the choices [{}]; use one of them",
+                        choices.join(", ")
+                    ),
+                ));
             }
             let d = ParamValue::Str(d.to_string());
             (Distribution::Categorical { choices }, d)
         }
         _ => {
             let vkey = join(key, "value");
-            let vv = t.get("value").ok_or_else(|| cx.missing(&vkey, "add the constant `value = ...`"))?;
+            let vv = t
+                .get("value")
+                .ok_or_else(|| cx.missing(&vkey, "add the constant `value = ...`"))?;
             let v = match vv {
                 Value::Boolean(b) => ParamValue::Bool(*b),
                 Value::Integer(i) => ParamValue::Int(*i),
@@ -338,7 +445,13 @@ fn parse_param(cx: &Ctx<'_>, name: &str, key: &str, t: &Table) -> Result<ParamSp
                     Value::Integer(i) => i.to_string(),
                     Value::Float(f) => f.to_string(),
                     Value::Boolean(b) => b.to_string(),
-                    bad => return Err(cx.wrong(&join(&wkey, other), bad, "a value or a list of values")),
+                    bad => {
+                        return Err(cx.wrong(
+                            &join(&wkey, other),
+                            bad,
+                            "a value or a list of values",
+                        ));
+                    }
                 };
                 list.push(s);
             }
@@ -347,13 +460,21 @@ fn parse_param(cx: &Ctx<'_>, name: &str, key: &str, t: &Table) -> Result<ParamSp
                     origin: cx.origin.to_string(),
                     key: wkey,
                     value: other.clone(),
-                    problem: "the list of values is empty; list the values that activate this parameter".into(),
+                    problem:
+                        "the list of values is empty; list the values that activate this parameter"
+                            .into(),
                 });
             }
             when.push((other.clone(), list));
         }
     }
-    Ok(ParamSpec { name: name.to_string(), dist, default, when, tasks })
+    Ok(ParamSpec {
+        name: name.to_string(),
+        dist,
+        default,
+        when,
+        tasks,
+    })
 }
 
 /// Check every `when` condition of a family: known parameter, not itself, valid values, no cycles.
@@ -369,27 +490,43 @@ fn check_conditions(cx: &Ctx<'_>, pkey: &str, params: &[ParamSpec]) -> Result<()
                 problem,
             };
             if *other == p.name {
-                return Err(bad(format!("`{other}`"), "a parameter cannot depend on itself; remove this condition".into()));
+                return Err(bad(
+                    format!("`{other}`"),
+                    "a parameter cannot depend on itself; remove this condition".into(),
+                ));
             }
             let Some(target) = params.iter().find(|q| q.name == *other) else {
                 return Err(bad(
                     format!("`{other}`"),
-                    format!("no parameter `{other}` in this family (known: {}); fix the name", known.join(", ")),
+                    format!(
+                        "no parameter `{other}` in this family (known: {}); fix the name",
+                        known.join(", ")
+                    ),
                 ));
             };
             for v in values {
                 let ok = match &target.dist {
                     Distribution::Categorical { choices } => choices.contains(v),
                     Distribution::Fixed(fv) => value_key(fv) == *v,
-                    Distribution::Int { low, high, .. } => v.parse::<i64>().is_ok_and(|x| x >= *low && x <= *high),
-                    Distribution::Float { low, high, .. } => v.parse::<f64>().is_ok_and(|x| x >= *low && x <= *high),
+                    Distribution::Int { low, high, .. } => {
+                        v.parse::<i64>().is_ok_and(|x| x >= *low && x <= *high)
+                    }
+                    Distribution::Float { low, high, .. } => {
+                        v.parse::<f64>().is_ok_and(|x| x >= *low && x <= *high)
+                    }
                 };
                 if !ok {
                     let expected = match &target.dist {
-                        Distribution::Categorical { choices } => format!("one of [{}]", choices.join(", ")),
+                        Distribution::Categorical { choices } => {
+                            format!("one of [{}]", choices.join(", "))
+                        }
                         Distribution::Fixed(fv) => format!("its fixed value {}", value_key(fv)),
-                        Distribution::Int { low, high, .. } => format!("an integer in [{low}, {high}]"),
-                        Distribution::Float { low, high, .. } => format!("a number in [{low}, {high}]"),
+                        Distribution::Int { low, high, .. } => {
+                            format!("an integer in [{low}, {high}]")
+                        }
+                        Distribution::Float { low, high, .. } => {
+                            format!("a number in [{low}, {high}]")
+                        }
                     };
                     return Err(bad(
                         format!("`{other}` = \"{v}\""),
@@ -399,12 +536,16 @@ fn check_conditions(cx: &Ctx<'_>, pkey: &str, params: &[ParamSpec]) -> Result<()
             }
         }
     }
-    dependency_order(params).map(|_| ()).map_err(|names| SpaceError::BadWhen {
-        origin: cx.origin.to_string(),
-        key: pkey.to_string(),
-        value: names.join(", "),
-        problem: "these parameters' `when` conditions form a cycle; make one of them unconditional".into(),
-    })
+    dependency_order(params)
+        .map(|_| ())
+        .map_err(|names| SpaceError::BadWhen {
+            origin: cx.origin.to_string(),
+            key: pkey.to_string(),
+            value: names.join(", "),
+            problem:
+                "these parameters' `when` conditions form a cycle; make one of them unconditional"
+                    .into(),
+        })
 }
 
 #[cfg(test)]

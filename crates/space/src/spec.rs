@@ -97,9 +97,11 @@ impl Distribution {
                 }
             }
             Distribution::Int { low, high, log } => {
-                let x = v
-                    .as_i64()
-                    .or_else(|| v.as_f64().filter(|f| f.is_finite()).map(|f| f.round() as i64))?;
+                let x = v.as_i64().or_else(|| {
+                    v.as_f64()
+                        .filter(|f| f.is_finite())
+                        .map(|f| f.round() as i64)
+                })?;
                 let x = x.clamp(*low, *high) as f64;
                 let (lo, hi) = (*low as f64, *high as f64);
                 if *log {
@@ -122,7 +124,11 @@ impl Distribution {
     /// The value at position `u` of `[0,1]` (clamped): linear or log scale for numbers,
     /// rounded for integers, equal-width bins for categoricals.
     pub fn from_unit(&self, u: f64) -> ParamValue {
-        let u = if u.is_finite() { u.clamp(0.0, 1.0) } else { 0.5 };
+        let u = if u.is_finite() {
+            u.clamp(0.0, 1.0)
+        } else {
+            0.5
+        };
         match self {
             Distribution::Float { low, high, log } => {
                 let x = if *log {
@@ -242,8 +248,13 @@ impl FamilySpace {
 
     /// Assign parameters in dependency order: each parameter that applies to the task and whose
     /// conditions hold on the values chosen so far gets `pick(spec)` (fixed ones their value).
-    fn build(&self, task: Task, mut pick: impl FnMut(usize, &ParamSpec, &Params) -> ParamValue) -> Params {
-        let order = dependency_order(&self.params).unwrap_or_else(|_| (0..self.params.len()).collect());
+    fn build(
+        &self,
+        task: Task,
+        mut pick: impl FnMut(usize, &ParamSpec, &Params) -> ParamValue,
+    ) -> Params {
+        let order =
+            dependency_order(&self.params).unwrap_or_else(|_| (0..self.params.len()).collect());
         let mut values = Params::new();
         for i in order {
             let p = &self.params[i];
@@ -263,9 +274,15 @@ impl FamilySpace {
     /// apply to the task and whose `when` conditions hold (on active parameters only).
     pub fn active_params(&self, task: Task, params: &Params) -> Vec<&ParamSpec> {
         let active = self.build(task, |_, p, _| {
-            params.get(&p.name).cloned().unwrap_or_else(|| p.default.clone())
+            params
+                .get(&p.name)
+                .cloned()
+                .unwrap_or_else(|| p.default.clone())
         });
-        self.params.iter().filter(|p| active.contains_key(&p.name)).collect()
+        self.params
+            .iter()
+            .filter(|p| active.contains_key(&p.name))
+            .collect()
     }
 
     /// The default configuration for `task` (defaults of the active parameters).
@@ -384,7 +401,10 @@ impl FamilySpace {
                 let v = match &p.dist {
                     Distribution::Categorical { choices } if choices.len() > 1 => {
                         let k = choices.len();
-                        let at = choices.iter().position(|c| *c == value_key(cur)).unwrap_or(0);
+                        let at = choices
+                            .iter()
+                            .position(|c| *c == value_key(cur))
+                            .unwrap_or(0);
                         let j = (at + 1 + rng.below(k - 1)) % k;
                         ParamValue::Str(choices[j].clone())
                     }
@@ -456,7 +476,10 @@ impl SearchSpace {
 
     /// The families searched for `task`, in file order.
     pub fn families_for(&self, task: Task) -> Vec<&FamilySpace> {
-        self.families.iter().filter(|f| f.applies_to(task)).collect()
+        self.families
+            .iter()
+            .filter(|f| f.applies_to(task))
+            .collect()
     }
 
     /// Family names, in file order.
@@ -501,8 +524,16 @@ mod tests {
     #[test]
     fn int_bins_invert_exactly() {
         for dist in [
-            Distribution::Int { low: 1, high: 50, log: true },
-            Distribution::Int { low: -3, high: 7, log: false },
+            Distribution::Int {
+                low: 1,
+                high: 50,
+                log: true,
+            },
+            Distribution::Int {
+                low: -3,
+                high: 7,
+                log: false,
+            },
         ] {
             let (lo, hi) = match dist {
                 Distribution::Int { low, high, .. } => (low, high),

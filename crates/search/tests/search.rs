@@ -1,0 +1,531 @@
+//! Integration tests of the strategies on synthetic objectives: quality against random search,
+//! determinism, cheap-first order, lineage, duplicates, failures, portfolio.
+
+use automl_core::{Candidate, Metric, Params, SCHEMA_VERSION, Task, TrialRecord, TrialState};
+use automl_search::{AskContext, Auto, FamilyInfo, Strategy, by_name, candidate_key};
+use automl_space::SearchSpace;
+use std::collections::BTreeSet;
+
+const SYNTHETIC: &str = r#"
+version = 1
+name = "synthetic"
+[families.cheap]
+[families.cheap.params]
+a = { type = "float", low = 0.0, high = 1.0, default = 0.5 }
+b = { type = "float", low = 0.001, high = 10.0, log = true, default = 1.0 }
+[families.good]
+[families.good.params]
+x = { type = "float", low = 0.0, high = 1.0, default = 0.5 }
+lr = { type = "float", low = 1e-4, high = 1.0, log = true, default = 0.01 }
+depth = { type = "int", low = 1, high = 30, default = 5 }
+kind = { type = "categorical", choices = ["a", "b", "c"], default = "a" }
+z = { type = "float", low = 0.0, high = 1.0, default = 0.5, when = { kind = ["b", "c"] } }
+"#;
+
+/// Build a finished trial record.
+fn record(
+    id: u64,
+    candidate: Candidate,
+    state: TrialState,
+    mean: f64,
+    fit_time_s: f64,
+) -> TrialRecord {
+    TrialRecord {
+        schema_version: SCHEMA_VERSION,
+        study_id: 1,
+        trial_id: id,
+        candidate,
+        strategy: String::new(),
+        state,
+        fold_scores: if mean.is_finite() {
+            vec![mean]
+        } else {
+            Vec::new()
+        },
+        mean,
+        std: 0.0,
+        metrics: Default::default(),
+        fit_time_s,
+        predict_time_per_row_s: 0.0,
+        model_size_bytes: 0,
+        has_artifact: false,
+        error: (state != TrialState::Complete).then(|| "synthetic failure".to_string()),
+        seed: id,
+        started_at_ms: id,
+        ended_at_ms: id + 1,
+        extra: Default::default(),
+    }
+}
+
+/// Outcome of a synthetic evaluation: (state, loss, fit time).
+type Outcome = (TrialState, f64, f64);
+
+fn distance(u: &[f64], opt: &[f64]) -> f64 {
+    u.iter()
+        .zip(opt)
+        .map(|(a, b)| (a - b) * (a - b))
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// The synthetic objective: distance to a hidden optimum in the encoded space; `good` reaches 0
+/// and is better almost everywhere, `cheap` is at best 0.2; `good` with kind = c and
+/// depth >= 28 fails.
+fn objective(space: &SearchSpace, c: &Candidate) -> Outcome {
+    let fam = space.family(&c.family).unwrap();
+    let u = fam.encode(Task::Regression, &c.params);
+    match c.family.as_str() {
+        "good" => {
+            if c.params["kind"].as_str() == Some("c") && c.params["depth"].as_i64().unwrap() >= 28 {
+                return (TrialState::Failed, f64::NAN, 0.5);
+            }
+            (
+                TrialState::Complete,
+                0.6 * distance(&u, &[0.73, 0.2, 0.6, 0.5, 0.35]),
+                2.0,
+            )
+        }
+        _ => (TrialState::Complete, 0.2 + distance(&u, &[0.3, 0.8]), 1.0),
+    }
+}
+
+struct Run {
+    proposals: Vec<Candidate>,
+    history: Vec<TrialRecord>,
+}
+
+/// Run the ask -> evaluate -> tell loop for `n` trials, asking `batch` candidates before telling.
+fn simulate(
+    strategy: &mut dyn Strategy,
+    space: &SearchSpace,
+    families: &[FamilyInfo],
+    metric: Metric,
+    n: usize,
+    batch: usize,
+    eval: &dyn Fn(&Candidate) -> Outcome,
+) -> Run {
+    let mut history: Vec<TrialRecord> = Vec::new();
+    let mut proposals = Vec::new();
+    while proposals.len() < n {
+        let mut pending = Vec::new();
+        for _ in 0..batch.min(n - proposals.len()) {
+            let ctx = AskContext {
+                space,
+                task: Task::Regression,
+                metric,
+                families,
+                history: &history,
+                elapsed_fraction: 0.0,
+            };
+            match strategy.ask(&ctx) {
+                Some(c) => pending.push(c),
+                None => break,
+            }
+        }
+        if pending.is_empty() {
+            break;
+        }
+        for c in pending {
+            let (state, loss, fit) = eval(&c);
+            let mean = if state == TrialState::Complete {
+                if metric.higher_is_better() {
+                    1.0 - loss
+                } else {
+                    loss
+                }
+            } else {
+                f64::NAN
+            };
+            let rec = record(history.len() as u64, c.clone(), state, mean, fit);
+            proposals.push(c);
+            let ctx = AskContext {
+                space,
+                task: Task::Regression,
+                metric,
+                families,
+                history: &history,
+                elapsed_fraction: 0.0,
+            };
+            strategy.tell(&ctx, &rec);
+            history.push(rec);
+        }
+    }
+    Run { proposals, history }
+}
+
+fn synthetic() -> SearchSpace {
+    SearchSpace::from_toml_str(SYNTHETIC, "synthetic.toml").unwrap()
+}
+
+fn families() -> Vec<FamilyInfo> {
+    vec![FamilyInfo::new("cheap", 1.0), FamilyInfo::new("good", 2.0)]
+}
+
+fn best_loss(run: &Run, metric: Metric) -> f64 {
+    run.history
+        .iter()
+        .filter(|t| t.is_scored())
+        .map(|t| {
+            if metric.higher_is_better() {
+                1.0 - t.mean
+            } else {
+                t.mean
+            }
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn mean_best(name: &str, metric: Metric, seeds: std::ops::Range<u64>, n: usize) -> f64 {
+    let space = synthetic();
+    let fams = families();
+    let eval = |c: &Candidate| objective(&space, c);
+    let k = seeds.end - seeds.start;
+    seeds
+        .map(|seed| {
+            let mut s = by_name(name, seed).unwrap();
+            best_loss(
+                &simulate(s.as_mut(), &space, &fams, metric, n, 1, &eval),
+                metric,
+            )
+        })
+        .sum::<f64>()
+        / k as f64
+}
+
+#[test]
+fn model_based_strategies_beat_random_on_a_synthetic_objective() {
+    let n = 60;
+    let random = mean_best("random", Metric::Rmse, 0..10, n);
+    let evolution = mean_best("evolution", Metric::Rmse, 0..10, n);
+    let bayes = mean_best("bayes", Metric::Rmse, 0..10, n);
+    let auto = mean_best("auto", Metric::Rmse, 0..10, n);
+    println!(
+        "mean best loss over 10 seeds, {n} trials: random {random:.4}, evolution {evolution:.4}, bayes {bayes:.4}, auto {auto:.4}"
+    );
+    assert!(
+        evolution < random,
+        "evolution {evolution} vs random {random}"
+    );
+    assert!(bayes < random, "bayes {bayes} vs random {random}");
+    assert!(auto < random, "auto {auto} vs random {random}");
+}
+
+#[test]
+fn higher_is_better_metrics_are_maximised() {
+    // Same objective reported as r2 = 1 - loss: a strategy that minimised the score would lose.
+    let random = mean_best("random", Metric::R2, 0..6, 50);
+    let bayes = mean_best("bayes", Metric::R2, 0..6, 50);
+    let evolution = mean_best("evolution", Metric::R2, 0..6, 50);
+    println!(
+        "r2 variant, mean best loss: random {random:.4}, evolution {evolution:.4}, bayes {bayes:.4}"
+    );
+    assert!(bayes < random, "bayes {bayes} vs random {random}");
+    assert!(
+        evolution < random,
+        "evolution {evolution} vs random {random}"
+    );
+}
+
+#[test]
+fn same_seed_same_proposals() {
+    let space = synthetic();
+    let fams = families();
+    let eval = |c: &Candidate| objective(&space, c);
+    for name in ["random", "evolution", "bayes", "auto"] {
+        let run = |seed| {
+            let mut s = by_name(name, seed).unwrap();
+            simulate(s.as_mut(), &space, &fams, Metric::Rmse, 40, 2, &eval).proposals
+        };
+        let a = run(7);
+        assert_eq!(a.len(), 40);
+        assert_eq!(a, run(7), "{name} is not deterministic");
+        assert_ne!(a, run(8), "{name} ignores its seed");
+    }
+}
+
+#[test]
+fn random_starts_cheap_first_with_defaults() {
+    let space = synthetic();
+    // The context's order is the cheap-first order, whatever the file order.
+    let fams = vec![FamilyInfo::new("good", 1.0), FamilyInfo::new("cheap", 3.0)];
+    let eval = |c: &Candidate| objective(&space, c);
+    for name in ["random", "evolution", "bayes", "auto"] {
+        let mut s = by_name(name, 3).unwrap();
+        assert_eq!(s.name(), name);
+        let run = simulate(s.as_mut(), &space, &fams, Metric::Rmse, 12, 1, &eval);
+        let first: Vec<(&str, &str)> = run.proposals[..2]
+            .iter()
+            .map(|c| (c.family.as_str(), c.operator.as_str()))
+            .collect();
+        assert_eq!(first, [("good", "default"), ("cheap", "default")], "{name}");
+        for c in &run.proposals[..2] {
+            let fam = space.family(&c.family).unwrap();
+            assert_eq!(c.params, fam.default_params(Task::Regression));
+            assert!(c.parents.is_empty());
+            assert_eq!(c.fidelity, 1.0);
+        }
+        assert!(
+            run.proposals[2..].iter().all(|c| c.operator != "default"),
+            "{name}"
+        );
+    }
+    let mut s = by_name("random", 3).unwrap();
+    let run = simulate(s.as_mut(), &space, &fams, Metric::Rmse, 30, 1, &eval);
+    assert!(run.proposals[2..].iter().all(|c| c.operator == "random"));
+    let goods = run.proposals.iter().filter(|c| c.family == "good").count();
+    assert!(
+        (8..=22).contains(&goods),
+        "families are not drawn uniformly: {goods}/30"
+    );
+    assert!(by_name("grid", 1).is_none());
+}
+
+#[test]
+fn evolution_records_lineage() {
+    let space = synthetic();
+    let fams = families();
+    let eval = |c: &Candidate| objective(&space, c);
+    let mut ops = BTreeSet::new();
+    for seed in 0..3 {
+        let mut s = by_name("evolution", seed).unwrap();
+        let run = simulate(s.as_mut(), &space, &fams, Metric::Rmse, 120, 1, &eval);
+        for (i, c) in run.proposals.iter().enumerate() {
+            ops.insert(c.operator.clone());
+            let parent = |id: u64| {
+                let p = &run.history[id as usize];
+                assert!(id < i as u64, "parent {id} of trial {i} is not older");
+                assert_eq!(p.state, TrialState::Complete);
+                assert_eq!(p.candidate.family, c.family);
+                p
+            };
+            match c.operator.as_str() {
+                "mutate" => {
+                    assert_eq!(c.parents.len(), 1, "{c:?}");
+                    let p = parent(c.parents[0]);
+                    assert_ne!(p.candidate.params, c.params);
+                }
+                "crossover" => {
+                    assert_eq!(c.parents.len(), 2, "{c:?}");
+                    assert_ne!(c.parents[0], c.parents[1]);
+                    parent(c.parents[0]);
+                    parent(c.parents[1]);
+                }
+                "default" | "random" | "family_switch" => assert!(c.parents.is_empty()),
+                other => panic!("unexpected operator {other}"),
+            }
+            assert!(
+                space
+                    .family(&c.family)
+                    .unwrap()
+                    .is_valid(Task::Regression, &c.params)
+            );
+        }
+    }
+    for op in ["default", "random", "mutate", "crossover", "family_switch"] {
+        assert!(ops.contains(op), "operator {op} never used: {ops:?}");
+    }
+}
+
+#[test]
+fn bayes_switches_to_tpe_and_focuses_on_the_better_family() {
+    let space = synthetic();
+    let fams = families();
+    // Here `cheap` is clearly worse everywhere (at best 0.5).
+    let eval = |c: &Candidate| -> Outcome {
+        let (state, loss, time) = objective(&space, c);
+        if c.family == "cheap" {
+            (state, loss + 0.3, time)
+        } else {
+            (state, loss, time)
+        }
+    };
+    let (mut tpe, mut late_good) = (0, 0);
+    for seed in 0..5 {
+        let mut s = by_name("bayes", seed).unwrap();
+        let run = simulate(s.as_mut(), &space, &fams, Metric::Rmse, 80, 1, &eval);
+        tpe += run.proposals.iter().filter(|c| c.operator == "tpe").count();
+        late_good += run.proposals[40..]
+            .iter()
+            .filter(|c| c.family == "good")
+            .count();
+    }
+    assert!(tpe > 5 * 40, "only {tpe}/400 TPE proposals");
+    assert!(
+        late_good > 5 * 28,
+        "only {late_good}/200 late proposals in the better family"
+    );
+}
+
+/// A small, finite space: 5 * 3 = 15 configurations of `grid` plus 1 of `constant`.
+const FINITE: &str = r#"
+version = 1
+[families.grid.params]
+n = { type = "int", low = 1, high = 5, default = 1 }
+c = { type = "categorical", choices = ["x", "y", "z"], default = "x" }
+[families.constant.params]
+flag = { type = "fixed", value = true }
+"#;
+
+#[test]
+fn no_duplicates_and_none_when_exhausted() {
+    let space = SearchSpace::from_toml_str(FINITE, "finite.toml").unwrap();
+    let fams = vec![
+        FamilyInfo::new("constant", 1.0),
+        FamilyInfo::new("grid", 1.0),
+    ];
+    let eval = |c: &Candidate| -> Outcome {
+        let n = c.params.get("n").and_then(|v| v.as_i64()).unwrap_or(0) as f64;
+        (TrialState::Complete, (n - 3.0).abs() + 0.1, 1.0)
+    };
+    for name in ["random", "evolution", "bayes", "auto"] {
+        for batch in [1, 4] {
+            let mut s = by_name(name, 5).unwrap();
+            let run = simulate(s.as_mut(), &space, &fams, Metric::Mae, 40, batch, &eval);
+            let keys: BTreeSet<String> = run
+                .proposals
+                .iter()
+                .map(|c| candidate_key(&c.family, &c.params))
+                .collect();
+            assert_eq!(
+                keys.len(),
+                run.proposals.len(),
+                "{name} proposed a duplicate"
+            );
+            assert!(run.proposals.len() <= 16);
+            if name == "random" {
+                assert_eq!(
+                    run.proposals.len(),
+                    16,
+                    "random stopped before exhausting the space"
+                );
+            }
+        }
+    }
+    // Duplicates of the synthetic space under parallel asks.
+    let space = synthetic();
+    let fams = families();
+    let eval = |c: &Candidate| objective(&space, c);
+    for name in ["random", "evolution", "bayes", "auto"] {
+        let mut s = by_name(name, 9).unwrap();
+        let run = simulate(s.as_mut(), &space, &fams, Metric::Rmse, 80, 3, &eval);
+        let keys: BTreeSet<String> = run
+            .proposals
+            .iter()
+            .map(|c| candidate_key(&c.family, &c.params))
+            .collect();
+        assert_eq!(keys.len(), 80, "{name}");
+    }
+}
+
+#[test]
+fn failing_families_are_deprioritised() {
+    let space = synthetic();
+    let fams = families();
+    // Every `good` trial fails.
+    let eval = |c: &Candidate| -> Outcome {
+        if c.family == "good" {
+            (TrialState::Failed, f64::NAN, 0.1)
+        } else {
+            objective(&space, c)
+        }
+    };
+    for name in ["random", "evolution", "bayes", "auto"] {
+        let mut s = by_name(name, 2).unwrap();
+        let run = simulate(s.as_mut(), &space, &fams, Metric::Rmse, 60, 1, &eval);
+        assert_eq!(run.proposals.len(), 60);
+        let late_failing = run.proposals[20..]
+            .iter()
+            .filter(|c| c.family == "good")
+            .count();
+        assert!(
+            late_failing <= 8,
+            "{name}: {late_failing}/40 late proposals of a family that always fails"
+        );
+        assert!(best_loss(&run, Metric::Rmse).is_finite());
+    }
+    // Timed-out trials count as failures too, and the search goes on.
+    let eval = |c: &Candidate| -> Outcome {
+        if c.family == "cheap" {
+            (TrialState::TimedOut, f64::NAN, 9.0)
+        } else {
+            objective(&space, c)
+        }
+    };
+    let mut s = by_name("bayes", 4).unwrap();
+    let run = simulate(s.as_mut(), &space, &fams, Metric::Rmse, 40, 1, &eval);
+    assert!(
+        run.proposals[10..]
+            .iter()
+            .filter(|c| c.family == "cheap")
+            .count()
+            <= 8
+    );
+}
+
+#[test]
+fn bayes_prefers_cheap_families_early() {
+    let space = synthetic();
+    // Two families with the same objective landscape; one is 50 times as expensive.
+    let fams = vec![FamilyInfo::new("cheap", 1.0), FamilyInfo::new("good", 50.0)];
+    let eval = |c: &Candidate| -> Outcome {
+        let fam = space.family(&c.family).unwrap();
+        let u = fam.encode(Task::Regression, &c.params);
+        let time = if c.family == "good" { 50.0 } else { 1.0 };
+        (TrialState::Complete, distance(&u[..2], &[0.5, 0.5]), time)
+    };
+    let mut early_expensive = 0;
+    for seed in 0..5 {
+        let mut s = by_name("bayes", seed).unwrap();
+        let run = simulate(s.as_mut(), &space, &fams, Metric::Rmse, 20, 1, &eval);
+        early_expensive += run.proposals[2..]
+            .iter()
+            .filter(|c| c.family == "good")
+            .count();
+    }
+    assert!(
+        early_expensive <= 20,
+        "{early_expensive}/90 early proposals of the expensive family"
+    );
+}
+
+#[test]
+fn auto_tries_the_portfolio_after_the_defaults() {
+    let space = synthetic();
+    let fams = families();
+    let eval = |c: &Candidate| objective(&space, c);
+    let mut good = space
+        .family("good")
+        .unwrap()
+        .default_params(Task::Regression);
+    good.insert("x".into(), automl_core::ParamValue::Float(0.7));
+    let mut broken = Params::new();
+    broken.insert("x".into(), automl_core::ParamValue::Str("oops".into()));
+    let portfolio = vec![
+        Candidate::new("good", good.clone(), "whatever"),
+        Candidate::new("not_allowed", Params::new(), "whatever"),
+        // Same family default: a duplicate, skipped.
+        Candidate::new(
+            "cheap",
+            space
+                .family("cheap")
+                .unwrap()
+                .default_params(Task::Regression),
+            "x",
+        ),
+        Candidate::new("good", broken, "whatever"),
+    ];
+    let mut s = Auto::new(1).with_portfolio(portfolio);
+    let run = simulate(&mut s, &space, &fams, Metric::Rmse, 10, 1, &eval);
+    let ops: Vec<&str> = run.proposals.iter().map(|c| c.operator.as_str()).collect();
+    assert_eq!(&ops[..4], ["default", "default", "portfolio", "portfolio"]);
+    assert_eq!(run.proposals[2].params, good);
+    let repaired = &run.proposals[3];
+    assert_eq!(repaired.family, "good");
+    assert!(
+        space
+            .family("good")
+            .unwrap()
+            .is_valid(Task::Regression, &repaired.params)
+    );
+    assert!(ops[4..].iter().all(|o| *o == "random" || *o == "tpe"));
+}
