@@ -1,7 +1,9 @@
 //! automl-search: search strategies behind one ask/tell interface. A strategy proposes
 //! [`Candidate`]s and observes finished [`TrialRecord`]s; it never sees the store, the trainer or
 //! the models. Strategies: [`RandomSearch`] (`random`), [`Evolution`] (`evolution`),
-//! [`Bayes`] (`bayes`, TPE) and [`Auto`] (`auto`).
+//! [`Bayes`] (`bayes`, TPE) and [`Auto`] (`auto`). Wrappers: [`SuccessiveHalving`] (multi-fidelity,
+//! ASHA over the training-row fraction) and [`WarmStart`] (given configurations first); build
+//! them with [`by_name_with`]. The zero-shot portfolio file is read by [`load_portfolio`].
 //!
 //! Every strategy starts cheap-first: the default configuration of each allowed family, in the
 //! order given by [`AskContext::families`]. Losses are `metric.as_loss(mean)`; failed and
@@ -11,14 +13,25 @@ mod auto;
 mod bayes;
 mod common;
 mod evolution;
+mod halving;
 mod parzen;
+mod portfolio;
 mod random;
+mod warm;
 
 pub use auto::Auto;
 pub use bayes::Bayes;
 pub use common::{candidate_key, trial_loss};
 pub use evolution::Evolution;
+pub use halving::{
+    FULL_FIDELITY_OPERATORS, InnerFeed, SuccessiveHalving, min_fidelity_for_rows, rung_fidelities,
+};
+pub use portfolio::{
+    PORTFOLIO_VERSION, PortfolioConfig, PortfolioError, load_portfolio, portfolio_for,
+    portfolio_to_toml,
+};
 pub use random::RandomSearch;
+pub use warm::WarmStart;
 
 use automl_core::{Candidate, Metric, Task, TrialRecord};
 use automl_space::SearchSpace;
@@ -73,13 +86,71 @@ pub trait Strategy: Send {
 /// Names accepted by [`by_name`].
 pub const STRATEGY_NAMES: [&str; 4] = ["random", "evolution", "bayes", "auto"];
 
-/// A strategy by name (`random`, `evolution`, `bayes` or `auto`), seeded.
-pub fn by_name(name: &str, seed: u64) -> Option<Box<dyn Strategy>> {
-    Some(match name {
+/// How [`by_name_with`] builds a strategy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StrategyOptions {
+    /// Wrap the strategy in [`SuccessiveHalving`] (multi-fidelity). The engine enables it only
+    /// when the folds have enough training rows for the lowest rung.
+    pub multi_fidelity: bool,
+    /// Lowest rung fidelity (default 1/9).
+    pub min_fidelity: f64,
+    /// Halving rate (default 3: the best third of a rung is promoted).
+    pub eta: f64,
+    /// Zero-shot configurations tried by `auto` before its own proposals (operator
+    /// `portfolio`; ignored by the other strategies, so that they stay plain baselines).
+    pub portfolio: Vec<Candidate>,
+    /// Configurations proposed first of all by every strategy (operator `warm_start`, parents
+    /// kept), typically the best ones of an earlier study.
+    pub warm_start: Vec<Candidate>,
+}
+
+impl Default for StrategyOptions {
+    fn default() -> Self {
+        StrategyOptions {
+            multi_fidelity: false,
+            min_fidelity: 1.0 / 9.0,
+            eta: 3.0,
+            portfolio: Vec::new(),
+            warm_start: Vec::new(),
+        }
+    }
+}
+
+/// A strategy by name (`random`, `evolution`, `bayes` or `auto`), seeded, with options: the
+/// warm-start candidates first, then (for `auto`) the portfolio, then the strategy, wrapped in
+/// [`SuccessiveHalving`] when `multi_fidelity` is set (low-fidelity scores relabelled as full
+/// ones for `evolution`, see [`InnerFeed`]). Given candidates of families not in the
+/// context are skipped and invalid parameters repaired ([`WarmStart`]); they run at full
+/// fidelity, as do the family defaults.
+pub fn by_name_with(name: &str, seed: u64, opts: &StrategyOptions) -> Option<Box<dyn Strategy>> {
+    let mut s: Box<dyn Strategy> = match name {
         "random" => Box::new(RandomSearch::new(seed)),
         "evolution" => Box::new(Evolution::new(seed)),
         "bayes" => Box::new(Bayes::new(seed)),
         "auto" => Box::new(Auto::new(seed)),
         _ => return None,
-    })
+    };
+    if opts.multi_fidelity {
+        let feed = if name == "evolution" {
+            InnerFeed::Relabeled
+        } else {
+            InnerFeed::Unchanged
+        };
+        s = Box::new(SuccessiveHalving::new(s, opts.min_fidelity, opts.eta).with_feed(feed));
+    }
+    let portfolio = if name == "auto" {
+        opts.portfolio.clone()
+    } else {
+        Vec::new()
+    };
+    if !opts.warm_start.is_empty() || !portfolio.is_empty() {
+        s = Box::new(WarmStart::new(s, opts.warm_start.clone(), portfolio, seed));
+    }
+    Some(s)
+}
+
+/// A strategy by name (`random`, `evolution`, `bayes` or `auto`), seeded: [`by_name_with`] with
+/// the default options (no multi-fidelity, no portfolio, no warm start).
+pub fn by_name(name: &str, seed: u64) -> Option<Box<dyn Strategy>> {
+    by_name_with(name, seed, &StrategyOptions::default())
 }

@@ -1,0 +1,108 @@
+//! Warm start and zero-shot portfolio: given configurations proposed before the wrapped
+//! strategy's own.
+
+use crate::common::{allowed, candidate_key};
+use crate::{AskContext, Strategy};
+use automl_core::{Candidate, Rng, TrialRecord};
+use std::collections::{BTreeSet, VecDeque};
+
+/// Proposes given candidates first, then defers to an inner strategy.
+///
+/// Order: the `warm_start` candidates (operator `warm_start`, parents kept: typically the best
+/// configurations of an earlier study), then the `portfolio` ones (operator `portfolio`, no
+/// parents), then the inner strategy. Candidates whose family is not allowed by the context are
+/// skipped; invalid parameters are repaired (seeded). Every given candidate runs at full fidelity.
+/// Configurations already proposed or told (e.g. after a resume) are not proposed again, and the
+/// inner strategy's proposals that repeat one of them are skipped (promotions excepted: they
+/// repeat a configuration on purpose).
+pub struct WarmStart {
+    inner: Box<dyn Strategy>,
+    queue: VecDeque<Candidate>,
+    seen: BTreeSet<String>,
+    rng: Rng,
+}
+
+impl std::fmt::Debug for WarmStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WarmStart")
+            .field("inner", &self.inner.name())
+            .field("queued", &self.queue.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl WarmStart {
+    /// Wrap `inner`; `seed` drives the repair of invalid parameters.
+    pub fn new(
+        inner: Box<dyn Strategy>,
+        warm_start: Vec<Candidate>,
+        portfolio: Vec<Candidate>,
+        seed: u64,
+    ) -> Self {
+        let warm = warm_start.into_iter().map(|mut c| {
+            c.operator = "warm_start".into();
+            c
+        });
+        let port = portfolio.into_iter().map(|mut c| {
+            c.operator = "portfolio".into();
+            c.parents.clear();
+            c
+        });
+        WarmStart {
+            inner,
+            queue: warm.chain(port).collect(),
+            seen: BTreeSet::new(),
+            rng: Rng::derive(seed, 0x7761_726d),
+        }
+    }
+
+    /// Candidates still queued (not yet proposed nor skipped).
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    fn next_given(&mut self, ctx: &AskContext<'_>) -> Option<Candidate> {
+        let fams = allowed(ctx);
+        while let Some(mut c) = self.queue.pop_front() {
+            let Some((_, fam)) = fams.iter().find(|(_, f)| f.name == c.family) else {
+                continue;
+            };
+            if !fam.is_valid(ctx.task, &c.params) {
+                c.params = fam.repair(ctx.task, &c.params, &mut self.rng);
+            }
+            if self.seen.insert(candidate_key(&c.family, &c.params)) {
+                c.fidelity = 1.0;
+                return Some(c);
+            }
+        }
+        None
+    }
+}
+
+impl Strategy for WarmStart {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    fn ask(&mut self, ctx: &AskContext<'_>) -> Option<Candidate> {
+        if let Some(c) = self.next_given(ctx) {
+            return Some(c);
+        }
+        // The inner strategy never repeats itself, so a few retries skip the given ones it hits.
+        for _ in 0..64 {
+            let c = self.inner.ask(ctx)?;
+            if c.operator == "promote" || self.seen.insert(candidate_key(&c.family, &c.params)) {
+                return Some(c);
+            }
+        }
+        None
+    }
+
+    fn tell(&mut self, ctx: &AskContext<'_>, trial: &TrialRecord) {
+        self.seen.insert(candidate_key(
+            &trial.candidate.family,
+            &trial.candidate.params,
+        ));
+        self.inner.tell(ctx, trial);
+    }
+}
