@@ -15,7 +15,9 @@ pub enum DataError {
         source: std::io::Error,
     },
     /// The CSV parser rejected the file.
-    #[error("{path}: line {row}, column {column}: {message}; fix the CSV (RFC 4180: quote fields containing commas, quotes or newlines, double embedded quotes)")]
+    #[error(
+        "{path}: line {row}, column {column}: {message}; fix the CSV (RFC 4180: quote fields containing commas, quotes or newlines, double embedded quotes)"
+    )]
     Csv {
         /// The file.
         path: PathBuf,
@@ -39,7 +41,9 @@ pub enum DataError {
         path: PathBuf,
     },
     /// Two header cells have the same name.
-    #[error("{path}: the header names column '{name}' more than once; rename one of them so every column name is unique")]
+    #[error(
+        "{path}: the header names column '{name}' more than once; rename one of them so every column name is unique"
+    )]
     DuplicateColumn {
         /// The file.
         path: PathBuf,
@@ -47,7 +51,9 @@ pub enum DataError {
         name: String,
     },
     /// A row has a different number of cells than the header.
-    #[error("{path}: line {line} has {found} cells but the header has {expected}; fix that row (a value containing a comma must be quoted)")]
+    #[error(
+        "{path}: line {line} has {found} cells but the header has {expected}; fix that row (a value containing a comma must be quoted)"
+    )]
     RaggedRow {
         /// The file.
         path: PathBuf,
@@ -75,13 +81,17 @@ pub enum DataError {
         available: Vec<String>,
     },
     /// Every target cell is missing.
-    #[error("every value of the target column '{name}' is missing; choose another target column or fill in the target")]
+    #[error(
+        "every value of the target column '{name}' is missing; choose another target column or fill in the target"
+    )]
     TargetAllMissing {
         /// Target column.
         name: String,
     },
     /// A classification target with a single class.
-    #[error("the target column '{name}' has only one class ('{class}'); a classifier needs at least two classes: check the target column or the rows")]
+    #[error(
+        "the target column '{name}' has only one class ('{class}'); a classifier needs at least two classes: check the target column or the rows"
+    )]
     OneClass {
         /// Target column.
         name: String,
@@ -89,13 +99,17 @@ pub enum DataError {
         class: String,
     },
     /// A regression target with a single value.
-    #[error("the regression target '{name}' has the same value in every row; there is nothing to predict: check the target column")]
+    #[error(
+        "the regression target '{name}' has the same value in every row; there is nothing to predict: check the target column"
+    )]
     ConstantTarget {
         /// Target column.
         name: String,
     },
     /// Regression was requested on a target that is not numeric.
-    #[error("{path}: line {line}: target value '{value}' is not a number, so the task cannot be regression; use a classification task or a numeric target")]
+    #[error(
+        "{path}: line {line}: target value '{value}' is not a number, so the task cannot be regression; use a classification task or a numeric target"
+    )]
     NonNumericTarget {
         /// The file.
         path: PathBuf,
@@ -139,7 +153,9 @@ pub enum DataError {
         columns: Vec<String>,
     },
     /// A value of a numeric (or boolean) column cannot be read as such.
-    #[error("{path}: line {line}, column '{column}': value '{value}' is not {expected}; the model was trained with this column as {expected}: fix the value or leave the cell empty")]
+    #[error(
+        "{path}: line {line}, column '{column}': value '{value}' is not {expected}; the model was trained with this column as {expected}: fix the value or leave the cell empty"
+    )]
     BadValue {
         /// The file.
         path: PathBuf,
@@ -153,7 +169,9 @@ pub enum DataError {
         expected: String,
     },
     /// A categorical frame column was given where the preprocessor expects numbers.
-    #[error("column '{column}': value '{value}' is not a number but the preprocessing was fitted with this column as numeric; fix the value or leave it empty")]
+    #[error(
+        "column '{column}': value '{value}' is not a number but the preprocessing was fitted with this column as numeric; fix the value or leave it empty"
+    )]
     NotNumeric {
         /// Column name.
         column: String,
@@ -161,7 +179,9 @@ pub enum DataError {
         value: String,
     },
     /// A row index is out of range.
-    #[error("row index {row} is out of range for a frame of {n_rows} rows; pass indices below {n_rows}")]
+    #[error(
+        "row index {row} is out of range for a frame of {n_rows} rows; pass indices below {n_rows}"
+    )]
     RowOutOfRange {
         /// The index.
         row: usize,
@@ -169,7 +189,9 @@ pub enum DataError {
         n_rows: usize,
     },
     /// A schema kind string is not numeric/categorical/boolean.
-    #[error("schema column '{column}' has unknown kind '{kind}'; expected numeric, categorical or boolean")]
+    #[error(
+        "schema column '{column}' has unknown kind '{kind}'; expected numeric, categorical or boolean"
+    )]
     UnknownKind {
         /// Column name.
         column: String,

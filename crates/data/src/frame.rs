@@ -104,22 +104,35 @@ pub struct Column {
 impl Column {
     /// A numeric column.
     pub fn numeric(name: impl Into<String>, values: Vec<f64>) -> Column {
-        Column { name: name.into(), kind: ColumnKind::Numeric, data: ColumnData::Numeric(values) }
+        Column {
+            name: name.into(),
+            kind: ColumnKind::Numeric,
+            data: ColumnData::Numeric(values),
+        }
     }
     /// A boolean column (values 0/1, NaN missing).
     pub fn boolean(name: impl Into<String>, values: Vec<f64>) -> Column {
-        Column { name: name.into(), kind: ColumnKind::Boolean, data: ColumnData::Numeric(values) }
+        Column {
+            name: name.into(),
+            kind: ColumnKind::Boolean,
+            data: ColumnData::Numeric(values),
+        }
     }
     /// A categorical column from optional strings (`None` = missing); levels are sorted.
     pub fn categorical<S: AsRef<str>>(name: impl Into<String>, values: &[Option<S>]) -> Column {
-        let mut levels: Vec<String> =
-            values.iter().flatten().map(|s| s.as_ref().to_string()).collect();
+        let mut levels: Vec<String> = values
+            .iter()
+            .flatten()
+            .map(|s| s.as_ref().to_string())
+            .collect();
         levels.sort();
         levels.dedup();
         let codes = values
             .iter()
             .map(|v| match v {
-                Some(s) => levels.binary_search_by(|l| l.as_str().cmp(s.as_ref())).unwrap() as u32,
+                Some(s) => levels
+                    .binary_search_by(|l| l.as_str().cmp(s.as_ref()))
+                    .unwrap() as u32,
                 None => MISSING_CODE,
             })
             .collect();
@@ -155,13 +168,21 @@ impl Column {
                 levels: levels.clone(),
             },
         };
-        Column { name: self.name.clone(), kind: self.kind, data }
+        Column {
+            name: self.name.clone(),
+            kind: self.kind,
+            data,
+        }
     }
 }
 
 /// Format a finite number the way it would be written in a CSV (integers without ".0").
 pub(crate) fn format_number(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 { format!("{}", x as i64) } else { format!("{x}") }
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
 }
 
 /// A table of equally long columns.
@@ -177,7 +198,10 @@ impl Frame {
     /// A frame from columns; panics if their lengths differ (a programming error).
     pub fn new(columns: Vec<Column>) -> Frame {
         let n_rows = columns.first().map_or(0, Column::len);
-        assert!(columns.iter().all(|c| c.len() == n_rows), "Frame::new: columns differ in length");
+        assert!(
+            columns.iter().all(|c| c.len() == n_rows),
+            "Frame::new: columns differ in length"
+        );
         Frame { columns, n_rows }
     }
     /// A copy holding only `rows` (in that order).
@@ -191,7 +215,10 @@ impl Frame {
     pub fn schema(&self) -> Vec<SchemaColumn> {
         self.columns
             .iter()
-            .map(|c| SchemaColumn { name: c.name.clone(), kind: c.kind.as_str().to_string() })
+            .map(|c| SchemaColumn {
+                name: c.name.clone(),
+                kind: c.kind.as_str().to_string(),
+            })
             .collect()
     }
     /// The column called `name`.
@@ -220,7 +247,10 @@ mod tests {
         ]);
         let s = f.select_rows(&[2, 0]);
         assert_eq!(s.n_rows, 2);
-        assert_eq!(s.column("a").unwrap().data, ColumnData::Numeric(vec![3.0, 1.0]));
+        assert_eq!(
+            s.column("a").unwrap().data,
+            ColumnData::Numeric(vec![3.0, 1.0])
+        );
         assert_eq!(s.column("b").unwrap().cell_string(0).as_deref(), Some("x"));
         assert_eq!(f.column("b").unwrap().cell_string(1), None);
         let schema = f.schema();

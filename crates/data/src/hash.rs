@@ -70,7 +70,10 @@ impl Hasher for FxHasher {
     }
     #[inline]
     fn finish(&self) -> u64 {
-        self.hash
+        // The multiply only carries entropy upwards: fold the high bits down so the low bits
+        // (used for bucket selection) depend on every input byte.
+        let h = (self.hash ^ (self.hash >> 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        h ^ (h >> 29)
     }
 }
 

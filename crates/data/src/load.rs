@@ -9,13 +9,16 @@ use automl_core::trial::SchemaColumn;
 use crate::error::DataError;
 use crate::frame::{Column, ColumnData, ColumnKind, Frame, MISSING_CODE, format_number};
 use crate::hash::FxMap;
-use crate::reader::{MissingSet, RawColumn, RawTable, read_raw};
+use crate::reader::{MissingSet, RawColumn, RawTable, parse_num, read_raw};
 use crate::report::{DataReport, ReportInput, build_report};
 
 /// The default missing-value tokens: empty cell, `NA`, `N/A`, `NaN`, `nan`, `null`, `None`, `?`
 /// (matched after trimming, case-insensitively).
 pub fn default_missing_tokens() -> Vec<String> {
-    ["", "NA", "N/A", "NaN", "nan", "null", "None", "?"].iter().map(|s| s.to_string()).collect()
+    ["", "NA", "N/A", "NaN", "nan", "null", "None", "?"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 /// How to read a training file.
@@ -25,13 +28,18 @@ pub struct ReadOptions {
     pub target: Option<String>,
     /// Task override; `None` = inferred from the target.
     pub task: Option<Task>,
-    /// Cell values meaning "missing" (trimmed, case-insensitive). `""` = empty cell.
+    /// Cell values meaning "missing" (trimmed, case-insensitive). An empty cell is always
+    /// missing; pass just `""` (or nothing) to treat only empty cells as missing.
     pub missing_tokens: Vec<String>,
 }
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions { target: None, task: None, missing_tokens: default_missing_tokens() }
+        ReadOptions {
+            target: None,
+            task: None,
+            missing_tokens: default_missing_tokens(),
+        }
     }
 }
 
@@ -70,13 +78,6 @@ impl Dataset {
     }
 }
 
-/// Parse a trimmed cell as a number (accepts `1e308`, `inf`, `-Infinity`, `nan`).
-#[inline]
-fn parse_num(cell: &[u8]) -> Option<f64> {
-    let s = std::str::from_utf8(cell).ok()?.trim();
-    s.parse::<f64>().ok()
-}
-
 #[inline]
 fn parse_bool(cell: &[u8]) -> Option<f64> {
     let t = cell.trim_ascii();
@@ -95,88 +96,60 @@ struct Inferred {
     n_infinite: usize,
 }
 
-/// Infer the kind of a raw column and convert it.
-fn infer_column(name: &str, raw: &RawColumn, missing: &MissingSet) -> Inferred {
-    let n = raw.len();
-    // Numeric?
-    let mut values = Vec::with_capacity(n);
-    let mut n_infinite = 0;
-    let mut numeric = true;
-    for i in 0..n {
-        let cell = raw.get(i);
-        if missing.is_missing(cell) {
-            values.push(f64::NAN);
-            continue;
+/// Infer the kind of a raw column and convert it. Text columns are inspected once per
+/// distinct value.
+fn infer_column(name: &str, raw: &mut RawColumn, missing: &MissingSet) -> Inferred {
+    if let Some(mut values) = raw.numbers.take() {
+        let mut n_infinite = 0;
+        for x in values.iter_mut().filter(|x| x.is_infinite()) {
+            *x = f64::NAN;
+            n_infinite += 1;
         }
-        match parse_num(cell) {
-            Some(x) if x.is_finite() => values.push(x),
-            Some(x) => {
-                if x.is_infinite() {
-                    n_infinite += 1;
-                }
-                values.push(f64::NAN);
-            }
-            None => {
-                numeric = false;
-                break;
-            }
-        }
-    }
-    if numeric {
-        return Inferred { column: Column::numeric(name, values), n_infinite };
+        return Inferred {
+            column: Column::numeric(name, values),
+            n_infinite,
+        };
     }
     // Boolean?
-    values.clear();
-    let mut boolean = true;
-    for i in 0..n {
-        let cell = raw.get(i);
-        if missing.is_missing(cell) {
-            values.push(f64::NAN);
-        } else if let Some(b) = parse_bool(cell) {
-            values.push(b);
-        } else {
-            boolean = false;
-            break;
-        }
+    let parsed: Option<Vec<f64>> = raw
+        .distinct
+        .iter()
+        .map(|d| {
+            if missing.is_missing(d) {
+                Some(f64::NAN)
+            } else {
+                parse_bool(d)
+            }
+        })
+        .collect();
+    if let Some(table) = parsed {
+        let values = raw.codes.iter().map(|&c| table[c as usize]).collect();
+        return Inferred {
+            column: Column::boolean(name, values),
+            n_infinite: 0,
+        };
     }
-    if boolean {
-        return Inferred { column: Column::boolean(name, values), n_infinite: 0 };
+    Inferred {
+        column: categorical_from_raw(name, raw, missing),
+        n_infinite: 0,
     }
-    Inferred { column: categorical_from_raw(name, raw, missing), n_infinite: 0 }
 }
 
 /// Build a categorical column (sorted levels) from raw cells, keeping strings as-is.
 fn categorical_from_raw(name: &str, raw: &RawColumn, missing: &MissingSet) -> Column {
-    let n = raw.len();
-    let mut map: FxMap<&[u8], u32> = FxMap::default();
-    let mut first: Vec<&[u8]> = Vec::new();
-    let mut codes = Vec::with_capacity(n);
-    for i in 0..n {
-        let cell = raw.get(i);
-        if missing.is_missing(cell) {
-            codes.push(MISSING_CODE);
-            continue;
-        }
-        let next = first.len() as u32;
-        let code = *map.entry(cell).or_insert_with(|| {
-            first.push(cell);
-            next
-        });
-        codes.push(code);
-    }
-    let mut order: Vec<u32> = (0..first.len() as u32).collect();
-    order.sort_by(|&a, &b| first[a as usize].cmp(first[b as usize]));
-    let mut remap = vec![0u32; first.len()];
-    for (new, &old) in order.iter().enumerate() {
+    let mut present: Vec<u32> = (0..raw.distinct.len() as u32)
+        .filter(|&d| !missing.is_missing(&raw.distinct[d as usize]))
+        .collect();
+    present.sort_by(|&a, &b| raw.distinct[a as usize].cmp(&raw.distinct[b as usize]));
+    let mut remap = vec![MISSING_CODE; raw.distinct.len()];
+    for (new, &old) in present.iter().enumerate() {
         remap[old as usize] = new as u32;
     }
-    for c in codes.iter_mut() {
-        if *c != MISSING_CODE {
-            *c = remap[*c as usize];
-        }
-    }
-    let levels =
-        order.iter().map(|&o| String::from_utf8_lossy(first[o as usize]).into_owned()).collect();
+    let codes = raw.codes.iter().map(|&c| remap[c as usize]).collect();
+    let levels = present
+        .iter()
+        .map(|&d| String::from_utf8_lossy(&raw.distinct[d as usize]).into_owned())
+        .collect();
     Column {
         name: name.to_string(),
         kind: ColumnKind::Categorical,
@@ -186,15 +159,18 @@ fn categorical_from_raw(name: &str, raw: &RawColumn, missing: &MissingSet) -> Co
 
 /// Read any CSV into a [`Frame`] with inferred column kinds (no target handling).
 pub fn read_frame(path: &Path, missing_tokens: &[String]) -> Result<Frame, DataError> {
-    let raw = read_raw(path)?;
     let missing = MissingSet::new(missing_tokens);
+    let mut raw = read_raw(path, &missing, &[])?;
     let columns = raw
         .header
         .iter()
-        .zip(&raw.columns)
+        .zip(&mut raw.columns)
         .map(|(name, col)| infer_column(name, col, &missing).column)
         .collect();
-    Ok(Frame { columns, n_rows: raw.n_rows() })
+    Ok(Frame {
+        columns,
+        n_rows: raw.n_rows(),
+    })
 }
 
 /// The encoded target.
@@ -218,14 +194,20 @@ fn encode_target(
     let n = raw.n_rows();
     match (&col.kind, &col.data) {
         (ColumnKind::Numeric, ColumnData::Numeric(v)) => {
-            let mut distinct: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
-            if distinct.is_empty() {
-                return Err(DataError::TargetAllMissing { name: name.to_string() });
+            let mut set: FxMap<u64, ()> = FxMap::default();
+            let mut n_present = 0;
+            for x in v.iter().filter(|x| x.is_finite()) {
+                n_present += 1;
+                set.insert(if *x == 0.0 { 0 } else { x.to_bits() }, ());
             }
-            let n_present = distinct.len();
+            if n_present == 0 {
+                return Err(DataError::TargetAllMissing {
+                    name: name.to_string(),
+                });
+            }
+            let mut distinct: Vec<f64> = set.keys().map(|&b| f64::from_bits(b)).collect();
+            distinct.sort_unstable_by(f64::total_cmp);
             let integer = distinct.iter().all(|x| x.fract() == 0.0 && x.abs() < 9e15);
-            distinct.sort_by(f64::total_cmp);
-            distinct.dedup();
             let d = distinct.len();
             let looks_class = integer && (d <= 2 || (d <= 20 && d * 20 <= n_present));
             let task = match task_override {
@@ -246,7 +228,9 @@ fn encode_target(
             };
             if task == Task::Regression {
                 if d == 1 {
-                    return Err(DataError::ConstantTarget { name: name.to_string() });
+                    return Err(DataError::ConstantTarget {
+                        name: name.to_string(),
+                    });
                 }
                 return Ok(Target {
                     y: v.clone(),
@@ -267,12 +251,19 @@ fn encode_target(
                     }
                 })
                 .collect();
-            Ok(Target { y, task, classes, n_infinite: inferred.n_infinite })
+            Ok(Target {
+                y,
+                task,
+                classes,
+                n_infinite: inferred.n_infinite,
+            })
         }
         _ => {
             // Boolean or categorical: classes are the raw strings.
             let cat = categorical_from_raw(name, &raw.columns[idx], missing);
-            let ColumnData::Categorical { codes, levels } = cat.data else { unreachable!() };
+            let ColumnData::Categorical { codes, levels } = cat.data else {
+                unreachable!()
+            };
             if task_override == Some(Task::Regression) {
                 let rawc = &raw.columns[idx];
                 let bad = (0..n)
@@ -285,17 +276,28 @@ fn encode_target(
                 });
             }
             if levels.is_empty() {
-                return Err(DataError::TargetAllMissing { name: name.to_string() });
+                return Err(DataError::TargetAllMissing {
+                    name: name.to_string(),
+                });
             }
             let d = levels.len();
-            let task = task_override.unwrap_or(if d == 2 { Task::Binary } else { Task::Multiclass });
+            let task = task_override.unwrap_or(if d == 2 {
+                Task::Binary
+            } else {
+                Task::Multiclass
+            });
             if d == 1 {
-                return Err(DataError::OneClass { name: name.to_string(), class: levels[0].clone() });
+                return Err(DataError::OneClass {
+                    name: name.to_string(),
+                    class: levels[0].clone(),
+                });
             }
             check_classes(task, name, d, || levels[0].clone())?;
             // Numeric-looking labels sort numerically; others stay lexicographic.
-            let nums: Option<Vec<f64>> =
-                levels.iter().map(|l| l.trim().parse::<f64>().ok().filter(|x| x.is_finite())).collect();
+            let nums: Option<Vec<f64>> = levels
+                .iter()
+                .map(|l| l.trim().parse::<f64>().ok().filter(|x| x.is_finite()))
+                .collect();
             let mut order: Vec<usize> = (0..d).collect();
             if let Some(nums) = &nums {
                 order.sort_by(|&a, &b| nums[a].total_cmp(&nums[b]).then(levels[a].cmp(&levels[b])));
@@ -307,9 +309,20 @@ fn encode_target(
             let classes = order.iter().map(|&o| levels[o].clone()).collect();
             let y = codes
                 .iter()
-                .map(|&c| if c == MISSING_CODE { f64::NAN } else { rank[c as usize] as f64 })
+                .map(|&c| {
+                    if c == MISSING_CODE {
+                        f64::NAN
+                    } else {
+                        rank[c as usize] as f64
+                    }
+                })
                 .collect();
-            Ok(Target { y, task, classes, n_infinite: 0 })
+            Ok(Target {
+                y,
+                task,
+                classes,
+                n_infinite: 0,
+            })
         }
     }
 }
@@ -321,7 +334,10 @@ fn check_classes(
     only: impl Fn() -> String,
 ) -> Result<(), DataError> {
     if d == 1 {
-        return Err(DataError::OneClass { name: name.to_string(), class: only() });
+        return Err(DataError::OneClass {
+            name: name.to_string(),
+            class: only(),
+        });
     }
     match task {
         Task::Binary if d != 2 => Err(DataError::TaskMismatch {
@@ -345,8 +361,8 @@ fn check_classes(
 /// column), infer or check the task, drop rows with a missing target, build the report and
 /// drop constant / ID-like columns from the modelling features.
 pub fn load_training(path: &Path, opts: &ReadOptions) -> Result<Dataset, DataError> {
-    let raw = read_raw(path)?;
     let missing = MissingSet::new(&opts.missing_tokens);
+    let mut raw = read_raw(path, &missing, &[])?;
     let (t_idx, target_defaulted) = match &opts.target {
         Some(name) => match raw.header.iter().position(|h| h == name) {
             Some(i) => (i, false),
@@ -363,21 +379,37 @@ pub fn load_training(path: &Path, opts: &ReadOptions) -> Result<Dataset, DataErr
     let mut inferred: Vec<Inferred> = raw
         .header
         .iter()
-        .zip(&raw.columns)
+        .zip(&mut raw.columns)
         .map(|(name, col)| infer_column(name, col, &missing))
         .collect();
-    let target = encode_target(&raw, t_idx, &target_name, &inferred[t_idx], &missing, opts.task)?;
+    let target = encode_target(
+        &raw,
+        t_idx,
+        &target_name,
+        &inferred[t_idx],
+        &missing,
+        opts.task,
+    )?;
     let target_inferred = inferred.remove(t_idx);
-    let keep: Vec<usize> = (0..raw.n_rows()).filter(|&i| target.y[i].is_finite()).collect();
+    let keep: Vec<usize> = (0..raw.n_rows())
+        .filter(|&i| target.y[i].is_finite())
+        .collect();
     let n_dropped = raw.n_rows() - keep.len();
     let all_kept = n_dropped == 0;
     let mut n_infinite = Vec::with_capacity(inferred.len());
     let mut columns = Vec::with_capacity(inferred.len());
     for inf in inferred {
         n_infinite.push(inf.n_infinite);
-        columns.push(if all_kept { inf.column } else { inf.column.select_rows(&keep) });
+        columns.push(if all_kept {
+            inf.column
+        } else {
+            inf.column.select_rows(&keep)
+        });
     }
-    let all_features = Frame { columns, n_rows: keep.len() };
+    let all_features = Frame {
+        columns,
+        n_rows: keep.len(),
+    };
     let y: Vec<f64> = keep.iter().map(|&i| target.y[i]).collect();
     let target_col = if all_kept {
         target_inferred.column
@@ -396,7 +428,11 @@ pub fn load_training(path: &Path, opts: &ReadOptions) -> Result<Dataset, DataErr
         n_infinite: &n_infinite,
         n_infinite_target: target.n_infinite,
     });
-    let dropped: Vec<&str> = report.dropped_columns.iter().map(|(n, _)| n.as_str()).collect();
+    let dropped: Vec<&str> = report
+        .dropped_columns
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect();
     let features = Frame {
         columns: all_features
             .columns
@@ -408,7 +444,11 @@ pub fn load_training(path: &Path, opts: &ReadOptions) -> Result<Dataset, DataErr
     if features.columns.is_empty() {
         return Err(DataError::NoFeatures {
             path: path.to_path_buf(),
-            dropped: report.dropped_columns.iter().map(|(n, r)| format!("{n} ({r})")).collect(),
+            dropped: report
+                .dropped_columns
+                .iter()
+                .map(|(n, r)| format!("{n} ({r})"))
+                .collect(),
         });
     }
     Ok(Dataset {
@@ -428,21 +468,30 @@ pub fn load_training(path: &Path, opts: &ReadOptions) -> Result<Dataset, DataErr
 /// any order; extra columns, such as the target, are ignored). Categorical columns keep their
 /// own level strings (the fitted [`crate::Preprocessor`] maps strings). Numeric columns must
 /// hold numbers (infinity counts as missing); boolean columns `true`/`false`/`1`/`0`.
-/// Schema columns absent from the file are a [`DataError::MissingColumns`].
+/// Schema columns absent from the file are a [`DataError::MissingColumns`]. Empty cells are
+/// always missing, plus any of `missing_tokens`.
 pub fn load_for_prediction(
     path: &Path,
     schema: &[SchemaColumn],
     missing_tokens: &[String],
 ) -> Result<Frame, DataError> {
-    let raw = read_raw(path)?;
     let missing = MissingSet::new(missing_tokens);
+    let force_text: Vec<String> = schema
+        .iter()
+        .filter(|s| s.kind == "categorical")
+        .map(|s| s.name.clone())
+        .collect();
+    let raw = read_raw(path, &missing, &force_text)?;
     let absent: Vec<String> = schema
         .iter()
         .filter(|s| !raw.header.contains(&s.name))
         .map(|s| s.name.clone())
         .collect();
     if !absent.is_empty() {
-        return Err(DataError::MissingColumns { path: path.to_path_buf(), columns: absent });
+        return Err(DataError::MissingColumns {
+            path: path.to_path_buf(),
+            columns: absent,
+        });
     }
     let n = raw.n_rows();
     let mut columns = Vec::with_capacity(schema.len());
@@ -461,31 +510,42 @@ pub fn load_for_prediction(
             expected: expected.to_string(),
         };
         let col = match kind {
-            ColumnKind::Numeric => {
-                let mut v = Vec::with_capacity(n);
-                for i in 0..n {
-                    let cell = rawc.get(i);
-                    if missing.is_missing(cell) {
-                        v.push(f64::NAN);
-                    } else {
-                        let x = parse_num(cell).ok_or_else(|| bad(i, "a number"))?;
-                        v.push(if x.is_finite() { x } else { f64::NAN });
-                    }
+            ColumnKind::Numeric => match &rawc.numbers {
+                Some(nums) => Column::numeric(
+                    s.name.clone(),
+                    nums.iter()
+                        .map(|&x| if x.is_finite() { x } else { f64::NAN })
+                        .collect(),
+                ),
+                None => {
+                    let i = (0..n)
+                        .find(|&i| missing.number_or_missing(rawc.get(i)).is_none())
+                        .unwrap_or(0);
+                    return Err(bad(i, "a number"));
                 }
-                Column::numeric(s.name.clone(), v)
-            }
+            },
             ColumnKind::Boolean => {
                 let mut v = Vec::with_capacity(n);
                 for i in 0..n {
-                    let cell = rawc.get(i);
-                    if missing.is_missing(cell) {
-                        v.push(f64::NAN);
-                    } else {
-                        let b = parse_bool(cell)
-                            .or_else(|| parse_num(cell).filter(|x| *x == 0.0 || *x == 1.0))
-                            .ok_or_else(|| bad(i, "true/false"))?;
-                        v.push(b);
-                    }
+                    let b = match &rawc.numbers {
+                        Some(nums) if nums[i].is_nan() || nums[i] == 0.0 || nums[i] == 1.0 => {
+                            nums[i]
+                        }
+                        Some(nums) => {
+                            return Err(DataError::BadValue {
+                                path: path.to_path_buf(),
+                                line: raw.lines[i],
+                                column: s.name.clone(),
+                                value: format_number(nums[i]),
+                                expected: "true/false".to_string(),
+                            });
+                        }
+                        None if missing.is_missing(rawc.get(i)) => f64::NAN,
+                        None => parse_bool(rawc.get(i))
+                            .or_else(|| parse_num(rawc.get(i)).filter(|x| *x == 0.0 || *x == 1.0))
+                            .ok_or_else(|| bad(i, "true/false"))?,
+                    };
+                    v.push(b);
                 }
                 Column::boolean(s.name.clone(), v)
             }

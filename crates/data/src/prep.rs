@@ -31,10 +31,18 @@ enum Encoding {
     Raw,
     /// One output per training level (missing -> most frequent level, unseen -> all zero),
     /// plus an optional missing indicator.
-    OneHot { levels: Vec<String>, fill: Option<usize>, indicator: bool },
+    OneHot {
+        levels: Vec<String>,
+        fill: Option<usize>,
+        indicator: bool,
+    },
     /// Share of the training rows holding the level (unseen -> 0); missing -> `fill`
     /// (None = NaN, for the tree engine), plus an optional missing indicator.
-    Frequency { levels: Vec<(String, f64)>, fill: Option<f64>, indicator: bool },
+    Frequency {
+        levels: Vec<(String, f64)>,
+        fill: Option<f64>,
+        indicator: bool,
+    },
     /// Index of the level among the training levels as f64 (NaN for missing / unseen).
     Codes { levels: Vec<String> },
 }
@@ -46,7 +54,9 @@ impl Encoding {
                 1 + usize::from(*indicator)
             }
             Encoding::Raw | Encoding::Codes { .. } => 1,
-            Encoding::OneHot { levels, indicator, .. } => levels.len() + usize::from(*indicator),
+            Encoding::OneHot {
+                levels, indicator, ..
+            } => levels.len() + usize::from(*indicator),
         }
     }
     fn level_names(&self) -> Vec<&str> {
@@ -119,13 +129,25 @@ impl Preprocessor {
         let inputs: Vec<Input> = frame
             .columns
             .iter()
-            .map(|c| Input { name: c.name.clone(), kind: c.kind, enc: fit_column(c, rows, kind) })
+            .map(|c| Input {
+                name: c.name.clone(),
+                kind: c.kind,
+                enc: fit_column(c, rows, kind),
+            })
             .collect();
         let n_outputs = inputs.iter().map(|i| i.enc.width()).sum();
-        let mut prep = Preprocessor { version: PREP_VERSION, kind, inputs, scale: Vec::new(), n_outputs };
+        let mut prep = Preprocessor {
+            version: PREP_VERSION,
+            kind,
+            inputs,
+            scale: Vec::new(),
+            n_outputs,
+        };
         if kind == PrepKind::Scaled {
             let refs: Vec<&Column> = frame.columns.iter().collect();
-            let x = prep.encode(&refs, rows).expect("the training frame matches itself");
+            let x = prep
+                .encode(&refs, rows)
+                .expect("the training frame matches itself");
             let m = rows.len().max(1) as f64;
             prep.scale = x
                 .columns()
@@ -134,7 +156,11 @@ impl Preprocessor {
                     let mean = c.sum() / m;
                     let var = c.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / m;
                     let sd = var.sqrt();
-                    let sd = if sd.is_finite() && sd > MIN_STD { sd } else { 1.0 };
+                    let sd = if sd.is_finite() && sd > MIN_STD {
+                        sd
+                    } else {
+                        1.0
+                    };
                     (if mean.is_finite() { mean } else { 0.0 }, sd)
                 })
                 .collect();
@@ -163,9 +189,16 @@ impl Preprocessor {
             return Err(DataError::FrameMissingColumns { columns: absent });
         }
         if let Some(&bad) = rows.iter().find(|&&r| r >= frame.n_rows) {
-            return Err(DataError::RowOutOfRange { row: bad, n_rows: frame.n_rows });
+            return Err(DataError::RowOutOfRange {
+                row: bad,
+                n_rows: frame.n_rows,
+            });
         }
-        let cols: Vec<&Column> = self.inputs.iter().map(|i| by_name[i.name.as_str()]).collect();
+        let cols: Vec<&Column> = self
+            .inputs
+            .iter()
+            .map(|i| by_name[i.name.as_str()])
+            .collect();
         let mut x = self.encode(&cols, rows)?;
         if self.kind == PrepKind::Scaled {
             for (mut c, &(mean, sd)) in x.columns_mut().into_iter().zip(&self.scale) {
@@ -211,7 +244,11 @@ impl Preprocessor {
                     let cats = categories(col, &enc.level_names(), rows);
                     for (r, &c) in cats.iter().enumerate() {
                         match enc {
-                            Encoding::OneHot { levels, fill, indicator } => match c {
+                            Encoding::OneHot {
+                                levels,
+                                fill,
+                                indicator,
+                            } => match c {
                                 Cat::Level(l) => x[[r, off + l]] = 1.0,
                                 Cat::Unseen => {}
                                 Cat::Missing => {
@@ -223,7 +260,11 @@ impl Preprocessor {
                                     }
                                 }
                             },
-                            Encoding::Frequency { levels, fill, indicator } => match c {
+                            Encoding::Frequency {
+                                levels,
+                                fill,
+                                indicator,
+                            } => match c {
                                 Cat::Level(l) => x[[r, off]] = levels[l].1,
                                 Cat::Unseen => x[[r, off]] = 0.0,
                                 Cat::Missing => {
@@ -265,7 +306,9 @@ impl Preprocessor {
                     }
                 }
                 Encoding::Raw | Encoding::Codes { .. } => out.push(i.name.clone()),
-                Encoding::OneHot { levels, indicator, .. } => {
+                Encoding::OneHot {
+                    levels, indicator, ..
+                } => {
                     out.extend(levels.iter().map(|l| format!("{}={l}", i.name)));
                     if *indicator {
                         out.push(format!("{}__missing", i.name));
@@ -365,15 +408,18 @@ fn fit_column(col: &Column, rows: &[usize], kind: PrepKind) -> Encoding {
             let total = rows.len().max(1) as f64;
             let freq = |seen: Vec<(String, usize)>, fill: Option<f64>, indicator: bool| {
                 Encoding::Frequency {
-                    levels: seen.into_iter().map(|(l, n)| (l, n as f64 / total)).collect(),
+                    levels: seen
+                        .into_iter()
+                        .map(|(l, n)| (l, n as f64 / total))
+                        .collect(),
                     fill,
                     indicator,
                 }
             };
             match kind {
-                PrepKind::Tree if seen.len() <= TREE_MAX_CODES => {
-                    Encoding::Codes { levels: seen.into_iter().map(|(l, _)| l).collect() }
-                }
+                PrepKind::Tree if seen.len() <= TREE_MAX_CODES => Encoding::Codes {
+                    levels: seen.into_iter().map(|(l, _)| l).collect(),
+                },
                 PrepKind::Tree => freq(seen, None, false),
                 _ if seen.len() <= ONE_HOT_MAX_LEVELS => Encoding::OneHot {
                     levels: seen.into_iter().map(|(l, _)| l).collect(),
@@ -395,8 +441,10 @@ fn numeric_values(col: &Column, rows: &[usize]) -> Result<Vec<f64>, DataError> {
     match &col.data {
         ColumnData::Numeric(v) => Ok(rows.iter().map(|&r| v[r]).collect()),
         ColumnData::Categorical { codes, levels } => {
-            let parsed: Vec<Option<f64>> =
-                levels.iter().map(|l| l.trim().parse::<f64>().ok()).collect();
+            let parsed: Vec<Option<f64>> = levels
+                .iter()
+                .map(|l| l.trim().parse::<f64>().ok())
+                .collect();
             rows.iter()
                 .map(|&r| {
                     let c = codes[r];
@@ -433,7 +481,13 @@ fn categories(col: &Column, fitted: &[&str], rows: &[usize]) -> Vec<Cat> {
         }
         ColumnData::Numeric(v) => rows
             .iter()
-            .map(|&r| if v[r].is_finite() { lookup(&format_number(v[r])) } else { Cat::Missing })
+            .map(|&r| {
+                if v[r].is_finite() {
+                    lookup(&format_number(v[r]))
+                } else {
+                    Cat::Missing
+                }
+            })
             .collect(),
     }
 }

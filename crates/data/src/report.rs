@@ -2,20 +2,19 @@
 //! the columns dropped from modelling (constant, ID-like).
 
 use std::fmt;
-use std::hash::{Hash, Hasher};
 
 use automl_core::Task;
 use serde::{Deserialize, Serialize};
 
 use crate::frame::{Column, ColumnData, ColumnKind, Frame, MISSING_CODE};
-use crate::hash::{FxHasher, FxMap};
+use crate::hash::FxMap;
 
 /// Rows needed before "unique per row" means "identifier".
 const ID_MIN_ROWS: usize = 20;
 /// A class is very rare below this many rows ...
-const RARE_CLASS_ROWS: usize = 10;
+const RARE_CLASS_ROWS: usize = 20;
 /// ... or below this share of the rows.
-const RARE_CLASS_SHARE: f64 = 0.005;
+const RARE_CLASS_SHARE: f64 = 0.002;
 /// Missing share above which a column is flagged.
 const HIGH_MISSING: f64 = 0.5;
 
@@ -129,7 +128,11 @@ impl DataReport {
     /// Feature columns used for modelling, counted by kind: (numeric, categorical, boolean).
     pub fn feature_kind_counts(&self) -> (usize, usize, usize) {
         let mut c = (0, 0, 0);
-        for col in self.columns.iter().filter(|c| c.role == ColumnRole::Feature) {
+        for col in self
+            .columns
+            .iter()
+            .filter(|c| c.role == ColumnRole::Feature)
+        {
             match col.kind {
                 ColumnKind::Numeric => c.0 += 1,
                 ColumnKind::Categorical => c.1 += 1,
@@ -151,7 +154,11 @@ impl fmt::Display for DataReport {
         let (num, cat, boo) = self.feature_kind_counts();
         write!(f, "rows: {}", self.n_rows)?;
         if self.n_rows_dropped_missing_target > 0 {
-            write!(f, " ({} dropped: missing target)", self.n_rows_dropped_missing_target)?;
+            write!(
+                f,
+                " ({} dropped: missing target)",
+                self.n_rows_dropped_missing_target
+            )?;
         }
         writeln!(
             f,
@@ -163,7 +170,11 @@ impl fmt::Display for DataReport {
             "target: {} ({}{})",
             self.target,
             self.task,
-            if self.target_defaulted { ", last column" } else { "" }
+            if self.target_defaulted {
+                ", last column"
+            } else {
+                ""
+            }
         )?;
         if !self.class_counts.is_empty() {
             let total = self.n_rows.max(1) as f64;
@@ -195,8 +206,11 @@ impl fmt::Display for DataReport {
             writeln!(f)?;
         }
         if !self.dropped_columns.is_empty() {
-            let shown: Vec<String> =
-                self.dropped_columns.iter().map(|(n, r)| format!("{n} ({r})")).collect();
+            let shown: Vec<String> = self
+                .dropped_columns
+                .iter()
+                .map(|(n, r)| format!("{n} ({r})"))
+                .collect();
             writeln!(f, "dropped from modelling: {}", shown.join(", "))?;
         }
         for w in &self.warnings {
@@ -224,10 +238,12 @@ pub(crate) struct ReportInput<'a> {
 fn n_unique(col: &Column) -> usize {
     match &col.data {
         ColumnData::Numeric(v) => {
-            let mut s: Vec<u64> = v.iter().filter(|x| x.is_finite()).map(|x| canon(*x)).collect();
-            s.sort_unstable();
-            s.dedup();
-            s.len()
+            let mut set: FxMap<u64, ()> = FxMap::default();
+            set.reserve(v.len().min(1 << 16));
+            for x in v.iter().filter(|x| x.is_finite()) {
+                set.insert(canon(*x), ());
+            }
+            set.len()
         }
         ColumnData::Categorical { codes, levels } => {
             let mut seen = vec![false; levels.len()];
@@ -262,30 +278,69 @@ fn is_consecutive_integers(v: &[f64]) -> bool {
 /// Per-row value keys of a column: category code or canonical number bits; missing = one key.
 fn keys(col: &Column) -> Vec<u64> {
     match &col.data {
-        ColumnData::Numeric(v) => {
-            v.iter().map(|x| if x.is_finite() { canon(*x) } else { u64::MAX }).collect()
-        }
+        ColumnData::Numeric(v) => v
+            .iter()
+            .map(|x| if x.is_finite() { canon(*x) } else { u64::MAX })
+            .collect(),
         ColumnData::Categorical { codes, .. } => codes.iter().map(|&c| c as u64).collect(),
+    }
+}
+
+/// Per-row key of a column at row `i`: category code or canonical number bits; missing = one key.
+#[inline]
+fn key_at(col: &Column, i: usize) -> u64 {
+    match &col.data {
+        ColumnData::Numeric(v) => {
+            if v[i].is_finite() {
+                canon(v[i])
+            } else {
+                u64::MAX
+            }
+        }
+        ColumnData::Categorical { codes, .. } => codes[i] as u64,
     }
 }
 
 /// Number of rows identical (all features and target) to an earlier row.
 fn count_duplicates(features: &Frame, target: &Column) -> usize {
-    let cols: Vec<Vec<u64>> =
-        features.columns.iter().chain(std::iter::once(target)).map(keys).collect();
+    let cols: Vec<&Column> = features
+        .columns
+        .iter()
+        .chain(std::iter::once(target))
+        .collect();
     let n = features.n_rows;
-    let mut seen: FxMap<u64, Vec<usize>> = FxMap::default();
-    let mut dups = 0;
-    for i in 0..n {
-        let mut h = FxHasher::default();
-        for c in &cols {
-            c[i].hash(&mut h);
+    let mut hashes = vec![0x9E37_79B9_7F4A_7C15u64; n];
+    const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+    for c in &cols {
+        match &c.data {
+            ColumnData::Numeric(v) => {
+                for (h, x) in hashes.iter_mut().zip(v) {
+                    let key = if x.is_finite() { canon(*x) } else { u64::MAX };
+                    *h = (h.rotate_left(5) ^ key).wrapping_mul(K);
+                }
+            }
+            ColumnData::Categorical { codes, .. } => {
+                for (h, &code) in hashes.iter_mut().zip(codes) {
+                    *h = (h.rotate_left(5) ^ code as u64).wrapping_mul(K);
+                }
+            }
         }
-        let bucket = seen.entry(h.finish()).or_default();
-        if bucket.iter().any(|&j| cols.iter().all(|c| c[i] == c[j])) {
-            dups += 1;
-        } else {
-            bucket.push(i);
+    }
+    let mut first: FxMap<u64, usize> = FxMap::default();
+    first.reserve(n);
+    let mut dups = 0;
+    for (i, &h) in hashes.iter().enumerate() {
+        match first.entry(h) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(i);
+            }
+            std::collections::hash_map::Entry::Occupied(e) => {
+                let j = *e.get();
+                // Equal hashes of different rows are counted only when the rows really match.
+                if cols.iter().all(|c| key_at(c, i) == key_at(c, j)) {
+                    dups += 1;
+                }
+            }
         }
     }
     dups
@@ -315,7 +370,10 @@ fn leakage(col: &Column, target: &Column, y: &[f64], task: Task) -> Option<Strin
         }
         // A perfect mapping: identical text, or a perfect predictor when values repeat enough
         // that the mapping is not a coincidence of near-uniqueness.
-        if present.iter().all(|&i| col.cell_string(i) == target.cell_string(i)) {
+        if present
+            .iter()
+            .all(|&i| col.cell_string(i) == target.cell_string(i))
+        {
             return Some(identical_msg());
         }
         let mut classes: Vec<u64> = map.values().map(|c| c.to_bits()).collect();
@@ -330,13 +388,16 @@ fn leakage(col: &Column, target: &Column, y: &[f64], task: Task) -> Option<Strin
             )
         })
     } else {
-        let ColumnData::Numeric(v) = &col.data else { return None };
+        let ColumnData::Numeric(v) = &col.data else {
+            return None;
+        };
         if col.kind != ColumnKind::Numeric {
             return None;
         }
         let m = present.len() as f64;
-        let (mx, my) =
-            present.iter().fold((0.0, 0.0), |a, &i| (a.0 + v[i] / m, a.1 + y[i] / m));
+        let (mx, my) = present
+            .iter()
+            .fold((0.0, 0.0), |a, &i| (a.0 + v[i] / m, a.1 + y[i] / m));
         let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
         for &i in &present {
             let (dx, dy) = (v[i] - mx, y[i] - my);
@@ -367,17 +428,26 @@ pub(crate) fn build_report(inp: ReportInput<'_>) -> DataReport {
     for (col, &n_inf) in inp.features.columns.iter().zip(inp.n_infinite) {
         let n_missing = col.data.n_missing();
         let nu = n_unique(col);
-        let share = if n == 0 { 0.0 } else { n_missing as f64 / n as f64 };
+        let share = if n == 0 {
+            0.0
+        } else {
+            n_missing as f64 / n as f64
+        };
         let mut role = ColumnRole::Feature;
         let distinct_with_missing = nu + usize::from(n_missing > 0);
         if distinct_with_missing <= 1 {
-            let what = if nu == 0 { "every value missing".to_string() } else {
+            let what = if nu == 0 {
+                "every value missing".to_string()
+            } else {
                 format!("always '{}'", col.cell_string(0).unwrap_or_default())
             };
             warnings.push(Warning {
                 kind: WarningKind::Constant,
                 column: Some(col.name.clone()),
-                message: format!("column '{}' is constant ({what}); dropped from modelling", col.name),
+                message: format!(
+                    "column '{}' is constant ({what}); dropped from modelling",
+                    col.name
+                ),
             });
             dropped.push((col.name.clone(), "constant".to_string()));
             role = ColumnRole::Dropped;
@@ -403,7 +473,7 @@ pub(crate) fn build_report(inp: ReportInput<'_>) -> DataReport {
                 kind: WarningKind::HighMissing,
                 column: Some(col.name.clone()),
                 message: format!(
-                    "column '{}' is {:.0}% missing; it is kept (imputed, with a missing indicator) but carries little information",
+                    "column '{}' is {:.1}% missing; it is kept (imputed, with a missing indicator) but carries little information",
                     col.name,
                     100.0 * share
                 ),

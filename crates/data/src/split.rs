@@ -16,10 +16,20 @@ pub struct Split {
 /// each group shuffled.
 fn shuffled_groups(y: &[f64], task: Task, rng: &mut Rng) -> Vec<Vec<usize>> {
     let mut groups: Vec<Vec<usize>> = if task.is_classification() {
-        let k = y.iter().filter(|v| v.is_finite()).map(|&v| v as usize + 1).max().unwrap_or(0);
+        let k = y
+            .iter()
+            .filter(|v| v.is_finite())
+            .map(|&v| v as usize + 1)
+            .max()
+            .unwrap_or(0);
         let mut g = vec![Vec::new(); k];
         for (i, &v) in y.iter().enumerate() {
-            g[if v.is_finite() && v >= 0.0 { v as usize } else { 0 }].push(i);
+            g[if v.is_finite() && v >= 0.0 {
+                v as usize
+            } else {
+                0
+            }]
+            .push(i);
         }
         g
     } else {
@@ -38,7 +48,7 @@ fn shuffled_groups(y: &[f64], task: Task, rng: &mut Rng) -> Vec<Vec<usize>> {
 pub fn kfold(y: &[f64], task: Task, k: usize, seed: u64) -> Vec<Split> {
     let n = y.len();
     let k = k.clamp(2, n.max(2));
-    let mut rng = Rng::derive(seed, 0x6b66_6f6c_64);
+    let mut rng = Rng::derive(seed, 0x006b_666f_6c64);
     let groups = shuffled_groups(y, task, &mut rng);
     let mut fold_of = vec![0usize; n];
     // Continue the round-robin across classes, starting each class at a random fold, so fold
@@ -63,8 +73,12 @@ pub fn kfold(y: &[f64], task: Task, k: usize, seed: u64) -> Vec<Split> {
 /// Same `seed` = same split.
 pub fn holdout(y: &[f64], task: Task, valid_fraction: f64, seed: u64) -> Split {
     let n = y.len();
-    let frac = if valid_fraction.is_finite() { valid_fraction.clamp(0.0, 1.0) } else { 0.2 };
-    let mut rng = Rng::derive(seed, 0x686f_6c64);
+    let frac = if valid_fraction.is_finite() {
+        valid_fraction.clamp(0.0, 1.0)
+    } else {
+        0.2
+    };
+    let mut rng = Rng::derive(seed, 0x0068_6f6c_64ff);
     let groups = shuffled_groups(y, task, &mut rng);
     let mut is_valid = vec![false; n];
     for g in &groups {
