@@ -171,12 +171,35 @@ fn check_version(v: &Value, what: &str, path: &Path) -> Result<(), StoreError> {
 }
 
 /// Decode a study record from bytes.
-pub(crate) fn decode_study(bytes: &[u8], what: &str, path: &Path) -> Result<StudyRecord, StoreError> {
+pub(crate) fn decode_study(
+    bytes: &[u8],
+    what: &str,
+    path: &Path,
+) -> Result<StudyRecord, StoreError> {
+    // Fast path: straight into the typed record; anything unusual goes through a JSON value.
+    if let Ok(s) = serde_json::from_slice::<StudyRecord>(bytes) {
+        return newer_check(s.schema_version, path).map(|()| s);
+    }
     decode_study_value(parse(bytes, what)?, what, path)
 }
 
+fn newer_check(found: u32, path: &Path) -> Result<(), StoreError> {
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema {
+            path: path.to_path_buf(),
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
+
 /// Decode a study record from a JSON value.
-pub(crate) fn decode_study_value(v: Value, what: &str, path: &Path) -> Result<StudyRecord, StoreError> {
+pub(crate) fn decode_study_value(
+    v: Value,
+    what: &str,
+    path: &Path,
+) -> Result<StudyRecord, StoreError> {
     check_version(&v, what, path)?;
     serde_json::from_value(v).map_err(|e| StoreError::Corrupt {
         what: what.to_string(),
@@ -185,14 +208,37 @@ pub(crate) fn decode_study_value(v: Value, what: &str, path: &Path) -> Result<St
 }
 
 /// Decode a trial record from bytes.
-pub(crate) fn decode_trial(bytes: &[u8], what: &str, path: &Path) -> Result<TrialRecord, StoreError> {
+pub(crate) fn decode_trial(
+    bytes: &[u8],
+    what: &str,
+    path: &Path,
+) -> Result<TrialRecord, StoreError> {
+    // Fast path: straight into the typed record (fails on `null` floats, i.e. NaN scores, and
+    // on damage); those go through a JSON value.
+    if let Ok(t) = serde_json::from_slice::<TrialRecord>(bytes) {
+        return newer_check(t.schema_version, path).map(|()| t);
+    }
     decode_trial_value(parse(bytes, what)?, what, path)
+}
+
+/// Check that stored bytes are well-formed JSON without building anything.
+pub(crate) fn validate_json(bytes: &[u8], what: &str) -> Result<(), StoreError> {
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+        .map(|_| ())
+        .map_err(|e| StoreError::Corrupt {
+            what: what.to_string(),
+            reason: format!("invalid JSON: {e}"),
+        })
 }
 
 const NAN_FIELDS: [&str; 4] = ["mean", "std", "fit_time_s", "predict_time_per_row_s"];
 
 /// Decode a trial record from a JSON value, turning `null` floats back into NaN.
-pub(crate) fn decode_trial_value(mut v: Value, what: &str, path: &Path) -> Result<TrialRecord, StoreError> {
+pub(crate) fn decode_trial_value(
+    mut v: Value,
+    what: &str,
+    path: &Path,
+) -> Result<TrialRecord, StoreError> {
     check_version(&v, what, path)?;
     let mut nan_fields = Vec::new();
     let mut nan_folds = Vec::new();
@@ -279,10 +325,19 @@ mod tests {
         let mut bad = c.clone();
         let last = bad.len() - 1;
         bad[last] ^= 0xff;
-        assert!(matches!(decompress(&bad, "x"), Err(StoreError::Corrupt { .. })));
+        assert!(matches!(
+            decompress(&bad, "x"),
+            Err(StoreError::Corrupt { .. })
+        ));
         let mut huge = c.clone();
         huge[4..12].copy_from_slice(&u64::MAX.to_le_bytes());
-        assert!(matches!(decompress(&huge, "x"), Err(StoreError::Corrupt { .. })));
-        assert!(matches!(decompress(b"AMZ", "x"), Err(StoreError::Corrupt { .. })));
+        assert!(matches!(
+            decompress(&huge, "x"),
+            Err(StoreError::Corrupt { .. })
+        ));
+        assert!(matches!(
+            decompress(b"AMZ", "x"),
+            Err(StoreError::Corrupt { .. })
+        ));
     }
 }

@@ -4,14 +4,20 @@
 
 use crate::{INTERRUPTED_ERROR, Store, StoreError};
 use automl_core::trial::SchemaColumn;
-use automl_core::{Budget, Candidate, ParamValue, Params, SCHEMA_VERSION, StudyRecord, Task, TrialRecord, TrialState};
+use automl_core::{
+    Budget, Candidate, ParamValue, Params, SCHEMA_VERSION, StudyRecord, Task, TrialRecord,
+    TrialState,
+};
 use std::collections::BTreeMap;
 
 /// A factory of fresh, empty stores.
 pub type MakeStore<'a> = &'a dyn Fn() -> Box<dyn Store>;
 
+/// One check of the suite.
+pub type Check = fn(MakeStore<'_>);
+
 /// The checks of the suite, by name.
-pub const CHECKS: &[(&str, fn(MakeStore<'_>))] = &[
+pub const CHECKS: &[(&str, Check)] = &[
     ("empty_store", empty_store),
     ("study_ids_and_listing", study_ids_and_listing),
     ("update_study", update_study),
@@ -23,7 +29,10 @@ pub const CHECKS: &[(&str, fn(MakeStore<'_>))] = &[
     ("artifacts_roundtrip", artifacts_roundtrip),
     ("blobs", blobs),
     ("delete_artifact", delete_artifact),
-    ("retention_keeps_best_and_protected", retention_keeps_best_and_protected),
+    (
+        "retention_keeps_best_and_protected",
+        retention_keeps_best_and_protected,
+    ),
     ("retention_lower_is_better", retention_lower_is_better),
     ("mark_interrupted", mark_interrupted),
     ("concurrent_trials", concurrent_trials),
@@ -77,7 +86,10 @@ pub fn sample_study(name: &str) -> StudyRecord {
 /// A candidate with a few parameters of each kind.
 pub fn sample_candidate(i: u64) -> Candidate {
     let mut params = Params::new();
-    params.insert("learning_rate".to_string(), ParamValue::Float(0.05 + i as f64 * 0.01));
+    params.insert(
+        "learning_rate".to_string(),
+        ParamValue::Float(0.05 + i as f64 * 0.01),
+    );
     params.insert("max_depth".to_string(), ParamValue::Int(3 + i as i64));
     params.insert("loss".to_string(), ParamValue::Str("logloss".to_string()));
     params.insert("bootstrap".to_string(), ParamValue::Bool(i % 2 == 0));
@@ -121,7 +133,10 @@ pub fn completed(mut t: TrialRecord, mean: f64) -> TrialRecord {
 fn empty_store(make: MakeStore<'_>) {
     let s = make();
     assert!(s.studies().unwrap().is_empty(), "empty_store: studies");
-    assert!(s.latest_study().unwrap().is_none(), "empty_store: latest_study");
+    assert!(
+        s.latest_study().unwrap().is_none(),
+        "empty_store: latest_study"
+    );
     assert!(s.study(1).unwrap().is_none(), "empty_store: study(1)");
     assert!(s.trials(1).unwrap().is_empty(), "empty_store: trials(1)");
     assert!(s.trial(1, 0).unwrap().is_none(), "empty_store: trial");
@@ -136,11 +151,20 @@ fn study_ids_and_listing(make: MakeStore<'_>) {
         .iter()
         .map(|n| s.create_study(sample_study(n)).unwrap())
         .collect();
-    assert!(ids.windows(2).all(|w| w[0] < w[1]), "study ids ascending: {ids:?}");
-    assert!(!ids.contains(&999), "create_study must ignore study.study_id");
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "study ids ascending: {ids:?}"
+    );
+    assert!(
+        !ids.contains(&999),
+        "create_study must ignore study.study_id"
+    );
     let listed = s.studies().unwrap();
     assert_eq!(listed.iter().map(|x| x.study_id).collect::<Vec<_>>(), ids);
-    assert_eq!(listed.iter().map(|x| x.name.as_str()).collect::<Vec<_>>(), ["a", "b", "c"]);
+    assert_eq!(
+        listed.iter().map(|x| x.name.as_str()).collect::<Vec<_>>(),
+        ["a", "b", "c"]
+    );
     for (id, got) in ids.iter().zip(&listed) {
         let mut want = sample_study(&got.name);
         want.study_id = *id;
@@ -160,14 +184,21 @@ fn update_study(make: MakeStore<'_>) {
     st.final_trial = Some(3);
     st.extra.insert("rows".to_string(), "150".to_string());
     s.update_study(&st).unwrap();
-    assert_eq!(s.study(id).unwrap(), Some(st.clone()), "update_study roundtrip");
+    assert_eq!(
+        s.study(id).unwrap(),
+        Some(st.clone()),
+        "update_study roundtrip"
+    );
     let mut ghost = st;
     ghost.study_id = id + 100;
     assert!(
         matches!(s.update_study(&ghost), Err(StoreError::NotFound { .. })),
         "update_study of an unknown study must be NotFound"
     );
-    assert!(s.study(id + 100).unwrap().is_none(), "update_study must not create");
+    assert!(
+        s.study(id + 100).unwrap().is_none(),
+        "update_study must not create"
+    );
 }
 
 fn trial_ids_dense_per_study(make: MakeStore<'_>) {
@@ -177,17 +208,35 @@ fn trial_ids_dense_per_study(make: MakeStore<'_>) {
     let mut ids_a = Vec::new();
     let mut ids_b = Vec::new();
     for i in 0..4 {
-        ids_a.push(s.start_trial(a, &sample_candidate(i), "random", i).unwrap().trial_id);
+        ids_a.push(
+            s.start_trial(a, &sample_candidate(i), "random", i)
+                .unwrap()
+                .trial_id,
+        );
         if i % 2 == 0 {
-            ids_b.push(s.start_trial(b, &sample_candidate(i), "random", i).unwrap().trial_id);
+            ids_b.push(
+                s.start_trial(b, &sample_candidate(i), "random", i)
+                    .unwrap()
+                    .trial_id,
+            );
         }
     }
     assert_eq!(ids_a, [0, 1, 2, 3], "trial ids of study a");
     assert_eq!(ids_b, [0, 1], "trial ids of study b");
-    assert_eq!(s.trials(a).unwrap().iter().map(|t| t.trial_id).collect::<Vec<_>>(), [0, 1, 2, 3]);
+    assert_eq!(
+        s.trials(a)
+            .unwrap()
+            .iter()
+            .map(|t| t.trial_id)
+            .collect::<Vec<_>>(),
+        [0, 1, 2, 3]
+    );
     assert!(s.trials(b).unwrap().iter().all(|t| t.study_id == b));
     let err = s.start_trial(b + 1, &sample_candidate(0), "random", 0);
-    assert!(matches!(err, Err(StoreError::NotFound { .. })), "start_trial on unknown study: {err:?}");
+    assert!(
+        matches!(err, Err(StoreError::NotFound { .. })),
+        "start_trial on unknown study: {err:?}"
+    );
 }
 
 fn start_trial_record(make: MakeStore<'_>) {
@@ -213,7 +262,9 @@ fn start_trial_record(make: MakeStore<'_>) {
 fn finish_roundtrip(make: MakeStore<'_>) {
     let s = make();
     let id = s.create_study(sample_study("a")).unwrap();
-    let t = s.start_trial(id, &sample_candidate(1), "random", 5).unwrap();
+    let t = s
+        .start_trial(id, &sample_candidate(1), "random", 5)
+        .unwrap();
     let mut done = completed(t, 0.91);
     done.model_size_bytes = 1;
     let art = sample_artifact(1, 3000);
@@ -226,7 +277,9 @@ fn finish_roundtrip(make: MakeStore<'_>) {
     assert_eq!(s.trials(id).unwrap(), vec![want]);
 
     // A failed trial without an artifact; ended_at_ms filled in when 0.
-    let t = s.start_trial(id, &sample_candidate(2), "random", 6).unwrap();
+    let t = s
+        .start_trial(id, &sample_candidate(2), "random", 6)
+        .unwrap();
     let mut failed = t.clone();
     failed.state = TrialState::Failed;
     failed.error = Some("fit error: singular matrix".to_string());
@@ -242,7 +295,9 @@ fn finish_roundtrip(make: MakeStore<'_>) {
 fn non_finite_scores_roundtrip(make: MakeStore<'_>) {
     let s = make();
     let id = s.create_study(sample_study("a")).unwrap();
-    let t = s.start_trial(id, &sample_candidate(1), "random", 5).unwrap();
+    let t = s
+        .start_trial(id, &sample_candidate(1), "random", 5)
+        .unwrap();
     let mut done = completed(t, 0.5);
     done.fold_scores = vec![0.5, f64::NAN, 0.7];
     done.mean = f64::NAN;
@@ -262,15 +317,26 @@ fn non_finite_scores_roundtrip(make: MakeStore<'_>) {
 fn finish_errors(make: MakeStore<'_>) {
     let s = make();
     let id = s.create_study(sample_study("a")).unwrap();
-    let t = s.start_trial(id, &sample_candidate(1), "random", 5).unwrap();
+    let t = s
+        .start_trial(id, &sample_candidate(1), "random", 5)
+        .unwrap();
     let r = s.finish_trial(&t, None);
-    assert!(matches!(r, Err(StoreError::Invalid { .. })), "finishing as running: {r:?}");
+    assert!(
+        matches!(r, Err(StoreError::Invalid { .. })),
+        "finishing as running: {r:?}"
+    );
     let mut ghost = completed(t, 0.5);
     ghost.trial_id = 17;
     let r = s.finish_trial(&ghost, Some(b"x"));
-    assert!(matches!(r, Err(StoreError::NotFound { .. })), "finishing an unstarted trial: {r:?}");
+    assert!(
+        matches!(r, Err(StoreError::NotFound { .. })),
+        "finishing an unstarted trial: {r:?}"
+    );
     assert!(s.trial(id, 17).unwrap().is_none());
-    assert!(s.artifact(id, 17).unwrap().is_none(), "no artifact for a rejected finish");
+    assert!(
+        s.artifact(id, 17).unwrap().is_none(),
+        "no artifact for a rejected finish"
+    );
     assert_eq!(s.trials(id).unwrap().len(), 1);
 }
 
@@ -279,7 +345,9 @@ fn artifacts_roundtrip(make: MakeStore<'_>) {
     let id = s.create_study(sample_study("a")).unwrap();
     let sizes = [0usize, 1, 1000, 200_000];
     for (i, &n) in sizes.iter().enumerate() {
-        let t = s.start_trial(id, &sample_candidate(i as u64), "random", 0).unwrap();
+        let t = s
+            .start_trial(id, &sample_candidate(i as u64), "random", 0)
+            .unwrap();
         let art = sample_artifact(i as u64 + 10, n);
         s.finish_trial(&completed(t, 0.5), Some(&art)).unwrap();
     }
@@ -308,23 +376,41 @@ fn blobs(make: MakeStore<'_>) {
     s.put_blob(b, "ensemble", b"other").unwrap();
     s.put_blob(a, "ключ ünïcode", b"").unwrap();
     assert_eq!(s.blob(a, "oof/trial-3").unwrap(), Some(oof));
-    assert_eq!(s.blob(a, "ensemble").unwrap().as_deref(), Some(&b"{\"members\":[1,2]}"[..]));
-    assert_eq!(s.blob(b, "ensemble").unwrap().as_deref(), Some(&b"other"[..]));
+    assert_eq!(
+        s.blob(a, "ensemble").unwrap().as_deref(),
+        Some(&b"{\"members\":[1,2]}"[..])
+    );
+    assert_eq!(
+        s.blob(b, "ensemble").unwrap().as_deref(),
+        Some(&b"other"[..])
+    );
     assert_eq!(s.blob(a, "ключ ünïcode").unwrap(), Some(Vec::new()));
-    assert!(s.blob(a, "oof").unwrap().is_none(), "prefix of a key is not a key");
+    assert!(
+        s.blob(a, "oof").unwrap().is_none(),
+        "prefix of a key is not a key"
+    );
     s.put_blob(a, "ensemble", b"v2").unwrap();
     assert_eq!(s.blob(a, "ensemble").unwrap().as_deref(), Some(&b"v2"[..]));
-    assert_eq!(s.blob(b, "ensemble").unwrap().as_deref(), Some(&b"other"[..]));
+    assert_eq!(
+        s.blob(b, "ensemble").unwrap().as_deref(),
+        Some(&b"other"[..])
+    );
     let r = s.put_blob(b + 1, "x", b"y");
-    assert!(matches!(r, Err(StoreError::NotFound { .. })), "blob for unknown study: {r:?}");
+    assert!(
+        matches!(r, Err(StoreError::NotFound { .. })),
+        "blob for unknown study: {r:?}"
+    );
 }
 
 fn delete_artifact(make: MakeStore<'_>) {
     let s = make();
     let id = s.create_study(sample_study("a")).unwrap();
     for i in 0..2 {
-        let t = s.start_trial(id, &sample_candidate(i), "random", 0).unwrap();
-        s.finish_trial(&completed(t, 0.5), Some(&sample_artifact(i, 500))).unwrap();
+        let t = s
+            .start_trial(id, &sample_candidate(i), "random", 0)
+            .unwrap();
+        s.finish_trial(&completed(t, 0.5), Some(&sample_artifact(i, 500)))
+            .unwrap();
     }
     s.delete_artifact(id, 0).unwrap();
     assert!(s.artifact(id, 0).unwrap().is_none());
@@ -344,7 +430,11 @@ fn kept(s: &dyn Store, id: u64) -> Vec<u64> {
         .into_iter()
         .filter(|t| {
             let has = s.artifact(id, t.trial_id).unwrap().is_some();
-            assert_eq!(has, t.has_artifact, "has_artifact consistent for trial {}", t.trial_id);
+            assert_eq!(
+                has, t.has_artifact,
+                "has_artifact consistent for trial {}",
+                t.trial_id
+            );
             has
         })
         .map(|t| t.trial_id)
@@ -354,16 +444,22 @@ fn kept(s: &dyn Store, id: u64) -> Vec<u64> {
 fn retention_setup(s: &dyn Store, means: &[f64]) -> u64 {
     let id = s.create_study(sample_study("r")).unwrap();
     for (i, &m) in means.iter().enumerate() {
-        let t = s.start_trial(id, &sample_candidate(i as u64), "random", 0).unwrap();
-        s.finish_trial(&completed(t, m), Some(&sample_artifact(i as u64, 100))).unwrap();
+        let t = s
+            .start_trial(id, &sample_candidate(i as u64), "random", 0)
+            .unwrap();
+        s.finish_trial(&completed(t, m), Some(&sample_artifact(i as u64, 100)))
+            .unwrap();
     }
     // A failed trial (no artifact) and a running one.
-    let t = s.start_trial(id, &sample_candidate(50), "random", 0).unwrap();
+    let t = s
+        .start_trial(id, &sample_candidate(50), "random", 0)
+        .unwrap();
     let mut f = t.clone();
     f.state = TrialState::Failed;
     f.error = Some("boom".to_string());
     s.finish_trial(&f, None).unwrap();
-    s.start_trial(id, &sample_candidate(51), "random", 0).unwrap();
+    s.start_trial(id, &sample_candidate(51), "random", 0)
+        .unwrap();
     id
 }
 
@@ -377,10 +473,21 @@ fn retention_keeps_best_and_protected(make: MakeStore<'_>) {
     assert_eq!(dropped, 3, "dropped 0, 4, 5");
     assert_eq!(kept(&*s, id), [1, 2, 3]);
     for t in s.trials(id).unwrap() {
-        assert!(t.state != TrialState::Complete || t.mean.is_finite(), "scores kept");
+        assert!(
+            t.state != TrialState::Complete || t.mean.is_finite(),
+            "scores kept"
+        );
     }
-    assert_eq!(s.trials(id).unwrap().len(), means.len() + 2, "records are never dropped");
-    assert_eq!(s.apply_retention(id, 2, true, &[2]).unwrap(), 0, "idempotent");
+    assert_eq!(
+        s.trials(id).unwrap().len(),
+        means.len() + 2,
+        "records are never dropped"
+    );
+    assert_eq!(
+        s.apply_retention(id, 2, true, &[2]).unwrap(),
+        0,
+        "idempotent"
+    );
     assert_eq!(s.apply_retention(id, 10, true, &[]).unwrap(), 0);
     assert_eq!(kept(&*s, id), [1, 2, 3]);
     assert_eq!(s.apply_retention(id, 0, true, &[3]).unwrap(), 2);
@@ -418,10 +525,19 @@ fn mark_interrupted(make: MakeStore<'_>) {
     assert_eq!(ts[1].mean, 0.7);
     assert_eq!(s.artifact(a, 1).unwrap().as_deref(), Some(&b"model"[..]));
     assert_eq!(s.mark_interrupted(a).unwrap(), 0, "second call finds none");
-    assert_eq!(s.trial(b, 0).unwrap().unwrap().state, TrialState::Running, "other study untouched");
+    assert_eq!(
+        s.trial(b, 0).unwrap().unwrap().state,
+        TrialState::Running,
+        "other study untouched"
+    );
     assert_eq!(s.mark_interrupted(b + 5).unwrap(), 0);
     // Ids continue after interrupted trials.
-    assert_eq!(s.start_trial(a, &sample_candidate(9), "random", 0).unwrap().trial_id, 3);
+    assert_eq!(
+        s.start_trial(a, &sample_candidate(9), "random", 0)
+            .unwrap()
+            .trial_id,
+        3
+    );
 }
 
 fn concurrent_trials(make: MakeStore<'_>) {
@@ -432,7 +548,9 @@ fn concurrent_trials(make: MakeStore<'_>) {
         for w in 0..4u64 {
             scope.spawn(move || {
                 for i in 0..10u64 {
-                    let t = store.start_trial(id, &sample_candidate(w * 100 + i), "random", w).unwrap();
+                    let t = store
+                        .start_trial(id, &sample_candidate(w * 100 + i), "random", w)
+                        .unwrap();
                     let art = sample_artifact(t.trial_id, 64);
                     store.finish_trial(&completed(t, 0.5), Some(&art)).unwrap();
                 }
@@ -440,9 +558,15 @@ fn concurrent_trials(make: MakeStore<'_>) {
         }
     });
     let ts = s.trials(id).unwrap();
-    assert_eq!(ts.iter().map(|t| t.trial_id).collect::<Vec<_>>(), (0..40).collect::<Vec<_>>());
+    assert_eq!(
+        ts.iter().map(|t| t.trial_id).collect::<Vec<_>>(),
+        (0..40).collect::<Vec<_>>()
+    );
     for t in &ts {
         assert_eq!(t.state, TrialState::Complete);
-        assert_eq!(s.artifact(id, t.trial_id).unwrap(), Some(sample_artifact(t.trial_id, 64)));
+        assert_eq!(
+            s.artifact(id, t.trial_id).unwrap(),
+            Some(sample_artifact(t.trial_id, 64))
+        );
     }
 }

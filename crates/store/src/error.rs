@@ -6,7 +6,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A file-system operation failed.
-    #[error("store I/O error at {path}: {source}; check that the path is writable and the disk is not full")]
+    #[error(
+        "store I/O error at {path}: {source}; check that the path is writable and the disk is not full"
+    )]
     Io {
         /// The file or directory involved.
         path: PathBuf,
@@ -23,7 +25,9 @@ pub enum StoreError {
         path: PathBuf,
     },
     /// The path exists but is not an automl store.
-    #[error("{path} is not an automl store: {reason}; pass a directory that automl created, or a new (empty or missing) directory")]
+    #[error(
+        "{path} is not an automl store: {reason}; pass a directory that automl created, or a new (empty or missing) directory"
+    )]
     NotAStore {
         /// The path given.
         path: PathBuf,
@@ -43,7 +47,9 @@ pub enum StoreError {
         supported: u32,
     },
     /// A record or blob could not be decoded.
-    #[error("{what} is corrupted: {reason}; it cannot be read (delete the study or restore the store from a backup)")]
+    #[error(
+        "{what} is corrupted: {reason}; it cannot be read (delete the study or restore the store from a backup)"
+    )]
     Corrupt {
         /// Which record / blob (study, trial, key).
         what: String,

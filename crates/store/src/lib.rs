@@ -62,7 +62,8 @@ pub trait Store: StoreRead {
     /// trial is durable when this returns. Sets `has_artifact` (and `model_size_bytes` to the
     /// artifact length when one is given); `ended_at_ms` = now when it is 0. The state must not
     /// be `Running`; the trial must have been started (`NotFound` otherwise).
-    fn finish_trial(&self, record: &TrialRecord, artifact: Option<&[u8]>) -> Result<(), StoreError>;
+    fn finish_trial(&self, record: &TrialRecord, artifact: Option<&[u8]>)
+    -> Result<(), StoreError>;
     /// Store a named blob of a study (compressed, flushed), replacing any previous one.
     fn put_blob(&self, study_id: u64, key: &str, bytes: &[u8]) -> Result<(), StoreError>;
     /// Drop the artifact of a trial and clear its `has_artifact` (the record stays; `model_size_bytes` is kept).

@@ -146,7 +146,11 @@ impl Store for MemoryStore {
         g.next_trial.insert(study_id, id + 1);
         Ok(rec)
     }
-    fn finish_trial(&self, record: &TrialRecord, artifact: Option<&[u8]>) -> Result<(), StoreError> {
+    fn finish_trial(
+        &self,
+        record: &TrialRecord,
+        artifact: Option<&[u8]>,
+    ) -> Result<(), StoreError> {
         let rec = crate::prepare_finish(record, artifact)?;
         let bytes = codec::encode_trial(&rec)?;
         let packed = artifact.map(codec::compress);
@@ -207,7 +211,12 @@ impl Store for MemoryStore {
     ) -> Result<usize, StoreError> {
         let victims = {
             let g = self.lock();
-            crate::retention_victims(&g.trials(study_id)?, keep_best, metric_higher_is_better, protect)
+            crate::retention_victims(
+                &g.trials(study_id)?,
+                keep_best,
+                metric_higher_is_better,
+                protect,
+            )
         };
         for &t in &victims {
             self.delete_artifact(study_id, t)?;

@@ -7,8 +7,23 @@ use automl_core::{Candidate, SCHEMA_VERSION, StudyRecord, TrialRecord, TrialStat
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Stores opened by this process: canonical path -> number of live handles. sled releases its
+/// file lock from background threads shortly after a handle is dropped, so a reopen by the same
+/// process can briefly see its own lock; only then (path known here, no live handle) is the
+/// open retried, for up to [`LINGER_WAIT`].
+static HANDLES: Mutex<BTreeMap<PathBuf, usize>> = Mutex::new(BTreeMap::new());
+
+/// How long a reopen waits for this process's own just-dropped handle to release the lock.
+const LINGER_WAIT: Duration = Duration::from_secs(5);
+
+fn handles() -> std::sync::MutexGuard<'static, BTreeMap<PathBuf, usize>> {
+    HANDLES.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// Metadata document stored under `meta/store`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -31,6 +46,17 @@ pub struct SledStore {
     blobs: sled::Tree,
     counters: sled::Tree,
     snapshot_lock: Mutex<()>,
+    /// Key of this handle in [`HANDLES`].
+    handle_key: PathBuf,
+}
+
+impl Drop for SledStore {
+    fn drop(&mut self) {
+        let mut h = handles();
+        if let Some(n) = h.get_mut(&self.handle_key) {
+            *n = n.saturating_sub(1);
+        }
+    }
 }
 
 /// Whether a sled error is its "could not acquire lock" error.
@@ -83,33 +109,36 @@ impl SledStore {
                 source,
             })?;
         }
-        let config = sled::Config::new()
-            .path(dir)
-            .cache_capacity(64 * 1024 * 1024)
-            .flush_every_ms(Some(1000));
-        // sled may panic on some kinds of damage; turn that into an error.
-        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()));
-        let db = match opened {
-            Ok(Ok(db)) => db,
-            Ok(Err(e)) => return Err(map_sled(dir, e)),
-            Err(_) => {
-                return Err(StoreError::Corrupt {
-                    what: format!("the database in {}", dir.display()),
-                    reason: "the database engine failed while opening it".to_string(),
-                });
+        let handle_key = dir.canonicalize().unwrap_or_else(|_| path.clone());
+        let deadline = Instant::now() + LINGER_WAIT;
+        let db = loop {
+            match open_db(dir) {
+                Err(StoreError::Locked { .. })
+                    if handles().get(&handle_key) == Some(&0) && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(e),
+                Ok(db) => break db,
             }
         };
         let tree = |name: &str| db.open_tree(name).map_err(|e| map_sled(dir, e));
         let meta = tree(layout::META_TREE)?;
+        let (studies, trials) = (tree(layout::STUDIES_TREE)?, tree(layout::TRIALS_TREE)?);
+        let (artifacts, blobs) = (tree(layout::ARTIFACTS_TREE)?, tree(layout::BLOBS_TREE)?);
+        let counters = tree(layout::COUNTERS_TREE)?;
+        // Registered here; the Drop of the store below unregisters, on every path.
+        *handles().entry(handle_key.clone()).or_insert(0) += 1;
         let store = SledStore {
-            studies: tree(layout::STUDIES_TREE)?,
-            trials: tree(layout::TRIALS_TREE)?,
-            artifacts: tree(layout::ARTIFACTS_TREE)?,
-            blobs: tree(layout::BLOBS_TREE)?,
-            counters: tree(layout::COUNTERS_TREE)?,
+            studies,
+            trials,
+            artifacts,
+            blobs,
+            counters,
             path,
             db,
             snapshot_lock: Mutex::new(()),
+            handle_key,
         };
         match meta.get(layout::META_KEY).map_err(|e| store.map_err(e))? {
             Some(bytes) => {
@@ -180,12 +209,13 @@ impl SledStore {
     /// atomically (temp file + rename), for readers while this process holds the database.
     pub fn publish_snapshot(&self) -> Result<(), StoreError> {
         let _guard = self.snapshot_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let studies = self.studies()?;
-        let mut trials = Vec::new();
-        for s in &studies {
-            trials.extend(self.trials(s.study_id)?);
-        }
-        crate::snapshot::write(&self.path, &studies, &trials)
+        let raw = |tree: &sled::Tree| -> Result<Vec<Vec<u8>>, StoreError> {
+            tree.iter()
+                .values()
+                .map(|v| v.map(|v| v.to_vec()).map_err(|e| self.map_err(e)))
+                .collect()
+        };
+        crate::snapshot::write(&self.path, &raw(&self.studies)?, &raw(&self.trials)?)
     }
 
     fn read_trial(&self, study_id: u64, trial_id: u64) -> Result<Option<TrialRecord>, StoreError> {
@@ -240,6 +270,23 @@ impl SledStore {
                 Ok(())
             })
             .map_err(|e| self.tx_err(e))
+    }
+}
+
+/// Open the sled database in `dir` (which exists).
+fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
+    let config = sled::Config::new()
+        .path(dir)
+        .cache_capacity(64 * 1024 * 1024)
+        .flush_every_ms(Some(1000));
+    // sled may panic on some kinds of damage; turn that into an error.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open())) {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(e)) => Err(map_sled(dir, e)),
+        Err(_) => Err(StoreError::Corrupt {
+            what: format!("the database in {}", dir.display()),
+            reason: "the database engine failed while opening it".to_string(),
+        }),
     }
 }
 
@@ -298,7 +345,11 @@ impl StoreRead for SledStore {
         match self.studies.last().map_err(|e| self.map_err(e))? {
             Some((k, v)) => {
                 let id = codec::be_u64(&k, "a study key")?;
-                Ok(Some(codec::decode_study(&v, &format!("study {id}"), &self.path)?))
+                Ok(Some(codec::decode_study(
+                    &v,
+                    &format!("study {id}"),
+                    &self.path,
+                )?))
             }
             None => Ok(None),
         }
@@ -344,7 +395,8 @@ impl Store for SledStore {
                 };
                 let mut rec = study.clone();
                 rec.study_id = next;
-                let bytes = codec::encode_study(&rec).map_err(ConflictableTransactionError::Abort)?;
+                let bytes =
+                    codec::encode_study(&rec).map_err(ConflictableTransactionError::Abort)?;
                 c.insert(layout::STUDY_COUNTER, &(next + 1).to_be_bytes()[..])?;
                 s.insert(&layout::study_key(next)[..], bytes)?;
                 Ok(next)
@@ -391,7 +443,8 @@ impl Store for SledStore {
                     None => 0,
                 };
                 let rec = crate::new_trial_record(study_id, next, candidate, strategy, seed);
-                let bytes = codec::encode_trial(&rec).map_err(ConflictableTransactionError::Abort)?;
+                let bytes =
+                    codec::encode_trial(&rec).map_err(ConflictableTransactionError::Abort)?;
                 c.insert(ckey.clone(), &(next + 1).to_be_bytes()[..])?;
                 t.insert(&layout::trial_key(study_id, next)[..], bytes)?;
                 Ok(rec)
@@ -400,7 +453,11 @@ impl Store for SledStore {
         self.flush()?;
         Ok(rec)
     }
-    fn finish_trial(&self, record: &TrialRecord, artifact: Option<&[u8]>) -> Result<(), StoreError> {
+    fn finish_trial(
+        &self,
+        record: &TrialRecord,
+        artifact: Option<&[u8]>,
+    ) -> Result<(), StoreError> {
         let rec = crate::prepare_finish(record, artifact)?;
         let bytes = codec::encode_trial(&rec)?;
         let packed = artifact.map(codec::compress);

@@ -1,74 +1,69 @@
 //! The read-only snapshot: `<store dir>/snapshot.json`, written atomically by the process that
 //! holds the database, and `SnapshotStore`, a `StoreRead` over it for live inspection.
 
-use crate::codec::{self, layout, trial_name};
+use crate::codec::{self, layout};
 use crate::{StoreError, StoreRead};
 use automl_core::{SCHEMA_VERSION, StudyRecord, TrialRecord};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// `format` field of a snapshot file.
 const SNAPSHOT_FORMAT: &str = "automl-store-snapshot";
 
-#[derive(Serialize, Deserialize)]
-struct SnapshotFile {
+#[derive(Deserialize)]
+struct SnapshotFile<'a> {
     format: String,
     schema_version: u32,
     written_at_ms: u64,
-    studies: Vec<Value>,
-    trials: Vec<Value>,
+    #[serde(borrow)]
+    studies: Vec<&'a RawValue>,
+    #[serde(borrow)]
+    trials: Vec<&'a RawValue>,
 }
 
-/// Write the snapshot of `studies` and `trials` into `dir` (temp file, fsync, rename).
-pub(crate) fn write(
-    dir: &Path,
-    studies: &[StudyRecord],
-    trials: &[TrialRecord],
-) -> Result<(), StoreError> {
-    let to_value = |r: Result<Value, serde_json::Error>, what: String| {
-        r.map_err(|e| StoreError::Invalid {
-            what,
-            reason: format!("cannot be encoded: {e}"),
-        })
-    };
-    let file = SnapshotFile {
-        format: SNAPSHOT_FORMAT.to_string(),
-        schema_version: SCHEMA_VERSION,
-        written_at_ms: codec::now_ms(),
-        studies: studies
-            .iter()
-            .map(|s| to_value(serde_json::to_value(s), format!("study {}", s.study_id)))
-            .collect::<Result<_, _>>()?,
-        trials: trials
-            .iter()
-            .map(|t| {
-                to_value(
-                    serde_json::to_value(t),
-                    trial_name(t.study_id, t.trial_id),
-                )
-            })
-            .collect::<Result<_, _>>()?,
-    };
-    let bytes = serde_json::to_vec(&file).map_err(|e| StoreError::Invalid {
-        what: "snapshot".to_string(),
-        reason: e.to_string(),
-    })?;
-    let target = dir.join(layout::SNAPSHOT_FILE);
-    let tmp = dir.join(format!(".{}.tmp.{}", layout::SNAPSHOT_FILE, std::process::id()));
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| StoreError::Io { path, source }
-    };
-    {
-        let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(&bytes).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
+/// Write the snapshot into `dir` from the stored JSON of `studies` and `trials` (each already
+/// a record as kept in the database; checked to be well-formed JSON, not decoded), as a temp
+/// file renamed over `snapshot.json`. Not fsynced: it is a cache of the database, and a
+/// reader of a damaged one is told to retry.
+pub(crate) fn write(dir: &Path, studies: &[Vec<u8>], trials: &[Vec<u8>]) -> Result<(), StoreError> {
+    let total: usize = studies.iter().chain(trials).map(|r| r.len() + 1).sum();
+    let mut bytes = Vec::with_capacity(total + 200);
+    bytes.extend_from_slice(
+        format!(
+            "{{\"format\":\"{SNAPSHOT_FORMAT}\",\"schema_version\":{SCHEMA_VERSION},\"written_at_ms\":{},\"studies\":[",
+            codec::now_ms()
+        )
+        .as_bytes(),
+    );
+    for (name, records) in [("study", studies), ("trial", trials)] {
+        if name == "trial" {
+            bytes.extend_from_slice(b"],\"trials\":[");
+        }
+        for (i, r) in records.iter().enumerate() {
+            codec::validate_json(r, &format!("a stored {name} record"))?;
+            if i > 0 {
+                bytes.push(b',');
+            }
+            bytes.extend_from_slice(r);
+        }
     }
-    std::fs::rename(&tmp, &target).map_err(io(&target))?;
-    Ok(())
+    bytes.extend_from_slice(b"]}");
+    let target = dir.join(layout::SNAPSHOT_FILE);
+    let tmp = dir.join(format!(
+        ".{}.tmp.{}",
+        layout::SNAPSHOT_FILE,
+        std::process::id()
+    ));
+    std::fs::write(&tmp, &bytes).map_err(|source| StoreError::Io {
+        path: tmp.clone(),
+        source,
+    })?;
+    std::fs::rename(&tmp, &target).map_err(|source| StoreError::Io {
+        path: target,
+        source,
+    })
 }
 
 /// A read-only store over `snapshot.json`: studies and trial records as of the last publish.
@@ -96,7 +91,9 @@ impl SnapshotStore {
         };
         let bad = |reason: String| StoreError::Snapshot {
             path: file.clone(),
-            reason: format!("{reason}; retry in a moment (the running fit rewrites it after each trial)"),
+            reason: format!(
+                "{reason}; retry in a moment (the running fit rewrites it after each trial)"
+            ),
         };
         let snap: SnapshotFile =
             serde_json::from_slice(&bytes).map_err(|e| bad(format!("invalid JSON: {e}")))?;
@@ -112,12 +109,12 @@ impl SnapshotStore {
         }
         let mut studies = BTreeMap::new();
         for v in snap.studies {
-            let s = codec::decode_study_value(v, "a study in the snapshot", dir)?;
+            let s = codec::decode_study(v.get().as_bytes(), "a study in the snapshot", dir)?;
             studies.insert(s.study_id, s);
         }
         let mut trials = BTreeMap::new();
         for v in snap.trials {
-            let t = codec::decode_trial_value(v, "a trial in the snapshot", dir)?;
+            let t = codec::decode_trial(v.get().as_bytes(), "a trial in the snapshot", dir)?;
             trials.insert((t.study_id, t.trial_id), t);
         }
         Ok(SnapshotStore {

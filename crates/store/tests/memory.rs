@@ -1,0 +1,18 @@
+//! The conformance suite against `MemoryStore`, and the thread-safety of every store type.
+
+use automl_store::{MemoryStore, SledStore, SnapshotStore, Store, StoreRead, conformance};
+
+#[test]
+fn conformance_memory() {
+    conformance::run_all(&|| Box::new(MemoryStore::new()) as Box<dyn Store>);
+}
+
+#[test]
+fn store_types_are_send_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<MemoryStore>();
+    check::<SledStore>();
+    check::<SnapshotStore>();
+    check::<Box<dyn Store>>();
+    check::<Box<dyn StoreRead>>();
+}
