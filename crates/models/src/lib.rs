@@ -5,9 +5,10 @@
 pub mod error;
 pub mod families;
 pub mod registry;
+mod util;
 
 pub use error::ModelError;
-pub use registry::{registry, Registry};
+pub use registry::{Registry, registry};
 
 use automl_core::{Params, Predictions, PrepKind, Task};
 use ndarray::ArrayView2;
@@ -37,6 +38,33 @@ pub struct FitInput<'a> {
     /// The fit should give up (returning `ModelError::Deadline`) once this instant passes,
     /// where the underlying library allows checking.
     pub deadline: Option<Instant>,
+    /// Shared per-fold bins for the tree-engine families (built from exactly `x`);
+    /// `None` -> the family bins `x` itself (same result, more work).
+    pub binned: Option<&'a automl_trees::BinnedCache>,
+}
+
+impl<'a> FitInput<'a> {
+    /// An input with no categorical flags, no sample weights and no deadline; set the other
+    /// public fields afterwards when needed (this keeps callers compiling when fields are added).
+    pub fn new(
+        x: ArrayView2<'a, f64>,
+        y: &'a [f64],
+        task: Task,
+        n_classes: usize,
+        seed: u64,
+    ) -> Self {
+        FitInput {
+            x,
+            y,
+            task,
+            n_classes,
+            categorical: &[],
+            sample_weight: None,
+            seed,
+            deadline: None,
+            binned: None,
+        }
+    }
 }
 
 /// A fitted model. Object-safe, `Send + Sync`, serializable through [`Model::to_bytes`]

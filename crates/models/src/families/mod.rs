@@ -1,1 +1,12 @@
-//! Model family modules (filled by the model-zoo work).
+//! Model family modules: one module per family (the `trees` module belongs to the tree engine).
+
+pub mod decision_tree;
+pub mod elastic_net;
+pub mod knn;
+pub mod lasso;
+pub mod linear;
+pub mod logistic;
+pub mod naive_bayes;
+pub mod ridge;
+pub mod svm;
+pub mod trees;

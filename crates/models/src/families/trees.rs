@@ -1,0 +1,651 @@
+//! `gbdt`, `random_forest`, `extra_trees`: the families backed by our histogram tree engine
+//! (crate `automl-trees`). Input is `PrepKind::Tree`: raw numeric columns with NaN for missing
+//! plus category-code columns flagged in `FitInput::categorical`.
+//!
+//! `gbdt` (binary log loss, softmax, or squared error):
+//!
+//! | param | default | valid range | meaning |
+//! |---|---|---|---|
+//! | `learning_rate` | 0.1 | (0, 1] | shrinkage per round |
+//! | `max_leaves` | 31 | [2, 4096] | leaves per tree (leaf-wise growth) |
+//! | `min_samples_leaf` | 20 | [1, 1000000] | rows per leaf |
+//! | `min_child_weight` | 1e-3 | [0, 1e6] | hessian sum per leaf |
+//! | `lambda_l2` | 1e-3 | [0, 1e6] | L2 penalty on leaf values |
+//! | `lambda_l1` | 1e-3 | [0, 1e6] | L1 penalty on leaf values |
+//! | `subsample` | 1.0 | (0, 1] | rows sampled per round |
+//! | `colsample` | 1.0 | (0, 1] | features sampled per tree |
+//! | `max_rounds` | 500 | [1, 100000] | cap on boosting rounds |
+//! | `max_bins` | 255 | [2, 255] | histogram bins per feature |
+//!
+//! The number of rounds is chosen by early stopping: with at least 40 training rows,
+//! [`VALID_FRACTION`] of them (stratified by class for classification, drawn with
+//! `FitInput::seed`) are held out, boosting stops after [`PATIENCE`] rounds without
+//! improvement of the held-out loss, and the model is kept at its best round (no refit);
+//! `facts()["n_rounds"]` reports it. With fewer rows all rows train for `max_rounds`.
+//!
+//! `random_forest` / `extra_trees` (bootstrap only for the random forest; 255 bins; categorical
+//! codes are split as ordinal values):
+//!
+//! | param | default | valid range | meaning |
+//! |---|---|---|---|
+//! | `n_trees` | 100 | [1, 10000] | trees |
+//! | `max_features` | 0.3 (rf) / 0.5 (et) | (0, 1] | fraction of features drawn per split |
+//! | `min_samples_leaf` | 1 | [1, 1000000] | rows per leaf |
+//! | `criterion` | `gini` | `gini`, `entropy` | classification criterion (regression: squared error) |
+//!
+//! Bins come from `FitInput::binned` when the trainer shares a per-fold cache (it must hold
+//! exactly `FitInput::x`), else the family bins `x` itself; both give identical models.
+
+use crate::util::{self, ParamReader};
+use crate::{Family, FitInput, Model, ModelError};
+use automl_core::{Params, Predictions, PrepKind, Rng, Task};
+use automl_trees::{
+    BinnedData, Criterion, Dataset, Forest, ForestKind, ForestParams, Gbdt, GbdtParams, Importance,
+    Objective, TreeError,
+};
+use ndarray::ArrayView2;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+const TASKS: &[Task] = &[Task::Binary, Task::Multiclass, Task::Regression];
+/// Share of the training rows held out for early stopping.
+pub const VALID_FRACTION: f64 = 0.15;
+/// Early-stopping patience in rounds.
+pub const PATIENCE: usize = 30;
+/// Fewest training rows for which a validation split is made.
+pub const MIN_ROWS_FOR_VALID: usize = 40;
+
+/// The `gbdt` family.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct GbdtFamily;
+/// The `random_forest` family.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RandomForestFamily;
+/// The `extra_trees` family.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ExtraTreesFamily;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum Inner {
+    Gbdt(Gbdt),
+    Forest(Forest),
+}
+
+/// A fitted tree-engine model of one of the three families.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TreeModel {
+    family: String,
+    n_features: usize,
+    /// Classes seen in training (classification); absent classes get probability 0.
+    present: Vec<bool>,
+    inner: Inner,
+}
+
+fn fam_name(name: &str) -> &'static str {
+    match name {
+        "gbdt" => "gbdt",
+        "random_forest" => "random_forest",
+        _ => "extra_trees",
+    }
+}
+
+fn map_err(family: &'static str, e: TreeError) -> ModelError {
+    match e {
+        TreeError::Deadline { .. } => ModelError::Deadline { family },
+        TreeError::InvalidParam {
+            param,
+            value,
+            reason,
+        } => ModelError::InvalidParam {
+            family,
+            param: param.to_string(),
+            value,
+            reason,
+        },
+        TreeError::Shape(reason) | TreeError::Data(reason) => ModelError::Data { family, reason },
+    }
+}
+
+/// Checks shared by the three families (NaN in x is allowed; labels must be class indices).
+fn check(family: &'static str, input: &FitInput<'_>) -> Result<(), ModelError> {
+    if !TASKS.contains(&input.task) {
+        return Err(ModelError::UnsupportedTask {
+            family,
+            task: input.task.to_string(),
+        });
+    }
+    let (n, d) = input.x.dim();
+    let data = |reason: String| ModelError::Data { family, reason };
+    if n == 0 || d == 0 {
+        return Err(data(format!(
+            "the training matrix is empty ({n} rows x {d} columns); at least one row and one column are needed"
+        )));
+    }
+    if !input.categorical.is_empty() && input.categorical.len() != d {
+        return Err(data(format!(
+            "{} categorical flags for {d} columns; pass one flag per column (or none)",
+            input.categorical.len()
+        )));
+    }
+    if input.task.is_classification() && input.n_classes < 2 {
+        return Err(data(format!(
+            "n_classes is {} for a {} task; at least 2 are needed",
+            input.n_classes, input.task
+        )));
+    }
+    for (i, row) in input.x.rows().into_iter().enumerate() {
+        if let Some(j) = row.iter().position(|v| v.is_infinite()) {
+            return Err(data(format!(
+                "x[{i}, {j}] = {} is infinite; tree families accept NaN for missing values but not infinities",
+                row[j]
+            )));
+        }
+    }
+    if input.task.is_classification() {
+        let k = input.n_classes;
+        if let Some(i) = input
+            .y
+            .iter()
+            .position(|v| !(v.fract() == 0.0 && *v >= 0.0 && (*v as usize) < k))
+        {
+            return Err(data(format!(
+                "target value at row {i} is {}, not a class index in 0..{k}",
+                input.y[i]
+            )));
+        }
+        if present_classes(input.y, k).iter().filter(|&&p| p).count() < 2 {
+            return Err(data(
+                "the training rows hold a single class; at least two classes are needed".into(),
+            ));
+        }
+    }
+    if let Some(c) = input.binned {
+        let (cn, cd) = c.x().dim();
+        if (cn, cd) != (n, d) {
+            return Err(data(format!(
+                "the shared bin cache holds a {cn} x {cd} matrix but x is {n} x {d}; the cache must be built from exactly x"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Which classes occur in `y`.
+fn present_classes(y: &[f64], k: usize) -> Vec<bool> {
+    let mut p = vec![false; k];
+    for &v in y {
+        p[v as usize] = true;
+    }
+    p
+}
+
+fn present_of(input: &FitInput<'_>) -> Vec<bool> {
+    if input.task.is_classification() {
+        present_classes(input.y, input.n_classes)
+    } else {
+        Vec::new()
+    }
+}
+
+/// The binned training matrix: the shared cache when given, else binned here.
+fn binned(
+    family: &'static str,
+    input: &FitInput<'_>,
+    max_bins: usize,
+) -> Result<Arc<BinnedData>, ModelError> {
+    match input.binned {
+        Some(c) => c.try_get(max_bins).map_err(|e| map_err(family, e)),
+        None => {
+            let flags: Vec<bool> = if input.categorical.is_empty() {
+                vec![false; input.x.ncols()]
+            } else {
+                input.categorical.to_vec()
+            };
+            BinnedData::new(input.x, &flags, max_bins)
+                .map(Arc::new)
+                .map_err(|e| map_err(family, e))
+        }
+    }
+}
+
+/// Split `0..n` into (train, valid) row lists, stratified by class for classification.
+fn holdout(y: &[f64], n_classes: usize, seed: u64) -> (Vec<u32>, Vec<u32>) {
+    let mut rng = Rng::derive(seed, 0x7EE5);
+    let groups: Vec<Vec<u32>> = if n_classes > 0 {
+        let mut g = vec![Vec::new(); n_classes];
+        for (i, &v) in y.iter().enumerate() {
+            g[v as usize].push(i as u32);
+        }
+        g
+    } else {
+        vec![(0..y.len() as u32).collect()]
+    };
+    let (mut tr, mut va) = (Vec::new(), Vec::new());
+    for mut g in groups {
+        rng.shuffle(&mut g);
+        // keep at least one row of every class for training
+        let k = ((g.len() as f64 * VALID_FRACTION).round() as usize).min(g.len().saturating_sub(1));
+        va.extend_from_slice(&g[..k]);
+        tr.extend_from_slice(&g[k..]);
+    }
+    tr.sort_unstable();
+    va.sort_unstable();
+    (tr, va)
+}
+
+impl Family for GbdtFamily {
+    fn name(&self) -> &'static str {
+        "gbdt"
+    }
+    fn description(&self) -> &'static str {
+        "gradient-boosted histogram trees with early stopping (own engine, LightGBM-style)"
+    }
+    fn tasks(&self) -> &'static [Task] {
+        TASKS
+    }
+    fn prep_kind(&self) -> PrepKind {
+        PrepKind::Tree
+    }
+    fn relative_cost(&self) -> f64 {
+        4.0
+    }
+    fn fit(&self, params: &Params, input: &FitInput<'_>) -> Result<Box<dyn Model>, ModelError> {
+        const NAME: &str = "gbdt";
+        let p = ParamReader::new(
+            NAME,
+            params,
+            &[
+                "learning_rate",
+                "max_leaves",
+                "min_samples_leaf",
+                "min_child_weight",
+                "lambda_l2",
+                "lambda_l1",
+                "subsample",
+                "colsample",
+                "max_rounds",
+                "max_bins",
+            ],
+        )?;
+        let learning_rate = p.positive("learning_rate", 0.1, 1.0)?;
+        let max_leaves = p.int("max_leaves", 31, 2, 4096)? as usize;
+        let min_samples_leaf = p.int("min_samples_leaf", 20, 1, 1_000_000)? as usize;
+        let min_child_weight = p.float("min_child_weight", 1e-3, 0.0, 1e6)?;
+        let lambda_l2 = p.float("lambda_l2", 1e-3, 0.0, 1e6)?;
+        let lambda_l1 = p.float("lambda_l1", 1e-3, 0.0, 1e6)?;
+        let subsample = p.positive("subsample", 1.0, 1.0)?;
+        let colsample = p.positive("colsample", 1.0, 1.0)?;
+        let max_rounds = p.int("max_rounds", 500, 1, 100_000)? as usize;
+        let max_bins = p.int("max_bins", 255, 2, 255)? as usize;
+        check(NAME, input)?;
+        util::check_deadline(NAME, input.deadline)?;
+        let data = binned(NAME, input, max_bins)?;
+        let objective = match input.task {
+            Task::Binary => Objective::Binary,
+            Task::Multiclass => Objective::Multiclass {
+                n_classes: input.n_classes,
+            },
+            Task::Regression => Objective::L2,
+        };
+        let gp = GbdtParams {
+            objective,
+            learning_rate,
+            max_rounds,
+            max_leaves,
+            min_samples_leaf,
+            min_child_weight,
+            lambda_l2,
+            lambda_l1,
+            subsample,
+            colsample,
+            early_stopping_rounds: PATIENCE,
+            seed: input.seed,
+            ..GbdtParams::default()
+        };
+        let n = input.x.nrows();
+        let base = Dataset {
+            weights: input.sample_weight,
+            ..Dataset::new(&data, input.y)
+        };
+        let model = if n >= MIN_ROWS_FOR_VALID {
+            let k = if input.task.is_classification() {
+                input.n_classes
+            } else {
+                0
+            };
+            if k > 0
+                && let Some(i) = input
+                    .y
+                    .iter()
+                    .position(|v| !(v.fract() == 0.0 && *v >= 0.0 && (*v as usize) < k))
+            {
+                return Err(ModelError::Data {
+                    family: NAME,
+                    reason: format!(
+                        "target value at row {i} is {}, not a class index in 0..{k}",
+                        input.y[i]
+                    ),
+                });
+            }
+            let (tr, va) = holdout(input.y, k, input.seed);
+            let train = Dataset {
+                rows: Some(&tr),
+                ..base
+            };
+            let valid = Dataset {
+                rows: Some(&va),
+                ..base
+            };
+            Gbdt::fit(&gp, &train, Some(&valid), input.deadline)
+        } else {
+            Gbdt::fit(&gp, &base, None, input.deadline)
+        }
+        .map_err(|e| map_err(NAME, e))?;
+        Ok(Box::new(TreeModel {
+            family: NAME.into(),
+            n_features: input.x.ncols(),
+            present: present_of(input),
+            inner: Inner::Gbdt(model),
+        }))
+    }
+    fn decode(&self, bytes: &[u8]) -> Result<Box<dyn Model>, ModelError> {
+        decode_as("gbdt", bytes)
+    }
+}
+
+fn fit_forest(
+    name: &'static str,
+    kind: ForestKind,
+    default_max_features: f64,
+    params: &Params,
+    input: &FitInput<'_>,
+) -> Result<Box<dyn Model>, ModelError> {
+    let p = ParamReader::new(
+        name,
+        params,
+        &["n_trees", "max_features", "min_samples_leaf", "criterion"],
+    )?;
+    let n_trees = p.int("n_trees", 100, 1, 10_000)? as usize;
+    let max_features = p.positive("max_features", default_max_features, 1.0)?;
+    let min_samples_leaf = p.int("min_samples_leaf", 1, 1, 1_000_000)? as usize;
+    let criterion = match p.choice("criterion", "gini", &["gini", "entropy"])? {
+        "entropy" => Criterion::Entropy,
+        _ => Criterion::Gini,
+    };
+    check(name, input)?;
+    util::check_deadline(name, input.deadline)?;
+    let data = binned(name, input, 255)?;
+    let n_classes = if input.task.is_classification() {
+        input.n_classes
+    } else {
+        0
+    };
+    let fp = ForestParams {
+        n_trees,
+        max_features,
+        min_samples_leaf,
+        criterion,
+        seed: input.seed,
+        ..ForestParams::new(kind, n_classes)
+    };
+    let train = Dataset {
+        weights: input.sample_weight,
+        ..Dataset::new(&data, input.y)
+    };
+    let model = Forest::fit(&fp, &train, input.deadline).map_err(|e| map_err(name, e))?;
+    Ok(Box::new(TreeModel {
+        family: name.into(),
+        n_features: input.x.ncols(),
+        present: present_of(input),
+        inner: Inner::Forest(model),
+    }))
+}
+
+impl Family for RandomForestFamily {
+    fn name(&self) -> &'static str {
+        "random_forest"
+    }
+    fn description(&self) -> &'static str {
+        "random forest on histogram bins (own engine), leaf class frequencies as probabilities"
+    }
+    fn tasks(&self) -> &'static [Task] {
+        TASKS
+    }
+    fn prep_kind(&self) -> PrepKind {
+        PrepKind::Tree
+    }
+    fn relative_cost(&self) -> f64 {
+        4.0
+    }
+    fn fit(&self, params: &Params, input: &FitInput<'_>) -> Result<Box<dyn Model>, ModelError> {
+        fit_forest(
+            "random_forest",
+            ForestKind::RandomForest,
+            0.3,
+            params,
+            input,
+        )
+    }
+    fn decode(&self, bytes: &[u8]) -> Result<Box<dyn Model>, ModelError> {
+        decode_as("random_forest", bytes)
+    }
+}
+
+impl Family for ExtraTreesFamily {
+    fn name(&self) -> &'static str {
+        "extra_trees"
+    }
+    fn description(&self) -> &'static str {
+        "extremely randomized trees on histogram bins (own engine)"
+    }
+    fn tasks(&self) -> &'static [Task] {
+        TASKS
+    }
+    fn prep_kind(&self) -> PrepKind {
+        PrepKind::Tree
+    }
+    fn relative_cost(&self) -> f64 {
+        3.0
+    }
+    fn fit(&self, params: &Params, input: &FitInput<'_>) -> Result<Box<dyn Model>, ModelError> {
+        fit_forest("extra_trees", ForestKind::ExtraTrees, 0.5, params, input)
+    }
+    fn decode(&self, bytes: &[u8]) -> Result<Box<dyn Model>, ModelError> {
+        decode_as("extra_trees", bytes)
+    }
+}
+
+fn decode_as(family: &'static str, bytes: &[u8]) -> Result<Box<dyn Model>, ModelError> {
+    let m: TreeModel = util::decode(family, bytes)?;
+    if m.family != family {
+        return Err(ModelError::Decode {
+            family: family.into(),
+            reason: format!("the bytes hold a `{}` model", m.family),
+        });
+    }
+    Ok(Box::new(m))
+}
+
+impl Model for TreeModel {
+    fn family(&self) -> &'static str {
+        fam_name(&self.family)
+    }
+    fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Predictions, ModelError> {
+        let family = fam_name(&self.family);
+        if x.ncols() != self.n_features {
+            return Err(ModelError::Predict {
+                family,
+                reason: format!(
+                    "x has {} columns but the model was fitted on {}",
+                    x.ncols(),
+                    self.n_features
+                ),
+            });
+        }
+        for (i, row) in x.rows().into_iter().enumerate() {
+            if let Some(j) = row.iter().position(|v| v.is_infinite()) {
+                return Err(ModelError::Predict {
+                    family,
+                    reason: format!(
+                        "x[{i}, {j}] = {} is infinite; use NaN for missing values",
+                        row[j]
+                    ),
+                });
+            }
+        }
+        let r = match &self.inner {
+            Inner::Gbdt(m) => m.predict(x),
+            Inner::Forest(m) => m.predict(x),
+        };
+        let p = r.map_err(|e| ModelError::Predict {
+            family,
+            reason: e.to_string(),
+        })?;
+        match p.proba {
+            Some(mut proba) if self.present.iter().any(|&q| !q) => {
+                // classes never seen in training get exactly zero probability
+                for mut row in proba.rows_mut() {
+                    for (v, &q) in row.iter_mut().zip(&self.present) {
+                        if !q {
+                            *v = 0.0;
+                        }
+                    }
+                    let s = row.sum();
+                    if s > 0.0 {
+                        row.mapv_inplace(|v| v / s);
+                    }
+                }
+                Ok(Predictions::from_proba(proba))
+            }
+            _ => Ok(p),
+        }
+    }
+    fn to_bytes(&self) -> Result<Vec<u8>, ModelError> {
+        util::encode(fam_name(&self.family), self)
+    }
+    fn facts(&self) -> BTreeMap<String, String> {
+        let mut f = BTreeMap::new();
+        let (trees, split_counts) = match &self.inner {
+            Inner::Gbdt(m) => {
+                f.insert("n_rounds".to_string(), m.n_rounds().to_string());
+                if let Some(best) = m.valid_loss().get(m.n_rounds().saturating_sub(1)) {
+                    f.insert("valid_loss".to_string(), format!("{best:.6}"));
+                }
+                (m.trees(), m.feature_importance(Importance::Split))
+            }
+            Inner::Forest(m) => (m.trees(), m.feature_importance(Importance::Split)),
+        };
+        let leaves: usize = trees.iter().map(|t| t.n_leaves()).sum();
+        f.insert("n_trees".to_string(), trees.len().to_string());
+        f.insert("n_leaves".to_string(), leaves.to_string());
+        let used = split_counts.iter().filter(|&&c| c > 0.0).count();
+        f.insert("features_used".to_string(), used.to_string());
+        f
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automl_core::ParamValue;
+    use automl_trees::BinnedCache;
+    use ndarray::Array2;
+
+    fn data(n: usize, seed: u64) -> (Array2<f64>, Vec<f64>) {
+        let mut rng = Rng::new(seed);
+        let mut x = Array2::zeros((n, 3));
+        let mut y = vec![0.0; n];
+        for i in 0..n {
+            x[[i, 0]] = rng.normal();
+            x[[i, 1]] = if rng.bernoulli(0.2) {
+                f64::NAN
+            } else {
+                rng.normal()
+            };
+            x[[i, 2]] = rng.below(4) as f64;
+            let s = x[[i, 0]] + if x[[i, 2]] >= 2.0 { 1.0 } else { -1.0 } + 0.3 * rng.normal();
+            y[i] = if s > 0.5 {
+                2.0
+            } else if s > -0.5 {
+                1.0
+            } else {
+                0.0
+            };
+        }
+        (x, y)
+    }
+
+    #[test]
+    fn families_fit_predict_roundtrip_and_share_bins() {
+        let (x, y) = data(300, 1);
+        let cat = [false, false, true];
+        let cache = BinnedCache::new(Arc::new(x.clone()), cat.to_vec());
+        let families: [&dyn Family; 3] = [&GbdtFamily, &RandomForestFamily, &ExtraTreesFamily];
+        for fam in families {
+            let mut params = Params::new();
+            if fam.name() == "gbdt" {
+                params.insert("max_rounds".into(), ParamValue::Int(60));
+            } else {
+                params.insert("n_trees".into(), ParamValue::Int(20));
+            }
+            let mut input = FitInput::new(x.view(), &y, Task::Multiclass, 3, 9);
+            input.categorical = &cat;
+            let a = fam.fit(&params, &input).unwrap();
+            input.binned = Some(&cache);
+            let b = fam.fit(&params, &input).unwrap();
+            let pa = a.predict(x.view()).unwrap();
+            assert_eq!(
+                pa,
+                b.predict(x.view()).unwrap(),
+                "{}: cache changed the model",
+                fam.name()
+            );
+            let proba = pa.proba.as_ref().unwrap();
+            for r in proba.rows() {
+                assert!((r.sum() - 1.0).abs() < 1e-9);
+            }
+            let acc = pa.values.iter().zip(&y).filter(|(p, t)| p == t).count() as f64 / 300.0;
+            assert!(acc > 0.7, "{} accuracy {acc}", fam.name());
+            let back = fam.decode(&a.to_bytes().unwrap()).unwrap();
+            assert_eq!(back.predict(x.view()).unwrap(), pa);
+            if fam.name() == "gbdt" {
+                let rounds: usize = a.facts()["n_rounds"].parse().unwrap();
+                assert!((1..=60).contains(&rounds));
+            }
+        }
+    }
+
+    #[test]
+    fn gbdt_early_stopping_on_noise_and_bad_params() {
+        let mut rng = Rng::new(3);
+        let x = Array2::from_shape_fn((200, 2), |_| rng.normal());
+        let y: Vec<f64> = (0..200).map(|_| rng.normal()).collect();
+        let input = FitInput::new(x.view(), &y, Task::Regression, 0, 1);
+        let m = GbdtFamily.fit(&Params::new(), &input).unwrap();
+        let rounds: usize = m.facts()["n_rounds"].parse().unwrap();
+        assert!(rounds < 500, "noise should stop early, ran {rounds}");
+        let mut bad = Params::new();
+        bad.insert("subsample".into(), ParamValue::Float(1.5));
+        assert!(matches!(
+            GbdtFamily.fit(&bad, &input),
+            Err(ModelError::InvalidParam { .. })
+        ));
+        let mut past = FitInput::new(x.view(), &y, Task::Regression, 0, 1);
+        past.deadline = Some(std::time::Instant::now());
+        assert!(matches!(
+            RandomForestFamily.fit(&Params::new(), &past),
+            Err(ModelError::Deadline { .. })
+        ));
+    }
+
+    #[test]
+    fn holdout_is_stratified_and_disjoint() {
+        let y: Vec<f64> = (0..100).map(|i| if i < 80 { 0.0 } else { 1.0 }).collect();
+        let (tr, va) = holdout(&y, 2, 5);
+        assert_eq!(tr.len() + va.len(), 100);
+        assert_eq!(va.iter().filter(|&&r| y[r as usize] == 1.0).count(), 3);
+        assert_eq!(va.iter().filter(|&&r| y[r as usize] == 0.0).count(), 12);
+        assert!(tr.iter().all(|r| !va.contains(r)));
+    }
+}
