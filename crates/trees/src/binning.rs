@@ -42,8 +42,16 @@ impl FeatureBins {
         }
     }
 
-    fn numeric(values: &mut [f64], max_bins: usize) -> FeatureBins {
+    fn numeric(values: &mut [f64], max_bins: usize, min_data_in_bin: usize) -> FeatureBins {
         values.sort_unstable_by(|a, b| a.partial_cmp(b).expect("NaN filtered out"));
+        if values.is_empty() {
+            return FeatureBins {
+                categorical: false,
+                n_bins: 2,
+                upper: vec![f64::INFINITY],
+                cat_cap: 0,
+            };
+        }
         let mut distinct: Vec<(f64, usize)> = Vec::new();
         for &v in values.iter() {
             match distinct.last_mut() {
@@ -52,20 +60,25 @@ impl FeatureBins {
             }
         }
         let mut upper = Vec::new();
+        let mut cur = 0usize;
         if distinct.len() <= max_bins {
-            for w in distinct.windows(2) {
-                upper.push(midpoint(w[0].0, w[1].0));
+            // one bin per distinct value, except that a bin keeps at least MIN_DATA_IN_BIN rows
+            for i in 0..distinct.len() - 1 {
+                cur += distinct[i].1;
+                if cur >= min_data_in_bin {
+                    upper.push(midpoint(distinct[i].0, distinct[i + 1].0));
+                    cur = 0;
+                }
             }
         } else {
             let mut rest = values.len();
             let mut bins_left = max_bins;
-            let mut cur = 0usize;
             for i in 0..distinct.len() - 1 {
                 cur += distinct[i].1;
-                let target = rest.div_ceil(bins_left).max(1);
+                let target = rest.div_ceil(bins_left).max(min_data_in_bin);
                 // close the bin when it is full, or when the next value alone would fill one
                 let next_big = distinct[i + 1].1 >= target;
-                if bins_left > 1 && (cur >= target || (next_big && cur > 0)) {
+                if bins_left > 1 && (cur >= target || (next_big && cur >= min_data_in_bin)) {
                     upper.push(midpoint(distinct[i].0, distinct[i + 1].0));
                     rest -= cur;
                     bins_left -= 1;
@@ -82,6 +95,9 @@ impl FeatureBins {
         }
     }
 }
+
+/// Fewest rows a numeric bin holds (as LightGBM's `min_data_in_bin`), except the last bin.
+pub const MIN_DATA_IN_BIN: usize = 3;
 
 /// The bin of a categorical code with cap `cap`.
 #[inline]
@@ -111,12 +127,25 @@ pub struct BinnedData {
 
 impl BinnedData {
     /// Compute bin mappers on `x` (rows x features; NaN = missing) and bin it. `categorical[j]`
-    /// flags column `j` as integer category codes. `max_bins` is in `2..=255`.
+    /// flags column `j` as integer category codes. `max_bins` is in `2..=255`. Numeric bins
+    /// hold at least [`MIN_DATA_IN_BIN`] rows.
     pub fn new(
         x: ArrayView2<'_, f64>,
         categorical: &[bool],
         max_bins: usize,
     ) -> Result<BinnedData, TreeError> {
+        Self::with_min_data_in_bin(x, categorical, max_bins, MIN_DATA_IN_BIN)
+    }
+
+    /// As [`BinnedData::new`] with an explicit minimum of rows per numeric bin (1 = every
+    /// distinct value may get its own bin).
+    pub fn with_min_data_in_bin(
+        x: ArrayView2<'_, f64>,
+        categorical: &[bool],
+        max_bins: usize,
+        min_data_in_bin: usize,
+    ) -> Result<BinnedData, TreeError> {
+        let min_data_in_bin = min_data_in_bin.max(1);
         if !(2..=255).contains(&max_bins) {
             return Err(TreeError::InvalidParam {
                 param: "max_bins",
@@ -149,7 +178,7 @@ impl BinnedData {
             } else {
                 buf.clear();
                 buf.extend(col.iter().copied().filter(|v| !v.is_nan()));
-                mappers.push(FeatureBins::numeric(&mut buf, max_bins));
+                mappers.push(FeatureBins::numeric(&mut buf, max_bins, min_data_in_bin));
             }
         }
         Ok(Self::bin_with(Arc::new(mappers), x))
@@ -256,11 +285,7 @@ impl BinnedCache {
         if let Some(d) = cell.get() {
             return Ok(d.clone());
         }
-        let data = Arc::new(BinnedData::new(
-            self.x.view(),
-            &self.categorical,
-            max_bins,
-        )?);
+        let data = Arc::new(BinnedData::new(self.x.view(), &self.categorical, max_bins)?);
         Ok(cell.get_or_init(|| data).clone())
     }
 }
@@ -273,7 +298,7 @@ mod tests {
     #[test]
     fn numeric_bins_separate_distinct_values_and_missing() {
         let x = array![[1.0], [2.0], [2.0], [f64::NAN], [5.0]];
-        let d = BinnedData::new(x.view(), &[false], 255).unwrap();
+        let d = BinnedData::with_min_data_in_bin(x.view(), &[false], 255, 1).unwrap();
         assert_eq!(d.column(0), &[1, 2, 2, 0, 3]);
         let m = &d.mappers()[0];
         assert_eq!(m.n_bins, 4);
@@ -281,6 +306,14 @@ mod tests {
         assert_eq!(m.bin(1.5), 1);
         assert_eq!(m.bin(1.6), 2);
         assert_eq!(m.bin(100.0), 3);
+    }
+
+    #[test]
+    fn rare_values_share_a_bin() {
+        let x = array![[1.0], [2.0], [2.0], [3.0], [4.0], [4.0], [4.0], [5.0]];
+        let d = BinnedData::new(x.view(), &[false], 255).unwrap();
+        // {1, 2, 2} | {3, 4, 4, 4} | {5}
+        assert_eq!(d.column(0), &[1, 1, 1, 2, 2, 2, 2, 3]);
     }
 
     #[test]
@@ -308,7 +341,9 @@ mod tests {
 
     #[test]
     fn cache_builds_once_and_matches_direct() {
-        let x = Arc::new(Array2::from_shape_fn((50, 2), |(i, j)| (i * (j + 1)) as f64));
+        let x = Arc::new(Array2::from_shape_fn((50, 2), |(i, j)| {
+            (i * (j + 1)) as f64
+        }));
         let c = BinnedCache::new(x.clone(), vec![false, true]);
         let a = c.get(16);
         let b = c.get(16);

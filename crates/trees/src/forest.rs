@@ -8,7 +8,7 @@
 use crate::binning::BinnedData;
 use crate::error::TreeError;
 use crate::tree::{Rule, Tree};
-use crate::{check_deadline, Dataset, Importance};
+use crate::{Dataset, Importance, check_deadline};
 use automl_core::{Predictions, Rng};
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
@@ -94,7 +94,11 @@ struct Built {
 impl Forest {
     /// Fit a forest. Deadline: checked before every tree; when passed the fit returns
     /// [`TreeError::Deadline`] (no partial model).
-    pub fn fit(params: &ForestParams, train: &Dataset<'_>, deadline: Option<Instant>) -> Result<Forest, TreeError> {
+    pub fn fit(
+        params: &ForestParams,
+        train: &Dataset<'_>,
+        deadline: Option<Instant>,
+    ) -> Result<Forest, TreeError> {
         if params.n_trees == 0 {
             return Err(TreeError::InvalidParam {
                 param: "n_trees",
@@ -123,14 +127,26 @@ impl Forest {
         };
         let grow = |t: usize| -> Result<Built, TreeError> {
             check_deadline(deadline, t)?;
-            Ok(grow_tree(params, train, &rows, Rng::derive(params.seed, t as u64)))
+            Ok(grow_tree(
+                params,
+                train,
+                &rows,
+                Rng::derive(params.seed, t as u64),
+            ))
         };
         let built: Vec<Built> = if params.n_threads > 1 {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(params.n_threads)
                 .build()
-                .map_err(|e| TreeError::Data(format!("cannot start {} threads: {e}", params.n_threads)))?;
-            pool.install(|| (0..params.n_trees).into_par_iter().map(grow).collect::<Result<_, _>>())?
+                .map_err(|e| {
+                    TreeError::Data(format!("cannot start {} threads: {e}", params.n_threads))
+                })?;
+            pool.install(|| {
+                (0..params.n_trees)
+                    .into_par_iter()
+                    .map(grow)
+                    .collect::<Result<_, _>>()
+            })?
         } else {
             (0..params.n_trees).map(grow).collect::<Result<_, _>>()?
         };
@@ -181,21 +197,25 @@ impl Forest {
         let k = self.n_classes.max(1);
         let mut out = Array2::<f64>::zeros((x.nrows(), k));
         let mut buf = Vec::new();
-        let mut acc = vec![0.0f64; k];
+        let mut acc = Vec::new();
         let inv = 1.0 / self.trees.len() as f64;
-        for (i, row) in x.rows().into_iter().enumerate() {
-            let row = crate::row_slice(&row, &mut buf);
-            acc.iter_mut().for_each(|a| *a = 0.0);
+        crate::for_row_blocks(x, &mut buf, |start, nb, block, nf| {
+            acc.clear();
+            acc.resize(nb * k, 0.0f64);
             for t in &self.trees {
-                let v = t.leaf_values(t.leaf_raw(row));
-                for (a, &p) in acc.iter_mut().zip(v) {
-                    *a += p as f64;
+                for i in 0..nb {
+                    let v = t.leaf_values(t.leaf_raw(&block[i * nf..(i + 1) * nf]));
+                    for (a, &p) in acc[i * k..(i + 1) * k].iter_mut().zip(v) {
+                        *a += p as f64;
+                    }
                 }
             }
-            for c in 0..k {
-                out[[i, c]] = acc[c] * inv;
+            for i in 0..nb {
+                for c in 0..k {
+                    out[[start + i, c]] = acc[i * k + c] * inv;
+                }
             }
-        }
+        });
         if self.n_classes == 0 {
             return Ok(Predictions::regression(out.column(0).to_vec()));
         }
@@ -256,7 +276,11 @@ impl Ctx<'_> {
         }
         Some(match self.p.criterion {
             Criterion::Gini => st.iter().map(|c| c * c).sum::<f64>() / w,
-            Criterion::Entropy => st.iter().filter(|&&c| c > 0.0).map(|&c| c * (c / w).ln()).sum::<f64>(),
+            Criterion::Entropy => st
+                .iter()
+                .filter(|&&c| c > 0.0)
+                .map(|&c| c * (c / w).ln())
+                .sum::<f64>(),
         })
     }
 }
@@ -274,7 +298,11 @@ fn grow_tree(p: &ForestParams, train: &Dataset<'_>, rows_all: &[u32], mut rng: R
             let r = rows_all[rng.below(n)] as usize;
             w[r] += 1.0;
         }
-        let mut v: Vec<u32> = rows_all.iter().copied().filter(|&r| w[r as usize] > 0.0).collect();
+        let mut v: Vec<u32> = rows_all
+            .iter()
+            .copied()
+            .filter(|&r| w[r as usize] > 0.0)
+            .collect();
         v.sort_unstable();
         v.dedup();
         for &r in &v {
@@ -335,13 +363,25 @@ fn grow_tree(p: &ForestParams, train: &Dataset<'_>, rows_all: &[u32], mut rng: R
         };
         let mut split = None;
         if !pure && n >= 2 * p.min_samples_leaf.max(1) && p.max_depth.is_none_or(|d| depth < d) {
-            split = find_split(&mut ctx, &rows[start..end], &node, &mut feats, max_feat, &mut rng);
+            split = find_split(
+                &mut ctx,
+                &rows[start..end],
+                &node,
+                &mut feats,
+                max_feat,
+                &mut rng,
+            );
         }
         match split {
             Some((gain, f, rule)) => {
                 let table = rule.table();
                 let mid = start
-                    + crate::grow::partition(&mut rows[start..end], &mut ctx.scratch, data.column(f), &table);
+                    + crate::grow::partition(
+                        &mut rows[start..end],
+                        &mut ctx.scratch,
+                        data.column(f),
+                        &table,
+                    );
                 let right = tree.split(leaf, f, &rule, &data.mappers()[f]);
                 splits.push((f, gain));
                 stack.push((right, mid, end, depth + 1));
@@ -415,7 +455,11 @@ fn find_split(
         let (t_lo, t_hi) = match ctx.p.kind {
             ForestKind::RandomForest => (lo, if has_miss { hi } else { hi - 1 }),
             ForestKind::ExtraTrees => {
-                let t = if lo == hi { hi } else { lo + rng.below((hi - lo) as usize) as u8 };
+                let t = if lo == hi {
+                    hi
+                } else {
+                    random_threshold(&ctx.data.mappers()[f], lo, hi, rng)
+                };
                 (t, t)
             }
         };
@@ -513,7 +557,29 @@ fn find_split(
         }
         Rule::Cat { bits }
     } else {
-        Rule::Numeric { bin: t, default_left }
+        Rule::Numeric {
+            bin: t,
+            default_left,
+        }
     };
     Some((gain.max(0.0), f, rule))
+}
+
+/// A random threshold bin in `lo..hi` (bins `lo..=t` go left). Numeric features: a value drawn
+/// uniformly between the node's smallest and largest bin bounds (as scikit-learn draws between
+/// the node's min and max value), mapped to its bin; categorical codes: uniform over bins.
+fn random_threshold(fb: &crate::binning::FeatureBins, lo: u8, hi: u8, rng: &mut Rng) -> u8 {
+    if fb.categorical {
+        return lo + rng.below((hi - lo) as usize) as u8;
+    }
+    // threshold t (lo <= t < hi) cuts at upper[t - 1]
+    let a = fb.upper[lo as usize - 1];
+    let b = fb.upper[hi as usize - 2];
+    if !(a.is_finite() && b.is_finite()) || b <= a {
+        return lo + rng.below((hi - lo) as usize) as u8;
+    }
+    let u = rng.uniform(a, b);
+    // first threshold whose cut point is >= u
+    let k = fb.upper[lo as usize - 1..hi as usize - 1].partition_point(|&c| c < u);
+    lo + k.min((hi - lo - 1) as usize) as u8
 }

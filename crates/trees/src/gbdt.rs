@@ -4,7 +4,7 @@
 use crate::error::TreeError;
 use crate::grow::{GrowConfig, Grower};
 use crate::tree::Tree;
-use crate::{check_deadline, Dataset, Importance};
+use crate::{Dataset, Importance, check_deadline};
 use automl_core::{Predictions, Rng};
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
@@ -123,7 +123,11 @@ impl GbdtParams {
             })
         };
         if !(self.learning_rate > 0.0 && self.learning_rate <= 1.0) {
-            return bad("learning_rate", self.learning_rate.to_string(), "must be in (0, 1]");
+            return bad(
+                "learning_rate",
+                self.learning_rate.to_string(),
+                "must be in (0, 1]",
+            );
         }
         if self.max_leaves < 2 {
             return bad("max_leaves", self.max_leaves.to_string(), "must be >= 2");
@@ -135,7 +139,14 @@ impl GbdtParams {
             return bad("colsample", self.colsample.to_string(), "must be in (0, 1]");
         }
         if !(self.lambda_l2 >= 0.0 && self.lambda_l1 >= 0.0 && self.min_child_weight >= 0.0) {
-            return bad("lambda_l2/lambda_l1/min_child_weight", format!("{}/{}/{}", self.lambda_l2, self.lambda_l1, self.min_child_weight), "must be >= 0");
+            return bad(
+                "lambda_l2/lambda_l1/min_child_weight",
+                format!(
+                    "{}/{}/{}",
+                    self.lambda_l2, self.lambda_l1, self.min_child_weight
+                ),
+                "must be >= 0",
+            );
         }
         if let Objective::Multiclass { n_classes } = self.objective
             && n_classes < 2
@@ -201,9 +212,15 @@ impl Gbdt {
         deadline: Option<Instant>,
     ) -> Result<Gbdt, TreeError> {
         params.validate()?;
-        train.check(params.objective.is_classification(), classes_of(params.objective))?;
+        train.check(
+            params.objective.is_classification(),
+            classes_of(params.objective),
+        )?;
         if let Some(v) = valid {
-            v.check(params.objective.is_classification(), classes_of(params.objective))?;
+            v.check(
+                params.objective.is_classification(),
+                classes_of(params.objective),
+            )?;
             if v.data.mappers() != train.data.mappers() {
                 return Err(TreeError::Shape(
                     "the validation set was binned with other bin mappers; bin it with BinnedData::apply on the training data".into(),
@@ -215,7 +232,9 @@ impl Gbdt {
                 rayon::ThreadPoolBuilder::new()
                     .num_threads(params.n_threads)
                     .build()
-                    .map_err(|e| TreeError::Data(format!("cannot start {} threads: {e}", params.n_threads)))?,
+                    .map_err(|e| {
+                        TreeError::Data(format!("cannot start {} threads: {e}", params.n_threads))
+                    })?,
             )
         } else {
             None
@@ -258,6 +277,7 @@ impl Gbdt {
         }
         let mut gh = vec![[0.0f64; 2]; k * n_all];
         let mut grower = Grower::new(data);
+        grower.parallel = params.n_threads > 1;
         let mut trees: Vec<Tree> = Vec::new();
         let mut gain = vec![0.0; nf];
         let mut split_count = vec![0u32; nf];
@@ -272,7 +292,15 @@ impl Gbdt {
         let mut bag: Vec<u32> = Vec::with_capacity(n_bag);
         for round in 0..params.max_rounds {
             check_deadline(deadline, round)?;
-            gradients(params.objective, train.y, &w, &rows, &scores, n_all, &mut gh);
+            gradients(
+                params.objective,
+                train.y,
+                &w,
+                &rows,
+                &scores,
+                n_all,
+                &mut gh,
+            );
             // row subsample
             bag.clear();
             if n_bag < rows.len() {
@@ -412,34 +440,27 @@ impl Gbdt {
         let k = self.objective.n_outputs();
         let mut out = Array2::zeros((x.nrows(), k));
         let mut buf = Vec::new();
-        for (i, row) in x.rows().into_iter().enumerate() {
-            let row = crate::row_slice(&row, &mut buf);
-            let mut acc = [0.0f64; 64];
-            let mut heap;
-            let s: &mut [f64] = if k <= 64 {
-                &mut acc[..k]
-            } else {
-                heap = vec![0.0; k];
-                &mut heap
-            };
-            s.copy_from_slice(&self.base);
-            if k == 1 {
-                let mut v = self.base[0];
-                for t in &self.trees {
-                    v += t.values[t.leaf_raw(row)] as f64;
-                }
-                s[0] = v;
-            } else {
-                for round in self.trees.chunks_exact(k) {
-                    for (c, t) in round.iter().enumerate() {
-                        s[c] += t.values[t.leaf_raw(row)] as f64;
+        let mut acc = Vec::new();
+        // trees outer, a block of rows inner: each tree stays in cache for the whole block
+        crate::for_row_blocks(x, &mut buf, |start, nb, block, nf| {
+            acc.clear();
+            for _ in 0..nb {
+                acc.extend_from_slice(&self.base);
+            }
+            for round in self.trees.chunks_exact(k) {
+                for (c, t) in round.iter().enumerate() {
+                    for i in 0..nb {
+                        let row = &block[i * nf..(i + 1) * nf];
+                        acc[i * k + c] += t.values[t.leaf_raw(row)] as f64;
                     }
                 }
             }
-            for c in 0..k {
-                out[[i, c]] = s[c];
+            for i in 0..nb {
+                for c in 0..k {
+                    out[[start + i, c]] = acc[i * k + c];
+                }
             }
-        }
+        });
         Ok(out)
     }
 
@@ -509,9 +530,16 @@ fn weighted_median(mut v: Vec<(f64, f64)>) -> f64 {
     v[v.len() - 1].0
 }
 
+/// Multiclass base scores are this fraction of the centred log prior (0 = LightGBM's zero start).
+const PRIOR_SHRINK: f64 = 0.5;
+
 fn base_score(o: Objective, y: &[f64], rows: &[u32], w: Option<&[f64]>) -> Vec<f64> {
     let wt = |r: usize| w.map_or(1.0, |w| w[r]);
-    let total: f64 = rows.iter().map(|&r| wt(r as usize)).sum::<f64>().max(1e-300);
+    let total: f64 = rows
+        .iter()
+        .map(|&r| wt(r as usize))
+        .sum::<f64>()
+        .max(1e-300);
     match o {
         Objective::Binary => {
             let pos: f64 = rows.iter().map(|&r| wt(r as usize) * y[r as usize]).sum();
@@ -523,13 +551,28 @@ fn base_score(o: Objective, y: &[f64], rows: &[u32], w: Option<&[f64]>) -> Vec<f
             for &r in rows {
                 c[y[r as usize] as usize] += wt(r as usize);
             }
-            c.iter().map(|&v| (v / total).clamp(1e-6, 1.0).ln()).collect()
+            // centred log prior, shrunk toward 0 so rare classes keep a usable hessian
+            let logp: Vec<f64> = c
+                .iter()
+                .map(|&v| (v / total).clamp(1e-6, 1.0).ln())
+                .collect();
+            let mean = logp.iter().sum::<f64>() / n_classes as f64;
+            logp.iter().map(|&v| PRIOR_SHRINK * (v - mean)).collect()
         }
         Objective::L2 => {
-            vec![rows.iter().map(|&r| wt(r as usize) * y[r as usize]).sum::<f64>() / total]
+            vec![
+                rows.iter()
+                    .map(|&r| wt(r as usize) * y[r as usize])
+                    .sum::<f64>()
+                    / total,
+            ]
         }
         Objective::Huber { .. } | Objective::L1 => {
-            vec![weighted_median(rows.iter().map(|&r| (y[r as usize], wt(r as usize))).collect())]
+            vec![weighted_median(
+                rows.iter()
+                    .map(|&r| (y[r as usize], wt(r as usize)))
+                    .collect(),
+            )]
         }
     }
 }
@@ -565,7 +608,10 @@ fn gradients(
                 let yc = y[r] as usize;
                 for c in 0..k {
                     let t = if c == yc { 1.0 } else { 0.0 };
-                    gh[c * n + r] = [(p[c] - t) * wt, (factor * p[c] * (1.0 - p[c])).max(1e-16) * wt];
+                    gh[c * n + r] = [
+                        (p[c] - t) * wt,
+                        (factor * p[c] * (1.0 - p[c])).max(1e-16) * wt,
+                    ];
                 }
             }
         }
@@ -602,7 +648,14 @@ fn gradients(
 }
 
 /// Weighted mean loss of scores on `rows`.
-pub(crate) fn mean_loss(o: Objective, y: &[f64], w: Option<&[f64]>, rows: &[u32], scores: &[f64], n: usize) -> f64 {
+pub(crate) fn mean_loss(
+    o: Objective,
+    y: &[f64],
+    w: Option<&[f64]>,
+    rows: &[u32],
+    scores: &[f64],
+    n: usize,
+) -> f64 {
     let mut tot = 0.0;
     let mut tw = 0.0;
     let k = o.n_outputs();
@@ -625,7 +678,11 @@ pub(crate) fn mean_loss(o: Objective, y: &[f64], w: Option<&[f64]>, rows: &[u32]
             Objective::L2 => (scores[r] - y[r]).powi(2),
             Objective::Huber { delta } => {
                 let d = (scores[r] - y[r]).abs();
-                if d <= delta { 0.5 * d * d } else { delta * (d - 0.5 * delta) }
+                if d <= delta {
+                    0.5 * d * d
+                } else {
+                    delta * (d - 0.5 * delta)
+                }
             }
             Objective::L1 => (scores[r] - y[r]).abs(),
         };
@@ -648,14 +705,29 @@ pub(crate) fn train_loss_curve(params: &GbdtParams, train: &Dataset<'_>) -> Vec<
             scores[c * n + r as usize] = model.base[c];
         }
     }
-    let mut curve = vec![mean_loss(params.objective, train.y, train.weights, &rows, &scores, n)];
+    let mut curve = vec![mean_loss(
+        params.objective,
+        train.y,
+        train.weights,
+        &rows,
+        &scores,
+        n,
+    )];
     for round in model.trees.chunks_exact(k) {
         for (c, t) in round.iter().enumerate() {
             for &r in &rows {
-                scores[c * n + r as usize] += t.values[t.leaf_binned(train.data, r as usize)] as f64;
+                scores[c * n + r as usize] +=
+                    t.values[t.leaf_binned(train.data, r as usize)] as f64;
             }
         }
-        curve.push(mean_loss(params.objective, train.y, train.weights, &rows, &scores, n));
+        curve.push(mean_loss(
+            params.objective,
+            train.y,
+            train.weights,
+            &rows,
+            &scores,
+            n,
+        ));
     }
     curve
 }

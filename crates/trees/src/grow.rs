@@ -107,6 +107,8 @@ pub(crate) struct Grower<'a> {
     pub leaves: Vec<LeafInfo>,
     /// (feature, gain) of every split of the last grown tree.
     pub splits: Vec<(usize, f64)>,
+    /// Build histograms of different features in parallel (inside a caller's rayon pool).
+    pub parallel: bool,
 }
 
 impl<'a> Grower<'a> {
@@ -129,6 +131,7 @@ impl<'a> Grower<'a> {
             cats: Vec::new(),
             leaves: Vec::new(),
             splits: Vec::new(),
+            parallel: false,
         }
     }
 
@@ -136,7 +139,8 @@ impl<'a> Grower<'a> {
         if let Some(s) = self.free.pop() {
             s
         } else {
-            self.pool.push(vec![HBin::default(); *self.offsets.last().unwrap()]);
+            self.pool
+                .push(vec![HBin::default(); *self.offsets.last().unwrap()]);
             self.pool.len() - 1
         }
     }
@@ -148,21 +152,49 @@ impl<'a> Grower<'a> {
     }
 
     /// Histogram of `rows[start..end]` into `slot`, for the given features.
-    fn build(&mut self, slot: usize, start: usize, end: usize, gh: &[[f64; 2]], features: &[usize]) {
+    fn build(
+        &mut self,
+        slot: usize,
+        start: usize,
+        end: usize,
+        gh: &[[f64; 2]],
+        features: &[usize],
+    ) {
         let rows = &self.rows[start..end];
         let og = &mut self.og;
         og.clear();
         og.extend(rows.iter().map(|&r| gh[r as usize]));
         let hist = &mut self.pool[slot];
-        for &f in features {
-            let hf = &mut hist[self.offsets[f]..self.offsets[f + 1]];
+        let data = self.data;
+        let og: &[[f64; 2]] = og;
+        let fill = |f: usize, hf: &mut [HBin]| {
             hf.fill(HBin::default());
-            let col = self.data.column(f);
+            let col = data.column(f);
             for (&r, o) in rows.iter().zip(og.iter()) {
                 let e = &mut hf[col[r as usize] as usize];
                 e.g += o[0];
                 e.h += o[1];
                 e.n += 1.0;
+            }
+        };
+        if self.parallel && features.len() > 1 {
+            // disjoint per-feature slices (features are ascending), filled in parallel;
+            // every slice is summed in row order, so results do not depend on threads
+            let mut parts: Vec<(usize, &mut [HBin])> = Vec::with_capacity(features.len());
+            let mut rest: &mut [HBin] = hist;
+            let mut consumed = 0usize;
+            for &f in features {
+                let (_, tail) = std::mem::take(&mut rest).split_at_mut(self.offsets[f] - consumed);
+                let (mine, tail) = tail.split_at_mut(self.offsets[f + 1] - self.offsets[f]);
+                parts.push((f, mine));
+                rest = tail;
+                consumed = self.offsets[f + 1];
+            }
+            use rayon::prelude::*;
+            parts.into_par_iter().for_each(|(f, hf)| fill(f, hf));
+        } else {
+            for &f in features {
+                fill(f, &mut hist[self.offsets[f]..self.offsets[f + 1]]);
             }
         }
     }
@@ -221,13 +253,19 @@ impl<'a> Grower<'a> {
                 (l.start, l.end, l.depth, l.slot)
             };
             let table = best.rule.table();
-            let mid = start + partition(
-                &mut self.rows[start..end],
-                &mut self.scratch,
-                self.data.column(best.feature),
-                &table,
+            let mid = start
+                + partition(
+                    &mut self.rows[start..end],
+                    &mut self.scratch,
+                    self.data.column(best.feature),
+                    &table,
+                );
+            let right_id = tree.split(
+                li,
+                best.feature,
+                &best.rule,
+                &self.data.mappers()[best.feature],
             );
-            let right_id = tree.split(li, best.feature, &best.rule, &self.data.mappers()[best.feature]);
             debug_assert_eq!(right_id, self.leaves.len());
             self.splits.push((best.feature, best.gain));
             let pslot = pslot.expect("a leaf with a split has a histogram");
@@ -296,7 +334,15 @@ impl<'a> Grower<'a> {
 
     /// Left and right sums of a split of the node in `pslot` (recomputed from the rows for
     /// exactness of the count; gradients summed in row order).
-    fn sums(&self, _pslot: usize, start: usize, mid: usize, end: usize, gh: &[[f64; 2]], _b: &Best) -> (HBin, HBin) {
+    fn sums(
+        &self,
+        _pslot: usize,
+        start: usize,
+        mid: usize,
+        end: usize,
+        gh: &[[f64; 2]],
+        _b: &Best,
+    ) -> (HBin, HBin) {
         let s = |a: usize, b: usize| {
             let mut h = HBin::default();
             for &r in &self.rows[a..b] {
@@ -316,7 +362,13 @@ impl<'a> Grower<'a> {
             && cfg.max_depth.is_none_or(|d| l.depth < d)
     }
 
-    fn find_best(&mut self, cfg: &GrowConfig, slot: usize, total: &HBin, features: &[usize]) -> Option<Best> {
+    fn find_best(
+        &mut self,
+        cfg: &GrowConfig,
+        slot: usize,
+        total: &HBin,
+        features: &[usize],
+    ) -> Option<Best> {
         let mut best: Option<Best> = None;
         let parent = cfg.score(total, cfg.lambda_l2);
         for &f in features {
@@ -353,7 +405,12 @@ fn two_mut<T>(v: &mut [T], a: usize, b: usize) -> (&mut T, &mut T) {
 }
 
 /// Stable in-place partition of `rows` by `table[col[row]]`; returns the number going left.
-pub(crate) fn partition(rows: &mut [u32], scratch: &mut Vec<u32>, col: &[u8], table: &[bool; 256]) -> usize {
+pub(crate) fn partition(
+    rows: &mut [u32],
+    scratch: &mut Vec<u32>,
+    col: &[u8],
+    table: &[bool; 256],
+) -> usize {
     scratch.clear();
     let mut l = 0usize;
     for i in 0..rows.len() {
@@ -380,8 +437,8 @@ fn best_numeric(cfg: &GrowConfig, hist: &[HBin], total: &HBin, parent: f64) -> O
     let mut best: Option<(f64, Rule)> = None;
     let mut acc = HBin::default();
     let l2 = cfg.lambda_l2;
-    for t in 1..nb {
-        acc.add(&hist[t]);
+    for (t, e) in hist.iter().enumerate().skip(1) {
+        acc.add(e);
         // missing right: L = acc. Allowed up to nb-1 only if there is missing data on the right.
         if t < nb - 1 || has_miss {
             let r = total.sub(&acc);
@@ -423,7 +480,12 @@ fn best_numeric(cfg: &GrowConfig, hist: &[HBin], total: &HBin, parent: f64) -> O
 
 /// Best category set: one-vs-rest for few categories, else LightGBM-style prefix scan of the
 /// categories sorted by gradient / (hessian + cat_smooth), from both ends.
-fn best_categorical(cfg: &GrowConfig, hist: &[HBin], total: &HBin, cats: &mut Vec<(u8, HBin)>) -> Option<(f64, Rule)> {
+fn best_categorical(
+    cfg: &GrowConfig,
+    hist: &[HBin],
+    total: &HBin,
+    cats: &mut Vec<(u8, HBin)>,
+) -> Option<(f64, Rule)> {
     cats.clear();
     for (b, e) in hist.iter().enumerate() {
         if e.n > 0.0 {
@@ -434,7 +496,10 @@ fn best_categorical(cfg: &GrowConfig, hist: &[HBin], total: &HBin, cats: &mut Ve
         return None;
     }
     let mut best: Option<(f64, Vec<u8>)> = None;
-    let mut consider = |l: &HBin, members: &mut dyn Iterator<Item = u8>, l2: f64, best: &mut Option<(f64, Vec<u8>)>| {
+    let consider = |l: &HBin,
+                    members: &mut dyn Iterator<Item = u8>,
+                    l2: f64,
+                    best: &mut Option<(f64, Vec<u8>)>| {
         let r = total.sub(l);
         if !(cfg.valid(l) && cfg.valid(&r)) {
             return;
@@ -453,7 +518,9 @@ fn best_categorical(cfg: &GrowConfig, hist: &[HBin], total: &HBin, cats: &mut Ve
         cats.sort_by(|a, b| {
             let ra = a.1.g / (a.1.h + smooth);
             let rb = b.1.g / (b.1.h + smooth);
-            ra.partial_cmp(&rb).unwrap_or(std::cmp::Ordering::Equal).then(a.0.cmp(&b.0))
+            ra.partial_cmp(&rb)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(a.0.cmp(&b.0))
         });
         let l2 = cfg.lambda_l2 + cfg.cat_l2;
         let k = cats.len();
@@ -502,40 +569,98 @@ mod tests {
         // bins: missing empty; bin1: g=-2 (2 rows), bin2: g=-1 (1 row), bin3: g=+3 (3 rows), h=1 per row.
         let hist = vec![
             HBin::default(),
-            HBin { g: -2.0, h: 2.0, n: 2.0 },
-            HBin { g: -1.0, h: 1.0, n: 1.0 },
-            HBin { g: 3.0, h: 3.0, n: 3.0 },
+            HBin {
+                g: -2.0,
+                h: 2.0,
+                n: 2.0,
+            },
+            HBin {
+                g: -1.0,
+                h: 1.0,
+                n: 1.0,
+            },
+            HBin {
+                g: 3.0,
+                h: 3.0,
+                n: 3.0,
+            },
         ];
-        let total = HBin { g: 0.0, h: 6.0, n: 6.0 };
+        let total = HBin {
+            g: 0.0,
+            h: 6.0,
+            n: 6.0,
+        };
         let c = cfg();
         let (gain, rule) = best_numeric(&c, &hist, &total, c.score(&total, 0.0)).unwrap();
         // best: {1,2} | {3}: 9/3 + 9/3 - 0 = 6
         assert!((gain - 6.0).abs() < 1e-12, "gain {gain}");
-        assert_eq!(rule, Rule::Numeric { bin: 2, default_left: true });
+        assert_eq!(
+            rule,
+            Rule::Numeric {
+                bin: 2,
+                default_left: true
+            }
+        );
     }
 
     #[test]
     fn missing_direction_is_learned() {
         // missing rows have strongly positive gradient, like bin 3 -> they must go right.
         let hist = vec![
-            HBin { g: 4.0, h: 2.0, n: 2.0 },
-            HBin { g: -3.0, h: 3.0, n: 3.0 },
-            HBin { g: -3.0, h: 3.0, n: 3.0 },
-            HBin { g: 2.0, h: 2.0, n: 2.0 },
+            HBin {
+                g: 4.0,
+                h: 2.0,
+                n: 2.0,
+            },
+            HBin {
+                g: -3.0,
+                h: 3.0,
+                n: 3.0,
+            },
+            HBin {
+                g: -3.0,
+                h: 3.0,
+                n: 3.0,
+            },
+            HBin {
+                g: 2.0,
+                h: 2.0,
+                n: 2.0,
+            },
         ];
-        let total = HBin { g: 0.0, h: 10.0, n: 10.0 };
+        let total = HBin {
+            g: 0.0,
+            h: 10.0,
+            n: 10.0,
+        };
         let c = cfg();
         let (gain, rule) = best_numeric(&c, &hist, &total, 0.0).unwrap();
-        assert_eq!(rule, Rule::Numeric { bin: 2, default_left: false });
+        assert_eq!(
+            rule,
+            Rule::Numeric {
+                bin: 2,
+                default_left: false
+            }
+        );
         // L = {1,2}: g=-6,h=6 -> 6; R = {3, missing}: g=6,h=4 -> 9
         assert!((gain - 15.0).abs() < 1e-12);
         // and with the missing gradient negative they go left
         let mut hist2 = hist.clone();
         hist2[0].g = -4.0;
         hist2[3].g = 10.0;
-        let total2 = HBin { g: 0.0, h: 10.0, n: 10.0 };
+        let total2 = HBin {
+            g: 0.0,
+            h: 10.0,
+            n: 10.0,
+        };
         let (_, rule2) = best_numeric(&c, &hist2, &total2, 0.0).unwrap();
-        assert_eq!(rule2, Rule::Numeric { bin: 2, default_left: true });
+        assert_eq!(
+            rule2,
+            Rule::Numeric {
+                bin: 2,
+                default_left: true
+            }
+        );
     }
 
     #[test]
@@ -546,12 +671,21 @@ mod tests {
             let g = if b % 2 == 1 { -5.0 } else { 5.0 };
             *e = HBin { g, h: 5.0, n: 5.0 };
         }
-        let total = HBin { g: 0.0, h: 30.0, n: 30.0 };
+        let total = HBin {
+            g: 0.0,
+            h: 30.0,
+            n: 30.0,
+        };
         let mut cats = Vec::new();
         let (gain, rule) = best_categorical(&cfg(), &hist, &total, &mut cats).unwrap();
-        let Rule::Cat { bits } = rule else { panic!("expected a categorical rule") };
+        let Rule::Cat { bits } = rule else {
+            panic!("expected a categorical rule")
+        };
         let left: Vec<usize> = (0..7).filter(|b| bits[0] >> b & 1 == 1).collect();
-        assert!(left == vec![1, 3, 5] || left == vec![2, 4, 6], "left set {left:?}");
+        assert!(
+            left == vec![1, 3, 5] || left == vec![2, 4, 6],
+            "left set {left:?}"
+        );
         // 15^2/15 * 2 = 30
         assert!((gain - 30.0).abs() < 1e-9);
     }

@@ -16,7 +16,6 @@ pub use forest::{Criterion, Forest, ForestKind, ForestParams};
 pub use gbdt::{Gbdt, GbdtParams, Objective};
 pub use tree::Tree;
 
-use ndarray::ArrayView1;
 use std::time::Instant;
 
 /// Training (or validation) rows: binned features, targets and optional weights, all indexed by
@@ -125,15 +124,29 @@ pub(crate) fn check_cols(got: usize, want: usize) -> Result<(), TreeError> {
     Ok(())
 }
 
-/// A row as a contiguous slice (copied into `buf` when the view is strided).
-#[inline]
-pub(crate) fn row_slice<'b>(row: &'b ArrayView1<'_, f64>, buf: &'b mut Vec<f64>) -> &'b [f64] {
-    match row.as_slice() {
-        Some(s) => s,
-        None => {
-            buf.clear();
-            buf.extend(row.iter().copied());
-            buf
+/// Rows per prediction block.
+const PREDICT_BLOCK: usize = 256;
+
+/// Call `f(first_row, n_rows, rows, n_features)` for consecutive blocks of rows given as one
+/// row-major slice (borrowed when `x` is in standard layout, copied otherwise).
+pub(crate) fn for_row_blocks(
+    x: ndarray::ArrayView2<'_, f64>,
+    buf: &mut Vec<f64>,
+    mut f: impl FnMut(usize, usize, &[f64], usize),
+) {
+    let (n, nf) = x.dim();
+    let contiguous = x.as_slice();
+    for start in (0..n).step_by(PREDICT_BLOCK) {
+        let end = (start + PREDICT_BLOCK).min(n);
+        match contiguous {
+            Some(s) => f(start, end - start, &s[start * nf..end * nf], nf),
+            None => {
+                buf.clear();
+                for r in start..end {
+                    buf.extend(x.row(r).iter().copied());
+                }
+                f(start, end - start, buf, nf);
+            }
         }
     }
 }

@@ -1,6 +1,6 @@
 //! One fitted decision tree: compact nodes, routing of raw rows (NaN allowed) and binned rows.
 
-use crate::binning::{cat_bin, BinnedData, FeatureBins};
+use crate::binning::{BinnedData, FeatureBins, cat_bin};
 use serde::{Deserialize, Serialize};
 
 /// An internal node. Children `>= 0` are node indices; a child `c < 0` is leaf `!c`.
@@ -103,7 +103,13 @@ impl Tree {
     }
 
     /// Split leaf `leaf`: it keeps its id as the left child; returns the new right leaf id.
-    pub(crate) fn split(&mut self, leaf: usize, feature: usize, rule: &Rule, fb: &FeatureBins) -> usize {
+    pub(crate) fn split(
+        &mut self,
+        leaf: usize,
+        feature: usize,
+        rule: &Rule,
+        fb: &FeatureBins,
+    ) -> usize {
         let ni = self.nodes.len() as u32;
         let right_leaf = self.leaf_parent.len();
         let (threshold, bin, default_left, cat) = match *rule {
@@ -215,7 +221,7 @@ mod tests {
             [4.0, f64::NAN],
             [5.0, 1.0]
         ];
-        let d = BinnedData::new(x.view(), &[false, true], 255).unwrap();
+        let d = BinnedData::with_min_data_in_bin(x.view(), &[false, true], 255, 1).unwrap();
         let mut t = Tree::new(1);
         let r = t.split(
             0,

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Tree-engine benchmark: our GBDT / RF / ET vs LightGBM and scikit-learn, single-threaded, same
+# hyperparameters, same machine, one run. Prints a markdown table. See README.md.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$here/../.."
+data="${DATA:-$root/../shared/bench/data}"
+py="${PYTHON:-/work/venv-trees/bin/python}"
+reps="${REPS:-3}"
+datasets="${DATASETS:-telco_churn rodents diamonds digits}"
+out="${OUT:-$here/results}"
+mkdir -p "$out"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/work/target-trees}"
+(cd "$root" && cargo build --release -q -p automl-trees --example bench)
+: > "$out/rust.jsonl"; : > "$out/peer.jsonl"
+for d in $datasets; do
+  # the two sides alternate per dataset so that background load hits both alike
+  OMP_NUM_THREADS=1 "$CARGO_TARGET_DIR/release/examples/bench" --data "$data" --reps "$reps" "$d" | tee -a "$out/rust.jsonl" >&2
+  OMP_NUM_THREADS=1 "$py" "$here/peer.py" --data "$data" --reps "$reps" "$d" | tee -a "$out/peer.jsonl" >&2
+done
+"$py" "$here/table.py" "$out/rust.jsonl" "$out/peer.jsonl" | tee "$out/table.md"
