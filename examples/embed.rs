@@ -8,8 +8,8 @@
 
 use automl_core::params::ParamsExt;
 use automl_core::{Budget, Candidate, ParamValue, Params, TrialRecord};
-use automl_data::{load_training, ReadOptions};
-use automl_engine::{leaderboard, Study, StudyConfig};
+use automl_data::{ReadOptions, load_training};
+use automl_engine::{Study, StudyConfig, leaderboard};
 use automl_search::{AskContext, Strategy};
 use automl_space::SearchSpace;
 use automl_store::{MemoryStore, StoreRead};
@@ -44,7 +44,11 @@ impl Strategy for SweepK {
         self.next += 1;
         if let Some(f) = ctx.families.get(i) {
             let fam = ctx.space.family(&f.name)?;
-            return Some(Candidate::new(&f.name, fam.default_params(ctx.task), "default"));
+            return Some(Candidate::new(
+                &f.name,
+                fam.default_params(ctx.task),
+                "default",
+            ));
         }
         let ks = [1i64, 3, 9, 15, 25, 40];
         let k = *ks.get(i - ctx.families.len())?;
@@ -63,14 +67,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = MemoryStore::new();
     let config = StudyConfig {
         name: "embed".into(),
-        budget: Budget { time_s: Some(30.0), max_trials: Some(8) },
+        budget: Budget {
+            time_s: Some(30.0),
+            max_trials: Some(8),
+        },
         jobs: 2,
         ..StudyConfig::default()
     };
     let study = Study::create(&store, data, space, Box::new(SweepK { next: 0 }), config)?;
     let summary = study.run(&mut |p| {
         if let Some(t) = &p.last {
-            println!("trial {} {} -> {:.4}", t.trial_id, t.candidate.family, t.mean);
+            println!(
+                "trial {} {} -> {:.4}",
+                t.trial_id, t.candidate.family, t.mean
+            );
         }
     })?;
     let trials = store.trials(summary.study.study_id)?;
@@ -79,7 +89,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for row in leaderboard(&trials, metric) {
         println!(
             "{:>3}  trial {:>2}  {:<5} {:.4}  {}",
-            row.rank.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
+            row.rank
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "-".into()),
             row.trial.trial_id,
             row.trial.candidate.family,
             row.trial.mean,

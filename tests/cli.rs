@@ -5,7 +5,11 @@ use serde_json::Value;
 
 pub fn leaderboard_json(dir: &std::path::Path, store: &str) -> Vec<Value> {
     let r = run_in(dir, &["leaderboard", "--store", store, "--format", "json"]).ok();
-    serde_json::from_str::<Value>(&r.stdout()).expect("leaderboard json").as_array().unwrap().clone()
+    serde_json::from_str::<Value>(&r.stdout())
+        .expect("leaderboard json")
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 /// fit -> leaderboard (3 formats) -> show -> predict, then reopen: same leaderboard, same predictions.
@@ -14,11 +18,29 @@ fn full_cycle(file: &str, classes: Option<&[&str]>, extra: &[&str]) {
     let dir = tmp.path();
     let data = example(file);
     let data = data.to_str().unwrap();
-    let mut args = vec!["fit", data, "--store", "db", "--max-trials", "10", "--time-budget", "120", "--space", "fast", "--jobs", "2", "--seed", "3"];
+    let mut args = vec![
+        "fit",
+        data,
+        "--store",
+        "db",
+        "--max-trials",
+        "10",
+        "--time-budget",
+        "120",
+        "--space",
+        "fast",
+        "--jobs",
+        "2",
+        "--seed",
+        "3",
+    ];
     args.extend_from_slice(extra);
     let fit = run_in(dir, &args).ok();
     let out = fit.stdout();
-    assert!(out.contains("best: trial"), "summary lacks the best trial:\n{out}");
+    assert!(
+        out.contains("best: trial"),
+        "summary lacks the best trial:\n{out}"
+    );
     assert!(out.contains("model:"), "{out}");
 
     let rows = leaderboard_json(dir, "db");
@@ -28,33 +50,78 @@ fn full_cycle(file: &str, classes: Option<&[&str]>, extra: &[&str]) {
     assert_eq!(rows[0]["rank"], 1);
     assert!(rows[0]["mean"].is_number());
     for r in &rows {
-        for key in ["trial_id", "family", "state", "mean", "std", "fit_time_s", "params", "metrics"] {
+        for key in [
+            "trial_id",
+            "family",
+            "state",
+            "mean",
+            "std",
+            "fit_time_s",
+            "params",
+            "metrics",
+        ] {
             assert!(r.get(key).is_some(), "json row lacks {key}: {r}");
         }
     }
     let table = run_in(dir, &["leaderboard", "--store", "db"]).ok().stdout();
-    assert!(table.contains("rank") && table.contains("family"), "{table}");
-    let csv = run_in(dir, &["leaderboard", "--store", "db", "--format", "csv"]).ok().stdout();
-    assert_eq!(csv.lines().count(), rows.len() + 1, "header + one line per trial:\n{csv}");
+    assert!(
+        table.contains("rank") && table.contains("family"),
+        "{table}"
+    );
+    let csv = run_in(dir, &["leaderboard", "--store", "db", "--format", "csv"])
+        .ok()
+        .stdout();
+    assert_eq!(
+        csv.lines().count(),
+        rows.len() + 1,
+        "header + one line per trial:\n{csv}"
+    );
     assert!(csv.starts_with("rank,trial_id,family,state,metric,mean,std"));
 
     let best_id = rows[0]["trial_id"].as_u64().unwrap().to_string();
-    let show = run_in(dir, &["show", &best_id, "--store", "db"]).ok().stdout();
-    assert!(show.contains("parameters") && show.contains("per fold"), "{show}");
+    let show = run_in(dir, &["show", &best_id, "--store", "db"])
+        .ok()
+        .stdout();
+    assert!(
+        show.contains("parameters") && show.contains("per fold"),
+        "{show}"
+    );
 
     let preds = dir.join("preds.csv");
-    run_in(dir, &["predict", "--store", "db", data, "--output", preds.to_str().unwrap()]).ok();
+    run_in(
+        dir,
+        &[
+            "predict",
+            "--store",
+            "db",
+            data,
+            "--output",
+            preds.to_str().unwrap(),
+        ],
+    )
+    .ok();
     let (header, body) = read_csv(&preds);
     assert_eq!(header[0], "prediction");
-    assert_eq!(body.len(), csv_rows(std::path::Path::new(data)), "one prediction per input row");
+    assert_eq!(
+        body.len(),
+        csv_rows(std::path::Path::new(data)),
+        "one prediction per input row"
+    );
     if let Some(classes) = classes {
         for c in classes {
-            assert!(header.contains(&format!("proba_{c}")), "missing proba_{c} in {header:?}");
+            assert!(
+                header.contains(&format!("proba_{c}")),
+                "missing proba_{c} in {header:?}"
+            );
         }
         for row in &body {
             let s: f64 = row[1..].iter().map(|x| x.parse::<f64>().unwrap()).sum();
             assert!((s - 1.0).abs() < 1e-6, "probabilities sum to {s}");
-            assert!(classes.contains(&row[0].as_str()), "prediction {} is a class", row[0]);
+            assert!(
+                classes.contains(&row[0].as_str()),
+                "prediction {} is a class",
+                row[0]
+            );
         }
     } else {
         for row in &body {
@@ -64,11 +131,38 @@ fn full_cycle(file: &str, classes: Option<&[&str]>, extra: &[&str]) {
     // Reopen: same leaderboard and identical predictions.
     assert_eq!(leaderboard_json(dir, "db"), rows);
     let preds2 = dir.join("preds2.csv");
-    run_in(dir, &["predict", "--store", "db", data, "--output", preds2.to_str().unwrap()]).ok();
-    assert_eq!(std::fs::read(&preds).unwrap(), std::fs::read(&preds2).unwrap());
+    run_in(
+        dir,
+        &[
+            "predict",
+            "--store",
+            "db",
+            data,
+            "--output",
+            preds2.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    assert_eq!(
+        std::fs::read(&preds).unwrap(),
+        std::fs::read(&preds2).unwrap()
+    );
     // A trial's own fold models predict too.
     let preds3 = dir.join("preds3.csv");
-    run_in(dir, &["predict", "--store", "db", data, "--output", preds3.to_str().unwrap(), "--trial", &best_id]).ok();
+    run_in(
+        dir,
+        &[
+            "predict",
+            "--store",
+            "db",
+            data,
+            "--output",
+            preds3.to_str().unwrap(),
+            "--trial",
+            &best_id,
+        ],
+    )
+    .ok();
     assert_eq!(csv_rows(&preds3), body.len());
 }
 
@@ -79,7 +173,11 @@ fn binary_with_categoricals_and_missing_values() {
 
 #[test]
 fn multiclass() {
-    full_cycle("flowers.csv", Some(&["setosa", "versicolor", "virginica"]), &[]);
+    full_cycle(
+        "flowers.csv",
+        Some(&["setosa", "versicolor", "virginica"]),
+        &[],
+    );
 }
 
 #[test]
@@ -107,14 +205,32 @@ var_smoothing = { type = "float", low = 1e-10, high = 1e-3, log = true, default 
     let data = example("flowers.csv");
     run_in(
         dir,
-        &["fit", data.to_str().unwrap(), "--store", "db", "--max-trials", "4", "--space", space.to_str().unwrap(), "--jobs", "1"],
+        &[
+            "fit",
+            data.to_str().unwrap(),
+            "--store",
+            "db",
+            "--max-trials",
+            "4",
+            "--space",
+            space.to_str().unwrap(),
+            "--jobs",
+            "1",
+        ],
     )
     .ok();
-    let rows: Vec<Value> = leaderboard_json(dir, "db").into_iter().filter(|r| r["family"] != "ensemble").collect();
+    let rows: Vec<Value> = leaderboard_json(dir, "db")
+        .into_iter()
+        .filter(|r| r["family"] != "ensemble")
+        .collect();
     assert_eq!(rows.len(), 4);
     let failed: Vec<&Value> = rows.iter().filter(|r| r["state"] == "failed").collect();
     assert!(!failed.is_empty(), "the knn trials fail: {rows:?}");
-    assert!(failed.iter().all(|r| r["family"] == "knn" && r["error"].as_str().unwrap().contains('k')));
+    assert!(
+        failed
+            .iter()
+            .all(|r| r["family"] == "knn" && r["error"].as_str().unwrap().contains('k'))
+    );
     assert!(rows.iter().any(|r| r["state"] == "complete"));
 }
 
@@ -126,7 +242,25 @@ fn same_seed_same_leaderboard_with_two_jobs() {
     for _ in 0..2 {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
-        run_in(dir, &["fit", data.to_str().unwrap(), "--store", "db", "--max-trials", "8", "--space", "fast", "--jobs", "2", "--seed", "11", "--quiet"]).ok();
+        run_in(
+            dir,
+            &[
+                "fit",
+                data.to_str().unwrap(),
+                "--store",
+                "db",
+                "--max-trials",
+                "8",
+                "--space",
+                "fast",
+                "--jobs",
+                "2",
+                "--seed",
+                "11",
+                "--quiet",
+            ],
+        )
+        .ok();
         let rows: Vec<Value> = leaderboard_json(dir, "db")
             .into_iter()
             .map(|mut r| {
@@ -138,10 +272,24 @@ fn same_seed_same_leaderboard_with_two_jobs() {
             .collect();
         boards.push(rows);
         let p = dir.join("p.csv");
-        run_in(dir, &["predict", "--store", "db", data.to_str().unwrap(), "-o", p.to_str().unwrap()]).ok();
+        run_in(
+            dir,
+            &[
+                "predict",
+                "--store",
+                "db",
+                data.to_str().unwrap(),
+                "-o",
+                p.to_str().unwrap(),
+            ],
+        )
+        .ok();
         preds.push(std::fs::read(p).unwrap());
     }
-    assert_eq!(boards[0], boards[1], "same trials and scores to the last bit");
+    assert_eq!(
+        boards[0], boards[1],
+        "same trials and scores to the last bit"
+    );
     assert_eq!(preds[0], preds[1], "identical predictions");
 }
 
@@ -153,10 +301,34 @@ fn clear_errors_exit_2() {
     assert_eq!(r.code(), 2);
     assert!(r.stderr().contains("does-not-exist.csv"), "{}", r.stderr());
     let data = example("houses.csv");
-    let r = run_in(dir, &["fit", data.to_str().unwrap(), "--metric", "roc_auc", "--store", "db"]);
+    let r = run_in(
+        dir,
+        &[
+            "fit",
+            data.to_str().unwrap(),
+            "--metric",
+            "roc_auc",
+            "--store",
+            "db",
+        ],
+    );
     assert_eq!(r.code(), 2);
-    assert!(r.stderr().contains("roc_auc") && r.stderr().contains("rmse"), "{}", r.stderr());
-    let r = run_in(dir, &["fit", data.to_str().unwrap(), "--time-budget", "-5", "--store", "db"]);
+    assert!(
+        r.stderr().contains("roc_auc") && r.stderr().contains("rmse"),
+        "{}",
+        r.stderr()
+    );
+    let r = run_in(
+        dir,
+        &[
+            "fit",
+            data.to_str().unwrap(),
+            "--time-budget",
+            "-5",
+            "--store",
+            "db",
+        ],
+    );
     assert_eq!(r.code(), 2);
     assert!(r.stderr().contains("--time-budget"), "{}", r.stderr());
     let r = run_in(dir, &["leaderboard", "--store", "nowhere"]);

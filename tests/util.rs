@@ -6,7 +6,9 @@ use std::process::{Command, Output};
 
 /// Path of a file under examples/data.
 pub fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/data")
+        .join(name)
 }
 
 /// The bench data dir (beside the repo), if present.
@@ -37,14 +39,24 @@ impl Run {
     }
     /// Panic with both streams unless the exit code is 0.
     pub fn ok(self) -> Run {
-        assert_eq!(self.code(), 0, "command failed\nstdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
+        assert_eq!(
+            self.code(),
+            0,
+            "command failed\nstdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
         self
     }
 }
 
 /// Run `automl` with `args` in `dir`.
 pub fn run_in(dir: &Path, args: &[&str]) -> Run {
-    let out = automl().args(args).current_dir(dir).output().expect("cannot run the automl binary");
+    let out = automl()
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("cannot run the automl binary");
     Run { out }
 }
 
@@ -52,8 +64,15 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Run {
 pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     let text = std::fs::read_to_string(path).expect("read csv");
     let mut lines = text.lines();
-    let header: Vec<String> = lines.next().unwrap_or("").split(',').map(String::from).collect();
-    let rows = lines.map(|l| l.split(',').map(String::from).collect()).collect();
+    let header: Vec<String> = lines
+        .next()
+        .unwrap_or("")
+        .split(',')
+        .map(String::from)
+        .collect();
+    let rows = lines
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
     (header, rows)
 }
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(name = "automl", version, about, long_about = None, after_help = "\
 Typical use:
-  automl fit examples/data/titanic.csv               # search for 60 s, store in ./automl.db
+  automl fit examples/data/churn.csv                 # search for 60 s, store in ./automl.db
   automl leaderboard                                 # every candidate, best first
   automl show 3                                      # everything about trial 3
   automl predict new.csv --output preds.csv          # predict with the final model")]
@@ -35,6 +35,8 @@ pub enum Command {
     Export(ExportArgs),
     /// Write a study report (leaderboard, data report, plots) as markdown or HTML.
     Report(ReportArgs),
+    /// Serve the local web dashboard: studies, leaderboard, plots, trial details and predictions.
+    Ui(crate::cmd_ui::UiArgs),
 }
 
 #[derive(Args, Debug)]

@@ -13,12 +13,31 @@ pub fn run(a: CompareArgs) -> Result<()> {
         store
             .trial(study.study_id, id)
             .map_err(anyhow::Error::from)
-            .and_then(|t| t.with_context(|| format!("no trial {id} in study {}; `automl leaderboard` lists them", study.study_id)))
+            .and_then(|t| {
+                t.with_context(|| {
+                    format!(
+                        "no trial {id} in study {}; `automl leaderboard` lists them",
+                        study.study_id
+                    )
+                })
+            })
     };
     let (x, y) = (get(a.a)?, get(a.b)?);
-    let mut rows = vec![vec!["".to_string(), format!("trial {}", x.trial_id), format!("trial {}", y.trial_id)]];
-    rows.push(vec!["family".into(), x.candidate.family.clone(), y.candidate.family.clone()]);
-    rows.push(vec!["state".into(), x.state.as_str().into(), y.state.as_str().into()]);
+    let mut rows = vec![vec![
+        "".to_string(),
+        format!("trial {}", x.trial_id),
+        format!("trial {}", y.trial_id),
+    ]];
+    rows.push(vec![
+        "family".into(),
+        x.candidate.family.clone(),
+        y.candidate.family.clone(),
+    ]);
+    rows.push(vec![
+        "state".into(),
+        x.state.as_str().into(),
+        y.state.as_str().into(),
+    ]);
     rows.push(vec![
         format!("{} mean ± std", study.metric),
         format!("{} ± {}", fmt_score(x.mean), fmt_score(x.std)),
@@ -26,25 +45,66 @@ pub fn run(a: CompareArgs) -> Result<()> {
     ]);
     let folds = x.fold_scores.len().max(y.fold_scores.len());
     for i in 0..folds {
-        let f = |v: &[f64]| v.get(i).map(|s| fmt_score(*s)).unwrap_or_else(|| "-".into());
-        rows.push(vec![format!("fold {}", i + 1), f(&x.fold_scores), f(&y.fold_scores)]);
+        let f = |v: &[f64]| {
+            v.get(i)
+                .map(|s| fmt_score(*s))
+                .unwrap_or_else(|| "-".into())
+        };
+        rows.push(vec![
+            format!("fold {}", i + 1),
+            f(&x.fold_scores),
+            f(&y.fold_scores),
+        ]);
     }
     let metrics: BTreeSet<&String> = x.metrics.keys().chain(y.metrics.keys()).collect();
     for m in metrics {
-        let f = |t: &automl_core::TrialRecord| t.metrics.get(m).map(|v| fmt_score(*v)).unwrap_or_else(|| "-".into());
+        let f = |t: &automl_core::TrialRecord| {
+            t.metrics
+                .get(m)
+                .map(|v| fmt_score(*v))
+                .unwrap_or_else(|| "-".into())
+        };
         rows.push(vec![m.clone(), f(&x), f(&y)]);
     }
-    rows.push(vec!["fit time".into(), fmt_secs(x.fit_time_s), fmt_secs(y.fit_time_s)]);
-    let params: BTreeSet<&String> = x.candidate.params.keys().chain(y.candidate.params.keys()).collect();
+    rows.push(vec![
+        "fit time".into(),
+        fmt_secs(x.fit_time_s),
+        fmt_secs(y.fit_time_s),
+    ]);
+    let params: BTreeSet<&String> = x
+        .candidate
+        .params
+        .keys()
+        .chain(y.candidate.params.keys())
+        .collect();
     for p in params {
-        let f = |t: &automl_core::TrialRecord| t.candidate.params.get(p).map(|v| v.to_string()).unwrap_or_else(|| "-".into());
+        let f = |t: &automl_core::TrialRecord| {
+            t.candidate
+                .params
+                .get(p)
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "-".into())
+        };
         let (vx, vy) = (f(&x), f(&y));
         let mark = if vx != vy { " *" } else { "" };
         rows.push(vec![format!("{p}{mark}"), vx, vy]);
     }
-    rows.push(vec!["operator".into(), x.candidate.operator.clone(), y.candidate.operator.clone()]);
+    rows.push(vec![
+        "operator".into(),
+        x.candidate.operator.clone(),
+        y.candidate.operator.clone(),
+    ]);
     let parents = |t: &automl_core::TrialRecord| {
-        if t.candidate.parents.is_empty() { "-".to_string() } else { t.candidate.parents.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" ") }
+        if t.candidate.parents.is_empty() {
+            "-".to_string()
+        } else {
+            t.candidate
+                .parents
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
     };
     rows.push(vec!["parents".into(), parents(&x), parents(&y)]);
     print!("{}", table(&rows));

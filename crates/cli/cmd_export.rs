@@ -4,14 +4,16 @@ use crate::args::ExportArgs;
 use crate::output::fmt_bytes;
 use anyhow::{Context, Result};
 use automl_engine::FINAL_MODEL_BLOB;
-use automl_store::SledStore;
 use automl_store::StoreRead;
 
 pub fn run(a: ExportArgs) -> Result<()> {
     if !a.store.store.exists() {
-        anyhow::bail!("no store at `{}`; run `automl fit` first or pass --store DIR", a.store.store.display());
+        anyhow::bail!(
+            "no store at `{}`; run `automl fit` first or pass --store DIR",
+            a.store.store.display()
+        );
     }
-    let store = SledStore::open(&a.store.store)?;
+    let store = crate::cmd_fit::open_writable(&a.store.store)?;
     let study = crate::cmd_leaderboard::pick_study(&store, a.study, &a.store.store)?;
     let (bytes, what) = match a.trial {
         None => (
@@ -30,6 +32,11 @@ pub fn run(a: ExportArgs) -> Result<()> {
     // Check it decodes before writing it.
     automl_trainer::Predictor::from_bytes(&bytes)?;
     let size = automl_engine::export::write_model_file(&a.output, &study, &what, &bytes)?;
-    println!("wrote {} ({}) to {}", what, fmt_bytes(size), a.output.display());
+    println!(
+        "wrote {} ({}) to {}",
+        what,
+        fmt_bytes(size),
+        a.output.display()
+    );
     Ok(())
 }

@@ -2,17 +2,33 @@
 
 use crate::args::{FitArgs, TaskArg};
 use crate::output::{fmt_score, fmt_secs};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use automl_core::{Budget, Metric, Task};
-use automl_data::{load_training, ReadOptions};
+use automl_data::{ReadOptions, load_training};
 use automl_engine::{Progress, Study, StudyConfig};
 use automl_space::SearchSpace;
 use automl_store::{SledStore, StoreRead};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+/// Open a store for writing. A reader (e.g. the dashboard) holds the database for a few
+/// milliseconds per request, so a `Locked` answer is retried for up to 3 seconds.
+pub fn open_writable(path: &std::path::Path) -> Result<SledStore> {
+    let t0 = Instant::now();
+    loop {
+        match SledStore::open(path) {
+            Err(automl_store::StoreError::Locked { .. })
+                if t0.elapsed() < Duration::from_secs(3) =>
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            other => return Ok(other?),
+        }
+    }
+}
 
 pub fn load_space(spec: &str) -> Result<SearchSpace> {
     let path = std::path::Path::new(spec);
@@ -36,7 +52,9 @@ fn install_ctrl_c(cancel: Arc<AtomicBool>, abort: Arc<AtomicBool>) {
             );
         } else {
             abort.store(true, Ordering::SeqCst);
-            eprintln!("\nquitting now; the store stays consistent (`automl fit --resume` continues)");
+            eprintln!(
+                "\nquitting now; the store stays consistent (`automl fit --resume` continues)"
+            );
             std::process::exit(130);
         }
     });
@@ -64,52 +82,78 @@ pub fn run(a: FitArgs) -> Result<()> {
         Some(m) => Some(Metric::from_name(m).with_context(|| {
             format!(
                 "--metric {m}: unknown metric; use one of: {}",
-                Metric::ALL.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
+                Metric::ALL
+                    .iter()
+                    .map(|m| m.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         })?),
     };
     let space = load_space(&a.space)?;
     let strategy = automl_search::by_name(&a.strategy, a.seed).with_context(|| {
-        format!("--strategy {}: unknown strategy; use random, evolution, bayes or auto", a.strategy)
+        format!(
+            "--strategy {}: unknown strategy; use random, evolution, bayes or auto",
+            a.strategy
+        )
     })?;
     let task = a.task.map(|t| match t {
         TaskArg::Binary => Task::Binary,
         TaskArg::Multiclass => Task::Multiclass,
         TaskArg::Regression => Task::Regression,
     });
-    let opts = ReadOptions { target: a.target.clone(), task, ..ReadOptions::default() };
+    let opts = ReadOptions {
+        target: a.target.clone(),
+        task,
+        ..ReadOptions::default()
+    };
     let data = load_training(&a.train, &opts)?;
     if let Some(m) = metric {
         automl_engine::study::resolve_metric(Some(m), data.task)?;
     }
     if !a.quiet {
         if data.target_defaulted {
-            eprintln!("target: `{}` (the last column; use --target to choose another)", data.target);
+            eprintln!(
+                "target: `{}` (the last column; use --target to choose another)",
+                data.target
+            );
         } else {
             eprintln!("target: `{}`", data.target);
         }
         eprintln!("{}", data.report);
     }
-    let store = SledStore::open(&a.store.store)?;
+    let store = open_writable(&a.store.store)?;
     let budget = Budget {
-        time_s: a.time_budget.or(if a.max_trials.is_some() { None } else { Some(60.0) }),
+        time_s: a.time_budget.or(if a.max_trials.is_some() {
+            None
+        } else {
+            Some(60.0)
+        }),
         max_trials: a.max_trials,
     };
     let cancel = Arc::new(AtomicBool::new(false));
     let abort = Arc::new(AtomicBool::new(false));
     install_ctrl_c(cancel.clone(), abort.clone());
     let name = a.name.clone().unwrap_or_else(|| {
-        a.train.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "study".into())
+        a.train
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "study".into())
     });
     let config = StudyConfig {
         name,
         metric,
         budget,
         seed: a.seed,
-        jobs: a
-            .jobs
-            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
-        cv: automl_trainer::CvConfig { folds: a.folds, ..Default::default() },
+        jobs: a.jobs.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        }),
+        cv: automl_trainer::CvConfig {
+            folds: a.folds,
+            ..Default::default()
+        },
         keep_models: a.keep_models,
         started,
         cancel,
@@ -120,10 +164,9 @@ pub fn run(a: FitArgs) -> Result<()> {
     let study = if a.resume {
         let id = match a.study {
             Some(id) => id,
-            None => store
-                .latest_study()?
-                .map(|s| s.study_id)
-                .context("--resume: the store holds no study to resume; run `automl fit` without --resume")?,
+            None => store.latest_study()?.map(|s| s.study_id).context(
+                "--resume: the store holds no study to resume; run `automl fit` without --resume",
+            )?,
         };
         Study::resume(&store, id, data, space, strategy, config)?
     } else {
@@ -136,8 +179,17 @@ pub fn run(a: FitArgs) -> Result<()> {
             study.id(),
             a.store.store.display(),
             metric,
-            if metric.higher_is_better() { "higher is better" } else { "lower is better" },
-            study.families().iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", "),
+            if metric.higher_is_better() {
+                "higher is better"
+            } else {
+                "lower is better"
+            },
+            study
+                .families()
+                .iter()
+                .map(|f| f.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             jobs,
             match (budget.time_s, budget.max_trials) {
                 (Some(t), Some(m)) => format!("{t} s or {m} trials"),
@@ -161,7 +213,10 @@ pub fn run(a: FitArgs) -> Result<()> {
             .as_ref()
             .map(|(s, f)| format!("best {} {}", fmt_score(*s), f))
             .unwrap_or_else(|| "no score yet".into());
-        let left = p.time_left_s.map(|t| format!(" | {} left", fmt_secs(t))).unwrap_or_default();
+        let left = p
+            .time_left_s
+            .map(|t| format!(" | {} left", fmt_secs(t)))
+            .unwrap_or_default();
         let line = format!(
             "{} trials ({} failed) | {}{} | {}",
             p.done, p.failed, best, left, p.phase
@@ -176,7 +231,11 @@ pub fn run(a: FitArgs) -> Result<()> {
                     t.trial_id,
                     t.candidate.family,
                     t.state.as_str(),
-                    if t.is_scored() { fmt_score(t.mean) } else { t.error.clone().unwrap_or_default() },
+                    if t.is_scored() {
+                        fmt_score(t.mean)
+                    } else {
+                        t.error.clone().unwrap_or_default()
+                    },
                     line
                 ),
                 None => eprintln!("[{:>6.1}s] {line}", started.elapsed().as_secs_f64()),
@@ -188,7 +247,18 @@ pub fn run(a: FitArgs) -> Result<()> {
         b.finish_and_clear();
     }
     let s = &summary;
-    println!("study {} `{}` ({}, {} rows, {})", s.study.study_id, s.study.name, s.study.task, s.study.extra.get("rows").map(String::as_str).unwrap_or("?"), s.study.extra.get("validation").map(String::as_str).unwrap_or(""));
+    println!(
+        "study {} `{}` ({}, {} rows, {})",
+        s.study.study_id,
+        s.study.name,
+        s.study.task,
+        s.study.extra.get("rows").map(String::as_str).unwrap_or("?"),
+        s.study
+            .extra
+            .get("validation")
+            .map(String::as_str)
+            .unwrap_or("")
+    );
     match &s.best {
         Some(b) => {
             println!(
@@ -201,24 +271,37 @@ pub fn run(a: FitArgs) -> Result<()> {
                 crate::output::key_params(b, 6)
             );
         }
-        None => println!("best: none — no trial completed; see `automl leaderboard --store {}` for the errors", a.store.store.display()),
+        None => println!(
+            "best: none — no trial completed; see `automl leaderboard --store {}` for the errors",
+            a.store.store.display()
+        ),
     }
     println!(
         "trials: {} ({} complete, {} failed or stopped){} | wall time {}",
         s.trials,
         s.complete,
         s.failed,
-        if s.cancelled { " | stopped by Ctrl-C" } else { "" },
+        if s.cancelled {
+            " | stopped by Ctrl-C"
+        } else {
+            ""
+        },
         fmt_secs(s.wall_s)
     );
-    println!("model: {} | store: {}", s.final_model, a.store.store.display());
+    println!(
+        "model: {} | store: {}",
+        s.final_model,
+        a.store.store.display()
+    );
     if s.best.is_some() {
         println!(
             "next: automl leaderboard --store {0} | automl predict --store {0} NEW.csv --output preds.csv",
             a.store.store.display()
         );
     } else {
-        bail!("no trial completed within the budget; try a larger --time-budget or the `fast` space");
+        bail!(
+            "no trial completed within the budget; try a larger --time-budget or the `fast` space"
+        );
     }
     Ok(())
 }

@@ -6,12 +6,12 @@
 
 use crate::args::{Format, LeaderboardArgs};
 use crate::output::{fmt_bytes, fmt_row_time, fmt_score, key_params, markdown, table};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use automl_core::params::ParamsExt;
 use automl_core::{Metric, StudyRecord};
-use automl_engine::{leaderboard, LeaderboardRow};
-use automl_store::{open_read_only, StoreRead};
-use serde_json::{json, Value};
+use automl_engine::{LeaderboardRow, leaderboard};
+use automl_store::{StoreRead, open_read_only};
+use serde_json::{Value, json};
 use std::path::Path;
 
 /// Open an existing store for reading (works while a `fit` holds it, via its snapshot).
@@ -29,11 +29,17 @@ pub fn open_existing(path: &Path) -> Result<Box<dyn StoreRead>> {
 pub fn pick_study(store: &dyn StoreRead, id: Option<u64>, path: &Path) -> Result<StudyRecord> {
     match id {
         Some(id) => store.study(id)?.with_context(|| {
-            format!("--study {id}: no such study in `{}`; `automl studies` lists them", path.display())
+            format!(
+                "--study {id}: no such study in `{}`; `automl studies` lists them",
+                path.display()
+            )
         }),
-        None => store
-            .latest_study()?
-            .with_context(|| format!("the store `{}` holds no study; run `automl fit` first", path.display())),
+        None => store.latest_study()?.with_context(|| {
+            format!(
+                "the store `{}` holds no study; run `automl fit` first",
+                path.display()
+            )
+        }),
     }
 }
 
@@ -65,8 +71,11 @@ fn row_json(r: &LeaderboardRow, metric: &str) -> Value {
         "params": params,
         "error": t.error,
     });
-    let metrics: serde_json::Map<String, Value> =
-        t.metrics.iter().map(|(k, v)| (k.clone(), num(*v))).collect();
+    let metrics: serde_json::Map<String, Value> = t
+        .metrics
+        .iter()
+        .map(|(k, v)| (k.clone(), num(*v)))
+        .collect();
     o["metrics"] = Value::Object(metrics);
     o
 }
@@ -74,7 +83,8 @@ fn row_json(r: &LeaderboardRow, metric: &str) -> Value {
 pub fn run(a: LeaderboardArgs) -> Result<()> {
     let store = open_existing(&a.store.store)?;
     let study = pick_study(store.as_ref(), a.study, &a.store.store)?;
-    let metric = Metric::from_name(&study.metric).context("the study's metric is unknown to this build")?;
+    let metric =
+        Metric::from_name(&study.metric).context("the study's metric is unknown to this build")?;
     let trials = store.trials(study.study_id)?;
     let mut rows = leaderboard(&trials, metric);
     if let Some(f) = &a.family {
@@ -97,7 +107,9 @@ pub fn run(a: LeaderboardArgs) -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
         Format::Csv => {
-            let mut header = vec!["rank", "trial_id", "family", "state", "metric", "mean", "std"];
+            let mut header = vec![
+                "rank", "trial_id", "family", "state", "metric", "mean", "std",
+            ];
             header.extend(other_metrics.iter().copied());
             header.extend([
                 "fit_time_s",
@@ -132,7 +144,12 @@ pub fn run(a: LeaderboardArgs) -> Result<()> {
                     t.model_size_bytes.to_string(),
                     t.strategy.clone(),
                     t.candidate.operator.clone(),
-                    t.candidate.parents.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" "),
+                    t.candidate
+                        .parents
+                        .iter()
+                        .map(|p| p.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" "),
                     format!("{}", t.candidate.fidelity),
                     t.candidate.params.render(),
                     t.error.clone().unwrap_or_default(),
@@ -149,7 +166,13 @@ pub fn run(a: LeaderboardArgs) -> Result<()> {
                 format!("{} (mean ± std)", study.metric),
             ];
             header.extend(other_metrics.iter().map(|s| s.to_string()));
-            header.extend(["fit".into(), "pred/row".into(), "size".into(), "state".into(), "params".into()]);
+            header.extend([
+                "fit".into(),
+                "pred/row".into(),
+                "size".into(),
+                "state".into(),
+                "params".into(),
+            ]);
             let mut out = vec![header];
             for r in &rows {
                 let t = &r.trial;
@@ -157,15 +180,28 @@ pub fn run(a: LeaderboardArgs) -> Result<()> {
                     r.rank.map(|x| x.to_string()).unwrap_or_else(|| "-".into()),
                     t.trial_id.to_string(),
                     t.candidate.family.clone(),
-                    if t.is_scored() { format!("{} ± {}", fmt_score(t.mean), fmt_score(t.std)) } else { "-".into() },
+                    if t.is_scored() {
+                        format!("{} ± {}", fmt_score(t.mean), fmt_score(t.std))
+                    } else {
+                        "-".into()
+                    },
                 ];
                 for m in &other_metrics {
-                    rec.push(t.metrics.get(*m).map(|v| fmt_score(*v)).unwrap_or_else(|| "-".into()));
+                    rec.push(
+                        t.metrics
+                            .get(*m)
+                            .map(|v| fmt_score(*v))
+                            .unwrap_or_else(|| "-".into()),
+                    );
                 }
                 rec.extend([
                     crate::output::fmt_secs(t.fit_time_s),
                     fmt_row_time(t.predict_time_per_row_s),
-                    if t.model_size_bytes > 0 { fmt_bytes(t.model_size_bytes) } else { "-".into() },
+                    if t.model_size_bytes > 0 {
+                        fmt_bytes(t.model_size_bytes)
+                    } else {
+                        "-".into()
+                    },
                     t.state.as_str().to_string(),
                     match &t.error {
                         Some(e) if !t.is_scored() => format!("error: {}", truncate(e, 60)),
@@ -183,8 +219,16 @@ pub fn run(a: LeaderboardArgs) -> Result<()> {
                     study.name,
                     trials.len(),
                     study.metric,
-                    if metric.higher_is_better() { "higher is better" } else { "lower is better" },
-                    study.extra.get("validation").map(String::as_str).unwrap_or("")
+                    if metric.higher_is_better() {
+                        "higher is better"
+                    } else {
+                        "lower is better"
+                    },
+                    study
+                        .extra
+                        .get("validation")
+                        .map(String::as_str)
+                        .unwrap_or("")
                 );
                 print!("{}", table(&out));
             }
@@ -194,11 +238,19 @@ pub fn run(a: LeaderboardArgs) -> Result<()> {
 }
 
 fn finite(x: f64) -> String {
-    if x.is_finite() { format!("{x}") } else { String::new() }
+    if x.is_finite() {
+        format!("{x}")
+    } else {
+        String::new()
+    }
 }
 
 fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() > n { format!("{}…", s.chars().take(n).collect::<String>()) } else { s.to_string() }
+    if s.chars().count() > n {
+        format!("{}…", s.chars().take(n).collect::<String>())
+    } else {
+        s.to_string()
+    }
 }
 
 fn csv_writer() -> csv_lite::Writer {
@@ -213,7 +265,9 @@ mod csv_lite {
     }
     impl Writer {
         pub fn stdout() -> Writer {
-            Writer { out: std::io::BufWriter::new(std::io::stdout()) }
+            Writer {
+                out: std::io::BufWriter::new(std::io::stdout()),
+            }
         }
         pub fn write_record<S: AsRef<str>>(&mut self, rec: &[S]) -> std::io::Result<()> {
             let line: Vec<String> = rec

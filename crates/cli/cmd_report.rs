@@ -10,11 +10,15 @@ use automl_engine::leaderboard;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-const PALETTE: [&str; 10] =
-    ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
+const PALETTE: [&str; 10] = [
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
+    "#9c755f", "#bab0ac",
+];
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// Every complete trial's score against seconds since the study started, plus the best so far.
@@ -22,17 +26,27 @@ pub fn score_plot(trials: &[TrialRecord], start_ms: u64, metric: Metric) -> Stri
     let pts: Vec<(f64, f64, &str)> = trials
         .iter()
         .filter(|t| t.is_scored() && t.candidate.family != "ensemble")
-        .map(|t| ((t.ended_at_ms.saturating_sub(start_ms)) as f64 / 1000.0, t.mean, t.candidate.family.as_str()))
+        .map(|t| {
+            (
+                (t.ended_at_ms.saturating_sub(start_ms)) as f64 / 1000.0,
+                t.mean,
+                t.candidate.family.as_str(),
+            )
+        })
         .collect();
     let (w, h, l, r, top, bot) = (720.0, 360.0, 70.0, 150.0, 20.0, 40.0);
-    let mut svg = format!(r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="11">"#);
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="11">"#
+    );
     svg.push_str(r#"<rect width="100%" height="100%" fill="white"/>"#);
     if pts.is_empty() {
         svg.push_str(r#"<text x="20" y="40">no completed trials</text></svg>"#);
         return svg;
     }
     let xmax = pts.iter().map(|p| p.0).fold(0.0f64, f64::max).max(1e-3);
-    let (mut ymin, mut ymax) = pts.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    let (mut ymin, mut ymax) = pts
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
     // Clip extreme outliers (e.g. a diverged model) so the plot stays readable.
     let mut sorted: Vec<f64> = pts.iter().map(|p| p.1).collect();
     sorted.sort_by(f64::total_cmp);
@@ -46,22 +60,64 @@ pub fn score_plot(trials: &[TrialRecord], start_ms: u64, metric: Metric) -> Stri
     }
     let px = |x: f64| l + (w - l - r) * x / xmax;
     let py = |y: f64| top + (h - top - bot) * (1.0 - (y.clamp(ymin, ymax) - ymin) / (ymax - ymin));
-    let _ = write!(svg, r##"<line x1="{l}" y1="{}" x2="{}" y2="{}" stroke="#333"/>"##, h - bot, w - r, h - bot);
-    let _ = write!(svg, r##"<line x1="{l}" y1="{top}" x2="{l}" y2="{}" stroke="#333"/>"##, h - bot);
+    let _ = write!(
+        svg,
+        r##"<line x1="{l}" y1="{}" x2="{}" y2="{}" stroke="#333"/>"##,
+        h - bot,
+        w - r,
+        h - bot
+    );
+    let _ = write!(
+        svg,
+        r##"<line x1="{l}" y1="{top}" x2="{l}" y2="{}" stroke="#333"/>"##,
+        h - bot
+    );
     for i in 0..=4 {
         let y = ymin + (ymax - ymin) * i as f64 / 4.0;
-        let _ = write!(svg, r##"<text x="{}" y="{}" text-anchor="end">{}</text>"##, l - 5.0, py(y) + 4.0, fmt_score(y));
+        let _ = write!(
+            svg,
+            r##"<text x="{}" y="{}" text-anchor="end">{}</text>"##,
+            l - 5.0,
+            py(y) + 4.0,
+            fmt_score(y)
+        );
         let x = xmax * i as f64 / 4.0;
-        let _ = write!(svg, r##"<text x="{}" y="{}" text-anchor="middle">{}</text>"##, px(x), h - bot + 15.0, fmt_secs(x));
+        let _ = write!(
+            svg,
+            r##"<text x="{}" y="{}" text-anchor="middle">{}</text>"##,
+            px(x),
+            h - bot + 15.0,
+            fmt_secs(x)
+        );
     }
-    let _ = write!(svg, r##"<text x="{}" y="{}" text-anchor="middle">time since start</text>"##, (l + w - r) / 2.0, h - 5.0);
-    let _ = write!(svg, r##"<text x="12" y="{}" transform="rotate(-90 12 {})" text-anchor="middle">{}</text>"##, h / 2.0, h / 2.0, metric);
+    let _ = write!(
+        svg,
+        r##"<text x="{}" y="{}" text-anchor="middle">time since start</text>"##,
+        (l + w - r) / 2.0,
+        h - 5.0
+    );
+    let _ = write!(
+        svg,
+        r##"<text x="12" y="{}" transform="rotate(-90 12 {})" text-anchor="middle">{}</text>"##,
+        h / 2.0,
+        h / 2.0,
+        metric
+    );
     let mut families: Vec<&str> = pts.iter().map(|p| p.2).collect();
     families.sort();
     families.dedup();
-    let color = |f: &str| PALETTE[families.iter().position(|x| *x == f).unwrap_or(0) % PALETTE.len()];
+    let color =
+        |f: &str| PALETTE[families.iter().position(|x| *x == f).unwrap_or(0) % PALETTE.len()];
     for p in &pts {
-        let _ = write!(svg, r#"<circle cx="{:.1}" cy="{:.1}" r="3.5" fill="{}" fill-opacity="0.75"><title>{} {}</title></circle>"#, px(p.0), py(p.1), color(p.2), p.2, fmt_score(p.1));
+        let _ = write!(
+            svg,
+            r#"<circle cx="{:.1}" cy="{:.1}" r="3.5" fill="{}" fill-opacity="0.75"><title>{} {}</title></circle>"#,
+            px(p.0),
+            py(p.1),
+            color(p.2),
+            p.2,
+            fmt_score(p.1)
+        );
     }
     let mut order: Vec<&(f64, f64, &str)> = pts.iter().collect();
     order.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -69,18 +125,40 @@ pub fn score_plot(trials: &[TrialRecord], start_ms: u64, metric: Metric) -> Stri
     let mut path = String::new();
     for p in order {
         if best.is_nan() || metric.better(p.1, best) {
-            let _ = write!(path, "{}{:.1},{:.1} ", if path.is_empty() { "M" } else { "L" }, px(p.0), if best.is_nan() { py(p.1) } else { py(best) });
+            let _ = write!(
+                path,
+                "{}{:.1},{:.1} ",
+                if path.is_empty() { "M" } else { "L" },
+                px(p.0),
+                if best.is_nan() { py(p.1) } else { py(best) }
+            );
             best = p.1;
             let _ = write!(path, "L{:.1},{:.1} ", px(p.0), py(best));
         }
     }
     let _ = write!(path, "L{:.1},{:.1}", px(xmax), py(best));
-    let _ = write!(svg, r##"<path d="{path}" fill="none" stroke="#222" stroke-width="1.5"/>"##);
+    let _ = write!(
+        svg,
+        r##"<path d="{path}" fill="none" stroke="#222" stroke-width="1.5"/>"##
+    );
     for (i, f) in families.iter().enumerate() {
         let y = top + 14.0 * i as f64 + 5.0;
-        let _ = write!(svg, r#"<circle cx="{}" cy="{y}" r="4" fill="{}"/><text x="{}" y="{}">{}</text>"#, w - r + 15.0, color(f), w - r + 24.0, y + 4.0, esc(f));
+        let _ = write!(
+            svg,
+            r#"<circle cx="{}" cy="{y}" r="4" fill="{}"/><text x="{}" y="{}">{}</text>"#,
+            w - r + 15.0,
+            color(f),
+            w - r + 24.0,
+            y + 4.0,
+            esc(f)
+        );
     }
-    let _ = write!(svg, r#"<text x="{}" y="{}">— best so far</text>"#, w - r + 10.0, top + 14.0 * families.len() as f64 + 12.0);
+    let _ = write!(
+        svg,
+        r#"<text x="{}" y="{}">— best so far</text>"#,
+        w - r + 10.0,
+        top + 14.0 * families.len() as f64 + 12.0
+    );
     svg.push_str("</svg>");
     svg
 }
@@ -98,7 +176,9 @@ pub fn family_plot(trials: &[TrialRecord], metric: Metric) -> String {
     items.sort_by(|a, b| metric.as_loss(a.1).total_cmp(&metric.as_loss(b.1)));
     let (w, row) = (720.0, 22.0);
     let h = 30.0 + row * items.len() as f64;
-    let mut svg = format!(r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="11"><rect width="100%" height="100%" fill="white"/>"#);
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="11"><rect width="100%" height="100%" fill="white"/>"#
+    );
     if items.is_empty() {
         svg.push_str("</svg>");
         return svg;
@@ -109,10 +189,24 @@ pub fn family_plot(trials: &[TrialRecord], metric: Metric) -> String {
     let span = (hi - lo).max(1e-12);
     for (i, (f, v)) in items.iter().enumerate() {
         // Bar length: 100 % for the best, 15 % for the worst.
-        let good = if metric.higher_is_better() { (v - lo) / span } else { (hi - v) / span };
+        let good = if metric.higher_is_better() {
+            (v - lo) / span
+        } else {
+            (hi - v) / span
+        };
         let len = (w - 260.0) * (0.15 + 0.85 * good);
         let y = 15.0 + row * i as f64;
-        let _ = write!(svg, r##"<text x="120" y="{}" text-anchor="end">{}</text><rect x="130" y="{y}" width="{len:.1}" height="{}" fill="{}"/><text x="{}" y="{}">{}</text>"##, y + 14.0, esc(f), row - 6.0, PALETTE[i % PALETTE.len()], 135.0 + len, y + 14.0, fmt_score(*v));
+        let _ = write!(
+            svg,
+            r##"<text x="120" y="{}" text-anchor="end">{}</text><rect x="130" y="{y}" width="{len:.1}" height="{}" fill="{}"/><text x="{}" y="{}">{}</text>"##,
+            y + 14.0,
+            esc(f),
+            row - 6.0,
+            PALETTE[i % PALETTE.len()],
+            135.0 + len,
+            y + 14.0,
+            fmt_score(*v)
+        );
     }
     svg.push_str("</svg>");
     svg
@@ -125,7 +219,13 @@ pub fn run(a: ReportArgs) -> Result<()> {
     let trials = store.trials(study.study_id)?;
     let board = leaderboard(&trials, metric);
     let mut rows = vec![vec![
-        "rank".to_string(), "trial".into(), "family".into(), format!("{} mean ± std", study.metric), "fit".into(), "state".into(), "params".into(),
+        "rank".to_string(),
+        "trial".into(),
+        "family".into(),
+        format!("{} mean ± std", study.metric),
+        "fit".into(),
+        "state".into(),
+        "params".into(),
     ]];
     for r in board.iter().take(30) {
         let t = &r.trial;
@@ -133,7 +233,11 @@ pub fn run(a: ReportArgs) -> Result<()> {
             r.rank.map(|x| x.to_string()).unwrap_or_else(|| "-".into()),
             t.trial_id.to_string(),
             t.candidate.family.clone(),
-            if t.is_scored() { format!("{} ± {}", fmt_score(t.mean), fmt_score(t.std)) } else { "-".into() },
+            if t.is_scored() {
+                format!("{} ± {}", fmt_score(t.mean), fmt_score(t.std))
+            } else {
+                "-".into()
+            },
             fmt_secs(t.fit_time_s),
             t.state.as_str().into(),
             key_params(t, 5),
@@ -142,17 +246,60 @@ pub fn run(a: ReportArgs) -> Result<()> {
     let complete = trials.iter().filter(|t| t.is_scored()).count();
     let mut md = String::new();
     let _ = writeln!(md, "# automl study {} `{}`\n", study.study_id, study.name);
-    let _ = writeln!(md, "- data: `{}` (target `{}`, {} task, fingerprint {})", study.data_path, study.target, study.task, study.fingerprint);
-    let _ = writeln!(md, "- metric: {} ({}), validation: {}", study.metric, if metric.higher_is_better() { "higher is better" } else { "lower is better" }, study.extra.get("validation").map(String::as_str).unwrap_or("?"));
-    let _ = writeln!(md, "- trials: {} ({} complete), strategy {}, seed {}", trials.len(), complete, study.strategy, study.seed);
-    let _ = writeln!(md, "- final model: {}\n", study.extra.get("final_model").map(String::as_str).unwrap_or("none"));
+    let _ = writeln!(
+        md,
+        "- data: `{}` (target `{}`, {} task, fingerprint {})",
+        study.data_path, study.target, study.task, study.fingerprint
+    );
+    let _ = writeln!(
+        md,
+        "- metric: {} ({}), validation: {}",
+        study.metric,
+        if metric.higher_is_better() {
+            "higher is better"
+        } else {
+            "lower is better"
+        },
+        study
+            .extra
+            .get("validation")
+            .map(String::as_str)
+            .unwrap_or("?")
+    );
+    let _ = writeln!(
+        md,
+        "- trials: {} ({} complete), strategy {}, seed {}",
+        trials.len(),
+        complete,
+        study.strategy,
+        study.seed
+    );
+    let _ = writeln!(
+        md,
+        "- final model: {}\n",
+        study
+            .extra
+            .get("final_model")
+            .map(String::as_str)
+            .unwrap_or("none")
+    );
     let _ = writeln!(md, "## Leaderboard (top 30)\n\n{}", markdown(&rows));
     let score_svg = score_plot(&trials, study.started_at_ms, metric);
     let family_svg = family_plot(&trials, metric);
-    let html = a.output.extension().is_some_and(|e| e == "html" || e == "htm");
+    let html = a
+        .output
+        .extension()
+        .is_some_and(|e| e == "html" || e == "htm");
     if html {
-        let mut page = String::from("<!doctype html><html><head><meta charset=\"utf-8\"><title>automl report</title><style>body{font-family:sans-serif;max-width:980px;margin:2em auto;color:#222}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px}pre{background:#f6f6f6;padding:8px;overflow:auto}</style></head><body>");
-        let _ = write!(page, "<h1>automl study {} <code>{}</code></h1><ul>", study.study_id, esc(&study.name));
+        let mut page = String::from(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>automl report</title><style>body{font-family:sans-serif;max-width:980px;margin:2em auto;color:#222}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px}pre{background:#f6f6f6;padding:8px;overflow:auto}</style></head><body>",
+        );
+        let _ = write!(
+            page,
+            "<h1>automl study {} <code>{}</code></h1><ul>",
+            study.study_id,
+            esc(&study.name)
+        );
         for line in md.lines().filter(|l| l.starts_with("- ")) {
             let _ = write!(page, "<li>{}</li>", esc(&line[2..]));
         }
@@ -174,19 +321,35 @@ pub fn run(a: ReportArgs) -> Result<()> {
             let _ = write!(page, "<h2>Data report</h2><pre>{}</pre>", esc(rep));
         }
         page.push_str("</body></html>\n");
-        std::fs::write(&a.output, page).with_context(|| format!("cannot write `{}`", a.output.display()))?;
+        std::fs::write(&a.output, page)
+            .with_context(|| format!("cannot write `{}`", a.output.display()))?;
     } else {
-        let stem = a.output.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "report".into());
-        let dir = a.output.parent().filter(|p| !p.as_os_str().is_empty()).map(|p| p.to_path_buf()).unwrap_or_else(|| ".".into());
+        let stem = a
+            .output
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "report".into());
+        let dir = a
+            .output
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(|p| p.to_path_buf())
+            .unwrap_or_else(|| ".".into());
         let score_file = format!("{stem}-scores.svg");
         let family_file = format!("{stem}-families.svg");
-        std::fs::write(dir.join(&score_file), &score_svg).with_context(|| format!("cannot write `{score_file}`"))?;
-        std::fs::write(dir.join(&family_file), &family_svg).with_context(|| format!("cannot write `{family_file}`"))?;
-        let _ = writeln!(md, "## Score over time\n\n![score over time]({score_file})\n\n## Best score per family\n\n![best per family]({family_file})\n");
+        std::fs::write(dir.join(&score_file), &score_svg)
+            .with_context(|| format!("cannot write `{score_file}`"))?;
+        std::fs::write(dir.join(&family_file), &family_svg)
+            .with_context(|| format!("cannot write `{family_file}`"))?;
+        let _ = writeln!(
+            md,
+            "## Score over time\n\n![score over time]({score_file})\n\n## Best score per family\n\n![best per family]({family_file})\n"
+        );
         if let Some(rep) = study.extra.get("report") {
             let _ = writeln!(md, "## Data report\n\n```\n{rep}\n```");
         }
-        std::fs::write(&a.output, md).with_context(|| format!("cannot write `{}`", a.output.display()))?;
+        std::fs::write(&a.output, md)
+            .with_context(|| format!("cannot write `{}`", a.output.display()))?;
     }
     println!("wrote {}", a.output.display());
     Ok(())

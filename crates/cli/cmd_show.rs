@@ -14,7 +14,12 @@ fn fmt_time(ms: u64) -> String {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", sod / 3600, sod % 3600 / 60, sod % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
 }
 
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -45,21 +50,40 @@ pub fn run(a: ShowArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&t)?);
         return Ok(());
     }
-    println!("trial {} of study {} `{}`", t.trial_id, study.study_id, study.name);
+    println!(
+        "trial {} of study {} `{}`",
+        t.trial_id, study.study_id, study.name
+    );
     println!("  family      {}", t.candidate.family);
     println!("  state       {}", t.state.as_str());
     if let Some(e) = &t.error {
         println!("  error       {e}");
     }
-    println!("  strategy    {} (operator: {})", t.strategy, if t.candidate.operator.is_empty() { "-" } else { &t.candidate.operator });
+    println!(
+        "  strategy    {} (operator: {})",
+        t.strategy,
+        if t.candidate.operator.is_empty() {
+            "-"
+        } else {
+            &t.candidate.operator
+        }
+    );
     if !t.candidate.parents.is_empty() {
         println!(
             "  parents     {}",
-            t.candidate.parents.iter().map(|p| format!("trial {p}")).collect::<Vec<_>>().join(", ")
+            t.candidate
+                .parents
+                .iter()
+                .map(|p| format!("trial {p}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     if t.candidate.fidelity < 1.0 {
-        println!("  fidelity    {:.0} % of the training rows", t.candidate.fidelity * 100.0);
+        println!(
+            "  fidelity    {:.0} % of the training rows",
+            t.candidate.fidelity * 100.0
+        );
     }
     println!("  seed        {}", t.seed);
     println!("  parameters");
@@ -67,10 +91,19 @@ pub fn run(a: ShowArgs) -> Result<()> {
         println!("    {k:<20} {v}");
     }
     if t.is_scored() {
-        println!("  {} = {} ± {} (mean ± std over folds)", study.metric, fmt_score(t.mean), fmt_score(t.std));
+        println!(
+            "  {} = {} ± {} (mean ± std over folds)",
+            study.metric,
+            fmt_score(t.mean),
+            fmt_score(t.std)
+        );
         println!(
             "  per fold    {}",
-            t.fold_scores.iter().map(|s| fmt_score(*s)).collect::<Vec<_>>().join("  ")
+            t.fold_scores
+                .iter()
+                .map(|s| fmt_score(*s))
+                .collect::<Vec<_>>()
+                .join("  ")
         );
         println!("  out-of-fold metrics");
         for (k, v) in &t.metrics {
@@ -78,11 +111,22 @@ pub fn run(a: ShowArgs) -> Result<()> {
         }
     }
     println!("  fit time    {} (all folds)", fmt_secs(t.fit_time_s));
-    println!("  predict     {} per row", fmt_row_time(t.predict_time_per_row_s));
+    println!(
+        "  predict     {} per row",
+        fmt_row_time(t.predict_time_per_row_s)
+    );
     println!(
         "  model       {}{}",
-        if t.model_size_bytes > 0 { fmt_bytes(t.model_size_bytes) } else { "-".into() },
-        if t.has_artifact { " (fold models stored)" } else { " (no stored model)" }
+        if t.model_size_bytes > 0 {
+            fmt_bytes(t.model_size_bytes)
+        } else {
+            "-".into()
+        },
+        if t.has_artifact {
+            " (fold models stored)"
+        } else {
+            " (no stored model)"
+        }
     );
     if study.final_trial == Some(t.trial_id) {
         println!("  final       this trial is the study's final model");

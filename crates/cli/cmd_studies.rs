@@ -10,7 +10,11 @@ pub fn run(a: StoreArgs) -> Result<()> {
     let _ = open_read_only; // (open_existing uses it)
     let studies = store.studies()?;
     if studies.is_empty() {
-        println!("no studies in {}; run `automl fit DATA.csv --store {}`", a.store.display(), a.store.display());
+        println!(
+            "no studies in {}; run `automl fit DATA.csv --store {}`",
+            a.store.display(),
+            a.store.display()
+        );
         return Ok(());
     }
     let mut rows = vec![vec![
@@ -41,10 +45,17 @@ pub fn run(a: StoreArgs) -> Result<()> {
             s.task.to_string(),
             s.metric.clone(),
             trials.len().to_string(),
-            best.map(crate::output::fmt_score).unwrap_or_else(|| "-".into()),
-            s.final_trial.map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
+            best.map(crate::output::fmt_score)
+                .unwrap_or_else(|| "-".into()),
+            s.final_trial
+                .map(|t| t.to_string())
+                .unwrap_or_else(|| "-".into()),
             s.strategy.clone(),
-            if s.ended_at_ms > 0 { "finished".into() } else { "running or stopped".into() },
+            if s.ended_at_ms > 0 {
+                "finished".into()
+            } else {
+                "running or stopped".into()
+            },
             s.data_path.clone(),
         ]);
     }

@@ -10,6 +10,7 @@ mod cmd_predict;
 mod cmd_report;
 mod cmd_show;
 mod cmd_studies;
+mod cmd_ui;
 mod output;
 
 use clap::Parser;
@@ -25,6 +26,7 @@ fn main() {
         args::Command::Compare(a) => cmd_compare::run(a),
         args::Command::Export(a) => cmd_export::run(a),
         args::Command::Report(a) => cmd_report::run(a),
+        args::Command::Ui(a) => cmd_ui::run(a),
     };
     if let Err(e) = result {
         // One line: the outermost context and its causes.

@@ -1,7 +1,7 @@
 //! Formatting helpers shared by the subcommands: numbers, durations, tables, key parameters.
 
-use automl_core::params::ParamsExt;
 use automl_core::TrialRecord;
+use automl_core::params::ParamsExt;
 
 /// A score with 4 significant decimals (or scientific for tiny/huge values).
 pub fn fmt_score(x: f64) -> String {
@@ -9,7 +9,11 @@ pub fn fmt_score(x: f64) -> String {
         return "-".into();
     }
     let a = x.abs();
-    if a != 0.0 && !(1e-3..1e6).contains(&a) { format!("{x:.3e}") } else { format!("{x:.4}") }
+    if a != 0.0 && !(1e-3..1e6).contains(&a) {
+        format!("{x:.3e}")
+    } else {
+        format!("{x:.4}")
+    }
 }
 
 /// Seconds as `12.3s` / `4m05s`.
@@ -47,7 +51,11 @@ pub fn fmt_row_time(s: f64) -> String {
 pub fn key_params(t: &TrialRecord, n: usize) -> String {
     let all = t.candidate.params.render();
     let parts: Vec<&str> = all.split(", ").filter(|s| !s.is_empty()).collect();
-    if parts.len() > n { format!("{}, …", parts[..n].join(", ")) } else { parts.join(", ") }
+    if parts.len() > n {
+        format!("{}, …", parts[..n].join(", "))
+    } else {
+        parts.join(", ")
+    }
 }
 
 /// Render rows as an aligned text table (first row = header). Numeric-looking cells are
@@ -68,7 +76,10 @@ pub fn table(rows: &[Vec<String>]) -> String {
         let mut line = String::new();
         for (j, c) in r.iter().enumerate() {
             let pad = width[j] - c.chars().count();
-            let numeric = i > 0 && c.chars().next().is_some_and(|ch| ch.is_ascii_digit() || ch == '-' || ch == '.');
+            let numeric = i > 0
+                && c.chars()
+                    .next()
+                    .is_some_and(|ch| ch.is_ascii_digit() || ch == '-' || ch == '.');
             if j > 0 {
                 line.push_str("  ");
             }
@@ -93,7 +104,12 @@ pub fn markdown(rows: &[Vec<String>]) -> String {
     let mut out = String::new();
     for (i, r) in rows.iter().enumerate() {
         out.push_str("| ");
-        out.push_str(&r.iter().map(|c| c.replace('|', "\\|")).collect::<Vec<_>>().join(" | "));
+        out.push_str(
+            &r.iter()
+                .map(|c| c.replace('|', "\\|"))
+                .collect::<Vec<_>>()
+                .join(" | "),
+        );
         out.push_str(" |\n");
         if i == 0 {
             out.push('|');

@@ -10,7 +10,7 @@ pub mod trial;
 
 pub use metrics::Metric;
 pub use params::{ParamValue, Params};
-pub use predictions::{PrepKind, Predictions};
+pub use predictions::{Predictions, PrepKind};
 pub use rng::Rng;
 pub use task::Task;
-pub use trial::{Budget, Candidate, StudyRecord, TrialRecord, TrialState, SCHEMA_VERSION};
+pub use trial::{Budget, Candidate, SCHEMA_VERSION, StudyRecord, TrialRecord, TrialState};

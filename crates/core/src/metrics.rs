@@ -117,7 +117,11 @@ impl Metric {
 
     /// The value oriented so that smaller is better (for ranking and minimisation).
     pub fn as_loss(self, value: f64) -> f64 {
-        if self.higher_is_better() { -value } else { value }
+        if self.higher_is_better() {
+            -value
+        } else {
+            value
+        }
     }
 
     /// True when `a` is strictly better than `b` for this metric (NaN is never better).
@@ -158,7 +162,11 @@ impl Metric {
             }
             Metric::R2 => {
                 let mean = y_true.iter().sum::<f64>() / y_true.len() as f64;
-                let ss_res: f64 = y_true.iter().zip(&pred.values).map(|(t, p)| (t - p).powi(2)).sum();
+                let ss_res: f64 = y_true
+                    .iter()
+                    .zip(&pred.values)
+                    .map(|(t, p)| (t - p).powi(2))
+                    .sum();
                 let ss_tot: f64 = y_true.iter().map(|t| (t - mean).powi(2)).sum();
                 if ss_tot == 0.0 {
                     if ss_res == 0.0 { 1.0 } else { 0.0 }
@@ -168,7 +176,11 @@ impl Metric {
             }
             Metric::Accuracy => {
                 let labels = predicted_labels(self, pred);
-                y_true.iter().zip(&labels).filter(|(t, p)| **t as usize == **p).count() as f64
+                y_true
+                    .iter()
+                    .zip(&labels)
+                    .filter(|(t, p)| **t as usize == **p)
+                    .count() as f64
                     / y_true.len() as f64
             }
             Metric::BalancedAccuracy => {
@@ -219,7 +231,9 @@ impl Metric {
                 f.iter().sum::<f64>() / f.len() as f64
             }
             Metric::LogLoss => {
-                let Some(proba) = &pred.proba else { return f64::NAN };
+                let Some(proba) = &pred.proba else {
+                    return f64::NAN;
+                };
                 let k = proba.ncols();
                 let eps = 1e-15;
                 let mut total = 0.0;
@@ -231,7 +245,11 @@ impl Metric {
                         let s = row[0] + row[1];
                         let p = if s > 0.0 { row[1] / s } else { 0.5 };
                         let p = p.clamp(eps, 1.0 - eps);
-                        total -= if *t as usize == 1 { p.ln() } else { (1.0 - p).ln() };
+                        total -= if *t as usize == 1 {
+                            p.ln()
+                        } else {
+                            (1.0 - p).ln()
+                        };
                     }
                     return total / y_true.len() as f64;
                 }
@@ -248,7 +266,9 @@ impl Metric {
                 total / y_true.len() as f64
             }
             Metric::RocAuc => {
-                let Some(proba) = &pred.proba else { return f64::NAN };
+                let Some(proba) = &pred.proba else {
+                    return f64::NAN;
+                };
                 if proba.ncols() < 2 {
                     return f64::NAN;
                 }
@@ -257,7 +277,9 @@ impl Metric {
                 roc_auc(&pos, &scores)
             }
             Metric::AveragePrecision => {
-                let Some(proba) = &pred.proba else { return f64::NAN };
+                let Some(proba) = &pred.proba else {
+                    return f64::NAN;
+                };
                 if proba.ncols() < 2 {
                     return f64::NAN;
                 }
@@ -266,7 +288,9 @@ impl Metric {
                 average_precision(&pos, &scores)
             }
             Metric::RocAucOvrMacro => {
-                let Some(proba) = &pred.proba else { return f64::NAN };
+                let Some(proba) = &pred.proba else {
+                    return f64::NAN;
+                };
                 let k = proba.ncols();
                 let mut aucs = Vec::new();
                 for c in 0..k {
@@ -317,7 +341,11 @@ fn f1_for_class(y_true: &[f64], labels: &[usize], c: usize) -> f64 {
         }
     }
     let denom = 2 * tp + fp + fneg;
-    if denom == 0 { 0.0 } else { 2.0 * tp as f64 / denom as f64 }
+    if denom == 0 {
+        0.0
+    } else {
+        2.0 * tp as f64 / denom as f64
+    }
 }
 
 /// ROC AUC via the Mann-Whitney statistic with average ranks for ties. NaN if one class is absent.

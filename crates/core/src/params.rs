@@ -90,7 +90,9 @@ pub trait ParamsExt {
 
 impl ParamsExt for Params {
     fn f64_or(&self, name: &str, default: f64) -> f64 {
-        self.get(name).and_then(ParamValue::as_f64).unwrap_or(default)
+        self.get(name)
+            .and_then(ParamValue::as_f64)
+            .unwrap_or(default)
     }
     fn i64_or(&self, name: &str, default: i64) -> i64 {
         self.get(name)
@@ -98,10 +100,14 @@ impl ParamsExt for Params {
             .unwrap_or(default)
     }
     fn str_or<'a>(&'a self, name: &str, default: &'a str) -> &'a str {
-        self.get(name).and_then(ParamValue::as_str).unwrap_or(default)
+        self.get(name)
+            .and_then(ParamValue::as_str)
+            .unwrap_or(default)
     }
     fn bool_or(&self, name: &str, default: bool) -> bool {
-        self.get(name).and_then(ParamValue::as_bool).unwrap_or(default)
+        self.get(name)
+            .and_then(ParamValue::as_bool)
+            .unwrap_or(default)
     }
     fn render(&self) -> String {
         self.iter()

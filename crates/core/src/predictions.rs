@@ -19,7 +19,10 @@ pub struct Predictions {
 impl Predictions {
     /// Regression predictions.
     pub fn regression(values: Vec<f64>) -> Self {
-        Predictions { values, proba: None }
+        Predictions {
+            values,
+            proba: None,
+        }
     }
     /// Classification predictions from probabilities; `values` is the argmax per row
     /// (ties go to the lowest class index).
@@ -37,7 +40,10 @@ impl Predictions {
                 best as f64
             })
             .collect();
-        Predictions { values, proba: Some(proba) }
+        Predictions {
+            values,
+            proba: Some(proba),
+        }
     }
     /// Number of rows predicted.
     pub fn len(&self) -> usize {

@@ -7,14 +7,19 @@ use serde_json::Value;
 use std::path::Path;
 
 fn cases() -> Option<Vec<Value>> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench/reference/metric-cases.json");
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/bench/reference/metric-cases.json");
     let text = std::fs::read_to_string(&p).ok()?;
     let v: Value = serde_json::from_str(&text).expect("valid json");
     Some(v["cases"].as_array().expect("cases").clone())
 }
 
 fn floats(v: &Value) -> Vec<f64> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
 }
 
 #[test]
@@ -51,10 +56,14 @@ fn metrics_match_scikit_learn_reference_cases() {
             other => panic!("unknown kind {other}"),
         };
         for (name, expected) in case["expected"].as_object().unwrap() {
-            let m = Metric::from_name(name).unwrap_or_else(|| panic!("metric {name} not implemented"));
+            let m =
+                Metric::from_name(name).unwrap_or_else(|| panic!("metric {name} not implemented"));
             let got = m.compute(&y, &pred, k);
             let want = expected.as_f64().unwrap();
-            assert!((got - want).abs() <= 1e-9, "case {i} {name}: got {got}, sklearn {want}");
+            assert!(
+                (got - want).abs() <= 1e-9,
+                "case {i} {name}: got {got}, sklearn {want}"
+            );
             checked += 1;
         }
     }

@@ -118,6 +118,18 @@ pub enum DataError {
         /// The offending value.
         value: String,
     },
+    /// The target holds infinite values.
+    #[error(
+        "{path}: the target column '{name}' holds {count} infinite value(s); a target must be finite: fix those rows, or empty their target cells to drop them"
+    )]
+    InfiniteTarget {
+        /// The file.
+        path: PathBuf,
+        /// Target column.
+        name: String,
+        /// Number of infinite cells.
+        count: usize,
+    },
     /// The requested task does not fit the target's classes.
     #[error("task {task} was requested but target '{name}' has {n_classes} classes; {hint}")]
     TaskMismatch {

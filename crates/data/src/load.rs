@@ -194,6 +194,13 @@ fn encode_target(
     let n = raw.n_rows();
     match (&col.kind, &col.data) {
         (ColumnKind::Numeric, ColumnData::Numeric(v)) => {
+            if inferred.n_infinite > 0 {
+                return Err(DataError::InfiniteTarget {
+                    path: raw.path.clone(),
+                    name: name.to_string(),
+                    count: inferred.n_infinite,
+                });
+            }
             let mut set: FxMap<u64, ()> = FxMap::default();
             let mut n_present = 0;
             for x in v.iter().filter(|x| x.is_finite()) {

@@ -2,7 +2,7 @@
 //! trials whose averaged out-of-fold predictions score best on the study's metric.
 
 use automl_core::{Metric, Predictions, Task};
-use automl_trainer::{pipeline::average, PredictorInfo};
+use automl_trainer::{PredictorInfo, pipeline::average};
 
 /// Settings of the selection.
 #[derive(Debug, Clone, Copy)]
@@ -15,7 +15,10 @@ pub struct EnsembleConfig {
 
 impl Default for EnsembleConfig {
     fn default() -> Self {
-        EnsembleConfig { pool_size: 20, rounds: 30 }
+        EnsembleConfig {
+            pool_size: 20,
+            rounds: 30,
+        }
     }
 }
 
@@ -55,7 +58,11 @@ pub fn select(
         }
     };
     let flats: Vec<Vec<f64>> = pool.iter().map(|(_, p)| flat(p)).collect();
-    let width = if task.is_classification() { n_classes.max(2) } else { 1 };
+    let width = if task.is_classification() {
+        n_classes.max(2)
+    } else {
+        1
+    };
     if flats.iter().any(|f| f.len() != n * width) {
         return None;
     }
@@ -112,7 +119,11 @@ pub fn select(
         .map(|(i, c)| (*c as f64, pool[i].1.clone()))
         .collect();
     let oof = average(&parts, info, n);
-    Some(Selection { members, oof, score: best_score })
+    Some(Selection {
+        members,
+        oof,
+        score: best_score,
+    })
 }
 
 #[cfg(test)]
@@ -127,8 +138,15 @@ mod tests {
         let a = Predictions::from_proba(array![[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.6, 0.4]]);
         let b = Predictions::from_proba(array![[0.4, 0.6], [0.4, 0.6], [0.1, 0.9], [0.1, 0.9]]);
         let cands = vec![(1u64, &a), (2u64, &b)];
-        let s = select(&cands, &y, Metric::LogLoss, Task::Binary, 2, EnsembleConfig::default())
-            .expect("an ensemble");
+        let s = select(
+            &cands,
+            &y,
+            Metric::LogLoss,
+            Task::Binary,
+            2,
+            EnsembleConfig::default(),
+        )
+        .expect("an ensemble");
         let la = Metric::LogLoss.compute(&y, &a, 2);
         let lb = Metric::LogLoss.compute(&y, &b, 2);
         assert!(s.score < la && s.score < lb, "{} vs {la} {lb}", s.score);
@@ -141,6 +159,16 @@ mod tests {
     fn one_candidate_is_no_ensemble() {
         let y = vec![1.0, 2.0];
         let a = Predictions::regression(vec![1.0, 2.0]);
-        assert!(select(&[(0, &a)], &y, Metric::Rmse, Task::Regression, 0, EnsembleConfig::default()).is_none());
+        assert!(
+            select(
+                &[(0, &a)],
+                &y,
+                Metric::Rmse,
+                Task::Regression,
+                0,
+                EnsembleConfig::default()
+            )
+            .is_none()
+        );
     }
 }

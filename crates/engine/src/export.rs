@@ -29,16 +29,24 @@ pub fn write_model_file(
     description: &str,
     artifact: &[u8],
 ) -> Result<u64, EngineError> {
-    let header = serde_json::to_vec(&Header { study: study.clone(), description: description.to_string() })
-        .map_err(|e| EngineError::Output { path: path.display().to_string(), message: e.to_string() })?;
+    let header = serde_json::to_vec(&Header {
+        study: study.clone(),
+        description: description.to_string(),
+    })
+    .map_err(|e| EngineError::Output {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
     let mut out = Vec::with_capacity(header.len() + artifact.len() / 2 + 32);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&MODEL_FILE_FORMAT.to_le_bytes());
     out.extend_from_slice(&(header.len() as u64).to_le_bytes());
     out.extend_from_slice(&header);
     out.extend_from_slice(&lz4_flex::compress_prepend_size(artifact));
-    std::fs::write(path, &out)
-        .map_err(|e| EngineError::Output { path: path.display().to_string(), message: e.to_string() })?;
+    std::fs::write(path, &out).map_err(|e| EngineError::Output {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
     Ok(out.len() as u64)
 }
 
@@ -51,7 +59,9 @@ pub fn read_model_file(path: &Path) -> Result<LoadedModel, EngineError> {
         ))
     };
     let bytes = std::fs::read(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => EngineError::NotFound(format!("model file `{}` not found", path.display())),
+        std::io::ErrorKind::NotFound => {
+            EngineError::NotFound(format!("model file `{}` not found", path.display()))
+        }
         _ => bad(&e.to_string()),
     })?;
     if bytes.len() < 24 || &bytes[..12] != MAGIC {
@@ -59,14 +69,26 @@ pub fn read_model_file(path: &Path) -> Result<LoadedModel, EngineError> {
     }
     let version = u32::from_le_bytes(bytes[12..16].try_into().map_err(|_| bad("truncated"))?);
     if version > MODEL_FILE_FORMAT {
-        return Err(bad(&format!("format {version} is newer than this build supports; upgrade automl")));
+        return Err(bad(&format!(
+            "format {version} is newer than this build supports; upgrade automl"
+        )));
     }
     let n = u64::from_le_bytes(bytes[16..24].try_into().map_err(|_| bad("truncated"))?) as usize;
-    let end = 24usize.checked_add(n).filter(|e| *e <= bytes.len()).ok_or_else(|| bad("truncated header"))?;
-    let header: Header = serde_json::from_slice(&bytes[24..end]).map_err(|e| bad(&e.to_string()))?;
-    let artifact = lz4_flex::decompress_size_prepended(&bytes[end..]).map_err(|e| bad(&e.to_string()))?;
+    let end = 24usize
+        .checked_add(n)
+        .filter(|e| *e <= bytes.len())
+        .ok_or_else(|| bad("truncated header"))?;
+    let header: Header =
+        serde_json::from_slice(&bytes[24..end]).map_err(|e| bad(&e.to_string()))?;
+    let artifact =
+        lz4_flex::decompress_size_prepended(&bytes[end..]).map_err(|e| bad(&e.to_string()))?;
     let (predictor, info) = Predictor::from_bytes(&artifact)?;
-    Ok(LoadedModel { study: header.study, predictor, info, description: header.description })
+    Ok(LoadedModel {
+        study: header.study,
+        predictor,
+        info,
+        description: header.description,
+    })
 }
 
 #[cfg(test)]

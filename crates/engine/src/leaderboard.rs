@@ -24,13 +24,16 @@ pub fn leaderboard(trials: &[TrialRecord], metric: Metric) -> Vec<LeaderboardRow
     let mut rows: Vec<LeaderboardRow> = scored
         .into_iter()
         .enumerate()
-        .map(|(i, t)| LeaderboardRow { rank: Some(i + 1), trial: t.clone() })
+        .map(|(i, t)| LeaderboardRow {
+            rank: Some(i + 1),
+            trial: t.clone(),
+        })
         .collect();
-    let mut rest: Vec<&TrialRecord> = trials
-        .iter()
-        .filter(|t| !(t.is_scored()))
-        .collect();
+    let mut rest: Vec<&TrialRecord> = trials.iter().filter(|t| !(t.is_scored())).collect();
     rest.sort_by_key(|t| (t.state == TrialState::Running, t.trial_id));
-    rows.extend(rest.into_iter().map(|t| LeaderboardRow { rank: None, trial: t.clone() }));
+    rows.extend(rest.into_iter().map(|t| LeaderboardRow {
+        rank: None,
+        trial: t.clone(),
+    }));
     rows
 }

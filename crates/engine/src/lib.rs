@@ -15,6 +15,6 @@ pub mod predict;
 pub mod study;
 
 pub use error::EngineError;
-pub use leaderboard::{leaderboard, LeaderboardRow};
-pub use predict::{load_model, predict_csv, LoadedModel, ModelChoice};
-pub use study::{Progress, Study, StudyConfig, StudySummary, FINAL_MODEL_BLOB};
+pub use leaderboard::{LeaderboardRow, leaderboard};
+pub use predict::{LoadedModel, ModelChoice, load_model, predict_csv};
+pub use study::{FINAL_MODEL_BLOB, Progress, Study, StudyConfig, StudySummary};

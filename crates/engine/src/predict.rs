@@ -5,7 +5,7 @@
 use crate::error::EngineError;
 use crate::study::FINAL_MODEL_BLOB;
 use automl_core::{Predictions, StudyRecord, Task};
-use automl_data::{load_for_prediction, Frame};
+use automl_data::{Frame, load_for_prediction};
 use automl_store::StoreRead;
 use automl_trainer::{Predictor, PredictorInfo};
 use std::path::Path;
@@ -38,9 +38,11 @@ pub fn load_model(
     choice: ModelChoice,
 ) -> Result<LoadedModel, EngineError> {
     let study = match study_id {
-        Some(id) => store
-            .study(id)?
-            .ok_or_else(|| EngineError::NotFound(format!("no study {id} in the store; `automl studies` lists them")))?,
+        Some(id) => store.study(id)?.ok_or_else(|| {
+            EngineError::NotFound(format!(
+                "no study {id} in the store; `automl studies` lists them"
+            ))
+        })?,
         None => store.latest_study()?.ok_or_else(|| {
             EngineError::NotFound("the store holds no study yet; run `automl fit` first".into())
         })?,
@@ -61,7 +63,10 @@ pub fn load_model(
         }
         ModelChoice::Trial(t) => {
             let rec = store.trial(study.study_id, t)?.ok_or_else(|| {
-                EngineError::NotFound(format!("no trial {t} in study {}; `automl leaderboard` lists them", study.study_id))
+                EngineError::NotFound(format!(
+                    "no trial {t} in study {}; `automl leaderboard` lists them",
+                    study.study_id
+                ))
             })?;
             let bytes = store.artifact(study.study_id, t)?.ok_or_else(|| {
                 EngineError::NotFound(format!(
@@ -69,11 +74,22 @@ pub fn load_model(
                     rec.state.as_str()
                 ))
             })?;
-            (bytes, format!("trial {t} ({}) of study {}", rec.candidate.family, study.study_id))
+            (
+                bytes,
+                format!(
+                    "trial {t} ({}) of study {}",
+                    rec.candidate.family, study.study_id
+                ),
+            )
         }
     };
     let (predictor, info) = Predictor::from_bytes(&bytes)?;
-    Ok(LoadedModel { study, predictor, info, description })
+    Ok(LoadedModel {
+        study,
+        predictor,
+        info,
+        description,
+    })
 }
 
 impl LoadedModel {
@@ -83,8 +99,16 @@ impl LoadedModel {
     }
 
     /// Read a CSV with the study's schema (extra columns, including the target, are ignored).
-    pub fn read_input(&self, input: &Path, missing_tokens: &[String]) -> Result<Frame, EngineError> {
-        Ok(load_for_prediction(input, &self.study.schema, missing_tokens)?)
+    pub fn read_input(
+        &self,
+        input: &Path,
+        missing_tokens: &[String],
+    ) -> Result<Frame, EngineError> {
+        Ok(load_for_prediction(
+            input,
+            &self.study.schema,
+            missing_tokens,
+        )?)
     }
 }
 

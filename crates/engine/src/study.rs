@@ -2,7 +2,7 @@
 
 use crate::error::EngineError;
 use automl_core::{
-    Budget, Candidate, Metric, Rng, StudyRecord, Task, TrialRecord, TrialState, SCHEMA_VERSION,
+    Budget, Candidate, Metric, Rng, SCHEMA_VERSION, StudyRecord, Task, TrialRecord, TrialState,
 };
 use automl_data::Dataset;
 use automl_models::registry;
@@ -10,11 +10,11 @@ use automl_search::{AskContext, FamilyInfo, Strategy};
 use automl_space::SearchSpace;
 use automl_store::Store;
 use automl_trainer::{
-    evaluate, fit_full, CvConfig, Evaluation, Pool, Predictor, PredictorInfo, TrainingData,
+    CvConfig, Evaluation, Pool, Predictor, PredictorInfo, TrainingData, evaluate, fit_full,
 };
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Name of the blob that holds a study's final model.
@@ -26,6 +26,7 @@ pub const FINAL_MODEL_BLOB: &str = "final_model";
 pub const ASK_WINDOW: usize = 6;
 
 /// Settings of a study (everything but the data, space, strategy and store).
+#[derive(Clone)]
 pub struct StudyConfig {
     /// Study name (shown in `automl studies`).
     pub name: String,
@@ -57,9 +58,14 @@ impl Default for StudyConfig {
         StudyConfig {
             name: "study".into(),
             metric: None,
-            budget: Budget { time_s: Some(60.0), max_trials: None },
+            budget: Budget {
+                time_s: Some(60.0),
+                max_trials: None,
+            },
             seed: 0,
-            jobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            jobs: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
             cv: CvConfig::default(),
             keep_models: None,
             started: Instant::now(),
@@ -124,7 +130,10 @@ pub struct Study<'a> {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// The families of `space` usable for this data: registered, supporting the task, within their
@@ -141,7 +150,12 @@ pub fn usable_families(
                 "search space `{}`: unknown model family `{}`; known families: {}",
                 space.name,
                 fam.name,
-                registry().families().iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+                registry()
+                    .families()
+                    .iter()
+                    .map(|f| f.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         };
         if !f.tasks().contains(&task) {
@@ -150,7 +164,10 @@ pub fn usable_families(
         if f.max_rows().is_some_and(|m| train_rows > m) {
             continue;
         }
-        out.push(FamilyInfo { name: fam.name.clone(), relative_cost: f.relative_cost() });
+        out.push(FamilyInfo {
+            name: fam.name.clone(),
+            relative_cost: f.relative_cost(),
+        });
     }
     out.sort_by(|a, b| a.relative_cost.total_cmp(&b.relative_cost));
     if out.is_empty() {
@@ -206,7 +223,17 @@ impl<'a> Study<'a> {
         let study_id = store.create_study(record.clone())?;
         let mut record = record;
         record.study_id = study_id;
-        Ok(Study { store, data, space, strategy, config, metric, record, history: Vec::new(), families })
+        Ok(Study {
+            store,
+            data,
+            space,
+            strategy,
+            config,
+            metric,
+            record,
+            history: Vec::new(),
+            families,
+        })
     }
 
     /// Continue an earlier study (`automl fit --resume`): trials left running by a dead
@@ -230,7 +257,10 @@ impl<'a> Study<'a> {
             )));
         }
         let metric = Metric::from_name(&record.metric).ok_or_else(|| {
-            EngineError::Config(format!("study {study_id} uses unknown metric `{}`", record.metric))
+            EngineError::Config(format!(
+                "study {study_id} uses unknown metric `{}`",
+                record.metric
+            ))
         })?;
         store.mark_interrupted(study_id)?;
         // Ensemble trials are rebuilt at the end of every session; strategies never see them.
@@ -258,7 +288,17 @@ impl<'a> Study<'a> {
         record.ended_at_ms = 0;
         record.budget = config.budget;
         store.update_study(&record)?;
-        Ok(Study { store, data, space, strategy, config, metric, record, history, families })
+        Ok(Study {
+            store,
+            data,
+            space,
+            strategy,
+            config,
+            metric,
+            record,
+            history,
+            families,
+        })
     }
 
     /// The study's id in the store.
@@ -278,7 +318,8 @@ impl<'a> Study<'a> {
 
     /// Run the search, refit the winner and save it. `progress` is called after every trial.
     pub fn run(mut self, progress: &mut dyn FnMut(&Progress)) -> Result<StudySummary, EngineError> {
-        let cfg = &self.config;
+        let cfg = self.config.clone();
+        let cfg = &cfg;
         let task = self.data.task;
         let n_classes = self.data.classes.len();
         let data = Arc::new(TrainingData::new(
@@ -287,10 +328,16 @@ impl<'a> Study<'a> {
             task,
             n_classes,
             self.metric,
-            &CvConfig { seed: cfg.seed, ..cfg.cv },
+            &CvConfig {
+                seed: cfg.seed,
+                ..cfg.cv
+            },
         ));
         let n_folds = data.folds.len().max(1);
-        let budget_end = cfg.budget.time_s.map(|t| cfg.started + Duration::from_secs_f64(t.max(0.0)));
+        let budget_end = cfg
+            .budget
+            .time_s
+            .map(|t| cfg.started + Duration::from_secs_f64(t.max(0.0)));
         let max_trials = cfg.budget.max_trials.map(|m| m as usize);
         let pool: Pool<(u64, Evaluation)> = Pool::new(cfg.jobs);
         let jobs = cfg.jobs.clamp(1, ASK_WINDOW);
@@ -316,25 +363,32 @@ impl<'a> Study<'a> {
 
         // Time reserved for the final refit, re-estimated as the best trial changes.
         let reserve = |best: &Option<TrialRecord>| -> Duration {
-            let per_fold = best.as_ref().map(|b| b.fit_time_s / n_folds as f64).unwrap_or(0.0);
+            let per_fold = best
+                .as_ref()
+                .map(|b| b.fit_time_s / n_folds as f64)
+                .unwrap_or(0.0);
             let total = cfg.budget.time_s.unwrap_or(0.0);
             Duration::from_secs_f64((per_fold * 1.5 + 0.02 * total + 0.3).min(total * 0.5))
         };
 
         loop {
             let now = Instant::now();
-            let search_end = budget_end.map(|e| e.checked_sub(reserve(&best)).unwrap_or(cfg.started));
+            let search_end =
+                budget_end.map(|e| e.checked_sub(reserve(&best)).unwrap_or(cfg.started));
             let time_up = search_end.is_some_and(|e| now >= e);
             if cfg.cancel.load(Ordering::SeqCst) && !cancelled {
                 cancelled = true;
                 cancelled_at = Some(Instant::now());
             }
-            let limit_hit = max_trials.is_some_and(|m| searched(&self.history) + in_flight.len() + finished.len() >= m);
+            let limit_hit = max_trials
+                .is_some_and(|m| searched(&self.history) + in_flight.len() + finished.len() >= m);
             // ask while there is room
             while !time_up
                 && !cancelled
                 && !exhausted
-                && !max_trials.is_some_and(|m| searched(&self.history) + in_flight.len() + finished.len() >= m)
+                && !max_trials.is_some_and(|m| {
+                    searched(&self.history) + in_flight.len() + finished.len() >= m
+                })
                 && in_flight.len() < jobs
                 && asked < told + ASK_WINDOW
             {
@@ -357,7 +411,9 @@ impl<'a> Study<'a> {
                     exhausted = true;
                     break;
                 };
-                let mut rec = self.store.start_trial(self.record.study_id, &cand, self.strategy.name(), 0)?;
+                let mut rec =
+                    self.store
+                        .start_trial(self.record.study_id, &cand, self.strategy.name(), 0)?;
                 rec.seed = Rng::derive_seed(cfg.seed, rec.trial_id);
                 let deadline = search_end;
                 let d = data.clone();
@@ -370,19 +426,28 @@ impl<'a> Study<'a> {
                 asked += 1;
             }
             if in_flight.is_empty() && finished.is_empty() {
-                if time_up || cancelled || exhausted || limit_hit || max_trials.is_some_and(|m| searched(&self.history) >= m) {
+                if time_up
+                    || cancelled
+                    || exhausted
+                    || limit_hit
+                    || max_trials.is_some_and(|m| searched(&self.history) >= m)
+                {
                     break;
                 }
             }
             // wait for a result
             let wait = match search_end {
-                Some(e) => e.saturating_duration_since(Instant::now()).min(Duration::from_millis(200)),
+                Some(e) => e
+                    .saturating_duration_since(Instant::now())
+                    .min(Duration::from_millis(200)),
                 None => Duration::from_millis(200),
             };
             let got = if in_flight.is_empty() {
                 None
             } else {
-                pool.results().recv_timeout(wait.max(Duration::from_millis(5))).ok()
+                pool.results()
+                    .recv_timeout(wait.max(Duration::from_millis(5)))
+                    .ok()
             };
             if let Some((id, eval)) = got {
                 if let Some(rec) = in_flight.remove(&id) {
@@ -394,8 +459,16 @@ impl<'a> Study<'a> {
                 && !in_flight.is_empty()
             {
                 // Past the search deadline: running trials cannot be waited for.
-                let reason = if cancelled { "stopped by the user" } else { "stopped: the time budget ran out" };
-                let state = if cancelled { TrialState::Interrupted } else { TrialState::TimedOut };
+                let reason = if cancelled {
+                    "stopped by the user"
+                } else {
+                    "stopped: the time budget ran out"
+                };
+                let state = if cancelled {
+                    TrialState::Interrupted
+                } else {
+                    TrialState::TimedOut
+                };
                 for (id, mut rec) in std::mem::take(&mut in_flight) {
                     rec.state = state;
                     rec.mean = f64::NAN;
@@ -414,7 +487,9 @@ impl<'a> Study<'a> {
             }
             // tell finished trials in id order
             while let Some(&next) = pending_tell.front() {
-                let Some((mut rec, eval)) = finished.remove(&next) else { break };
+                let Some((mut rec, eval)) = finished.remove(&next) else {
+                    break;
+                };
                 pending_tell.pop_front();
                 let artifact = eval.artifact.as_deref();
                 fill_record(&mut rec, &eval);
@@ -440,17 +515,26 @@ impl<'a> Study<'a> {
                 if rec.state != TrialState::Complete {
                     session_failed += 1;
                 }
-                if rec.is_scored() && best.as_ref().is_none_or(|b| self.metric.better(rec.mean, b.mean)) {
+                if rec.is_scored()
+                    && best
+                        .as_ref()
+                        .is_none_or(|b| self.metric.better(rec.mean, b.mean))
+                {
                     best = Some(rec.clone());
                 }
                 self.history.push(rec.clone());
                 told += 1;
                 progress(&Progress {
                     done: self.history.len(),
-                    failed: self.history.iter().filter(|t| t.state != TrialState::Complete).count(),
+                    failed: self
+                        .history
+                        .iter()
+                        .filter(|t| t.state != TrialState::Complete)
+                        .count(),
                     running: in_flight.len(),
                     best: best.as_ref().map(|b| (b.mean, b.candidate.family.clone())),
-                    time_left_s: budget_end.map(|e| e.saturating_duration_since(Instant::now()).as_secs_f64()),
+                    time_left_s: budget_end
+                        .map(|e| e.saturating_duration_since(Instant::now()).as_secs_f64()),
                     phase: "searching".into(),
                     last: Some(rec),
                 });
@@ -465,10 +549,15 @@ impl<'a> Study<'a> {
                 if let Some((rec, members)) = self.build_ensemble(&data, &oof, b, info)? {
                     progress(&Progress {
                         done: self.history.len(),
-                        failed: self.history.iter().filter(|t| t.state != TrialState::Complete).count(),
+                        failed: self
+                            .history
+                            .iter()
+                            .filter(|t| t.state != TrialState::Complete)
+                            .count(),
                         running: 0,
                         best: Some((rec.mean, "ensemble".into())),
-                        time_left_s: budget_end.map(|e| e.saturating_duration_since(Instant::now()).as_secs_f64()),
+                        time_left_s: budget_end
+                            .map(|e| e.saturating_duration_since(Instant::now()).as_secs_f64()),
                         phase: format!("ensemble of {} trials", members.len()),
                         last: Some(rec.clone()),
                     });
@@ -492,7 +581,8 @@ impl<'a> Study<'a> {
             let mut parts = Vec::new();
             let mut refit_ok = can_refit;
             if can_refit {
-                let deadline = budget_end.map(|e| e.checked_sub(Duration::from_millis(150)).unwrap_or(e));
+                let deadline =
+                    budget_end.map(|e| e.checked_sub(Duration::from_millis(150)).unwrap_or(e));
                 for (id, w) in members {
                     let Some(t) = self.history.iter().find(|t| t.trial_id == *id) else {
                         refit_ok = false;
@@ -518,15 +608,34 @@ impl<'a> Study<'a> {
             let (bytes, how) = if refit_ok {
                 (
                     Predictor::Ensemble(parts).to_bytes(info)?,
-                    format!("ensemble trial {} ({} members refit on all {} rows)", erec.trial_id, members.len(), self.data.y.len()),
+                    format!(
+                        "ensemble trial {} ({} members refit on all {} rows)",
+                        erec.trial_id,
+                        members.len(),
+                        self.data.y.len()
+                    ),
                 )
             } else {
-                let bytes = self.store.artifact(self.record.study_id, erec.trial_id)?.ok_or_else(|| {
-                    EngineError::NotFound(format!("the ensemble's models (trial {}) are missing", erec.trial_id))
-                })?;
-                (bytes, format!("ensemble trial {} ({} members, fold models: no time to refit)", erec.trial_id, members.len()))
+                let bytes = self
+                    .store
+                    .artifact(self.record.study_id, erec.trial_id)?
+                    .ok_or_else(|| {
+                        EngineError::NotFound(format!(
+                            "the ensemble's models (trial {}) are missing",
+                            erec.trial_id
+                        ))
+                    })?;
+                (
+                    bytes,
+                    format!(
+                        "ensemble trial {} ({} members, fold models: no time to refit)",
+                        erec.trial_id,
+                        members.len()
+                    ),
+                )
             };
-            self.store.put_blob(self.record.study_id, FINAL_MODEL_BLOB, &bytes)?;
+            self.store
+                .put_blob(self.record.study_id, FINAL_MODEL_BLOB, &bytes)?;
             self.record.final_trial = Some(erec.trial_id);
             self.record.extra.insert("final_model".into(), how.clone());
             final_model = how;
@@ -534,17 +643,25 @@ impl<'a> Study<'a> {
         } else if let Some(b) = &best {
             progress(&Progress {
                 done: self.history.len(),
-                failed: self.history.iter().filter(|t| t.state != TrialState::Complete).count(),
+                failed: self
+                    .history
+                    .iter()
+                    .filter(|t| t.state != TrialState::Complete)
+                    .count(),
                 running: 0,
                 best: Some((b.mean, b.candidate.family.clone())),
                 time_left_s: wall_left.map(|d| d.as_secs_f64()),
-                phase: format!("refitting trial {} ({}) on all rows", b.trial_id, b.candidate.family),
+                phase: format!(
+                    "refitting trial {} ({}) on all rows",
+                    b.trial_id, b.candidate.family
+                ),
                 last: None,
             });
             let est = Duration::from_secs_f64(b.fit_time_s / n_folds as f64 * 1.3);
             let can_refit = !cfg.abort.load(Ordering::SeqCst) && wall_left.is_none_or(|w| w > est);
             let refit = if can_refit {
-                let deadline = budget_end.map(|e| e.checked_sub(Duration::from_millis(150)).unwrap_or(e));
+                let deadline =
+                    budget_end.map(|e| e.checked_sub(Duration::from_millis(150)).unwrap_or(e));
                 fit_full(
                     &self.data.features,
                     &self.data.y,
@@ -559,11 +676,24 @@ impl<'a> Study<'a> {
                 Err(automl_trainer::TrainError::Deadline)
             };
             let (bytes, how) = match refit {
-                Ok(bytes) => (bytes, format!("trial {} refit on all {} rows", b.trial_id, self.data.y.len())),
+                Ok(bytes) => (
+                    bytes,
+                    format!(
+                        "trial {} refit on all {} rows",
+                        b.trial_id,
+                        self.data.y.len()
+                    ),
+                ),
                 Err(e) => {
-                    let bag = self.store.artifact(self.record.study_id, b.trial_id)?.ok_or_else(|| {
-                        EngineError::NotFound(format!("the fitted models of trial {} are missing", b.trial_id))
-                    })?;
+                    let bag = self
+                        .store
+                        .artifact(self.record.study_id, b.trial_id)?
+                        .ok_or_else(|| {
+                            EngineError::NotFound(format!(
+                                "the fitted models of trial {} are missing",
+                                b.trial_id
+                            ))
+                        })?;
                     let why = if matches!(e, automl_trainer::TrainError::Deadline) {
                         "no time left to refit".to_string()
                     } else {
@@ -572,7 +702,8 @@ impl<'a> Study<'a> {
                     (bag, format!("trial {} fold models ({why})", b.trial_id))
                 }
             };
-            self.store.put_blob(self.record.study_id, FINAL_MODEL_BLOB, &bytes)?;
+            self.store
+                .put_blob(self.record.study_id, FINAL_MODEL_BLOB, &bytes)?;
             self.record.final_trial = Some(b.trial_id);
             self.record.extra.insert("final_model".into(), how.clone());
             final_model = how;
@@ -585,13 +716,22 @@ impl<'a> Study<'a> {
                 protect.push(e.trial_id);
                 protect.extend(members.iter().map(|m| m.0));
             }
-            self.store.apply_retention(self.record.study_id, keep, self.metric.higher_is_better(), &protect)?;
+            self.store.apply_retention(
+                self.record.study_id,
+                keep,
+                self.metric.higher_is_better(),
+                &protect,
+            )?;
         }
         self.record.ended_at_ms = now_ms();
         self.store.update_study(&self.record)?;
         self.store.flush()?;
         self.store.publish_snapshot()?;
-        let complete = self.history.iter().filter(|t| t.state == TrialState::Complete).count();
+        let complete = self
+            .history
+            .iter()
+            .filter(|t| t.state == TrialState::Complete && t.candidate.family != ENSEMBLE_FAMILY)
+            .count();
         Ok(StudySummary {
             study: self.record.clone(),
             best,
@@ -622,9 +762,14 @@ impl Study<'_> {
         best: &TrialRecord,
         info: PredictorInfo,
     ) -> Result<Option<(TrialRecord, Vec<(u64, f64)>)>, EngineError> {
-        let oof_rows: Vec<usize> = data.folds.iter().flat_map(|f| f.split.valid.iter().copied()).collect();
+        let oof_rows: Vec<usize> = data
+            .folds
+            .iter()
+            .flat_map(|f| f.split.valid.iter().copied())
+            .collect();
         let y: Vec<f64> = oof_rows.iter().map(|&r| data.y[r]).collect();
-        let cands: Vec<(u64, &automl_core::Predictions)> = oof.iter().map(|(id, _, p)| (*id, p)).collect();
+        let cands: Vec<(u64, &automl_core::Predictions)> =
+            oof.iter().map(|(id, _, p)| (*id, p)).collect();
         let Some(sel) = crate::ensemble::select(
             &cands,
             &y,
@@ -643,26 +788,29 @@ impl Study<'_> {
             let rows: Vec<usize> = (offset..offset + len).collect();
             let part = automl_core::Predictions {
                 values: rows.iter().map(|&i| sel.oof.values[i]).collect(),
-                proba: sel.oof.proba.as_ref().map(|p| p.select(ndarray::Axis(0), &rows)),
+                proba: sel
+                    .oof
+                    .proba
+                    .as_ref()
+                    .map(|p| p.select(ndarray::Axis(0), &rows)),
             };
-            fold_scores.push(self.metric.compute(&y[offset..offset + len], &part, info.n_classes));
+            fold_scores.push(
+                self.metric
+                    .compute(&y[offset..offset + len], &part, info.n_classes),
+            );
             offset += len;
         }
-        let n = fold_scores.len() as f64;
-        let mean = fold_scores.iter().sum::<f64>() / n;
+        let (mean, std) = automl_trainer::cv::summarize(&fold_scores, Some(sel.score));
         if !self.metric.better(mean, best.mean) {
             return Ok(None);
         }
-        let std = if fold_scores.len() > 1 {
-            (fold_scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
-        } else {
-            0.0
-        };
         let mut parts = Vec::new();
         let mut fit_time = 0.0;
         let mut size = 0;
         for (id, w) in &sel.members {
-            let Some(bytes) = self.store.artifact(self.record.study_id, *id)? else { return Ok(None) };
+            let Some(bytes) = self.store.artifact(self.record.study_id, *id)? else {
+                return Ok(None);
+            };
             let (p, _) = Predictor::from_bytes(&bytes)?;
             parts.push((*w, p));
             if let Some(t) = self.history.iter().find(|t| t.trial_id == *id) {
@@ -686,7 +834,9 @@ impl Study<'_> {
             operator: "ensemble_selection".into(),
             fidelity: 1.0,
         };
-        let mut rec = self.store.start_trial(self.record.study_id, &cand, "ensemble", 0)?;
+        let mut rec = self
+            .store
+            .start_trial(self.record.study_id, &cand, "ensemble", 0)?;
         rec.seed = Rng::derive_seed(self.config.seed, rec.trial_id);
         rec.state = TrialState::Complete;
         rec.fold_scores = fold_scores;
@@ -694,7 +844,12 @@ impl Study<'_> {
         rec.std = std;
         rec.metrics = Metric::for_task(info.task)
             .iter()
-            .map(|m| (m.name().to_string(), m.compute(&y, &sel.oof, info.n_classes)))
+            .map(|m| {
+                (
+                    m.name().to_string(),
+                    m.compute(&y, &sel.oof, info.n_classes),
+                )
+            })
             .collect();
         rec.fit_time_s = fit_time;
         rec.model_size_bytes = size;
@@ -711,7 +866,10 @@ pub const ENSEMBLE_FAMILY: &str = "ensemble";
 
 /// Trials proposed by the strategy (ensemble trials excluded).
 fn searched(history: &[TrialRecord]) -> usize {
-    history.iter().filter(|t| t.candidate.family != ENSEMBLE_FAMILY).count()
+    history
+        .iter()
+        .filter(|t| t.candidate.family != ENSEMBLE_FAMILY)
+        .count()
 }
 
 fn fold_rows(cv: &CvConfig, n: usize) -> usize {
@@ -746,7 +904,11 @@ pub fn resolve_metric(metric: Option<Metric>, task: Task) -> Result<Metric, Engi
         Some(m) if m.applies_to(task) => Ok(m),
         Some(m) => Err(EngineError::Config(format!(
             "--metric {m} does not apply to a {task} task; use one of: {}",
-            Metric::for_task(task).iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
+            Metric::for_task(task)
+                .iter()
+                .map(|m| m.name())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))),
     }
 }
@@ -760,7 +922,9 @@ fn validate_budget(b: &Budget) -> Result<(), EngineError> {
         }
     }
     if b.max_trials == Some(0) {
-        return Err(EngineError::Config("--max-trials must be at least 1".into()));
+        return Err(EngineError::Config(
+            "--max-trials must be at least 1".into(),
+        ));
     }
     Ok(())
 }

@@ -82,6 +82,12 @@ pub trait Store: StoreRead {
     ) -> Result<usize, StoreError>;
     /// Make everything written so far durable.
     fn flush(&self) -> Result<(), StoreError>;
+    /// Publish what readers in other processes see while this store is held (a read
+    /// snapshot, for live inspection of a running search). A no-op for stores that other
+    /// processes cannot read.
+    fn publish_snapshot(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Open a store for reading without ever failing on the lock: the sled database when it is

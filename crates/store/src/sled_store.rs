@@ -538,6 +538,10 @@ impl Store for SledStore {
         self.flush()?;
         Ok(victims.len())
     }
+    fn publish_snapshot(&self) -> Result<(), StoreError> {
+        SledStore::publish_snapshot(self)
+    }
+
     fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map(|_| ()).map_err(|e| self.map_err(e))
     }

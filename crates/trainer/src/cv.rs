@@ -7,12 +7,12 @@
 use crate::error::TrainError;
 use crate::pipeline::{FittedPipeline, Predictor, PredictorInfo};
 use automl_core::{Candidate, Metric, Predictions, PrepKind, Task, TrialState};
-use automl_data::{holdout, kfold, Frame, Preprocessor, Split};
-use automl_models::{registry, FitInput};
+use automl_data::{Frame, Preprocessor, Split, holdout, kfold};
+use automl_models::{FitInput, registry};
 use automl_trees::BinnedCache;
 use ndarray::{Array2, Axis};
 use std::collections::BTreeMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -31,7 +31,12 @@ pub struct CvConfig {
 
 impl Default for CvConfig {
     fn default() -> Self {
-        CvConfig { folds: 5, holdout_above_rows: 20_000, holdout_fraction: 0.2, seed: 0 }
+        CvConfig {
+            folds: 5,
+            holdout_above_rows: 20_000,
+            holdout_fraction: 0.2,
+            seed: 0,
+        }
     }
 }
 
@@ -39,7 +44,10 @@ impl CvConfig {
     /// A one-line description, e.g. `5-fold stratified CV`.
     pub fn describe(&self, n_rows: usize, task: Task) -> String {
         if n_rows > self.holdout_above_rows {
-            format!("holdout ({:.0} % validation)", self.holdout_fraction * 100.0)
+            format!(
+                "holdout ({:.0} % validation)",
+                self.holdout_fraction * 100.0
+            )
         } else if task.is_classification() {
             format!("{}-fold stratified CV", self.folds)
         } else {
@@ -108,10 +116,24 @@ impl TrainingData {
         cv: &CvConfig,
     ) -> TrainingData {
         let n = y.len();
+        // Tiny classification data: no more folds than rows of the smallest class (of at
+        // least two rows), so every validation fold can hold every class.
+        let mut k = cv.folds.clamp(2, n.max(2));
+        if task.is_classification() {
+            let mut counts = vec![0usize; n_classes.max(2)];
+            for v in &y {
+                if let Some(c) = counts.get_mut(*v as usize) {
+                    *c += 1;
+                }
+            }
+            if let Some(min) = counts.iter().copied().filter(|c| *c >= 2).min() {
+                k = k.min(min).max(2);
+            }
+        }
         let splits = if n > cv.holdout_above_rows {
             vec![holdout(&y, task, cv.holdout_fraction, cv.seed)]
         } else {
-            kfold(&y, task, cv.folds.clamp(2, n.max(2)), cv.seed)
+            kfold(&y, task, k, cv.seed)
         };
         let folds = splits
             .into_iter()
@@ -122,7 +144,14 @@ impl TrainingData {
                 prepared: Default::default(),
             })
             .collect();
-        TrainingData { features, y, task, n_classes, metric, folds }
+        TrainingData {
+            features,
+            y,
+            task,
+            n_classes,
+            metric,
+            folds,
+        }
     }
 
     /// Rows of the data set.
@@ -132,7 +161,11 @@ impl TrainingData {
 
     /// Training rows of the largest fold (what a candidate is fitted on).
     pub fn fold_train_rows(&self) -> usize {
-        self.folds.iter().map(|f| f.split.train.len()).max().unwrap_or(0)
+        self.folds
+            .iter()
+            .map(|f| f.split.train.len())
+            .max()
+            .unwrap_or(0)
     }
 
     /// The prepared matrices of fold `i` for `kind`, built on first use.
@@ -151,7 +184,13 @@ impl TrainingData {
                 let x_train = Arc::new(x_train);
                 let binned = (kind == PrepKind::Tree)
                     .then(|| BinnedCache::new(x_train.clone(), categorical.clone()));
-                Ok(Arc::new(Prepared { prep, x_train, x_valid, categorical, binned }))
+                Ok(Arc::new(Prepared {
+                    prep,
+                    x_train,
+                    x_valid,
+                    categorical,
+                    binned,
+                }))
             })
             .clone()
     }
@@ -241,7 +280,10 @@ pub fn evaluate(
         );
     };
     let kind = family.prep_kind();
-    let info = PredictorInfo { task: data.task, n_classes: data.n_classes };
+    let info = PredictorInfo {
+        task: data.task,
+        n_classes: data.n_classes,
+    };
     let mut fold_scores = Vec::new();
     let mut fit_time = 0.0;
     let mut predict_time = 0.0;
@@ -263,7 +305,11 @@ pub fn evaluate(
         let prepared = match data.prepared(i, kind) {
             Ok(p) => p,
             Err(e) => {
-                return Evaluation::failed(TrialState::Failed, format!("preprocessing: {e}"), fit_time)
+                return Evaluation::failed(
+                    TrialState::Failed,
+                    format!("preprocessing: {e}"),
+                    fit_time,
+                );
             }
         };
         let fold_seed = automl_core::Rng::derive_seed(seed, i as u64);
@@ -275,7 +321,11 @@ pub fn evaluate(
                 y_sub = rows.iter().map(|&r| fold.y_train[r]).collect::<Vec<f64>>();
                 (x_sub.view(), y_sub.as_slice(), None)
             }
-            None => (prepared.x_train.view(), fold.y_train.as_slice(), prepared.binned.as_ref()),
+            None => (
+                prepared.x_train.view(),
+                fold.y_train.as_slice(),
+                prepared.binned.as_ref(),
+            ),
         };
         let input = FitInput {
             x: x_view,
@@ -296,9 +346,13 @@ pub fn evaluate(
             Ok(Err(automl_models::ModelError::Deadline { .. })) => {
                 return Evaluation::failed(
                     TrialState::TimedOut,
-                    format!("deadline passed during fold {} of {}", i + 1, data.folds.len()),
+                    format!(
+                        "deadline passed during fold {} of {}",
+                        i + 1,
+                        data.folds.len()
+                    ),
                     fit_time,
-                )
+                );
             }
             Ok(Err(e)) => return Evaluation::failed(TrialState::Failed, e.to_string(), fit_time),
             Err(p) => {
@@ -306,7 +360,7 @@ pub fn evaluate(
                     TrialState::Failed,
                     format!("the fit panicked: {}", panic_message(p)),
                     fit_time,
-                )
+                );
             }
         };
         let t1 = Instant::now();
@@ -320,11 +374,14 @@ pub fn evaluate(
                     TrialState::Failed,
                     format!("predict panicked: {}", panic_message(p)),
                     fit_time,
-                )
+                );
             }
         };
         if pred.values.iter().any(|v| !v.is_finite())
-            || pred.proba.as_ref().is_some_and(|p| p.iter().any(|v| !v.is_finite()))
+            || pred
+                .proba
+                .as_ref()
+                .is_some_and(|p| p.iter().any(|v| !v.is_finite()))
         {
             return Evaluation::failed(
                 TrialState::Failed,
@@ -345,20 +402,17 @@ pub fn evaluate(
             model,
         });
     }
-    let n = fold_scores.len() as f64;
-    let mean = fold_scores.iter().sum::<f64>() / n;
-    let std = if fold_scores.len() > 1 {
-        (fold_scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
-    } else {
-        0.0
-    };
     // pooled out-of-fold predictions, in the order of oof_rows
     let pooled = concat_predictions(&oof_parts);
     let y_oof: Vec<f64> = oof_rows.iter().map(|&r| data.y[r]).collect();
     let mut metrics = BTreeMap::new();
     for m in Metric::for_task(data.task) {
-        metrics.insert(m.name().to_string(), m.compute(&y_oof, &pooled, data.n_classes));
+        metrics.insert(
+            m.name().to_string(),
+            m.compute(&y_oof, &pooled, data.n_classes),
+        );
     }
+    let (mean, std) = summarize(&fold_scores, metrics.get(data.metric.name()).copied());
     let model_size_bytes = bag
         .first()
         .and_then(|p| p.model.to_bytes().ok())
@@ -372,7 +426,11 @@ pub fn evaluate(
     Evaluation {
         state,
         fold_scores,
-        mean: if state == TrialState::Complete { mean } else { f64::NAN },
+        mean: if state == TrialState::Complete {
+            mean
+        } else {
+            f64::NAN
+        },
         std,
         metrics,
         fit_time_s: fit_time,
@@ -385,10 +443,43 @@ pub fn evaluate(
     }
 }
 
+/// Mean and standard deviation of the fold scores. When a fold's score is undefined (e.g. AUC
+/// on a validation fold holding one class, possible on tiny data), the mean is the metric on
+/// the pooled out-of-fold predictions instead, and the spread is taken over the defined folds.
+pub fn summarize(fold_scores: &[f64], pooled: Option<f64>) -> (f64, f64) {
+    let finite: Vec<f64> = fold_scores
+        .iter()
+        .copied()
+        .filter(|s| s.is_finite())
+        .collect();
+    let n = finite.len() as f64;
+    let fmean = if finite.is_empty() {
+        f64::NAN
+    } else {
+        finite.iter().sum::<f64>() / n
+    };
+    let std = if finite.len() > 1 {
+        (finite.iter().map(|s| (s - fmean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
+    if finite.len() == fold_scores.len() {
+        (fmean, std)
+    } else {
+        (pooled.unwrap_or(f64::NAN), std)
+    }
+}
+
 fn concat_predictions(parts: &[Predictions]) -> Predictions {
-    let values: Vec<f64> = parts.iter().flat_map(|p| p.values.iter().copied()).collect();
+    let values: Vec<f64> = parts
+        .iter()
+        .flat_map(|p| p.values.iter().copied())
+        .collect();
     let proba = if parts.iter().all(|p| p.proba.is_some()) && !parts.is_empty() {
-        let views: Vec<_> = parts.iter().map(|p| p.proba.as_ref().unwrap().view()).collect();
+        let views: Vec<_> = parts
+            .iter()
+            .map(|p| p.proba.as_ref().unwrap().view())
+            .collect();
         ndarray::concatenate(Axis(0), &views).ok()
     } else {
         None
@@ -427,5 +518,9 @@ pub fn fit_full(
     };
     let model = catch_unwind(AssertUnwindSafe(|| family.fit(&cand.params, &input)))
         .map_err(|p| TrainError::Panic(panic_message(p)))??;
-    Ok(FittedPipeline { prep, family: cand.family.clone(), model })
+    Ok(FittedPipeline {
+        prep,
+        family: cand.family.clone(),
+        model,
+    })
 }

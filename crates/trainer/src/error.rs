@@ -15,7 +15,9 @@ pub enum TrainError {
     #[error("the fit panicked: {0}")]
     Panic(String),
     /// A stored predictor could not be decoded.
-    #[error("cannot decode the stored model: {0}; the store may be damaged or written by another version — refit with `automl fit`")]
+    #[error(
+        "cannot decode the stored model: {0}; the store may be damaged or written by another version — refit with `automl fit`"
+    )]
     Decode(String),
     /// Encoding failed.
     #[error("cannot encode the model: {0}")]

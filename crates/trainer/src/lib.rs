@@ -8,7 +8,7 @@ pub mod error;
 pub mod pipeline;
 pub mod pool;
 
-pub use cv::{evaluate, fit_full, CvConfig, Evaluation, TrainingData};
+pub use cv::{CvConfig, Evaluation, TrainingData, evaluate, fit_full};
 pub use error::TrainError;
 pub use pipeline::{FittedPipeline, Predictor, PredictorInfo};
 pub use pool::Pool;

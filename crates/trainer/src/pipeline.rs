@@ -5,7 +5,7 @@
 use crate::error::TrainError;
 use automl_core::{Predictions, Task};
 use automl_data::{Frame, Preprocessor};
-use automl_models::{registry, Model};
+use automl_models::{Model, registry};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
@@ -96,7 +96,11 @@ impl Predictor {
     fn from_stored(s: StoredPredictor) -> Result<Predictor, TrainError> {
         let load = |p: StoredPipeline| -> Result<FittedPipeline, TrainError> {
             let model = registry().decode(&p.family, &p.model)?;
-            Ok(FittedPipeline { prep: p.prep, family: p.family, model })
+            Ok(FittedPipeline {
+                prep: p.prep,
+                family: p.family,
+                model,
+            })
         };
         Ok(match s {
             StoredPredictor::Single(p) => Predictor::Single(load(p)?),
@@ -113,7 +117,11 @@ impl Predictor {
 
     /// Serialize with its task info (the store compresses the bytes).
     pub fn to_bytes(&self, info: PredictorInfo) -> Result<Vec<u8>, TrainError> {
-        let env = Envelope { format: ARTIFACT_FORMAT, info, predictor: self.to_stored()? };
+        let env = Envelope {
+            format: ARTIFACT_FORMAT,
+            info,
+            predictor: self.to_stored()?,
+        };
         postcard::to_stdvec(&env).map_err(|e| TrainError::Encode(e.to_string()))
     }
 
@@ -134,7 +142,10 @@ impl Predictor {
     pub fn families(&self) -> Vec<String> {
         match self {
             Predictor::Single(p) => vec![p.family.clone()],
-            Predictor::Bag(ps) => ps.first().map(|p| vec![p.family.clone()]).unwrap_or_default(),
+            Predictor::Bag(ps) => ps
+                .first()
+                .map(|p| vec![p.family.clone()])
+                .unwrap_or_default(),
             Predictor::Ensemble(m) => {
                 let mut v: Vec<String> = m.iter().flat_map(|(_, p)| p.families()).collect();
                 v.dedup();
@@ -169,7 +180,11 @@ impl Predictor {
 
 /// Weighted average of predictions (probabilities for classification, values for regression).
 pub fn average(parts: &[(f64, Predictions)], info: PredictorInfo, n_rows: usize) -> Predictions {
-    let total: f64 = parts.iter().map(|(w, _)| *w).sum::<f64>().max(f64::MIN_POSITIVE);
+    let total: f64 = parts
+        .iter()
+        .map(|(w, _)| *w)
+        .sum::<f64>()
+        .max(f64::MIN_POSITIVE);
     if info.task.is_classification() {
         let k = info.n_classes.max(2);
         let mut acc = Array2::<f64>::zeros((n_rows, k));

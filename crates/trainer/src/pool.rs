@@ -1,6 +1,6 @@
 //! A fixed-size rayon pool that runs evaluations concurrently and reports results on a channel.
 
-use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::mpsc::{Receiver, Sender, channel};
 
 /// A pool of `jobs` worker threads. Results of spawned work arrive on [`Pool::results`].
 pub struct Pool<T: Send + 'static> {

@@ -1,0 +1,41 @@
+//! `automl ui`: serve the local web dashboard over a store until Ctrl-C.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use std::path::PathBuf;
+
+/// Arguments of `automl ui`.
+#[derive(Args, Debug)]
+pub struct UiArgs {
+    /// Store directory to show (it may be in use by a running `automl fit`; the page follows it live).
+    #[arg(long, value_name = "DIR", default_value = "automl.db")]
+    pub store: PathBuf,
+    /// Port to listen on (0 = any free port).
+    #[arg(long, value_name = "P", default_value_t = 8765)]
+    pub port: u16,
+    /// Address to listen on; the default serves this machine only. Use 0.0.0.0 to share the
+    /// dashboard on your network (it has no authentication).
+    #[arg(long, value_name = "HOST", default_value = "127.0.0.1")]
+    pub host: String,
+}
+
+/// Serve the dashboard; blocks until the process is stopped (Ctrl-C).
+pub fn run(a: UiArgs) -> Result<()> {
+    let host = if a.host.contains(':') && !a.host.starts_with('[') {
+        format!("[{}]", a.host) // an IPv6 address
+    } else {
+        a.host.clone()
+    };
+    let cfg = automl_ui::UiConfig {
+        store: a.store.clone(),
+        addr: format!("{host}:{}", a.port),
+    };
+    let store = a.store.display().to_string();
+    automl_ui::serve(cfg, |url| {
+        if !a.store.exists() {
+            eprintln!("note: no store at `{store}` yet; the page will show it once `automl fit --store {store}` starts");
+        }
+        println!("automl dashboard for `{store}`: {url}  (Ctrl-C to stop)");
+    })
+    .context("automl ui")
+}

@@ -1,0 +1,481 @@
+//! The dashboard's routes: the page and the JSON endpoints, as a pure function of
+//! (method, path, body) over a store directory, so they are testable without a socket.
+//!
+//! # Endpoints
+//!
+//! All JSON responses are UTF-8 objects. Errors are `{"error": "<what was wrong and what to
+//! do>"}` with a 4xx/5xx status. Scores that are not finite (a running or failed trial) are
+//! `null`. `{id}` is a study id or `latest`.
+//!
+//! | method | path | response |
+//! |---|---|---|
+//! | GET | `/` | the dashboard page (HTML with inline CSS/JS) |
+//! | GET | `/api` | `{"endpoints": [...]}`: this table |
+//! | GET | `/api/studies` | `{"store", "live", "studies": [study...]}` |
+//! | GET | `/api/studies/{id}` | one study (same fields as in the list) |
+//! | GET | `/api/studies/{id}/trials` | `{"study_id", "metric", "higher_is_better", "live", "trials": [trial...]}`, leaderboard order |
+//! | GET | `/api/studies/{id}/trials/{tid}` | one trial with `rank` and `children` |
+//! | POST | `/api/studies/{id}/predict[?trial=T]` | body: CSV text with a header row; `{"study_id", "model", "n_rows", "columns", "rows"}` |
+//!
+//! `live` is true while a running `automl fit` holds the store: records then come from the
+//! snapshot it publishes after every trial, and predictions are refused with status 409 until
+//! it finishes (fitted models are only in the database).
+//!
+//! A study object is the stored study record (`study_id`, `name`, `data_path`, `target`,
+//! `task`, `metric`, `classes`, `schema` = `[{name, kind}]` feature columns, `strategy`,
+//! `seed`, `budget`, `started_at_ms`, `ended_at_ms` (0 while running), `final_trial`, `extra`,
+//! ...) plus `higher_is_better`, `running` (a fit is writing it now), `n_trials`,
+//! `n_complete`, `n_failed` (failed, timed out or interrupted), `n_running` and `best`
+//! (`{trial_id, family, mean}` or `null`).
+//!
+//! A trial object is the stored trial record (`trial_id`, `candidate` = `{family, params,
+//! parents, operator, fidelity}`, `strategy`, `state`, `fold_scores`, `mean`, `std`,
+//! `metrics`, `fit_time_s`, `predict_time_per_row_s`, `model_size_bytes`, `has_artifact`,
+//! `error`, `seed`, `started_at_ms`, `ended_at_ms`, `extra`) plus `rank` (1-based among
+//! complete trials, best first, or `null`). The single-trial endpoint adds `children`: ids of
+//! trials whose `parents` include it.
+//!
+//! The predict response's `columns` are those of `automl predict`'s output file:
+//! `prediction`, then `proba_<class>` per class for classification; `rows` are arrays of
+//! strings in input row order. Without `?trial=` the study's final model is used. The input
+//! needs the study's feature columns by name (extra columns, such as the target, are ignored).
+
+use automl_core::{Metric, StudyRecord, TrialRecord, TrialState};
+use automl_engine::{EngineError, ModelChoice, leaderboard, load_model};
+use automl_store::{StoreError, StoreRead, open_read_only};
+use serde_json::{Map, Value, json};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// The dashboard page, served at `/`.
+pub const PAGE: &str = include_str!("page.html");
+
+/// Message of the 409 answer to a predict request while a fit holds the store.
+pub const IN_USE_MESSAGE: &str =
+    "the store is in use by a running fit; predictions are available when it finishes";
+
+/// One HTTP response.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// `Content-Type` header value.
+    pub content_type: &'static str,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// A JSON response.
+    pub fn json(status: u16, v: &Value) -> Response {
+        Response {
+            status,
+            content_type: "application/json; charset=utf-8",
+            body: serde_json::to_vec(v).unwrap_or_else(|_| b"{}".to_vec()),
+        }
+    }
+
+    /// A JSON error `{"error": message}`.
+    pub fn error(status: u16, message: String) -> Response {
+        Response::json(status, &json!({ "error": message }))
+    }
+}
+
+/// An error answer: status and message.
+struct Fail(u16, String);
+
+impl From<StoreError> for Fail {
+    fn from(e: StoreError) -> Fail {
+        let status = match &e {
+            StoreError::NotFound { .. } | StoreError::NotAStore { .. } => 404,
+            StoreError::InUse { .. } | StoreError::Locked { .. } | StoreError::Snapshot { .. } => {
+                503
+            }
+            _ => 500,
+        };
+        Fail(status, e.to_string())
+    }
+}
+
+type Answer = Result<Value, Fail>;
+
+/// The routes over one store directory.
+pub struct Api {
+    store_dir: PathBuf,
+    /// Serialises opening the store: sled allows one handle per process at a time.
+    store_lock: Mutex<()>,
+}
+
+/// A store opened for one request and whether it is the snapshot of a running fit.
+struct Opened {
+    store: Box<dyn StoreRead>,
+    live: bool,
+}
+
+impl Api {
+    /// Routes over the store in `store_dir` (opened per request, never created).
+    pub fn new(store_dir: PathBuf) -> Api {
+        Api {
+            store_dir,
+            store_lock: Mutex::new(()),
+        }
+    }
+
+    /// Answer one request. `path` may carry a query string.
+    pub fn handle(&self, method: &str, path: &str, body: &[u8]) -> Response {
+        let (path, query) = match path.split_once('?') {
+            Some((p, q)) => (p, q),
+            None => (path, ""),
+        };
+        let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let get = method == "GET" || method == "HEAD";
+        let result = match (parts.as_slice(), get, method == "POST") {
+            ([] | ["index.html"], true, _) => {
+                return Response {
+                    status: 200,
+                    content_type: "text/html; charset=utf-8",
+                    body: PAGE.as_bytes().to_vec(),
+                };
+            }
+            (["api"], true, _) => Ok(endpoints()),
+            (["api", "studies"], true, _) => self.studies(),
+            (["api", "studies", id], true, _) => self.study(id),
+            (["api", "studies", id, "trials"], true, _) => self.trials(id),
+            (["api", "studies", id, "trials", tid], true, _) => self.trial(id, tid),
+            (["api", "studies", id, "predict"], _, true) => self.predict(id, query, body),
+            ([] | ["index.html"] | ["api", ..], _, _) if known_route(&parts) => Err(Fail(
+                405,
+                format!("method {method} is not allowed on {path}; see GET /api for the endpoints"),
+            )),
+            _ => Err(Fail(
+                404,
+                format!("no such page or endpoint: {path}; see GET /api for the endpoints"),
+            )),
+        };
+        match result {
+            Ok(v) => Response::json(200, &v),
+            Err(Fail(status, message)) => Response::error(status, message),
+        }
+    }
+
+    /// Open the store for one request (the caller holds `store_lock`).
+    fn open(&self) -> Result<Opened, Fail> {
+        if !self.store_dir.exists() {
+            return Err(Fail(
+                404,
+                format!(
+                    "no store at `{}` yet; run `automl fit DATA.csv --store {}` (this page refreshes by itself)",
+                    self.store_dir.display(),
+                    self.store_dir.display()
+                ),
+            ));
+        }
+        let store = open_read_only(&self.store_dir)?;
+        // The snapshot of a running fit has no blobs; the database answers `None`.
+        let live = matches!(store.blob(u64::MAX, "probe"), Err(StoreError::InUse { .. }));
+        Ok(Opened { store, live })
+    }
+
+    fn with_store<T>(&self, f: impl FnOnce(&Opened) -> Result<T, Fail>) -> Result<T, Fail> {
+        let _guard = self.store_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let opened = self.open()?;
+        let out = f(&opened);
+        drop(opened);
+        out
+    }
+
+    fn studies(&self) -> Answer {
+        self.with_store(|o| {
+            let mut list = Vec::new();
+            for s in o.store.studies()? {
+                let trials = o.store.trials(s.study_id)?;
+                list.push(study_json(&s, &trials, o.live));
+            }
+            Ok(json!({
+                "store": self.store_dir.display().to_string(),
+                "live": o.live,
+                "studies": list,
+            }))
+        })
+    }
+
+    fn study(&self, id: &str) -> Answer {
+        self.with_store(|o| {
+            let s = find_study(o.store.as_ref(), id)?;
+            let trials = o.store.trials(s.study_id)?;
+            Ok(study_json(&s, &trials, o.live))
+        })
+    }
+
+    fn trials(&self, id: &str) -> Answer {
+        self.with_store(|o| {
+            let s = find_study(o.store.as_ref(), id)?;
+            let metric = study_metric(&s)?;
+            let trials = o.store.trials(s.study_id)?;
+            let rows: Vec<Value> = leaderboard(&trials, metric)
+                .into_iter()
+                .map(|r| trial_json(&r.trial, r.rank))
+                .collect();
+            Ok(json!({
+                "study_id": s.study_id,
+                "metric": s.metric,
+                "higher_is_better": metric.higher_is_better(),
+                "live": o.live,
+                "trials": rows,
+            }))
+        })
+    }
+
+    fn trial(&self, id: &str, tid: &str) -> Answer {
+        let tid: u64 = tid
+            .parse()
+            .map_err(|_| Fail(400, format!("trial id `{tid}` is not a number")))?;
+        self.with_store(|o| {
+            let s = find_study(o.store.as_ref(), id)?;
+            let metric = study_metric(&s)?;
+            let trials = o.store.trials(s.study_id)?;
+            let Some(row) = leaderboard(&trials, metric)
+                .into_iter()
+                .find(|r| r.trial.trial_id == tid)
+            else {
+                return Err(Fail(
+                    404,
+                    format!(
+                        "no trial {tid} in study {}; GET /api/studies/{}/trials lists them",
+                        s.study_id, s.study_id
+                    ),
+                ));
+            };
+            let mut v = trial_json(&row.trial, row.rank);
+            let children: Vec<u64> = trials
+                .iter()
+                .filter(|t| t.candidate.parents.contains(&tid))
+                .map(|t| t.trial_id)
+                .collect();
+            if let Value::Object(m) = &mut v {
+                m.insert("children".into(), json!(children));
+                m.insert("metric".into(), json!(s.metric));
+                m.insert("higher_is_better".into(), json!(metric.higher_is_better()));
+            }
+            Ok(v)
+        })
+    }
+
+    fn predict(&self, id: &str, query: &str, body: &[u8]) -> Answer {
+        let mut choice = ModelChoice::Final;
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("trial", t)) => {
+                    let t: u64 = t.parse().map_err(|_| {
+                        Fail(400, format!("?trial={t}: the trial id must be a number"))
+                    })?;
+                    choice = ModelChoice::Trial(t);
+                }
+                _ => {
+                    return Err(Fail(
+                        400,
+                        format!("unknown query parameter `{pair}`; only ?trial=ID is accepted"),
+                    ));
+                }
+            }
+        }
+        if body.iter().all(|b| b.is_ascii_whitespace()) {
+            return Err(Fail(
+                400,
+                "the request body is empty: send CSV text with a header row naming the feature columns".into(),
+            ));
+        }
+        if std::str::from_utf8(body).is_err() {
+            return Err(Fail(
+                400,
+                "the uploaded file is not UTF-8 text; send a CSV file".into(),
+            ));
+        }
+        // Load the model with the store open, then release the store before predicting.
+        let model = self.with_store(|o| {
+            if o.live {
+                return Err(Fail(409, IN_USE_MESSAGE.to_string()));
+            }
+            let s = find_study(o.store.as_ref(), id)?;
+            load_model(o.store.as_ref(), Some(s.study_id), choice).map_err(engine_fail)
+        })?;
+        let dir = tempfile::tempdir().map_err(|e| {
+            Fail(
+                500,
+                format!("cannot create a temporary directory for the upload: {e}"),
+            )
+        })?;
+        let input = dir.path().join("upload.csv");
+        let output = dir.path().join("predictions.csv");
+        let write = std::fs::File::create(&input).and_then(|mut f| f.write_all(body));
+        write.map_err(|e| {
+            Fail(
+                500,
+                format!("cannot write the upload to a temporary file: {e}"),
+            )
+        })?;
+        let hide = |msg: String| {
+            msg.replace(&input.display().to_string(), "the uploaded CSV")
+                .replace(&output.display().to_string(), "the predictions")
+        };
+        let tokens = automl_data::ReadOptions::default().missing_tokens;
+        let frame = model
+            .read_input(&input, &tokens)
+            .map_err(|e| Fail(400, hide(e.to_string())))?;
+        let pred = model
+            .predict_frame(&frame)
+            .map_err(|e| Fail(500, hide(e.to_string())))?;
+        automl_engine::predict::write_predictions(
+            &output,
+            &pred,
+            model.study.task,
+            &model.study.classes,
+        )
+        .map_err(|e| Fail(500, hide(e.to_string())))?;
+        let mut reader = csv::Reader::from_path(&output)
+            .map_err(|e| Fail(500, hide(format!("cannot read back the predictions: {e}"))))?;
+        let columns: Vec<String> = reader
+            .headers()
+            .map_err(|e| Fail(500, format!("cannot read back the predictions: {e}")))?
+            .iter()
+            .map(str::to_string)
+            .collect();
+        let mut rows = Vec::with_capacity(pred.len());
+        for rec in reader.records() {
+            let rec =
+                rec.map_err(|e| Fail(500, format!("cannot read back the predictions: {e}")))?;
+            rows.push(rec.iter().map(str::to_string).collect::<Vec<_>>());
+        }
+        Ok(json!({
+            "study_id": model.study.study_id,
+            "model": model.description,
+            "n_rows": rows.len(),
+            "columns": columns,
+            "rows": rows,
+        }))
+    }
+}
+
+/// Whether `parts` names a route (for 405 vs 404).
+fn known_route(parts: &[&str]) -> bool {
+    matches!(
+        parts,
+        [] | ["index.html"]
+            | ["api"]
+            | ["api", "studies"]
+            | ["api", "studies", _]
+            | ["api", "studies", _, "trials"]
+            | ["api", "studies", _, "trials", _]
+            | ["api", "studies", _, "predict"]
+    )
+}
+
+fn endpoints() -> Value {
+    json!({ "endpoints": [
+        {"method": "GET", "path": "/", "returns": "the dashboard page"},
+        {"method": "GET", "path": "/api/studies", "returns": "{store, live, studies: [study]}"},
+        {"method": "GET", "path": "/api/studies/{id}", "returns": "one study; {id} may be `latest`"},
+        {"method": "GET", "path": "/api/studies/{id}/trials", "returns": "{study_id, metric, higher_is_better, live, trials: [trial]} in leaderboard order"},
+        {"method": "GET", "path": "/api/studies/{id}/trials/{tid}", "returns": "one trial with rank and children"},
+        {"method": "POST", "path": "/api/studies/{id}/predict[?trial=T]", "body": "CSV text with a header row", "returns": "{study_id, model, n_rows, columns, rows}"},
+    ]})
+}
+
+fn engine_fail(e: EngineError) -> Fail {
+    match e {
+        EngineError::Store(StoreError::InUse { .. }) => Fail(409, IN_USE_MESSAGE.to_string()),
+        EngineError::Store(s) => Fail::from(s),
+        EngineError::NotFound(m) => Fail(404, m),
+        EngineError::Data(d) => Fail(400, d.to_string()),
+        other => Fail(500, other.to_string()),
+    }
+}
+
+fn find_study(store: &dyn StoreRead, id: &str) -> Result<StudyRecord, Fail> {
+    if id == "latest" {
+        return store.latest_study()?.ok_or_else(|| {
+            Fail(
+                404,
+                "the store holds no study yet; run `automl fit` first".into(),
+            )
+        });
+    }
+    let n: u64 = id.parse().map_err(|_| {
+        Fail(
+            400,
+            format!("study id `{id}` is not a number (or `latest`)"),
+        )
+    })?;
+    store.study(n)?.ok_or_else(|| {
+        Fail(
+            404,
+            format!("no study {n} in the store; GET /api/studies lists them"),
+        )
+    })
+}
+
+fn study_metric(s: &StudyRecord) -> Result<Metric, Fail> {
+    Metric::from_name(&s.metric).ok_or_else(|| {
+        Fail(
+            500,
+            format!(
+                "study {} uses the metric `{}`, which this build does not know; upgrade automl",
+                s.study_id, s.metric
+            ),
+        )
+    })
+}
+
+/// A study record as JSON plus trial counts and the best trial.
+pub fn study_json(s: &StudyRecord, trials: &[TrialRecord], live: bool) -> Value {
+    let mut v = serde_json::to_value(s).unwrap_or_else(|_| json!({}));
+    let metric = Metric::from_name(&s.metric);
+    let count = |f: &dyn Fn(&TrialRecord) -> bool| trials.iter().filter(|t| f(t)).count();
+    let best = metric.and_then(|m| {
+        leaderboard(trials, m)
+            .into_iter()
+            .find(|r| r.rank.is_some())
+            .map(|r| json!({"trial_id": r.trial.trial_id, "family": r.trial.candidate.family, "mean": r.trial.mean}))
+    });
+    if let Value::Object(m) = &mut v {
+        let extra: Map<String, Value> = [
+            (
+                "higher_is_better",
+                json!(metric.map(|m| m.higher_is_better())),
+            ),
+            ("running", json!(live && s.ended_at_ms == 0)),
+            ("n_trials", json!(trials.len())),
+            (
+                "n_complete",
+                json!(count(&|t| t.state == TrialState::Complete)),
+            ),
+            (
+                "n_failed",
+                json!(count(&|t| matches!(
+                    t.state,
+                    TrialState::Failed | TrialState::TimedOut | TrialState::Interrupted
+                ))),
+            ),
+            (
+                "n_running",
+                json!(count(&|t| t.state == TrialState::Running)),
+            ),
+            ("best", best.unwrap_or(Value::Null)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        m.extend(extra);
+    }
+    v
+}
+
+/// A trial record as JSON plus its rank.
+pub fn trial_json(t: &TrialRecord, rank: Option<usize>) -> Value {
+    let mut v = serde_json::to_value(t).unwrap_or_else(|_| json!({}));
+    if let Value::Object(m) = &mut v {
+        m.insert("rank".into(), json!(rank));
+    }
+    v
+}
