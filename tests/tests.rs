@@ -4,4 +4,6 @@
 mod bad_input;
 mod cli;
 mod crash;
+mod inspect;
+mod isolation;
 mod util;

@@ -37,6 +37,29 @@ pub enum Command {
     Report(ReportArgs),
     /// Serve the local web dashboard: studies, leaderboard, plots, trial details and predictions.
     Ui(crate::cmd_ui::UiArgs),
+    /// Build a zero-shot portfolio file from the studies in some stores (by CV scores only).
+    Portfolio(PortfolioArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PortfolioArgs {
+    /// Store directories to read (every study in each is used).
+    #[arg(value_name = "STORE", required = true)]
+    pub stores: Vec<PathBuf>,
+    /// Configurations taken from each study.
+    #[arg(long, default_value_t = 3)]
+    pub per_study: usize,
+    /// Largest number of configurations in the portfolio.
+    #[arg(long, default_value_t = 36)]
+    pub size: usize,
+    /// The portfolio file to write.
+    #[arg(
+        long,
+        short,
+        value_name = "FILE",
+        default_value = "search-spaces/portfolio.toml"
+    )]
+    pub output: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -130,12 +153,26 @@ pub struct FitArgs {
     /// Search space: a TOML file, or the name of a shipped space (`default`, `fast`).
     #[arg(long, value_name = "FILE", default_value = "default")]
     pub space: String,
-    /// Search strategy.
-    #[arg(long, value_name = "S", default_value = "random")]
+    /// Search strategy: `auto` (a zero-shot portfolio and the defaults of every family first,
+    /// then Bayesian (TPE) search, with successive halving over data size on larger data),
+    /// `bayes`, `evolution` or `random`.
+    #[arg(long, value_name = "S", default_value = "auto")]
     pub strategy: String,
+    /// Start with the best configurations of an earlier study: a study id in --store, or the
+    /// path of another store (its latest study).
+    #[arg(long, value_name = "STORE_OR_STUDY")]
+    pub warm_start: Option<String>,
+    /// Successive halving over data size: `auto` (on when folds have at least 3000 training
+    /// rows), `on` or `off`.
+    #[arg(long, value_name = "MODE", default_value = "auto")]
+    pub multi_fidelity: String,
     /// Keep fitted models only for the best N trials (scores of every trial are always kept).
     #[arg(long, value_name = "N")]
     pub keep_models: Option<u64>,
+    /// Per-trial memory limit, e.g. `4GB` or `512MB`: a candidate whose estimated memory need
+    /// is larger fails before it is fitted [default: half the machine's memory / --jobs].
+    #[arg(long, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
     /// Do not build an ensemble of the best trials at the end (by default one is built and
     /// used when its cross-validated score beats the best single model).
     #[arg(long)]
@@ -184,6 +221,19 @@ pub struct LeaderboardArgs {
     /// Only trials in this state (complete, failed, timed_out, interrupted, running).
     #[arg(long)]
     pub state: Option<String>,
+    /// Order of the rows: score (best first), trial, family, fit_time, predict_time, size.
+    #[arg(long, value_enum, default_value = "score")]
+    pub sort: SortKey,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Score,
+    Trial,
+    Family,
+    FitTime,
+    PredictTime,
+    Size,
 }
 
 #[derive(Args, Debug)]

@@ -30,6 +30,74 @@ pub fn open_writable(path: &std::path::Path) -> Result<SledStore> {
     }
 }
 
+/// The zero-shot portfolio shipped in search-spaces/portfolio.toml (tried first by `auto`).
+fn builtin_portfolio() -> Result<Vec<automl_search::PortfolioConfig>> {
+    const TEXT: &str = include_str!("../../search-spaces/portfolio.toml");
+    Ok(automl_search::load_portfolio(
+        TEXT,
+        "search-spaces/portfolio.toml",
+    )?)
+}
+
+/// The best configurations (at most 10 complete trials, ensembles excluded) of an earlier
+/// study: `spec` is a study id in `store`, or the path of another store (its latest study).
+fn warm_start_candidates(
+    store: &SledStore,
+    spec: &str,
+    store_path: &std::path::Path,
+    task: Task,
+) -> Result<Vec<automl_core::Candidate>> {
+    let other;
+    let (reader, study): (&dyn StoreRead, automl_core::StudyRecord) =
+        if let Ok(id) = spec.parse::<u64>() {
+            let s = store.study(id)?.with_context(|| {
+                format!(
+                    "--warm-start {id}: no study {id} in `{}`; `automl studies` lists them",
+                    store_path.display()
+                )
+            })?;
+            (store, s)
+        } else {
+            let path = std::path::Path::new(spec);
+            if !path.exists() {
+                bail!("--warm-start {spec}: neither a study id nor an existing store directory");
+            }
+            other = automl_store::open_read_only(path)?;
+            let s = other
+                .latest_study()?
+                .with_context(|| format!("--warm-start {spec}: that store holds no study"))?;
+            (other.as_ref(), s)
+        };
+    if study.task != task {
+        bail!(
+            "--warm-start {spec}: study {} is a {} task but this data is {}; warm-start from a study of the same task",
+            study.study_id,
+            study.task,
+            task
+        );
+    }
+    let metric =
+        Metric::from_name(&study.metric).context("the earlier study's metric is unknown")?;
+    let trials = reader.trials(study.study_id)?;
+    let rows = automl_engine::leaderboard(&trials, metric);
+    Ok(rows
+        .into_iter()
+        .filter(|r| {
+            r.rank.is_some()
+                && r.trial.candidate.family != "ensemble"
+                && r.trial.candidate.fidelity >= 1.0
+        })
+        .take(10)
+        .map(|r| {
+            let mut c = r.trial.candidate;
+            c.parents = Vec::new();
+            c.operator = "warm_start".into();
+            c.fidelity = 1.0;
+            c
+        })
+        .collect())
+}
+
 pub fn load_space(spec: &str) -> Result<SearchSpace> {
     let path = std::path::Path::new(spec);
     if path.exists() {
@@ -74,6 +142,13 @@ pub fn run(a: FitArgs) -> Result<()> {
     if a.jobs == Some(0) {
         bail!("--jobs must be at least 1");
     }
+    let memory_limit = match &a.memory_limit {
+        None => None,
+        Some(m) => Some(
+            automl_trainer::memory::parse_bytes(m)
+                .map_err(|e| anyhow::anyhow!("--memory-limit {m}: {e}"))?,
+        ),
+    };
     if a.folds < 2 {
         bail!("--folds must be at least 2 (got {})", a.folds);
     }
@@ -91,12 +166,19 @@ pub fn run(a: FitArgs) -> Result<()> {
         })?),
     };
     let space = load_space(&a.space)?;
-    let strategy = automl_search::by_name(&a.strategy, a.seed).with_context(|| {
-        format!(
-            "--strategy {}: unknown strategy; use random, evolution, bayes or auto",
-            a.strategy
-        )
-    })?;
+    if !automl_search::STRATEGY_NAMES.contains(&a.strategy.as_str()) {
+        bail!(
+            "--strategy {}: unknown strategy; use one of {}",
+            a.strategy,
+            automl_search::STRATEGY_NAMES.join(", ")
+        );
+    }
+    let multi_fidelity = match a.multi_fidelity.as_str() {
+        "auto" => None,
+        "on" => Some(true),
+        "off" => Some(false),
+        other => bail!("--multi-fidelity {other}: use auto, on or off"),
+    };
     let task = a.task.map(|t| match t {
         TaskArg::Binary => Task::Binary,
         TaskArg::Multiclass => Task::Multiclass,
@@ -123,6 +205,20 @@ pub fn run(a: FitArgs) -> Result<()> {
         eprintln!("{}", data.report);
     }
     let store = open_writable(&a.store.store)?;
+    let warm_start = match &a.warm_start {
+        None => Vec::new(),
+        Some(spec) => warm_start_candidates(&store, spec, &a.store.store, data.task)?,
+    };
+    let train_rows = data.y.len() - data.y.len() / a.folds.max(2);
+    let opts = automl_search::StrategyOptions {
+        multi_fidelity: multi_fidelity.unwrap_or(train_rows >= 3000),
+        min_fidelity: automl_search::min_fidelity_for_rows(train_rows, 1000).max(1.0 / 9.0),
+        eta: 3.0,
+        portfolio: automl_search::portfolio_for(&builtin_portfolio()?, data.task),
+        warm_start,
+    };
+    let strategy = automl_search::by_name_with(&a.strategy, a.seed, &opts)
+        .with_context(|| format!("--strategy {}: unknown strategy", a.strategy))?;
     let budget = Budget {
         time_s: a.time_budget.or(if a.max_trials.is_some() {
             None
@@ -135,10 +231,25 @@ pub fn run(a: FitArgs) -> Result<()> {
     let abort = Arc::new(AtomicBool::new(false));
     install_ctrl_c(cancel.clone(), abort.clone());
     let name = a.name.clone().unwrap_or_else(|| {
-        a.train
+        // `data/titanic/train.csv` -> `titanic/train`: a bare `train` says little.
+        let stem = a
+            .train
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "study".into())
+            .unwrap_or_else(|| "study".into());
+        let parent = a.train.canonicalize().ok().and_then(|p| {
+            p.parent()
+                .and_then(|d| d.file_name())
+                .map(|d| d.to_string_lossy().into_owned())
+        });
+        match parent {
+            Some(dir)
+                if ["train", "training", "data", "dataset", "test"].contains(&stem.as_str()) =>
+            {
+                format!("{dir}/{stem}")
+            }
+            _ => stem,
+        }
     });
     let config = StudyConfig {
         name,
@@ -159,6 +270,7 @@ pub fn run(a: FitArgs) -> Result<()> {
         cancel,
         abort,
         ensemble: !a.no_ensemble,
+        memory_limit,
     };
     let jobs = config.jobs;
     let study = if a.resume {

@@ -4,7 +4,7 @@
 //! state, metric, mean, std, <each metric>, fit_time_s, predict_time_per_row_s,
 //! model_size_bytes, strategy, operator, parents, fidelity, params, error.
 
-use crate::args::{Format, LeaderboardArgs};
+use crate::args::{Format, LeaderboardArgs, SortKey};
 use crate::output::{fmt_bytes, fmt_row_time, fmt_score, key_params, markdown, table};
 use anyhow::{Context, Result, bail};
 use automl_core::params::ParamsExt;
@@ -92,6 +92,20 @@ pub fn run(a: LeaderboardArgs) -> Result<()> {
     }
     if let Some(s) = &a.state {
         rows.retain(|r| r.trial.state.as_str() == s.as_str());
+    }
+    match a.sort {
+        SortKey::Score => {}
+        SortKey::Trial => rows.sort_by_key(|r| r.trial.trial_id),
+        SortKey::Family => {
+            rows.sort_by(|x, y| x.trial.candidate.family.cmp(&y.trial.candidate.family))
+        }
+        SortKey::FitTime => rows.sort_by(|x, y| x.trial.fit_time_s.total_cmp(&y.trial.fit_time_s)),
+        SortKey::PredictTime => rows.sort_by(|x, y| {
+            x.trial
+                .predict_time_per_row_s
+                .total_cmp(&y.trial.predict_time_per_row_s)
+        }),
+        SortKey::Size => rows.sort_by_key(|r| r.trial.model_size_bytes),
     }
     if let Some(n) = a.top {
         rows.truncate(n);
@@ -202,6 +216,22 @@ pub fn run(a: LeaderboardArgs) -> Result<()> {
                     } else {
                         "-".into()
                     },
+                    if t.candidate.operator.is_empty() {
+                        t.strategy.clone()
+                    } else {
+                        format!("{}/{}", t.strategy, t.candidate.operator)
+                    },
+                    if t.candidate.parents.is_empty() {
+                        "-".into()
+                    } else {
+                        t.candidate
+                            .parents
+                            .iter()
+                            .map(|p| p.to_string())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    },
+                    format!("{:.2}", t.candidate.fidelity),
                     t.state.as_str().to_string(),
                     match &t.error {
                         Some(e) if !t.is_scored() => format!("error: {}", truncate(e, 60)),

@@ -6,6 +6,7 @@ mod cmd_compare;
 mod cmd_export;
 mod cmd_fit;
 mod cmd_leaderboard;
+mod cmd_portfolio;
 mod cmd_predict;
 mod cmd_report;
 mod cmd_show;
@@ -27,6 +28,7 @@ fn main() {
         args::Command::Export(a) => cmd_export::run(a),
         args::Command::Report(a) => cmd_report::run(a),
         args::Command::Ui(a) => cmd_ui::run(a),
+        args::Command::Portfolio(a) => cmd_portfolio::run(a),
     };
     if let Err(e) = result {
         // One line: the outermost context and its causes.

@@ -51,6 +51,9 @@ pub struct StudyConfig {
     /// Build a Caruana ensemble of the best trials at the end (used when it beats the best
     /// single model's CV score).
     pub ensemble: bool,
+    /// Per-trial memory limit in bytes: a candidate whose estimated need exceeds it fails
+    /// before it is fitted (None = `automl_trainer::default_memory_limit(jobs)`).
+    pub memory_limit: Option<u64>,
 }
 
 impl Default for StudyConfig {
@@ -72,6 +75,7 @@ impl Default for StudyConfig {
             cancel: Arc::new(AtomicBool::new(false)),
             abort: Arc::new(AtomicBool::new(false)),
             ensemble: true,
+            memory_limit: None,
         }
     }
 }
@@ -322,17 +326,23 @@ impl<'a> Study<'a> {
         let cfg = &cfg;
         let task = self.data.task;
         let n_classes = self.data.classes.len();
-        let data = Arc::new(TrainingData::new(
-            Arc::new(self.data.features.clone()),
-            self.data.y.clone(),
-            task,
-            n_classes,
-            self.metric,
-            &CvConfig {
-                seed: cfg.seed,
-                ..cfg.cv
-            },
-        ));
+        let data = Arc::new(
+            TrainingData::new(
+                Arc::new(self.data.features.clone()),
+                self.data.y.clone(),
+                task,
+                n_classes,
+                self.metric,
+                &CvConfig {
+                    seed: cfg.seed,
+                    ..cfg.cv
+                },
+            )
+            .with_memory_limit(
+                cfg.memory_limit
+                    .unwrap_or_else(|| automl_trainer::default_memory_limit(cfg.jobs)),
+            ),
+        );
         let n_folds = data.folds.len().max(1);
         let budget_end = cfg
             .budget

@@ -101,6 +101,18 @@ pub trait Family: Send + Sync {
     fn relative_cost(&self) -> f64 {
         1.0
     }
+    /// Bytes a fit on `rows` x `cols` (with `n_classes` classes, 0 for regression) is expected
+    /// to need at its peak, when the family knows better than the trainer's generic table
+    /// (`automl_trainer::memory`); `None` = use that table.
+    fn memory_estimate(
+        &self,
+        _params: &Params,
+        _rows: usize,
+        _cols: usize,
+        _n_classes: usize,
+    ) -> Option<u64> {
+        None
+    }
     /// Fit a model. Parameters absent from `params` take the family's documented defaults;
     /// out-of-range values are a `ModelError::InvalidParam`.
     fn fit(&self, params: &Params, input: &FitInput<'_>) -> Result<Box<dyn Model>, ModelError>;

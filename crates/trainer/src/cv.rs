@@ -95,6 +95,10 @@ pub struct TrainingData {
     pub metric: Metric,
     /// The folds.
     pub folds: Vec<Fold>,
+    /// Per-trial memory limit in bytes ([`crate::memory`]): a candidate whose estimated need
+    /// on a fold exceeds it fails before it is fitted. `u64::MAX` (the default of
+    /// [`TrainingData::new`]) = no limit.
+    pub memory_limit: u64,
 }
 
 fn kind_index(kind: PrepKind) -> usize {
@@ -151,7 +155,14 @@ impl TrainingData {
             n_classes,
             metric,
             folds,
+            memory_limit: u64::MAX,
         }
+    }
+
+    /// Set the per-trial memory limit in bytes (see [`crate::memory::default_memory_limit`]).
+    pub fn with_memory_limit(mut self, bytes: u64) -> TrainingData {
+        self.memory_limit = bytes;
+        self
     }
 
     /// Rows of the data set.
@@ -264,8 +275,9 @@ fn subsample_rows(n: usize, fidelity: f64, seed: u64) -> Option<Vec<usize>> {
     Some(rows)
 }
 
-/// Cross-validate `cand` on every fold. Never panics: errors, panics and a passed deadline
-/// become a Failed / TimedOut evaluation with the message.
+/// Cross-validate `cand` on every fold. Never panics: errors, panics, a passed deadline and an
+/// estimated memory need over `data.memory_limit` (checked before each fold's fit) become a
+/// Failed / TimedOut evaluation with the message.
 pub fn evaluate(
     data: &TrainingData,
     cand: &Candidate,
@@ -327,6 +339,16 @@ pub fn evaluate(
                 prepared.binned.as_ref(),
             ),
         };
+        if let Err(e) = crate::memory::check(
+            family,
+            &cand.params,
+            x_view.nrows(),
+            x_view.ncols(),
+            data.n_classes,
+            data.memory_limit,
+        ) {
+            return Evaluation::failed(TrialState::Failed, e, fit_time);
+        }
         let input = FitInput {
             x: x_view,
             y: y_fit,
@@ -366,8 +388,12 @@ pub fn evaluate(
         let t1 = Instant::now();
         let pred = catch_unwind(AssertUnwindSafe(|| model.predict(prepared.x_valid.view())));
         predict_time += t1.elapsed().as_secs_f64();
+        let shrinkage = crate::pipeline::Shrinkage::for_training(y_fit, data.n_classes);
         let pred = match pred {
-            Ok(Ok(p)) => p,
+            Ok(Ok(p)) => match &shrinkage {
+                Some(s) => s.apply(p),
+                None => p,
+            },
             Ok(Err(e)) => return Evaluation::failed(TrialState::Failed, e.to_string(), fit_time),
             Err(p) => {
                 return Evaluation::failed(
@@ -400,6 +426,7 @@ pub fn evaluate(
             prep: prepared.prep.clone(),
             family: cand.family.clone(),
             model,
+            shrinkage,
         });
     }
     // pooled out-of-fold predictions, in the order of oof_rows
@@ -518,9 +545,11 @@ pub fn fit_full(
     };
     let model = catch_unwind(AssertUnwindSafe(|| family.fit(&cand.params, &input)))
         .map_err(|p| TrainError::Panic(panic_message(p)))??;
+    let shrinkage = crate::pipeline::Shrinkage::for_training(y, n_classes);
     Ok(FittedPipeline {
         prep,
         family: cand.family.clone(),
         model,
+        shrinkage,
     })
 }

@@ -5,10 +5,12 @@
 
 pub mod cv;
 pub mod error;
+pub mod memory;
 pub mod pipeline;
 pub mod pool;
 
 pub use cv::{CvConfig, Evaluation, TrainingData, evaluate, fit_full};
 pub use error::TrainError;
-pub use pipeline::{FittedPipeline, Predictor, PredictorInfo};
+pub use memory::{default_memory_limit, estimate_bytes, parse_bytes};
+pub use pipeline::{FittedPipeline, Predictor, PredictorInfo, Shrinkage};
 pub use pool::Pool;

@@ -10,7 +10,61 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 /// Version of the artifact envelope.
-pub const ARTIFACT_FORMAT: u32 = 1;
+pub const ARTIFACT_FORMAT: u32 = 2;
+
+/// Shrinkage of class probabilities toward the training class prior:
+/// `p' = (1 - weight) * p + weight * prior`, with `weight = 1 / (training rows + 1)`.
+///
+/// No model fitted on n rows has evidence for a probability below about 1/n; a model that says
+/// 1e-15 (weakly regularised, or an input unlike any training row, e.g. every feature missing)
+/// turns one surprise into a catastrophic log loss. The shrinkage is negligible on large data
+/// and is applied identically during cross-validation and at predict time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Shrinkage {
+    /// Share given to the prior.
+    pub weight: f64,
+    /// Training class shares, one per class.
+    pub prior: Vec<f64>,
+}
+
+impl Shrinkage {
+    /// The shrinkage for a classification training set (`y` holds class indices).
+    pub fn for_training(y: &[f64], n_classes: usize) -> Option<Shrinkage> {
+        if n_classes < 2 || y.is_empty() {
+            return None;
+        }
+        let mut prior = vec![0.0; n_classes];
+        for v in y {
+            if let Some(p) = prior.get_mut(*v as usize) {
+                *p += 1.0;
+            }
+        }
+        let n = y.len() as f64;
+        prior.iter_mut().for_each(|p| *p /= n);
+        Some(Shrinkage {
+            weight: 1.0 / (n + 1.0),
+            prior,
+        })
+    }
+
+    /// Apply to predictions in place (probabilities and their argmax).
+    pub fn apply(&self, pred: Predictions) -> Predictions {
+        match pred.proba {
+            Some(mut p) if p.ncols() == self.prior.len() => {
+                for mut row in p.rows_mut() {
+                    for (v, q) in row.iter_mut().zip(&self.prior) {
+                        *v = (1.0 - self.weight) * *v + self.weight * q;
+                    }
+                }
+                Predictions::from_proba(p)
+            }
+            proba => Predictions {
+                values: pred.values,
+                proba,
+            },
+        }
+    }
+}
 
 /// Preprocessing fitted on the training rows + the model fitted on its output.
 pub struct FittedPipeline {
@@ -20,19 +74,26 @@ pub struct FittedPipeline {
     pub family: String,
     /// The fitted model.
     pub model: Box<dyn Model>,
+    /// Probability shrinkage toward the prior (classification).
+    pub shrinkage: Option<Shrinkage>,
 }
 
 impl FittedPipeline {
     /// Predict the rows of a frame.
     pub fn predict(&self, frame: &Frame) -> Result<Predictions, TrainError> {
         let x = self.prep.transform(frame)?;
-        Ok(self.model.predict(x.view())?)
+        let pred = self.model.predict(x.view())?;
+        Ok(match &self.shrinkage {
+            Some(s) => s.apply(pred),
+            None => pred,
+        })
     }
     fn to_stored(&self) -> Result<StoredPipeline, TrainError> {
         Ok(StoredPipeline {
             family: self.family.clone(),
             prep: self.prep.clone(),
             model: self.model.to_bytes()?,
+            shrinkage: self.shrinkage.clone(),
         })
     }
 }
@@ -62,6 +123,7 @@ struct StoredPipeline {
     family: String,
     prep: Preprocessor,
     model: Vec<u8>,
+    shrinkage: Option<Shrinkage>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -100,6 +162,7 @@ impl Predictor {
                 prep: p.prep,
                 family: p.family,
                 model,
+                shrinkage: p.shrinkage,
             })
         };
         Ok(match s {

@@ -9,4 +9,5 @@ pub mod logistic;
 pub mod naive_bayes;
 pub mod ridge;
 pub mod svm;
+pub mod testing;
 pub mod trees;

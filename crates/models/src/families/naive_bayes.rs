@@ -3,6 +3,7 @@
 //! | param | default | valid range | meaning |
 //! |---|---|---|---|
 //! | `var_smoothing` | 1e-9 | (0, 1e3] | share of the largest feature variance added to every variance |
+//! | `proba_smoothing` | 0.01 | [0, 0.5] | probabilities are mixed with the uniform distribution by this share: naive Bayes is notoriously over-confident, and this keeps its log loss finite and tunable |
 //!
 //! Probabilities are a softmax of linfa's joint log-likelihoods computed here with the max
 //! subtracted (linfa's own `predict_proba` exponentiates unshifted log-likelihoods, which
@@ -30,6 +31,8 @@ pub struct NaiveBayesModel {
     classes: Vec<usize>,
     n_classes: usize,
     n_features: usize,
+    #[serde(default)]
+    proba_smoothing: f64,
 }
 
 impl Family for NaiveBayesFamily {
@@ -49,8 +52,9 @@ impl Family for NaiveBayesFamily {
         1.0
     }
     fn fit(&self, params: &Params, input: &FitInput<'_>) -> Result<Box<dyn Model>, ModelError> {
-        let p = ParamReader::new(NAME, params, &["var_smoothing"])?;
+        let p = ParamReader::new(NAME, params, &["var_smoothing", "proba_smoothing"])?;
         let var_smoothing = p.positive("var_smoothing", 1e-9, 1e3)?;
+        let proba_smoothing = p.float("proba_smoothing", 0.01, 0.0, 0.5)?;
         util::check_input(NAME, TASKS, input)?;
         util::check_deadline(NAME, input.deadline)?;
         let classes = util::classes_present(input.y, input.n_classes);
@@ -70,6 +74,7 @@ impl Family for NaiveBayesFamily {
             classes,
             n_classes: input.n_classes,
             n_features: input.x.ncols(),
+            proba_smoothing,
         }))
     }
     fn decode(&self, bytes: &[u8]) -> Result<Box<dyn Model>, ModelError> {
@@ -100,11 +105,12 @@ impl Model for NaiveBayesModel {
             });
         }
         util::softmax_rows(&mut z);
-        Ok(Predictions::from_proba(util::expand_proba(
-            &z,
-            &self.classes,
-            self.n_classes,
-        )))
+        let mut proba = util::expand_proba(&z, &self.classes, self.n_classes);
+        if self.proba_smoothing > 0.0 {
+            let k = self.n_classes.max(1) as f64;
+            proba.mapv_inplace(|v| (1.0 - self.proba_smoothing) * v + self.proba_smoothing / k);
+        }
+        Ok(Predictions::from_proba(proba))
     }
     fn to_bytes(&self) -> Result<Vec<u8>, ModelError> {
         util::encode(NAME, self)

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Regenerates docs/user-guide.md with real output: every command shown is run here, on the
+# example data, with the release binary. Usage: bash docs/gen-user-guide.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet
+REPO="$PWD"
+BIN="$PWD/target/release/automl"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+cp examples/data/churn.csv examples/data/houses.csv "$WORK/"
+cd "$WORK"
+run() { # run a shell command line, print it and its output (stdout+stderr) as a markdown block
+  echo '```'
+  echo "\$ $1"
+  bash -c "$1" 2>&1 | sed -e "s|$WORK/||g" -e "s|$BIN|automl|g"
+  echo '```'
+}
+export PATH="$(dirname "$BIN"):$PATH"
+head -4 churn.csv > new_customers.csv
+{
+cat <<'MD'
+# automl user guide
+
+Every block below is real output, produced by `docs/gen-user-guide.sh` on the example data in
+`examples/data/` (timings and trial counts vary from run to run and machine to machine).
+
+## 1. Search: `automl fit`
+
+`automl fit DATA.csv` reads the CSV, prints a data report (column kinds, missing values,
+classes, warnings about bad data), then searches candidate models for the time budget
+(default 60 s) on all cores, writing every trial to the store (default `./automl.db`). The
+target defaults to the last column; the task (binary, multiclass, regression) is inferred.
+When stderr is not a terminal, progress is one plain line per finished trial; on a terminal it
+is a single live status line. `--quiet` prints only the summary.
+
+MD
+run "automl fit churn.csv --time-budget 10 2>&1 | (head -14; echo '...'; tail -8)"
+cat <<'MD'
+
+Useful flags: `--target COL`, `--task binary|multiclass|regression`, `--metric M` (binary:
+roc_auc, log_loss, accuracy, balanced_accuracy, f1, average_precision; multiclass: log_loss,
+accuracy, balanced_accuracy, f1_macro, roc_auc_ovr_macro; regression: rmse, mae, r2),
+`--max-trials N`, `--seed N` (same data + seed + `--max-trials` = same leaderboard, with any
+`--jobs`), `--jobs N`, `--space FILE|default|fast`, `--strategy auto|bayes|evolution|random`,
+`--warm-start STORE_OR_STUDY`, `--keep-models N`, `--no-ensemble`, `--resume`,
+`--multi-fidelity auto|on|off`. Ctrl-C stops asking for new trials, gives running ones a few
+seconds, refits the best so far and saves it; a second Ctrl-C quits at once (the store stays
+consistent and `automl fit --resume` continues the study).
+
+Errors are one line naming the file, row, column or flag and what to do, with exit code 2:
+
+MD
+run "automl fit missing.csv; echo exit code \$?"
+run "automl fit houses.csv --metric roc_auc; echo exit code \$?"
+cat <<'MD'
+
+## 2. The leaderboard: `automl leaderboard`
+
+Every trial, best first: rank, trial id, family, the metric's mean ± std over the folds, the
+other metrics (on the pooled out-of-fold predictions), fit time, predict time per row, model
+size, strategy/operator, parent trials, data fidelity, state and key parameters. Options:
+`--top N`, `--family F`, `--state S`, `--sort score|trial|family|fit-time|predict-time|size`,
+`--study ID`, `--format table|csv|json|markdown`. It works while a `fit` runs on the same store
+(it then reads the snapshot the running search publishes after every trial).
+
+MD
+run "automl leaderboard --top 8"
+run "automl leaderboard --top 3 --format csv"
+run "automl leaderboard --top 1 --format json"
+cat <<'MD'
+
+JSON and CSV field names are stable: `rank`, `trial_id`, `family`, `state`, `metric`, `mean`,
+`std`, `fold_scores` (JSON), one column per other metric (CSV) or `metrics` (JSON),
+`fit_time_s`, `predict_time_per_row_s`, `model_size_bytes`, `strategy`, `operator`, `parents`,
+`fidelity`, `params`, `error`.
+
+## 3. One trial: `automl show`, `automl compare`
+
+MD
+run "automl show \$(automl leaderboard --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0][\"trial_id\"])')"
+run "automl compare 0 1"
+cat <<'MD'
+
+## 4. Predict: `automl predict`
+
+Uses the study's final model (the winner, or the ensemble when its CV score is better, refit on
+all training rows) unless `--trial ID` picks one trial's fold models. Columns are matched by
+name; extra columns (such as the target) are ignored; unseen categories and empty cells are
+handled; a missing column is an error naming it.
+
+MD
+run "automl predict new_customers.csv --output preds.csv && cat preds.csv"
+cat <<'MD'
+
+## 5. Studies, reports, export
+
+MD
+run "automl studies"
+run "automl report --output report.md && head -12 report.md"
+run "automl export --output model.bin && automl predict new_customers.csv --model model.bin --output p2.csv && cat p2.csv"
+cat <<'MD'
+
+`automl report --output report.html` writes one self-contained page with the plots inline.
+
+## 6. The dashboard: `automl ui`
+
+`automl ui [--store DIR] [--port 8765]` serves a local page (no internet needed): the studies,
+a sortable leaderboard, score-over-time and best-per-family plots, a trial detail view with
+per-fold scores and lineage, and a predict form (upload a CSV or type a row). It refreshes while
+a search runs. The JSON endpoints behind it are documented in
+[crates/ui/README.md](../crates/ui/README.md).
+
+## 7. Search spaces
+
+A search space is a TOML file: one table per model family, one entry per hyperparameter
+(`float`/`int` with `low`, `high`, optional `log`; `categorical` with `choices`; `fixed`), a
+`default` tried first, optional `when` conditions and per-task parameters. The shipped spaces
+are `search-spaces/default.toml` (documented at its top) and `search-spaces/fast.toml`. A
+mistake is reported with the file, key and value:
+
+MD
+printf 'version = 1\n[families.knn.params]\nk = { type = "int", low = 9, high = 3, default = 5 }\n' > bad.toml
+run "automl fit churn.csv --space bad.toml; echo exit code \$?"
+cat <<'MD'
+
+## 8. The library
+
+The same engine embeds as a library; see `examples/embed.rs` (a custom space given as TOML
+text, a custom ask/tell strategy, an in-memory store): `cargo run --release --example embed`.
+
+```rust
+let data = automl_data::load_training(path, &ReadOptions::default())?;
+let space = SearchSpace::builtin("default").unwrap();
+let strategy = automl_search::by_name("auto", seed).unwrap();
+let store = automl_store::SledStore::open(Path::new("automl.db"))?;
+let summary = Study::create(&store, data, space, strategy, StudyConfig::default())?
+    .run(&mut |progress| eprintln!("{} trials", progress.done))?;
+let model = automl_engine::load_model(&store, Some(summary.study.study_id), ModelChoice::Final)?;
+```
+MD
+} > "$REPO/docs/user-guide.md"
+echo "wrote docs/user-guide.md"

@@ -1,0 +1,124 @@
+//! Isolation of misbehaving candidates, end to end: with `AUTOML_TEST_FAMILIES=1` the real
+//! binary searches families that panic, ignore their deadline and ask for a huge buffer, beside
+//! a normal one; the search must finish within its budget, record each bad candidate with
+//! the right state and error, and still save a working final model.
+
+use crate::cli::leaderboard_json;
+use crate::util::*;
+use serde_json::Value;
+use std::time::Instant;
+
+const SPACE: &str = r#"
+version = 1
+name = "isolation"
+description = "Misbehaving test families beside naive_bayes."
+
+[families.test_panic]
+
+[families.test_loop.params]
+seconds = { type = "fixed", value = 3600 }
+
+# Far beyond the default per-trial limit of any machine (half its RAM shared by the jobs):
+# the memory guard must refuse it before the fit tries to allocate.
+[families.test_alloc.params]
+gigabytes = { type = "fixed", value = 100000 }
+
+[families.naive_bayes.params]
+var_smoothing = { type = "float", low = 1e-12, high = 1e-1, log = true, default = 1e-9 }
+"#;
+
+const BUDGET_S: f64 = 8.0;
+
+fn rows_of<'a>(rows: &'a [Value], family: &str) -> Vec<&'a Value> {
+    rows.iter().filter(|r| r["family"] == family).collect()
+}
+
+fn error_of(r: &Value) -> String {
+    r["error"].as_str().unwrap_or_default().to_string()
+}
+
+#[test]
+fn panicking_looping_and_oversized_candidates_are_isolated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("space.toml"), SPACE).unwrap();
+    let data = example("flowers.csv");
+    let data = data.to_str().unwrap();
+    let budget = BUDGET_S.to_string();
+    let started = Instant::now();
+    let out = automl()
+        .args([
+            "fit",
+            data,
+            "--store",
+            "db",
+            "--space",
+            "space.toml",
+            "--time-budget",
+            &budget,
+            "--jobs",
+            "2",
+            "--quiet",
+        ])
+        .env("AUTOML_TEST_FAMILIES", "1")
+        .current_dir(dir)
+        .output()
+        .expect("cannot run the automl binary");
+    let wall = started.elapsed().as_secs_f64();
+    let fit = Run { out }.ok();
+    // The budget promise (budget * 1.05 + 1 s), plus 2 s for process start-up on a busy CI
+    // machine: a test_loop fit that was waited for would take an hour.
+    assert!(
+        wall < BUDGET_S * 1.05 + 1.0 + 2.0,
+        "fit took {wall:.1} s with a {BUDGET_S} s budget\n{}",
+        fit.stdout()
+    );
+
+    let rows = leaderboard_json(dir, "db");
+    let panics = rows_of(&rows, "test_panic");
+    assert!(!panics.is_empty(), "test_panic was never tried: {rows:?}");
+    for r in panics {
+        assert_eq!(r["state"], "failed", "{r}");
+        assert!(error_of(r).contains("panic"), "{r}");
+    }
+    let allocs = rows_of(&rows, "test_alloc");
+    assert!(!allocs.is_empty(), "test_alloc was never tried: {rows:?}");
+    for r in allocs {
+        assert_eq!(r["state"], "failed", "{r}");
+        assert!(error_of(r).contains("over the memory limit"), "{r}");
+    }
+    let loops = rows_of(&rows, "test_loop");
+    assert!(!loops.is_empty(), "test_loop was never tried: {rows:?}");
+    for r in loops {
+        assert_eq!(r["state"], "timed_out", "{r}");
+    }
+    let nb = rows_of(&rows, "naive_bayes");
+    assert!(
+        nb.iter()
+            .any(|r| r["state"] == "complete" && r["mean"].is_number()),
+        "no complete naive_bayes trial: {nb:?}"
+    );
+    assert_eq!(rows[0]["rank"], 1);
+    assert_eq!(
+        rows[0]["state"], "complete",
+        "the best row is a scored trial"
+    );
+
+    // The final model works.
+    let preds = dir.join("preds.csv");
+    run_in(
+        dir,
+        &[
+            "predict",
+            "--store",
+            "db",
+            data,
+            "--output",
+            preds.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    let (header, body) = read_csv(&preds);
+    assert_eq!(header[0], "prediction");
+    assert_eq!(body.len(), csv_rows(std::path::Path::new(data)));
+}
