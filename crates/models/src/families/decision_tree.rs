@@ -95,13 +95,14 @@ impl Grower<'_> {
             }
             let total: f64 = counts.iter().sum();
             let cost = self.class_cost(&counts, total);
-            // Leaf probabilities with Laplace smoothing (one pseudo-row per class, in units of
-            // the leaf's mean row weight): a pure leaf of two rows says 0.75, not 1.0, which keeps
-            // the log loss of a single tree finite and honest.
+            // Leaf probabilities as an m-estimate with m = one row (in units of the leaf's mean
+            // row weight) spread uniformly over the classes: a pure leaf of two rows says
+            // (2 + 1/k) / 3, not 1.0, which keeps the log loss of a single tree finite and
+            // honest without flattening large leaves.
             let value = if total > 0.0 {
                 let a = total / rows.len().max(1) as f64;
-                let denom = total + a * self.n_classes as f64;
-                counts.iter().map(|c| (c + a) / denom).collect()
+                let k = self.n_classes.max(1) as f64;
+                counts.iter().map(|c| (c + a / k) / (total + a)).collect()
             } else {
                 let mut c = vec![0.0; self.n_classes];
                 for &r in rows {
