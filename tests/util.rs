@@ -11,12 +11,6 @@ pub fn example(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The bench data dir (beside the repo), if present.
-pub fn bench_data() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/data");
-    p.is_dir().then_some(p)
-}
-
 /// A command for the built binary.
 pub fn automl() -> Command {
     Command::new(env!("CARGO_BIN_EXE_automl"))

@@ -20,7 +20,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Search for the best model for a CSV file and store every trial.
-    Fit(FitArgs),
+    Fit(Box<FitArgs>),
     /// List the trials of a study, best first.
     Leaderboard(LeaderboardArgs),
     /// Show everything stored about one trial.

@@ -19,7 +19,7 @@ use clap::Parser;
 fn main() {
     let cli = args::Cli::parse();
     let result = match cli.command {
-        args::Command::Fit(a) => cmd_fit::run(a),
+        args::Command::Fit(a) => cmd_fit::run(*a),
         args::Command::Leaderboard(a) => cmd_leaderboard::run(a),
         args::Command::Show(a) => cmd_show::run(a),
         args::Command::Predict(a) => cmd_predict::run(a),

@@ -78,10 +78,9 @@ pub fn select(
     };
     let mut sum = vec![0.0; n * width];
     let mut counts = vec![0usize; pool.len()];
-    let mut members = 0usize;
     let mut best_score = f64::NAN;
     let mut best_counts = counts.clone();
-    for _ in 0..cfg.rounds {
+    for members in 0..cfg.rounds {
         let mut round_best: Option<(usize, f64)> = None;
         for (j, fj) in flats.iter().enumerate() {
             let m = (members + 1) as f64;
@@ -93,7 +92,6 @@ pub fn select(
         }
         let Some((j, s)) = round_best else { break };
         counts[j] += 1;
-        members += 1;
         for (a, p) in sum.iter_mut().zip(&flats[j]) {
             *a += p;
         }

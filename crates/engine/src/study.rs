@@ -435,15 +435,15 @@ impl<'a> Study<'a> {
                 pending_tell.push_back(id);
                 asked += 1;
             }
-            if in_flight.is_empty() && finished.is_empty() {
-                if time_up
+            if in_flight.is_empty()
+                && finished.is_empty()
+                && (time_up
                     || cancelled
                     || exhausted
                     || limit_hit
-                    || max_trials.is_some_and(|m| searched(&self.history) >= m)
-                {
-                    break;
-                }
+                    || max_trials.is_some_and(|m| searched(&self.history) >= m))
+            {
+                break;
             }
             // wait for a result
             let wait = match search_end {
@@ -771,7 +771,7 @@ impl Study<'_> {
         oof: &[(u64, f64, automl_core::Predictions)],
         best: &TrialRecord,
         info: PredictorInfo,
-    ) -> Result<Option<(TrialRecord, Vec<(u64, f64)>)>, EngineError> {
+    ) -> Result<Option<EnsembleTrial>, EngineError> {
         let oof_rows: Vec<usize> = data
             .folds
             .iter()
@@ -870,6 +870,9 @@ impl Study<'_> {
         Ok(Some((rec, sel.members)))
     }
 }
+
+/// An ensemble stored as a trial, with its members (trial id, weight).
+type EnsembleTrial = (TrialRecord, Vec<(u64, f64)>);
 
 /// Family name of the trials made by ensemble selection (not proposed by a strategy).
 pub const ENSEMBLE_FAMILY: &str = "ensemble";
