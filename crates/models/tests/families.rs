@@ -362,7 +362,11 @@ fn classes_absent_from_training_get_little_probability() {
         let proba = p.proba.unwrap();
         // Zero, or only the smoothing mass (naive Bayes' proba_smoothing, a tree's m-estimate
         // leaves: at most 1/(2k) in a one-row leaf): small and never the predicted class.
-        assert!(proba.column(2).iter().all(|v| *v <= 0.125 + 1e-12), "{}", f.name());
+        assert!(
+            proba.column(2).iter().all(|v| *v <= 0.125 + 1e-12),
+            "{}",
+            f.name()
+        );
         assert!(p.values.iter().all(|v| *v != 2.0), "{}", f.name());
     }
 }

@@ -8,7 +8,8 @@
 //! Implemented here (brute force, distances via one matrix product per 256-row block), so the
 //! model is plain data that serializes and reloads, and ties are broken deterministically
 //! (nearer first, then lower training row). Classification probabilities are the weighted
-//! class shares among the neighbours; regression predicts the weighted mean. With `distance`
+//! class shares among the neighbours, smoothed by one pseudo-neighbour spread evenly over the
+//! classes (so no class gets probability 0); regression predicts the weighted mean. With `distance`
 //! weights, neighbours at distance 0 take all the weight (as in scikit-learn).
 //! `sample_weight` multiplies each neighbour's vote.
 
@@ -148,8 +149,16 @@ impl Model for KnnModel {
             self.neighbours(x, |i, nb| {
                 self.vote_weights(nb, &mut w);
                 let total: f64 = w.iter().sum();
+                // Weighted class shares among the k neighbours, plus one pseudo-neighbour spread
+                // evenly over the classes (an m-estimate): a class no neighbour votes for gets
+                // 1 / (K (k + 1)) instead of 0, so one surprise cannot cost an infinite log loss.
+                let k = nb.len() as f64;
+                let even = 1.0 / (self.n_classes as f64 * (k + 1.0));
+                for c in 0..self.n_classes {
+                    proba[[i, c]] = even;
+                }
                 for (&(_, j), wj) in nb.iter().zip(&w) {
-                    proba[[i, self.y[j] as usize]] += wj / total;
+                    proba[[i, self.y[j] as usize]] += wj / total * k / (k + 1.0);
                 }
             });
             Ok(Predictions::from_proba(proba))
