@@ -194,14 +194,6 @@ pub fn run(a: FitArgs) -> Result<()> {
         automl_engine::study::resolve_metric(Some(m), data.task)?;
     }
     if !a.quiet {
-        if data.target_defaulted {
-            eprintln!(
-                "target: `{}` (the last column; use --target to choose another)",
-                data.target
-            );
-        } else {
-            eprintln!("target: `{}`", data.target);
-        }
         eprintln!("{}", data.report);
     }
     let store = open_writable(&a.store.store)?;

@@ -184,6 +184,9 @@ pub fn run(a: LeaderboardArgs) -> Result<()> {
                 "fit".into(),
                 "pred/row".into(),
                 "size".into(),
+                "strategy".into(),
+                "parent".into(),
+                "fidelity".into(),
                 "state".into(),
                 "params".into(),
             ]);
