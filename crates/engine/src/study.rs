@@ -626,15 +626,7 @@ impl<'a> Study<'a> {
                     ),
                 )
             } else {
-                let bytes = self
-                    .store
-                    .artifact(self.record.study_id, erec.trial_id)?
-                    .ok_or_else(|| {
-                        EngineError::NotFound(format!(
-                            "the ensemble's models (trial {}) are missing",
-                            erec.trial_id
-                        ))
-                    })?;
+                let bytes = self.stored_models(erec.trial_id)?;
                 (
                     bytes,
                     format!(
@@ -695,15 +687,7 @@ impl<'a> Study<'a> {
                     ),
                 ),
                 Err(e) => {
-                    let bag = self
-                        .store
-                        .artifact(self.record.study_id, b.trial_id)?
-                        .ok_or_else(|| {
-                            EngineError::NotFound(format!(
-                                "the fitted models of trial {} are missing",
-                                b.trial_id
-                            ))
-                        })?;
+                    let bag = self.stored_models(b.trial_id)?;
                     let why = if matches!(e, automl_trainer::TrainError::Deadline) {
                         "no time left to refit".to_string()
                     } else {
@@ -762,6 +746,15 @@ pub const OOF_KEEP: usize = 20;
 pub const CANCEL_GRACE: Duration = Duration::from_secs(3);
 
 impl Study<'_> {
+    /// The stored fold models of a trial (its artifact); missing ones are an error.
+    fn stored_models(&self, trial_id: u64) -> Result<Vec<u8>, EngineError> {
+        self.store
+            .artifact(self.record.study_id, trial_id)?
+            .ok_or_else(|| {
+                EngineError::NotFound(format!("the fitted models of trial {trial_id} are missing"))
+            })
+    }
+
     /// Select an ensemble from the kept out-of-fold predictions; when its CV score beats the
     /// best single trial, store it as its own trial (family `ensemble`, members as parents)
     /// whose artifact is the weighted bag of the members' fold models.

@@ -4,7 +4,7 @@
 //! many cases) and a real sled database whose values are overwritten with raw sled (slower).
 //!
 //! CI runs the default number of cases; for a long run outside CI set `PROPTEST_CASES`, e.g.
-//! `PROPTEST_CASES=1000000 timeout 600 cargo test -p automl-store --test prop_decode`.
+//! `PROPTEST_CASES=100000 PROPTEST_SLED_CASES=5000 cargo test -p automl-store --test prop_decode`.
 
 use automl_store::conformance::{completed, sample_artifact, sample_candidate, sample_study};
 use automl_store::{SledStore, SnapshotStore, Store, StoreError, StoreRead, layout};
@@ -227,9 +227,8 @@ fn sled_case(t: Target, garbage: Option<Vec<u8>>, edits: &[(usize, u8, u8)]) {
     let _ = s.create_study(sample_study("again"));
 }
 
+// 256 cases by default; the environment variable PROPTEST_CASES overrides it.
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
-
     #[test]
     fn arbitrary_snapshot_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
         let dir = tempfile::tempdir().unwrap();
@@ -265,8 +264,14 @@ proptest! {
 }
 
 proptest! {
-    // Each case opens real sled databases (tens of ms): fewer cases in CI.
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    // Each case opens real sled databases: 24 cases in CI, or PROPTEST_SLED_CASES.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_SLED_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(24),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn damaged_sled_values_never_panic(
