@@ -252,7 +252,10 @@ fn encode_target(
                 .iter()
                 .map(|x| {
                     if x.is_finite() {
-                        distinct.binary_search_by(|p| p.total_cmp(x)).unwrap() as f64
+                        // -0.0 was folded into 0.0 in `distinct` (found by fuzzing: a `-0`
+                        // class label panicked here); `+ 0.0` folds it the same way.
+                        let x = x + 0.0;
+                        distinct.binary_search_by(|p| p.total_cmp(&x)).unwrap() as f64
                     } else {
                         f64::NAN
                     }

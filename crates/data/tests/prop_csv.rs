@@ -179,6 +179,18 @@ fn mutate(bytes: &mut Vec<u8>, edits: &[(usize, u8, u8)]) {
     }
 }
 
+/// Regression (found by `damaged_valid_files_never_panic`): a numeric class target holding
+/// `-0` beside `0` panicked in `load_training`; -0 is class 0.
+#[test]
+fn negative_zero_class_label_is_class_zero() {
+    let (_d, path) = scratch("negzero.csv");
+    std::fs::write(&path, "x,y\n1,0\n2,1\n3,-0\n4,1\n5,0\n").unwrap();
+    let ds = load_training(&path, &ReadOptions::default()).expect("loads");
+    assert_eq!(ds.task, Task::Binary);
+    assert_eq!(ds.classes, vec!["0".to_string(), "1".to_string()]);
+    assert_eq!(ds.y, vec![0.0, 1.0, 0.0, 1.0, 0.0]);
+}
+
 // 256 cases by default; the environment variable PROPTEST_CASES overrides it.
 proptest! {
     #[test]
