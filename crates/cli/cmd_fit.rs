@@ -201,7 +201,11 @@ pub fn run(a: FitArgs) -> Result<()> {
         None => Vec::new(),
         Some(spec) => warm_start_candidates(&store, spec, &a.store.store, data.task)?,
     };
-    let train_rows = data.y.len() - data.y.len() / a.folds.max(2);
+    let train_rows = automl_trainer::CvConfig {
+        folds: a.folds,
+        ..Default::default()
+    }
+    .train_rows(data.y.len());
     let opts = automl_search::StrategyOptions {
         multi_fidelity: multi_fidelity.unwrap_or(train_rows >= 3000),
         min_fidelity: automl_search::min_fidelity_for_rows(train_rows, 1000).max(1.0 / 9.0),

@@ -286,38 +286,6 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
-fn csv_writer() -> csv_lite::Writer {
-    csv_lite::Writer::stdout()
-}
-
-/// A tiny CSV writer to stdout (RFC-4180 quoting) so the binary needs no csv dependency.
-mod csv_lite {
-    use std::io::Write;
-    pub struct Writer {
-        out: std::io::BufWriter<std::io::Stdout>,
-    }
-    impl Writer {
-        pub fn stdout() -> Writer {
-            Writer {
-                out: std::io::BufWriter::new(std::io::stdout()),
-            }
-        }
-        pub fn write_record<S: AsRef<str>>(&mut self, rec: &[S]) -> std::io::Result<()> {
-            let line: Vec<String> = rec
-                .iter()
-                .map(|c| {
-                    let c = c.as_ref();
-                    if c.contains([',', '"', '\n', '\r']) {
-                        format!("\"{}\"", c.replace('"', "\"\""))
-                    } else {
-                        c.to_string()
-                    }
-                })
-                .collect();
-            writeln!(self.out, "{}", line.join(","))
-        }
-        pub fn flush(&mut self) -> std::io::Result<()> {
-            self.out.flush()
-        }
-    }
+fn csv_writer() -> csv::Writer<std::io::Stdout> {
+    csv::Writer::from_writer(std::io::stdout())
 }

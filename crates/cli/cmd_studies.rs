@@ -3,11 +3,9 @@
 use crate::args::StoreArgs;
 use crate::output::table;
 use anyhow::Result;
-use automl_store::open_read_only;
 
 pub fn run(a: StoreArgs) -> Result<()> {
     let store = crate::cmd_leaderboard::open_existing(&a.store)?;
-    let _ = open_read_only; // (open_existing uses it)
     let studies = store.studies()?;
     if studies.is_empty() {
         println!(

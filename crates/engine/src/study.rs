@@ -222,7 +222,7 @@ impl<'a> Study<'a> {
                 ("report".to_string(), data.report.to_string()),
             ]),
         };
-        let train_rows = fold_rows(&config.cv, data.y.len());
+        let train_rows = config.cv.train_rows(data.y.len());
         let families = usable_families(&space, data.task, train_rows)?;
         let study_id = store.create_study(record.clone())?;
         let mut record = record;
@@ -274,7 +274,7 @@ impl<'a> Study<'a> {
             .filter(|t| t.candidate.family != ENSEMBLE_FAMILY)
             .collect();
         config.seed = record.seed;
-        let train_rows = fold_rows(&config.cv, data.y.len());
+        let train_rows = config.cv.train_rows(data.y.len());
         let families = usable_families(&space, data.task, train_rows)?;
         {
             let ctx = AskContext {
@@ -390,8 +390,6 @@ impl<'a> Study<'a> {
                 cancelled = true;
                 cancelled_at = Some(Instant::now());
             }
-            let limit_hit = max_trials
-                .is_some_and(|m| searched(&self.history) + in_flight.len() + finished.len() >= m);
             // ask while there is room
             while !time_up
                 && !cancelled
@@ -440,7 +438,6 @@ impl<'a> Study<'a> {
                 && (time_up
                     || cancelled
                     || exhausted
-                    || limit_hit
                     || max_trials.is_some_and(|m| searched(&self.history) >= m))
             {
                 break;
@@ -878,14 +875,6 @@ fn searched(history: &[TrialRecord]) -> usize {
         .count()
 }
 
-fn fold_rows(cv: &CvConfig, n: usize) -> usize {
-    if n > cv.holdout_above_rows {
-        ((1.0 - cv.holdout_fraction) * n as f64) as usize
-    } else {
-        n - n / cv.folds.max(2)
-    }
-}
-
 fn fill_record(rec: &mut TrialRecord, eval: &Evaluation) {
     rec.state = eval.state;
     rec.fold_scores = eval.fold_scores.clone();
@@ -933,14 +922,4 @@ fn validate_budget(b: &Budget) -> Result<(), EngineError> {
         ));
     }
     Ok(())
-}
-
-/// Seconds-since-epoch helper for callers.
-pub fn unix_ms() -> u64 {
-    now_ms()
-}
-
-#[allow(dead_code)]
-fn _assert_candidate_send(c: Candidate) -> impl Send {
-    c
 }

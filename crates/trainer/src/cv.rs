@@ -41,6 +41,16 @@ impl Default for CvConfig {
 }
 
 impl CvConfig {
+    /// Training rows of a fold for a data set of `n_rows` rows (what a candidate is fitted
+    /// on): used to decide which families are offered and how low the fidelity may go.
+    pub fn train_rows(&self, n_rows: usize) -> usize {
+        if n_rows > self.holdout_above_rows {
+            ((1.0 - self.holdout_fraction) * n_rows as f64) as usize
+        } else {
+            n_rows - n_rows / self.folds.max(2)
+        }
+    }
+
     /// A one-line description, e.g. `5-fold stratified CV`.
     pub fn describe(&self, n_rows: usize, task: Task) -> String {
         if n_rows > self.holdout_above_rows {
@@ -440,12 +450,14 @@ pub fn evaluate(
         );
     }
     let (mean, std) = summarize(&fold_scores, metrics.get(data.metric.name()).copied());
-    let model_size_bytes = bag
-        .first()
-        .and_then(|p| p.model.to_bytes().ok())
-        .map(|b| b.len() as u64)
-        .unwrap_or(0);
+    let n_models = bag.len().max(1) as u64;
     let artifact = Predictor::Bag(bag).to_bytes(info);
+    // Size of one fold pipeline: the bag's encoded size shared over its members (the bag is
+    // encoded once; re-encoding a fold model just to measure it doubles the cost for big forests).
+    let model_size_bytes = artifact
+        .as_ref()
+        .map(|a| a.len() as u64 / n_models)
+        .unwrap_or(0);
     let (artifact, state, error) = match artifact {
         Ok(a) => (Some(a), TrialState::Complete, None),
         Err(e) => (None, TrialState::Failed, Some(e.to_string())),
