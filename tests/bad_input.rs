@@ -206,6 +206,11 @@ fn cases() -> Vec<Case> {
             expect: Expect::Error(&["--time-budget"]),
         },
         Case {
+            name: "zero per-trial time limit",
+            setup: |d| fit(&write(d, "good.csv", GOOD), &["--trial-time-limit", "0"]),
+            expect: Expect::Error(&["--trial-time-limit", "positive"]),
+        },
+        Case {
             name: "zero jobs",
             setup: |d| fit(&write(d, "good.csv", GOOD), &["--jobs", "0"]),
             expect: Expect::Error(&["--jobs"]),

@@ -122,3 +122,82 @@ fn panicking_looping_and_oversized_candidates_are_isolated() {
     assert_eq!(header[0], "prediction");
     assert_eq!(body.len(), csv_rows(std::path::Path::new(data)));
 }
+
+/// A candidate that never returns must not hold up the search: trials are told in id order and
+/// at most `ASK_WINDOW` (6) are asked past the last told one, so before the per-trial time limit
+/// existed a hung trial at the front idled every worker until the budget ended. With
+/// `--trial-time-limit 1` it is abandoned 2 s past its limit and the search goes on.
+#[test]
+fn a_hung_trial_is_abandoned_at_its_time_limit_and_the_search_goes_on() {
+    const HUNG_SPACE: &str = r#"
+version = 1
+name = "hung"
+description = "A family that never returns beside naive_bayes."
+
+[families.test_loop.params]
+seconds = { type = "fixed", value = 3600 }
+
+[families.naive_bayes.params]
+var_smoothing = { type = "float", low = 1e-12, high = 1e-1, log = true, default = 1e-9 }
+"#;
+    const BUDGET: f64 = 10.0;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("space.toml"), HUNG_SPACE).unwrap();
+    let data = example("flowers.csv");
+    let started = Instant::now();
+    let out = automl()
+        .args([
+            "fit",
+            data.to_str().unwrap(),
+            "--store",
+            "db",
+            "--space",
+            "space.toml",
+            "--strategy",
+            "random",
+            "--time-budget",
+            &BUDGET.to_string(),
+            "--trial-time-limit",
+            "1",
+            "--jobs",
+            "2",
+            "--seed",
+            "3",
+            "--quiet",
+        ])
+        .env("AUTOML_TEST_FAMILIES", "1")
+        .current_dir(dir)
+        .output()
+        .expect("cannot run the automl binary");
+    let wall = started.elapsed().as_secs_f64();
+    let fit = Run { out }.ok();
+    assert!(
+        wall < BUDGET * 1.05 + 1.0 + 2.0,
+        "fit took {wall:.1} s with a {BUDGET} s budget\n{}",
+        fit.stdout()
+    );
+    let rows = leaderboard_json(dir, "db");
+    let id = |r: &Value| r["trial_id"].as_u64().unwrap();
+    let hung: Vec<&Value> = rows_of(&rows, "test_loop")
+        .into_iter()
+        .filter(|r| error_of(r).contains("per-trial time limit"))
+        .collect();
+    assert!(
+        !hung.is_empty(),
+        "no test_loop trial was abandoned at its time limit: {rows:?}"
+    );
+    for r in rows_of(&rows, "test_loop") {
+        assert_eq!(r["state"], "timed_out", "{r}");
+    }
+    // Trials completed after the window behind the first abandoned trial: the search went on.
+    let first_hung = hung.iter().map(|r| id(r)).min().unwrap();
+    let later = rows
+        .iter()
+        .filter(|r| r["state"] == "complete" && id(r) > first_hung + 6)
+        .count();
+    assert!(
+        later > 0,
+        "no trial completed past the window behind hung trial {first_hung}: {rows:?}"
+    );
+}

@@ -173,6 +173,11 @@ pub struct FitArgs {
     /// is larger fails before it is fitted [default: half the machine's memory / --jobs].
     #[arg(long, value_name = "SIZE")]
     pub memory_limit: Option<String>,
+    /// Per-trial time limit in seconds: a trial gets at most this long, and one still running
+    /// 2 s past it (a model that ignores its deadline) is recorded timed_out and left behind so
+    /// the search goes on [default: half of --time-budget; none without a time budget].
+    #[arg(long, value_name = "SECONDS")]
+    pub trial_time_limit: Option<f64>,
     /// Do not build an ensemble of the best trials at the end (by default one is built and
     /// used when its cross-validated score beats the best single model).
     #[arg(long)]

@@ -149,6 +149,11 @@ pub fn run(a: FitArgs) -> Result<()> {
                 .map_err(|e| anyhow::anyhow!("--memory-limit {m}: {e}"))?,
         ),
     };
+    if let Some(t) = a.trial_time_limit {
+        if !(t.is_finite() && t > 0.0) {
+            bail!("--trial-time-limit must be a positive number of seconds (got {t})");
+        }
+    }
     if a.folds < 2 {
         bail!("--folds must be at least 2 (got {})", a.folds);
     }
@@ -267,6 +272,7 @@ pub fn run(a: FitArgs) -> Result<()> {
         abort,
         ensemble: !a.no_ensemble,
         memory_limit,
+        trial_time_limit: a.trial_time_limit,
     };
     let jobs = config.jobs;
     let study = if a.resume {

@@ -54,6 +54,11 @@ pub struct StudyConfig {
     /// Per-trial memory limit in bytes: a candidate whose estimated need exceeds it fails
     /// before it is fitted (None = `automl_trainer::default_memory_limit(jobs)`).
     pub memory_limit: Option<u64>,
+    /// Per-trial time limit in seconds (None: half the time budget, or no limit without one).
+    /// A trial gets the earlier of this and the search deadline as its own deadline; one that
+    /// is still running [`TRIAL_GRACE`] after it is recorded timed out and abandoned, so a
+    /// candidate that never returns cannot hold up the search.
+    pub trial_time_limit: Option<f64>,
 }
 
 impl Default for StudyConfig {
@@ -76,6 +81,7 @@ impl Default for StudyConfig {
             abort: Arc::new(AtomicBool::new(false)),
             ensemble: true,
             memory_limit: None,
+            trial_time_limit: None,
         }
     }
 }
@@ -351,6 +357,13 @@ impl<'a> Study<'a> {
         let max_trials = cfg.budget.max_trials.map(|m| m as usize);
         let pool: Pool<(u64, Evaluation)> = Pool::new(cfg.jobs);
         let jobs = cfg.jobs.clamp(1, ASK_WINDOW);
+        let trial_limit = cfg
+            .trial_time_limit
+            .or(cfg.budget.time_s.map(|t| t / 2.0))
+            .filter(|t| t.is_finite() && *t > 0.0)
+            .map(Duration::from_secs_f64);
+        // When each running trial is abandoned if it has not returned (its deadline + grace).
+        let mut give_up: BTreeMap<u64, Instant> = BTreeMap::new();
         let mut asked = 0usize; // trials started in this session
         let mut in_flight: BTreeMap<u64, TrialRecord> = BTreeMap::new();
         let mut finished: BTreeMap<u64, (TrialRecord, Evaluation)> = BTreeMap::new();
@@ -423,7 +436,14 @@ impl<'a> Study<'a> {
                     self.store
                         .start_trial(self.record.study_id, &cand, self.strategy.name(), 0)?;
                 rec.seed = Rng::derive_seed(cfg.seed, rec.trial_id);
-                let deadline = search_end;
+                let own = trial_limit.map(|l| Instant::now() + l);
+                let deadline = match (search_end, own) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                if let Some(own) = own {
+                    give_up.insert(rec.trial_id, own + TRIAL_GRACE);
+                }
                 let d = data.clone();
                 let c = cand.clone();
                 let seed = rec.seed;
@@ -456,13 +476,42 @@ impl<'a> Study<'a> {
                     .recv_timeout(wait.max(Duration::from_millis(5)))
                     .ok()
             };
+            let got_nothing = got.is_none();
             if let Some((id, eval)) = got {
+                give_up.remove(&id);
                 if let Some(rec) = in_flight.remove(&id) {
                     finished.insert(id, (rec, eval));
                 }
-            } else if (time_up
-                || cfg.abort.load(Ordering::SeqCst)
-                || cancelled_at.is_some_and(|c| c.elapsed() >= CANCEL_GRACE))
+            }
+            // A trial far past its own deadline is not coming back in useful time: record it
+            // timed out (told in order like any other) and free its slot.
+            let now = Instant::now();
+            let overdue: Vec<u64> = give_up
+                .iter()
+                .filter(|(_, t)| now >= **t)
+                .map(|(id, _)| *id)
+                .collect();
+            for id in overdue {
+                give_up.remove(&id);
+                if let Some(rec) = in_flight.remove(&id) {
+                    let limit = trial_limit.map(|l| l.as_secs_f64()).unwrap_or(0.0);
+                    let eval = Evaluation::failed(
+                        TrialState::TimedOut,
+                        format!(
+                            "stopped: still running {:.0} s after the per-trial time limit of \
+                             {limit:.1} s (it ignored its deadline); raise --trial-time-limit \
+                             if such trials should finish",
+                            TRIAL_GRACE.as_secs_f64()
+                        ),
+                        limit,
+                    );
+                    finished.insert(id, (rec, eval));
+                }
+            }
+            if got_nothing
+                && (time_up
+                    || cfg.abort.load(Ordering::SeqCst)
+                    || cancelled_at.is_some_and(|c| c.elapsed() >= CANCEL_GRACE))
                 && !in_flight.is_empty()
             {
                 // Past the search deadline: running trials cannot be waited for.
@@ -476,6 +525,7 @@ impl<'a> Study<'a> {
                 } else {
                     TrialState::TimedOut
                 };
+                give_up.clear();
                 for (id, mut rec) in std::mem::take(&mut in_flight) {
                     rec.state = state;
                     rec.mean = f64::NAN;
@@ -741,6 +791,10 @@ pub const OOF_KEEP: usize = 20;
 
 /// After Ctrl-C, running trials get this long to finish before they are recorded as interrupted.
 pub const CANCEL_GRACE: Duration = Duration::from_secs(3);
+
+/// A trial still running this long after its own deadline (see
+/// [`StudyConfig::trial_time_limit`]) is recorded timed out and abandoned.
+pub const TRIAL_GRACE: Duration = Duration::from_secs(2);
 
 impl Study<'_> {
     /// The stored fold models of a trial (its artifact); missing ones are an error.

@@ -246,7 +246,8 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
-    fn failed(state: TrialState, error: String, fit_time_s: f64) -> Evaluation {
+    /// An evaluation that produced no score: `state` with `error`, after `fit_time_s` seconds.
+    pub fn failed(state: TrialState, error: String, fit_time_s: f64) -> Evaluation {
         Evaluation {
             state,
             fold_scores: Vec::new(),
