@@ -309,20 +309,27 @@ class Harness:
         store = os.path.join(work, "store")
         cmd = self.binary + ["fit", os.path.join(self.data_dir, name, "train.csv"),
                              "--target", man["target"], "--task", man["task"],
-                             "--time-budget", str(budget), "--store", store,
-                             "--seed", str(seed), "--jobs", str(jobs)]
+                             "--store", store, "--seed", str(seed), "--jobs", str(jobs)]
+        # budget None: a pure trial budget (strategies mode), so the search is deterministic
+        # and independent of machine load; self.kill_after_s bounds the run instead.
+        if budget is not None:
+            cmd += ["--time-budget", str(budget)]
         if strategy:
             cmd += ["--strategy", strategy]
         if max_trials is not None:
             cmd += ["--max-trials", str(max_trials)]
         cmd += self.extra
-        return store, run_cmd(cmd, budget * 3 + 60, os.path.join(work, "fit.log"))
+        return store, run_cmd(cmd, self.timeout(budget), os.path.join(work, "fit.log"))
 
     def predict(self, name, store, work, budget) -> tuple:
         preds = os.path.join(work, "preds.csv")
         cmd = self.binary + ["predict", "--store", store,
                              os.path.join(self.data_dir, name, "test.csv"), "--output", preds]
-        return preds, run_cmd(cmd, budget * 3 + 60, os.path.join(work, "predict.log"))
+        return preds, run_cmd(cmd, self.timeout(budget), os.path.join(work, "predict.log"))
+
+    def timeout(self, budget) -> float:
+        """Seconds after which a fit or predict process is killed."""
+        return self.args.budget * 3 + 60 if budget is None else budget * 3 + 60
 
     def score(self, name, preds, work) -> tuple:
         cmd = [self.args.python or sys.executable, self.scorer, os.path.join(self.data_dir, name), preds]
@@ -579,7 +586,7 @@ def run_strategies(h: Harness, datasets, meta) -> tuple[list[dict], str]:
                 n += 1
                 log(f"[{n}/{total}] {name} seed {seed} strategy {strat}: fit --max-trials {a.max_trials} ...")
                 work = h.fresh_dir("strategies", f"{name}-s{seed}-{strat}")
-                r = h.fit_predict_score(name, work, budget, a.jobs, seed, strat, a.max_trials)
+                r = h.fit_predict_score(name, work, None, a.jobs, seed, strat, a.max_trials)
                 emit_jsonl(a.jsonl, r, meta, "strategies")
                 log(f"    {r['metric']}={fmt_num(r['ours'])} trials {r['trials_complete']}/{r['trials_total']} "
                     f"fit {fmt_s(r['fit_wall_s'])}s" + (f"; ERROR {r['error']}" if r["error"] else ""))
@@ -608,7 +615,7 @@ def run_strategies(h: Harness, datasets, meta) -> tuple[list[dict], str]:
                for s in strategies}
     md = [f"## search strategies at equal trial budgets: --max-trials {a.max_trials}, "
           f"{len(datasets)} datasets x {len(seeds)} seeds (seeds {seeds[0]}..{seeds[-1]}), "
-          f"time budget {budget:g} s, jobs {a.jobs}", "",
+          f"no time budget (each run killed after {h.timeout(None):g} s), jobs {a.jobs}", "",
           "| strategy | mean rank (1 = best) | groups | wins | failed runs | mean fit s |",
           "|---|---:|---:|---:|---:|---:|"]
     for s in sorted(strategies, key=lambda s: (summary[s]["mean_rank"] is None, summary[s]["mean_rank"])):
@@ -715,7 +722,7 @@ def parse_args(argv=None):
     if a.seeds < 1:
         ap.error("--seeds must be >= 1")
     if a.budget is None:
-        a.budget = 900.0 if a.strategies else 60.0
+        a.budget = 900.0 if a.strategies else 60.0  # strategies mode: only a kill timeout
     if a.budget <= 0:
         ap.error("--budget must be > 0")
     if a.peers is None:

@@ -565,15 +565,27 @@ fn find_split(
     Some((gain.max(0.0), f, rule))
 }
 
-/// A random threshold bin in `lo..hi` (bins `lo..=t` go left). Numeric features: a value drawn
-/// uniformly between the node's smallest and largest bin bounds (as scikit-learn draws between
-/// the node's min and max value), mapped to its bin; categorical codes: uniform over bins.
+/// A random threshold bin in `lo..hi` (bins `lo..=t` go left). Numeric features: a cut value
+/// drawn uniformly over the node's range (as scikit-learn draws between the node's min and max
+/// value), rounded up to the next bin bound; categorical codes: uniform over bins.
+///
+/// The range runs from the lower bound of bin `lo` to the upper bound of bin `hi - 1`, so
+/// threshold `t` is drawn with probability proportional to the width of bin `t`: a draw inside
+/// bin `lo` gives `t = lo` (values of bin `lo` left), one inside bin `hi - 1` gives `t = hi - 1`.
+/// (Drawing from the upper bound of bin `lo` instead, as an earlier version did, could never
+/// choose `t = lo`: the lowest cut of every node was never tried.) The first value bin has no
+/// stored lower bound; the width of its neighbour stands in for its own.
 fn random_threshold(fb: &crate::binning::FeatureBins, lo: u8, hi: u8, rng: &mut Rng) -> u8 {
-    if fb.categorical {
+    if fb.categorical || hi - lo < 2 {
         return lo + rng.below((hi - lo) as usize) as u8;
     }
     // threshold t (lo <= t < hi) cuts at upper[t - 1]
-    let a = fb.upper[lo as usize - 1];
+    let cut_lo = fb.upper[lo as usize - 1];
+    let a = if lo >= 2 {
+        fb.upper[lo as usize - 2]
+    } else {
+        cut_lo - (fb.upper[lo as usize] - cut_lo)
+    };
     let b = fb.upper[hi as usize - 2];
     if !(a.is_finite() && b.is_finite()) || b <= a {
         return lo + rng.below((hi - lo) as usize) as u8;
@@ -582,4 +594,51 @@ fn random_threshold(fb: &crate::binning::FeatureBins, lo: u8, hi: u8, rng: &mut 
     // first threshold whose cut point is >= u
     let k = fb.upper[lo as usize - 1..hi as usize - 1].partition_point(|&c| c < u);
     lo + k.min((hi - lo - 1) as usize) as u8
+}
+
+#[cfg(test)]
+mod threshold_tests {
+    use super::random_threshold;
+    use crate::binning::FeatureBins;
+    use automl_core::Rng;
+
+    /// Bins 1..=5 with bounds 1, 2, 4, 8, +inf (widths 1, 2, 4 between the inner cuts).
+    fn bins() -> FeatureBins {
+        FeatureBins {
+            categorical: false,
+            n_bins: 6,
+            upper: vec![1.0, 2.0, 4.0, 8.0, f64::INFINITY],
+            cat_cap: 0,
+        }
+    }
+
+    #[test]
+    fn every_threshold_of_a_node_can_be_drawn_in_proportion_to_its_bin_width() {
+        let fb = bins();
+        let mut rng = Rng::new(7);
+        // node values span bins 2..=5: thresholds 2, 3, 4 (bins 2, 3, 4 of widths 1, 2, 4)
+        let mut counts = [0usize; 6];
+        let n = 70_000;
+        for _ in 0..n {
+            let t = random_threshold(&fb, 2, 5, &mut rng);
+            assert!((2..5).contains(&t), "threshold {t} outside 2..5");
+            counts[t as usize] += 1;
+        }
+        let share = |t: usize| counts[t] as f64 / n as f64;
+        assert!((share(2) - 1.0 / 7.0).abs() < 0.01, "{counts:?}");
+        assert!((share(3) - 2.0 / 7.0).abs() < 0.01, "{counts:?}");
+        assert!((share(4) - 4.0 / 7.0).abs() < 0.01, "{counts:?}");
+    }
+
+    #[test]
+    fn the_first_value_bin_and_adjacent_bins_are_handled() {
+        let fb = bins();
+        let mut rng = Rng::new(1);
+        let mut seen = [false; 6];
+        for _ in 0..2000 {
+            seen[random_threshold(&fb, 1, 3, &mut rng) as usize] = true;
+            assert_eq!(random_threshold(&fb, 3, 4, &mut rng), 3);
+        }
+        assert!(seen[1] && seen[2], "{seen:?}");
+    }
 }
