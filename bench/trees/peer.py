@@ -93,6 +93,7 @@ def main():
     ap.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "../../../shared/bench/data"))
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--models", default="gbdt,rf,et")
+    ap.add_argument("--seed", type=int, default=0, help="random_state of the forests, LightGBM seed")
     ap.add_argument("datasets", nargs="+")
     a = ap.parse_args()
     for name in a.datasets:
@@ -105,7 +106,7 @@ def main():
                     obj = {"binary": "binary", "multiclass": "multiclass", "regression": "regression"}[task]
                     params = dict(objective=obj, num_leaves=31, learning_rate=0.1, max_bin=255,
                                   min_data_in_leaf=20, min_sum_hessian_in_leaf=1e-3,
-                                  num_threads=1, verbose=-1, deterministic=True, seed=0)
+                                  num_threads=1, verbose=-1, deterministic=True, seed=a.seed)
                     if task == "multiclass":
                         params["num_class"] = k
                     ds = lgb.Dataset(xtr, label=ytr, categorical_feature="auto", free_raw_data=False)
@@ -121,7 +122,7 @@ def main():
                     cls = {("rf", True): RandomForestClassifier, ("et", True): ExtraTreesClassifier,
                            ("rf", False): RandomForestRegressor, ("et", False): ExtraTreesRegressor}[(model, k > 0)]
                     kw = dict(criterion="gini") if k > 0 else {}
-                    m = cls(n_estimators=100, max_features=0.5, min_samples_leaf=1, n_jobs=1, random_state=0, **kw)
+                    m = cls(n_estimators=100, max_features=0.5, min_samples_leaf=1, n_jobs=1, random_state=a.seed, **kw)
                     w0, c0 = clocks()
                     m.fit(xo, ytr)
                     w1, c1 = clocks()
@@ -132,6 +133,7 @@ def main():
                 mname, value = metric(task, k, yte, p)
                 rec = dict(side="peer", dataset=name, model=model, fit_s=w1 - w0, predict_s=w2 - w1,
                            fit_cpu_s=c1 - c0, predict_cpu_s=c2 - c1, metric=mname, value=value, size_bytes=size,
+                           seed=a.seed,
                            tool=("lightgbm " + lgb.__version__) if model == "gbdt" else "sklearn")
                 if best is None or rec["fit_cpu_s"] < best["fit_cpu_s"]:
                     best = rec

@@ -13,9 +13,16 @@ mkdir -p "$out"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/work/target-trees}"
 (cd "$root" && cargo build --release -q -p automl-trees --example bench)
 : > "$out/rust.jsonl"; : > "$out/peer.jsonl"
+# forests are random: their metric is averaged over SEEDS on both sides (GBDT here has no
+# subsampling, so it is deterministic and runs with the first seed only)
+seeds="${SEEDS:-0 1 2 3}"
 for d in $datasets; do
   # the two sides alternate per dataset so that background load hits both alike
-  OMP_NUM_THREADS=1 "$CARGO_TARGET_DIR/release/examples/bench" --data "$data" --reps "$reps" "$d" | tee -a "$out/rust.jsonl" >&2
-  OMP_NUM_THREADS=1 "$py" "$here/peer.py" --data "$data" --reps "$reps" "$d" | tee -a "$out/peer.jsonl" >&2
+  first=1
+  for s in $seeds; do
+    if [ "$first" = 1 ]; then models=gbdt,rf,et; first=0; else models=rf,et; fi
+    OMP_NUM_THREADS=1 "$CARGO_TARGET_DIR/release/examples/bench" --data "$data" --reps "$reps" --seed "$s" --models "$models" "$d" | tee -a "$out/rust.jsonl" >&2
+    OMP_NUM_THREADS=1 "$py" "$here/peer.py" --data "$data" --reps "$reps" --seed "$s" --models "$models" "$d" | tee -a "$out/peer.jsonl" >&2
+  done
 done
 "$py" "$here/table.py" "$out/rust.jsonl" "$out/peer.jsonl" | tee "$out/table.md"

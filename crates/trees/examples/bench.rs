@@ -243,7 +243,7 @@ fn main() {
             let pred = pred.expect("at least one rep");
             let value = metric.compute(&d.y_test, &pred, d.n_classes);
             println!(
-                "{{\"side\":\"rust\",\"dataset\":\"{name}\",\"model\":\"{model}\",\"fit_s\":{fit_s:.4},\"predict_s\":{predict_s:.4},\"fit_cpu_s\":{fit_cpu:.4},\"predict_cpu_s\":{predict_cpu:.4},\"metric\":\"{}\",\"value\":{value:.6},\"size_bytes\":{size}{extra}}}",
+                "{{\"side\":\"rust\",\"dataset\":\"{name}\",\"model\":\"{model}\",\"fit_s\":{fit_s:.4},\"predict_s\":{predict_s:.4},\"fit_cpu_s\":{fit_cpu:.4},\"predict_cpu_s\":{predict_cpu:.4},\"metric\":\"{}\",\"value\":{value:.6},\"size_bytes\":{size},\"seed\":{seed}{extra}}}",
                 metric.name()
             );
         }

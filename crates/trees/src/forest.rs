@@ -42,7 +42,9 @@ pub struct ForestParams {
     pub n_classes: usize,
     /// Number of trees.
     pub n_trees: usize,
-    /// Fraction of features drawn per split, in (0, 1]; at least one feature.
+    /// Fraction of features drawn per split, in (0, 1]; at least one feature. As in
+    /// scikit-learn, features that turn out constant in the node count toward the draw, which
+    /// goes on past it only until one non-constant feature is found.
     pub max_features: f64,
     /// Minimum rows (distinct bootstrap rows) per leaf.
     pub min_samples_leaf: usize,
@@ -424,9 +426,12 @@ fn find_split(
     let msl = ctx.p.min_samples_leaf.max(1) as u32;
     let n = rows.len() as u32;
     let mut best: Option<(f64, usize, u8, bool)> = None;
-    let mut visited = 0usize;
+    // As scikit-learn: `max_feat` drawn features count constant ones too, but the draw goes on
+    // until at least one non-constant feature was found.
+    let mut found = false;
     for i in 0..nf {
-        if visited >= max_feat {
+        // `i` features drawn so far
+        if i >= max_feat && found {
             break;
         }
         let j = i + rng.below(nf - i);
@@ -450,7 +455,7 @@ fn find_split(
         if constant {
             continue;
         }
-        visited += 1;
+        found = true;
         // candidate thresholds t (bins lo..=t go left); t == hi means "values vs missing"
         let (t_lo, t_hi) = match ctx.p.kind {
             ForestKind::RandomForest => (lo, if has_miss { hi } else { hi - 1 }),
