@@ -81,7 +81,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 /// Compress a blob (lz4 block with a checksummed header).
-pub(crate) fn compress(raw: &[u8]) -> Vec<u8> {
+pub fn compress(raw: &[u8]) -> Vec<u8> {
     let payload = lz4_flex::block::compress(raw);
     let mut out = Vec::with_capacity(HEADER + payload.len());
     out.extend_from_slice(MAGIC);

@@ -1,6 +1,7 @@
 //! `SledStore`: the persistent store on a sled database (one directory per store), with atomic
 //! trial writes, lock detection, schema-version checks and the published read-only snapshot.
 
+use crate::chunked;
 use crate::codec::{self, artifact_name, blob_name, layout, trial_name};
 use crate::{Store, StoreError, StoreRead};
 use automl_core::{Candidate, SCHEMA_VERSION, StudyRecord, TrialRecord, TrialState};
@@ -251,6 +252,22 @@ impl SledStore {
         }
     }
 
+    /// A value stored by [`chunked::put`] (or whole, by an earlier version).
+    fn read_chunked(
+        &self,
+        tree: &sled::Tree,
+        key: &[u8],
+        what: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        chunked::get(tree, key).map_err(|e| match e {
+            chunked::ReadError::Sled(e) => self.map_err(e),
+            chunked::ReadError::Damaged(reason) => StoreError::Corrupt {
+                what: what.to_string(),
+                reason,
+            },
+        })
+    }
+
     fn delete_artifact_noflush(&self, study_id: u64, trial_id: u64) -> Result<(), StoreError> {
         let key = layout::trial_key(study_id, trial_id);
         let path = self.path.clone();
@@ -266,7 +283,7 @@ impl SledStore {
                 rec.has_artifact = false;
                 let enc = codec::encode_trial(&rec).map_err(ConflictableTransactionError::Abort)?;
                 t.insert(&key[..], enc)?;
-                a.remove(&key[..])?;
+                chunked::remove(a, &key[..])?;
                 Ok(())
             })
             .map_err(|e| self.tx_err(e))
@@ -369,17 +386,19 @@ impl StoreRead for SledStore {
         self.read_trial(study_id, trial_id)
     }
     fn artifact(&self, study_id: u64, trial_id: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.artifacts
-            .get(layout::trial_key(study_id, trial_id))
-            .map_err(|e| self.map_err(e))?
-            .map(|v| codec::decompress(&v, &artifact_name(study_id, trial_id)))
-            .transpose()
+        let what = artifact_name(study_id, trial_id);
+        self.read_chunked(
+            &self.artifacts,
+            &layout::trial_key(study_id, trial_id),
+            &what,
+        )?
+        .map(|v| codec::decompress(&v, &what))
+        .transpose()
     }
     fn blob(&self, study_id: u64, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.blobs
-            .get(layout::blob_key(study_id, key))
-            .map_err(|e| self.map_err(e))?
-            .map(|v| codec::decompress(&v, &blob_name(study_id, key)))
+        let what = blob_name(study_id, key);
+        self.read_chunked(&self.blobs, &layout::blob_key(study_id, key), &what)?
+            .map(|v| codec::decompress(&v, &what))
             .transpose()
     }
 }
@@ -472,12 +491,8 @@ impl Store for SledStore {
                 }
                 t.insert(&key[..], bytes.clone())?;
                 match &packed {
-                    Some(p) => {
-                        a.insert(&key[..], p.clone())?;
-                    }
-                    None => {
-                        a.remove(&key[..])?;
-                    }
+                    Some(p) => chunked::put(a, &key[..], p)?,
+                    None => chunked::remove(a, &key[..])?,
                 }
                 Ok(())
             })
@@ -486,9 +501,11 @@ impl Store for SledStore {
     }
     fn put_blob(&self, study_id: u64, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
         self.require_study(study_id)?;
+        let k = layout::blob_key(study_id, key);
+        let packed = codec::compress(bytes);
         self.blobs
-            .insert(layout::blob_key(study_id, key), codec::compress(bytes))
-            .map_err(|e| self.map_err(e))?;
+            .transaction(|b| chunked::put(b, &k, &packed).map_err(Into::into))
+            .map_err(|e: TransactionError<StoreError>| self.tx_err(e))?;
         self.flush()
     }
     fn delete_artifact(&self, study_id: u64, trial_id: u64) -> Result<(), StoreError> {

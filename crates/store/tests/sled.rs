@@ -288,6 +288,71 @@ fn corrupted_records_and_blobs_are_errors_not_panics() {
     assert!(s.study(id).unwrap().is_some());
 }
 
+/// sled keeps values over ~64 KB in memory for good, so large artifacts and blobs are written as
+/// 16 KB chunks behind a small head; values written whole by an earlier version still read.
+#[test]
+fn large_values_are_chunked_and_whole_values_from_older_stores_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = sample_artifact(7, 300_000);
+    let id = {
+        let s = SledStore::open(dir.path()).unwrap();
+        let id = s.create_study(sample_study("chunks")).unwrap();
+        for i in 0..3 {
+            let t = s
+                .start_trial(id, &sample_candidate(i), "random", 0)
+                .unwrap();
+            s.finish_trial(&completed(t, 0.5), Some(&big)).unwrap();
+        }
+        s.put_blob(id, "final_model", &big).unwrap();
+        s.put_blob(id, "final_model", &big[..50_000]).unwrap();
+        s.delete_artifact(id, 1).unwrap();
+        id
+    };
+    {
+        let db = raw_sled(dir.path());
+        let arts = db.open_tree(layout::ARTIFACTS_TREE).unwrap();
+        let prefix = |t: u64| layout::trial_key(id, t).to_vec();
+        let keys = |t: u64| arts.scan_prefix(prefix(t)).count();
+        assert!(keys(0) > 2, "a 300 KB artifact is split into chunks");
+        assert_eq!(keys(1), 0, "a deleted artifact leaves no chunk behind");
+        for kv in arts.iter() {
+            let (_, v) = kv.unwrap();
+            assert!(v.len() <= 16 * 1024, "a stored value of {} bytes", v.len());
+        }
+        // an artifact written whole, as before chunking
+        let whole = automl_store::codec::compress(&big[..1234]);
+        arts.insert(layout::trial_key(id, 9), whole).unwrap();
+        // a chunk of trial 2 lost
+        let lost = arts.scan_prefix(prefix(2)).nth(2).unwrap().unwrap().0;
+        arts.remove(lost).unwrap();
+        let blobs = db.open_tree(layout::BLOBS_TREE).unwrap();
+        let head = blobs
+            .get(layout::blob_key(id, "final_model"))
+            .unwrap()
+            .unwrap();
+        let n_chunks = u32::from_be_bytes(head[8..12].try_into().unwrap()) as usize;
+        assert_eq!(
+            blobs
+                .scan_prefix(layout::blob_key(id, "final_model"))
+                .count(),
+            1 + n_chunks,
+            "overwriting with a shorter value drops the extra chunks"
+        );
+        db.flush().unwrap();
+    }
+    let s = after_raw(|| SledStore::open(dir.path())).unwrap();
+    assert_eq!(s.artifact(id, 0).unwrap(), Some(big.clone()));
+    assert_eq!(s.artifact(id, 1).unwrap(), None);
+    assert_eq!(s.artifact(id, 9).unwrap().as_deref(), Some(&big[..1234]));
+    let err = s.artifact(id, 2).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("missing"), "{err}");
+    assert_eq!(
+        s.blob(id, "final_model").unwrap().as_deref(),
+        Some(&big[..50_000])
+    );
+}
+
 #[test]
 fn snapshot_is_published_atomically_and_readable() {
     let dir = tempfile::tempdir().unwrap();
