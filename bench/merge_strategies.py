@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Merge the --jsonl files of several `run_bench.py --strategies` runs (e.g. the datasets split
+over two processes) into one strategy table: mean rank per strategy over every
+(dataset, seed) group, wins, and mean rank / mean test metric per dataset.
+
+    python3 bench/merge_strategies.py A.jsonl B.jsonl ... > strategies.md
+
+Ranks are computed within each (dataset, seed) group on the test primary metric, as
+run_bench.py does (direction-aware, ties averaged, a failed run ranks last). Standard library only.
+"""
+import json
+import os
+import statistics
+import sys
+from collections import defaultdict
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run_bench as rb  # noqa: E402
+
+
+def main() -> None:
+    rows = []
+    for path in sys.argv[1:]:
+        with open(path) as f:
+            for line in f:
+                r = json.loads(line)
+                if r.get("mode") == "strategies" and r.get("dataset") and r.get("strategy"):
+                    rows.append(r)
+    if not rows:
+        sys.exit("no strategies rows in the given files")
+    strategies = list(dict.fromkeys(r["strategy"] for r in rows))
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    groups = defaultdict(dict)
+    for r in rows:
+        groups[(r["dataset"], r["seed"])][r["strategy"]] = r
+    ranks, wins = defaultdict(list), defaultdict(float)
+    per_ds, scores = defaultdict(list), defaultdict(list)
+    complete = 0
+    for (name, _seed), g in groups.items():
+        if set(g) != set(strategies):
+            continue  # an unfinished group
+        complete += 1
+        metric = next(iter(g.values()))["metric"]
+        rk = rb.average_ranks([g[s]["ours"] for s in strategies], metric)
+        best = min(rk)
+        n_best = sum(1 for x in rk if x == best)
+        for s, x in zip(strategies, rk):
+            ranks[s].append(x)
+            per_ds[(name, s)].append(x)
+            if g[s]["ours"] is not None:
+                scores[(name, s)].append(g[s]["ours"])
+            if x == best:
+                wins[s] += 1 / n_best
+    max_trials = rows[0].get("max_trials")
+    seeds = sorted({r["seed"] for r in rows})
+    print(f"## search strategies at equal trial budgets: --max-trials {max_trials}, "
+          f"{len(datasets)} datasets x {len(seeds)} seeds, {complete} complete groups\n")
+    print("| strategy | mean rank (1 = best) | groups | wins |")
+    print("|---|---:|---:|---:|")
+    for s in sorted(strategies, key=lambda s: statistics.mean(ranks[s]) if ranks[s] else 99):
+        print(f"| {s} | {statistics.mean(ranks[s]):.2f} | {len(ranks[s])} | {wins[s]:.1f} |")
+    print("\nMean rank per dataset (over seeds) / mean test metric:\n")
+    print("| dataset | metric | " + " | ".join(strategies) + " |")
+    print("|---|---|" + "|".join("---:" for _ in strategies) + "|")
+    for name in datasets:
+        metric = next(r["metric"] for r in rows if r["dataset"] == name)
+        cells = []
+        for s in strategies:
+            rk, sc = per_ds[(name, s)], scores[(name, s)]
+            cells.append(f"{statistics.mean(rk):.2f} / {rb.fmt_num(statistics.mean(sc))}" if rk else "—")
+        print(f"| {name} | {metric} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
