@@ -355,6 +355,7 @@ class Harness:
             return None, f"leaderboard: cannot parse JSON ({e}): {r.stdout[:200]!r}"
         states = [str(x.get("state", "")).lower() for x in rows]
         return {
+            "best_cv": best_searched_cv(rows),
             "trials_total": len(rows),
             "trials_complete": sum(s in COMPLETE_STATES for s in states),
             "trials_failed": sum(s in FAILED_STATES for s in states),
@@ -543,6 +544,19 @@ def run_jobs_compare(h: Harness, datasets, meta) -> tuple[list[dict], str]:
 
 
 # --------------------------------------------------------------------------- mode: strategies
+
+def best_searched_cv(rows: list) -> float | None:
+    """Best cross-validated score among complete, full-fidelity searched trials (the ensemble
+    row excluded): what a search strategy optimises, as opposed to the test score."""
+    cv = [(x.get("mean"), x.get("metric")) for x in rows
+          if str(x.get("state", "")).lower() == "complete" and x.get("family") != "ensemble"
+          and (x.get("fidelity") is None or x.get("fidelity") >= 1.0)
+          and isinstance(x.get("mean"), (int, float))]
+    if not cv:
+        return None
+    lower = lower_is_better(cv[0][1])
+    return (min if lower else max)(v for v, _ in cv)
+
 
 def average_ranks(values: list, metric: str) -> list[float]:
     """Rank 1 = best; ties get the average rank; None (failed run) ranks below all scored ones."""
