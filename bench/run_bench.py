@@ -552,8 +552,8 @@ def best_searched_cv(rows: list) -> float | None:
           if str(x.get("state", "")).lower() == "complete" and x.get("family") != "ensemble"
           and (x.get("fidelity") is None or x.get("fidelity") >= 1.0)
           and isinstance(x.get("mean"), (int, float))]
-    if not cv:
-        return None
+    if not cv or cv[0][1] not in LOWER_IS_BETTER | HIGHER_IS_BETTER:
+        return None  # no complete trial, or a leaderboard without a known metric name
     lower = lower_is_better(cv[0][1])
     return (min if lower else max)(v for v, _ in cv)
 
