@@ -55,9 +55,7 @@ pub fn put(
         tree.insert(chunk_key(key, i as u32), c)?;
     }
     if let Some((old_n, _)) = old {
-        for i in n..old_n {
-            tree.remove(chunk_key(key, i))?;
-        }
+        remove_chunks(tree, key, n, old_n)?;
     }
     Ok(())
 }
@@ -65,8 +63,22 @@ pub fn put(
 /// Remove the value under `key` (whole or chunked); nothing if there is none.
 pub fn remove(tree: &TransactionalTree, key: &[u8]) -> Result<(), UnabortableTransactionError> {
     if let Some((n, _)) = tree.remove(key)?.as_deref().and_then(parse_head) {
-        for i in 0..n {
-            tree.remove(chunk_key(key, i))?;
+        remove_chunks(tree, key, 0, n)?;
+    }
+    Ok(())
+}
+
+/// Remove chunks `from..to`, stopping at the first one that is not there: chunks are written
+/// contiguously, and a damaged head may claim billions of them.
+fn remove_chunks(
+    tree: &TransactionalTree,
+    key: &[u8],
+    from: u32,
+    to: u32,
+) -> Result<(), UnabortableTransactionError> {
+    for i in from..to {
+        if tree.remove(chunk_key(key, i))?.is_none() {
+            break;
         }
     }
     Ok(())
@@ -89,7 +101,14 @@ pub fn get(tree: &sled::Tree, key: &[u8]) -> Result<Option<Vec<u8>>, ReadError> 
     let Some((n, len)) = parse_head(&head) else {
         return Ok(Some(head.to_vec()));
     };
-    let mut out = Vec::with_capacity(len as usize);
+    if len > u64::from(n) * CHUNK as u64 {
+        return Err(ReadError::Damaged(format!(
+            "the head says {len} bytes in {n} chunks of at most {CHUNK}"
+        )));
+    }
+    // The head is data read from disk: never trust its length for an allocation up front (a
+    // damaged head would ask for terabytes); chunks must exist before they are counted.
+    let mut out = Vec::with_capacity((len as usize).min(1 << 24));
     for i in 0..n {
         let c = tree
             .get(chunk_key(key, i))
