@@ -44,7 +44,10 @@ accuracy, balanced_accuracy, f1_macro, roc_auc_ovr_macro; regression: rmse, mae,
 `--max-trials N`, `--seed N` (same data + seed + `--max-trials` = same leaderboard, with any
 `--jobs`), `--jobs N`, `--space FILE|default|fast`, `--strategy auto|bayes|evolution|random`,
 `--warm-start STORE_OR_STUDY`, `--keep-models N`, `--no-ensemble`, `--resume`,
-`--multi-fidelity auto|on|off`. Ctrl-C stops asking for new trials, gives running ones a few
+`--multi-fidelity auto|on|off`, `--memory-limit SIZE` (a candidate whose estimated memory need
+is larger fails before it is fitted), `--trial-time-limit SECONDS` (default half the budget: a
+trial that is still running 2 s past it — a model that ignores its deadline — is recorded
+`timed_out` and the search goes on without it). Ctrl-C stops asking for new trials, gives running ones a few
 seconds, refits the best so far and saves it; a second Ctrl-C quits at once (the store stays
 consistent and `automl fit --resume` continues the study).
 
