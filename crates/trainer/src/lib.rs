@@ -1,7 +1,7 @@
 //! The trainer pool: cross-validates candidates on shared per-fold data (preprocessing and tree
 //! bins are built once per fold and reused by every candidate), turns errors, panics and
 //! deadlines into failed / timed-out evaluations, fits final pipelines, and runs evaluations on
-//! a rayon pool. This is the only crate that schedules work on rayon.
+//! their own threads ([`Pool`]). This is the only crate that starts threads for trials.
 
 pub mod cv;
 pub mod error;
