@@ -362,10 +362,10 @@ impl<'a> Study<'a> {
             .or(cfg.budget.time_s.map(|t| t / 2.0))
             .filter(|t| t.is_finite() && *t > 0.0)
             .map(Duration::from_secs_f64);
-        // When each running trial is abandoned if it has not returned (its deadline + grace).
-        let mut give_up: BTreeMap<u64, Instant> = BTreeMap::new();
         let mut asked = 0usize; // trials started in this session
-        let mut in_flight: BTreeMap<u64, TrialRecord> = BTreeMap::new();
+        // Running trials, each with the time it is abandoned at if it has not returned (its own
+        // deadline + TRIAL_GRACE; None without a per-trial limit).
+        let mut in_flight: BTreeMap<u64, (TrialRecord, Option<Instant>)> = BTreeMap::new();
         let mut finished: BTreeMap<u64, (TrialRecord, Evaluation)> = BTreeMap::new();
         let mut told = 0usize; // trials of this session told
         let mut exhausted = false;
@@ -437,19 +437,13 @@ impl<'a> Study<'a> {
                         .start_trial(self.record.study_id, &cand, self.strategy.name(), 0)?;
                 rec.seed = Rng::derive_seed(cfg.seed, rec.trial_id);
                 let own = trial_limit.map(|l| Instant::now() + l);
-                let deadline = match (search_end, own) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-                if let Some(own) = own {
-                    give_up.insert(rec.trial_id, own + TRIAL_GRACE);
-                }
+                let deadline = search_end.into_iter().chain(own).min();
                 let d = data.clone();
                 let c = cand.clone();
                 let seed = rec.seed;
                 let id = rec.trial_id;
                 pool.spawn(move || (id, evaluate(&d, &c, seed, deadline)));
-                in_flight.insert(id, rec);
+                in_flight.insert(id, (rec, own.map(|o| o + TRIAL_GRACE)));
                 pending_tell.push_back(id);
                 asked += 1;
             }
@@ -476,42 +470,13 @@ impl<'a> Study<'a> {
                     .recv_timeout(wait.max(Duration::from_millis(5)))
                     .ok()
             };
-            let got_nothing = got.is_none();
             if let Some((id, eval)) = got {
-                give_up.remove(&id);
-                if let Some(rec) = in_flight.remove(&id) {
+                if let Some((rec, _)) = in_flight.remove(&id) {
                     finished.insert(id, (rec, eval));
                 }
-            }
-            // A trial far past its own deadline is not coming back in useful time: record it
-            // timed out (told in order like any other) and free its slot.
-            let now = Instant::now();
-            let overdue: Vec<u64> = give_up
-                .iter()
-                .filter(|(_, t)| now >= **t)
-                .map(|(id, _)| *id)
-                .collect();
-            for id in overdue {
-                give_up.remove(&id);
-                if let Some(rec) = in_flight.remove(&id) {
-                    let limit = trial_limit.map(|l| l.as_secs_f64()).unwrap_or(0.0);
-                    let eval = Evaluation::failed(
-                        TrialState::TimedOut,
-                        format!(
-                            "stopped: still running {:.0} s after the per-trial time limit of \
-                             {limit:.1} s (it ignored its deadline); raise --trial-time-limit \
-                             if such trials should finish",
-                            TRIAL_GRACE.as_secs_f64()
-                        ),
-                        limit,
-                    );
-                    finished.insert(id, (rec, eval));
-                }
-            }
-            if got_nothing
-                && (time_up
-                    || cfg.abort.load(Ordering::SeqCst)
-                    || cancelled_at.is_some_and(|c| c.elapsed() >= CANCEL_GRACE))
+            } else if (time_up
+                || cfg.abort.load(Ordering::SeqCst)
+                || cancelled_at.is_some_and(|c| c.elapsed() >= CANCEL_GRACE))
                 && !in_flight.is_empty()
             {
                 // Past the search deadline: running trials cannot be waited for.
@@ -525,8 +490,7 @@ impl<'a> Study<'a> {
                 } else {
                     TrialState::TimedOut
                 };
-                give_up.clear();
-                for (id, mut rec) in std::mem::take(&mut in_flight) {
+                for (id, (mut rec, _)) in std::mem::take(&mut in_flight) {
                     rec.state = state;
                     rec.mean = f64::NAN;
                     rec.std = f64::NAN;
@@ -541,6 +505,29 @@ impl<'a> Study<'a> {
                     session_failed += 1;
                 }
                 self.history.sort_by_key(|t| t.trial_id);
+            }
+            // A trial far past its own deadline is not coming back in useful time: record it
+            // timed out (told in order like any other) and free its slot.
+            let now = Instant::now();
+            let overdue: Vec<u64> = in_flight
+                .iter()
+                .filter(|(_, (_, give_up))| give_up.is_some_and(|t| now >= t))
+                .map(|(id, _)| *id)
+                .collect();
+            for id in overdue {
+                let (rec, _) = in_flight.remove(&id).expect("listed above");
+                let limit = trial_limit.map_or(0.0, |l| l.as_secs_f64());
+                let eval = Evaluation::failed(
+                    TrialState::TimedOut,
+                    format!(
+                        "stopped: still running {:.0} s after the per-trial time limit of \
+                         {limit:.1} s (it ignored its deadline); raise --trial-time-limit if \
+                         such trials should finish",
+                        TRIAL_GRACE.as_secs_f64()
+                    ),
+                    limit,
+                );
+                finished.insert(id, (rec, eval));
             }
             // tell finished trials in id order
             while let Some(&next) = pending_tell.front() {
