@@ -2,7 +2,7 @@
 
 use crate::args::CompareArgs;
 use crate::cmd_leaderboard::{open_existing, pick_study};
-use crate::output::{fmt_score, fmt_secs, table};
+use crate::output::{fmt_parents, fmt_score, fmt_secs, table};
 use anyhow::{Context, Result};
 use std::collections::BTreeSet;
 
@@ -94,19 +94,11 @@ pub fn run(a: CompareArgs) -> Result<()> {
         x.candidate.operator.clone(),
         y.candidate.operator.clone(),
     ]);
-    let parents = |t: &automl_core::TrialRecord| {
-        if t.candidate.parents.is_empty() {
-            "-".to_string()
-        } else {
-            t.candidate
-                .parents
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>()
-                .join(" ")
-        }
-    };
-    rows.push(vec!["parents".into(), parents(&x), parents(&y)]);
+    rows.push(vec![
+        "parents".into(),
+        fmt_parents(&x, "-"),
+        fmt_parents(&y, "-"),
+    ]);
     print!("{}", table(&rows));
     println!("(* = parameter differs)");
     Ok(())

@@ -5,7 +5,7 @@
 //! model_size_bytes, strategy, operator, parents, fidelity, params, error.
 
 use crate::args::{Format, LeaderboardArgs, SortKey};
-use crate::output::{fmt_bytes, fmt_row_time, fmt_score, key_params, markdown, table};
+use crate::output::{fmt_bytes, fmt_parents, fmt_row_time, fmt_score, key_params, markdown, table};
 use anyhow::{Context, Result, bail};
 use automl_core::params::ParamsExt;
 use automl_core::{Metric, StudyRecord};
@@ -158,12 +158,7 @@ pub fn run(a: LeaderboardArgs) -> Result<()> {
                     t.model_size_bytes.to_string(),
                     t.strategy.clone(),
                     t.candidate.operator.clone(),
-                    t.candidate
-                        .parents
-                        .iter()
-                        .map(|p| p.to_string())
-                        .collect::<Vec<_>>()
-                        .join(" "),
+                    fmt_parents(t, ""),
                     format!("{}", t.candidate.fidelity),
                     t.candidate.params.render(),
                     t.error.clone().unwrap_or_default(),
@@ -224,16 +219,7 @@ pub fn run(a: LeaderboardArgs) -> Result<()> {
                     } else {
                         format!("{}/{}", t.strategy, t.candidate.operator)
                     },
-                    if t.candidate.parents.is_empty() {
-                        "-".into()
-                    } else {
-                        t.candidate
-                            .parents
-                            .iter()
-                            .map(|p| p.to_string())
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    },
+                    fmt_parents(t, "-"),
                     format!("{:.2}", t.candidate.fidelity),
                     t.state.as_str().to_string(),
                     match &t.error {

@@ -58,6 +58,15 @@ pub fn key_params(t: &TrialRecord, n: usize) -> String {
     }
 }
 
+/// A trial's parent trial ids separated by spaces, or `none` when it has no parents.
+pub fn fmt_parents(t: &TrialRecord, none: &str) -> String {
+    if t.candidate.parents.is_empty() {
+        return none.to_string();
+    }
+    let ids: Vec<String> = t.candidate.parents.iter().map(|p| p.to_string()).collect();
+    ids.join(" ")
+}
+
 /// Render rows as an aligned text table (first row = header). Numeric-looking cells are
 /// right-aligned.
 pub fn table(rows: &[Vec<String>]) -> String {
