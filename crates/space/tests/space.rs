@@ -4,31 +4,9 @@
 use automl_core::{ParamValue, Params, Rng, Task};
 use automl_space::{Distribution, SearchSpace, SpaceError};
 
-const SMALL: &str = r#"
-version = 1
-name = "small"
-description = "test space"
-
-[families.svm]
-[families.svm.params]
-c = { type = "float", low = 0.01, high = 100.0, log = true, default = 1.0 }
-kernel = { type = "categorical", choices = ["rbf", "linear", "poly"], default = "rbf" }
-gamma = { type = "float", low = 0.001, high = 10.0, log = true, default = 1.0, when = { kernel = ["rbf", "poly"] } }
-degree = { type = "int", low = 2, high = 5, default = 3, when = { kernel = ["poly"] } }
-coef0 = { type = "float", low = 0.0, high = 1.0, default = 0.0, when = { degree = [3, 4] } }
-epsilon = { type = "float", low = 0.001, high = 1.0, log = true, default = 0.1, tasks = ["regression"] }
-shrinking = { type = "fixed", value = true }
-
-[families.tree]
-tasks = ["binary", "multiclass"]
-[families.tree.params]
-max_depth = { type = "int", low = 1, high = 3, default = 2 }
-leaves = { type = "int", low = 4, high = 256, log = true, default = 31 }
-
-[families.linear]
-[families.linear.params]
-fit_intercept = { type = "fixed", value = true }
-"#;
+/// A space with conditional parameters (`when`), a task-restricted parameter and family, and a
+/// fixed-only family; shared with the property tests.
+const SMALL: &str = include_str!("fixtures/small.toml");
 
 fn small() -> SearchSpace {
     SearchSpace::from_toml_str(SMALL, "small.toml").unwrap()
