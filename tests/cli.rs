@@ -87,19 +87,7 @@ fn full_cycle(file: &str, classes: Option<&[&str]>, extra: &[&str]) {
         "{show}"
     );
 
-    let preds = dir.join("preds.csv");
-    run_in(
-        dir,
-        &[
-            "predict",
-            "--store",
-            "db",
-            data,
-            "--output",
-            preds.to_str().unwrap(),
-        ],
-    )
-    .ok();
+    let preds = predict_in(dir, "db", data, "preds.csv", &[]);
     let (header, body) = read_csv(&preds);
     assert_eq!(header[0], "prediction");
     assert_eq!(
@@ -130,39 +118,13 @@ fn full_cycle(file: &str, classes: Option<&[&str]>, extra: &[&str]) {
     }
     // Reopen: same leaderboard and identical predictions.
     assert_eq!(leaderboard_json(dir, "db"), rows);
-    let preds2 = dir.join("preds2.csv");
-    run_in(
-        dir,
-        &[
-            "predict",
-            "--store",
-            "db",
-            data,
-            "--output",
-            preds2.to_str().unwrap(),
-        ],
-    )
-    .ok();
+    let preds2 = predict_in(dir, "db", data, "preds2.csv", &[]);
     assert_eq!(
         std::fs::read(&preds).unwrap(),
         std::fs::read(&preds2).unwrap()
     );
     // A trial's own fold models predict too.
-    let preds3 = dir.join("preds3.csv");
-    run_in(
-        dir,
-        &[
-            "predict",
-            "--store",
-            "db",
-            data,
-            "--output",
-            preds3.to_str().unwrap(),
-            "--trial",
-            &best_id,
-        ],
-    )
-    .ok();
+    let preds3 = predict_in(dir, "db", data, "preds3.csv", &["--trial", &best_id]);
     assert_eq!(csv_rows(&preds3), body.len());
 }
 
@@ -271,19 +233,7 @@ fn same_seed_same_leaderboard_with_two_jobs() {
             })
             .collect();
         boards.push(rows);
-        let p = dir.join("p.csv");
-        run_in(
-            dir,
-            &[
-                "predict",
-                "--store",
-                "db",
-                data.to_str().unwrap(),
-                "-o",
-                p.to_str().unwrap(),
-            ],
-        )
-        .ok();
+        let p = predict_in(dir, "db", data.to_str().unwrap(), "p.csv", &[]);
         preds.push(std::fs::read(p).unwrap());
     }
     assert_eq!(

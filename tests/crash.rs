@@ -202,19 +202,7 @@ fn sigkill_at_random_moments_then_resume() {
         }
         let _ = store.flush();
     }
-    let p = dir.join("p.csv");
-    run_in(
-        dir,
-        &[
-            "predict",
-            data,
-            "--store",
-            "db",
-            "--output",
-            p.to_str().unwrap(),
-        ],
-    )
-    .ok();
+    let p = predict_in(dir, "db", data, "p.csv", &[]);
     assert_eq!(csv_rows(&p), 600);
 }
 
@@ -275,18 +263,6 @@ fn ctrl_c_stops_and_saves_the_best_model() {
         stdout.contains("stopped by Ctrl-C") && stdout.contains("best: trial"),
         "{stdout}"
     );
-    let p = dir.join("p.csv");
-    run_in(
-        dir,
-        &[
-            "predict",
-            data,
-            "--store",
-            "db",
-            "--output",
-            p.to_str().unwrap(),
-        ],
-    )
-    .ok();
+    let p = predict_in(dir, "db", data, "p.csv", &[]);
     assert_eq!(csv_rows(&p), 600);
 }

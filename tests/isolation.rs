@@ -5,6 +5,7 @@
 
 use crate::cli::leaderboard_json;
 use crate::util::*;
+use automl_engine::study::ASK_WINDOW;
 use serde_json::Value;
 use std::time::Instant;
 
@@ -29,6 +30,35 @@ var_smoothing = { type = "float", low = 1e-12, high = 1e-1, log = true, default 
 
 const BUDGET_S: f64 = 8.0;
 
+/// Fit `flowers.csv` in a temp dir with `space` (test families enabled), `--store db --jobs 2
+/// --quiet` plus `args`, and check the budget promise (budget * 1.05 + 1 s), plus 2 s for
+/// process start-up on a busy CI machine: a misbehaving fit that was waited for would take an
+/// hour. Returns the temp dir (holding the store `db`) and the data path.
+fn fit_with_test_families(space: &str, budget: f64, args: &[&str]) -> (tempfile::TempDir, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("space.toml"), space).unwrap();
+    let data = example("flowers.csv").to_str().unwrap().to_string();
+    let budget_s = budget.to_string();
+    let started = Instant::now();
+    let out = automl()
+        .args(["fit", &data, "--store", "db", "--space", "space.toml"])
+        .args(["--time-budget", &budget_s, "--jobs", "2", "--quiet"])
+        .args(args)
+        .env("AUTOML_TEST_FAMILIES", "1")
+        .current_dir(dir)
+        .output()
+        .expect("cannot run the automl binary");
+    let wall = started.elapsed().as_secs_f64();
+    let fit = Run { out }.ok();
+    assert!(
+        wall < budget * 1.05 + 1.0 + 2.0,
+        "fit took {wall:.1} s with a {budget} s budget\n{}",
+        fit.stdout()
+    );
+    (tmp, data)
+}
+
 fn rows_of<'a>(rows: &'a [Value], family: &str) -> Vec<&'a Value> {
     rows.iter().filter(|r| r["family"] == family).collect()
 }
@@ -39,40 +69,9 @@ fn error_of(r: &Value) -> String {
 
 #[test]
 fn panicking_looping_and_oversized_candidates_are_isolated() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, data) = fit_with_test_families(SPACE, BUDGET_S, &[]);
     let dir = tmp.path();
-    std::fs::write(dir.join("space.toml"), SPACE).unwrap();
-    let data = example("flowers.csv");
-    let data = data.to_str().unwrap();
-    let budget = BUDGET_S.to_string();
-    let started = Instant::now();
-    let out = automl()
-        .args([
-            "fit",
-            data,
-            "--store",
-            "db",
-            "--space",
-            "space.toml",
-            "--time-budget",
-            &budget,
-            "--jobs",
-            "2",
-            "--quiet",
-        ])
-        .env("AUTOML_TEST_FAMILIES", "1")
-        .current_dir(dir)
-        .output()
-        .expect("cannot run the automl binary");
-    let wall = started.elapsed().as_secs_f64();
-    let fit = Run { out }.ok();
-    // The budget promise (budget * 1.05 + 1 s), plus 2 s for process start-up on a busy CI
-    // machine: a test_loop fit that was waited for would take an hour.
-    assert!(
-        wall < BUDGET_S * 1.05 + 1.0 + 2.0,
-        "fit took {wall:.1} s with a {BUDGET_S} s budget\n{}",
-        fit.stdout()
-    );
+    let data = data.as_str();
 
     let rows = leaderboard_json(dir, "db");
     let panics = rows_of(&rows, "test_panic");
@@ -105,19 +104,7 @@ fn panicking_looping_and_oversized_candidates_are_isolated() {
     );
 
     // The final model works.
-    let preds = dir.join("preds.csv");
-    run_in(
-        dir,
-        &[
-            "predict",
-            "--store",
-            "db",
-            data,
-            "--output",
-            preds.to_str().unwrap(),
-        ],
-    )
-    .ok();
+    let preds = predict_in(dir, "db", data, "preds.csv", &[]);
     let (header, body) = read_csv(&preds);
     assert_eq!(header[0], "prediction");
     assert_eq!(body.len(), csv_rows(std::path::Path::new(data)));
@@ -140,44 +127,16 @@ seconds = { type = "fixed", value = 3600 }
 [families.naive_bayes.params]
 var_smoothing = { type = "float", low = 1e-12, high = 1e-1, log = true, default = 1e-9 }
 "#;
-    const BUDGET: f64 = 10.0;
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    std::fs::write(dir.join("space.toml"), HUNG_SPACE).unwrap();
-    let data = example("flowers.csv");
-    let started = Instant::now();
-    let out = automl()
-        .args([
-            "fit",
-            data.to_str().unwrap(),
-            "--store",
-            "db",
-            "--space",
-            "space.toml",
-            "--strategy",
-            "random",
-            "--time-budget",
-            &BUDGET.to_string(),
-            "--trial-time-limit",
-            "1",
-            "--jobs",
-            "2",
-            "--seed",
-            "3",
-            "--quiet",
-        ])
-        .env("AUTOML_TEST_FAMILIES", "1")
-        .current_dir(dir)
-        .output()
-        .expect("cannot run the automl binary");
-    let wall = started.elapsed().as_secs_f64();
-    let fit = Run { out }.ok();
-    assert!(
-        wall < BUDGET * 1.05 + 1.0 + 2.0,
-        "fit took {wall:.1} s with a {BUDGET} s budget\n{}",
-        fit.stdout()
-    );
-    let rows = leaderboard_json(dir, "db");
+    let args = [
+        "--strategy",
+        "random",
+        "--trial-time-limit",
+        "1",
+        "--seed",
+        "3",
+    ];
+    let (tmp, _) = fit_with_test_families(HUNG_SPACE, 10.0, &args);
+    let rows = leaderboard_json(tmp.path(), "db");
     let id = |r: &Value| r["trial_id"].as_u64().unwrap();
     let hung: Vec<&Value> = rows_of(&rows, "test_loop")
         .into_iter()
@@ -194,7 +153,7 @@ var_smoothing = { type = "float", low = 1e-12, high = 1e-1, log = true, default 
     let first_hung = hung.iter().map(|r| id(r)).min().unwrap();
     let later = rows
         .iter()
-        .filter(|r| r["state"] == "complete" && id(r) > first_hung + 6)
+        .filter(|r| r["state"] == "complete" && id(r) > first_hung + ASK_WINDOW as u64)
         .count();
     assert!(
         later > 0,

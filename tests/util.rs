@@ -54,6 +54,23 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Run {
     Run { out }
 }
 
+/// `automl predict DATA --store STORE --output OUTPUT` in `dir`, plus `extra` arguments; it
+/// must succeed. Returns the path of the predictions file.
+pub fn predict_in(dir: &Path, store: &str, data: &str, output: &str, extra: &[&str]) -> PathBuf {
+    let out = dir.join(output);
+    let mut args = vec![
+        "predict",
+        data,
+        "--store",
+        store,
+        "--output",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run_in(dir, &args).ok();
+    out
+}
+
 /// Parse a CSV written by `automl predict` (no quoting needed for our outputs).
 pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     let text = std::fs::read_to_string(path).expect("read csv");
