@@ -19,7 +19,6 @@ import os
 import statistics
 import subprocess
 import sys
-from collections import defaultdict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run_bench as rb  # noqa: E402
@@ -37,27 +36,8 @@ def cv_of(binary, outs, r):
 
 
 def table(rows, strategies, datasets, key, title):
-    groups = defaultdict(dict)
-    for r in rows:
-        groups[(r["dataset"], r["seed"])][r["strategy"]] = r
-    ranks, wins = defaultdict(list), defaultdict(float)
-    per_ds, scores = defaultdict(list), defaultdict(list)
-    complete = 0
-    for (name, _seed), g in groups.items():
-        if set(g) != set(strategies):
-            continue  # an unfinished group
-        complete += 1
-        metric = next(iter(g.values()))["metric"]
-        rk = rb.average_ranks([g[s].get(key) for s in strategies], metric)
-        best = min(rk)
-        n_best = sum(1 for x in rk if x == best)
-        for s, x in zip(strategies, rk):
-            ranks[s].append(x)
-            per_ds[(name, s)].append(x)
-            if g[s].get(key) is not None:
-                scores[(name, s)].append(g[s][key])
-            if x == best:
-                wins[s] += 1 / n_best
+    g = rb.rank_groups(rows, strategies, key)
+    ranks, wins, per_ds, scores, complete = g["ranks"], g["wins"], g["per_ds"], g["scores"], g["complete"]
     max_trials = rows[0].get("max_trials")
     seeds = sorted({r["seed"] for r in rows})
     print(f"### {title}: --max-trials {max_trials}, {len(datasets)} datasets x {len(seeds)} seeds, "
@@ -73,7 +53,7 @@ def table(rows, strategies, datasets, key, title):
         metric = next(r["metric"] for r in rows if r["dataset"] == name)
         cells = []
         for s in strategies:
-            rk, sc = per_ds[(name, s)], scores[(name, s)]
+            rk, sc = per_ds.get((name, s), []), scores.get((name, s), [])
             cells.append(f"{statistics.mean(rk):.2f} / {rb.fmt_num(statistics.mean(sc))}" if rk and sc else "—")
         print(f"| {name} | {metric} | " + " | ".join(cells) + " |")
     print()

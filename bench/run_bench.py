@@ -579,23 +579,43 @@ def average_ranks(values: list, metric: str) -> list[float]:
     return ranks
 
 
+def rank_groups(rows: list, strategies: list, key: str = "ours") -> dict:
+    """Rank the strategies within each (dataset, seed) group of `rows` on `row[key]`
+    (direction-aware, ties averaged, None last); groups missing a strategy are skipped.
+    Returns per strategy the ranks and wins (shared on ties), per (dataset, strategy) the ranks
+    and the scored values, and the number of complete groups."""
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["dataset"], r["seed"]), {})[r["strategy"]] = r
+    out = {"ranks": {s: [] for s in strategies}, "wins": {s: 0.0 for s in strategies},
+           "per_ds": {}, "scores": {}, "complete": 0}
+    for (name, _seed), g in groups.items():
+        if set(g) != set(strategies):
+            continue
+        out["complete"] += 1
+        values = [g[s].get(key) for s in strategies]
+        rk = average_ranks(values, g[strategies[0]]["metric"])
+        best = min(rk)
+        n_best = sum(1 for x in rk if x == best)
+        for s, x, v in zip(strategies, rk, values):
+            out["ranks"][s].append(x)
+            out["per_ds"].setdefault((name, s), []).append(x)
+            if v is not None:
+                out["scores"].setdefault((name, s), []).append(v)
+                if x == best:
+                    out["wins"][s] += 1 / n_best
+    return out
+
+
 def run_strategies(h: Harness, datasets, meta) -> tuple[list[dict], str]:
     a = h.args
     strategies = [s.strip() for s in a.strategies.split(",") if s.strip()]
     seeds = [a.seed + k for k in range(a.seeds)]
-    budget = a.budget
-    ranks = {s: [] for s in strategies}
-    per_ds = {(d, s): [] for d in datasets for s in strategies}
-    scores = {(d, s): [] for d in datasets for s in strategies}
-    fails = {s: 0 for s in strategies}
-    wins = {s: 0.0 for s in strategies}
-    walls = {s: [] for s in strategies}
     rows = []
     total = len(datasets) * len(seeds) * len(strategies)
     n = 0
     for name in datasets:
         for seed in seeds:
-            group = []
             for strat in strategies:
                 n += 1
                 log(f"[{n}/{total}] {name} seed {seed} strategy {strat}: fit --max-trials {a.max_trials} ...")
@@ -604,25 +624,12 @@ def run_strategies(h: Harness, datasets, meta) -> tuple[list[dict], str]:
                 emit_jsonl(a.jsonl, r, meta, "strategies")
                 log(f"    {r['metric']}={fmt_num(r['ours'])} trials {r['trials_complete']}/{r['trials_total']} "
                     f"fit {fmt_s(r['fit_wall_s'])}s" + (f"; ERROR {r['error']}" if r["error"] else ""))
-                group.append(r)
                 rows.append(r)
-            metric = group[0]["metric"]
-            rk = average_ranks([r["ours"] for r in group], metric)
-            best = min(rk)
-            n_best = sum(1 for x in rk if x == best)
-            for r, x in zip(group, rk):
-                s = r["strategy"]
-                r["rank"] = x
-                ranks[s].append(x)
-                per_ds[(name, s)].append(x)
-                if r["ours"] is None:
-                    fails[s] += 1
-                else:
-                    scores[(name, s)].append(r["ours"])
-                    if x == best:
-                        wins[s] += 1 / n_best
-                if r["fit_wall_s"] is not None:
-                    walls[s].append(r["fit_wall_s"])
+    g = rank_groups(rows, strategies)
+    ranks, wins, per_ds, scores = g["ranks"], g["wins"], g["per_ds"], g["scores"]
+    fails = {s: sum(1 for r in rows if r["strategy"] == s and r["ours"] is None) for s in strategies}
+    walls = {s: [r["fit_wall_s"] for r in rows if r["strategy"] == s and r["fit_wall_s"] is not None]
+             for s in strategies}
     summary = {s: {"mean_rank": round(statistics.mean(ranks[s]), 3) if ranks[s] else None,
                    "groups": len(ranks[s]), "failed": fails[s], "wins": round(wins[s], 2),
                    "mean_fit_wall_s": round(statistics.mean(walls[s]), 2) if walls[s] else None}
@@ -643,8 +650,8 @@ def run_strategies(h: Harness, datasets, meta) -> tuple[list[dict], str]:
         metric = load_manifest(h.data_dir, name)["metrics"]["primary"]
         cells = []
         for s in strategies:
-            rk = per_ds[(name, s)]
-            sc = scores[(name, s)]
+            rk = per_ds.get((name, s), [])
+            sc = scores.get((name, s), [])
             cells.append(f"{fmt_r(statistics.mean(rk)) if rk else '—'} / "
                          f"{fmt_num(statistics.mean(sc)) if sc else '—'}")
         md.append(f"| {name} | {metric} | " + " | ".join(cells) + " |")
