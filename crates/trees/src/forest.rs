@@ -425,7 +425,8 @@ fn find_split(
     let s = ctx.s;
     let msl = ctx.p.min_samples_leaf.max(1) as u32;
     let n = rows.len() as u32;
-    let mut best: Option<(f64, usize, u8, bool)> = None;
+    // (gain, feature, threshold bin, default left, first non-empty bin right of the threshold)
+    let mut best: Option<(f64, usize, u8, bool, u8)> = None;
     // As scikit-learn: `max_feat` drawn features count constant ones too, but the draw goes on
     // until at least one non-constant feature was found.
     let mut found = false;
@@ -542,7 +543,22 @@ fn find_split(
                 };
                 let gain = a + b - parent;
                 if best.is_none_or(|bb| gain > bb.0) {
-                    best = Some((gain, f, t, miss_left || (!has_miss && lc >= n - lc)));
+                    // empty slots give the same split as the last non-empty one and never win
+                    // (strict `>`), so `t` is the highest bin with rows on the left
+                    let next = if ext || t == hi {
+                        t
+                    } else {
+                        (slot + 1..n_slots + 1)
+                            .find(|&q| ctx.cnt[q] > 0)
+                            .map_or(hi, |q| lo + (q - 1) as u8)
+                    };
+                    best = Some((
+                        gain,
+                        f,
+                        t,
+                        miss_left || (!has_miss && lc >= n - lc),
+                        next,
+                    ));
                 }
             }
         }
@@ -551,8 +567,10 @@ fn find_split(
         ctx.mstat = mstat;
         ctx.lm = lm;
     }
-    let (gain, f, t, default_left) = best?;
-    let rule = if ctx.data.mappers()[f].categorical {
+    let (gain, f, t, default_left, next) = best?;
+    let fb = &ctx.data.mappers()[f];
+    let t = if fb.categorical { t } else { mid_gap_cut(fb, t, next) };
+    let rule = if fb.categorical {
         let mut bits = [0u64; 4];
         for b in 1..=t {
             bits[(b >> 6) as usize] |= 1 << (b & 63);
@@ -568,6 +586,32 @@ fn find_split(
         }
     };
     Some((gain.max(0.0), f, rule))
+}
+
+/// The cut of a best split, placed mid-gap as scikit-learn places it. The node's rows fill bins
+/// up to `t` on the left and from `next` on the right; every bin bound between them splits the
+/// node's rows alike. The lowest bound (bin `t`'s own) would send any unseen value in the gap
+/// to the right. scikit-learn cuts half-way between the two nearest values instead. On integer
+/// pixels (digits), cutting at the low end cost 2.7 % in log loss against it. So this takes
+/// the bound nearest the middle of the gap, `(upper(t) + lower(next)) / 2`, and keeps raw and
+/// binned prediction in agreement (the cut is still a bin bound).
+fn mid_gap_cut(fb: &crate::binning::FeatureBins, t: u8, next: u8) -> u8 {
+    if next <= t + 1 {
+        return t;
+    }
+    // threshold k cuts at upper[k - 1]; candidates k in t..next
+    let cuts = &fb.upper[t as usize - 1..next as usize - 1];
+    let target = cuts[0] + (cuts[cuts.len() - 1] - cuts[0]) / 2.0;
+    if !target.is_finite() {
+        return t;
+    }
+    let i = cuts.partition_point(|&c| c < target);
+    let i = if i > 0 && (i == cuts.len() || target - cuts[i - 1] <= cuts[i] - target) {
+        i - 1
+    } else {
+        i
+    };
+    t + i as u8
 }
 
 /// A random threshold bin in `lo..hi` (bins `lo..=t` go left). Numeric features: a cut value
