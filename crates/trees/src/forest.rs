@@ -552,13 +552,7 @@ fn find_split(
                             .find(|&q| ctx.cnt[q] > 0)
                             .map_or(hi, |q| lo + (q - 1) as u8)
                     };
-                    best = Some((
-                        gain,
-                        f,
-                        t,
-                        miss_left || (!has_miss && lc >= n - lc),
-                        next,
-                    ));
+                    best = Some((gain, f, t, miss_left || (!has_miss && lc >= n - lc), next));
                 }
             }
         }
@@ -569,7 +563,11 @@ fn find_split(
     }
     let (gain, f, t, default_left, next) = best?;
     let fb = &ctx.data.mappers()[f];
-    let t = if fb.categorical { t } else { mid_gap_cut(fb, t, next) };
+    let t = if fb.categorical {
+        t
+    } else {
+        mid_gap_cut(fb, t, next)
+    };
     let rule = if fb.categorical {
         let mut bits = [0u64; 4];
         for b in 1..=t {
