@@ -43,13 +43,13 @@ pub struct Bayes {
 }
 
 impl Bayes {
-    /// TPE with 5 startup trials per family, gamma 0.25, 24 candidates, 3 refined.
+    /// TPE with 3 startup trials per family (the default counts as one), gamma 0.25, 24 candidates, 3 refined.
     pub fn new(seed: u64) -> Self {
         Bayes {
             rng: Rng::derive(seed, 0x6261_7965),
             tracker: Tracker::default(),
             obs: BTreeMap::new(),
-            n_startup: 5,
+            n_startup: 3,
             gamma: 0.25,
             n_candidates: 24,
             n_refine: 3,

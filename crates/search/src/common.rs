@@ -121,11 +121,6 @@ impl Tracker {
         self.seen.contains(&candidate_key(family, params))
     }
 
-    /// Number of distinct configurations proposed or told.
-    pub fn n_seen(&self) -> usize {
-        self.seen.len()
-    }
-
     /// Register a proposal; false (and nothing registered) when it is a duplicate.
     pub fn claim(&mut self, family: &str, params: &Params) -> bool {
         let fresh = self.seen.insert(candidate_key(family, params));

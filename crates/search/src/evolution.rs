@@ -14,9 +14,10 @@ struct Member {
     loss: f64,
 }
 
-/// Regularized evolution (`evolution`). After the cheap-first defaults and random samples that
-/// fill the population, each ask runs a tournament over the population (the most recent
-/// `population_size` complete trials: the oldest die first) and
+/// Regularized evolution (`evolution`). The cheap-first defaults are the first generation (random
+/// samples while fewer than `tournament_size` of them scored); then each ask runs a tournament
+/// over the population (the most recent `population_size` complete trials: the oldest die
+/// first) and
 /// - with probability `p_switch` samples a different family afresh (operator `family_switch`),
 /// - with probability `p_crossover` crosses the winner with the winner of a second tournament
 ///   among its family (operator `crossover`, parents `[a, b]`),
@@ -135,7 +136,10 @@ impl Strategy for Evolution {
         if let Some(c) = self.tracker.next_default(ctx) {
             return Some(c);
         }
-        if self.tracker.n_seen() >= self.population_size && !self.population.is_empty() {
+        // The cheap-first defaults are the first generation: evolution starts as soon as a
+        // tournament can be held. (Waiting for `population_size` trials, as before, made the 8
+        // trials after the 12 defaults of a 20-trial search all random.)
+        if self.population.len() >= self.tournament_size.min(self.population_size) {
             if let Some(c) = self.evolve(ctx) {
                 return Some(c);
             }

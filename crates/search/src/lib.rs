@@ -68,7 +68,8 @@ pub struct AskContext<'a> {
     pub families: &'a [FamilyInfo],
     /// All trials told so far, in trial-id order (any state).
     pub history: &'a [TrialRecord],
-    /// Share of the time budget used, 0..1 (0 when only a trial budget is set).
+    /// Share of the budget used, 0..1: of the time budget, else of `--max-trials` (trials
+    /// searched so far), else 0.
     pub elapsed_fraction: f64,
 }
 
