@@ -795,7 +795,10 @@ impl Study<'_> {
 
     /// Select an ensemble from the kept out-of-fold predictions; when its CV score beats the
     /// best single trial, store it as its own trial (family `ensemble`, members as parents)
-    /// whose artifact is the weighted bag of the members' fold models.
+    /// whose artifact is the weighted bag of the members' fold models. Its CV score is that of
+    /// the selection procedure, cross-validated over the same folds
+    /// ([`crate::ensemble::cross_validated`]), not of the final weights on the rows that chose
+    /// them.
     fn build_ensemble(
         &mut self,
         data: &TrainingData,
@@ -821,27 +824,42 @@ impl Study<'_> {
         ) else {
             return Ok(None);
         };
-        // Per-fold scores of the ensemble, comparable with every trial's.
-        let mut fold_scores = Vec::new();
+        // Per-fold scores of the ensemble, comparable with every trial's: scored on honest
+        // out-of-fold predictions, where each fold's weights were selected on the other folds.
+        let mut folds = Vec::new();
         let mut offset = 0;
         for f in &data.folds {
             let len = f.split.valid.len();
-            let rows: Vec<usize> = (offset..offset + len).collect();
-            let part = automl_core::Predictions {
-                values: rows.iter().map(|&i| sel.oof.values[i]).collect(),
-                proba: sel
-                    .oof
-                    .proba
-                    .as_ref()
-                    .map(|p| p.select(ndarray::Axis(0), &rows)),
-            };
-            fold_scores.push(
-                self.metric
-                    .compute(&y[offset..offset + len], &part, info.n_classes),
-            );
+            folds.push(offset..offset + len);
             offset += len;
         }
-        let (mean, std) = automl_trainer::cv::summarize(&fold_scores, Some(sel.score));
+        let Some(honest) = crate::ensemble::cross_validated(
+            &cands,
+            &y,
+            &folds,
+            self.metric,
+            info.task,
+            info.n_classes,
+            crate::ensemble::EnsembleConfig::default(),
+        ) else {
+            return Ok(None);
+        };
+        let fold_scores: Vec<f64> = folds
+            .iter()
+            .map(|r| {
+                let rows: Vec<usize> = r.clone().collect();
+                let part = automl_core::Predictions {
+                    values: rows.iter().map(|&i| honest.values[i]).collect(),
+                    proba: honest
+                        .proba
+                        .as_ref()
+                        .map(|p| p.select(ndarray::Axis(0), &rows)),
+                };
+                self.metric.compute(&y[r.clone()], &part, info.n_classes)
+            })
+            .collect();
+        let pooled = self.metric.compute(&y, &honest, info.n_classes);
+        let (mean, std) = automl_trainer::cv::summarize(&fold_scores, Some(pooled));
         if !self.metric.better(mean, best.mean) {
             return Ok(None);
         }
@@ -885,12 +903,7 @@ impl Study<'_> {
         rec.std = std;
         rec.metrics = Metric::for_task(info.task)
             .iter()
-            .map(|m| {
-                (
-                    m.name().to_string(),
-                    m.compute(&y, &sel.oof, info.n_classes),
-                )
-            })
+            .map(|m| (m.name().to_string(), m.compute(&y, &honest, info.n_classes)))
             .collect();
         rec.fit_time_s = fit_time;
         rec.model_size_bytes = size;
