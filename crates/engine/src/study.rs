@@ -833,10 +833,16 @@ impl Study<'_> {
             folds.push(offset..offset + len);
             offset += len;
         }
+        // With a single holdout, the selection is cross-validated over 5 interleaved parts of it.
+        let parts: Vec<Vec<usize>> = if folds.len() >= 2 {
+            folds.iter().map(|r| r.clone().collect()).collect()
+        } else {
+            (0..5).map(|k| (k..y.len()).step_by(5).collect()).collect()
+        };
         let Some(honest) = crate::ensemble::cross_validated(
             &cands,
             &y,
-            &folds,
+            &parts,
             self.metric,
             info.task,
             info.n_classes,
