@@ -2,7 +2,6 @@
 //! trials whose averaged out-of-fold predictions score best on the study's metric.
 
 use automl_core::{Metric, Predictions, Task};
-use automl_trainer::{PredictorInfo, pipeline::average};
 
 /// Settings of the selection.
 #[derive(Debug, Clone, Copy)]
@@ -22,13 +21,12 @@ impl Default for EnsembleConfig {
     }
 }
 
-/// The chosen members (trial id, weight summing to 1) and the ensemble's out-of-fold predictions.
+/// The chosen members (trial id, weight summing to 1) and their in-sample out-of-fold score.
 pub struct Selection {
     /// Members and weights.
     pub members: Vec<(u64, f64)>,
-    /// Ensemble out-of-fold predictions.
-    pub oof: Predictions,
-    /// Out-of-fold score of the ensemble.
+    /// Score of these weights on the rows that chose them (optimistic: the study scores the
+    /// ensemble with [`cross_validated`] instead).
     pub score: f64,
 }
 
@@ -137,7 +135,6 @@ pub fn select(
     if pool.len() < 2 {
         return None;
     }
-    let info = PredictorInfo { task, n_classes };
     let shape = Shape::new(task, n_classes);
     let flats: Vec<Vec<f64>> = pool.iter().map(|(_, p)| shape.flat(p)).collect();
     let (best_counts, best_score) = greedy(&flats, y, metric, shape, cfg.rounds)?;
@@ -151,16 +148,8 @@ pub fn select(
         .filter(|(_, c)| **c > 0)
         .map(|(i, c)| (pool[i].0, *c as f64 / total as f64))
         .collect();
-    let parts: Vec<(f64, Predictions)> = best_counts
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| **c > 0)
-        .map(|(i, c)| (*c as f64, pool[i].1.clone()))
-        .collect();
-    let oof = average(&parts, info, y.len());
     Some(Selection {
         members,
-        oof,
         score: best_score,
     })
 }
@@ -168,8 +157,8 @@ pub fn select(
 /// Honest out-of-fold predictions of ensemble selection itself. The weights [`select`] finds
 /// were chosen on the very out-of-fold rows its score is computed on, so that score flatters
 /// the ensemble (on titanic: CV above the best single trial, test 0.008 AUC below it). Here,
-/// for each fold (a set of row indices; the folds partition the rows), selection runs on the other folds' rows only, and its
-/// weights average the candidates' predictions on the fold's rows; no row's prediction has
+/// for each fold (a set of row indices; the folds partition the rows), selection runs on the
+/// other folds' rows only, and its weights average the candidates' predictions on the fold's rows; no row's prediction has
 /// used that row's label to choose weights. (The pool, the best `pool_size` trials, is still
 /// ranked on all rows.) When a fold's selection keeps a single candidate, that candidate
 /// predicts the fold.
