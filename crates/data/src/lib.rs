@@ -31,6 +31,8 @@ pub use hash::fingerprint;
 pub use load::{
     Dataset, ReadOptions, default_missing_tokens, load_for_prediction, load_training, read_frame,
 };
-pub use prep::{CLIP, ONE_HOT_MAX_LEVELS, PREP_VERSION, Preprocessor, TREE_MAX_CODES};
+pub use prep::{
+    CLIP, MIN_MISSING_FOR_INDICATOR, ONE_HOT_MAX_LEVELS, PREP_VERSION, Preprocessor, TREE_MAX_CODES,
+};
 pub use report::{ColumnReport, ColumnRole, DataReport, Warning, WarningKind};
 pub use split::{Split, holdout, kfold};

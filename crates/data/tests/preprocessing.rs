@@ -133,11 +133,11 @@ fn scaled_and_dense_never_emit_nan_or_inf() {
 fn train_frame() -> Frame {
     let n = 40;
     let num: Vec<f64> = (0..n)
-        .map(|i| if i % 10 == 3 { f64::NAN } else { i as f64 })
+        .map(|i| if i % 8 == 3 { f64::NAN } else { i as f64 })
         .collect();
     let cat: Vec<Option<&str>> = (0..n)
         .map(|i| {
-            if i % 9 == 4 {
+            if i % 7 == 4 {
                 None
             } else {
                 Some(["red", "green", "blue"][i % 3])
@@ -174,10 +174,11 @@ fn encodings_and_names() {
     );
     let x = dense.transform(&f).unwrap();
     // Row 3: num missing -> median of the others, indicator 1.
-    let present: Vec<f64> = (0..40).filter(|i| i % 10 != 3).map(|i| i as f64).collect();
+    let present: Vec<f64> = (0..40).filter(|i| i % 8 != 3).map(|i| i as f64).collect();
     let mut sorted = present.clone();
     sorted.sort_by(f64::total_cmp);
-    let median = (sorted[17] + sorted[18]) / 2.0;
+    assert_eq!(sorted.len(), 35);
+    let median = sorted[17];
     assert_eq!(x[[3, 0]], median);
     assert_eq!(x[[3, 1]], 1.0);
     assert_eq!(x[[2, 1]], 0.0);
@@ -212,7 +213,7 @@ fn encodings_and_names() {
 fn fitted_on_training_rows_only() {
     let f = train_frame();
     // Training rows never contain "blue" (i % 3 == 2) nor a missing num.
-    let rows: Vec<usize> = (0..40).filter(|i| i % 3 != 2 && i % 10 != 3).collect();
+    let rows: Vec<usize> = (0..40).filter(|i| i % 3 != 2 && i % 8 != 3).collect();
     let dense = Preprocessor::fit(&f, &rows, PrepKind::Dense);
     let names = dense.output_names();
     assert!(!names.contains(&"cat=blue".to_string()), "{names:?}");
@@ -345,4 +346,61 @@ fn serde_round_trip() {
     }
     fn assert_send_sync<T: Send + Sync + Clone>() {}
     assert_send_sync::<Preprocessor>();
+}
+
+#[test]
+fn a_column_missing_on_few_training_rows_is_imputed_without_an_indicator() {
+    use automl_data::MIN_MISSING_FOR_INDICATOR;
+    let n = 30;
+    // `rare` is missing on MIN_MISSING_FOR_INDICATOR - 1 rows, `often` on exactly that many.
+    let rare: Vec<f64> = (0..n)
+        .map(|i| {
+            if i < MIN_MISSING_FOR_INDICATOR - 1 {
+                f64::NAN
+            } else {
+                i as f64
+            }
+        })
+        .collect();
+    let often: Vec<f64> = (0..n)
+        .map(|i| {
+            if i < MIN_MISSING_FOR_INDICATOR {
+                f64::NAN
+            } else {
+                1.0
+            }
+        })
+        .collect();
+    let cat: Vec<Option<&str>> = (0..n)
+        .map(|i| {
+            if i == 7 {
+                None
+            } else {
+                Some(["a", "b"][i % 2])
+            }
+        })
+        .collect();
+    let f = Frame::new(vec![
+        Column::numeric("rare", rare),
+        Column::numeric("often", often),
+        Column::categorical("cat", &cat),
+    ]);
+    let rows: Vec<usize> = (0..n).collect();
+    for kind in [PrepKind::Dense, PrepKind::Scaled] {
+        let p = Preprocessor::fit(&f, &rows, kind);
+        assert_eq!(
+            p.output_names(),
+            vec!["rare", "often", "often__missing", "cat=a", "cat=b"],
+            "{kind:?}"
+        );
+        let x = p.transform(&f).unwrap();
+        assert!(x.iter().all(|v| v.is_finite()));
+    }
+    let x = Preprocessor::fit(&f, &rows, PrepKind::Dense)
+        .transform(&f)
+        .unwrap();
+    // The missing `rare` values get the median of the present ones (4..=29 -> 16.5).
+    assert_eq!(x[[0, 0]], 16.5);
+    // Row 7's missing category gets the most frequent level (a: 15 rows vs b: 14).
+    assert_eq!((x[[7, 3]], x[[7, 4]]), (1.0, 0.0));
 }
