@@ -290,6 +290,7 @@ impl<'a> Study<'a> {
                 families: &families,
                 history: &history,
                 elapsed_fraction: 0.0,
+                time_left_s: None,
             };
             for t in &history {
                 strategy.tell(&ctx, t);
@@ -427,6 +428,8 @@ impl<'a> Study<'a> {
                     families: &self.families,
                     history: &self.history,
                     elapsed_fraction,
+                    time_left_s: search_end
+                        .map(|e| e.saturating_duration_since(Instant::now()).as_secs_f64()),
                 };
                 let Some(cand) = self.strategy.ask(&ctx) else {
                     exhausted = true;
@@ -553,6 +556,7 @@ impl<'a> Study<'a> {
                     families: &self.families,
                     history: &self.history,
                     elapsed_fraction: 0.0,
+                    time_left_s: None,
                 };
                 self.strategy.tell(&ctx, &rec);
                 session_done += 1;

@@ -31,7 +31,7 @@ pub use portfolio::{
     portfolio_to_toml,
 };
 pub use random::RandomSearch;
-pub use warm::WarmStart;
+pub use warm::{GIVEN_MAX_SHARE_OF_TIME_LEFT, WarmStart};
 
 use automl_core::{Candidate, Metric, Task, TrialRecord};
 use automl_space::SearchSpace;
@@ -71,6 +71,8 @@ pub struct AskContext<'a> {
     /// Share of the budget used, 0..1: of the time budget, else of `--max-trials` (trials
     /// searched so far), else 0.
     pub elapsed_fraction: f64,
+    /// Seconds left for the search under a time budget (None without one).
+    pub time_left_s: Option<f64>,
 }
 
 /// A search strategy: proposes candidates (ask) and learns from finished trials (tell).

@@ -1,10 +1,13 @@
 //! Warm start and zero-shot portfolio: given configurations proposed before the wrapped
 //! strategy's own.
 
-use crate::common::{allowed, candidate_key};
+use crate::common::{allowed, candidate_key, predicted_fit_s};
 use crate::{AskContext, Strategy};
 use automl_core::{Candidate, Rng, TrialRecord};
 use std::collections::{BTreeSet, VecDeque};
+
+/// Largest share of the search time left that one given candidate's predicted fit time may take.
+pub const GIVEN_MAX_SHARE_OF_TIME_LEFT: f64 = 0.25;
 
 /// Proposes given candidates first, then defers to an inner strategy.
 ///
@@ -15,6 +18,12 @@ use std::collections::{BTreeSet, VecDeque};
 /// Configurations already proposed or told (e.g. after a resume) are not proposed again, and the
 /// inner strategy's proposals that repeat one of them are skipped (promotions excepted: they
 /// repeat a configuration on purpose).
+///
+/// Under a time budget, a given forest whose predicted fit time (from the trials of its family
+/// told so far, see `predicted_fit_s`) is more than [`GIVEN_MAX_SHARE_OF_TIME_LEFT`] of the
+/// search time left is skipped: the portfolio was chosen on other datasets, and on ames its
+/// 258-tree random forest ran into the per-trial limit (30 s of a 60 s budget) after three of
+/// five folds.
 pub struct WarmStart {
     inner: Box<dyn Strategy>,
     queue: VecDeque<Candidate>,
@@ -69,6 +78,11 @@ impl WarmStart {
             };
             if !fam.is_valid(ctx.task, &c.params) {
                 c.params = fam.repair(ctx.task, &c.params, &mut self.rng);
+            }
+            if let (Some(left), Some(pred)) = (ctx.time_left_s, predicted_fit_s(ctx.history, &c)) {
+                if pred > GIVEN_MAX_SHARE_OF_TIME_LEFT * left {
+                    continue;
+                }
             }
             if self.seen.insert(candidate_key(&c.family, &c.params)) {
                 c.fidelity = 1.0;

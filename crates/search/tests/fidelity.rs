@@ -143,6 +143,7 @@ fn simulate(
                 families,
                 history: &run.history,
                 elapsed_fraction: 0.0,
+                time_left_s: None,
             };
             match strategy.ask(&ctx) {
                 Some(c) => {
@@ -170,6 +171,7 @@ fn simulate(
             families,
             history: &run.history,
             elapsed_fraction: 0.0,
+            time_left_s: None,
         };
         strategy.tell(&ctx, &rec);
         run.history.push(rec);
@@ -323,6 +325,7 @@ fn pending_asks_are_never_promoted_twice() {
             families: &fams,
             history: &h,
             elapsed_fraction: 0.0,
+            time_left_s: None,
         };
         asked.push(s.ask(&ctx).unwrap());
     }
@@ -344,6 +347,7 @@ fn pending_asks_are_never_promoted_twice() {
             families: &fams,
             history: &history,
             elapsed_fraction: 0.0,
+            time_left_s: None,
         };
         s.tell(&ctx, &rec);
         history.push(rec);
@@ -369,6 +373,7 @@ fn pending_asks_are_never_promoted_twice() {
             families: &fams,
             history: &history,
             elapsed_fraction: 0.0,
+            time_left_s: None,
         };
         burst.push(s.ask(&ctx).unwrap());
     }
@@ -413,6 +418,7 @@ fn pending_asks_are_never_promoted_twice() {
             families: &fams,
             history: &full[..i],
             elapsed_fraction: 0.0,
+            time_left_s: None,
         };
         fresh.tell(&ctx, t);
     }
@@ -423,6 +429,7 @@ fn pending_asks_are_never_promoted_twice() {
         families: &fams,
         history: &full,
         elapsed_fraction: 0.0,
+        time_left_s: None,
     };
     let next = fresh.ask(&ctx).unwrap();
     assert!(
@@ -590,6 +597,7 @@ fn warm_start_then_portfolio_then_strategy() {
             families: &fams,
             history: &run.history[..i],
             elapsed_fraction: 0.0,
+            time_left_s: None,
         };
         s.tell(&ctx, t);
     }
@@ -600,6 +608,7 @@ fn warm_start_then_portfolio_then_strategy() {
         families: &fams,
         history: &run.history,
         elapsed_fraction: 0.0,
+        time_left_s: None,
     };
     let next = s.ask(&ctx).unwrap();
     assert_ne!(next.operator, "warm_start");
@@ -735,4 +744,72 @@ fn portfolio_errors_name_file_entry_and_key() {
         msg.starts_with("p.toml: not valid TOML") && msg.contains("line 2"),
         "{msg}"
     );
+}
+
+const FORESTS: &str = r#"
+version = 1
+name = "forests"
+[families.random_forest]
+[families.random_forest.params]
+n_trees = { type = "int", low = 10, high = 500, default = 100 }
+max_features = { type = "float", low = 0.05, high = 1.0, default = 0.5 }
+"#;
+
+fn forest(n_trees: i64, max_features: f64) -> Candidate {
+    let mut p = Params::new();
+    p.insert("n_trees".into(), ParamValue::Int(n_trees));
+    p.insert("max_features".into(), ParamValue::Float(max_features));
+    Candidate::new("random_forest", p, "portfolio")
+}
+
+#[test]
+fn a_given_forest_predicted_to_take_too_much_of_the_time_left_is_skipped() {
+    let space = SearchSpace::from_toml_str(FORESTS, "forests.toml").unwrap();
+    let fams = vec![FamilyInfo::new("random_forest", 3.0)];
+    // Told: a 100-tree forest at max_features 0.5 took 5 s (0.1 s per tree x feature share).
+    let mut told = record(0, forest(100, 0.5), TrialState::Complete, 1.0);
+    told.fit_time_s = 5.0;
+    let history = vec![told.clone()];
+    let opts = StrategyOptions {
+        portfolio: vec![
+            // predicted 0.1 * 400 * 1.0 = 40 s
+            forest(400, 1.0),
+            // predicted 0.1 * 50 * 0.4 = 2 s
+            forest(50, 0.4),
+        ],
+        ..StrategyOptions::default()
+    };
+    let ctx = |time_left_s| AskContext {
+        space: &space,
+        task: Task::Regression,
+        metric: Metric::Rmse,
+        families: &fams,
+        history: &history,
+        elapsed_fraction: 0.5,
+        time_left_s,
+    };
+    let first_given = |time_left_s: Option<f64>| {
+        let mut s = by_name_with("auto", 1, &opts).unwrap();
+        s.tell(&ctx(time_left_s), &told);
+        s.ask(&ctx(time_left_s)).unwrap()
+    };
+    // 40 s is more than a quarter of 100 s left: skipped, the cheap one comes first.
+    let c = first_given(Some(100.0));
+    assert_eq!(c.params, forest(50, 0.4).params);
+    assert_eq!(c.operator, "portfolio");
+    // With 200 s left (40 <= 50), or without a time budget, the file order holds.
+    for left in [Some(200.0), None] {
+        assert_eq!(
+            first_given(left).params,
+            forest(400, 1.0).params,
+            "{left:?}"
+        );
+    }
+    // Without a told trial of the family there is no prediction: nothing is skipped.
+    let mut s = by_name_with("auto", 1, &opts).unwrap();
+    let empty = AskContext {
+        history: &[],
+        ..ctx(Some(1.0))
+    };
+    assert_eq!(s.ask(&empty).unwrap().params, forest(400, 1.0).params);
 }

@@ -116,6 +116,7 @@ fn simulate(
                 families,
                 history: &history,
                 elapsed_fraction: 0.0,
+                time_left_s: None,
             };
             match strategy.ask(&ctx) {
                 Some(c) => pending.push(c),
@@ -145,6 +146,7 @@ fn simulate(
                 families,
                 history: &history,
                 elapsed_fraction: 0.0,
+                time_left_s: None,
             };
             strategy.tell(&ctx, &rec);
             history.push(rec);
