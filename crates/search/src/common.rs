@@ -230,6 +230,39 @@ pub(crate) fn weighted_index(weights: &[f64], rng: &mut Rng) -> usize {
     clean.iter().rposition(|w| *w > 0.0).unwrap_or(0)
 }
 
+/// Size of a forest configuration, the unit its fit time grows with: `n_trees * max_features`
+/// (random forest and extra trees; None for other families or missing parameters).
+pub(crate) fn forest_size(family: &str, params: &Params) -> Option<f64> {
+    if family != "random_forest" && family != "extra_trees" {
+        return None;
+    }
+    let trees = params.get("n_trees")?.as_f64()?;
+    let feats = params.get("max_features")?.as_f64()?;
+    Some(trees * feats.clamp(0.01, 1.0))
+}
+
+/// Predicted fit time (seconds, all folds) of a forest candidate on this dataset: its size times
+/// the median seconds per unit of size of the complete full-fidelity trials of its family so
+/// far. None when it is not a forest or no such trial was told yet.
+pub(crate) fn predicted_fit_s(history: &[TrialRecord], c: &Candidate) -> Option<f64> {
+    let size = forest_size(&c.family, &c.params)?;
+    let mut per_unit: Vec<f64> = history
+        .iter()
+        .filter(|t| {
+            t.state == TrialState::Complete
+                && t.candidate.family == c.family
+                && full_fidelity(t)
+                && t.fit_time_s > 0.0
+        })
+        .filter_map(|t| Some(t.fit_time_s / forest_size(&t.candidate.family, &t.candidate.params)?))
+        .collect();
+    if per_unit.is_empty() {
+        return None;
+    }
+    per_unit.sort_by(f64::total_cmp);
+    Some(per_unit[per_unit.len() / 2] * size)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,37 +304,4 @@ mod tests {
         assert!(bad.health() < 0.05);
         assert!(mixed.health() > bad.health() && mixed.health() < 1.0);
     }
-}
-
-/// Size of a forest configuration, the unit its fit time grows with: `n_trees * max_features`
-/// (random forest and extra trees; None for other families or missing parameters).
-pub(crate) fn forest_size(family: &str, params: &Params) -> Option<f64> {
-    if family != "random_forest" && family != "extra_trees" {
-        return None;
-    }
-    let trees = params.get("n_trees")?.as_f64()?;
-    let feats = params.get("max_features")?.as_f64()?;
-    Some(trees * feats.clamp(0.01, 1.0))
-}
-
-/// Predicted fit time (seconds, all folds) of a forest candidate on this dataset: its size times
-/// the median seconds per unit of size of the complete full-fidelity trials of its family so
-/// far. None when it is not a forest or no such trial was told yet.
-pub(crate) fn predicted_fit_s(history: &[TrialRecord], c: &Candidate) -> Option<f64> {
-    let size = forest_size(&c.family, &c.params)?;
-    let mut per_unit: Vec<f64> = history
-        .iter()
-        .filter(|t| {
-            t.state == TrialState::Complete
-                && t.candidate.family == c.family
-                && full_fidelity(t)
-                && t.fit_time_s > 0.0
-        })
-        .filter_map(|t| Some(t.fit_time_s / forest_size(&t.candidate.family, &t.candidate.params)?))
-        .collect();
-    if per_unit.is_empty() {
-        return None;
-    }
-    per_unit.sort_by(f64::total_cmp);
-    Some(per_unit[per_unit.len() / 2] * size)
 }
