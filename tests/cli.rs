@@ -87,6 +87,35 @@ fn full_cycle(file: &str, classes: Option<&[&str]>, extra: &[&str]) {
         "{show}"
     );
 
+    // An ensemble row exists only when it was chosen: its cross-validated selection beats
+    // picking one trial the same way (both shown by `show`).
+    if let Some(e) = rows.iter().find(|r| r["family"] == "ensemble") {
+        let id = e["trial_id"].as_u64().unwrap().to_string();
+        let show = run_in(dir, &["show", &id, "--store", "db"]).ok().stdout();
+        assert!(
+            show.contains("this trial is the study's final model"),
+            "{show}"
+        );
+        let single: f64 = show
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("single_selection_cv "))
+            .unwrap_or_else(|| panic!("no single_selection_cv:\n{show}"))
+            .trim()
+            .parse()
+            .unwrap();
+        let mean = e["mean"].as_f64().unwrap();
+        let higher_better = matches!(e["metric"].as_str(), Some("roc_auc" | "accuracy" | "r2"));
+        assert!(
+            if higher_better {
+                mean > single
+            } else {
+                mean < single
+            },
+            "ensemble {mean} vs single pick {single} ({})",
+            e["metric"]
+        );
+    }
+
     let preds = predict_in(dir, "db", data, "preds.csv", &[]);
     let (header, body) = read_csv(&preds);
     assert_eq!(header[0], "prediction");
