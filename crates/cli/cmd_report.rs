@@ -276,13 +276,17 @@ pub fn run(a: ReportArgs) -> Result<()> {
     );
     let _ = writeln!(
         md,
-        "- final model: {}\n",
+        "- final model: {}",
         study
             .extra
             .get("final_model")
             .map(String::as_str)
             .unwrap_or("none")
     );
+    if let Some(e) = study.extra.get("ensemble") {
+        let _ = writeln!(md, "- ensemble: {e}");
+    }
+    let _ = writeln!(md);
     let _ = writeln!(md, "## Leaderboard (top 30)\n\n{}", markdown(&rows));
     let score_svg = score_plot(&trials, study.started_at_ms, metric);
     let family_svg = family_plot(&trials, metric);

@@ -908,6 +908,13 @@ impl Study<'_> {
         let (fold_scores, mean, std) = score(&honest);
         let (_, single_mean, _) = score(&single);
         if !self.metric.better(mean, single_mean) {
+            self.record.extra.insert(
+                "ensemble".into(),
+                format!(
+                    "not used: its cross-validated selection scores {mean:.6}, picking one trial \
+                     the same way {single_mean:.6}"
+                ),
+            );
             return Ok(None);
         }
         let mut parts = Vec::new();
