@@ -385,14 +385,18 @@ impl<'a> Study<'a> {
         let mut cancelled = false;
         let mut cancelled_at: Option<Instant> = None;
 
-        // Time reserved for the final refit, re-estimated as the best trial changes.
+        // Time reserved for the final refit, re-estimated as the best trial changes. With an
+        // ensemble, room for selection and for refitting its heaviest members in parallel lanes
+        // (each about as costly as the best trial): their fold models see only (k-1)/k of the
+        // rows, or 80 % with a holdout.
+        let refit_factor = if cfg.ensemble { 2.5 } else { 1.5 };
         let reserve = |best: &Option<TrialRecord>| -> Duration {
             let per_fold = best
                 .as_ref()
                 .map(|b| b.fit_time_s / n_folds as f64)
                 .unwrap_or(0.0);
             let total = cfg.budget.time_s.unwrap_or(0.0);
-            Duration::from_secs_f64((per_fold * 1.5 + 0.02 * total + 0.3).min(total * 0.5))
+            Duration::from_secs_f64((per_fold * refit_factor + 0.02 * total + 0.3).min(total * 0.5))
         };
 
         loop {
@@ -619,61 +623,96 @@ impl<'a> Study<'a> {
         let wall_left = budget_end.map(|e| e.saturating_duration_since(Instant::now()));
         let final_model;
         if let Some((erec, members)) = &ensemble {
-            // Refit every member on all rows if the time allows, else use their fold models.
-            let est: f64 = members
-                .iter()
-                .filter_map(|(id, _)| self.history.iter().find(|t| t.trial_id == *id))
-                .map(|t| t.fit_time_s / n_folds as f64 * 1.3)
-                .sum();
-            let can_refit = wall_left.is_none_or(|w| w.as_secs_f64() > est);
-            let mut parts = Vec::new();
-            let mut refit_ok = can_refit;
-            if can_refit {
-                let deadline =
-                    budget_end.map(|e| e.checked_sub(Duration::from_millis(150)).unwrap_or(e));
-                for (id, w) in members {
-                    let Some(t) = self.history.iter().find(|t| t.trial_id == *id) else {
-                        refit_ok = false;
-                        break;
-                    };
-                    match fit_full(
-                        &self.data.features,
-                        &self.data.y,
-                        task,
-                        n_classes,
-                        &t.candidate,
-                        Rng::derive_seed(cfg.seed, u64::MAX - id),
-                        deadline,
-                    ) {
-                        Ok(p) => parts.push((*w, Predictor::Single(p))),
-                        Err(_) => {
-                            refit_ok = false;
-                            break;
+            // Refit members on all rows, heaviest weight first, in `jobs` parallel lanes, as far
+            // as the time left allows; a member not refit (no time, or its refit failed)
+            // predicts with its fold models. On rodents (a 20 % holdout), one gbdt refit on all
+            // rows scored test log loss 0.4110 against 0.4325 for its holdout model.
+            let plan = refit_plan(
+                members
+                    .iter()
+                    .map(|(id, w)| {
+                        let est = self
+                            .history
+                            .iter()
+                            .find(|t| t.trial_id == *id)
+                            .map_or(f64::INFINITY, |t| t.fit_time_s / n_folds as f64 * 1.3);
+                        (*w, est)
+                    })
+                    .collect(),
+                cfg.jobs.max(1),
+                wall_left.map(|w| w.as_secs_f64() - 0.3),
+            );
+            let deadline =
+                budget_end.map(|e| e.checked_sub(Duration::from_millis(150)).unwrap_or(e));
+            let mut refits: Vec<Option<automl_trainer::FittedPipeline>> =
+                (0..members.len()).map(|_| None).collect();
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = plan
+                    .iter()
+                    .map(|lane| {
+                        let (features, y, history) =
+                            (&self.data.features, &self.data.y, &self.history);
+                        scope.spawn(move || {
+                            lane.iter()
+                                .map(|&i| {
+                                    let id = members[i].0;
+                                    let fitted =
+                                        history.iter().find(|t| t.trial_id == id).and_then(|t| {
+                                            fit_full(
+                                                features,
+                                                y,
+                                                task,
+                                                n_classes,
+                                                &t.candidate,
+                                                Rng::derive_seed(cfg.seed, u64::MAX - id),
+                                                deadline,
+                                            )
+                                            .ok()
+                                        });
+                                    (i, fitted)
+                                })
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                for h in handles {
+                    if let Ok(done) = h.join() {
+                        for (i, fitted) in done {
+                            refits[i] = fitted;
                         }
                     }
                 }
+            });
+            let n_refit = refits.iter().filter(|r| r.is_some()).count();
+            let mut parts = Vec::new();
+            for ((id, w), refit) in members.iter().zip(refits) {
+                let p = match refit {
+                    Some(p) => Predictor::Single(p),
+                    None => Predictor::from_bytes(&self.stored_models(*id)?)?.0,
+                };
+                parts.push((*w, p));
             }
-            let (bytes, how) = if refit_ok {
-                (
-                    Predictor::Ensemble(parts).to_bytes(info)?,
+            let bytes = Predictor::Ensemble(parts).to_bytes(info)?;
+            let how = format!(
+                "ensemble trial {} ({})",
+                erec.trial_id,
+                if n_refit == members.len() {
                     format!(
-                        "ensemble trial {} ({} members refit on all {} rows)",
-                        erec.trial_id,
-                        members.len(),
+                        "{} members refit on all {} rows",
+                        n_refit,
                         self.data.y.len()
-                    ),
-                )
-            } else {
-                let bytes = self.stored_models(erec.trial_id)?;
-                (
-                    bytes,
+                    )
+                } else if n_refit == 0 {
+                    format!("{} members, fold models: no time to refit", members.len())
+                } else {
                     format!(
-                        "ensemble trial {} ({} members, fold models: no time to refit)",
-                        erec.trial_id,
-                        members.len()
-                    ),
-                )
-            };
+                        "{} members; {} refit on all {} rows, the rest with their fold models: no time to refit them",
+                        members.len(),
+                        n_refit,
+                        self.data.y.len()
+                    )
+                }
+            );
             // Say why the ensemble is used when it ranks below the best single trial.
             let single = erec
                 .extra
@@ -791,6 +830,30 @@ impl<'a> Study<'a> {
             cancelled,
         })
     }
+}
+
+/// Which ensemble members to refit on all rows, in `lanes` parallel lanes of at most `avail`
+/// seconds each (None = no limit): members in order of weight (heaviest first), each placed on
+/// the least loaded lane if its estimated refit time `est` still fits there, else skipped (it
+/// keeps its fold models). Returns the member indices of each lane.
+fn refit_plan(members: Vec<(f64, f64)>, lanes: usize, avail: Option<f64>) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..members.len()).collect();
+    order.sort_by(|&a, &b| members[b].0.total_cmp(&members[a].0).then(a.cmp(&b)));
+    let mut load = vec![0.0f64; lanes];
+    let mut plan = vec![Vec::new(); lanes];
+    for i in order {
+        let est = members[i].1;
+        let (l, _) = load
+            .iter()
+            .enumerate()
+            .min_by(|a, b| a.1.total_cmp(b.1))
+            .expect("at least one lane");
+        if est.is_finite() && avail.is_none_or(|a| load[l] + est <= a) {
+            load[l] += est;
+            plan[l].push(i);
+        }
+    }
+    plan
 }
 
 /// How many of the best trials keep their out-of-fold predictions for ensemble selection.
@@ -1034,4 +1097,31 @@ fn validate_budget(b: &Budget) -> Result<(), EngineError> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refit_plan;
+
+    #[test]
+    fn refit_plan_takes_the_heaviest_members_that_fit_in_parallel_lanes() {
+        // (weight, estimated refit seconds)
+        let members = vec![(0.1, 1.0), (0.4, 3.0), (0.3, 3.0), (0.2, 5.0)];
+        // Two lanes of 4 s: 0.4 -> lane 0, 0.3 -> lane 1, 0.2 (5 s) fits nowhere, 0.1 -> lane 0.
+        assert_eq!(
+            refit_plan(members.clone(), 2, Some(4.0)),
+            vec![vec![1, 0], vec![2]]
+        );
+        // One lane of 4 s: only the heaviest, then the 1 s member.
+        assert_eq!(refit_plan(members.clone(), 1, Some(4.0)), vec![vec![1, 0]]);
+        // No time limit: everyone, spread over the lanes.
+        let all: usize = refit_plan(members.clone(), 2, None)
+            .iter()
+            .map(Vec::len)
+            .sum();
+        assert_eq!(all, 4);
+        // No time left: nobody; an unknown estimate is never planned.
+        assert!(refit_plan(members, 2, Some(-0.3)).iter().all(Vec::is_empty));
+        assert!(refit_plan(vec![(1.0, f64::INFINITY)], 1, None)[0].is_empty());
+    }
 }
