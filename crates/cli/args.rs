@@ -179,7 +179,8 @@ pub struct FitArgs {
     #[arg(long, value_name = "SECONDS")]
     pub trial_time_limit: Option<f64>,
     /// Do not build an ensemble of the best trials at the end (by default one is built and
-    /// used when its cross-validated score beats the best single model).
+    /// used when its selection, cross-validated, beats picking the single best trial the same
+    /// way; its members are refit on all rows as far as the time allows).
     #[arg(long)]
     pub no_ensemble: bool,
     /// Number of cross-validation folds.
