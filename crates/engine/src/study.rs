@@ -684,14 +684,36 @@ impl<'a> Study<'a> {
                 }
             });
             let n_refit = refits.iter().filter(|r| r.is_some()).count();
-            let mut parts = Vec::new();
-            for ((id, w), refit) in members.iter().zip(refits) {
-                let p = match refit {
-                    Some(p) => Predictor::Single(p),
-                    None => Predictor::from_bytes(&self.stored_models(*id)?)?.0,
-                };
-                parts.push((*w, p));
-            }
+            // Members not refit take their fold models from the ensemble trial's own artifact
+            // (members in the same order), stored when it was built, whatever the retention of
+            // the members' artifacts since.
+            let stored: Vec<Option<Predictor>> = if n_refit == members.len() {
+                (0..members.len()).map(|_| None).collect()
+            } else {
+                match Predictor::from_bytes(&self.stored_models(erec.trial_id)?)?.0 {
+                    Predictor::Ensemble(p) if p.len() == members.len() => {
+                        p.into_iter().map(|(_, bag)| Some(bag)).collect()
+                    }
+                    _ => {
+                        return Err(EngineError::NotFound(format!(
+                            "the fold models of ensemble trial {} do not match its members",
+                            erec.trial_id
+                        )));
+                    }
+                }
+            };
+            let parts: Vec<(f64, Predictor)> = members
+                .iter()
+                .zip(refits.into_iter().zip(stored))
+                .map(|((_, w), (refit, bag))| {
+                    let p = match (refit, bag) {
+                        (Some(p), _) => Predictor::Single(p),
+                        (None, Some(bag)) => bag,
+                        (None, None) => unreachable!("every member is refit or has fold models"),
+                    };
+                    (*w, p)
+                })
+                .collect();
             let bytes = Predictor::Ensemble(parts).to_bytes(info)?;
             let how = format!(
                 "ensemble trial {} ({})",
