@@ -87,8 +87,8 @@ cat <<'MD'
 
 ## 4. Predict: `automl predict`
 
-Uses the study's final model (the winner, or the ensemble when its CV score is better, refit on
-all training rows) unless `--trial ID` picks one trial's fold models. Columns are matched by
+Uses the study's final model (the winner, or the ensemble when its cross-validated selection
+beats picking one trial the same way; refit on all training rows as far as the time allows) unless `--trial ID` picks one trial's fold models. Columns are matched by
 name; extra columns (such as the target) are ignored; unseen categories and empty cells are
 handled; a missing column is an error naming it.
 
