@@ -158,8 +158,8 @@ pub fn select(
 /// were chosen on the very out-of-fold rows its score is computed on, so that score flatters
 /// the ensemble (on titanic: CV above the best single trial, test 0.008 AUC below it). Here,
 /// for each fold (a set of row indices; the folds partition the rows), selection runs on the
-/// other folds' rows only, and its weights average the candidates' predictions on the fold's rows; no row's prediction has
-/// used that row's label to choose weights. (The pool, the best `pool_size` trials, is still
+/// other folds' rows only, and its weights average the candidates' predictions on the fold's
+/// rows; no row's prediction has used that row's label to choose weights. (The pool, the best `pool_size` trials, is still
 /// ranked on all rows.) When a fold's selection keeps a single candidate, that candidate
 /// predicts the fold.
 pub fn cross_validated(

@@ -621,55 +621,50 @@ impl<'a> Study<'a> {
 
         // Final model.
         let wall_left = budget_end.map(|e| e.saturating_duration_since(Instant::now()));
+        let refit_deadline =
+            budget_end.map(|e| e.checked_sub(Duration::from_millis(150)).unwrap_or(e));
+        // Estimated seconds to refit a trial on all rows (its folds saw (k-1)/k of them).
+        let refit_s = |t: &TrialRecord| t.fit_time_s / n_folds as f64 * 1.3;
         let final_model;
         if let Some((erec, members)) = &ensemble {
             // Refit members on all rows, heaviest weight first, in `jobs` parallel lanes, as far
             // as the time left allows; a member not refit (no time, or its refit failed)
             // predicts with its fold models. On rodents (a 20 % holdout), one gbdt refit on all
             // rows scored test log loss 0.4110 against 0.4325 for its holdout model.
+            let trials: Vec<Option<&TrialRecord>> = members
+                .iter()
+                .map(|(id, _)| self.history.iter().find(|t| t.trial_id == *id))
+                .collect();
             let plan = refit_plan(
                 members
                     .iter()
-                    .map(|(id, w)| {
-                        let est = self
-                            .history
-                            .iter()
-                            .find(|t| t.trial_id == *id)
-                            .map_or(f64::INFINITY, |t| t.fit_time_s / n_folds as f64 * 1.3);
-                        (*w, est)
-                    })
+                    .zip(&trials)
+                    .map(|((_, w), t)| (*w, t.map_or(f64::INFINITY, refit_s)))
                     .collect(),
                 cfg.jobs.max(1),
                 wall_left.map(|w| w.as_secs_f64() - 0.3),
             );
-            let deadline =
-                budget_end.map(|e| e.checked_sub(Duration::from_millis(150)).unwrap_or(e));
             let mut refits: Vec<Option<automl_trainer::FittedPipeline>> =
                 (0..members.len()).map(|_| None).collect();
             std::thread::scope(|scope| {
                 let handles: Vec<_> = plan
                     .iter()
                     .map(|lane| {
-                        let (features, y, history) =
-                            (&self.data.features, &self.data.y, &self.history);
+                        let (features, y, trials) = (&self.data.features, &self.data.y, &trials);
                         scope.spawn(move || {
                             lane.iter()
-                                .map(|&i| {
-                                    let id = members[i].0;
-                                    let fitted =
-                                        history.iter().find(|t| t.trial_id == id).and_then(|t| {
-                                            fit_full(
-                                                features,
-                                                y,
-                                                task,
-                                                n_classes,
-                                                &t.candidate,
-                                                Rng::derive_seed(cfg.seed, u64::MAX - id),
-                                                deadline,
-                                            )
-                                            .ok()
-                                        });
-                                    (i, fitted)
+                                .filter_map(|&i| {
+                                    let t = trials[i]?;
+                                    let fitted = fit_full(
+                                        features,
+                                        y,
+                                        task,
+                                        n_classes,
+                                        &t.candidate,
+                                        Rng::derive_seed(cfg.seed, u64::MAX - t.trial_id),
+                                        refit_deadline,
+                                    );
+                                    Some((i, fitted.ok()?))
                                 })
                                 .collect::<Vec<_>>()
                         })
@@ -678,22 +673,28 @@ impl<'a> Study<'a> {
                 for h in handles {
                     if let Ok(done) = h.join() {
                         for (i, fitted) in done {
-                            refits[i] = fitted;
+                            refits[i] = Some(fitted);
                         }
                     }
                 }
             });
             let n_refit = refits.iter().filter(|r| r.is_some()).count();
-            // Members not refit take their fold models from the ensemble trial's own artifact
-            // (members in the same order), stored when it was built, whatever the retention of
-            // the members' artifacts since.
-            let stored: Vec<Option<Predictor>> = if n_refit == members.len() {
-                (0..members.len()).map(|_| None).collect()
+            let parts: Vec<(f64, Predictor)> = if n_refit == members.len() {
+                members
+                    .iter()
+                    .zip(refits)
+                    .filter_map(|((_, w), r)| Some((*w, Predictor::Single(r?))))
+                    .collect()
             } else {
+                // The others' fold models come from the ensemble trial's own artifact (members
+                // in the same order), stored when it was built, whatever the retention of the
+                // members' artifacts since.
                 match Predictor::from_bytes(&self.stored_models(erec.trial_id)?)?.0 {
-                    Predictor::Ensemble(p) if p.len() == members.len() => {
-                        p.into_iter().map(|(_, bag)| Some(bag)).collect()
-                    }
+                    Predictor::Ensemble(bags) if bags.len() == members.len() => bags
+                        .into_iter()
+                        .zip(refits)
+                        .map(|((w, bag), r)| (w, r.map_or(bag, Predictor::Single)))
+                        .collect(),
                     _ => {
                         return Err(EngineError::NotFound(format!(
                             "the fold models of ensemble trial {} do not match its members",
@@ -702,18 +703,6 @@ impl<'a> Study<'a> {
                     }
                 }
             };
-            let parts: Vec<(f64, Predictor)> = members
-                .iter()
-                .zip(refits.into_iter().zip(stored))
-                .map(|((_, w), (refit, bag))| {
-                    let p = match (refit, bag) {
-                        (Some(p), _) => Predictor::Single(p),
-                        (None, Some(bag)) => bag,
-                        (None, None) => unreachable!("every member is refit or has fold models"),
-                    };
-                    (*w, p)
-                })
-                .collect();
             let bytes = Predictor::Ensemble(parts).to_bytes(info)?;
             let how = format!(
                 "ensemble trial {} ({})",
@@ -774,11 +763,9 @@ impl<'a> Study<'a> {
                 ),
                 last: None,
             });
-            let est = Duration::from_secs_f64(b.fit_time_s / n_folds as f64 * 1.3);
+            let est = Duration::from_secs_f64(refit_s(b));
             let can_refit = !cfg.abort.load(Ordering::SeqCst) && wall_left.is_none_or(|w| w > est);
             let refit = if can_refit {
-                let deadline =
-                    budget_end.map(|e| e.checked_sub(Duration::from_millis(150)).unwrap_or(e));
                 fit_full(
                     &self.data.features,
                     &self.data.y,
@@ -786,7 +773,7 @@ impl<'a> Study<'a> {
                     n_classes,
                     &b.candidate,
                     Rng::derive_seed(cfg.seed, u64::MAX),
-                    deadline,
+                    refit_deadline,
                 )
                 .and_then(|p| Predictor::Single(p).to_bytes(info))
             } else {
