@@ -1,6 +1,7 @@
 //! Shared types of the automl workspace: tasks, parameter values, trial and study records,
 //! predictions, metrics and a small seeded RNG. No IO, no threads, no database.
 
+pub mod meta;
 pub mod metrics;
 pub mod params;
 pub mod predictions;
@@ -8,6 +9,10 @@ pub mod rng;
 pub mod task;
 pub mod trial;
 
+pub use meta::{
+    ENSEMBLE_FAMILY, EnsembleDecision, FinalModel, FinalModelKind, META_FAMILIES, Validation,
+    is_meta_family,
+};
 pub use metrics::Metric;
 pub use params::{ParamValue, Params};
 pub use predictions::{Predictions, PrepKind};

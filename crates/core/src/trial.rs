@@ -125,9 +125,12 @@ pub struct TrialRecord {
     /// Unix milliseconds when it ended (0 while running).
     #[serde(default)]
     pub ended_at_ms: u64,
-    /// Free-form extra facts (e.g. `n_rounds` chosen by early stopping, `ensemble_members`).
+    /// Free-form extra facts reported by the models (e.g. `n_rounds` chosen by early stopping).
     #[serde(default)]
     pub extra: BTreeMap<String, String>,
+    /// On an ensemble trial ([`crate::ENSEMBLE_FAMILY`]): what selection decided, used or not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ensemble: Option<crate::meta::EnsembleDecision>,
 }
 
 impl TrialRecord {
@@ -198,7 +201,28 @@ pub struct StudyRecord {
     /// Keep fitted artifacts only for the best N trials (None = all).
     #[serde(default)]
     pub keep_models: Option<u64>,
-    /// Free-form extra facts (validation scheme, rows, warnings...).
+    /// Free-form extra facts. Older stores kept the validation scheme, rows, report, final model
+    /// and ensemble decision here as text; read them with the `*_text` accessors
+    /// ([`StudyRecord::validation_text`] ...), which understand both forms.
     #[serde(default)]
     pub extra: BTreeMap<String, String>,
+    /// How candidates are validated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<crate::meta::Validation>,
+    /// Training rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_rows: Option<u64>,
+    /// The data report shown before the search (warnings about the data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_report: Option<String>,
+    /// Per-trial memory limit in bytes, fixed when the study is created (independent of the
+    /// number of jobs, so a candidate fails or fits the same way with any `jobs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_limit_bytes: Option<u64>,
+    /// What ensemble selection decided in the last session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ensemble: Option<crate::meta::EnsembleDecision>,
+    /// How the final model was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_model: Option<crate::meta::FinalModel>,
 }

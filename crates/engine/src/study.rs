@@ -219,14 +219,13 @@ impl<'a> Study<'a> {
             ended_at_ms: 0,
             final_trial: None,
             keep_models: config.keep_models,
-            extra: BTreeMap::from([
-                (
-                    "validation".to_string(),
-                    config.cv.describe(data.y.len(), data.task),
-                ),
-                ("rows".to_string(), data.y.len().to_string()),
-                ("report".to_string(), data.report.to_string()),
-            ]),
+            extra: BTreeMap::new(),
+            validation: Some(config.cv.validation(data.y.len(), data.task)),
+            n_rows: Some(data.y.len() as u64),
+            data_report: Some(data.report.to_string()),
+            memory_limit_bytes: config.memory_limit,
+            ensemble: None,
+            final_model: None,
         };
         let train_rows = config.cv.train_rows(data.y.len());
         let families = usable_families(&space, data.task, train_rows)?;

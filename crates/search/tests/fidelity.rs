@@ -65,6 +65,7 @@ fn record(id: u64, candidate: Candidate, state: TrialState, mean: f64) -> TrialR
         ended_at_ms: id + 1,
         extra: Default::default(),
         candidate,
+        ensemble: None,
     }
 }
 

@@ -54,6 +54,7 @@ fn record(
         started_at_ms: id,
         ended_at_ms: id + 1,
         extra: Default::default(),
+        ensemble: None,
     }
 }
 

@@ -79,7 +79,16 @@ pub fn sample_study(name: &str) -> StudyRecord {
         ended_at_ms: 0,
         final_trial: None,
         keep_models: Some(5),
-        extra: BTreeMap::from([("validation".to_string(), "5-fold".to_string())]),
+        extra: BTreeMap::from([("note".to_string(), "sample".to_string())]),
+        validation: Some(automl_core::Validation::KFold {
+            folds: 5,
+            stratified: true,
+        }),
+        n_rows: Some(600),
+        data_report: Some("600 rows x 2 columns".to_string()),
+        memory_limit_bytes: Some(1 << 30),
+        ensemble: None,
+        final_model: None,
     }
 }
 

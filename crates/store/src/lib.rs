@@ -42,6 +42,25 @@ pub trait StoreRead: Send + Sync {
     fn artifact(&self, study_id: u64, trial_id: u64) -> Result<Option<Vec<u8>>, StoreError>;
     /// A named blob of a study (decompressed).
     fn blob(&self, study_id: u64, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Bytes the store takes on disk (None for stores without a file, e.g. in memory).
+    fn disk_size(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// Total size of the files under `dir` (0 when it cannot be read).
+pub(crate) fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_size(&e.path()),
+            Ok(_) => e.metadata().map(|m| m.len()).unwrap_or(0),
+            Err(_) => 0,
+        })
+        .sum()
 }
 
 /// Writing studies and trials. The engine is the only writer.
@@ -152,6 +171,7 @@ pub(crate) fn new_trial_record(
         started_at_ms: codec::now_ms(),
         ended_at_ms: 0,
         extra: Default::default(),
+        ensemble: None,
     }
 }
 

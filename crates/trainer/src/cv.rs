@@ -51,18 +51,24 @@ impl CvConfig {
         }
     }
 
+    /// The scheme used on `n_rows` rows of a `task`: k-fold (stratified for classification), or
+    /// a holdout above [`CvConfig::holdout_above_rows`].
+    pub fn validation(&self, n_rows: usize, task: Task) -> automl_core::Validation {
+        if n_rows > self.holdout_above_rows {
+            automl_core::Validation::Holdout {
+                fraction: self.holdout_fraction,
+            }
+        } else {
+            automl_core::Validation::KFold {
+                folds: self.folds,
+                stratified: task.is_classification(),
+            }
+        }
+    }
+
     /// A one-line description, e.g. `5-fold stratified CV`.
     pub fn describe(&self, n_rows: usize, task: Task) -> String {
-        if n_rows > self.holdout_above_rows {
-            format!(
-                "holdout ({:.0} % validation)",
-                self.holdout_fraction * 100.0
-            )
-        } else if task.is_classification() {
-            format!("{}-fold stratified CV", self.folds)
-        } else {
-            format!("{}-fold CV", self.folds)
-        }
+        self.validation(n_rows, task).to_string()
     }
 }
 

@@ -121,6 +121,12 @@ pub fn write_fixture(dir: &Path, finished: bool) -> u64 {
         final_trial: None,
         keep_models: None,
         extra: BTreeMap::new(),
+        validation: None,
+        n_rows: None,
+        data_report: None,
+        memory_limit_bytes: None,
+        ensemble: None,
+        final_model: None,
     };
     let id = store.create_study(study.clone()).expect("create study");
     let trials = fixture_trials();

@@ -1,0 +1,236 @@
+//! Typed study metadata: how a study validates (`Validation`), what its ensemble selection
+//! decided (`EnsembleDecision`) and how its final model was made (`FinalModel`).
+//!
+//! Older stores carried these as text in `StudyRecord::extra` (`validation`, `rows`, `report`,
+//! `final_model`, `ensemble`) and on ensemble trials (`single_selection_cv`, `best_single_cv`);
+//! the `*_text` accessors of [`StudyRecord`] read either form, so readers never look at `extra`
+//! for them.
+
+use crate::trial::StudyRecord;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Family name of the trials made by ensemble selection (not proposed by a strategy; never told
+/// to one). Every meta-trial family is listed in [`META_FAMILIES`].
+pub const ENSEMBLE_FAMILY: &str = "ensemble";
+
+/// Families of meta-trials: built from other trials after the search (always stored, never told
+/// to a strategy, never warm-started from).
+pub const META_FAMILIES: &[&str] = &[ENSEMBLE_FAMILY];
+
+/// True for a family made from other trials ([`META_FAMILIES`]), not proposed by a strategy.
+pub fn is_meta_family(family: &str) -> bool {
+    META_FAMILIES.contains(&family)
+}
+
+/// How the candidates of a study are validated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Validation {
+    /// k-fold cross-validation (stratified for classification).
+    KFold {
+        /// Number of folds.
+        folds: usize,
+        /// Whether folds keep the class proportions.
+        stratified: bool,
+    },
+    /// One holdout split.
+    Holdout {
+        /// Share of the rows held out for validation (0..1).
+        fraction: f64,
+    },
+}
+
+impl fmt::Display for Validation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Validation::KFold {
+                folds,
+                stratified: true,
+            } => write!(f, "{folds}-fold stratified CV"),
+            Validation::KFold {
+                folds,
+                stratified: false,
+            } => write!(f, "{folds}-fold CV"),
+            Validation::Holdout { fraction } => {
+                write!(f, "holdout ({:.0} % validation)", fraction * 100.0)
+            }
+        }
+    }
+}
+
+/// What ensemble selection decided at the end of a session. The ensemble is stored as its own
+/// trial (family [`ENSEMBLE_FAMILY`]) whether it was used or not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnsembleDecision {
+    /// Whether the ensemble became the final model.
+    pub used: bool,
+    /// Its trial id (None when no ensemble could be selected at all).
+    #[serde(default)]
+    pub trial_id: Option<u64>,
+    /// Members (trial id, weight), heaviest first as selected.
+    #[serde(default)]
+    pub members: Vec<(u64, f64)>,
+    /// Cross-validated score of the selection procedure (each fold's weights chosen on the
+    /// other folds).
+    pub cv_score: f64,
+    /// The same cross-validation of picking one trial: the ensemble's rival.
+    pub single_selection_cv: f64,
+    /// The best single trial's own CV score (the best of every trial, so flattered).
+    pub best_single_cv: f64,
+    /// Why it was or was not used, in a sentence.
+    pub reason: String,
+}
+
+/// How a study's final model was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinalModelKind {
+    /// The best trial refit on all rows.
+    Refit,
+    /// The best trial's cross-validation fold models (no time to refit, or the refit failed).
+    FoldModels,
+    /// An ensemble trial: its members refit on all rows where time allowed, the rest with
+    /// their fold models.
+    Ensemble,
+}
+
+/// The study's final model (stored as the study's `final_model` blob).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FinalModel {
+    /// The trial it comes from (an ensemble trial for [`FinalModelKind::Ensemble`]).
+    pub trial_id: u64,
+    /// How it was made.
+    pub kind: FinalModelKind,
+    /// Training rows the refit saw.
+    pub rows: u64,
+    /// Ensemble members (0 for a single model).
+    #[serde(default)]
+    pub members: usize,
+    /// Ensemble members refit on all rows (the others keep their fold models).
+    #[serde(default)]
+    pub members_refit: usize,
+    /// Why fold models were used, or why an ensemble is used although a single trial ranks
+    /// above it.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+impl fmt::Display for FinalModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let id = self.trial_id;
+        match self.kind {
+            FinalModelKind::Refit => write!(f, "trial {id} refit on all {} rows", self.rows)?,
+            FinalModelKind::FoldModels => write!(f, "trial {id} fold models")?,
+            FinalModelKind::Ensemble => {
+                write!(f, "ensemble trial {id} (")?;
+                if self.members_refit == self.members {
+                    write!(
+                        f,
+                        "{} members refit on all {} rows)",
+                        self.members, self.rows
+                    )?;
+                } else if self.members_refit == 0 {
+                    write!(
+                        f,
+                        "{} members, fold models: no time to refit)",
+                        self.members
+                    )?;
+                } else {
+                    write!(
+                        f,
+                        "{} members; {} refit on all {} rows, the rest with their fold models: \
+                         no time to refit them)",
+                        self.members, self.members_refit, self.rows
+                    )?;
+                }
+            }
+        }
+        match (&self.note, self.kind) {
+            (Some(n), FinalModelKind::FoldModels) => write!(f, " ({n})"),
+            (Some(n), _) => write!(f, "; {n}"),
+            (None, _) => Ok(()),
+        }
+    }
+}
+
+impl StudyRecord {
+    /// The validation scheme as one line (typed field, or the text older stores kept in `extra`).
+    pub fn validation_text(&self) -> Option<String> {
+        match &self.validation {
+            Some(v) => Some(v.to_string()),
+            None => self.extra.get("validation").cloned(),
+        }
+    }
+
+    /// Training rows of the study (typed field, or `extra["rows"]` of older stores).
+    pub fn rows(&self) -> Option<u64> {
+        self.n_rows
+            .or_else(|| self.extra.get("rows").and_then(|r| r.parse().ok()))
+    }
+
+    /// The data report shown before the search (typed field, or `extra["report"]`).
+    pub fn report_text(&self) -> Option<String> {
+        self.data_report
+            .clone()
+            .or_else(|| self.extra.get("report").cloned())
+    }
+
+    /// How the final model was made, as one line (typed field, or `extra["final_model"]`).
+    pub fn final_model_text(&self) -> Option<String> {
+        match &self.final_model {
+            Some(m) => Some(m.to_string()),
+            None => self.extra.get("final_model").cloned(),
+        }
+    }
+
+    /// What ensemble selection decided, as one line (typed field, or `extra["ensemble"]`).
+    pub fn ensemble_text(&self) -> Option<String> {
+        match &self.ensemble {
+            Some(e) => Some(e.reason.clone()),
+            None => self.extra.get("ensemble").cloned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_reads_like_before() {
+        let k = Validation::KFold {
+            folds: 5,
+            stratified: true,
+        };
+        assert_eq!(k.to_string(), "5-fold stratified CV");
+        let h = Validation::Holdout { fraction: 0.2 };
+        assert_eq!(h.to_string(), "holdout (20 % validation)");
+        let json = serde_json::to_string(&k).unwrap();
+        assert_eq!(serde_json::from_str::<Validation>(&json).unwrap(), k);
+    }
+
+    #[test]
+    fn final_model_lines() {
+        let mut m = FinalModel {
+            trial_id: 7,
+            kind: FinalModelKind::Refit,
+            rows: 600,
+            members: 0,
+            members_refit: 0,
+            note: None,
+        };
+        assert_eq!(m.to_string(), "trial 7 refit on all 600 rows");
+        m.kind = FinalModelKind::FoldModels;
+        m.note = Some("no time left to refit".into());
+        assert_eq!(m.to_string(), "trial 7 fold models (no time left to refit)");
+        m.kind = FinalModelKind::Ensemble;
+        m.members = 4;
+        m.members_refit = 2;
+        m.note = None;
+        assert!(
+            m.to_string()
+                .starts_with("ensemble trial 7 (4 members; 2 refit")
+        );
+    }
+}
