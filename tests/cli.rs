@@ -87,34 +87,53 @@ fn full_cycle(file: &str, classes: Option<&[&str]>, extra: &[&str]) {
         "{show}"
     );
 
-    // An ensemble row exists only when it was chosen: its cross-validated selection beats
-    // picking one trial the same way (both shown by `show`).
-    if let Some(e) = rows.iter().find(|r| r["family"] == "ensemble") {
-        let id = e["trial_id"].as_u64().unwrap().to_string();
-        let show = run_in(dir, &["show", &id, "--store", "db"]).ok().stdout();
-        assert!(
-            show.contains("this trial is the study's final model"),
-            "{show}"
-        );
-        let single: f64 = show
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("single_selection_cv "))
-            .unwrap_or_else(|| panic!("no single_selection_cv:\n{show}"))
-            .trim()
-            .parse()
-            .unwrap();
-        let mean = e["mean"].as_f64().unwrap();
-        let higher_better = matches!(e["metric"].as_str(), Some("roc_auc" | "accuracy" | "r2"));
-        assert!(
-            if higher_better {
-                mean > single
-            } else {
-                mean < single
-            },
-            "ensemble {mean} vs single pick {single} ({})",
-            e["metric"]
-        );
-    }
+    // The ensemble is always stored once at least two trials have out-of-fold predictions,
+    // used or not, with its typed decision: it is used (and is the final model) exactly when
+    // its cross-validated selection beats picking one trial the same way.
+    let e = rows
+        .iter()
+        .find(|r| r["family"] == "ensemble")
+        .unwrap_or_else(|| panic!("no ensemble trial among {} rows", rows.len()));
+    let id = e["trial_id"].as_u64().unwrap();
+    let shown: Value = serde_json::from_str(
+        &run_in(dir, &["show", &id.to_string(), "--store", "db", "--json"])
+            .ok()
+            .stdout(),
+    )
+    .unwrap();
+    let decision = &shown["ensemble"];
+    let used = decision["used"]
+        .as_bool()
+        .expect("a typed ensemble decision");
+    let mean = decision["cv_score"].as_f64().unwrap();
+    let single = decision["single_selection_cv"].as_f64().unwrap();
+    assert_eq!(mean, e["mean"].as_f64().unwrap());
+    let higher_better = matches!(e["metric"].as_str(), Some("roc_auc" | "accuracy" | "r2"));
+    let beats = if higher_better {
+        mean > single
+    } else {
+        mean < single
+    };
+    assert_eq!(
+        used, beats,
+        "ensemble {mean} vs single pick {single}: {decision}"
+    );
+    let study = automl_store::open_read_only(&dir.join("db"))
+        .unwrap()
+        .latest_study()
+        .unwrap()
+        .unwrap();
+    let final_trial = study.final_trial;
+    assert_eq!(
+        study.ensemble.as_ref().and_then(|d| d.trial_id),
+        Some(id),
+        "the study records the decision too"
+    );
+    assert_eq!(
+        final_trial == Some(id),
+        used,
+        "final model {final_trial:?}, ensemble {id} used {used}"
+    );
 
     let preds = predict_in(dir, "db", data, "preds.csv", &[]);
     let (header, body) = read_csv(&preds);
@@ -226,11 +245,11 @@ var_smoothing = { type = "float", low = 1e-10, high = 1e-3, log = true, default 
 }
 
 #[test]
-fn same_seed_same_leaderboard_with_two_jobs() {
+fn same_seed_same_leaderboard_with_1_2_and_6_jobs() {
     let data = example("churn.csv");
     let mut boards = Vec::new();
     let mut preds = Vec::new();
-    for _ in 0..2 {
+    for jobs in ["1", "2", "6", "2"] {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
         run_in(
@@ -241,11 +260,11 @@ fn same_seed_same_leaderboard_with_two_jobs() {
                 "--store",
                 "db",
                 "--max-trials",
-                "8",
+                "14",
                 "--space",
                 "fast",
                 "--jobs",
-                "2",
+                jobs,
                 "--seed",
                 "11",
                 "--quiet",
@@ -265,11 +284,13 @@ fn same_seed_same_leaderboard_with_two_jobs() {
         let p = predict_in(dir, "db", data.to_str().unwrap(), "p.csv", &[]);
         preds.push(std::fs::read(p).unwrap());
     }
-    assert_eq!(
-        boards[0], boards[1],
-        "same trials and scores to the last bit"
-    );
-    assert_eq!(preds[0], preds[1], "identical predictions");
+    for i in 1..boards.len() {
+        assert_eq!(
+            boards[0], boards[i],
+            "run {i}: same trials and scores to the last bit"
+        );
+        assert_eq!(preds[0], preds[i], "run {i}: identical predictions");
+    }
 }
 
 #[test]

@@ -72,12 +72,15 @@ pub struct EnsembleDecision {
     #[serde(default)]
     pub members: Vec<(u64, f64)>,
     /// Cross-validated score of the selection procedure (each fold's weights chosen on the
-    /// other folds).
-    pub cv_score: f64,
+    /// other folds); None when no ensemble could be selected.
+    #[serde(default)]
+    pub cv_score: Option<f64>,
     /// The same cross-validation of picking one trial: the ensemble's rival.
-    pub single_selection_cv: f64,
+    #[serde(default)]
+    pub single_selection_cv: Option<f64>,
     /// The best single trial's own CV score (the best of every trial, so flattered).
-    pub best_single_cv: f64,
+    #[serde(default)]
+    pub best_single_cv: Option<f64>,
     /// Why it was or was not used, in a sentence.
     pub reason: String,
 }

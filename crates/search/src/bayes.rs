@@ -57,7 +57,18 @@ impl Bayes {
     }
 
     /// Estimated cost per family (1 = cheapest), from observed fit times and relative costs.
-    fn costs(&self, fams: &[(&FamilyInfo, &FamilySpace)]) -> Vec<f64> {
+    /// Without `measured` (no time budget), from the families' relative costs alone: measured
+    /// fit times differ from run to run, and a trial budget must give the same trials every
+    /// time (invariant 6).
+    fn costs(&self, fams: &[(&FamilyInfo, &FamilySpace)], measured: bool) -> Vec<f64> {
+        if !measured {
+            let raw: Vec<f64> = fams
+                .iter()
+                .map(|(info, _)| info.relative_cost.max(1e-6))
+                .collect();
+            let min = raw.iter().copied().fold(f64::INFINITY, f64::min);
+            return raw.iter().map(|c| c / min).collect();
+        }
         let mut ratios: Vec<f64> = fams
             .iter()
             .filter_map(|(info, f)| {
@@ -116,7 +127,7 @@ impl Bayes {
             .max(self.tracker.told as f64 / 100.0)
             .clamp(0.0, 1.0);
         let cost_exponent = (1.0 - progress / 0.3).clamp(0.0, 1.0);
-        let costs = self.costs(&fams);
+        let costs = self.costs(&fams, ctx.time_left_s.is_some());
         let weights: Vec<f64> = stats
             .iter()
             .zip(&costs)

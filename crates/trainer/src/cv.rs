@@ -175,7 +175,7 @@ impl TrainingData {
         }
     }
 
-    /// Set the per-trial memory limit in bytes (see [`crate::memory::default_memory_limit`]).
+    /// Set the per-trial memory limit in bytes (see [`crate::memory::default_memory_limit`]; independent of how many trials run at once).
     pub fn with_memory_limit(mut self, bytes: u64) -> TrainingData {
         self.memory_limit = bytes;
         self

@@ -136,16 +136,18 @@ fn parse_meminfo(text: &str) -> Option<u64> {
     }
 }
 
-/// The default per-trial limit with `jobs` trials fitting at once: half of the machine's RAM
-/// (`MemTotal`; 16 GiB assumed when it cannot be read) shared by the `jobs` workers, so that
-/// all running candidates together stay within half of the RAM (the rest is left for the OS,
-/// the shared fold matrices and the store); never below 512 MiB.
-pub fn default_memory_limit(jobs: usize) -> u64 {
-    limit_for(total_memory().unwrap_or(FALLBACK_RAM), jobs)
+/// The default per-trial limit: half of the machine's RAM (`MemTotal`; 16 GiB assumed when it
+/// cannot be read), never below 512 MiB. It does not depend on how many trials run at once, so
+/// a candidate fails or fits the same way with any `jobs`; the engine's scheduler keeps the
+/// running trials' estimates together within the same half of the RAM (a large trial waits
+/// for others to finish), which leaves the rest for the OS, the shared fold matrices and the
+/// store.
+pub fn default_memory_limit() -> u64 {
+    limit_for(total_memory().unwrap_or(FALLBACK_RAM))
 }
 
-fn limit_for(total: u64, jobs: usize) -> u64 {
-    (total / 2 / jobs.max(1) as u64).max(MIN_DEFAULT_LIMIT)
+fn limit_for(total: u64) -> u64 {
+    (total / 2).max(MIN_DEFAULT_LIMIT)
 }
 
 /// Render a byte count for messages: `512.0 MB`, `12.3 GB` (binary units: 1 GB = 2^30 bytes).
@@ -236,14 +238,10 @@ mod tests {
     }
 
     #[test]
-    fn default_limit_is_half_the_ram_shared_by_jobs_with_a_floor() {
-        assert_eq!(limit_for(16 * GIB, 1), 8 * GIB);
-        assert_eq!(limit_for(16 * GIB, 2), 4 * GIB);
-        assert_eq!(limit_for(16 * GIB, 0), 8 * GIB);
-        assert_eq!(limit_for(GIB, 64), MIN_DEFAULT_LIMIT);
-        let d = default_memory_limit(1);
-        assert!(d >= default_memory_limit(2));
-        assert!(d >= MIN_DEFAULT_LIMIT);
+    fn default_limit_is_half_the_ram_with_a_floor() {
+        assert_eq!(limit_for(16 * GIB), 8 * GIB);
+        assert_eq!(limit_for(GIB / 2), MIN_DEFAULT_LIMIT);
+        assert!(default_memory_limit() >= MIN_DEFAULT_LIMIT);
     }
 
     #[test]

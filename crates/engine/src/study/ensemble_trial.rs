@@ -1,0 +1,154 @@
+//! The ensemble meta-trial: Caruana selection on the kept out-of-fold predictions, scored
+//! honestly ([`crate::ensemble::select_and_score`]) and stored as its own trial (family
+//! [`ENSEMBLE_FAMILY`], members as parents) whether or not it beats picking one trial. Like
+//! every meta-trial it is always stored and never told to a strategy. The study records the
+//! decision ([`EnsembleDecision`]) in both the trial and the study record.
+
+use super::{Study, now_ms};
+use crate::error::EngineError;
+use automl_core::{
+    Candidate, ENSEMBLE_FAMILY, EnsembleDecision, ParamValue, Params, Predictions, Rng,
+    TrialRecord, TrialState,
+};
+use automl_trainer::{Predictor, PredictorInfo, TrainingData};
+
+/// An ensemble stored as a trial.
+pub(crate) struct EnsembleTrial {
+    /// Its stored record.
+    pub record: TrialRecord,
+    /// Members (trial id, weight).
+    pub members: Vec<(u64, f64)>,
+    /// Whether it beat picking one trial (and so becomes the final model).
+    pub used: bool,
+}
+
+impl Study<'_> {
+    /// Select an ensemble from `oof` (trial id, loss, out-of-fold predictions), store it as a
+    /// trial and record the decision. None when no ensemble could be selected (fewer than two
+    /// candidates, or selection kept one trial); the study record then says why.
+    pub(crate) fn build_ensemble(
+        &mut self,
+        data: &TrainingData,
+        oof: &[(u64, f64, Predictions)],
+        best: &TrialRecord,
+        info: PredictorInfo,
+    ) -> Result<Option<EnsembleTrial>, EngineError> {
+        let y: Vec<f64> = data
+            .folds
+            .iter()
+            .flat_map(|f| f.split.valid.iter().map(|&r| data.y[r]))
+            .collect();
+        let fold_lens: Vec<usize> = data.folds.iter().map(|f| f.split.valid.len()).collect();
+        let cands: Vec<(u64, &Predictions)> = oof.iter().map(|(id, _, p)| (*id, p)).collect();
+        let scored = match crate::ensemble::select_and_score(
+            &cands,
+            &y,
+            &fold_lens,
+            self.metric,
+            info.task,
+            info.n_classes,
+        ) {
+            Ok(s) => s,
+            Err(reason) => {
+                self.record.ensemble = Some(EnsembleDecision {
+                    used: false,
+                    trial_id: None,
+                    members: Vec::new(),
+                    cv_score: None,
+                    single_selection_cv: None,
+                    best_single_cv: Some(best.mean),
+                    reason,
+                });
+                return Ok(None);
+            }
+        };
+        let used = self.metric.better(scored.mean, scored.single_selection_cv);
+        let reason = if used {
+            format!(
+                "used: its cross-validated selection scores {:.6}, picking one trial the same \
+                 way {:.6}",
+                scored.mean, scored.single_selection_cv
+            )
+        } else {
+            format!(
+                "not used: its cross-validated selection scores {:.6}, picking one trial the \
+                 same way {:.6}",
+                scored.mean, scored.single_selection_cv
+            )
+        };
+        // Its artifact: the members' fold models, weighted (so `predict --trial` works for it
+        // and the final model can fall back to it whatever the members' retention).
+        let mut parts = Vec::new();
+        let mut fit_time = 0.0;
+        let mut size = 0;
+        for (id, w) in &scored.members {
+            let Some(bytes) = self.store.artifact(self.record.study_id, *id)? else {
+                self.record.ensemble = Some(EnsembleDecision {
+                    used: false,
+                    trial_id: None,
+                    members: scored.members.clone(),
+                    cv_score: Some(scored.mean),
+                    single_selection_cv: Some(scored.single_selection_cv),
+                    best_single_cv: Some(best.mean),
+                    reason: format!(
+                        "no ensemble: the fold models of member trial {id} are not in the store"
+                    ),
+                });
+                return Ok(None);
+            };
+            let (p, _) = Predictor::from_bytes(&bytes)?;
+            parts.push((*w, p));
+            if let Some(t) = self.history.iter().find(|t| t.trial_id == *id) {
+                fit_time += t.fit_time_s;
+                size += t.model_size_bytes;
+            }
+        }
+        let artifact = Predictor::Ensemble(parts).to_bytes(info)?;
+        let members_text = scored
+            .members
+            .iter()
+            .map(|(id, w)| format!("{id}:{w:.3}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut params = Params::new();
+        params.insert("members".into(), ParamValue::Str(members_text));
+        let cand = Candidate {
+            family: ENSEMBLE_FAMILY.into(),
+            params,
+            parents: scored.members.iter().map(|m| m.0).collect(),
+            operator: "ensemble_selection".into(),
+            fidelity: 1.0,
+        };
+        let mut rec = self
+            .store
+            .start_trial(self.record.study_id, &cand, ENSEMBLE_FAMILY, 0)?;
+        let decision = EnsembleDecision {
+            used,
+            trial_id: Some(rec.trial_id),
+            members: scored.members.clone(),
+            cv_score: Some(scored.mean),
+            single_selection_cv: Some(scored.single_selection_cv),
+            best_single_cv: Some(best.mean),
+            reason,
+        };
+        rec.seed = Rng::derive_seed(self.config.seed, rec.trial_id);
+        rec.state = TrialState::Complete;
+        rec.fold_scores = scored.fold_scores;
+        rec.mean = scored.mean;
+        rec.std = scored.std;
+        rec.metrics = scored.metrics;
+        rec.fit_time_s = fit_time;
+        rec.model_size_bytes = size;
+        rec.has_artifact = true;
+        rec.ensemble = Some(decision.clone());
+        rec.ended_at_ms = now_ms();
+        self.store.finish_trial(&rec, Some(&artifact))?;
+        self.record.ensemble = Some(decision);
+        self.history.push(rec.clone());
+        Ok(Some(EnsembleTrial {
+            record: rec,
+            members: scored.members,
+            used,
+        }))
+    }
+}

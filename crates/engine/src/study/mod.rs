@@ -1,0 +1,610 @@
+//! A study: the search session (scheduler + executor + strategy), the meta-trials built from
+//! its results (the ensemble), the final model, retention and the summary.
+//!
+//! `Study::run` is the page of orchestration; the parts live beside it:
+//! [`scheduler`] (asking window, in-flight trials, deadlines, in-order telling),
+//! [`executor`] (where evaluations run), `search` (the study side of the scheduler: asking the
+//! strategy, recording results), `ensemble_trial` (ensemble selection stored as a trial) and
+//! `final_model` (the refit on all rows).
+
+mod ensemble_trial;
+pub mod executor;
+mod final_model;
+pub mod scheduler;
+mod search;
+
+pub use executor::{Executor, Job, MakeExecutor, ThreadExecutor, thread_executor};
+pub use scheduler::{ASK_WINDOW, CANCEL_GRACE, TRIAL_GRACE};
+
+use crate::error::EngineError;
+use automl_core::{
+    Budget, Metric, SCHEMA_VERSION, StudyRecord, Task, TrialRecord, TrialState, is_meta_family,
+};
+use automl_data::Dataset;
+use automl_models::registry;
+use automl_search::{AskContext, FamilyInfo, Strategy};
+use automl_space::SearchSpace;
+use automl_store::Store;
+use automl_trainer::{CvConfig, PredictorInfo, TrainingData};
+use scheduler::{Scheduler, SchedulerConfig};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Name of the blob that holds a study's final model.
+pub const FINAL_MODEL_BLOB: &str = "final_model";
+
+/// How many of the best trials keep their out-of-fold predictions for ensemble selection.
+pub const OOF_KEEP: usize = 20;
+
+/// Settings of a study (everything but the data, space, strategy and store).
+#[derive(Clone)]
+pub struct StudyConfig {
+    /// Study name (shown in `automl studies`).
+    pub name: String,
+    /// Metric to optimise (None: the task's default).
+    pub metric: Option<Metric>,
+    /// Time and trial limits.
+    pub budget: Budget,
+    /// Study seed (splits, strategy, trial seeds).
+    pub seed: u64,
+    /// Trials evaluated at once.
+    pub jobs: usize,
+    /// Validation scheme.
+    pub cv: CvConfig,
+    /// Keep fitted fold models only for the best N trials (None = all). Every trial's record
+    /// is always kept, and so are the models the ensemble and the final model use.
+    pub keep_models: Option<u64>,
+    /// When the budget clock started (e.g. process start, so loading counts).
+    pub started: Instant,
+    /// Set to stop asking for new trials (Ctrl-C); the best so far is refitted and saved.
+    pub cancel: Arc<AtomicBool>,
+    /// Set to abandon running trials at once (second Ctrl-C).
+    pub abort: Arc<AtomicBool>,
+    /// Select a Caruana ensemble of the best trials at the end (used when its cross-validated
+    /// selection beats picking one trial the same way).
+    pub ensemble: bool,
+    /// Per-trial memory limit in bytes: a candidate whose estimated need exceeds it fails
+    /// before it is fitted. None = the study's stored limit, or for a new study
+    /// [`automl_trainer::default_memory_limit`] (half the RAM, whatever `jobs` is). Stored on
+    /// the study.
+    pub memory_limit: Option<u64>,
+    /// Per-trial time limit in seconds (None: half the time budget, or no limit without one).
+    /// A trial gets the earlier of this and the search deadline as its own deadline; one that
+    /// is still running [`TRIAL_GRACE`] after it is recorded timed out and abandoned, so a
+    /// candidate that never returns cannot hold up the search.
+    pub trial_time_limit: Option<f64>,
+}
+
+impl Default for StudyConfig {
+    fn default() -> Self {
+        StudyConfig {
+            name: "study".into(),
+            metric: None,
+            budget: Budget {
+                time_s: Some(60.0),
+                max_trials: None,
+            },
+            seed: 0,
+            jobs: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            cv: CvConfig::default(),
+            keep_models: None,
+            started: Instant::now(),
+            cancel: Arc::new(AtomicBool::new(false)),
+            abort: Arc::new(AtomicBool::new(false)),
+            ensemble: true,
+            memory_limit: None,
+            trial_time_limit: None,
+        }
+    }
+}
+
+/// What the engine is doing (sent with every [`Progress`] event).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Phase {
+    /// Asking, evaluating and recording trials.
+    Searching,
+    /// Ensemble selection finished: an ensemble of `members` trials was stored (`used`: it
+    /// becomes the final model).
+    Ensemble {
+        /// Members of the selected ensemble.
+        members: usize,
+        /// Whether it beat picking one trial and becomes the final model.
+        used: bool,
+    },
+    /// Refitting the final model on all rows.
+    Refitting {
+        /// The trial being refit (an ensemble trial: its members).
+        trial_id: u64,
+        /// Its family.
+        family: String,
+    },
+    /// The study is finished and saved.
+    Done,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Phase::Searching => write!(f, "searching"),
+            Phase::Ensemble {
+                members,
+                used: true,
+            } => write!(f, "ensemble of {members} trials"),
+            Phase::Ensemble {
+                members,
+                used: false,
+            } => write!(f, "ensemble of {members} trials (not used)"),
+            Phase::Refitting { trial_id, family } => {
+                write!(f, "refitting trial {trial_id} ({family}) on all rows")
+            }
+            Phase::Done => write!(f, "done"),
+        }
+    }
+}
+
+/// A progress event, sent after every finished trial and at phase changes.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    /// Trials finished (any state) in this study, meta-trials included.
+    pub done: usize,
+    /// Of which failed, timed out or interrupted.
+    pub failed: usize,
+    /// Trials currently running.
+    pub running: usize,
+    /// Best score so far and its family.
+    pub best: Option<(f64, String)>,
+    /// Seconds left of the time budget (None without a time budget).
+    pub time_left_s: Option<f64>,
+    /// What the engine is doing.
+    pub phase: Phase,
+    /// The trial that just finished, if any.
+    pub last: Option<TrialRecord>,
+}
+
+/// What a finished study reports.
+#[derive(Debug, Clone)]
+pub struct StudySummary {
+    /// The study record as stored.
+    pub study: StudyRecord,
+    /// The trial behind the final model (an ensemble trial when the ensemble is used).
+    pub best: Option<TrialRecord>,
+    /// Trials run in this session (all states).
+    pub trials: usize,
+    /// Complete searched trials of the study (meta-trials excluded).
+    pub complete: usize,
+    /// Of this session's trials, failed / timed out / interrupted.
+    pub failed: usize,
+    /// Wall seconds since `config.started`.
+    pub wall_s: f64,
+    /// How the final model was made, in a line.
+    pub final_model: String,
+    /// Whether the search was stopped by the user.
+    pub cancelled: bool,
+}
+
+/// A study over one dataset.
+pub struct Study<'a> {
+    store: &'a dyn Store,
+    data: Dataset,
+    space: SearchSpace,
+    strategy: Box<dyn Strategy>,
+    config: StudyConfig,
+    metric: Metric,
+    record: StudyRecord,
+    /// Trials told to the strategy (earlier sessions' and this one's), in trial-id order;
+    /// meta-trials of this session are appended after the search.
+    history: Vec<TrialRecord>,
+    families: Vec<FamilyInfo>,
+    /// Validation folds of the run (set when it starts; a holdout is one fold).
+    n_folds: usize,
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The families of `space` usable for this data: registered, supporting the task, within their
+/// row limit; ordered cheapest first. Unknown family names are an error.
+pub fn usable_families(
+    space: &SearchSpace,
+    task: Task,
+    train_rows: usize,
+) -> Result<Vec<FamilyInfo>, EngineError> {
+    let mut out = Vec::new();
+    for fam in space.families_for(task) {
+        let Some(f) = registry().get(&fam.name) else {
+            return Err(EngineError::Config(format!(
+                "search space `{}`: unknown model family `{}`; known families: {}",
+                space.name,
+                fam.name,
+                registry()
+                    .families()
+                    .iter()
+                    .map(|f| f.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        };
+        if !f.tasks().contains(&task) {
+            continue;
+        }
+        if f.max_rows().is_some_and(|m| train_rows > m) {
+            continue;
+        }
+        out.push(FamilyInfo {
+            name: fam.name.clone(),
+            relative_cost: f.relative_cost(),
+        });
+    }
+    out.sort_by(|a, b| a.relative_cost.total_cmp(&b.relative_cost));
+    if out.is_empty() {
+        return Err(EngineError::Config(format!(
+            "search space `{}` has no model family for the {task} task on {train_rows} rows; add one (see search-spaces/default.toml)",
+            space.name
+        )));
+    }
+    Ok(out)
+}
+
+impl<'a> Study<'a> {
+    /// Create a new study in `store`.
+    pub fn create(
+        store: &'a dyn Store,
+        data: Dataset,
+        space: SearchSpace,
+        strategy: Box<dyn Strategy>,
+        config: StudyConfig,
+    ) -> Result<Study<'a>, EngineError> {
+        let metric = resolve_metric(config.metric, data.task)?;
+        validate_budget(&config.budget)?;
+        let train_rows = config.cv.train_rows(data.y.len());
+        let families = usable_families(&space, data.task, train_rows)?;
+        let mut record = StudyRecord {
+            schema_version: SCHEMA_VERSION,
+            study_id: 0,
+            name: config.name.clone(),
+            data_path: data.path.display().to_string(),
+            fingerprint: data.fingerprint.clone(),
+            schema: data.features.schema(),
+            target: data.target.clone(),
+            classes: data.classes.clone(),
+            task: data.task,
+            metric: metric.name().to_string(),
+            space: space.source.clone(),
+            strategy: strategy.name().to_string(),
+            seed: config.seed,
+            budget: config.budget,
+            started_at_ms: now_ms(),
+            ended_at_ms: 0,
+            final_trial: None,
+            keep_models: config.keep_models,
+            extra: BTreeMap::new(),
+            validation: Some(config.cv.validation(data.y.len(), data.task)),
+            n_rows: Some(data.y.len() as u64),
+            data_report: Some(data.report.to_string()),
+            memory_limit_bytes: Some(
+                config
+                    .memory_limit
+                    .unwrap_or_else(automl_trainer::default_memory_limit),
+            ),
+            ensemble: None,
+            final_model: None,
+        };
+        record.study_id = store.create_study(record.clone())?;
+        Ok(Study {
+            store,
+            data,
+            space,
+            strategy,
+            config,
+            metric,
+            record,
+            history: Vec::new(),
+            families,
+            n_folds: 1,
+        })
+    }
+
+    /// Continue an earlier study (`automl fit --resume`): trials left running by a dead
+    /// process are marked interrupted, the strategy is told every earlier searched trial in
+    /// order (meta-trials such as ensembles are never told), and new trials continue the
+    /// numbering. The data must have the same fingerprint.
+    pub fn resume(
+        store: &'a dyn Store,
+        study_id: u64,
+        data: Dataset,
+        space: SearchSpace,
+        mut strategy: Box<dyn Strategy>,
+        mut config: StudyConfig,
+    ) -> Result<Study<'a>, EngineError> {
+        let mut record = store
+            .study(study_id)?
+            .ok_or_else(|| EngineError::NotFound(format!("no study {study_id} in the store")))?;
+        if record.fingerprint != data.fingerprint {
+            return Err(EngineError::Config(format!(
+                "cannot resume study {study_id}: the data file differs from the one it was started with ({}); start a new study instead",
+                record.data_path
+            )));
+        }
+        let metric = Metric::from_name(&record.metric).ok_or_else(|| {
+            EngineError::Config(format!(
+                "study {study_id} uses unknown metric `{}`",
+                record.metric
+            ))
+        })?;
+        validate_budget(&config.budget)?;
+        store.mark_interrupted(study_id)?;
+        let history: Vec<TrialRecord> = store
+            .trials(study_id)?
+            .into_iter()
+            .filter(|t| !is_meta_family(&t.candidate.family))
+            .collect();
+        config.seed = record.seed;
+        let train_rows = config.cv.train_rows(data.y.len());
+        let families = usable_families(&space, data.task, train_rows)?;
+        {
+            let ctx = AskContext {
+                space: &space,
+                task: data.task,
+                metric,
+                families: &families,
+                history: &history,
+                elapsed_fraction: 0.0,
+                time_left_s: None,
+            };
+            for t in &history {
+                strategy.tell(&ctx, t);
+            }
+        }
+        record.ended_at_ms = 0;
+        record.budget = config.budget;
+        if let Some(m) = config.memory_limit {
+            record.memory_limit_bytes = Some(m);
+        }
+        if record.memory_limit_bytes.is_none() {
+            record.memory_limit_bytes = Some(automl_trainer::default_memory_limit());
+        }
+        store.update_study(&record)?;
+        Ok(Study {
+            store,
+            data,
+            space,
+            strategy,
+            config,
+            metric,
+            record,
+            history,
+            families,
+            n_folds: 1,
+        })
+    }
+
+    /// The study's id in the store.
+    pub fn id(&self) -> u64 {
+        self.record.study_id
+    }
+
+    /// The optimised metric.
+    pub fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    /// The families that will be searched (cheapest first).
+    pub fn families(&self) -> &[FamilyInfo] {
+        &self.families
+    }
+
+    /// Run the search with trials on threads of this process ([`ThreadExecutor`]), select an
+    /// ensemble, make the final model and save it. `progress` is called after every trial and
+    /// at every phase change.
+    pub fn run(self, progress: &mut dyn FnMut(&Progress)) -> Result<StudySummary, EngineError> {
+        self.run_with(thread_executor(), progress)
+    }
+
+    /// [`Study::run`] with trials evaluated by the executor `make_executor` builds from the
+    /// study's shared training data and `jobs`.
+    pub fn run_with(
+        mut self,
+        make_executor: MakeExecutor<'_>,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<StudySummary, EngineError> {
+        let cfg = self.config.clone();
+        let task = self.data.task;
+        let n_classes = self.data.classes.len();
+        let memory_limit = self
+            .record
+            .memory_limit_bytes
+            .unwrap_or_else(automl_trainer::default_memory_limit);
+        let data = Arc::new(
+            TrainingData::new(
+                Arc::new(self.data.features.clone()),
+                self.data.y.clone(),
+                task,
+                n_classes,
+                self.metric,
+                &CvConfig {
+                    seed: cfg.seed,
+                    ..cfg.cv
+                },
+            )
+            .with_memory_limit(memory_limit),
+        );
+        self.n_folds = data.folds.len().max(1);
+        let budget_end = cfg
+            .budget
+            .time_s
+            .map(|t| cfg.started + Duration::from_secs_f64(t.max(0.0)));
+        let searched_before = self.history.len();
+        let scheduler = Scheduler::new(SchedulerConfig {
+            window: ASK_WINDOW,
+            max_new: cfg.budget.max_trials.map(|m| {
+                usize::try_from(m)
+                    .unwrap_or(usize::MAX)
+                    .saturating_sub(searched_before)
+            }),
+            trial_limit: cfg
+                .trial_time_limit
+                .or(cfg.budget.time_s.map(|t| t / 2.0))
+                .filter(|t| t.is_finite() && *t > 0.0)
+                .map(Duration::from_secs_f64),
+            cancel: cfg.cancel.clone(),
+            abort: cfg.abort.clone(),
+            memory_budget: automl_trainer::default_memory_limit(),
+        });
+
+        // 1. The search.
+        let mut executor = make_executor(data.clone(), cfg.jobs.max(1));
+        let mut driver = search::SearchDriver::new(&mut self, &data, budget_end, progress);
+        let outcome = scheduler.run(executor.as_mut(), &mut driver)?;
+        let found = driver.into_result();
+        drop(executor);
+
+        // 2. Meta-trials: the ensemble (always stored when one is selected, used or not).
+        let info = PredictorInfo { task, n_classes };
+        let aborted = cfg.abort.load(Ordering::SeqCst);
+        let ensemble = match &found.best {
+            Some(b) if cfg.ensemble && !aborted => {
+                let e = self.build_ensemble(&data, &found.oof, b, info)?;
+                if let Some(e) = &e {
+                    self.progress(
+                        progress,
+                        Phase::Ensemble {
+                            members: e.members.len(),
+                            used: e.used,
+                        },
+                        Some(e.record.clone()),
+                        budget_end,
+                        found.best.as_ref(),
+                    );
+                }
+                e.filter(|e| e.used)
+            }
+            _ => None,
+        };
+
+        // 3. The final model.
+        let final_model =
+            self.make_final_model(&found.best, ensemble.as_ref(), info, budget_end, progress)?;
+        let best = match &ensemble {
+            Some(e) => Some(e.record.clone()),
+            None => found.best.clone(),
+        };
+
+        // 4. Retention, and the study record closed.
+        if let Some(keep) = cfg.keep_models {
+            let mut protect: Vec<u64> = found.best.iter().map(|b| b.trial_id).collect();
+            if let Some(e) = &ensemble {
+                protect.push(e.record.trial_id);
+                protect.extend(e.members.iter().map(|m| m.0));
+            }
+            self.store.apply_retention(
+                self.record.study_id,
+                keep,
+                self.metric.higher_is_better(),
+                &protect,
+            )?;
+        }
+        self.record.ended_at_ms = now_ms();
+        self.store.update_study(&self.record)?;
+        self.store.flush()?;
+        self.store.publish_snapshot()?;
+        self.progress(progress, Phase::Done, None, budget_end, best.as_ref());
+        let complete = self
+            .history
+            .iter()
+            .filter(|t| t.state == TrialState::Complete && !is_meta_family(&t.candidate.family))
+            .count();
+        Ok(StudySummary {
+            study: self.record.clone(),
+            best,
+            trials: outcome.asked,
+            complete,
+            failed: found.failed,
+            wall_s: cfg.started.elapsed().as_secs_f64(),
+            final_model,
+            cancelled: outcome.cancelled,
+        })
+    }
+
+    /// Send a progress event outside the search (phase changes).
+    fn progress(
+        &self,
+        progress: &mut dyn FnMut(&Progress),
+        phase: Phase,
+        last: Option<TrialRecord>,
+        budget_end: Option<Instant>,
+        best: Option<&TrialRecord>,
+    ) {
+        progress(&Progress {
+            done: self.history.len(),
+            failed: self
+                .history
+                .iter()
+                .filter(|t| t.state != TrialState::Complete)
+                .count(),
+            running: 0,
+            best: best.map(|b| (b.mean, b.candidate.family.clone())),
+            time_left_s: budget_end
+                .map(|e| e.saturating_duration_since(Instant::now()).as_secs_f64()),
+            phase,
+            last,
+        });
+    }
+
+    /// The stored fold models of a trial (its artifact); missing ones are an error.
+    fn stored_models(&self, trial_id: u64) -> Result<Vec<u8>, EngineError> {
+        self.store
+            .artifact(self.record.study_id, trial_id)?
+            .ok_or_else(|| {
+                EngineError::NotFound(format!("the fitted models of trial {trial_id} are missing"))
+            })
+    }
+}
+
+/// Trials proposed by the strategy (meta-trials such as ensembles excluded).
+pub(crate) fn searched(history: &[TrialRecord]) -> usize {
+    history
+        .iter()
+        .filter(|t| !is_meta_family(&t.candidate.family))
+        .count()
+}
+
+/// The metric to use: the given one (which must apply to the task) or the task's default.
+pub fn resolve_metric(metric: Option<Metric>, task: Task) -> Result<Metric, EngineError> {
+    match metric {
+        None => Ok(Metric::default_for(task)),
+        Some(m) if m.applies_to(task) => Ok(m),
+        Some(m) => Err(EngineError::Config(format!(
+            "--metric {m} does not apply to a {task} task; use one of: {}",
+            Metric::for_task(task)
+                .iter()
+                .map(|m| m.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+fn validate_budget(b: &Budget) -> Result<(), EngineError> {
+    if let Some(t) = b.time_s {
+        if !t.is_finite() || t <= 0.0 {
+            return Err(EngineError::Config(format!(
+                "--time-budget must be a positive number of seconds (got {t})"
+            )));
+        }
+    }
+    if b.max_trials == Some(0) {
+        return Err(EngineError::Config(
+            "--max-trials must be at least 1".into(),
+        ));
+    }
+    Ok(())
+}

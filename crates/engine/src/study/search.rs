@@ -1,0 +1,313 @@
+//! The study side of the scheduler ([`super::scheduler::Driver`]): asking the strategy and
+//! starting trials, recording finished trials (store, best trial, out-of-fold predictions,
+//! fold-model retention, progress) and telling the strategy when the scheduler says a trial
+//! is due.
+
+use super::executor::Job;
+use super::scheduler::Driver;
+use super::{OOF_KEEP, Phase, Progress, Study, now_ms, searched};
+use crate::error::EngineError;
+use automl_core::{Predictions, Rng, TrialRecord, TrialState};
+use automl_search::AskContext;
+use automl_trainer::{Evaluation, TrainingData};
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+/// What the search leaves for the rest of the study.
+pub(crate) struct SearchResult {
+    /// The best scored trial of the study (ties: the lower trial id).
+    pub best: Option<TrialRecord>,
+    /// Out-of-fold predictions of the best [`OOF_KEEP`] trials of this session: (trial id,
+    /// loss, predictions over the validation rows of every fold, in fold order).
+    pub oof: Vec<(u64, f64, Predictions)>,
+    /// Trials of this session that failed, timed out or were interrupted.
+    pub failed: usize,
+}
+
+/// Asks, records and tells for one search session of a study.
+pub(crate) struct SearchDriver<'s, 'a, 'p> {
+    study: &'s mut Study<'a>,
+    data: &'s TrainingData,
+    budget_end: Option<Instant>,
+    progress: &'p mut dyn FnMut(&Progress),
+    /// Started, not yet finished.
+    running: HashMap<u64, TrialRecord>,
+    /// Finished, not yet told (held back until due).
+    held: BTreeMap<u64, TrialRecord>,
+    best: Option<TrialRecord>,
+    oof: Vec<(u64, f64, Predictions)>,
+    /// Trials whose fold models are kept, as (loss, trial id), best first (with a
+    /// `keep_models` limit only).
+    kept: Vec<(f64, u64)>,
+    /// How many fold-model sets the search keeps (None = all).
+    keep: Option<usize>,
+    finished: usize,
+    failed: usize,
+}
+
+impl<'s, 'a, 'p> SearchDriver<'s, 'a, 'p> {
+    pub fn new(
+        study: &'s mut Study<'a>,
+        data: &'s TrainingData,
+        budget_end: Option<Instant>,
+        progress: &'p mut dyn FnMut(&Progress),
+    ) -> Self {
+        let metric = study.metric;
+        let best = study
+            .history
+            .iter()
+            .filter(|t| t.is_scored())
+            .fold(None, |acc: Option<&TrialRecord>, t| match acc {
+                Some(b) if !metric.better(t.mean, b.mean) => Some(b),
+                _ => Some(t),
+            })
+            .cloned();
+        // While searching, keep at least the ensemble's candidates' fold models: the ensemble
+        // is built from them. Retention trims to `keep_models` at the end.
+        let keep = study.config.keep_models.map(|k| {
+            let k = usize::try_from(k).unwrap_or(usize::MAX);
+            if study.config.ensemble {
+                k.max(OOF_KEEP)
+            } else {
+                k.max(1)
+            }
+        });
+        SearchDriver {
+            study,
+            data,
+            budget_end,
+            progress,
+            running: HashMap::new(),
+            held: BTreeMap::new(),
+            best,
+            oof: Vec::new(),
+            // This session's trials only: earlier sessions' models are trimmed by the retention
+            // at the end of the study.
+            kept: Vec::new(),
+            keep,
+            finished: 0,
+            failed: 0,
+        }
+    }
+
+    pub fn into_result(self) -> SearchResult {
+        SearchResult {
+            best: self.best,
+            oof: self.oof,
+            failed: self.failed,
+        }
+    }
+
+    /// Time reserved for the final model, re-estimated as the best trial changes. With an
+    /// ensemble, room for selection and for refitting its heaviest members in parallel lanes
+    /// (each about as costly as the best trial): their fold models see only (k-1)/k of the
+    /// rows, or 80 % with a holdout.
+    fn reserve(&self) -> Duration {
+        let cfg = &self.study.config;
+        let refit_factor = if cfg.ensemble { 2.5 } else { 1.5 };
+        let n_folds = self.data.folds.len().max(1);
+        let per_fold = self
+            .best
+            .as_ref()
+            .map(|b| b.fit_time_s / n_folds as f64)
+            .unwrap_or(0.0);
+        let total = cfg.budget.time_s.unwrap_or(0.0);
+        Duration::from_secs_f64((per_fold * refit_factor + 0.02 * total + 0.3).min(total * 0.5))
+    }
+
+    /// Whether a scored trial's fold models are kept, updating the kept set: returns the
+    /// trial whose models must now be dropped, if any. Only the best `keep` (by loss, ties
+    /// by lower id) are kept, so the result does not depend on the order trials finish in.
+    fn keep_models(&mut self, rec: &TrialRecord) -> (bool, Option<u64>) {
+        let Some(keep) = self.keep else {
+            return (true, None);
+        };
+        let entry = (self.study.metric.as_loss(rec.mean), rec.trial_id);
+        let pos = self
+            .kept
+            .partition_point(|e| e.0.total_cmp(&entry.0).then(e.1.cmp(&entry.1)).is_lt());
+        self.kept.insert(pos, entry);
+        if self.kept.len() <= keep {
+            return (true, None);
+        }
+        let (_, dropped) = self.kept.pop().expect("longer than keep");
+        if dropped == rec.trial_id {
+            (false, None)
+        } else {
+            (true, Some(dropped))
+        }
+    }
+}
+
+impl Driver for SearchDriver<'_, '_, '_> {
+    fn search_end(&self) -> Option<Instant> {
+        let started = self.study.config.started;
+        self.budget_end
+            .map(|e| e.checked_sub(self.reserve()).unwrap_or(started))
+    }
+
+    fn ask(&mut self) -> Result<Option<Job>, EngineError> {
+        let cfg = &self.study.config;
+        // Under a trial budget alone, progress counts told trials: nothing here reads the clock.
+        let elapsed_fraction = match (cfg.budget.time_s, cfg.budget.max_trials) {
+            (Some(t), _) if t > 0.0 => (cfg.started.elapsed().as_secs_f64() / t).min(1.0),
+            (_, Some(m)) if m > 0 => searched(&self.study.history) as f64 / m as f64,
+            _ => 0.0,
+        };
+        let time_left_s = self
+            .search_end()
+            .map(|e| e.saturating_duration_since(Instant::now()).as_secs_f64());
+        let study = &mut *self.study;
+        let ctx = AskContext {
+            space: &study.space,
+            task: study.data.task,
+            metric: study.metric,
+            families: &study.families,
+            history: &study.history,
+            elapsed_fraction,
+            time_left_s,
+        };
+        let Some(candidate) = study.strategy.ask(&ctx) else {
+            return Ok(None);
+        };
+        let mut rec =
+            study
+                .store
+                .start_trial(study.record.study_id, &candidate, study.strategy.name(), 0)?;
+        rec.seed = Rng::derive_seed(study.config.seed, rec.trial_id);
+        let job = Job {
+            trial_id: rec.trial_id,
+            candidate,
+            seed: rec.seed,
+            deadline: None,
+        };
+        self.running.insert(rec.trial_id, rec);
+        Ok(Some(job))
+    }
+
+    fn memory_need(&self, job: &Job) -> u64 {
+        let Some(family) = automl_models::registry().get(&job.candidate.family) else {
+            return 0;
+        };
+        let rows = (self.data.fold_train_rows() as f64 * job.candidate.fidelity.clamp(0.0, 1.0))
+            .ceil() as usize;
+        automl_trainer::memory::estimate_for(
+            family,
+            &job.candidate.params,
+            rows,
+            self.data.features.n_columns(),
+            self.data.n_classes,
+        )
+    }
+
+    fn finished(
+        &mut self,
+        trial_id: u64,
+        eval: Evaluation,
+        running: usize,
+    ) -> Result<(), EngineError> {
+        let Some(mut rec) = self.running.remove(&trial_id) else {
+            return Ok(());
+        };
+        fill_record(&mut rec, &eval);
+        let metric = self.study.metric;
+        let mut artifact = eval.artifact.as_deref();
+        if rec.is_scored() {
+            if let Some((_, p)) = eval.oof {
+                self.oof.push((rec.trial_id, metric.as_loss(rec.mean), p));
+                self.oof
+                    .sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+                self.oof.truncate(OOF_KEEP);
+            }
+            if artifact.is_some() {
+                let (keep, dropped) = self.keep_models(&rec);
+                if !keep {
+                    artifact = None;
+                }
+                if let Some(d) = dropped {
+                    self.study
+                        .store
+                        .delete_artifact(self.study.record.study_id, d)?;
+                }
+            }
+            let better = match &self.best {
+                None => true,
+                Some(b) => {
+                    metric.better(rec.mean, b.mean)
+                        || (rec.mean == b.mean && rec.trial_id < b.trial_id)
+                }
+            };
+            if better {
+                self.best = Some(rec.clone());
+            }
+        }
+        self.study.store.finish_trial(&rec, artifact)?;
+        rec.has_artifact = artifact.is_some();
+        self.study.store.publish_snapshot()?;
+        self.finished += 1;
+        if rec.state != TrialState::Complete {
+            self.failed += 1;
+        }
+        let study_failed = self
+            .study
+            .history
+            .iter()
+            .chain(self.held.values())
+            .filter(|t| t.state != TrialState::Complete)
+            .count()
+            + usize::from(rec.state != TrialState::Complete);
+        (self.progress)(&Progress {
+            done: self.study.history.len() + self.held.len() + 1,
+            failed: study_failed,
+            running,
+            best: self
+                .best
+                .as_ref()
+                .map(|b| (b.mean, b.candidate.family.clone())),
+            time_left_s: self
+                .budget_end
+                .map(|e| e.saturating_duration_since(Instant::now()).as_secs_f64()),
+            phase: Phase::Searching,
+            last: Some(rec.clone()),
+        });
+        self.held.insert(trial_id, rec);
+        Ok(())
+    }
+
+    fn tell(&mut self, trial_id: u64) -> Result<(), EngineError> {
+        let Some(rec) = self.held.remove(&trial_id) else {
+            return Ok(());
+        };
+        let study = &mut *self.study;
+        let ctx = AskContext {
+            space: &study.space,
+            task: study.data.task,
+            metric: study.metric,
+            families: &study.families,
+            history: &study.history,
+            elapsed_fraction: 0.0,
+            time_left_s: None,
+        };
+        study.strategy.tell(&ctx, &rec);
+        study.history.push(rec);
+        Ok(())
+    }
+}
+
+/// Copy an evaluation's results into a trial record.
+fn fill_record(rec: &mut TrialRecord, eval: &Evaluation) {
+    rec.state = eval.state;
+    rec.fold_scores = eval.fold_scores.clone();
+    rec.mean = eval.mean;
+    rec.std = eval.std;
+    rec.metrics = eval.metrics.clone();
+    rec.fit_time_s = eval.fit_time_s;
+    rec.predict_time_per_row_s = eval.predict_time_per_row_s;
+    rec.model_size_bytes = eval.model_size_bytes;
+    rec.has_artifact = eval.artifact.is_some();
+    rec.error = eval.error.clone();
+    rec.ended_at_ms = now_ms();
+    for (k, v) in &eval.facts {
+        rec.extra.insert(k.clone(), v.clone());
+    }
+}
