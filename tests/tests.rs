@@ -6,4 +6,5 @@ mod cli;
 mod crash;
 mod inspect;
 mod isolation;
+mod pipes;
 mod util;
