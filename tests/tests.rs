@@ -7,4 +7,5 @@ mod crash;
 mod inspect;
 mod isolation;
 mod pipes;
+mod typed_meta;
 mod util;
