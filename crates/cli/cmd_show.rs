@@ -4,7 +4,7 @@ use crate::args::ShowArgs;
 use crate::cmd_leaderboard::{open_existing, pick_study};
 use crate::output::{fmt_bytes, fmt_row_time, fmt_score, fmt_secs};
 use anyhow::{Context, Result};
-use automl_core::{ENSEMBLE_FAMILY, EnsembleDecision};
+use automl_core::EnsembleDecision;
 
 fn fmt_time(ms: u64) -> String {
     if ms == 0 {
@@ -138,14 +138,10 @@ pub fn run(a: ShowArgs) -> Result<()> {
     if let Some(d) = &t.ensemble {
         print_decision(d);
     }
+    // Facts the models reported (e.g. `n_rounds`); on an ensemble trial of an older store, the
+    // two rival scores its typed decision now carries (`single_selection_cv`, `best_single_cv`).
     for (k, v) in &t.extra {
-        // Older stores kept an ensemble trial's two rival scores here as text.
-        let label = match k.as_str() {
-            "single_selection_cv" if t.candidate.family == ENSEMBLE_FAMILY => "single pick",
-            "best_single_cv" if t.candidate.family == ENSEMBLE_FAMILY => "best single",
-            other => other,
-        };
-        println!("  {label:<11} {v}");
+        println!("  {k:<11} {v}");
     }
     println!("  started     {}", fmt_time(t.started_at_ms));
     println!("  ended       {}", fmt_time(t.ended_at_ms));
