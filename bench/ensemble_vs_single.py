@@ -18,7 +18,7 @@ Note: the single model predicts with its cross-validation fold models (the avera
 fitted on (k-1)/k of the rows), not a refit on all rows; the ensemble uses whatever the final
 model is (refit members, or fold models when the budget left no time to refit, as fit prints).
 
-    /work/venv-bench/bin/python bench/ensemble_vs_single.py --binary BIN --out OUT \
+    .venv/bin/python bench/ensemble_vs_single.py --binary BIN --out OUT \
         [--data ../shared/bench/data] [--boot 1000] [--markdown F]
 
 Needs numpy, pandas and scikit-learn (the bench venv).

@@ -3,7 +3,7 @@
 
 Run from the repository root with the bench venv (pandas is needed by the scorer):
 
-    /work/venv-bench/bin/python bench/run_bench.py --budget 60 --markdown bench-out/bench.md
+    .venv/bin/python bench/run_bench.py --budget 60 --markdown bench-out/bench.md
 
 Three modes:
   (default)                     fit / predict / score every dataset at --budget seconds and put

@@ -2,8 +2,11 @@
 """Unit tests of the harness's pure logic (metric direction, ranks, peer lookup, comparisons)
 and one end-to-end run against bench/fake_automl.py on iris.
 
-    /work/venv-bench/bin/python -m unittest bench/test_run_bench.py
+    python3 -m unittest bench/test_run_bench.py          # the harness: standard library only
+    .venv/bin/python -m unittest bench/test_run_bench.py # + the end-to-end run (the scorer needs
+                                                         #   numpy / pandas / scikit-learn)
 """
+import importlib.util
 import json
 import os
 import sys
@@ -66,7 +69,12 @@ class Peers(unittest.TestCase):
         self.assertIsNone(row["within_3pct_rf"])
 
 
+SCORER_DEPS = ("numpy", "pandas", "sklearn")
+
+
 @unittest.skipUnless(os.path.isdir(rb.DEFAULT_DATA), "shared bench data not found")
+@unittest.skipUnless(all(importlib.util.find_spec(m) for m in SCORER_DEPS),
+                     "the scorer needs numpy, pandas and scikit-learn (run with the bench venv, .venv)")
 class EndToEnd(unittest.TestCase):
     def test_fake_binary_on_iris(self):
         fake = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_automl.py")

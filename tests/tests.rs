@@ -6,4 +6,6 @@ mod cli;
 mod crash;
 mod inspect;
 mod isolation;
+mod pipes;
+mod typed_meta;
 mod util;

@@ -8,7 +8,7 @@
 
 use crate::args::PortfolioArgs;
 use anyhow::{Context, Result, bail};
-use automl_core::{Candidate, Metric, Task};
+use automl_core::{Candidate, Metric, Task, is_meta_family};
 use automl_engine::leaderboard;
 use automl_store::open_read_only;
 use std::collections::BTreeSet;
@@ -32,7 +32,7 @@ pub fn run(a: PortfolioArgs) -> Result<()> {
                 .into_iter()
                 .filter(|r| {
                     r.rank.is_some()
-                        && r.trial.candidate.family != "ensemble"
+                        && !is_meta_family(&r.trial.candidate.family)
                         && r.trial.candidate.fidelity >= 1.0
                 })
                 .collect();

@@ -5,7 +5,7 @@ use crate::args::ReportArgs;
 use crate::cmd_leaderboard::{open_existing, pick_study};
 use crate::output::{fmt_score, fmt_secs, key_params, markdown};
 use anyhow::{Context, Result};
-use automl_core::{Metric, TrialRecord};
+use automl_core::{Metric, StudyRecord, TrialRecord, is_meta_family};
 use automl_engine::leaderboard;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -25,7 +25,7 @@ fn esc(s: &str) -> String {
 pub fn score_plot(trials: &[TrialRecord], start_ms: u64, metric: Metric) -> String {
     let pts: Vec<(f64, f64, &str)> = trials
         .iter()
-        .filter(|t| t.is_scored() && t.candidate.family != "ensemble")
+        .filter(|t| t.is_scored() && !is_meta_family(&t.candidate.family))
         .map(|t| {
             (
                 (t.ended_at_ms.saturating_sub(start_ms)) as f64 / 1000.0,
@@ -212,6 +212,34 @@ pub fn family_plot(trials: &[TrialRecord], metric: Metric) -> String {
     svg
 }
 
+/// What ensemble selection decided, as one line: used or not, why, and (typed records) the
+/// two cross-validated scores it was judged by and its members.
+fn ensemble_line(study: &StudyRecord) -> Option<String> {
+    let Some(d) = &study.ensemble else {
+        return study.ensemble_text();
+    };
+    let mut line = format!(
+        "{}{}: {}; cross-validated selection {}, picking one trial the same way {}, best single trial's own score {}",
+        if d.used { "used" } else { "not used" },
+        d.trial_id
+            .map(|t| format!(" (trial {t})"))
+            .unwrap_or_default(),
+        d.reason,
+        fmt_score(d.cv_score),
+        fmt_score(d.single_selection_cv),
+        fmt_score(d.best_single_cv),
+    );
+    if !d.members.is_empty() {
+        let members: Vec<String> = d
+            .members
+            .iter()
+            .map(|(id, w)| format!("trial {id} × {w:.3}"))
+            .collect();
+        let _ = write!(line, "; members {}", members.join(", "));
+    }
+    Some(line)
+}
+
 pub fn run(a: ReportArgs) -> Result<()> {
     let store = open_existing(&a.store.store)?;
     let study = pick_study(store.as_ref(), a.study, &a.store.store)?;
@@ -248,8 +276,15 @@ pub fn run(a: ReportArgs) -> Result<()> {
     let _ = writeln!(md, "# automl study {} `{}`\n", study.study_id, study.name);
     let _ = writeln!(
         md,
-        "- data: `{}` (target `{}`, {} task, fingerprint {})",
-        study.data_path, study.target, study.task, study.fingerprint
+        "- data: `{}` ({}target `{}`, {} task, fingerprint {})",
+        study.data_path,
+        study
+            .rows()
+            .map(|n| format!("{n} rows, "))
+            .unwrap_or_default(),
+        study.target,
+        study.task,
+        study.fingerprint
     );
     let _ = writeln!(
         md,
@@ -260,11 +295,7 @@ pub fn run(a: ReportArgs) -> Result<()> {
         } else {
             "lower is better"
         },
-        study
-            .extra
-            .get("validation")
-            .map(String::as_str)
-            .unwrap_or("?")
+        study.validation_text().unwrap_or_else(|| "?".into())
     );
     let _ = writeln!(
         md,
@@ -277,13 +308,9 @@ pub fn run(a: ReportArgs) -> Result<()> {
     let _ = writeln!(
         md,
         "- final model: {}",
-        study
-            .extra
-            .get("final_model")
-            .map(String::as_str)
-            .unwrap_or("none")
+        study.final_model_text().unwrap_or_else(|| "none".into())
     );
-    if let Some(e) = study.extra.get("ensemble") {
+    if let Some(e) = ensemble_line(&study) {
         let _ = writeln!(md, "- ensemble: {e}");
     }
     let _ = writeln!(md);
@@ -321,8 +348,8 @@ pub fn run(a: ReportArgs) -> Result<()> {
             page.push_str("</tr>");
         }
         page.push_str("</table>");
-        if let Some(rep) = study.extra.get("report") {
-            let _ = write!(page, "<h2>Data report</h2><pre>{}</pre>", esc(rep));
+        if let Some(rep) = study.report_text() {
+            let _ = write!(page, "<h2>Data report</h2><pre>{}</pre>", esc(&rep));
         }
         page.push_str("</body></html>\n");
         std::fs::write(&a.output, page)
@@ -349,7 +376,7 @@ pub fn run(a: ReportArgs) -> Result<()> {
             md,
             "## Score over time\n\n![score over time]({score_file})\n\n## Best score per family\n\n![best per family]({family_file})\n"
         );
-        if let Some(rep) = study.extra.get("report") {
+        if let Some(rep) = study.report_text() {
             let _ = writeln!(md, "## Data report\n\n```\n{rep}\n```");
         }
         std::fs::write(&a.output, md)

@@ -4,6 +4,7 @@ use crate::args::ShowArgs;
 use crate::cmd_leaderboard::{open_existing, pick_study};
 use crate::output::{fmt_bytes, fmt_row_time, fmt_score, fmt_secs};
 use anyhow::{Context, Result};
+use automl_core::EnsembleDecision;
 
 fn fmt_time(ms: u64) -> String {
     if ms == 0 {
@@ -129,12 +130,56 @@ pub fn run(a: ShowArgs) -> Result<()> {
         }
     );
     if study.final_trial == Some(t.trial_id) {
-        println!("  final       this trial is the study's final model");
+        match study.final_model_text() {
+            Some(how) => println!("  final       this trial is the study's final model: {how}"),
+            None => println!("  final       this trial is the study's final model"),
+        }
     }
+    if let Some(d) = &t.ensemble {
+        print_decision(d);
+    }
+    // Facts the models reported (e.g. `n_rounds`); on an ensemble trial of an older store, the
+    // two rival scores its typed decision now carries (`single_selection_cv`, `best_single_cv`).
     for (k, v) in &t.extra {
         println!("  {k:<11} {v}");
     }
     println!("  started     {}", fmt_time(t.started_at_ms));
     println!("  ended       {}", fmt_time(t.ended_at_ms));
     Ok(())
+}
+
+/// What ensemble selection decided about this ensemble trial: used or not and why, its
+/// cross-validated score against picking one trial the same way, and its members.
+fn print_decision(d: &EnsembleDecision) {
+    println!(
+        "  ensemble    {}",
+        if d.used {
+            "used as the final model"
+        } else {
+            "not used"
+        }
+    );
+    println!("  reason      {}", d.reason);
+    println!(
+        "  selection   {}  the ensemble selection, cross-validated (each fold's weights chosen on the other folds)",
+        fmt_score(d.cv_score)
+    );
+    println!(
+        "  single pick {}  picking one trial, cross-validated the same way",
+        fmt_score(d.single_selection_cv)
+    );
+    println!(
+        "  best single {}  the best trial's own CV score (the best of all trials, so flattered)",
+        fmt_score(d.best_single_cv)
+    );
+    if !d.members.is_empty() {
+        println!(
+            "  members     {}",
+            d.members
+                .iter()
+                .map(|(id, w)| format!("trial {id} × {w:.3}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
 }

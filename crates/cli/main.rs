@@ -1,5 +1,9 @@
 //! The `automl` command: parses arguments, dispatches to one module per subcommand and maps
 //! errors to exit codes (0 success, 2 any error: one line naming what was wrong and what to do).
+//!
+//! A closed pipe on the output (`automl leaderboard | head`) is not an error: like ripgrep, the
+//! command stops quietly with exit code 0, whether the write failure came back as an error or
+//! as the panic of `println!`.
 
 mod args;
 mod cmd_compare;
@@ -15,22 +19,21 @@ mod cmd_ui;
 mod output;
 
 use clap::Parser;
+use std::panic::{self, AssertUnwindSafe};
 
 fn main() {
+    quiet_broken_pipe_panics();
     let cli = args::Cli::parse();
-    let result = match cli.command {
-        args::Command::Fit(a) => cmd_fit::run(*a),
-        args::Command::Leaderboard(a) => cmd_leaderboard::run(a),
-        args::Command::Show(a) => cmd_show::run(a),
-        args::Command::Predict(a) => cmd_predict::run(a),
-        args::Command::Studies(a) => cmd_studies::run(a),
-        args::Command::Compare(a) => cmd_compare::run(a),
-        args::Command::Export(a) => cmd_export::run(a),
-        args::Command::Report(a) => cmd_report::run(a),
-        args::Command::Ui(a) => cmd_ui::run(a),
-        args::Command::Portfolio(a) => cmd_portfolio::run(a),
+    let result = match panic::catch_unwind(AssertUnwindSafe(|| dispatch(cli))) {
+        Ok(result) => result,
+        // Unwinding first drops the store, so it is closed properly before the exit.
+        Err(payload) if is_broken_pipe_panic(panic_text(payload.as_ref())) => std::process::exit(0),
+        Err(payload) => panic::resume_unwind(payload),
     };
     if let Err(e) = result {
+        if is_broken_pipe_error(&e) {
+            std::process::exit(0);
+        }
         // One line: the outermost context and its causes.
         let mut msg = e.to_string();
         for cause in e.chain().skip(1) {
@@ -43,4 +46,74 @@ fn main() {
         eprintln!("error: {}", msg.replace('\n', " "));
         std::process::exit(2);
     }
+}
+
+/// Run one subcommand.
+fn dispatch(cli: args::Cli) -> anyhow::Result<()> {
+    match cli.command {
+        args::Command::Fit(a) => cmd_fit::run(*a),
+        args::Command::Leaderboard(a) => cmd_leaderboard::run(a),
+        args::Command::Show(a) => cmd_show::run(a),
+        args::Command::Predict(a) => cmd_predict::run(a),
+        args::Command::Studies(a) => cmd_studies::run(a),
+        args::Command::Compare(a) => cmd_compare::run(a),
+        args::Command::Export(a) => cmd_export::run(a),
+        args::Command::Report(a) => cmd_report::run(a),
+        args::Command::Ui(a) => cmd_ui::run(a),
+        args::Command::Portfolio(a) => cmd_portfolio::run(a),
+    }
+}
+
+/// The std panic of `print!` / `println!` on a closed pipe ("failed printing to stdout:
+/// Broken pipe (os error 32)").
+fn is_broken_pipe_panic(text: &str) -> bool {
+    text.starts_with("failed printing to stdout") && is_broken_pipe_text(text)
+}
+
+/// An OS error message of EPIPE (32 on Linux and macOS).
+fn is_broken_pipe_text(text: &str) -> bool {
+    text.contains("Broken pipe") || text.contains("os error 32")
+}
+
+/// A panic's message, when it is text.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<&str>() {
+        s
+    } else {
+        ""
+    }
+}
+
+/// Silence the broken-pipe panic of `println!`; other panics keep the default report. On the
+/// main thread the panic unwinds to `main`, which exits with 0; on another thread the process
+/// exits with 0 at once (the output it was writing for is gone).
+fn quiet_broken_pipe_panics() {
+    let default = panic::take_hook();
+    panic::set_hook(Box::new(move |info| {
+        if is_broken_pipe_panic(panic_text(info.payload())) {
+            if std::thread::current().name() != Some("main") {
+                std::process::exit(0);
+            }
+            return;
+        }
+        default(info);
+    }));
+}
+
+/// Whether an error comes from writing to a closed pipe: an `io::Error` of kind `BrokenPipe`
+/// anywhere in the chain, or (for library errors that keep only the message, such as a
+/// predictions file written to `/dev/stdout`) the OS message of EPIPE.
+fn is_broken_pipe_error(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(|j| j.io_error_kind())
+                .is_some_and(|k| k == std::io::ErrorKind::BrokenPipe)
+            || is_broken_pipe_text(&cause.to_string())
+    })
 }

@@ -23,16 +23,21 @@
 //!
 //! A study object is the stored study record (`study_id`, `name`, `data_path`, `target`,
 //! `task`, `metric`, `classes`, `schema` = `[{name, kind}]` feature columns, `strategy`,
-//! `seed`, `budget`, `started_at_ms`, `ended_at_ms` (0 while running), `final_trial`, `extra`,
-//! ...) plus `higher_is_better`, `running` (a fit is writing it now), `n_trials`,
-//! `n_complete`, `n_failed` (failed, timed out or interrupted), `n_running` and `best`
-//! (`{trial_id, family, mean}` or `null`).
+//! `seed`, `budget`, `started_at_ms`, `ended_at_ms` (0 while running), `final_trial`, the
+//! typed `validation`, `n_rows`, `data_report`, `ensemble` and `final_model` when the store has
+//! them, `extra`, ...) plus `higher_is_better`, `running` (a fit is writing it now), `n_trials`,
+//! `n_complete`, `n_failed` (failed, timed out or interrupted), `n_running`, `best`
+//! (`{trial_id, family, mean}` or `null`), and one-line texts that read typed records and older
+//! stores alike (`null` when unknown): `validation_text`, `rows`, `final_model_text`,
+//! `ensemble_text` and `report_text`.
 //!
 //! A trial object is the stored trial record (`trial_id`, `candidate` = `{family, params,
 //! parents, operator, fidelity}`, `strategy`, `state`, `fold_scores`, `mean`, `std`,
 //! `metrics`, `fit_time_s`, `predict_time_per_row_s`, `model_size_bytes`, `has_artifact`,
-//! `error`, `seed`, `started_at_ms`, `ended_at_ms`, `extra`) plus `rank` (1-based among
-//! complete trials, best first, or `null`). The single-trial endpoint adds `children`: ids of
+//! `error`, `seed`, `started_at_ms`, `ended_at_ms`, `extra`, and on an ensemble trial of a
+//! current store `ensemble` = `{used, trial_id, members: [[id, weight]...], cv_score,
+//! single_selection_cv, best_single_cv, reason}`) plus `rank` (1-based among complete trials,
+//! best first, or `null`). The single-trial endpoint adds `children`: ids of
 //! trials whose `parents` include it.
 //!
 //! The predict response's `columns` are those of `automl predict`'s output file:
@@ -462,6 +467,11 @@ pub fn study_json(s: &StudyRecord, trials: &[TrialRecord], live: bool) -> Value 
                 json!(count(&|t| t.state == TrialState::Running)),
             ),
             ("best", best.unwrap_or(Value::Null)),
+            ("validation_text", json!(s.validation_text())),
+            ("rows", json!(s.rows())),
+            ("final_model_text", json!(s.final_model_text())),
+            ("ensemble_text", json!(s.ensemble_text())),
+            ("report_text", json!(s.report_text())),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
