@@ -507,8 +507,9 @@ impl StudyBuilder {
             None => load_space(DEFAULT_SPACE)?,
         };
         let strategy = match self.strategy {
-            StrategyChoice::Named(name) => by_name_with(&name, seed, &opts)
-                .ok_or(EngineError::UnknownStrategy { name })?,
+            StrategyChoice::Named(name) => {
+                by_name_with(&name, seed, &opts).ok_or(EngineError::UnknownStrategy { name })?
+            }
             StrategyChoice::Custom(mut s) => {
                 if self.multi_fidelity == MultiFidelity::On {
                     s = Box::new(SuccessiveHalving::new(s, opts.min_fidelity, opts.eta));
@@ -567,10 +568,12 @@ pub fn validate_budget(b: &Budget) -> Result<(), EngineError> {
 
 /// A memory size such as `4GB`, `512M` or `1073741824` (bytes), as a per-trial memory limit.
 pub fn parse_memory_limit(text: &str) -> Result<u64, EngineError> {
-    automl_trainer::memory::parse_bytes(text).map_err(|e| EngineError::InvalidSetting {
-        setting: Setting::MemoryLimit,
-        value: text.to_string(),
-        expected: format!("a size such as 4GB or 512MB ({e})"),
+    automl_trainer::memory::parse_bytes(text).map_err(|_| {
+        invalid(
+            Setting::MemoryLimit,
+            text,
+            "a size such as 8G, 512MB or 1073741824",
+        )
     })
 }
 

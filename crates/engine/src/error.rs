@@ -92,13 +92,19 @@ pub enum EngineError {
         allowed: Vec<Metric>,
     },
     /// No strategy has this name.
-    #[error("unknown strategy `{name}`; use one of {}", list(automl_search::STRATEGY_NAMES))]
+    #[error(
+        "unknown strategy `{name}`; use one of {}",
+        list(automl_search::STRATEGY_NAMES)
+    )]
     UnknownStrategy {
         /// The name given.
         name: String,
     },
     /// A search space given by name or path is neither a file nor a shipped space.
-    #[error("search space `{spec}`: no such file, and not a shipped space (shipped: {})", list(automl_space::BUILTIN_NAMES))]
+    #[error(
+        "no search space file `{spec}`, and no shipped space of that name (shipped: {})",
+        list(automl_space::BUILTIN_NAMES)
+    )]
     UnknownSpace {
         /// The name or path given.
         spec: String,
@@ -119,7 +125,9 @@ pub enum EngineError {
         spec: String,
     },
     /// Warm-starting from a study of another task.
-    #[error("study {study_id} is a {study_task} task but this data is {task}; warm-start from a study of the same task")]
+    #[error(
+        "study {study_id} is a {study_task} task but this data is {task}; warm-start from a study of the same task"
+    )]
     WarmStartTask {
         /// The earlier study.
         study_id: u64,
