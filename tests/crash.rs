@@ -125,6 +125,9 @@ fn sigkill_at_random_moments_then_resume() {
             "fast",
             "--jobs",
             "2",
+            // Every complete trial's models are checked below, so none are dropped.
+            "--keep-models",
+            "all",
         ];
         if i > 1 {
             args.push("--resume");
@@ -172,6 +175,8 @@ fn sigkill_at_random_moments_then_resume() {
             "fast",
             "--jobs",
             "2",
+            "--keep-models",
+            "all",
             "--resume",
         ],
     )

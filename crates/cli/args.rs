@@ -1,5 +1,6 @@
 //! Command-line arguments (clap derive). This is the contract the benchmark tools rely on.
 
+use automl_engine::KeepModels;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -111,6 +112,19 @@ pub struct StoreArgs {
     pub store: PathBuf,
 }
 
+/// `--keep-models`: a number of trials or `all`.
+fn parse_keep_models(s: &str) -> Result<KeepModels, String> {
+    s.parse()
+        .map_err(|_| format!("`{s}` is neither a number of trials nor `all`"))
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MultiFidelityArg {
+    Auto,
+    On,
+    Off,
+}
+
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskArg {
     Binary,
@@ -164,11 +178,14 @@ pub struct FitArgs {
     pub warm_start: Option<String>,
     /// Successive halving over data size: `auto` (on when folds have at least 3000 training
     /// rows), `on` or `off`.
-    #[arg(long, value_name = "MODE", default_value = "auto")]
-    pub multi_fidelity: String,
-    /// Keep fitted models only for the best N trials (scores of every trial are always kept).
-    #[arg(long, value_name = "N")]
-    pub keep_models: Option<u64>,
+    #[arg(long, value_name = "MODE", value_enum, default_value = "auto")]
+    pub multi_fidelity: MultiFidelityArg,
+    /// Keep the fitted fold models of the best N trials only, or of `all` trials. Every
+    /// trial's record (parameters, scores, timings) is always kept: when the search ends, only
+    /// the fold models of trials outside the best N are dropped, and the models the ensemble
+    /// and the final model are made of are always kept.
+    #[arg(long, value_name = "N|all", default_value_t = KeepModels::default(), value_parser = parse_keep_models)]
+    pub keep_models: KeepModels,
     /// Per-trial memory limit, e.g. `4GB` or `512MB`: a candidate whose estimated memory need
     /// is larger fails before it is fitted [default: half the machine's memory / --jobs].
     #[arg(long, value_name = "SIZE")]

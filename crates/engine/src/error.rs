@@ -1,6 +1,51 @@
-//! Errors of the engine API.
+//! Errors of the engine API. Messages speak to a library user (no command-line flag names);
+//! the CLI matches on the variants and adds the flag it came from.
 
+use automl_core::{Metric, Task};
+use std::fmt;
 use thiserror::Error;
+
+/// A numeric setting of a study, named in [`EngineError::InvalidSetting`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    /// The time budget in seconds.
+    TimeBudget,
+    /// The largest number of trials.
+    MaxTrials,
+    /// The number of trials fitted in parallel.
+    Jobs,
+    /// The number of cross-validation folds.
+    Folds,
+    /// The per-trial time limit in seconds.
+    TrialTimeLimit,
+    /// The per-trial memory limit.
+    MemoryLimit,
+    /// Which trials keep their fold models.
+    KeepModels,
+}
+
+impl fmt::Display for Setting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Setting::TimeBudget => "time budget",
+            Setting::MaxTrials => "trial budget (max trials)",
+            Setting::Jobs => "jobs",
+            Setting::Folds => "folds",
+            Setting::TrialTimeLimit => "trial time limit",
+            Setting::MemoryLimit => "memory limit",
+            Setting::KeepModels => "number of trials that keep their models",
+        })
+    }
+}
+
+/// Names joined by `, ` for messages.
+fn list(names: impl IntoIterator<Item = impl fmt::Display>) -> String {
+    names
+        .into_iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// What went wrong in a study or a prediction.
 #[derive(Debug, Error)]
@@ -17,7 +62,81 @@ pub enum EngineError {
     /// Training or decoding a model failed.
     #[error(transparent)]
     Train(#[from] automl_trainer::TrainError),
-    /// A configuration value is invalid (flag, metric, budget...).
+    /// A portfolio file is invalid.
+    #[error(transparent)]
+    Portfolio(#[from] automl_search::PortfolioError),
+    /// A numeric setting is out of range.
+    #[error("invalid {setting}: {value}; it must be {expected}")]
+    InvalidSetting {
+        /// Which setting.
+        setting: Setting,
+        /// The value given, as text.
+        value: String,
+        /// What a valid value looks like.
+        expected: String,
+    },
+    /// No metric has this name.
+    #[error("unknown metric `{name}`; known metrics: {}", list(Metric::ALL.iter().map(|m| m.name())))]
+    UnknownMetric {
+        /// The name given.
+        name: String,
+    },
+    /// The metric exists but does not apply to the data's task.
+    #[error("metric {metric} does not apply to a {task} task; use one of: {}", list(allowed.iter().map(|m| m.name())))]
+    MetricNotForTask {
+        /// The metric given.
+        metric: Metric,
+        /// The data's task.
+        task: Task,
+        /// The metrics of that task.
+        allowed: Vec<Metric>,
+    },
+    /// No strategy has this name.
+    #[error(
+        "unknown strategy `{name}`; use one of {}",
+        list(automl_search::STRATEGY_NAMES)
+    )]
+    UnknownStrategy {
+        /// The name given.
+        name: String,
+    },
+    /// A search space given by name or path is neither a file nor a shipped space.
+    #[error(
+        "no search space file `{spec}`, and no shipped space of that name (shipped: {})",
+        list(automl_space::BUILTIN_NAMES)
+    )]
+    UnknownSpace {
+        /// The name or path given.
+        spec: String,
+    },
+    /// A study id that the store does not hold.
+    #[error("no study {study_id} in the store")]
+    StudyNotFound {
+        /// The study id.
+        study_id: u64,
+    },
+    /// The store holds no study at all (resuming or warm-starting from its latest one).
+    #[error("the store holds no study")]
+    NoStudy,
+    /// A warm-start source is neither a study id nor an existing store directory.
+    #[error("`{spec}` is neither a study id nor an existing store directory")]
+    WarmStartSource {
+        /// The source given.
+        spec: String,
+    },
+    /// Warm-starting from a study of another task.
+    #[error(
+        "study {study_id} is a {study_task} task but this data is {task}; warm-start from a study of the same task"
+    )]
+    WarmStartTask {
+        /// The earlier study.
+        study_id: u64,
+        /// Its task.
+        study_task: Task,
+        /// The task of this data.
+        task: Task,
+    },
+    /// A configuration value is invalid.
     #[error("{0}")]
     Config(String),
     /// Something requested does not exist (study, trial, model).

@@ -1,12 +1,31 @@
-//! The embeddable automl API.
+//! The embeddable automl API: everything a program needs to search, inspect and predict, from
+//! this one crate.
 //!
-//! A [`Study`] is built from a dataset, a search space, a strategy, a store and a budget; it
-//! runs ask -> train -> tell (candidates are cross-validated in parallel by the trainer pool),
-//! writes every trial to the store the moment it starts and again when it ends, keeps the
-//! leaderboard, refits the winner on all training rows and stores it as the study's final
-//! model. [`predict`] loads a stored model and predicts a CSV. The engine is the store's only
-//! writer.
+//! A [`StudyBuilder`] applies the search policy of `automl fit` (validated settings, the default
+//! budget, the shipped portfolio for `auto`, multi-fidelity on larger data, warm start,
+//! retention) and creates a [`Study`]; the study runs ask -> train -> tell (candidates are
+//! cross-validated in parallel), writes every trial to the store the moment it starts and again
+//! when it ends, refits the winner on all training rows and stores it as the study's final
+//! model. [`predict_csv`] loads a stored model and predicts a CSV. The engine is the store's
+//! only writer.
+//!
+//! ```no_run
+//! use automl_engine::{MemoryStore, StoreRead, StudyBuilder, leaderboard};
+//!
+//! let store = MemoryStore::new();
+//! let study = StudyBuilder::from_csv("examples/data/flowers.csv")
+//!     .max_trials(8)
+//!     .jobs(2)
+//!     .create(&store)?;
+//! let metric = study.metric();
+//! let summary = study.run(&mut |_progress| {})?;
+//! for row in leaderboard(&store.trials(summary.study.study_id)?, metric) {
+//!     println!("{:?} {} {:.4}", row.rank, row.trial.candidate.family, row.trial.mean);
+//! }
+//! # Ok::<(), automl_engine::EngineError>(())
+//! ```
 
+pub mod builder;
 pub mod ensemble;
 pub mod error;
 pub mod export;
@@ -14,7 +33,21 @@ pub mod leaderboard;
 pub mod predict;
 pub mod study;
 
-pub use error::EngineError;
+pub use builder::{
+    DEFAULT_KEEP_MODELS, DEFAULT_TIME_BUDGET_S, KeepModels, MultiFidelity, StudyBuilder,
+    default_study_name, load_space, open_store, parse_memory_limit, resolve_metric,
+    shipped_portfolio, validate_budget, warm_start_candidates, warm_start_from,
+};
+pub use error::{EngineError, Setting};
 pub use leaderboard::{LeaderboardRow, leaderboard};
 pub use predict::{LoadedModel, ModelChoice, load_model, predict_csv};
 pub use study::{FINAL_MODEL_BLOB, Progress, Study, StudyConfig, StudySummary};
+
+pub use automl_core::params::ParamsExt;
+pub use automl_core::{
+    Budget, Candidate, Metric, ParamValue, Params, StudyRecord, Task, TrialRecord, TrialState,
+};
+pub use automl_data::{Dataset, ReadOptions, load_training};
+pub use automl_search::{AskContext, FamilyInfo, Strategy};
+pub use automl_space::SearchSpace;
+pub use automl_store::{MemoryStore, SledStore, Store, StoreRead};

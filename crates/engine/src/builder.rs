@@ -1,0 +1,947 @@
+//! [`StudyBuilder`]: the search policy of `automl fit`, for every embedder. It validates the
+//! settings, applies the defaults (60 s budget, all cores, the shipped `default` space, the
+//! fold models of the best [`DEFAULT_KEEP_MODELS`] trials kept), builds the strategy by name
+//! (the shipped portfolio for `auto`, successive halving on data with at least
+//! [`MULTI_FIDELITY_MIN_TRAIN_ROWS`] training rows per fold, warm-start candidates first) and
+//! creates or resumes a [`Study`]. Also here: opening a sled store for writing, warm-start
+//! candidates from an earlier study, and the default study name.
+
+use crate::error::{EngineError, Setting};
+use crate::leaderboard::leaderboard;
+use crate::study::{Study, StudyConfig};
+use automl_core::{Budget, Candidate, Metric, StudyRecord, Task, is_meta_family};
+use automl_data::{Dataset, ReadOptions, load_training};
+use automl_search::{
+    PortfolioConfig, Strategy, StrategyOptions, SuccessiveHalving, WarmStart, by_name_with,
+    load_portfolio, min_fidelity_for_rows, portfolio_for,
+};
+use automl_space::SearchSpace;
+use automl_store::{SledStore, Store, StoreError, StoreRead};
+use automl_trainer::CvConfig;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+/// Trials whose fold models are kept by default (every trial's record is always kept; the
+/// ensemble's members and the final model's trial keep theirs too).
+pub const DEFAULT_KEEP_MODELS: u64 = 20;
+/// Time budget in seconds when neither a time budget nor a trial budget is given.
+pub const DEFAULT_TIME_BUDGET_S: f64 = 60.0;
+/// Strategy used when none is named.
+pub const DEFAULT_STRATEGY: &str = "auto";
+/// Shipped search space used when none is given.
+pub const DEFAULT_SPACE: &str = "default";
+/// `MultiFidelity::Auto` turns successive halving on when each fold has at least this many
+/// training rows.
+pub const MULTI_FIDELITY_MIN_TRAIN_ROWS: usize = 3000;
+/// Training rows of the lowest multi-fidelity rung (never below 1/9 of a fold).
+pub const MIN_RUNG_ROWS: usize = 1000;
+/// Successive-halving rate: the best third of a rung is promoted.
+pub const HALVING_ETA: f64 = 3.0;
+/// Configurations taken from an earlier study by [`warm_start_candidates`].
+pub const WARM_START_TOP: usize = 10;
+/// How long [`open_store`] retries a store held by a reader.
+pub const LOCKED_RETRY: Duration = Duration::from_secs(3);
+
+/// The zero-shot portfolio shipped in `search-spaces/portfolio.toml` (tried first by `auto`).
+const PORTFOLIO_TOML: &str = include_str!("../../../search-spaces/portfolio.toml");
+
+/// Successive halving over the data size (multi-fidelity).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MultiFidelity {
+    /// On when each fold has at least [`MULTI_FIDELITY_MIN_TRAIN_ROWS`] training rows (named
+    /// strategies only; a custom strategy is taken as given).
+    #[default]
+    Auto,
+    /// Always on.
+    On,
+    /// Always off.
+    Off,
+}
+
+impl MultiFidelity {
+    /// Whether halving is used on folds of `train_rows` training rows.
+    pub fn enabled(self, train_rows: usize) -> bool {
+        match self {
+            MultiFidelity::Auto => train_rows >= MULTI_FIDELITY_MIN_TRAIN_ROWS,
+            MultiFidelity::On => true,
+            MultiFidelity::Off => false,
+        }
+    }
+}
+
+/// Which trials keep their fitted fold models once the study ends. Every trial's record
+/// (parameters, scores, timings) is always kept, and so are the models the ensemble and the
+/// final model are made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeepModels {
+    /// The best N trials.
+    Best(u64),
+    /// Every trial.
+    All,
+}
+
+impl Default for KeepModels {
+    fn default() -> Self {
+        KeepModels::Best(DEFAULT_KEEP_MODELS)
+    }
+}
+
+impl KeepModels {
+    /// As [`StudyConfig::keep_models`]: the number of trials, or None for all.
+    pub fn limit(self) -> Option<u64> {
+        match self {
+            KeepModels::Best(n) => Some(n),
+            KeepModels::All => None,
+        }
+    }
+}
+
+impl std::fmt::Display for KeepModels {
+    /// `N` or `all`, the form [`FromStr`](std::str::FromStr) reads.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeepModels::Best(n) => write!(f, "{n}"),
+            KeepModels::All => f.write_str("all"),
+        }
+    }
+}
+
+impl std::str::FromStr for KeepModels {
+    type Err = EngineError;
+    /// A number of trials, or `all`.
+    fn from_str(s: &str) -> Result<Self, EngineError> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("all") {
+            return Ok(KeepModels::All);
+        }
+        t.parse()
+            .map(KeepModels::Best)
+            .map_err(|_| invalid(Setting::KeepModels, s, "a number of trials or `all`"))
+    }
+}
+
+/// The strategy to search with.
+enum StrategyChoice {
+    Named(String),
+    Custom(Box<dyn Strategy>),
+}
+
+/// Where the data comes from: given, or a CSV read when first needed.
+enum Source {
+    Loaded(Box<Dataset>),
+    Csv { path: PathBuf, options: ReadOptions },
+}
+
+/// Builds a [`Study`] the way `automl fit` does. Every setting has a default; [`check`]
+/// (called by [`create`] and [`resume`]) validates them.
+///
+/// [`check`]: StudyBuilder::check
+/// [`create`]: StudyBuilder::create
+/// [`resume`]: StudyBuilder::resume
+pub struct StudyBuilder {
+    source: Source,
+    strategy: StrategyChoice,
+    time_budget: Option<f64>,
+    max_trials: Option<u64>,
+    jobs: Option<usize>,
+    seed: u64,
+    metric: Option<Metric>,
+    space: Option<SearchSpace>,
+    folds: usize,
+    multi_fidelity: MultiFidelity,
+    warm_start: Vec<Candidate>,
+    keep_models: KeepModels,
+    ensemble: bool,
+    memory_limit: Option<u64>,
+    trial_time_limit: Option<f64>,
+    name: Option<String>,
+    cancel: Option<Arc<AtomicBool>>,
+    abort: Option<Arc<AtomicBool>>,
+    started: Instant,
+}
+
+impl StudyBuilder {
+    /// A builder for a study of `data`, with every setting at its default. The budget clock
+    /// starts now (see [`started`](StudyBuilder::started)).
+    pub fn new(data: Dataset) -> Self {
+        Self::with_source(Source::Loaded(Box::new(data)))
+    }
+
+    /// A builder for a study of the CSV file at `path` (target: the last column, task
+    /// inferred). The file is read by [`load`](StudyBuilder::load), or at `create`/`resume`.
+    pub fn from_csv(path: impl Into<PathBuf>) -> Self {
+        Self::from_csv_with(path, ReadOptions::default())
+    }
+
+    /// As [`from_csv`](StudyBuilder::from_csv), with read options (target, task, missing
+    /// tokens).
+    pub fn from_csv_with(path: impl Into<PathBuf>, options: ReadOptions) -> Self {
+        Self::with_source(Source::Csv {
+            path: path.into(),
+            options,
+        })
+    }
+
+    fn with_source(source: Source) -> Self {
+        StudyBuilder {
+            source,
+            strategy: StrategyChoice::Named(DEFAULT_STRATEGY.into()),
+            time_budget: None,
+            max_trials: None,
+            jobs: None,
+            seed: 0,
+            metric: None,
+            space: None,
+            folds: CvConfig::default().folds,
+            multi_fidelity: MultiFidelity::Auto,
+            warm_start: Vec::new(),
+            keep_models: KeepModels::default(),
+            ensemble: true,
+            memory_limit: None,
+            trial_time_limit: None,
+            name: None,
+            cancel: None,
+            abort: None,
+            started: Instant::now(),
+        }
+    }
+
+    /// Search with a shipped strategy: `auto` (default), `bayes`, `evolution` or `random`.
+    pub fn strategy(mut self, name: impl Into<String>) -> Self {
+        self.strategy = StrategyChoice::Named(name.into());
+        self
+    }
+
+    /// Search with your own strategy. It is used as given: no portfolio, and successive
+    /// halving only with [`MultiFidelity::On`]; warm-start candidates are still proposed first.
+    pub fn custom_strategy(mut self, strategy: Box<dyn Strategy>) -> Self {
+        self.strategy = StrategyChoice::Custom(strategy);
+        self
+    }
+
+    /// Wall-clock budget in seconds for the whole study, final refit included. Without it (and
+    /// without [`max_trials`](StudyBuilder::max_trials)) the budget is
+    /// [`DEFAULT_TIME_BUDGET_S`].
+    pub fn time_budget(mut self, seconds: f64) -> Self {
+        self.time_budget = Some(seconds);
+        self
+    }
+
+    /// Stop after this many trials. Given alone, the study has no time limit.
+    pub fn max_trials(mut self, n: u64) -> Self {
+        self.max_trials = Some(n);
+        self
+    }
+
+    /// Both limits at once (a `Budget` with neither gets the default time budget).
+    pub fn budget(mut self, budget: Budget) -> Self {
+        self.time_budget = budget.time_s;
+        self.max_trials = budget.max_trials;
+        self
+    }
+
+    /// Trials fitted in parallel (default: the available parallelism).
+    pub fn jobs(mut self, jobs: usize) -> Self {
+        self.jobs = Some(jobs);
+        self
+    }
+
+    /// Study seed (default 0): the same data, seed and trial budget give the same leaderboard.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Metric to optimise (default: the task's, see `Metric::default_for`).
+    pub fn metric(mut self, metric: Metric) -> Self {
+        self.metric = Some(metric);
+        self
+    }
+
+    /// Metric by name (`roc_auc`, `rmse`, ...): [`EngineError::UnknownMetric`] for an unknown
+    /// name. Whether it fits the task is checked once the data is known.
+    pub fn metric_name(self, name: &str) -> Result<Self, EngineError> {
+        let m = Metric::from_name(name).ok_or_else(|| EngineError::UnknownMetric {
+            name: name.to_string(),
+        })?;
+        Ok(self.metric(m))
+    }
+
+    /// The search space (default: the shipped `default` space).
+    pub fn space(mut self, space: SearchSpace) -> Self {
+        self.space = Some(space);
+        self
+    }
+
+    /// The search space from a TOML file, or a shipped one by name (see [`load_space`]).
+    pub fn space_named(self, spec: &str) -> Result<Self, EngineError> {
+        Ok(self.space(load_space(spec)?))
+    }
+
+    /// Cross-validation folds (default 5, at least 2). Large data uses one holdout split.
+    pub fn folds(mut self, folds: usize) -> Self {
+        self.folds = folds;
+        self
+    }
+
+    /// Successive halving over the data size (default [`MultiFidelity::Auto`]).
+    pub fn multi_fidelity(mut self, mode: MultiFidelity) -> Self {
+        self.multi_fidelity = mode;
+        self
+    }
+
+    /// Configurations proposed before anything else, e.g. from [`warm_start_from`].
+    pub fn warm_start(mut self, candidates: Vec<Candidate>) -> Self {
+        self.warm_start = candidates;
+        self
+    }
+
+    /// Which trials keep their fold models (default: the best [`DEFAULT_KEEP_MODELS`]).
+    pub fn keep_models(mut self, keep: KeepModels) -> Self {
+        self.keep_models = keep;
+        self
+    }
+
+    /// Build an ensemble of the best trials at the end (default on; used when it beats picking
+    /// the single best trial).
+    pub fn ensemble(mut self, on: bool) -> Self {
+        self.ensemble = on;
+        self
+    }
+
+    /// Per-trial memory limit in bytes: a candidate whose estimated need is larger fails
+    /// before it is fitted (default: the engine's, from the machine's memory).
+    pub fn memory_limit(mut self, bytes: u64) -> Self {
+        self.memory_limit = Some(bytes);
+        self
+    }
+
+    /// Per-trial time limit in seconds (default: half the time budget; none without one).
+    pub fn trial_time_limit(mut self, seconds: f64) -> Self {
+        self.trial_time_limit = Some(seconds);
+        self
+    }
+
+    /// Study name (default: from the data file's name, see [`default_study_name`]).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// A flag that, once set, stops asking for new trials; the best so far is refit and saved.
+    pub fn cancel_flag(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.cancel = Some(flag);
+        self
+    }
+
+    /// A flag that, once set, abandons running trials at once.
+    pub fn abort_flag(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.abort = Some(flag);
+        self
+    }
+
+    /// When the budget clock started (default: when the builder was made), e.g. the process
+    /// start so that reading the data counts.
+    pub fn started(mut self, at: Instant) -> Self {
+        self.started = at;
+        self
+    }
+
+    /// The budget the study gets: as given, or [`DEFAULT_TIME_BUDGET_S`] when neither limit is.
+    pub fn effective_budget(&self) -> Budget {
+        Budget {
+            time_s: self.time_budget.or(if self.max_trials.is_some() {
+                None
+            } else {
+                Some(DEFAULT_TIME_BUDGET_S)
+            }),
+            max_trials: self.max_trials,
+        }
+    }
+
+    /// Trials fitted in parallel: as given, or the available parallelism.
+    pub fn effective_jobs(&self) -> usize {
+        self.jobs.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+    }
+
+    /// Which trials keep their fold models.
+    pub fn kept_models(&self) -> KeepModels {
+        self.keep_models
+    }
+
+    /// Validate every setting that does not need the data: budget, jobs, folds, limits, the
+    /// strategy name. Reads no file.
+    pub fn check(&self) -> Result<(), EngineError> {
+        validate_budget(&self.effective_budget())?;
+        if self.jobs == Some(0) {
+            return Err(invalid(Setting::Jobs, 0, "at least 1"));
+        }
+        if self.folds < 2 {
+            return Err(invalid(Setting::Folds, self.folds, "at least 2"));
+        }
+        if let Some(t) = self.trial_time_limit {
+            if !(t.is_finite() && t > 0.0) {
+                return Err(invalid(
+                    Setting::TrialTimeLimit,
+                    t,
+                    "a positive number of seconds",
+                ));
+            }
+        }
+        if self.memory_limit == Some(0) {
+            return Err(invalid(Setting::MemoryLimit, 0, "more than 0 bytes"));
+        }
+        if let StrategyChoice::Named(name) = &self.strategy {
+            if !automl_search::STRATEGY_NAMES.contains(&name.as_str()) {
+                return Err(EngineError::UnknownStrategy { name: name.clone() });
+            }
+        }
+        Ok(())
+    }
+
+    /// The data (read now if the builder was made from a file), after checking that the
+    /// metric applies to its task.
+    pub fn load(&mut self) -> Result<&Dataset, EngineError> {
+        if let Source::Csv { path, options } = &self.source {
+            let data = load_training(path, options)?;
+            self.source = Source::Loaded(Box::new(data));
+        }
+        let Source::Loaded(data) = &self.source else {
+            unreachable!("loaded just above")
+        };
+        resolve_metric(self.metric, data.task)?;
+        Ok(data)
+    }
+
+    /// Validate everything, then create a new study in `store`.
+    pub fn create<'a>(mut self, store: &'a dyn Store) -> Result<Study<'a>, EngineError> {
+        self.check()?;
+        self.load()?;
+        let seed = self.seed;
+        let (data, space, strategy, config) = self.into_parts(seed)?;
+        Study::create(store, data, space, strategy, config)
+    }
+
+    /// Validate everything, then continue study `study_id` of `store` (None: its latest
+    /// study). The data must be the file the study was started with; the study keeps its seed
+    /// and metric.
+    pub fn resume<'a>(
+        mut self,
+        store: &'a dyn Store,
+        study_id: Option<u64>,
+    ) -> Result<Study<'a>, EngineError> {
+        self.check()?;
+        self.load()?;
+        let record = match study_id {
+            Some(id) => store
+                .study(id)?
+                .ok_or(EngineError::StudyNotFound { study_id: id })?,
+            None => store.latest_study()?.ok_or(EngineError::NoStudy)?,
+        };
+        let (data, space, strategy, config) = self.into_parts(record.seed)?;
+        Study::resume(store, record.study_id, data, space, strategy, config)
+    }
+
+    /// The strategy options for folds of `train_rows` training rows on `task`: multi-fidelity
+    /// by the threshold, the portfolio for `auto` only, the warm-start candidates.
+    fn strategy_options(
+        &self,
+        task: Task,
+        train_rows: usize,
+    ) -> Result<StrategyOptions, EngineError> {
+        let auto = matches!(&self.strategy, StrategyChoice::Named(n) if n == "auto");
+        Ok(StrategyOptions {
+            multi_fidelity: self.multi_fidelity.enabled(train_rows),
+            min_fidelity: min_fidelity_for_rows(train_rows, MIN_RUNG_ROWS).max(1.0 / 9.0),
+            eta: HALVING_ETA,
+            portfolio: if auto {
+                portfolio_for(&shipped_portfolio()?, task)
+            } else {
+                Vec::new()
+            },
+            warm_start: self.warm_start.clone(),
+        })
+    }
+
+    /// Split a checked, loaded builder into what `Study::create` / `resume` take; the strategy
+    /// is seeded with `seed`.
+    fn into_parts(
+        self,
+        seed: u64,
+    ) -> Result<(Dataset, SearchSpace, Box<dyn Strategy>, StudyConfig), EngineError> {
+        let Source::Loaded(data) = &self.source else {
+            unreachable!("create and resume load the data first")
+        };
+        let cv = CvConfig {
+            folds: self.folds,
+            ..CvConfig::default()
+        };
+        let train_rows = cv.train_rows(data.y.len());
+        let opts = self.strategy_options(data.task, train_rows)?;
+        let config = StudyConfig {
+            name: self
+                .name
+                .clone()
+                .unwrap_or_else(|| default_study_name(&data.path)),
+            metric: self.metric,
+            budget: self.effective_budget(),
+            seed,
+            jobs: self.effective_jobs(),
+            cv,
+            keep_models: self.keep_models.limit(),
+            started: self.started,
+            cancel: self.cancel.clone().unwrap_or_default(),
+            abort: self.abort.clone().unwrap_or_default(),
+            ensemble: self.ensemble,
+            memory_limit: self.memory_limit,
+            trial_time_limit: self.trial_time_limit,
+        };
+        let space = match self.space {
+            Some(s) => s,
+            None => load_space(DEFAULT_SPACE)?,
+        };
+        let strategy = match self.strategy {
+            StrategyChoice::Named(name) => {
+                by_name_with(&name, seed, &opts).ok_or(EngineError::UnknownStrategy { name })?
+            }
+            StrategyChoice::Custom(mut s) => {
+                if self.multi_fidelity == MultiFidelity::On {
+                    s = Box::new(SuccessiveHalving::new(s, opts.min_fidelity, opts.eta));
+                }
+                if !opts.warm_start.is_empty() {
+                    s = Box::new(WarmStart::new(s, opts.warm_start, Vec::new(), seed));
+                }
+                s
+            }
+        };
+        let Source::Loaded(data) = self.source else {
+            unreachable!("checked above")
+        };
+        Ok((*data, space, strategy, config))
+    }
+}
+
+fn invalid(setting: Setting, value: impl ToString, expected: &str) -> EngineError {
+    EngineError::InvalidSetting {
+        setting,
+        value: value.to_string(),
+        expected: expected.to_string(),
+    }
+}
+
+/// The metric to use: the given one (which must apply to the task) or the task's default.
+pub fn resolve_metric(metric: Option<Metric>, task: Task) -> Result<Metric, EngineError> {
+    match metric {
+        None => Ok(Metric::default_for(task)),
+        Some(m) if m.applies_to(task) => Ok(m),
+        Some(m) => Err(EngineError::MetricNotForTask {
+            metric: m,
+            task,
+            allowed: Metric::for_task(task).to_vec(),
+        }),
+    }
+}
+
+/// Check a budget: a time budget must be a positive number of seconds, a trial budget at
+/// least 1 (a budget with neither limit is valid: the study runs until cancelled).
+pub fn validate_budget(b: &Budget) -> Result<(), EngineError> {
+    if let Some(t) = b.time_s {
+        if !t.is_finite() || t <= 0.0 {
+            return Err(invalid(
+                Setting::TimeBudget,
+                t,
+                "a positive number of seconds",
+            ));
+        }
+    }
+    if b.max_trials == Some(0) {
+        return Err(invalid(Setting::MaxTrials, 0, "at least 1"));
+    }
+    Ok(())
+}
+
+/// A memory size such as `4GB`, `512M` or `1073741824` (bytes), as a per-trial memory limit.
+pub fn parse_memory_limit(text: &str) -> Result<u64, EngineError> {
+    automl_trainer::memory::parse_bytes(text).map_err(|_| {
+        invalid(
+            Setting::MemoryLimit,
+            text,
+            "a size such as 8G, 512MB or 1073741824",
+        )
+    })
+}
+
+/// A search space: the TOML file at `spec` if it exists, else the shipped space of that name
+/// (`default`, `fast`).
+pub fn load_space(spec: &str) -> Result<SearchSpace, EngineError> {
+    let path = Path::new(spec);
+    if path.exists() {
+        return Ok(SearchSpace::load(path)?);
+    }
+    SearchSpace::builtin(spec).ok_or_else(|| EngineError::UnknownSpace {
+        spec: spec.to_string(),
+    })
+}
+
+/// The zero-shot portfolio shipped in `search-spaces/portfolio.toml`, tried first by `auto`.
+pub fn shipped_portfolio() -> Result<Vec<PortfolioConfig>, EngineError> {
+    Ok(load_portfolio(
+        PORTFOLIO_TOML,
+        "search-spaces/portfolio.toml",
+    )?)
+}
+
+/// Open (or create) a sled store for writing. A reader (e.g. the dashboard) holds the database
+/// for a few milliseconds per request, so a `Locked` answer is retried for [`LOCKED_RETRY`].
+pub fn open_store(path: &Path) -> Result<SledStore, EngineError> {
+    let t0 = Instant::now();
+    loop {
+        match SledStore::open(path) {
+            Err(StoreError::Locked { .. }) if t0.elapsed() < LOCKED_RETRY => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
+/// The best configurations of an earlier `study` held by `reader`, to propose first in a new
+/// study of `task`: at most [`WARM_START_TOP`] complete, full-fidelity trials, best first
+/// (meta-trials such as ensembles excluded), with operator `warm_start` and no parents.
+pub fn warm_start_candidates(
+    reader: &dyn StoreRead,
+    study: &StudyRecord,
+    task: Task,
+) -> Result<Vec<Candidate>, EngineError> {
+    if study.task != task {
+        return Err(EngineError::WarmStartTask {
+            study_id: study.study_id,
+            study_task: study.task,
+            task,
+        });
+    }
+    let metric = Metric::from_name(&study.metric).ok_or_else(|| EngineError::UnknownMetric {
+        name: study.metric.clone(),
+    })?;
+    let trials = reader.trials(study.study_id)?;
+    Ok(leaderboard(&trials, metric)
+        .into_iter()
+        .filter(|r| {
+            r.rank.is_some()
+                && !is_meta_family(&r.trial.candidate.family)
+                && r.trial.candidate.fidelity >= 1.0
+        })
+        .take(WARM_START_TOP)
+        .map(|r| {
+            let mut c = r.trial.candidate;
+            c.parents = Vec::new();
+            c.operator = "warm_start".into();
+            c.fidelity = 1.0;
+            c
+        })
+        .collect())
+}
+
+/// [`warm_start_candidates`] from `spec`: a study id in `store`, or the path of another store
+/// (its latest study, opened read-only).
+pub fn warm_start_from(
+    store: &dyn StoreRead,
+    spec: &str,
+    task: Task,
+) -> Result<Vec<Candidate>, EngineError> {
+    if let Ok(id) = spec.parse::<u64>() {
+        let study = store
+            .study(id)?
+            .ok_or(EngineError::StudyNotFound { study_id: id })?;
+        return warm_start_candidates(store, &study, task);
+    }
+    let path = Path::new(spec);
+    if !path.exists() {
+        return Err(EngineError::WarmStartSource {
+            spec: spec.to_string(),
+        });
+    }
+    let other = automl_store::open_read_only(path)?;
+    let study = other.latest_study()?.ok_or(EngineError::NoStudy)?;
+    warm_start_candidates(other.as_ref(), &study, task)
+}
+
+/// A study name from the data file's path: its stem, with the directory in front when the
+/// stem says little (`data/titanic/train.csv` -> `titanic/train`).
+pub fn default_study_name(path: &Path) -> String {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "study".into());
+    let parent = path.canonicalize().ok().and_then(|p| {
+        p.parent()
+            .and_then(|d| d.file_name())
+            .map(|d| d.to_string_lossy().into_owned())
+    });
+    match parent {
+        Some(dir) if ["train", "training", "data", "dataset", "test"].contains(&stem.as_str()) => {
+            format!("{dir}/{stem}")
+        }
+        _ => stem,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automl_store::MemoryStore;
+
+    fn flowers() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/flowers.csv")
+    }
+
+    fn setting_of(r: Result<(), EngineError>) -> Setting {
+        match r {
+            Err(EngineError::InvalidSetting { setting, .. }) => setting,
+            other => panic!("expected an invalid setting, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_default_budget_is_60_s_unless_a_trial_budget_is_given() {
+        let b = StudyBuilder::from_csv("x.csv");
+        assert_eq!(
+            b.effective_budget(),
+            Budget {
+                time_s: Some(DEFAULT_TIME_BUDGET_S),
+                max_trials: None
+            }
+        );
+        let b = StudyBuilder::from_csv("x.csv").max_trials(8);
+        assert_eq!(b.effective_budget().time_s, None);
+        assert_eq!(b.effective_budget().max_trials, Some(8));
+        let b = StudyBuilder::from_csv("x.csv")
+            .max_trials(8)
+            .time_budget(5.0);
+        assert_eq!(b.effective_budget().time_s, Some(5.0));
+        let b = StudyBuilder::from_csv("x.csv").budget(Budget::default());
+        assert_eq!(b.effective_budget().time_s, Some(DEFAULT_TIME_BUDGET_S));
+        assert_eq!(StudyBuilder::from_csv("x.csv").jobs(3).effective_jobs(), 3);
+        assert!(StudyBuilder::from_csv("x.csv").effective_jobs() >= 1);
+    }
+
+    #[test]
+    fn invalid_settings_are_typed_errors_that_name_no_flag() {
+        let b = || StudyBuilder::from_csv("never-read.csv");
+        assert_eq!(
+            setting_of(b().time_budget(-3.0).check()),
+            Setting::TimeBudget
+        );
+        assert_eq!(
+            setting_of(b().time_budget(f64::NAN).check()),
+            Setting::TimeBudget
+        );
+        assert_eq!(setting_of(b().max_trials(0).check()), Setting::MaxTrials);
+        assert_eq!(setting_of(b().jobs(0).check()), Setting::Jobs);
+        assert_eq!(setting_of(b().folds(1).check()), Setting::Folds);
+        assert_eq!(
+            setting_of(b().trial_time_limit(0.0).check()),
+            Setting::TrialTimeLimit
+        );
+        assert_eq!(
+            setting_of(b().memory_limit(0).check()),
+            Setting::MemoryLimit
+        );
+        let e = parse_memory_limit("3Q").unwrap_err();
+        assert!(matches!(
+            e,
+            EngineError::InvalidSetting {
+                setting: Setting::MemoryLimit,
+                ..
+            }
+        ));
+        assert_eq!(parse_memory_limit("1K").unwrap(), 1024);
+        let e = b().strategy("magic").check().unwrap_err();
+        assert!(matches!(&e, EngineError::UnknownStrategy { name } if name == "magic"));
+        let e = b().metric_name("wellness").err().unwrap();
+        assert!(matches!(&e, EngineError::UnknownMetric { name } if name == "wellness"));
+        let e = load_space("nowhere.toml").unwrap_err();
+        assert!(matches!(&e, EngineError::UnknownSpace { spec } if spec == "nowhere.toml"));
+        let e = validate_budget(&Budget {
+            time_s: Some(0.0),
+            max_trials: None,
+        })
+        .unwrap_err();
+        for msg in [e.to_string(), b().jobs(0).check().unwrap_err().to_string()] {
+            assert!(!msg.contains("--"), "a library message names a flag: {msg}");
+        }
+        // Valid settings pass without reading the (missing) file.
+        assert!(b().max_trials(1).jobs(1).folds(2).check().is_ok());
+    }
+
+    #[test]
+    fn the_metric_must_apply_to_the_task_of_the_data() {
+        let mut b = StudyBuilder::from_csv(flowers()).metric(Metric::Rmse);
+        match b.load() {
+            Err(EngineError::MetricNotForTask {
+                metric,
+                task,
+                allowed,
+            }) => {
+                assert_eq!(metric, Metric::Rmse);
+                assert_eq!(task, Task::Multiclass);
+                assert_eq!(allowed, Metric::for_task(Task::Multiclass));
+            }
+            other => panic!("expected MetricNotForTask, got {:?}", other.map(|d| d.task)),
+        }
+        assert_eq!(
+            resolve_metric(None, Task::Regression).unwrap(),
+            Metric::default_for(Task::Regression)
+        );
+        assert_eq!(
+            resolve_metric(Some(Metric::Mae), Task::Regression).unwrap(),
+            Metric::Mae
+        );
+    }
+
+    #[test]
+    fn multi_fidelity_turns_on_at_the_row_threshold_and_only_for_auto_mode() {
+        let below = MULTI_FIDELITY_MIN_TRAIN_ROWS - 1;
+        assert!(!MultiFidelity::Auto.enabled(below));
+        assert!(MultiFidelity::Auto.enabled(MULTI_FIDELITY_MIN_TRAIN_ROWS));
+        assert!(MultiFidelity::On.enabled(10));
+        assert!(!MultiFidelity::Off.enabled(1_000_000));
+        let b = StudyBuilder::from_csv("x.csv");
+        let small = b.strategy_options(Task::Binary, below).unwrap();
+        assert!(!small.multi_fidelity);
+        let large = b.strategy_options(Task::Binary, 9000).unwrap();
+        assert!(large.multi_fidelity);
+        // The lowest rung has MIN_RUNG_ROWS rows, never less than 1/9 of a fold.
+        assert!((large.min_fidelity - 1.0 / 9.0).abs() < 1e-12);
+        let mid = b.strategy_options(Task::Binary, 4000).unwrap();
+        assert!((mid.min_fidelity - 0.25).abs() < 1e-12);
+        let off = StudyBuilder::from_csv("x.csv")
+            .multi_fidelity(MultiFidelity::Off)
+            .strategy_options(Task::Binary, 9000)
+            .unwrap();
+        assert!(!off.multi_fidelity);
+    }
+
+    #[test]
+    fn the_shipped_portfolio_is_given_to_auto_only() {
+        let auto = StudyBuilder::from_csv("x.csv")
+            .strategy_options(Task::Binary, 100)
+            .unwrap();
+        assert!(!auto.portfolio.is_empty(), "auto starts from the portfolio");
+        assert!(auto.portfolio.iter().all(|c| c.operator == "portfolio"));
+        for name in ["bayes", "evolution", "random"] {
+            let o = StudyBuilder::from_csv("x.csv")
+                .strategy(name)
+                .strategy_options(Task::Binary, 100)
+                .unwrap();
+            assert!(o.portfolio.is_empty(), "{name} got the portfolio");
+        }
+    }
+
+    #[test]
+    fn keep_models_defaults_to_the_best_20_and_reads_all() {
+        assert_eq!(KeepModels::default().limit(), Some(DEFAULT_KEEP_MODELS));
+        assert_eq!(KeepModels::All.limit(), None);
+        assert_eq!("all".parse::<KeepModels>().unwrap(), KeepModels::All);
+        assert_eq!("7".parse::<KeepModels>().unwrap(), KeepModels::Best(7));
+        assert!("seven".parse::<KeepModels>().is_err());
+        for k in [KeepModels::All, KeepModels::Best(3)] {
+            assert_eq!(k.to_string().parse::<KeepModels>().unwrap(), k);
+        }
+    }
+
+    #[test]
+    fn create_applies_the_defaults_and_resume_finds_the_latest_study() {
+        let store = MemoryStore::new();
+        let empty = StudyBuilder::from_csv(flowers())
+            .max_trials(1)
+            .space_named("fast")
+            .unwrap()
+            .resume(&store, None);
+        assert!(matches!(empty.err(), Some(EngineError::NoStudy)));
+        let study = StudyBuilder::from_csv(flowers())
+            .max_trials(2)
+            .seed(7)
+            .space_named("fast")
+            .unwrap()
+            .create(&store)
+            .unwrap();
+        assert_eq!(study.metric(), Metric::default_for(Task::Multiclass));
+        let id = study.id();
+        drop(study);
+        let rec = store.study(id).unwrap().unwrap();
+        assert_eq!(rec.name, "flowers");
+        assert_eq!(rec.keep_models, Some(DEFAULT_KEEP_MODELS));
+        assert_eq!(rec.budget.max_trials, Some(2));
+        assert_eq!(rec.budget.time_s, None);
+        assert_eq!(rec.seed, 7);
+        let resumed = StudyBuilder::from_csv(flowers())
+            .max_trials(2)
+            .space_named("fast")
+            .unwrap()
+            .resume(&store, None)
+            .unwrap();
+        assert_eq!(resumed.id(), id);
+        let missing = StudyBuilder::from_csv(flowers())
+            .space_named("fast")
+            .unwrap()
+            .resume(&store, Some(99));
+        assert!(matches!(
+            missing.err(),
+            Some(EngineError::StudyNotFound { study_id: 99 })
+        ));
+    }
+
+    #[test]
+    fn warm_start_sources_are_checked() {
+        let store = MemoryStore::new();
+        let e = warm_start_from(&store, "3", Task::Binary).unwrap_err();
+        assert!(matches!(e, EngineError::StudyNotFound { study_id: 3 }));
+        let e = warm_start_from(&store, "no/such/store", Task::Binary).unwrap_err();
+        assert!(matches!(e, EngineError::WarmStartSource { .. }));
+        let study = StudyBuilder::from_csv(flowers())
+            .max_trials(2)
+            .space_named("fast")
+            .unwrap()
+            .create(&store)
+            .unwrap();
+        let id = study.id();
+        let e = warm_start_from(&store, &id.to_string(), Task::Binary).unwrap_err();
+        assert!(matches!(
+            e,
+            EngineError::WarmStartTask {
+                study_task: Task::Multiclass,
+                task: Task::Binary,
+                ..
+            }
+        ));
+        // The study has no trials yet: nothing to warm-start from, and no error.
+        let c = warm_start_from(&store, &id.to_string(), Task::Multiclass).unwrap();
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn a_study_name_says_more_than_train() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("titanic");
+        std::fs::create_dir_all(&sub).unwrap();
+        for f in ["train.csv", "iris.csv"] {
+            std::fs::write(sub.join(f), "a,y\n1,2\n").unwrap();
+        }
+        assert_eq!(default_study_name(&sub.join("train.csv")), "titanic/train");
+        assert_eq!(default_study_name(&sub.join("iris.csv")), "iris");
+    }
+
+    #[test]
+    fn a_sled_store_opens_for_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_store(&dir.path().join("db")).unwrap();
+        assert!(store.latest_study().unwrap().is_none());
+    }
+}
