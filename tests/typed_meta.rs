@@ -50,9 +50,9 @@ fn show_and_report_read_the_typed_metadata() {
             used: false,
             trial_id: Some(rec.trial_id),
             members: vec![(1, 0.75), (2, 0.25)],
-            cv_score: 0.95,
-            single_selection_cv: 0.96,
-            best_single_cv: 0.97,
+            cv_score: Some(0.95),
+            single_selection_cv: Some(0.96),
+            best_single_cv: Some(0.97),
             reason: REASON.into(),
         };
         rec.ensemble = Some(decision.clone());

@@ -225,9 +225,9 @@ fn ensemble_line(study: &StudyRecord) -> Option<String> {
             .map(|t| format!(" (trial {t})"))
             .unwrap_or_default(),
         d.reason,
-        fmt_score(d.cv_score),
-        fmt_score(d.single_selection_cv),
-        fmt_score(d.best_single_cv),
+        fmt_score(d.cv_score.unwrap_or(f64::NAN)),
+        fmt_score(d.single_selection_cv.unwrap_or(f64::NAN)),
+        fmt_score(d.best_single_cv.unwrap_or(f64::NAN)),
     );
     if !d.members.is_empty() {
         let members: Vec<String> = d

@@ -162,15 +162,15 @@ fn print_decision(d: &EnsembleDecision) {
     println!("  reason      {}", d.reason);
     println!(
         "  selection   {}  the ensemble selection, cross-validated (each fold's weights chosen on the other folds)",
-        fmt_score(d.cv_score)
+        fmt_score(d.cv_score.unwrap_or(f64::NAN))
     );
     println!(
         "  single pick {}  picking one trial, cross-validated the same way",
-        fmt_score(d.single_selection_cv)
+        fmt_score(d.single_selection_cv.unwrap_or(f64::NAN))
     );
     println!(
         "  best single {}  the best trial's own CV score (the best of all trials, so flattered)",
-        fmt_score(d.best_single_cv)
+        fmt_score(d.best_single_cv.unwrap_or(f64::NAN))
     );
     if !d.members.is_empty() {
         println!(

@@ -41,7 +41,10 @@ pub use builder::{
 pub use error::{EngineError, Setting};
 pub use leaderboard::{LeaderboardRow, leaderboard};
 pub use predict::{LoadedModel, ModelChoice, load_model, predict_csv};
-pub use study::{FINAL_MODEL_BLOB, Progress, Study, StudyConfig, StudySummary};
+pub use study::{
+    ASK_WINDOW, Executor, FINAL_MODEL_BLOB, Job, MakeExecutor, Phase, Progress, Study, StudyConfig,
+    StudySummary, ThreadExecutor,
+};
 
 pub use automl_core::params::ParamsExt;
 pub use automl_core::{

@@ -47,9 +47,9 @@ fn write_study(dir: &Path, legacy: bool) -> (u64, u64) {
         used: false,
         trial_id: Some(rec.trial_id),
         members: vec![(4, 0.6), (2, 0.4)],
-        cv_score: 0.95,
-        single_selection_cv: 0.96,
-        best_single_cv: 0.97,
+        cv_score: Some(0.95),
+        single_selection_cv: Some(0.96),
+        best_single_cv: Some(0.97),
         reason: REASON.into(),
     };
     if legacy {

@@ -16,6 +16,7 @@ mod search;
 pub use executor::{Executor, Job, MakeExecutor, ThreadExecutor, thread_executor};
 pub use scheduler::{ASK_WINDOW, CANCEL_GRACE, TRIAL_GRACE};
 
+use crate::builder::{resolve_metric, validate_budget};
 use crate::error::EngineError;
 use automl_core::{
     Budget, Metric, SCHEMA_VERSION, StudyRecord, Task, TrialRecord, TrialState, is_meta_family,
@@ -575,36 +576,4 @@ pub(crate) fn searched(history: &[TrialRecord]) -> usize {
         .iter()
         .filter(|t| !is_meta_family(&t.candidate.family))
         .count()
-}
-
-/// The metric to use: the given one (which must apply to the task) or the task's default.
-pub fn resolve_metric(metric: Option<Metric>, task: Task) -> Result<Metric, EngineError> {
-    match metric {
-        None => Ok(Metric::default_for(task)),
-        Some(m) if m.applies_to(task) => Ok(m),
-        Some(m) => Err(EngineError::Config(format!(
-            "--metric {m} does not apply to a {task} task; use one of: {}",
-            Metric::for_task(task)
-                .iter()
-                .map(|m| m.name())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
-    }
-}
-
-fn validate_budget(b: &Budget) -> Result<(), EngineError> {
-    if let Some(t) = b.time_s {
-        if !t.is_finite() || t <= 0.0 {
-            return Err(EngineError::Config(format!(
-                "--time-budget must be a positive number of seconds (got {t})"
-            )));
-        }
-    }
-    if b.max_trials == Some(0) {
-        return Err(EngineError::Config(
-            "--max-trials must be at least 1".into(),
-        ));
-    }
-    Ok(())
 }
