@@ -43,9 +43,11 @@ roc_auc, log_loss, accuracy, balanced_accuracy, f1, average_precision; multiclas
 accuracy, balanced_accuracy, f1_macro, roc_auc_ovr_macro; regression: rmse, mae, r2),
 `--max-trials N`, `--seed N` (same data + seed + `--max-trials` = same leaderboard, with any
 `--jobs`), `--jobs N`, `--space FILE|default|fast`, `--strategy auto|bayes|evolution|random`,
-`--warm-start STORE_OR_STUDY`, `--keep-models N`, `--no-ensemble`, `--resume`,
-`--multi-fidelity auto|on|off`, `--memory-limit SIZE` (a candidate whose estimated memory need
-is larger fails before it is fitted), `--trial-time-limit SECONDS` (default half the budget: a
+`--warm-start STORE_OR_STUDY`, `--keep-models N|all` (default 20: every trial's record is
+kept, but only the best 20 trials keep their fold models, plus those the ensemble and the final
+model use), `--no-ensemble`, `--resume`, `--multi-fidelity auto|on|off`, `--memory-limit SIZE`
+(default half the machine's memory, whatever `--jobs` is: a candidate whose estimated memory
+need is larger fails before it is fitted), `--trial-time-limit SECONDS` (default half the budget: a
 trial that is still running 2 s past it — a model that ignores its deadline — is recorded
 `timed_out` and the search goes on without it). Ctrl-C stops asking for new trials, gives running ones a few
 seconds, refits the best so far and saves it; a second Ctrl-C quits at once (the store stays
@@ -129,16 +131,17 @@ cat <<'MD'
 
 ## 8. The library
 
-The same engine embeds as a library; see `examples/embed.rs` (a custom space given as TOML
-text, a custom ask/tell strategy, an in-memory store): `cargo run --release --example embed`.
+The same engine embeds as a library, from the one crate `automl_engine`: its `StudyBuilder`
+applies what `automl fit` applies (defaults, portfolio, multi-fidelity, validation of the
+settings). See `examples/embed.rs` (`cargo run --release --example embed`) and
+`examples/custom_strategy.rs` (a search space given as TOML text and a hand-written ask/tell
+strategy).
 
 ```rust
-let data = automl_data::load_training(path, &ReadOptions::default())?;
-let space = SearchSpace::builtin("default").unwrap();
-let strategy = automl_search::by_name("auto", seed).unwrap();
-let store = automl_store::SledStore::open(Path::new("automl.db"))?;
-let summary = Study::create(&store, data, space, strategy, StudyConfig::default())?
-    .run(&mut |progress| eprintln!("{} trials", progress.done))?;
+use automl_engine::{ModelChoice, StudyBuilder, open_store};
+let store = open_store(Path::new("automl.db"))?;
+let study = StudyBuilder::from_csv("churn.csv").time_budget(30.0).seed(1).create(&store)?;
+let summary = study.run(&mut |progress| eprintln!("{} trials, {}", progress.done, progress.phase))?;
 let model = automl_engine::load_model(&store, Some(summary.study.study_id), ModelChoice::Final)?;
 ```
 MD

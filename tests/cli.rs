@@ -336,3 +336,78 @@ fn clear_errors_exit_2() {
     assert!(r.stderr().contains("nowhere"), "{}", r.stderr());
     assert!(!r.stderr().contains("panicked"));
 }
+
+#[test]
+fn fold_models_are_kept_for_the_best_n_trials_only_and_every_record_stays() {
+    let data = example("churn.csv");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let fit = |store: &str, keep: &str| {
+        run_in(
+            dir,
+            &[
+                "fit",
+                data.to_str().unwrap(),
+                "--store",
+                store,
+                "--max-trials",
+                "40",
+                "--space",
+                "fast",
+                "--seed",
+                "3",
+                "--keep-models",
+                keep,
+            ],
+        )
+        .ok()
+        .stdout()
+    };
+    let out = fit("kept", "4");
+    let size_line = out
+        .lines()
+        .find(|l| l.contains("store:") && l.contains("best 4 trials"))
+        .unwrap_or_else(|| panic!("no store-size line:\n{out}"));
+    assert!(size_line.contains("B"), "{size_line}");
+    let out_all = fit("all", "all");
+    assert!(out_all.contains("store:"), "{out_all}");
+    let read = |store: &str| {
+        let s = automl_store::open_read_only(&dir.join(store)).unwrap();
+        let study = s.latest_study().unwrap().unwrap();
+        (s.trials(study.study_id).unwrap(), study)
+    };
+    let (trials, study) = read("kept");
+    let searched: Vec<_> = trials
+        .iter()
+        .filter(|t| !automl_core::is_meta_family(&t.candidate.family))
+        .collect();
+    assert_eq!(searched.len(), 40, "every record is kept");
+    // The best 4 by score, plus what the final model and the ensemble are made of.
+    let mut protect: Vec<u64> = study.final_trial.into_iter().collect();
+    if let Some(d) = &study.ensemble {
+        protect.extend(d.trial_id);
+        if d.used {
+            protect.extend(d.members.iter().map(|m| m.0));
+        }
+    }
+    let with_models: Vec<u64> = searched
+        .iter()
+        .filter(|t| t.has_artifact && !protect.contains(&t.trial_id))
+        .map(|t| t.trial_id)
+        .collect();
+    assert!(
+        with_models.len() <= 4,
+        "fold models kept for {with_models:?} besides {protect:?}"
+    );
+    let (all, _) = read("all");
+    let complete = all
+        .iter()
+        .filter(|t| t.state == automl_core::TrialState::Complete)
+        .count();
+    assert_eq!(
+        all.iter().filter(|t| t.has_artifact).count(),
+        complete,
+        "--keep-models all keeps every complete trial's models"
+    );
+    assert!(complete > 20);
+}

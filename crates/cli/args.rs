@@ -181,13 +181,16 @@ pub struct FitArgs {
     #[arg(long, value_name = "MODE", value_enum, default_value = "auto")]
     pub multi_fidelity: MultiFidelityArg,
     /// Keep the fitted fold models of the best N trials only, or of `all` trials. Every
-    /// trial's record (parameters, scores, timings) is always kept: when the search ends, only
-    /// the fold models of trials outside the best N are dropped, and the models the ensemble
+    /// trial's record (parameters, scores, timings) is always kept; as the search goes, a trial
+    /// outside the best N (at least the 20 ensemble candidates while searching) loses its fold
+    /// models, so the store does not grow with the number of trials. The models the ensemble
     /// and the final model are made of are always kept.
     #[arg(long, value_name = "N|all", default_value_t = KeepModels::default(), value_parser = parse_keep_models)]
     pub keep_models: KeepModels,
     /// Per-trial memory limit, e.g. `4GB` or `512MB`: a candidate whose estimated memory need
-    /// is larger fails before it is fitted [default: half the machine's memory / --jobs].
+    /// is larger fails before it is fitted. The limit is stored with the study and does not depend on
+    /// --jobs; running trials together stay within half the memory (a large one waits for others
+    /// to finish) [default: half the machine's memory].
     #[arg(long, value_name = "SIZE")]
     pub memory_limit: Option<String>,
     /// Per-trial time limit in seconds: a trial gets at most this long, and one still running

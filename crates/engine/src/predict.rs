@@ -51,7 +51,7 @@ pub fn load_model(
         ModelChoice::Final => {
             let bytes = store.blob(study.study_id, FINAL_MODEL_BLOB)?.ok_or_else(|| {
                 EngineError::NotFound(format!(
-                    "study {} has no final model (the search did not finish or no trial completed); use --trial ID or rerun `automl fit`",
+                    "study {} has no final model (the search did not finish or no trial completed); predict with one of its trials, or run the search again",
                     study.study_id
                 ))
             })?;
@@ -70,7 +70,7 @@ pub fn load_model(
             })?;
             let bytes = store.artifact(study.study_id, t)?.ok_or_else(|| {
                 EngineError::NotFound(format!(
-                    "trial {t} has no stored model (state {}, or dropped by --keep-models); pick another trial",
+                    "trial {t} has no stored model (state {}, or its fold models were dropped by model retention, which keeps the best N trials); pick another trial",
                     rec.state.as_str()
                 ))
             })?;

@@ -6,7 +6,7 @@
 use automl_core::{Rng, TrialRecord};
 use automl_data::{ReadOptions, load_training};
 use automl_engine::study::{Executor, Job, MakeExecutor};
-use automl_engine::{Study, StudyConfig};
+use automl_engine::{Phase, Study, StudyConfig};
 use automl_space::SearchSpace;
 use automl_store::{MemoryStore, StoreRead};
 use automl_trainer::{Evaluation, TrainingData, evaluate};
@@ -93,7 +93,20 @@ fn run(strategy: &str, jobs: usize, schedule: u64, max_trials: u64) -> Vec<Row> 
     let space = SearchSpace::builtin("fast").unwrap();
     let strat = automl_search::by_name(strategy, 7).unwrap();
     let study = Study::create(&store, data, space, strat, config).unwrap();
-    let summary = study.run_with(delayed(schedule), &mut |_| {}).unwrap();
+    let mut phases = Vec::new();
+    let summary = study
+        .run_with(delayed(schedule), &mut |p| phases.push(p.phase.clone()))
+        .unwrap();
+    assert_eq!(phases.first(), Some(&Phase::Searching));
+    assert_eq!(
+        phases.last(),
+        Some(&Phase::Done),
+        "the last event says done"
+    );
+    assert!(
+        phases.iter().any(|p| matches!(p, Phase::Refitting { .. })),
+        "{phases:?}"
+    );
     let trials = store.trials(summary.study.study_id).unwrap();
     assert!(
         trials.len() as u64 >= max_trials,
