@@ -30,6 +30,7 @@ pub mod ensemble;
 pub mod error;
 pub mod export;
 pub mod leaderboard;
+mod policy;
 pub mod predict;
 pub mod study;
 
