@@ -6,9 +6,7 @@
 //! environment variable `AUTOML_STORE_TEST_CHILD` saying what to do.
 
 use automl_core::TrialState;
-use automl_store::conformance::{
-    completed, run_all, sample_artifact, sample_candidate, sample_study,
-};
+use automl_store::conformance::{completed, sample_artifact, sample_candidate, sample_study};
 use automl_store::{
     SledStore, SnapshotStore, Store, StoreError, StoreRead, layout, open_read_only,
 };
@@ -21,18 +19,19 @@ const CHILD_ENV: &str = "AUTOML_STORE_TEST_CHILD";
 const DIR_ENV: &str = "AUTOML_STORE_TEST_DIR";
 const ARTIFACT_LEN: usize = 20_000;
 
-#[test]
-fn conformance_sled() {
+/// Fresh stores, each in its own directory under one temp dir the factory owns.
+fn sled_stores() -> impl Fn() -> Box<dyn Store> {
     let root = tempfile::tempdir().unwrap();
     let n = AtomicUsize::new(0);
-    let make = || -> Box<dyn Store> {
+    move || {
         let dir = root
             .path()
             .join(n.fetch_add(1, Ordering::SeqCst).to_string());
         Box::new(SledStore::open(&dir).unwrap())
-    };
-    run_all(&make);
+    }
 }
+
+automl_store::conformance_tests!(sled_stores());
 
 /// A raw sled handle on a store directory, for planting damage. sled releases the lock of a
 /// dropped handle from background threads, so retry while it is still held by this process.
