@@ -382,7 +382,9 @@ fn snapshot_is_published_atomically_and_readable() {
         .start_trial(id, &sample_candidate(5), "random", 0)
         .unwrap();
     s.finish_trial(&completed(t, 0.99), None).unwrap();
+    // A second publish within the throttle interval is deferred; `flush` publishes it.
     s.publish_snapshot().unwrap();
+    s.flush().unwrap();
     let snap = SnapshotStore::open(dir.path()).unwrap();
     assert_eq!(snap.trial(id, 3).unwrap().map(|t| t.mean), Some(0.99));
     let leftovers: Vec<String> = std::fs::read_dir(dir.path())
@@ -627,7 +629,64 @@ fn killed_writer_loses_no_reported_trial_and_leaves_none_half_written() {
             .iter()
             .all(|t| t.state != TrialState::Running)
     );
-    // The snapshot the child published is readable too.
+    // The snapshot the child published is readable too: trials 0.. of the database as of its
+    // last rewrite (throttled, so possibly not the latest trials).
     let snap = SnapshotStore::open(dir.path()).unwrap();
-    assert!(snap.trials(study).unwrap().len() >= reported.len());
+    let in_snapshot = snap.trials(study).unwrap();
+    assert!(!in_snapshot.is_empty());
+    for t in &in_snapshot {
+        assert!(t.trial_id < trials.len() as u64, "{}", t.trial_id);
+    }
+}
+
+/// Publishing is throttled: a request soon after a rewrite is served later by a helper
+/// thread (the snapshot catches up without another request), by `flush`, or on drop.
+#[test]
+fn throttled_snapshot_catches_up_by_itself_on_flush_and_on_drop() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot_trials = |id| {
+        SnapshotStore::open(dir.path())
+            .unwrap()
+            .trials(id)
+            .unwrap()
+            .len()
+    };
+    let s = SledStore::open(dir.path()).unwrap();
+    let id = populate(&s);
+    s.publish_snapshot().unwrap();
+    assert_eq!(
+        snapshot_trials(id),
+        3,
+        "the first request is served at once"
+    );
+    let t = s
+        .start_trial(id, &sample_candidate(7), "random", 0)
+        .unwrap();
+    s.finish_trial(&completed(t, 0.5), None).unwrap();
+    s.publish_snapshot().unwrap();
+    // No further request: the helper publishes when the interval has passed.
+    let mut waited = 0;
+    while snapshot_trials(id) < 4 {
+        waited += 1;
+        assert!(waited < 1000, "the deferred snapshot was never written");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let t = s
+        .start_trial(id, &sample_candidate(8), "random", 0)
+        .unwrap();
+    s.finish_trial(&completed(t, 0.5), None).unwrap();
+    s.publish_snapshot().unwrap();
+    s.flush().unwrap();
+    assert_eq!(snapshot_trials(id), 5, "flush publishes a deferred request");
+    let t = s
+        .start_trial(id, &sample_candidate(9), "random", 0)
+        .unwrap();
+    s.finish_trial(&completed(t, 0.5), None).unwrap();
+    s.publish_snapshot().unwrap();
+    drop(s);
+    assert_eq!(
+        snapshot_trials(id),
+        6,
+        "dropping the store publishes a deferred request"
+    );
 }
