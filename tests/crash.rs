@@ -199,12 +199,11 @@ fn sigkill_at_random_moments_then_resume() {
             trials.iter().all(|t| t.state != TrialState::Running),
             "no zombie trials"
         );
-        if kills > 0 {
-            assert!(
-                trials.iter().any(|t| t.state == TrialState::Interrupted),
-                "trials left running by killed processes are marked interrupted"
-            );
-        }
+        // 20 kills of runs with trials in flight (a run that ended by itself failed above).
+        assert!(
+            trials.iter().any(|t| t.state == TrialState::Interrupted),
+            "trials left running by killed processes are marked interrupted"
+        );
         let _ = store.flush();
     }
     let p = predict_in(dir, "db", data, "p.csv", &[]);

@@ -104,11 +104,41 @@ fn compare_export_report_studies_and_lineage() {
         show.contains("parents") && show.contains("operator:"),
         "{show}"
     );
-    // The ensemble, when built, is a leaderboard row with its members as parents.
-    if let Some(e) = rows.iter().find(|r| r["family"] == "ensemble") {
-        assert!(e["parents"].as_array().unwrap().len() >= 2);
-        assert_eq!(e["operator"], "ensemble_selection");
+    // An ensemble trial is always stored once two trials have out-of-fold predictions (24
+    // complete trials here), used or not: a leaderboard row with its members as parents, and
+    // in `show --json` the typed decision (members, reason, whether it became the final model).
+    let e = rows
+        .iter()
+        .find(|r| r["family"] == "ensemble")
+        .expect("an ensemble trial is stored");
+    let parents = e["parents"].as_array().unwrap();
+    assert!(parents.len() >= 2, "{e}");
+    assert_eq!(e["operator"], "ensemble_selection");
+    let eid = e["trial_id"].as_u64().unwrap();
+    let shown = run_in(dir, &["show", &eid.to_string(), "--store", "db", "--json"])
+        .ok()
+        .stdout();
+    let shown: Value = serde_json::from_str(&shown).unwrap();
+    let decision = &shown["ensemble"];
+    assert!(
+        decision["used"].is_boolean(),
+        "the ensemble trial carries its typed decision: {shown}"
+    );
+    assert_eq!(decision["trial_id"], eid, "{decision}");
+    let members = decision["members"].as_array().unwrap();
+    assert!(members.len() >= 2, "{decision}");
+    for m in members {
+        let id = m[0].as_u64().unwrap();
+        assert!(
+            parents.iter().any(|p| p.as_u64() == Some(id)),
+            "member {id} is a parent of the ensemble row: {e}"
+        );
+        assert!(m[1].as_f64().unwrap() > 0.0, "{decision}");
     }
+    assert!(
+        !decision["reason"].as_str().unwrap().is_empty(),
+        "{decision}"
+    );
     let a = rows[0]["trial_id"].as_u64().unwrap().to_string();
     let b = rows[1]["trial_id"].as_u64().unwrap().to_string();
     let cmp = run_in(dir, &["compare", &a, &b, "--store", "db"])

@@ -16,29 +16,96 @@ pub type MakeStore<'a> = &'a dyn Fn() -> Box<dyn Store>;
 /// One check of the suite.
 pub type Check = fn(MakeStore<'_>);
 
-/// The checks of the suite, by name.
-pub const CHECKS: &[(&str, Check)] = &[
-    ("empty_store", empty_store),
-    ("study_ids_and_listing", study_ids_and_listing),
-    ("update_study", update_study),
-    ("trial_ids_dense_per_study", trial_ids_dense_per_study),
-    ("start_trial_record", start_trial_record),
-    ("finish_roundtrip", finish_roundtrip),
-    ("non_finite_scores_roundtrip", non_finite_scores_roundtrip),
-    ("finish_errors", finish_errors),
-    ("artifacts_roundtrip", artifacts_roundtrip),
-    ("blobs", blobs),
-    ("delete_artifact", delete_artifact),
-    (
-        "retention_keeps_best_and_protected",
-        retention_keeps_best_and_protected,
-    ),
-    ("retention_lower_is_better", retention_lower_is_better),
-    ("mark_interrupted", mark_interrupted),
-    ("concurrent_trials", concurrent_trials),
-];
+/// The names of the checks, in order: the one list both [`CHECKS`] and
+/// [`conformance_tests!`](crate::conformance_tests) are built from. It calls back
+/// `$crate::__conformance_expand!` with a mode token, its arguments and the names.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_names {
+    ($($mode:tt)*) => {
+        $crate::__conformance_expand! {
+            [$($mode)*]
+            empty_store,
+            study_ids_and_listing,
+            update_study,
+            trial_ids_dense_per_study,
+            start_trial_record,
+            finish_roundtrip,
+            non_finite_scores_roundtrip,
+            finish_errors,
+            artifacts_roundtrip,
+            blobs,
+            delete_artifact,
+            retention_keeps_best_and_protected,
+            retention_lower_is_better,
+            mark_interrupted,
+            concurrent_trials,
+        }
+    };
+}
 
-/// Run every check of the suite; panics on the first failure.
+/// The expansions of the name list (see [`__conformance_names!`]).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_expand {
+    ([checks] $($name:ident,)*) => {
+        &[$((stringify!($name), $name as Check)),*]
+    };
+    ([names] $($name:ident,)*) => {
+        &[$(stringify!($name)),*]
+    };
+    ([tests $make:expr] $($name:ident,)*) => {
+        $(
+            #[test]
+            fn $name() {
+                let make = $make;
+                $crate::conformance::run_check(stringify!($name), &make);
+            }
+        )*
+        /// Every check of the suite has a test above (the list and `CHECKS` agree).
+        #[test]
+        fn every_check_has_a_test() {
+            let tests: &[&str] = $crate::__conformance_names!(names);
+            let checks: Vec<&str> = $crate::conformance::CHECKS.iter().map(|(n, _)| *n).collect();
+            assert_eq!(tests, &checks[..]);
+        }
+    };
+}
+
+/// Expand the conformance suite into one `#[test]` per check, in a module `conformance`, for
+/// the store made by `$make`: an expression evaluated at the start of each test that gives an
+/// `impl Fn() -> Box<dyn Store>` making fresh, empty stores (it may own a temp dir). A check
+/// that fails then fails alone, named by its test. For example, in `tests/memory.rs`:
+///
+/// ```ignore
+/// automl_store::conformance_tests!(|| Box::new(MemoryStore::new()) as Box<dyn Store>);
+/// ```
+#[macro_export]
+macro_rules! conformance_tests {
+    ($make:expr) => {
+        /// The store conformance suite, one test per check.
+        mod conformance {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::__conformance_names!(tests $make);
+        }
+    };
+}
+
+/// The checks of the suite, by name.
+pub const CHECKS: &[(&str, Check)] = crate::__conformance_names!(checks);
+
+/// Run the check called `name` (one of [`CHECKS`]); panics when the store fails it, or when
+/// there is no check of that name.
+pub fn run_check(name: &str, make: &dyn Fn() -> Box<dyn Store>) {
+    let Some((_, check)) = CHECKS.iter().find(|(n, _)| *n == name) else {
+        panic!("no store conformance check named `{name}`");
+    };
+    check(make);
+}
+
+/// Run every check of the suite; panics on the first failure. Prefer
+/// [`conformance_tests!`](crate::conformance_tests), which gives each check its own test.
 pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) {
     for (name, check) in CHECKS {
         eprintln!("store conformance: {name}");

@@ -10,6 +10,7 @@ pub mod codec;
 pub mod conformance;
 mod error;
 mod memory;
+mod publisher;
 mod sled_store;
 mod snapshot;
 
@@ -100,11 +101,14 @@ pub trait Store: StoreRead {
         metric_higher_is_better: bool,
         protect: &[u64],
     ) -> Result<usize, StoreError>;
-    /// Make everything written so far durable.
+    /// Make everything written so far durable, and publish a deferred snapshot (see
+    /// [`Store::publish_snapshot`]).
     fn flush(&self) -> Result<(), StoreError>;
     /// Publish what readers in other processes see while this store is held (a read
     /// snapshot, for live inspection of a running search). A no-op for stores that other
-    /// processes cannot read.
+    /// processes cannot read. May be throttled: the snapshot then follows within an interval
+    /// (for `SledStore`: at least 1 s, and 20 times the last rewrite's duration), and
+    /// [`Store::flush`] or dropping the store publishes it at once.
     fn publish_snapshot(&self) -> Result<(), StoreError> {
         Ok(())
     }

@@ -3,6 +3,7 @@
 
 use crate::chunked;
 use crate::codec::{self, artifact_name, blob_name, layout, trial_name};
+use crate::publisher::{Publisher, Source};
 use crate::{Store, StoreError, StoreRead};
 use automl_core::{Candidate, SCHEMA_VERSION, StudyRecord, TrialRecord, TrialState};
 use serde::{Deserialize, Serialize};
@@ -46,13 +47,15 @@ pub struct SledStore {
     artifacts: sled::Tree,
     blobs: sled::Tree,
     counters: sled::Tree,
-    snapshot_lock: Mutex<()>,
+    /// Throttled rewrites of `snapshot.json`.
+    publisher: Publisher,
     /// Key of this handle in [`HANDLES`].
     handle_key: PathBuf,
 }
 
 impl Drop for SledStore {
     fn drop(&mut self) {
+        self.publisher.close();
         let mut h = handles();
         if let Some(n) = h.get_mut(&self.handle_key) {
             *n = n.saturating_sub(1);
@@ -130,6 +133,11 @@ impl SledStore {
         let counters = tree(layout::COUNTERS_TREE)?;
         // Registered here; the Drop of the store below unregisters, on every path.
         *handles().entry(handle_key.clone()).or_insert(0) += 1;
+        let publisher = Publisher::new(Source {
+            path: path.clone(),
+            studies: studies.clone(),
+            trials: trials.clone(),
+        });
         let store = SledStore {
             studies,
             trials,
@@ -138,7 +146,7 @@ impl SledStore {
             counters,
             path,
             db,
-            snapshot_lock: Mutex::new(()),
+            publisher,
             handle_key,
         };
         match meta.get(layout::META_KEY).map_err(|e| store.map_err(e))? {
@@ -206,17 +214,19 @@ impl SledStore {
         walk(&self.path)
     }
 
-    /// Write `<store dir>/snapshot.json` (all studies and trial records, no artifacts)
-    /// atomically (temp file + rename), for readers while this process holds the database.
+    /// Ask for `<store dir>/snapshot.json` (all studies and trial records, no artifacts) to be
+    /// rewritten atomically (temp file + rename), for readers while this process holds the
+    /// database. Done at once when the last rewrite is at least 1 s (and 20 times its own
+    /// duration) old, otherwise by a helper thread when that interval has passed; `flush` and
+    /// dropping the store do it at once.
     pub fn publish_snapshot(&self) -> Result<(), StoreError> {
-        let _guard = self.snapshot_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let raw = |tree: &sled::Tree| -> Result<Vec<Vec<u8>>, StoreError> {
-            tree.iter()
-                .values()
-                .map(|v| v.map(|v| v.to_vec()).map_err(|e| self.map_err(e)))
-                .collect()
-        };
-        crate::snapshot::write(&self.path, &raw(&self.studies)?, &raw(&self.trials)?)
+        self.publisher.request()
+    }
+
+    /// Make the database durable (without publishing the snapshot).
+    fn sync(&self) -> Result<(), StoreError> {
+        self.publisher.touch();
+        self.db.flush().map(|_| ()).map_err(|e| self.map_err(e))
     }
 
     fn read_trial(&self, study_id: u64, trial_id: u64) -> Result<Option<TrialRecord>, StoreError> {
@@ -375,15 +385,17 @@ impl StoreRead for SledStore {
         }
     }
     fn trials(&self, study_id: u64) -> Result<Vec<TrialRecord>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.trials.scan_prefix(layout::study_key(study_id)) {
-            let (k, v) = item.map_err(|e| self.map_err(e))?;
+        let raw = self
+            .trials
+            .scan_prefix(layout::study_key(study_id))
+            .map(|item| item.map_err(|e| self.map_err(e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        codec::decode_many(&raw, |(k, v)| {
             let trial_id = codec::be_u64(k.get(8..).unwrap_or(&[]), "a trial key")?;
-            let t = codec::decode_trial(&v, &trial_name(study_id, trial_id), &self.path)?;
+            let t = codec::decode_trial(v, &trial_name(study_id, trial_id), &self.path)?;
             check_ids(&t, study_id, trial_id)?;
-            out.push(t);
-        }
-        Ok(out)
+            Ok(t)
+        })
     }
     fn trial(&self, study_id: u64, trial_id: u64) -> Result<Option<TrialRecord>, StoreError> {
         self.read_trial(study_id, trial_id)
@@ -424,7 +436,7 @@ impl Store for SledStore {
                 Ok(next)
             })
             .map_err(|e| self.tx_err(e))?;
-        self.flush()?;
+        self.sync()?;
         Ok(id)
     }
     fn update_study(&self, study: &StudyRecord) -> Result<(), StoreError> {
@@ -442,7 +454,7 @@ impl Store for SledStore {
                 Ok(())
             })
             .map_err(|e| self.tx_err(e))?;
-        self.flush()
+        self.sync()
     }
     fn start_trial(
         &self,
@@ -472,7 +484,7 @@ impl Store for SledStore {
                 Ok(rec)
             })
             .map_err(|e| self.tx_err(e))?;
-        self.flush()?;
+        self.sync()?;
         Ok(rec)
     }
     fn finish_trial(
@@ -500,7 +512,7 @@ impl Store for SledStore {
                 Ok(())
             })
             .map_err(|e| self.tx_err(e))?;
-        self.flush()
+        self.sync()
     }
     fn put_blob(&self, study_id: u64, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
         self.require_study(study_id)?;
@@ -509,11 +521,11 @@ impl Store for SledStore {
         self.blobs
             .transaction(|b| chunked::put(b, &k, &packed).map_err(Into::into))
             .map_err(|e: TransactionError<StoreError>| self.tx_err(e))?;
-        self.flush()
+        self.sync()
     }
     fn delete_artifact(&self, study_id: u64, trial_id: u64) -> Result<(), StoreError> {
         self.delete_artifact_noflush(study_id, trial_id)?;
-        self.flush()
+        self.sync()
     }
     fn mark_interrupted(&self, study_id: u64) -> Result<usize, StoreError> {
         let now = codec::now_ms();
@@ -536,7 +548,7 @@ impl Store for SledStore {
                 n += 1;
             }
         }
-        self.flush()?;
+        self.sync()?;
         Ok(n)
     }
     fn apply_retention(
@@ -555,7 +567,7 @@ impl Store for SledStore {
         for &t in &victims {
             self.delete_artifact_noflush(study_id, t)?;
         }
-        self.flush()?;
+        self.sync()?;
         Ok(victims.len())
     }
     fn publish_snapshot(&self) -> Result<(), StoreError> {
@@ -563,6 +575,7 @@ impl Store for SledStore {
     }
 
     fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map(|_| ()).map_err(|e| self.map_err(e))
+        self.sync()?;
+        self.publisher.publish_pending()
     }
 }

@@ -27,8 +27,16 @@ struct SnapshotFile<'a> {
 /// a record as kept in the database; checked to be well-formed JSON, not decoded), as a temp
 /// file renamed over `snapshot.json`. Not fsynced: it is a cache of the database, and a
 /// reader of a damaged one is told to retry.
-pub(crate) fn write(dir: &Path, studies: &[Vec<u8>], trials: &[Vec<u8>]) -> Result<(), StoreError> {
-    let total: usize = studies.iter().chain(trials).map(|r| r.len() + 1).sum();
+pub(crate) fn write<R: AsRef<[u8]> + Sync>(
+    dir: &Path,
+    studies: &[R],
+    trials: &[R],
+) -> Result<(), StoreError> {
+    let total: usize = studies
+        .iter()
+        .chain(trials)
+        .map(|r| r.as_ref().len() + 1)
+        .sum();
     let mut bytes = Vec::with_capacity(total + 200);
     bytes.extend_from_slice(
         format!(
@@ -41,12 +49,13 @@ pub(crate) fn write(dir: &Path, studies: &[Vec<u8>], trials: &[Vec<u8>]) -> Resu
         if name == "trial" {
             bytes.extend_from_slice(b"],\"trials\":[");
         }
+        let what = format!("a stored {name} record");
+        codec::decode_many(records, |r| codec::validate_json(r.as_ref(), &what))?;
         for (i, r) in records.iter().enumerate() {
-            codec::validate_json(r, &format!("a stored {name} record"))?;
             if i > 0 {
                 bytes.push(b',');
             }
-            bytes.extend_from_slice(r);
+            bytes.extend_from_slice(r.as_ref());
         }
     }
     bytes.extend_from_slice(b"]}");
@@ -112,11 +121,12 @@ impl SnapshotStore {
             let s = codec::decode_study(v.get().as_bytes(), "a study in the snapshot", dir)?;
             studies.insert(s.study_id, s);
         }
-        let mut trials = BTreeMap::new();
-        for v in snap.trials {
-            let t = codec::decode_trial(v.get().as_bytes(), "a trial in the snapshot", dir)?;
-            trials.insert((t.study_id, t.trial_id), t);
-        }
+        let trials = codec::decode_many(&snap.trials, |v| {
+            codec::decode_trial(v.get().as_bytes(), "a trial in the snapshot", dir)
+        })?
+        .into_iter()
+        .map(|t| ((t.study_id, t.trial_id), t))
+        .collect();
         Ok(SnapshotStore {
             dir: dir.to_path_buf(),
             written_at_ms: snap.written_at_ms,

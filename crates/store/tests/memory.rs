@@ -1,11 +1,9 @@
-//! The conformance suite against `MemoryStore`, and the thread-safety of every store type.
+//! The conformance suite against `MemoryStore` (one test per check), and the thread-safety of
+//! every store type.
 
-use automl_store::{MemoryStore, SledStore, SnapshotStore, Store, StoreRead, conformance};
+use automl_store::{MemoryStore, SledStore, SnapshotStore, Store, StoreRead};
 
-#[test]
-fn conformance_memory() {
-    conformance::run_all(&|| Box::new(MemoryStore::new()) as Box<dyn Store>);
-}
+automl_store::conformance_tests!(|| Box::new(MemoryStore::new()) as Box<dyn Store>);
 
 #[test]
 fn store_types_are_send_sync() {

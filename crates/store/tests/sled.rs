@@ -6,9 +6,7 @@
 //! environment variable `AUTOML_STORE_TEST_CHILD` saying what to do.
 
 use automl_core::TrialState;
-use automl_store::conformance::{
-    completed, run_all, sample_artifact, sample_candidate, sample_study,
-};
+use automl_store::conformance::{completed, sample_artifact, sample_candidate, sample_study};
 use automl_store::{
     SledStore, SnapshotStore, Store, StoreError, StoreRead, layout, open_read_only,
 };
@@ -21,18 +19,19 @@ const CHILD_ENV: &str = "AUTOML_STORE_TEST_CHILD";
 const DIR_ENV: &str = "AUTOML_STORE_TEST_DIR";
 const ARTIFACT_LEN: usize = 20_000;
 
-#[test]
-fn conformance_sled() {
+/// Fresh stores, each in its own directory under one temp dir the factory owns.
+fn sled_stores() -> impl Fn() -> Box<dyn Store> {
     let root = tempfile::tempdir().unwrap();
     let n = AtomicUsize::new(0);
-    let make = || -> Box<dyn Store> {
+    move || {
         let dir = root
             .path()
             .join(n.fetch_add(1, Ordering::SeqCst).to_string());
         Box::new(SledStore::open(&dir).unwrap())
-    };
-    run_all(&make);
+    }
 }
+
+automl_store::conformance_tests!(sled_stores());
 
 /// A raw sled handle on a store directory, for planting damage. sled releases the lock of a
 /// dropped handle from background threads, so retry while it is still held by this process.
@@ -383,7 +382,9 @@ fn snapshot_is_published_atomically_and_readable() {
         .start_trial(id, &sample_candidate(5), "random", 0)
         .unwrap();
     s.finish_trial(&completed(t, 0.99), None).unwrap();
+    // A second publish within the throttle interval is deferred; `flush` publishes it.
     s.publish_snapshot().unwrap();
+    s.flush().unwrap();
     let snap = SnapshotStore::open(dir.path()).unwrap();
     assert_eq!(snap.trial(id, 3).unwrap().map(|t| t.mean), Some(0.99));
     let leftovers: Vec<String> = std::fs::read_dir(dir.path())
@@ -628,7 +629,64 @@ fn killed_writer_loses_no_reported_trial_and_leaves_none_half_written() {
             .iter()
             .all(|t| t.state != TrialState::Running)
     );
-    // The snapshot the child published is readable too.
+    // The snapshot the child published is readable too: trials 0.. of the database as of its
+    // last rewrite (throttled, so possibly not the latest trials).
     let snap = SnapshotStore::open(dir.path()).unwrap();
-    assert!(snap.trials(study).unwrap().len() >= reported.len());
+    let in_snapshot = snap.trials(study).unwrap();
+    assert!(!in_snapshot.is_empty());
+    for t in &in_snapshot {
+        assert!(t.trial_id < trials.len() as u64, "{}", t.trial_id);
+    }
+}
+
+/// Publishing is throttled: a request soon after a rewrite is served later by a helper
+/// thread (the snapshot catches up without another request), by `flush`, or on drop.
+#[test]
+fn throttled_snapshot_catches_up_by_itself_on_flush_and_on_drop() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot_trials = |id| {
+        SnapshotStore::open(dir.path())
+            .unwrap()
+            .trials(id)
+            .unwrap()
+            .len()
+    };
+    let s = SledStore::open(dir.path()).unwrap();
+    let id = populate(&s);
+    s.publish_snapshot().unwrap();
+    assert_eq!(
+        snapshot_trials(id),
+        3,
+        "the first request is served at once"
+    );
+    let t = s
+        .start_trial(id, &sample_candidate(7), "random", 0)
+        .unwrap();
+    s.finish_trial(&completed(t, 0.5), None).unwrap();
+    s.publish_snapshot().unwrap();
+    // No further request: the helper publishes when the interval has passed.
+    let mut waited = 0;
+    while snapshot_trials(id) < 4 {
+        waited += 1;
+        assert!(waited < 1000, "the deferred snapshot was never written");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let t = s
+        .start_trial(id, &sample_candidate(8), "random", 0)
+        .unwrap();
+    s.finish_trial(&completed(t, 0.5), None).unwrap();
+    s.publish_snapshot().unwrap();
+    s.flush().unwrap();
+    assert_eq!(snapshot_trials(id), 5, "flush publishes a deferred request");
+    let t = s
+        .start_trial(id, &sample_candidate(9), "random", 0)
+        .unwrap();
+    s.finish_trial(&completed(t, 0.5), None).unwrap();
+    s.publish_snapshot().unwrap();
+    drop(s);
+    assert_eq!(
+        snapshot_trials(id),
+        6,
+        "dropping the store publishes a deferred request"
+    );
 }
