@@ -46,7 +46,7 @@ fn full_cycle(file: &str, classes: Option<&[&str]>, extra: &[&str]) {
     let rows = leaderboard_json(dir, "db");
     let searched = rows.iter().filter(|r| r["family"] != "ensemble").count();
     assert_eq!(searched, 10, "every trial is stored");
-    assert!(rows.len() <= 11, "at most one ensemble row");
+    assert_eq!(rows.len(), 11, "exactly one ensemble row, used or not");
     assert_eq!(rows[0]["rank"], 1);
     assert!(rows[0]["mean"].is_number());
     for r in &rows {
