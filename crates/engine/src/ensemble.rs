@@ -322,6 +322,143 @@ pub fn select_and_score(
     })
 }
 
+/// Metric evaluations the study's ensemble scoring makes, in units of one evaluation on all
+/// `n` out-of-fold rows: [`select`] on all rows (`rounds` x `n_candidates`), then
+/// [`cross_validated`] twice over `n_parts` parts, with `rounds` and with 1 round (the
+/// single-pick rival), each part's selection on the other parts' rows.
+pub fn selection_evaluations(n_candidates: usize, n_parts: usize, rounds: usize) -> f64 {
+    let c = n_candidates as f64;
+    let p = n_parts.max(1) as f64;
+    let inner = (p - 1.0) / p;
+    let select = rounds as f64 * c;
+    let cross = |r: usize| r as f64 * c * p * inner;
+    select + cross(rounds) + cross(1)
+}
+
+/// Seconds of one step of the greedy selection on these out-of-fold predictions: average one
+/// candidate into the running sum and score it with `metric`. Measured, not modelled: it is
+/// O(n) for rmse but O(n log n) for AUC and O(n x classes) for log loss. The median of
+/// [`TIMING_REPEATS`] runs: one run of a few microseconds is easily inflated a hundredfold by
+/// a context switch on a loaded machine (a single sample made the reserve on telco_churn 8x
+/// too large).
+pub fn time_one_evaluation(
+    pred: &Predictions,
+    y: &[f64],
+    metric: Metric,
+    task: Task,
+    n_classes: usize,
+) -> f64 {
+    let shape = Shape::new(task, n_classes);
+    let flat = shape.flat(pred);
+    let sum = vec![0.0; flat.len()];
+    let mut runs: Vec<f64> = (0..TIMING_REPEATS)
+        .map(|_| {
+            let t0 = std::time::Instant::now();
+            let cand: Vec<f64> = sum.iter().zip(&flat).map(|(s, p)| (s + p) / 2.0).collect();
+            let score = metric.compute(y, &shape.predictions(cand), shape.n_classes);
+            std::hint::black_box(score);
+            t0.elapsed().as_secs_f64()
+        })
+        .collect();
+    runs.sort_by(f64::total_cmp);
+    runs[runs.len() / 2]
+}
+
+/// How many times [`time_one_evaluation`] runs the step (it reports the median).
+pub const TIMING_REPEATS: usize = 5;
+
+/// Estimated seconds of the ensemble scoring at the end of a study ([`select`] and two
+/// [`cross_validated`] runs) from the measured seconds of one evaluation
+/// ([`time_one_evaluation`]). On telco_churn (5,282 rows, AUC, 5 folds) 3 candidates took
+/// 0.3 s, so a full pool of 20 takes about 2 s, which the search must leave room for.
+pub fn selection_secs(
+    one_evaluation_s: f64,
+    n_candidates: usize,
+    n_parts: usize,
+    cfg: EnsembleConfig,
+) -> f64 {
+    let c = n_candidates.min(cfg.pool_size);
+    if c < 2 {
+        return 0.0;
+    }
+    one_evaluation_s.max(0.0) * selection_evaluations(c, n_parts, cfg.rounds)
+}
+
+/// How fast this study moves model artifacts through its store, learned from the trials it
+/// stored (the time of `Store::finish_trial` per artifact byte: compression, chunked write and
+/// flush), never assumed faster than [`ArtifactRate::FLOOR_S_PER_BYTE`]. The end of a study
+/// does the same work, and more (decoding, encoding), on the ensemble trial's bag and on the
+/// final model, and no deadline bounds it: the search must stop early enough to leave time
+/// for it ([`wrapup_secs`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ArtifactRate {
+    bytes: f64,
+    secs: f64,
+}
+
+impl ArtifactRate {
+    /// Seconds per byte assumed at least (10 ms per MB): stored trials on diamonds took 12 ms
+    /// per MB at a load average of 4 on 2 cores, 10-22 ms per MB at 7-9.
+    pub const FLOOR_S_PER_BYTE: f64 = 10e-9;
+
+    /// Record that storing an artifact of `bytes` bytes took `secs` seconds.
+    pub fn observe(&mut self, bytes: usize, secs: f64) {
+        if bytes > 0 && secs.is_finite() && secs >= 0.0 {
+            self.bytes += bytes as f64;
+            self.secs += secs;
+        }
+    }
+
+    /// Seconds per artifact byte: the observed average, or the floor if that is faster.
+    pub fn secs_per_byte(&self) -> f64 {
+        if self.bytes > 0.0 {
+            (self.secs / self.bytes).max(Self::FLOOR_S_PER_BYTE)
+        } else {
+            Self::FLOOR_S_PER_BYTE
+        }
+    }
+}
+
+/// The artifact work left when the search stops, for [`wrapup_secs`].
+#[derive(Debug, Clone, Copy)]
+pub struct Wrapup {
+    /// An ensemble trial is still to be built: its members' artifacts are read and decoded,
+    /// and their bag is encoded and stored as the ensemble trial's artifact.
+    pub ensemble_trial: bool,
+    /// The final model re-reads and decodes stored fold models (ensemble members not refit
+    /// keep theirs; a single trial that is not refit is stored from its fold models).
+    pub reread_bag: bool,
+    /// Size of a part refit on all rows against its stored fold models (about the share of
+    /// rows a fold model saw, inverted: 1.25 for a 20 % holdout; a bag of k fold models is k
+    /// times bigger than one refit model, so use the bag's 1/(k-1) there).
+    pub refit_growth: f64,
+}
+
+/// Cost of each step against storing the same bytes as a trial artifact, measured on diamonds
+/// (forest ensembles of 33-57 MB, load average 7-9 on 2 cores): building the ensemble trial 1.5-
+/// 2.7x, re-reading and decoding its bag about 1.1x, encoding and storing the final model
+/// 0.7-2.0x.
+const ENSEMBLE_TRIAL_COST: f64 = 2.5;
+const REREAD_COST: f64 = 1.5;
+const FINAL_WRITE_COST: f64 = 2.0;
+
+/// Estimated seconds of the artifact work at the end of a study that no deadline bounds, for
+/// final-model parts whose stored artifacts hold `bytes` bytes (the ensemble's members, or the
+/// single best trial). Measured on diamonds at `--time-budget 10` with three 40-tree forests
+/// (16 MB each): 1.43 s to build the ensemble trial, then 3.39 s after the refits to re-read
+/// the bag and write the 57 MB final model, so the fit took 12.87 s against a promise of 11.5.
+pub fn wrapup_secs(bytes: &[u64], work: Wrapup, rate: &ArtifactRate) -> f64 {
+    let stored: f64 = bytes.iter().map(|b| *b as f64).sum();
+    let mut units = FINAL_WRITE_COST * stored * work.refit_growth.max(1.0);
+    if work.ensemble_trial {
+        units += ENSEMBLE_TRIAL_COST * stored;
+    }
+    if work.reread_bag {
+        units += REREAD_COST * stored;
+    }
+    units * rate.secs_per_byte()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -423,5 +560,127 @@ mod tests {
             )
             .is_none()
         );
+    }
+
+    #[test]
+    fn selection_evaluations_count_select_and_both_cross_validations() {
+        // 20 candidates, 30 rounds, 5 parts: 600 on all rows, then 5 parts x 4/5 of the rows
+        // for 30 rounds and for 1 round.
+        let e = selection_evaluations(20, 5, 30);
+        assert!(
+            (e - (600.0 + 30.0 * 20.0 * 4.0 + 20.0 * 4.0)).abs() < 1e-9,
+            "{e}"
+        );
+        // Grows linearly with the candidates: the pool size is what the reserve must cover.
+        assert!((selection_evaluations(3, 5, 30) * 20.0 / 3.0 - e).abs() < 1e-9);
+        let cfg = EnsembleConfig::default();
+        assert_eq!(selection_secs(0.001, 1, 5, cfg), 0.0);
+        // More candidates than the pool are capped at the pool.
+        assert_eq!(
+            selection_secs(0.001, 50, 5, cfg),
+            selection_secs(0.001, cfg.pool_size, 5, cfg)
+        );
+    }
+
+    #[test]
+    fn one_evaluation_is_timed_on_the_real_predictions() {
+        let n = 2000;
+        let y: Vec<f64> = (0..n).map(|i| (i % 2) as f64).collect();
+        let proba = ndarray::Array2::from_shape_fn((n, 2), |(i, c)| {
+            let p = 0.3 + 0.4 * ((i * 7919) % 101) as f64 / 100.0;
+            if c == 1 { p } else { 1.0 - p }
+        });
+        let p = Predictions::from_proba(proba);
+        let s = time_one_evaluation(&p, &y, Metric::RocAuc, Task::Binary, 2);
+        assert!(s.is_finite() && s >= 0.0);
+        // The estimate is that time times the evaluations, whatever the metric.
+        let est = selection_secs(s, 20, 5, EnsembleConfig::default());
+        assert!((est - s * selection_evaluations(20, 5, 30)).abs() <= 1e-12 * est.max(1.0));
+    }
+
+    #[test]
+    fn artifact_rate_learns_from_stored_trials_but_never_beats_the_floor() {
+        let mut r = ArtifactRate::default();
+        assert_eq!(r.secs_per_byte(), ArtifactRate::FLOOR_S_PER_BYTE);
+        // Faster than the floor is not believed.
+        r.observe(10_000_000, 0.05);
+        assert_eq!(r.secs_per_byte(), ArtifactRate::FLOOR_S_PER_BYTE);
+        // 40.8 MB stored in 0.69 s (a 100-tree forest on diamonds): the average of both.
+        r.observe(40_795_175, 0.691);
+        let spb = r.secs_per_byte();
+        assert!((spb - 0.741 / 50_795_175.0).abs() < 1e-15, "{spb}");
+        // Nonsense observations are ignored.
+        r.observe(0, 5.0);
+        r.observe(10, f64::NAN);
+        assert_eq!(r.secs_per_byte(), spb);
+    }
+
+    #[test]
+    fn wrapup_covers_the_measured_forest_ensembles_on_diamonds() {
+        // Each run's own trials set the rate, as in a study.
+        let rate_of = |stored: &[(usize, f64)]| {
+            let mut r = ArtifactRate::default();
+            for &(b, s) in stored {
+                r.observe(b, s);
+            }
+            r
+        };
+        let all = Wrapup {
+            ensemble_trial: true,
+            reread_bag: true,
+            refit_growth: 1.25,
+        };
+        // Three 16 MB forests, two refit: 1.43 s for the ensemble trial, then 3.39 s after
+        // the refits (re-read the bag, encode and store the 57 MB final model).
+        let three = [16_335_521u64, 16_370_399, 16_357_745];
+        let rate = rate_of(&[
+            (16_335_521, 0.353),
+            (16_370_399, 0.347),
+            (16_357_745, 0.274),
+        ]);
+        assert!(wrapup_secs(&three, all, &rate) >= 1.43 + 3.39);
+        // Two 16 MB forests, both refit: 1.21 s, then 0.57 s for the 41 MB final model.
+        let two = [16_360_220u64, 16_320_536];
+        let rate = rate_of(&[(16_360_220, 0.247), (16_320_536, 0.207)]);
+        let refit_all = Wrapup {
+            reread_bag: false,
+            ..all
+        };
+        assert!(wrapup_secs(&two, refit_all, &rate) >= 1.21 + 0.57);
+        // One 20 MB forest refit alone: 0.41-0.66 s to encode and store it (trials stored at
+        // 10-22 ms per MB).
+        let rate = rate_of(&[(16_335_521, 0.353)]);
+        let single = Wrapup {
+            ensemble_trial: false,
+            reread_bag: false,
+            refit_growth: 1.0,
+        };
+        assert!(wrapup_secs(&[19_935_774], single, &rate) >= 0.66);
+        // Each step adds work; nothing to write, nothing to reserve; a refit never counts
+        // below the stored size.
+        assert!(wrapup_secs(&two, all, &rate) > wrapup_secs(&two, refit_all, &rate));
+        assert!(wrapup_secs(&two, refit_all, &rate) > wrapup_secs(&two, single, &rate));
+        assert_eq!(wrapup_secs(&[], all, &rate), 0.0);
+        let shrink = Wrapup {
+            refit_growth: 0.5,
+            ..single
+        };
+        assert_eq!(
+            wrapup_secs(&two, shrink, &rate),
+            wrapup_secs(
+                &two,
+                Wrapup {
+                    refit_growth: 1.0,
+                    ..single
+                },
+                &rate
+            )
+        );
+        // A slower store makes it longer in proportion.
+        let fast = ArtifactRate::default();
+        let mut slow = ArtifactRate::default();
+        slow.observe(10_000_000, 0.5);
+        let ratio = wrapup_secs(&two, all, &slow) / wrapup_secs(&two, all, &fast);
+        assert!((ratio - 5.0).abs() < 1e-9, "{ratio}");
     }
 }

@@ -4,6 +4,7 @@
 //! every meta-trial it is always stored and never told to a strategy. The study records the
 //! decision ([`EnsembleDecision`]) in both the trial and the study record.
 
+use super::reserve::Reserve;
 use super::{Study, now_ms};
 use crate::error::EngineError;
 use automl_core::{
@@ -11,6 +12,7 @@ use automl_core::{
     TrialRecord, TrialState,
 };
 use automl_trainer::{Predictor, PredictorInfo, TrainingData};
+use std::time::Instant;
 
 /// An ensemble stored as a trial.
 pub(crate) struct EnsembleTrial {
@@ -32,6 +34,8 @@ impl Study<'_> {
         oof: &[(u64, f64, Predictions)],
         best: &TrialRecord,
         info: PredictorInfo,
+        reserve: &Reserve,
+        budget_end: Option<Instant>,
     ) -> Result<Option<EnsembleTrial>, EngineError> {
         let y: Vec<f64> = data
             .folds
@@ -62,8 +66,20 @@ impl Study<'_> {
                 return Ok(None);
             }
         };
-        let used = self.metric.better(scored.mean, scored.single_selection_cv);
-        let reason = if used {
+        // Its models are stored only if they, and then the final model, can still be written
+        // within the budget (that work has no deadline); otherwise the record alone is stored.
+        let affordable = budget_end.is_none_or(|e| {
+            e.saturating_duration_since(Instant::now()).as_secs_f64() - 0.15
+                > reserve.ensemble_trial_secs(&scored.members)
+        });
+        let used = affordable && self.metric.better(scored.mean, scored.single_selection_cv);
+        let reason = if !affordable {
+            format!(
+                "not used: no time left to store its models and write the final model (its \
+                 cross-validated selection scores {:.6}, picking one trial the same way {:.6})",
+                scored.mean, scored.single_selection_cv
+            )
+        } else if used {
             format!(
                 "used: its cross-validated selection scores {:.6}, picking one trial the same \
                  way {:.6}",
@@ -81,7 +97,13 @@ impl Study<'_> {
         let mut parts = Vec::new();
         let mut fit_time = 0.0;
         let mut size = 0;
-        for (id, w) in &scored.members {
+        for (id, _) in &scored.members {
+            if let Some(t) = self.history.iter().find(|t| t.trial_id == *id) {
+                fit_time += t.fit_time_s;
+                size += t.model_size_bytes;
+            }
+        }
+        for (id, w) in scored.members.iter().filter(|_| affordable) {
             let Some(bytes) = self.store.artifact(self.record.study_id, *id)? else {
                 self.record.ensemble = Some(EnsembleDecision {
                     used: false,
@@ -98,12 +120,12 @@ impl Study<'_> {
             };
             let (p, _) = Predictor::from_bytes(&bytes)?;
             parts.push((*w, p));
-            if let Some(t) = self.history.iter().find(|t| t.trial_id == *id) {
-                fit_time += t.fit_time_s;
-                size += t.model_size_bytes;
-            }
         }
-        let artifact = Predictor::Ensemble(parts).to_bytes(info)?;
+        let artifact = if affordable {
+            Some(Predictor::Ensemble(parts).to_bytes(info)?)
+        } else {
+            None
+        };
         let members_text = scored
             .members
             .iter()
@@ -139,10 +161,10 @@ impl Study<'_> {
         rec.metrics = scored.metrics;
         rec.fit_time_s = fit_time;
         rec.model_size_bytes = size;
-        rec.has_artifact = true;
+        rec.has_artifact = artifact.is_some();
         rec.ensemble = Some(decision.clone());
         rec.ended_at_ms = now_ms();
-        self.store.finish_trial(&rec, Some(&artifact))?;
+        self.store.finish_trial(&rec, artifact.as_deref())?;
         self.record.ensemble = Some(decision);
         self.history.push(rec.clone());
         Ok(Some(EnsembleTrial {

@@ -4,6 +4,7 @@
 //! models. Stored as the study's [`super::FINAL_MODEL_BLOB`] with a typed [`FinalModel`].
 
 use super::ensemble_trial::EnsembleTrial;
+use super::reserve::Reserve;
 use super::{FINAL_MODEL_BLOB, Phase, Progress, Study};
 use crate::error::EngineError;
 use automl_core::{FinalModel, FinalModelKind, Rng, TrialRecord};
@@ -19,9 +20,19 @@ impl Study<'_> {
         ensemble: Option<&EnsembleTrial>,
         info: PredictorInfo,
         budget_end: Option<Instant>,
+        reserve: &Reserve,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<String, EngineError> {
         let rows = self.data.y.len() as u64;
+        // Writing the final model (and re-reading fold models) comes after the refits and has
+        // no deadline: the refits stop early enough for it.
+        let parts: Vec<u64> = match (ensemble, best) {
+            (Some(e), _) => e.members.iter().map(|m| m.0).collect(),
+            (None, Some(b)) => vec![b.trial_id],
+            (None, None) => Vec::new(),
+        };
+        let write_s = Duration::from_secs_f64(reserve.final_write_secs(&parts));
+        let budget_end = budget_end.map(|e| e.checked_sub(write_s).unwrap_or(e));
         let model = match (ensemble, best) {
             (Some(e), _) => {
                 self.progress(

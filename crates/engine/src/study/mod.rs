@@ -10,6 +10,7 @@
 mod ensemble_trial;
 pub mod executor;
 mod final_model;
+mod reserve;
 pub mod scheduler;
 mod search;
 
@@ -473,7 +474,8 @@ impl<'a> Study<'a> {
         let aborted = cfg.abort.load(Ordering::SeqCst);
         let ensemble = match &found.best {
             Some(b) if cfg.ensemble && !aborted => {
-                let e = self.build_ensemble(&data, &found.oof, b, info)?;
+                let e =
+                    self.build_ensemble(&data, &found.oof, b, info, &found.reserve, budget_end)?;
                 if let Some(e) = &e {
                     self.progress(
                         progress,
@@ -492,8 +494,14 @@ impl<'a> Study<'a> {
         };
 
         // 3. The final model.
-        let final_model =
-            self.make_final_model(&found.best, ensemble.as_ref(), info, budget_end, progress)?;
+        let final_model = self.make_final_model(
+            &found.best,
+            ensemble.as_ref(),
+            info,
+            budget_end,
+            &found.reserve,
+            progress,
+        )?;
         let best = match &ensemble {
             Some(e) => Some(e.record.clone()),
             None => found.best.clone(),

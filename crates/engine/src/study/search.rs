@@ -4,6 +4,7 @@
 //! is due.
 
 use super::executor::Job;
+use super::reserve::Reserve;
 use super::scheduler::Driver;
 use super::{OOF_KEEP, Phase, Progress, Study, now_ms, searched};
 use crate::error::EngineError;
@@ -22,6 +23,8 @@ pub(crate) struct SearchResult {
     pub oof: Vec<(u64, f64, Predictions)>,
     /// Trials of this session that failed, timed out or were interrupted.
     pub failed: usize,
+    /// What the end of the study is estimated to cost.
+    pub reserve: Reserve,
 }
 
 /// Asks, records and tells for one search session of a study.
@@ -43,6 +46,7 @@ pub(crate) struct SearchDriver<'s, 'a, 'p> {
     keep: Option<usize>,
     finished: usize,
     failed: usize,
+    reserve: Reserve,
 }
 
 impl<'s, 'a, 'p> SearchDriver<'s, 'a, 'p> {
@@ -72,7 +76,14 @@ impl<'s, 'a, 'p> SearchDriver<'s, 'a, 'p> {
                 k.max(1)
             }
         });
+        let reserve = Reserve::new(
+            data,
+            study.config.ensemble,
+            study.config.budget.time_s.unwrap_or(0.0),
+            study.config.cv.holdout_fraction,
+        );
         SearchDriver {
+            reserve,
             study,
             data,
             budget_end,
@@ -95,24 +106,14 @@ impl<'s, 'a, 'p> SearchDriver<'s, 'a, 'p> {
             best: self.best,
             oof: self.oof,
             failed: self.failed,
+            reserve: self.reserve,
         }
     }
 
-    /// Time reserved for the final model, re-estimated as the best trial changes. With an
-    /// ensemble, room for selection and for refitting its heaviest members in parallel lanes
-    /// (each about as costly as the best trial): their fold models see only (k-1)/k of the
-    /// rows, or 80 % with a holdout.
+    /// Time reserved for the end of the study ([`Reserve::duration`]), re-estimated as the
+    /// best trial and the ensemble candidates change.
     fn reserve(&self) -> Duration {
-        let cfg = &self.study.config;
-        let refit_factor = if cfg.ensemble { 2.5 } else { 1.5 };
-        let n_folds = self.data.folds.len().max(1);
-        let per_fold = self
-            .best
-            .as_ref()
-            .map(|b| b.fit_time_s / n_folds as f64)
-            .unwrap_or(0.0);
-        let total = cfg.budget.time_s.unwrap_or(0.0);
-        Duration::from_secs_f64((per_fold * refit_factor + 0.02 * total + 0.3).min(total * 0.5))
+        self.reserve.duration(self.best.as_ref(), &self.oof)
     }
 
     /// Whether a scored trial's fold models are kept, updating the kept set: returns the
@@ -218,6 +219,9 @@ impl Driver for SearchDriver<'_, '_, '_> {
                 self.oof
                     .sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
                 self.oof.truncate(OOF_KEEP);
+                if let Some((_, _, p)) = self.oof.first() {
+                    self.reserve.time_selection_step(p, self.data, metric);
+                }
             }
             if artifact.is_some() {
                 let (keep, dropped) = self.keep_models(&rec);
@@ -228,6 +232,7 @@ impl Driver for SearchDriver<'_, '_, '_> {
                     self.study
                         .store
                         .delete_artifact(self.study.record.study_id, d)?;
+                    self.reserve.dropped(d);
                 }
             }
             let better = match &self.best {
@@ -241,7 +246,12 @@ impl Driver for SearchDriver<'_, '_, '_> {
                 self.best = Some(rec.clone());
             }
         }
+        let t_store = Instant::now();
         self.study.store.finish_trial(&rec, artifact)?;
+        if let Some(a) = artifact {
+            self.reserve
+                .stored(rec.trial_id, a.len(), t_store.elapsed().as_secs_f64());
+        }
         rec.has_artifact = artifact.is_some();
         self.study.store.publish_snapshot()?;
         self.finished += 1;
