@@ -41,7 +41,18 @@ fn flag_error(e: EngineError) -> anyhow::Error {
             anyhow!("{flag} must be {expected} (got {value})")
         }
         EngineError::UnknownMetric { name } => anyhow!("--metric {name}: {e}"),
-        EngineError::MetricNotForTask { metric, .. } => anyhow!("--metric {metric}: {e}"),
+        EngineError::MetricNotForTask {
+            metric,
+            task,
+            allowed,
+        } => anyhow!(
+            "--metric {metric} does not apply to a {task} task; use one of: {}",
+            allowed
+                .iter()
+                .map(|m| m.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         EngineError::UnknownStrategy { name } => anyhow!("--strategy {name}: {e}"),
         EngineError::UnknownSpace { spec } => anyhow!("--space {spec}: {e}"),
         _ => e.into(),
