@@ -25,6 +25,9 @@ static HANDLES: Mutex<BTreeMap<PathBuf, usize>> = Mutex::new(BTreeMap::new());
 /// more than they save).
 const PARALLEL_TRIALS: u64 = 2048;
 
+/// A range of keys of a sled tree.
+type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
 /// How long a reopen waits for this process's own just-dropped handle to release the lock.
 const LINGER_WAIT: Duration = Duration::from_secs(5);
 
@@ -238,7 +241,7 @@ impl SledStore {
     /// that reading its trials should use: one range (the caller scans the prefix) for a study
     /// with fewer than [`PARALLEL_TRIALS`] trials (by its trial counter, which a damaged
     /// counter only makes uneven, never wrong) or on one core.
-    fn trial_ranges(&self, study_id: u64) -> Vec<(Bound<Vec<u8>>, Bound<Vec<u8>>)> {
+    fn trial_ranges(&self, study_id: u64) -> Vec<KeyRange> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
         let count = self
             .counters
