@@ -1,6 +1,6 @@
 //! Encoding of records and blobs (checksummed lz4), and the key layout of the store.
 //!
-//! Trial records are binary ([`crate::binrec`]: a tag byte, a format byte, postcard of a
+//! Trial records are binary (`binrec.rs`: a tag byte, a format byte, postcard of a
 //! frozen mirror of the record), because reading a study's 100k trials is what the leaderboard
 //! does and JSON decoding dominated it. Trial records written by earlier versions are JSON and
 //! are still read: the first byte tells the encodings apart (a JSON record starts with `{`).

@@ -439,7 +439,11 @@ impl StoreRead for SledStore {
         let decode = |item: sled::Result<(sled::IVec, sled::IVec)>| {
             let (k, v) = item.map_err(|e| self.map_err(e))?;
             let trial_id = codec::be_u64(k.get(8..).unwrap_or(&[]), "a trial key")?;
-            let t = codec::decode_trial(&v, &trial_name(study_id, trial_id), &self.path)?;
+            // The record's name is only for an error message: formatting it for each of 100k
+            // records cost more than it is worth, so a failed decode is redone with the name.
+            let t = codec::decode_trial(&v, "", &self.path).or_else(|_| {
+                codec::decode_trial(&v, &trial_name(study_id, trial_id), &self.path)
+            })?;
             check_ids(&t, study_id, trial_id)?;
             Ok(t)
         };
