@@ -1,7 +1,8 @@
 //! Benchmark of reading many trial records: fills a temp sled store with N realistic trial
 //! records (default 100,000; `cargo run -p automl-store --release --example read_speed -- N`)
 //! and prints the time of `StoreRead::trials`, of `publish_snapshot`, and of opening and reading
-//! the snapshot. Prints times only; it asserts nothing about them.
+//! the snapshot. The records are in the encoding the store writes; `-- N --json` fills them as
+//! the JSON that earlier versions wrote instead. Prints times only; it asserts nothing about them.
 
 use automl_core::{
     Candidate, ParamValue, Params, SCHEMA_VERSION, TrialRecord, TrialState, meta::EnsembleDecision,
@@ -89,13 +90,14 @@ fn main() {
         .nth(1)
         .map(|a| a.parse().expect("N: a number of trials"))
         .unwrap_or(100_000);
+    let json = std::env::args().any(|a| a == "--json");
     let dir = tempfile::tempdir().expect("temp dir");
     let study = {
         let s = SledStore::open(dir.path()).expect("open");
         s.create_study(sample_study("bench")).expect("study")
     };
-    // Fill through a raw sled handle (one flush, not one per trial); the records are the JSON
-    // the store writes.
+    // Fill through a raw sled handle (one flush, not one per trial); the records are what the
+    // store writes (or the JSON of earlier versions).
     let t = Instant::now();
     let size = {
         let db = loop {
@@ -108,7 +110,11 @@ fn main() {
         let mut bytes = 0;
         let mut batch = sled::Batch::default();
         for i in 0..n {
-            let v = serde_json::to_vec(&record(study, i)).expect("json");
+            let v = if json {
+                serde_json::to_vec(&record(study, i)).expect("json")
+            } else {
+                automl_store::codec::encode_trial(&record(study, i)).expect("encode")
+            };
             bytes += v.len();
             batch.insert(&layout::trial_key(study, i)[..], v);
             if i % 10_000 == 9_999 {
@@ -126,8 +132,9 @@ fn main() {
         bytes
     };
     println!(
-        "filled {n} trial records ({:.1} MB of JSON) in {:.2?}",
+        "filled {n} trial records ({:.1} MB of {}) in {:.2?}",
         size as f64 / 1e6,
+        if json { "JSON" } else { "binary records" },
         t.elapsed()
     );
     let s = loop {

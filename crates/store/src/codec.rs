@@ -1,15 +1,22 @@
-//! Encoding of records (versioned JSON) and blobs (checksummed lz4), and the key layout of the store.
+//! Encoding of records and blobs (checksummed lz4), and the key layout of the store.
 //!
-//! Records are JSON so that fields can be added with serde defaults. JSON has no NaN, so
-//! non-finite floats are written as `null` and read back as NaN at the known float fields of a
-//! trial record (`mean`, `std`, `fit_time_s`, `predict_time_per_row_s`, `fold_scores[i]`,
-//! `metrics[k]`).
+//! Trial records are binary (`binrec.rs`: a tag byte, a format byte, postcard of a
+//! frozen mirror of the record), because reading a study's 100k trials is what the leaderboard
+//! does and JSON decoding dominated it. Trial records written by earlier versions are JSON and
+//! are still read: the first byte tells the encodings apart (a JSON record starts with `{`).
+//! Study records (a few per store) stay JSON, and so does the snapshot file (read by other
+//! processes, and by people).
+//!
+//! JSON has no NaN, so non-finite floats are written as `null` and read back as NaN at the known
+//! float fields of a JSON trial record (`mean`, `std`, `fit_time_s`, `predict_time_per_row_s`,
+//! `fold_scores[i]`, `metrics[k]`); binary records keep floats bit for bit.
 //!
 //! A blob is `MAGIC (4) | raw length u64 LE | FNV-1a 64 of the payload u64 LE | lz4 block`.
 
 use crate::error::StoreError;
 use automl_core::{SCHEMA_VERSION, StudyRecord, TrialRecord};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::path::Path;
 
 /// Tree / key layout of the sled store (public so tests and tools can inspect a raw database).
@@ -22,7 +29,8 @@ pub mod layout {
     pub const FORMAT: &str = "automl-store";
     /// Tree: study id (u64 BE) -> JSON `StudyRecord`.
     pub const STUDIES_TREE: &str = "studies";
-    /// Tree: study id BE ++ trial id BE -> JSON `TrialRecord`.
+    /// Tree: study id BE ++ trial id BE -> `TrialRecord`, binary (or JSON, written by earlier
+    /// versions; see the module doc).
     pub const TRIALS_TREE: &str = "trials";
     /// Tree: study id BE ++ trial id BE -> compressed artifact.
     pub const ARTIFACTS_TREE: &str = "artifacts";
@@ -137,11 +145,12 @@ pub(crate) fn encode_study(study: &StudyRecord) -> Result<Vec<u8>, StoreError> {
     })
 }
 
-/// Encode a trial record, stamping the current schema version.
-pub(crate) fn encode_trial(trial: &TrialRecord) -> Result<Vec<u8>, StoreError> {
+/// Encode a trial record as the store keeps it (binary, current format), stamping the current
+/// schema version. Public for tools and benchmarks that fill a raw database.
+pub fn encode_trial(trial: &TrialRecord) -> Result<Vec<u8>, StoreError> {
     let mut t = trial.clone();
     t.schema_version = SCHEMA_VERSION;
-    serde_json::to_vec(&t).map_err(|e| StoreError::Invalid {
+    crate::binrec::encode(&t).map_err(|e| StoreError::Invalid {
         what: format!("trial {} of study {}", trial.trial_id, trial.study_id),
         reason: format!("cannot be encoded: {e}"),
     })
@@ -207,18 +216,42 @@ pub(crate) fn decode_study_value(
     })
 }
 
-/// Decode a trial record from bytes.
+/// Decode a trial record from bytes, binary or JSON (told apart by the first byte).
 pub(crate) fn decode_trial(
     bytes: &[u8],
     what: &str,
     path: &Path,
 ) -> Result<TrialRecord, StoreError> {
+    if bytes.first() == Some(&crate::binrec::TAG) {
+        let t = crate::binrec::decode(bytes, what, path)?;
+        return newer_check(t.schema_version, path).map(|()| t);
+    }
     // Fast path: straight into the typed record (fails on `null` floats, i.e. NaN scores, and
     // on damage); those go through a JSON value.
     if let Ok(t) = serde_json::from_slice::<TrialRecord>(bytes) {
         return newer_check(t.schema_version, path).map(|()| t);
     }
     decode_trial_value(parse(bytes, what)?, what, path)
+}
+
+/// A stored trial record as JSON (for the snapshot file): a JSON record as it is (checked to
+/// be well-formed), a binary one decoded and written as JSON (non-finite floats as `null`).
+pub(crate) fn trial_json<'a>(
+    bytes: &'a [u8],
+    what: &str,
+    path: &Path,
+) -> Result<Cow<'a, [u8]>, StoreError> {
+    if bytes.first() != Some(&crate::binrec::TAG) {
+        validate_json(bytes, what)?;
+        return Ok(Cow::Borrowed(bytes));
+    }
+    let t = decode_trial(bytes, what, path)?;
+    serde_json::to_vec(&t)
+        .map(Cow::Owned)
+        .map_err(|e| StoreError::Invalid {
+            what: what.to_string(),
+            reason: format!("cannot be written as JSON: {e}"),
+        })
 }
 
 /// Check that stored bytes are well-formed JSON without building anything.

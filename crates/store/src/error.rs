@@ -46,6 +46,20 @@ pub enum StoreError {
         /// Highest schema version this build understands.
         supported: u32,
     },
+    /// A record was written in a binary format newer than this build reads.
+    #[error(
+        "{what} in the store {path} was written by a newer automl (record format {found}; this build reads up to format {supported}); upgrade automl to open it"
+    )]
+    NewerFormat {
+        /// The store directory.
+        path: PathBuf,
+        /// The record.
+        what: String,
+        /// Format found.
+        found: u8,
+        /// Highest format this build reads.
+        supported: u8,
+    },
     /// A record or blob could not be decoded.
     #[error(
         "{what} is corrupted: {reason}; it cannot be read (delete the study or restore the store from a backup)"

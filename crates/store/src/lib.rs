@@ -5,6 +5,7 @@
 //! A model is an opaque byte blob here: the engine serializes it, the store compresses it (lz4),
 //! keeps it next to its trial record and gives the same bytes back.
 
+mod binrec;
 mod chunked;
 pub mod codec;
 pub mod conformance;

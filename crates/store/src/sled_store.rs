@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -19,6 +20,13 @@ use std::time::{Duration, Instant};
 /// process can briefly see its own lock; only then (path known here, no live handle) is the
 /// open retried, for up to [`LINGER_WAIT`].
 static HANDLES: Mutex<BTreeMap<PathBuf, usize>> = Mutex::new(BTreeMap::new());
+
+/// Reading a study with at least this many trials is split over threads (below, threads cost
+/// more than they save).
+const PARALLEL_TRIALS: u64 = 2048;
+
+/// A range of keys of a sled tree.
+type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
 
 /// How long a reopen waits for this process's own just-dropped handle to release the lock.
 const LINGER_WAIT: Duration = Duration::from_secs(5);
@@ -229,6 +237,49 @@ impl SledStore {
         self.db.flush().map(|_| ()).map_err(|e| self.map_err(e))
     }
 
+    /// Key ranges that together hold exactly the keys under the study's prefix, one per thread
+    /// that reading its trials should use: one range (the caller scans the prefix) for a study
+    /// with fewer than [`PARALLEL_TRIALS`] trials (by its trial counter, which a damaged
+    /// counter only makes uneven, never wrong) or on one core.
+    fn trial_ranges(&self, study_id: u64) -> Vec<KeyRange> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+        let count = self
+            .counters
+            .get(layout::trial_counter_key(study_id))
+            .ok()
+            .flatten()
+            .and_then(|b| codec::be_u64(&b, "a trial counter").ok())
+            .unwrap_or(0);
+        if threads < 2 || count < PARALLEL_TRIALS {
+            return vec![(Bound::Unbounded, Bound::Unbounded)];
+        }
+        let parts = threads.min(count / (PARALLEL_TRIALS / 2));
+        let start = Bound::Included(layout::study_key(study_id).to_vec());
+        let end = match study_id.checked_add(1) {
+            Some(next) => Bound::Excluded(layout::study_key(next).to_vec()),
+            None => Bound::Unbounded,
+        };
+        let cut = |i: u64| {
+            let id = (u128::from(count) * u128::from(i) / u128::from(parts)) as u64;
+            layout::trial_key(study_id, id).to_vec()
+        };
+        (0..parts)
+            .map(|i| {
+                let lo = if i == 0 {
+                    start.clone()
+                } else {
+                    Bound::Included(cut(i))
+                };
+                let hi = if i + 1 == parts {
+                    end.clone()
+                } else {
+                    Bound::Excluded(cut(i + 1))
+                };
+                (lo, hi)
+            })
+            .collect()
+    }
+
     fn read_trial(&self, study_id: u64, trial_id: u64) -> Result<Option<TrialRecord>, StoreError> {
         let key = layout::trial_key(study_id, trial_id);
         match self.trials.get(key).map_err(|e| self.map_err(e))? {
@@ -385,17 +436,42 @@ impl StoreRead for SledStore {
         }
     }
     fn trials(&self, study_id: u64) -> Result<Vec<TrialRecord>, StoreError> {
-        let raw = self
-            .trials
-            .scan_prefix(layout::study_key(study_id))
-            .map(|item| item.map_err(|e| self.map_err(e)))
-            .collect::<Result<Vec<_>, _>>()?;
-        codec::decode_many(&raw, |(k, v)| {
+        let decode = |item: sled::Result<(sled::IVec, sled::IVec)>| {
+            let (k, v) = item.map_err(|e| self.map_err(e))?;
             let trial_id = codec::be_u64(k.get(8..).unwrap_or(&[]), "a trial key")?;
-            let t = codec::decode_trial(v, &trial_name(study_id, trial_id), &self.path)?;
+            // The record's name is only for an error message: formatting it for each of 100k
+            // records cost more than it is worth, so a failed decode is redone with the name.
+            let t = codec::decode_trial(&v, "", &self.path).or_else(|_| {
+                codec::decode_trial(&v, &trial_name(study_id, trial_id), &self.path)
+            })?;
             check_ids(&t, study_id, trial_id)?;
             Ok(t)
-        })
+        };
+        let ranges = self.trial_ranges(study_id);
+        if ranges.len() < 2 {
+            return self
+                .trials
+                .scan_prefix(layout::study_key(study_id))
+                .map(decode)
+                .collect();
+        }
+        // Each thread walks its own key range and decodes as it goes.
+        let decode = &decode;
+        let parts: Vec<Result<Vec<TrialRecord>, StoreError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = ranges
+                .into_iter()
+                .map(|r| scope.spawn(move || self.trials.range(r).map(decode).collect()))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        let mut out = Vec::with_capacity(parts.iter().flatten().map(Vec::len).sum());
+        for part in parts {
+            out.extend(part?);
+        }
+        Ok(out)
     }
     fn trial(&self, study_id: u64, trial_id: u64) -> Result<Option<TrialRecord>, StoreError> {
         self.read_trial(study_id, trial_id)

@@ -23,19 +23,27 @@ struct SnapshotFile<'a> {
     trials: Vec<&'a RawValue>,
 }
 
-/// Write the snapshot into `dir` from the stored JSON of `studies` and `trials` (each already
-/// a record as kept in the database; checked to be well-formed JSON, not decoded), as a temp
-/// file renamed over `snapshot.json`. Not fsynced: it is a cache of the database, and a
-/// reader of a damaged one is told to retry.
+/// Write the snapshot into `dir` from the stored bytes of `studies` and `trials` (each a record
+/// as kept in the database: JSON records are checked to be well-formed JSON and copied as they
+/// are, binary trial records are written as JSON), as a temp file renamed over
+/// `snapshot.json`. Not fsynced: it is a cache of the database, and a reader of a damaged one
+/// is told to retry.
 pub(crate) fn write<R: AsRef<[u8]> + Sync>(
     dir: &Path,
     studies: &[R],
     trials: &[R],
 ) -> Result<(), StoreError> {
+    codec::decode_many(studies, |r| {
+        codec::validate_json(r.as_ref(), "a stored study record")
+    })?;
+    let trials: Vec<&[u8]> = trials.iter().map(AsRef::as_ref).collect();
+    let trials = codec::decode_many(&trials, |r| {
+        codec::trial_json(r, "a stored trial record", dir)
+    })?;
     let total: usize = studies
         .iter()
-        .chain(trials)
         .map(|r| r.as_ref().len() + 1)
+        .chain(trials.iter().map(|r| r.len() + 1))
         .sum();
     let mut bytes = Vec::with_capacity(total + 200);
     bytes.extend_from_slice(
@@ -45,18 +53,18 @@ pub(crate) fn write<R: AsRef<[u8]> + Sync>(
         )
         .as_bytes(),
     );
-    for (name, records) in [("study", studies), ("trial", trials)] {
-        if name == "trial" {
-            bytes.extend_from_slice(b"],\"trials\":[");
+    for (i, r) in studies.iter().enumerate() {
+        if i > 0 {
+            bytes.push(b',');
         }
-        let what = format!("a stored {name} record");
-        codec::decode_many(records, |r| codec::validate_json(r.as_ref(), &what))?;
-        for (i, r) in records.iter().enumerate() {
-            if i > 0 {
-                bytes.push(b',');
-            }
-            bytes.extend_from_slice(r.as_ref());
+        bytes.extend_from_slice(r.as_ref());
+    }
+    bytes.extend_from_slice(b"],\"trials\":[");
+    for (i, r) in trials.iter().enumerate() {
+        if i > 0 {
+            bytes.push(b',');
         }
+        bytes.extend_from_slice(r);
     }
     bytes.extend_from_slice(b"]}");
     let target = dir.join(layout::SNAPSHOT_FILE);

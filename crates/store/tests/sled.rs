@@ -157,28 +157,43 @@ fn newer_schema_record_is_refused() {
         let s = SledStore::open(dir.path()).unwrap();
         populate(&s)
     };
-    {
-        let db = raw_sled(dir.path());
-        let trials = db.open_tree(layout::TRIALS_TREE).unwrap();
-        let key = layout::trial_key(id, 1);
-        let mut v: serde_json::Value =
-            serde_json::from_slice(&trials.get(key).unwrap().unwrap()).unwrap();
-        v["schema_version"] = serde_json::json!(999);
-        v["a_field_from_the_future"] = serde_json::json!(true);
-        trials.insert(key, serde_json::to_vec(&v).unwrap()).unwrap();
-        db.flush().unwrap();
+    let record = {
+        let s = SledStore::open(dir.path()).unwrap();
+        s.trial(id, 1).unwrap().unwrap()
+    };
+    // A JSON record (as earlier versions wrote) and a binary one, both of schema 999.
+    let mut json = serde_json::to_value(&record).unwrap();
+    json["schema_version"] = serde_json::json!(999);
+    json["a_field_from_the_future"] = serde_json::json!(true);
+    let json = serde_json::to_vec(&json).unwrap();
+    let binary = {
+        let enc = automl_store::codec::encode_trial(&record).unwrap();
+        // Tag, format, then the schema version as postcard's varint: 1 becomes 999.
+        assert_eq!(enc[2], 1);
+        let mut b = enc[..2].to_vec();
+        b.extend_from_slice(&[0xE7, 0x07]);
+        b.extend_from_slice(&enc[3..]);
+        b
+    };
+    for bytes in [json, binary] {
+        {
+            let db = raw_sled(dir.path());
+            let trials = db.open_tree(layout::TRIALS_TREE).unwrap();
+            trials.insert(layout::trial_key(id, 1), bytes).unwrap();
+            db.flush().unwrap();
+        }
+        let s = after_raw(|| SledStore::open(dir.path())).unwrap();
+        assert!(
+            s.trial(id, 0).unwrap().is_some(),
+            "other records still readable"
+        );
+        let err = s.trial(id, 1).unwrap_err();
+        assert!(
+            matches!(err, StoreError::NewerSchema { found: 999, .. }),
+            "{err}"
+        );
+        assert!(matches!(s.trials(id), Err(StoreError::NewerSchema { .. })));
     }
-    let s = SledStore::open(dir.path()).unwrap();
-    assert!(
-        s.trial(id, 0).unwrap().is_some(),
-        "other records still readable"
-    );
-    let err = s.trial(id, 1).unwrap_err();
-    assert!(
-        matches!(err, StoreError::NewerSchema { found: 999, .. }),
-        "{err}"
-    );
-    assert!(matches!(s.trials(id), Err(StoreError::NewerSchema { .. })));
 }
 
 #[test]

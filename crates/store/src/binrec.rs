@@ -1,0 +1,382 @@
+//! The binary encoding of trial records: [`TAG`], a format byte, then postcard of a private
+//! mirror of the record ([`TrialV1`] for format 1).
+//!
+//! Postcard is positional: a field added to (or reordered in) a mirror would misread every
+//! record already written. So a mirror is frozen once released; a new layout is a new mirror
+//! (`TrialV2`) under the next format byte, and the decoders of the earlier formats stay,
+//! filling the new fields with their defaults. The conversions destructure `TrialRecord`,
+//! `Candidate` and `EnsembleDecision` completely, so a field added to one of them does not
+//! compile here until it has a place in a new format. A format byte above [`FORMAT`] was
+//! written by a newer automl and is refused ([`StoreError::NewerFormat`]), never guessed at.
+//! Floats are stored bit for bit, so NaN and infinite scores round-trip as they are.
+
+use crate::error::StoreError;
+use automl_core::meta::EnsembleDecision;
+use automl_core::{Candidate, Params, TrialRecord, TrialState};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// First byte of a binary record. Not ASCII, so never the first byte of a JSON record (which
+/// starts with `{` or whitespace): the first byte tells the two encodings apart.
+pub const TAG: u8 = 0xA7;
+
+/// The binary format written by this build (the byte after [`TAG`]).
+pub const FORMAT: u8 = 1;
+
+/// Format 1 of a trial record. Frozen: see the module doc.
+#[derive(Serialize, Deserialize)]
+struct TrialV1 {
+    schema_version: u32,
+    study_id: u64,
+    trial_id: u64,
+    family: String,
+    #[serde(with = "tagged_params")]
+    params: Params,
+    parents: Vec<u64>,
+    operator: String,
+    fidelity: f64,
+    strategy: String,
+    /// [`state_code`].
+    state: u8,
+    fold_scores: Vec<f64>,
+    mean: f64,
+    std: f64,
+    metrics: BTreeMap<String, f64>,
+    fit_time_s: f64,
+    predict_time_per_row_s: f64,
+    model_size_bytes: u64,
+    has_artifact: bool,
+    error: Option<String>,
+    seed: u64,
+    started_at_ms: u64,
+    ended_at_ms: u64,
+    extra: BTreeMap<String, String>,
+    ensemble: Option<EnsembleV1>,
+}
+
+/// Format 1 of an ensemble decision. Frozen.
+#[derive(Serialize, Deserialize)]
+struct EnsembleV1 {
+    used: bool,
+    trial_id: Option<u64>,
+    members: Vec<(u64, f64)>,
+    cv_score: Option<f64>,
+    single_selection_cv: Option<f64>,
+    best_single_cv: Option<f64>,
+    reason: String,
+}
+
+/// Stored code of a trial state (frozen: codes are never reused).
+fn state_code(s: TrialState) -> u8 {
+    match s {
+        TrialState::Running => 0,
+        TrialState::Complete => 1,
+        TrialState::Failed => 2,
+        TrialState::TimedOut => 3,
+        TrialState::Interrupted => 4,
+    }
+}
+
+fn state_of(code: u8) -> Option<TrialState> {
+    Some(match code {
+        0 => TrialState::Running,
+        1 => TrialState::Complete,
+        2 => TrialState::Failed,
+        3 => TrialState::TimedOut,
+        4 => TrialState::Interrupted,
+        _ => return None,
+    })
+}
+
+/// Parameters as a map of name -> tagged value (postcard cannot store serde's untagged enum).
+mod tagged_params {
+    use automl_core::{ParamValue, Params};
+    use serde::de::{MapAccess, Visitor};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::fmt;
+
+    /// Variant order is the stored tag: frozen.
+    #[derive(Serialize)]
+    enum Ref<'a> {
+        Bool(bool),
+        Int(i64),
+        Float(f64),
+        Str(&'a str),
+    }
+
+    /// The same variants, owned.
+    #[derive(Deserialize)]
+    enum Owned {
+        Bool(bool),
+        Int(i64),
+        Float(f64),
+        Str(String),
+    }
+
+    pub fn serialize<S: Serializer>(p: &Params, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(p.iter().map(|(k, v)| {
+            let v = match v {
+                ParamValue::Bool(b) => Ref::Bool(*b),
+                ParamValue::Int(i) => Ref::Int(*i),
+                ParamValue::Float(x) => Ref::Float(*x),
+                ParamValue::Str(s) => Ref::Str(s),
+            };
+            (k, v)
+        }))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Params, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Params;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of parameter values")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Params, A::Error> {
+                let mut out = Params::new();
+                while let Some((k, v)) = m.next_entry::<String, Owned>()? {
+                    let v = match v {
+                        Owned::Bool(b) => ParamValue::Bool(b),
+                        Owned::Int(i) => ParamValue::Int(i),
+                        Owned::Float(x) => ParamValue::Float(x),
+                        Owned::Str(s) => ParamValue::Str(s),
+                    };
+                    out.insert(k, v);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Encode a trial record (its `schema_version` as given) in the current binary format.
+pub(crate) fn encode(t: &TrialRecord) -> Result<Vec<u8>, postcard::Error> {
+    let TrialRecord {
+        schema_version,
+        study_id,
+        trial_id,
+        candidate:
+            Candidate {
+                family,
+                params,
+                parents,
+                operator,
+                fidelity,
+            },
+        strategy,
+        state,
+        fold_scores,
+        mean,
+        std,
+        metrics,
+        fit_time_s,
+        predict_time_per_row_s,
+        model_size_bytes,
+        has_artifact,
+        error,
+        seed,
+        started_at_ms,
+        ended_at_ms,
+        extra,
+        ensemble,
+    } = t.clone();
+    let ensemble = ensemble.map(|e| {
+        let EnsembleDecision {
+            used,
+            trial_id,
+            members,
+            cv_score,
+            single_selection_cv,
+            best_single_cv,
+            reason,
+        } = e;
+        EnsembleV1 {
+            used,
+            trial_id,
+            members,
+            cv_score,
+            single_selection_cv,
+            best_single_cv,
+            reason,
+        }
+    });
+    let mirror = TrialV1 {
+        schema_version,
+        study_id,
+        trial_id,
+        family,
+        params,
+        parents,
+        operator,
+        fidelity,
+        strategy,
+        state: state_code(state),
+        fold_scores,
+        mean,
+        std,
+        metrics,
+        fit_time_s,
+        predict_time_per_row_s,
+        model_size_bytes,
+        has_artifact,
+        error,
+        seed,
+        started_at_ms,
+        ended_at_ms,
+        extra,
+        ensemble,
+    };
+    let mut out = vec![TAG, FORMAT];
+    out.extend_from_slice(&postcard::to_stdvec(&mirror)?);
+    Ok(out)
+}
+
+/// Decode a binary trial record (`bytes` starts with [`TAG`]). The caller checks the schema
+/// version. Damage gives `Corrupt` (never a panic); a newer format gives `NewerFormat`.
+pub(crate) fn decode(bytes: &[u8], what: &str, path: &Path) -> Result<TrialRecord, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        what: what.to_string(),
+        reason,
+    };
+    match bytes {
+        [TAG, FORMAT, body @ ..] => {
+            let (m, rest) = postcard::take_from_bytes::<TrialV1>(body)
+                .map_err(|e| corrupt(format!("not a binary trial record: {e}")))?;
+            if !rest.is_empty() {
+                return Err(corrupt(format!(
+                    "{} bytes after the end of the binary record",
+                    rest.len()
+                )));
+            }
+            from_v1(m).ok_or_else(|| corrupt("unknown trial state code".to_string()))
+        }
+        [TAG, 0, ..] | [TAG] => Err(corrupt("binary record without a format".to_string())),
+        [TAG, found, ..] => Err(StoreError::NewerFormat {
+            path: path.to_path_buf(),
+            what: what.to_string(),
+            found: *found,
+            supported: FORMAT,
+        }),
+        _ => Err(corrupt("not a binary record".to_string())),
+    }
+}
+
+fn from_v1(m: TrialV1) -> Option<TrialRecord> {
+    Some(TrialRecord {
+        schema_version: m.schema_version,
+        study_id: m.study_id,
+        trial_id: m.trial_id,
+        candidate: Candidate {
+            family: m.family,
+            params: m.params,
+            parents: m.parents,
+            operator: m.operator,
+            fidelity: m.fidelity,
+        },
+        strategy: m.strategy,
+        state: state_of(m.state)?,
+        fold_scores: m.fold_scores,
+        mean: m.mean,
+        std: m.std,
+        metrics: m.metrics,
+        fit_time_s: m.fit_time_s,
+        predict_time_per_row_s: m.predict_time_per_row_s,
+        model_size_bytes: m.model_size_bytes,
+        has_artifact: m.has_artifact,
+        error: m.error,
+        seed: m.seed,
+        started_at_ms: m.started_at_ms,
+        ended_at_ms: m.ended_at_ms,
+        extra: m.extra,
+        ensemble: m.ensemble.map(|e| EnsembleDecision {
+            used: e.used,
+            trial_id: e.trial_id,
+            members: e.members,
+            cv_score: e.cv_score,
+            single_selection_cv: e.single_selection_cv,
+            best_single_cv: e.best_single_cv,
+            reason: e.reason,
+        }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conformance::{completed, sample_candidate};
+
+    fn record() -> TrialRecord {
+        let mut t = completed(
+            crate::new_trial_record(3, 9, &sample_candidate(2), "evolution", 5),
+            0.8,
+        );
+        t.fold_scores = vec![0.5, f64::NAN, f64::INFINITY, -0.0];
+        t.std = f64::NEG_INFINITY;
+        t.metrics.insert("log_loss".into(), f64::NAN);
+        t.error = Some("é \"x\"\n".into());
+        t.ensemble = Some(EnsembleDecision {
+            used: true,
+            trial_id: None,
+            members: vec![(1, f64::NAN)],
+            cv_score: Some(f64::INFINITY),
+            single_selection_cv: None,
+            best_single_cv: Some(0.1),
+            reason: "r".into(),
+        });
+        t
+    }
+
+    #[test]
+    fn roundtrip_keeps_every_float_bit_for_bit() {
+        let t = record();
+        let bytes = encode(&t).unwrap();
+        assert_eq!(&bytes[..2], &[TAG, FORMAT]);
+        let back = decode(&bytes, "t", Path::new("p")).unwrap();
+        assert_eq!(format!("{back:?}"), format!("{t:?}"));
+        assert!(back.fold_scores[3].is_sign_negative());
+        let json = serde_json::to_vec(&t).unwrap();
+        assert!(
+            bytes.len() * 3 < json.len() * 2,
+            "{} vs {}",
+            bytes.len(),
+            json.len()
+        );
+    }
+
+    #[test]
+    fn damage_is_an_error_and_a_newer_format_is_refused() {
+        let bytes = encode(&record()).unwrap();
+        let corrupt = |b: &[u8]| {
+            matches!(
+                decode(b, "t", Path::new("p")),
+                Err(StoreError::Corrupt { .. })
+            )
+        };
+        for n in 0..bytes.len() {
+            assert!(corrupt(&bytes[..n]), "truncated to {n} bytes");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(corrupt(&longer));
+        let mut zero = bytes.clone();
+        zero[1] = 0;
+        assert!(corrupt(&zero));
+        let mut newer = bytes.clone();
+        newer[1] = FORMAT + 1;
+        assert!(matches!(
+            decode(&newer, "t", Path::new("p")),
+            Err(StoreError::NewerFormat { found, supported: FORMAT, .. }) if found == FORMAT + 1
+        ));
+        // A state code no build wrote.
+        let mut t = record();
+        t.ensemble = None;
+        let b = encode(&t).unwrap();
+        let mut m: TrialV1 = postcard::from_bytes(&b[2..]).unwrap();
+        m.state = 9;
+        let mut bad = vec![TAG, FORMAT];
+        bad.extend(postcard::to_stdvec(&m).unwrap());
+        assert!(corrupt(&bad));
+    }
+}
