@@ -68,6 +68,13 @@ fn full_cycle(file: &str, classes: Option<&[&str]>, extra: &[&str]) {
         table.contains("rank") && table.contains("family"),
         "{table}"
     );
+    assert!(
+        table
+            .lines()
+            .next()
+            .is_some_and(|l| l.ends_with("-fold stratified CV") || l.ends_with("-fold CV")),
+        "the header names the validation scheme:\n{table}"
+    );
     let csv = run_in(dir, &["leaderboard", "--store", "db", "--format", "csv"])
         .ok()
         .stdout();

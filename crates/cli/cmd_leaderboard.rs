@@ -245,11 +245,7 @@ pub fn run(a: LeaderboardArgs) -> Result<()> {
                     } else {
                         "lower is better"
                     },
-                    study
-                        .extra
-                        .get("validation")
-                        .map(String::as_str)
-                        .unwrap_or("")
+                    study.validation_text().unwrap_or_default()
                 );
                 print!("{}", table(&out));
             }
