@@ -8,8 +8,11 @@ use crate::task::Task;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Version of the record layout written by this build.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the record layout written by this build. 1: JSON trial records; 2: trial
+/// records in the store's binary format (`automl-store`'s `binrec`), which an automl of
+/// version 1 cannot read: a store is raised to 2 when a trial record is first written in it,
+/// so such an automl refuses it as written by a newer automl instead of calling it damaged.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A configuration proposed by a search strategy, before it is trained.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -57,6 +57,13 @@ pub struct SledStore {
     counters: sled::Tree,
     /// Throttled rewrites of `snapshot.json`.
     publisher: Publisher,
+    /// The store's metadata tree.
+    meta: sled::Tree,
+    /// Whether the metadata's `schema_version` is this build's. An older store is upgraded
+    /// the first time this handle writes a trial record (in the binary format an older automl
+    /// cannot read), so an older automl then says "written by a newer automl" instead of
+    /// calling the records damaged; a store only read stays as it was.
+    meta_current: std::sync::atomic::AtomicBool,
     /// Key of this handle in [`HANDLES`].
     handle_key: PathBuf,
 }
@@ -147,6 +154,8 @@ impl SledStore {
             trials: trials.clone(),
         });
         let store = SledStore {
+            meta: meta.clone(),
+            meta_current: std::sync::atomic::AtomicBool::new(true),
             studies,
             trials,
             artifacts,
@@ -176,6 +185,11 @@ impl SledStore {
                         supported: SCHEMA_VERSION,
                     });
                 }
+                if m.schema_version < SCHEMA_VERSION {
+                    store
+                        .meta_current
+                        .store(false, std::sync::atomic::Ordering::SeqCst);
+                }
             }
             None => {
                 if !store.studies.is_empty() || !store.trials.is_empty() {
@@ -202,6 +216,35 @@ impl SledStore {
     /// The store directory.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Raise the metadata's `schema_version` to this build's before the first trial record
+    /// this handle writes (see [`SledStore::meta_current`]).
+    fn upgrade_meta(&self) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering;
+        if self.meta_current.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let Some(bytes) = self
+            .meta
+            .get(layout::META_KEY)
+            .map_err(|e| self.map_err(e))?
+        else {
+            return Ok(());
+        };
+        let mut m: Meta = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+            what: format!("the metadata of store {}", self.path.display()),
+            reason: e.to_string(),
+        })?;
+        if m.schema_version < SCHEMA_VERSION {
+            m.schema_version = SCHEMA_VERSION;
+            let bytes = serde_json::to_vec(&m).unwrap_or_default();
+            self.meta
+                .insert(layout::META_KEY, bytes)
+                .map_err(|e| self.map_err(e))?;
+        }
+        self.meta_current.store(true, Ordering::SeqCst);
+        Ok(())
     }
 
     /// Bytes used by the store directory (database, blobs and snapshot).
@@ -330,6 +373,7 @@ impl SledStore {
     }
 
     fn delete_artifact_noflush(&self, study_id: u64, trial_id: u64) -> Result<(), StoreError> {
+        self.upgrade_meta()?;
         let key = layout::trial_key(study_id, trial_id);
         let path = self.path.clone();
         (&self.trials, &self.artifacts)
@@ -539,6 +583,7 @@ impl Store for SledStore {
         strategy: &str,
         seed: u64,
     ) -> Result<TrialRecord, StoreError> {
+        self.upgrade_meta()?;
         let ckey = layout::trial_counter_key(study_id);
         let rec = (&self.studies, &self.counters, &self.trials)
             .transaction(|(s, c, t)| {
@@ -568,6 +613,7 @@ impl Store for SledStore {
         record: &TrialRecord,
         artifact: Option<&[u8]>,
     ) -> Result<(), StoreError> {
+        self.upgrade_meta()?;
         let rec = crate::prepare_finish(record, artifact)?;
         let bytes = codec::encode_trial(&rec)?;
         let packed = artifact.map(codec::compress);
@@ -604,6 +650,7 @@ impl Store for SledStore {
         self.sync()
     }
     fn mark_interrupted(&self, study_id: u64) -> Result<usize, StoreError> {
+        self.upgrade_meta()?;
         let now = codec::now_ms();
         let mut n = 0;
         for item in self.trials.scan_prefix(layout::study_key(study_id)) {

@@ -230,3 +230,52 @@ fn binary_record_of_a_newer_format_is_refused() {
         Err(StoreError::NewerFormat { .. })
     ));
 }
+
+/// The schema version in a store's metadata (what an older automl checks on open).
+fn meta_schema_version(dir: &Path) -> u64 {
+    let db = raw_sled(dir);
+    let meta = db.open_tree(layout::META_TREE).unwrap();
+    let bytes = meta.get(layout::META_KEY).unwrap().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    v["schema_version"].as_u64().unwrap()
+}
+
+#[test]
+fn an_older_store_is_raised_to_this_schema_when_a_trial_is_written_not_when_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = {
+        let s = open(dir.path());
+        s.create_study(sample_study("old")).unwrap()
+    };
+    // Make it look like a store of schema 1 (JSON records only).
+    {
+        let db = raw_sled(dir.path());
+        let meta = db.open_tree(layout::META_TREE).unwrap();
+        let bytes = meta.get(layout::META_KEY).unwrap().unwrap();
+        let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        v["schema_version"] = 1.into();
+        meta.insert(layout::META_KEY, serde_json::to_vec(&v).unwrap())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    assert_eq!(meta_schema_version(dir.path()), 1);
+    {
+        let s = open(dir.path());
+        assert!(s.trials(study).unwrap().is_empty());
+    }
+    assert_eq!(
+        meta_schema_version(dir.path()),
+        1,
+        "reading changes nothing"
+    );
+    {
+        let s = open(dir.path());
+        let t = s.start_trial(study, &sample_candidate(0), "r", 1).unwrap();
+        s.finish_trial(&completed(t, 0.5), None).unwrap();
+    }
+    assert_eq!(
+        meta_schema_version(dir.path()),
+        u64::from(automl_core::SCHEMA_VERSION),
+        "a binary record was written: an older automl must refuse the store"
+    );
+}

@@ -5,13 +5,86 @@
 //! each) took 1.43 s to store as the ensemble trial and 3.39 s after the refits to re-read and
 //! write as the final model, so the fit took 12.87 s against a promise of 11.5 s.
 
-use crate::ensemble::{
-    ArtifactRate, EnsembleConfig, Wrapup, selection_secs, time_one_evaluation, wrapup_secs,
-};
+use crate::ensemble::{EnsembleConfig, selection_secs, time_one_evaluation};
 use automl_core::{Metric, Predictions, TrialRecord};
 use automl_trainer::TrainingData;
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+/// How fast this study moves model artifacts through its store, learned from the trials it
+/// stored (the time of `Store::finish_trial` per artifact byte: compression, chunked write and
+/// flush), never assumed faster than [`ArtifactRate::FLOOR_S_PER_BYTE`]. The end of a study
+/// does the same work, and more (decoding, encoding), on the ensemble trial's bag and on the
+/// final model, and no deadline bounds it: the search must stop early enough to leave time
+/// for it ([`wrapup_secs`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ArtifactRate {
+    bytes: f64,
+    secs: f64,
+}
+
+impl ArtifactRate {
+    /// Seconds per byte assumed at least (10 ms per MB): stored trials on diamonds took 12 ms
+    /// per MB at a load average of 4 on 2 cores, 10-22 ms per MB at 7-9.
+    pub const FLOOR_S_PER_BYTE: f64 = 10e-9;
+
+    /// Record that storing an artifact of `bytes` bytes took `secs` seconds.
+    pub fn observe(&mut self, bytes: usize, secs: f64) {
+        if bytes > 0 && secs.is_finite() && secs >= 0.0 {
+            self.bytes += bytes as f64;
+            self.secs += secs;
+        }
+    }
+
+    /// Seconds per artifact byte: the observed average, or the floor if that is faster.
+    pub fn secs_per_byte(&self) -> f64 {
+        if self.bytes > 0.0 {
+            (self.secs / self.bytes).max(Self::FLOOR_S_PER_BYTE)
+        } else {
+            Self::FLOOR_S_PER_BYTE
+        }
+    }
+}
+
+/// The artifact work left when the search stops, for [`wrapup_secs`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Wrapup {
+    /// An ensemble trial is still to be built: its members' artifacts are read and decoded,
+    /// and their bag is encoded and stored as the ensemble trial's artifact.
+    pub ensemble_trial: bool,
+    /// The final model re-reads and decodes stored fold models (ensemble members not refit
+    /// keep theirs; a single trial that is not refit is stored from its fold models).
+    pub reread_bag: bool,
+    /// Size of a part refit on all rows against its stored fold models (about the share of
+    /// rows a fold model saw, inverted: 1.25 for a 20 % holdout; a bag of k fold models is k
+    /// times bigger than one refit model, so use the bag's 1/(k-1) there).
+    pub refit_growth: f64,
+}
+
+/// Cost of each step against storing the same bytes as a trial artifact, measured on diamonds
+/// (forest ensembles of 33-57 MB, load average 7-9 on 2 cores): building the ensemble trial 1.5-
+/// 2.7x, re-reading and decoding its bag about 1.1x, encoding and storing the final model
+/// 0.7-2.0x.
+const ENSEMBLE_TRIAL_COST: f64 = 2.5;
+const REREAD_COST: f64 = 1.5;
+const FINAL_WRITE_COST: f64 = 2.0;
+
+/// Estimated seconds of the artifact work at the end of a study that no deadline bounds, for
+/// final-model parts whose stored artifacts hold `bytes` bytes (the ensemble's members, or the
+/// single best trial). Measured on diamonds at `--time-budget 10` with three 40-tree forests
+/// (16 MB each): 1.43 s to build the ensemble trial, then 3.39 s after the refits to re-read
+/// the bag and write the 57 MB final model, so the fit took 12.87 s against a promise of 11.5.
+pub(crate) fn wrapup_secs(bytes: &[u64], work: Wrapup, rate: &ArtifactRate) -> f64 {
+    let stored: f64 = bytes.iter().map(|b| *b as f64).sum();
+    let mut units = FINAL_WRITE_COST * stored * work.refit_growth.max(1.0);
+    if work.ensemble_trial {
+        units += ENSEMBLE_TRIAL_COST * stored;
+    }
+    if work.reread_bag {
+        units += REREAD_COST * stored;
+    }
+    units * rate.secs_per_byte()
+}
 
 /// What the reserve is estimated from, learned as trials are stored.
 pub(crate) struct Reserve {
@@ -143,6 +216,16 @@ impl Reserve {
         )
     }
 
+    /// Estimated seconds of ensemble selection and its scoring over `n_candidates`.
+    pub fn selection_secs(&self, n_candidates: usize) -> f64 {
+        selection_secs(
+            self.one_eval.unwrap_or(0.0),
+            n_candidates,
+            self.parts,
+            EnsembleConfig::default(),
+        )
+    }
+
     /// Seconds to build and store an ensemble trial of these members and then write the final
     /// model from their fold models.
     pub fn ensemble_trial_secs(&self, members: &[(u64, f64)]) -> f64 {
@@ -230,5 +313,91 @@ mod tests {
         );
         r.dropped(0);
         assert_eq!(r.duration(Some(&best), &oof), small);
+    }
+
+    #[test]
+    fn artifact_rate_learns_from_stored_trials_but_never_beats_the_floor() {
+        let mut r = ArtifactRate::default();
+        assert_eq!(r.secs_per_byte(), ArtifactRate::FLOOR_S_PER_BYTE);
+        // Faster than the floor is not believed.
+        r.observe(10_000_000, 0.05);
+        assert_eq!(r.secs_per_byte(), ArtifactRate::FLOOR_S_PER_BYTE);
+        // 40.8 MB stored in 0.69 s (a 100-tree forest on diamonds): the average of both.
+        r.observe(40_795_175, 0.691);
+        let spb = r.secs_per_byte();
+        assert!((spb - 0.741 / 50_795_175.0).abs() < 1e-15, "{spb}");
+        // Nonsense observations are ignored.
+        r.observe(0, 5.0);
+        r.observe(10, f64::NAN);
+        assert_eq!(r.secs_per_byte(), spb);
+    }
+
+    #[test]
+    fn wrapup_covers_the_measured_forest_ensembles_on_diamonds() {
+        // Each run's own trials set the rate, as in a study.
+        let rate_of = |stored: &[(usize, f64)]| {
+            let mut r = ArtifactRate::default();
+            for &(b, s) in stored {
+                r.observe(b, s);
+            }
+            r
+        };
+        let all = Wrapup {
+            ensemble_trial: true,
+            reread_bag: true,
+            refit_growth: 1.25,
+        };
+        // Three 16 MB forests, two refit: 1.43 s for the ensemble trial, then 3.39 s after
+        // the refits (re-read the bag, encode and store the 57 MB final model).
+        let three = [16_335_521u64, 16_370_399, 16_357_745];
+        let rate = rate_of(&[
+            (16_335_521, 0.353),
+            (16_370_399, 0.347),
+            (16_357_745, 0.274),
+        ]);
+        assert!(wrapup_secs(&three, all, &rate) >= 1.43 + 3.39);
+        // Two 16 MB forests, both refit: 1.21 s, then 0.57 s for the 41 MB final model.
+        let two = [16_360_220u64, 16_320_536];
+        let rate = rate_of(&[(16_360_220, 0.247), (16_320_536, 0.207)]);
+        let refit_all = Wrapup {
+            reread_bag: false,
+            ..all
+        };
+        assert!(wrapup_secs(&two, refit_all, &rate) >= 1.21 + 0.57);
+        // One 20 MB forest refit alone: 0.41-0.66 s to encode and store it (trials stored at
+        // 10-22 ms per MB).
+        let rate = rate_of(&[(16_335_521, 0.353)]);
+        let single = Wrapup {
+            ensemble_trial: false,
+            reread_bag: false,
+            refit_growth: 1.0,
+        };
+        assert!(wrapup_secs(&[19_935_774], single, &rate) >= 0.66);
+        // Each step adds work; nothing to write, nothing to reserve; a refit never counts
+        // below the stored size.
+        assert!(wrapup_secs(&two, all, &rate) > wrapup_secs(&two, refit_all, &rate));
+        assert!(wrapup_secs(&two, refit_all, &rate) > wrapup_secs(&two, single, &rate));
+        assert_eq!(wrapup_secs(&[], all, &rate), 0.0);
+        let shrink = Wrapup {
+            refit_growth: 0.5,
+            ..single
+        };
+        assert_eq!(
+            wrapup_secs(&two, shrink, &rate),
+            wrapup_secs(
+                &two,
+                Wrapup {
+                    refit_growth: 1.0,
+                    ..single
+                },
+                &rate
+            )
+        );
+        // A slower store makes it longer in proportion.
+        let fast = ArtifactRate::default();
+        let mut slow = ArtifactRate::default();
+        slow.observe(10_000_000, 0.5);
+        let ratio = wrapup_secs(&two, all, &slow) / wrapup_secs(&two, all, &fast);
+        assert!((ratio - 5.0).abs() < 1e-9, "{ratio}");
     }
 }
