@@ -43,10 +43,7 @@ impl Study<'_> {
             .flat_map(|f| f.split.valid.iter().map(|&r| data.y[r]))
             .collect();
         let fold_lens: Vec<usize> = data.folds.iter().map(|f| f.split.valid.len()).collect();
-        // Under a time budget, a candidate whose models alone would take more than a third of
-        // the time left to store and write is not offered: selection then picks among models
-        // that can be written in time (on bikeshare at 10 s, a 52 MB extra-trees bag at weight
-        // 0.04 made the whole ensemble unaffordable).
+        // Under a time budget, only candidates whose models can be written in time.
         let avail = budget_end.map(|e| {
             e.saturating_duration_since(Instant::now()).as_secs_f64()
                 - 0.15
@@ -54,9 +51,7 @@ impl Study<'_> {
         });
         let cands: Vec<(u64, &Predictions)> = oof
             .iter()
-            .filter(|(id, _, _)| {
-                avail.is_none_or(|a| reserve.ensemble_trial_secs(&[(*id, 1.0)]) <= a / 3.0)
-            })
+            .filter(|(id, _, _)| reserve.fits_ensemble(*id, avail))
             .map(|(id, _, p)| (*id, p))
             .collect();
         let scored = match crate::ensemble::select_and_score(

@@ -577,11 +577,3 @@ impl<'a> Study<'a> {
             })
     }
 }
-
-/// Trials proposed by the strategy (meta-trials such as ensembles excluded).
-pub(crate) fn searched(history: &[TrialRecord]) -> usize {
-    history
-        .iter()
-        .filter(|t| !is_meta_family(&t.candidate.family))
-        .count()
-}

@@ -6,7 +6,7 @@
 use super::executor::Job;
 use super::reserve::Reserve;
 use super::scheduler::Driver;
-use super::{OOF_KEEP, Phase, Progress, Study, now_ms, searched};
+use super::{OOF_KEEP, Phase, Progress, Study, now_ms};
 use crate::error::EngineError;
 use automl_core::{Predictions, Rng, TrialRecord, TrialState};
 use automl_search::AskContext;
@@ -44,7 +44,8 @@ pub(crate) struct SearchDriver<'s, 'a, 'p> {
     kept: Vec<(f64, u64)>,
     /// How many fold-model sets the search keeps (None = all).
     keep: Option<usize>,
-    finished: usize,
+    /// Failed, timed-out or interrupted trials of the study before this session.
+    failed_before: usize,
     failed: usize,
     reserve: Reserve,
 }
@@ -82,6 +83,11 @@ impl<'s, 'a, 'p> SearchDriver<'s, 'a, 'p> {
             study.config.budget.time_s.unwrap_or(0.0),
             study.config.cv.holdout_fraction,
         );
+        let failed_before = study
+            .history
+            .iter()
+            .filter(|t| t.state != TrialState::Complete)
+            .count();
         SearchDriver {
             reserve,
             study,
@@ -96,7 +102,7 @@ impl<'s, 'a, 'p> SearchDriver<'s, 'a, 'p> {
             // at the end of the study.
             kept: Vec::new(),
             keep,
-            finished: 0,
+            failed_before,
             failed: 0,
         }
     }
@@ -152,7 +158,9 @@ impl Driver for SearchDriver<'_, '_, '_> {
         // Under a trial budget alone, progress counts told trials: nothing here reads the clock.
         let elapsed_fraction = match (cfg.budget.time_s, cfg.budget.max_trials) {
             (Some(t), _) if t > 0.0 => (cfg.started.elapsed().as_secs_f64() / t).min(1.0),
-            (_, Some(m)) if m > 0 => searched(&self.study.history) as f64 / m as f64,
+            // The history holds searched trials only while the search runs (meta-trials are
+            // added after it, and filtered out on resume).
+            (_, Some(m)) if m > 0 => self.study.history.len() as f64 / m as f64,
             _ => 0.0,
         };
         let time_left_s = self
@@ -254,21 +262,12 @@ impl Driver for SearchDriver<'_, '_, '_> {
         }
         rec.has_artifact = artifact.is_some();
         self.study.store.publish_snapshot()?;
-        self.finished += 1;
         if rec.state != TrialState::Complete {
             self.failed += 1;
         }
-        let study_failed = self
-            .study
-            .history
-            .iter()
-            .chain(self.held.values())
-            .filter(|t| t.state != TrialState::Complete)
-            .count()
-            + usize::from(rec.state != TrialState::Complete);
         (self.progress)(&Progress {
             done: self.study.history.len() + self.held.len() + 1,
-            failed: study_failed,
+            failed: self.failed_before + self.failed,
             running,
             best: self
                 .best
