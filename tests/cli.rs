@@ -256,6 +256,7 @@ fn same_seed_same_leaderboard_with_1_2_and_6_jobs() {
     let data = example("churn.csv");
     let mut boards = Vec::new();
     let mut preds = Vec::new();
+    let mut limits = Vec::new();
     for jobs in ["1", "2", "6", "2"] {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
@@ -288,9 +289,24 @@ fn same_seed_same_leaderboard_with_1_2_and_6_jobs() {
             })
             .collect();
         boards.push(rows);
+        // The per-trial memory limit is stored on the study and does not depend on --jobs.
+        let study = automl_store::open_read_only(&dir.join("db"))
+            .unwrap()
+            .latest_study()
+            .unwrap()
+            .unwrap();
+        limits.push(
+            study
+                .memory_limit_bytes
+                .expect("the study stores its memory limit"),
+        );
         let p = predict_in(dir, "db", data.to_str().unwrap(), "p.csv", &[]);
         preds.push(std::fs::read(p).unwrap());
     }
+    assert!(
+        limits.iter().all(|l| *l == limits[0]),
+        "same memory limit with any --jobs: {limits:?}"
+    );
     for i in 1..boards.len() {
         assert_eq!(
             boards[0], boards[i],
