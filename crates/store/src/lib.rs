@@ -50,21 +50,6 @@ pub trait StoreRead: Send + Sync {
     }
 }
 
-/// Total size of the files under `dir` (0 when it cannot be read).
-pub(crate) fn dir_size(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| match e.file_type() {
-            Ok(t) if t.is_dir() => dir_size(&e.path()),
-            Ok(_) => e.metadata().map(|m| m.len()).unwrap_or(0),
-            Err(_) => 0,
-        })
-        .sum()
-}
-
 /// Writing studies and trials. The engine is the only writer.
 pub trait Store: StoreRead {
     /// Allocate a study id (ignoring `study.study_id`), persist the record and flush. Ids start at 1.

@@ -448,7 +448,7 @@ pub(crate) fn map_sled(path: &Path, e: sled::Error) -> StoreError {
 
 impl StoreRead for SledStore {
     fn disk_size(&self) -> Option<u64> {
-        Some(crate::dir_size(&self.path))
+        Some(self.size_on_disk())
     }
     fn studies(&self) -> Result<Vec<StudyRecord>, StoreError> {
         let mut out = Vec::new();
