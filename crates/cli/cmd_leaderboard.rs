@@ -9,7 +9,7 @@ use crate::output::{fmt_bytes, fmt_parents, fmt_row_time, fmt_score, key_params,
 use anyhow::{Context, Result, bail};
 use automl_core::params::ParamsExt;
 use automl_core::{Metric, StudyRecord};
-use automl_engine::{LeaderboardRow, leaderboard};
+use automl_engine::{LeaderboardRow, leaderboard_owned};
 use automl_store::{StoreRead, open_read_only};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -88,7 +88,7 @@ pub fn run(a: LeaderboardArgs) -> Result<()> {
     let trials = store.trials(study.study_id)?;
     let n_trials = trials.len();
     // By value: the records move into the rows (cloning 100k records costs more than ranking).
-    let mut rows = leaderboard(trials, metric);
+    let mut rows = leaderboard_owned(trials, metric);
     if let Some(f) = &a.family {
         rows.retain(|r| &r.trial.candidate.family == f);
     }

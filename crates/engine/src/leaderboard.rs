@@ -11,72 +11,36 @@ pub struct LeaderboardRow {
     pub trial: TrialRecord,
 }
 
-/// The trials given to [`leaderboard`]: borrowed (each row clones its record) or owned (the
-/// records move into the rows; what a caller that only prints the board should pass, since
-/// 100k records take longer to clone than to rank).
-pub enum Trials<'a> {
-    /// Records the caller keeps.
-    Borrowed(&'a [TrialRecord]),
-    /// Records the leaderboard takes.
-    Owned(Vec<TrialRecord>),
-}
-
-impl<'a> From<&'a [TrialRecord]> for Trials<'a> {
-    fn from(t: &'a [TrialRecord]) -> Self {
-        Trials::Borrowed(t)
-    }
-}
-
-impl<'a> From<&'a Vec<TrialRecord>> for Trials<'a> {
-    fn from(t: &'a Vec<TrialRecord>) -> Self {
-        Trials::Borrowed(t)
-    }
-}
-
-impl From<Vec<TrialRecord>> for Trials<'_> {
-    fn from(t: Vec<TrialRecord>) -> Self {
-        Trials::Owned(t)
-    }
-}
-
 /// Rank `trials`: complete trials with a finite score first, best first (ties: lower trial id),
-/// then every other trial by id (running ones last). Pass the records by value (a `Vec`) when
-/// they are not needed afterwards: they are then moved into the rows, not cloned.
-pub fn leaderboard<'a>(trials: impl Into<Trials<'a>>, metric: Metric) -> Vec<LeaderboardRow> {
-    match trials.into() {
-        Trials::Borrowed(t) => rank(t.iter().collect(), metric, TrialRecord::clone),
-        Trials::Owned(t) => rank(t, metric, |t| t),
-    }
+/// then every other trial by id (running ones last). Each row clones its record; a caller that
+/// only prints the board should pass the records to [`leaderboard_owned`] instead.
+pub fn leaderboard(trials: &[TrialRecord], metric: Metric) -> Vec<LeaderboardRow> {
+    leaderboard_owned(trials.to_vec(), metric)
 }
 
-/// The ranking of [`leaderboard`] over records (`&TrialRecord` or `TrialRecord`), sorting
-/// indices rather than the records themselves; `own` makes a row's record of one.
-fn rank<R: std::borrow::Borrow<TrialRecord>>(
-    trials: Vec<R>,
-    metric: Metric,
-    own: impl Fn(R) -> TrialRecord,
-) -> Vec<LeaderboardRow> {
-    let rec = |i: usize| trials[i].borrow();
+/// [`leaderboard`] over records it takes: they move into the rows (100k records take longer
+/// to clone than to rank). Indices are sorted, not the records.
+pub fn leaderboard_owned(trials: Vec<TrialRecord>, metric: Metric) -> Vec<LeaderboardRow> {
     let (mut scored, mut rest): (Vec<usize>, Vec<usize>) =
-        (0..trials.len()).partition(|&i| rec(i).is_scored());
+        (0..trials.len()).partition(|&i| trials[i].is_scored());
     scored.sort_by(|&a, &b| {
-        let (a, b) = (rec(a), rec(b));
+        let (a, b) = (&trials[a], &trials[b]);
         metric
             .as_loss(a.mean)
             .total_cmp(&metric.as_loss(b.mean))
             .then(a.trial_id.cmp(&b.trial_id))
     });
-    rest.sort_by_key(|&i| (rec(i).state == TrialState::Running, rec(i).trial_id));
+    rest.sort_by_key(|&i| (trials[i].state == TrialState::Running, trials[i].trial_id));
     let n_scored = scored.len();
-    let mut slots: Vec<Option<R>> = trials.into_iter().map(Some).collect();
+    let mut slots: Vec<Option<TrialRecord>> = trials.into_iter().map(Some).collect();
     scored
         .into_iter()
         .chain(rest)
         .enumerate()
         .filter_map(|(pos, i)| {
-            slots[i].take().map(|t| LeaderboardRow {
+            Some(LeaderboardRow {
                 rank: (pos < n_scored).then_some(pos + 1),
-                trial: own(t),
+                trial: slots[i].take()?,
             })
         })
         .collect()
@@ -139,6 +103,6 @@ mod tests {
             order(&leaderboard(trials.as_slice(), Metric::RocAuc)),
             expected
         );
-        assert_eq!(order(&leaderboard(trials, Metric::RocAuc)), expected);
+        assert_eq!(order(&leaderboard_owned(trials, Metric::RocAuc)), expected);
     }
 }

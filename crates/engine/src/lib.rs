@@ -40,7 +40,7 @@ pub use builder::{
     shipped_portfolio, validate_budget, warm_start_candidates, warm_start_from,
 };
 pub use error::{EngineError, Setting};
-pub use leaderboard::{LeaderboardRow, leaderboard};
+pub use leaderboard::{LeaderboardRow, leaderboard, leaderboard_owned};
 pub use predict::{LoadedModel, ModelChoice, load_model, predict_csv};
 pub use study::{
     ASK_WINDOW, Executor, FINAL_MODEL_BLOB, Job, MakeExecutor, Phase, Progress, Study, StudyConfig,
