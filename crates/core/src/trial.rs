@@ -228,4 +228,10 @@ pub struct StudyRecord {
     /// How the final model was made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub final_model: Option<crate::meta::FinalModel>,
+    /// The asking window W: the `k`-th trial is asked once trials `0..k-W` are told, so at
+    /// most W trials are in flight. Fixed when the study is created (None in stores written
+    /// before it was a setting: the engine's default, 6). The same W gives the same
+    /// leaderboard with any number of jobs or workers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallelism: Option<u32>,
 }

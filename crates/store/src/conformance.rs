@@ -156,6 +156,7 @@ pub fn sample_study(name: &str) -> StudyRecord {
         memory_limit_bytes: Some(1 << 30),
         ensemble: None,
         final_model: None,
+        parallelism: None,
     }
 }
 

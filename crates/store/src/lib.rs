@@ -12,12 +12,14 @@ pub mod conformance;
 mod error;
 mod memory;
 mod publisher;
+pub mod queue;
 mod sled_store;
 mod snapshot;
 
 pub use codec::layout;
 pub use error::StoreError;
 pub use memory::MemoryStore;
+pub use queue::{Lease, QueueCounts, QueueResult, QueueState, TrialQueue};
 pub use sled_store::SledStore;
 pub use snapshot::SnapshotStore;
 
@@ -97,6 +99,11 @@ pub trait Store: StoreRead {
     /// [`Store::flush`] or dropping the store publishes it at once.
     fn publish_snapshot(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+    /// The trial queue, for stores that several processes share (None: this store has one
+    /// writer process, e.g. sled, and cannot take remote workers).
+    fn queue(&self) -> Option<&dyn TrialQueue> {
+        None
     }
 }
 

@@ -299,6 +299,7 @@ impl<'a> Study<'a> {
             ),
             ensemble: None,
             final_model: None,
+            parallelism: None,
         };
         record.study_id = store.create_study(record.clone())?;
         Ok(Study {

@@ -127,6 +127,7 @@ pub fn write_fixture(dir: &Path, finished: bool) -> u64 {
         memory_limit_bytes: None,
         ensemble: None,
         final_model: None,
+        parallelism: None,
     };
     let id = store.create_study(study.clone()).expect("create study");
     let trials = fixture_trials();
