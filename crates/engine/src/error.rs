@@ -22,6 +22,8 @@ pub enum Setting {
     MemoryLimit,
     /// Which trials keep their fold models.
     KeepModels,
+    /// The study's parallelism: trials in flight at once (the asking window).
+    Parallelism,
 }
 
 impl fmt::Display for Setting {
@@ -34,6 +36,7 @@ impl fmt::Display for Setting {
             Setting::TrialTimeLimit => "trial time limit",
             Setting::MemoryLimit => "memory limit",
             Setting::KeepModels => "number of trials that keep their models",
+            Setting::Parallelism => "parallelism (trials in flight at once)",
         })
     }
 }
@@ -142,6 +145,21 @@ pub enum EngineError {
     /// Something requested does not exist (study, trial, model).
     #[error("{0}")]
     NotFound(String),
+    /// Remote workers need a store that several processes share (one with a trial queue).
+    #[error(
+        "remote workers need a shared store with a trial queue (a PostgreSQL store, \
+         postgres://...); this store has a single writer process"
+    )]
+    NoQueue,
+    /// Bytes from the shared store (a queued trial, a worker's result, the training data) are
+    /// damaged or of an unknown format.
+    #[error("corrupt {what}: {reason}")]
+    Corrupt {
+        /// What was being decoded.
+        what: String,
+        /// Why it was refused.
+        reason: String,
+    },
     /// Writing output failed.
     #[error("cannot write `{path}`: {message}")]
     Output {

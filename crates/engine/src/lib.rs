@@ -7,7 +7,8 @@
 //! cross-validated in parallel), writes every trial to the store the moment it starts and again
 //! when it ends, refits the winner on all training rows and stores it as the study's final
 //! model. [`predict_csv`] loads a stored model and predicts a CSV. The engine is the store's
-//! only writer.
+//! only writer of trial records. On a shared store (one with a trial queue), trials can be
+//! evaluated by workers in other processes ([`StudyBuilder::remote_workers`], [`run_worker`]).
 //!
 //! ```no_run
 //! use automl_engine::{MemoryStore, StoreRead, StudyBuilder, leaderboard};
@@ -33,6 +34,8 @@ pub mod leaderboard;
 mod policy;
 pub mod predict;
 pub mod study;
+pub mod wire;
+pub mod worker;
 
 pub use builder::{
     DEFAULT_KEEP_MODELS, DEFAULT_TIME_BUDGET_S, KeepModels, MultiFidelity, StudyBuilder,
@@ -43,9 +46,11 @@ pub use error::{EngineError, Setting};
 pub use leaderboard::{LeaderboardRow, leaderboard, leaderboard_owned};
 pub use predict::{LoadedModel, ModelChoice, load_model, predict_csv};
 pub use study::{
-    ASK_WINDOW, Executor, FINAL_MODEL_BLOB, Job, MakeExecutor, Phase, Progress, Study, StudyConfig,
-    StudySummary, ThreadExecutor,
+    ASK_WINDOW, DEFAULT_MAX_ATTEMPTS, DEFAULT_PARALLELISM, Executor, FINAL_MODEL_BLOB, Job,
+    MakeExecutor, Phase, Progress, RemoteConfig, RemoteExecutor, Study, StudyConfig, StudySummary,
+    ThreadExecutor,
 };
+pub use worker::{WorkerConfig, WorkerEvent, WorkerSummary, default_worker_name, run_worker};
 
 pub use automl_core::params::ParamsExt;
 pub use automl_core::{
@@ -54,4 +59,4 @@ pub use automl_core::{
 pub use automl_data::{Dataset, ReadOptions, load_training};
 pub use automl_search::{AskContext, FamilyInfo, Strategy};
 pub use automl_space::SearchSpace;
-pub use automl_store::{MemoryStore, SledStore, Store, StoreRead};
+pub use automl_store::{MemoryStore, SledStore, Store, StoreRead, TrialQueue};

@@ -6,7 +6,7 @@
 use automl_core::{Rng, TrialRecord};
 use automl_data::{ReadOptions, load_training};
 use automl_engine::study::{Executor, Job, MakeExecutor};
-use automl_engine::{Phase, Study, StudyConfig};
+use automl_engine::{EngineError, Phase, Study, StudyConfig};
 use automl_space::SearchSpace;
 use automl_store::{MemoryStore, StoreRead};
 use automl_trainer::{Evaluation, TrainingData, evaluate};
@@ -29,7 +29,7 @@ impl Executor for DelayedExecutor {
     fn capacity(&self) -> usize {
         self.jobs
     }
-    fn submit(&mut self, job: Job) {
+    fn submit(&mut self, job: Job) -> Result<(), EngineError> {
         let (data, tx) = (self.data.clone(), self.tx.clone());
         let delay = Rng::derive_seed(self.schedule, job.trial_id) % 61;
         std::thread::spawn(move || {
@@ -37,9 +37,10 @@ impl Executor for DelayedExecutor {
             std::thread::sleep(Duration::from_millis(delay));
             let _ = tx.send((job.trial_id, eval));
         });
+        Ok(())
     }
-    fn wait(&mut self, timeout: Duration) -> Option<(u64, Evaluation)> {
-        self.rx.recv_timeout(timeout).ok()
+    fn wait(&mut self, timeout: Duration) -> Result<Option<(u64, Evaluation)>, EngineError> {
+        Ok(self.rx.recv_timeout(timeout).ok())
     }
 }
 

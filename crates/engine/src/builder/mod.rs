@@ -9,7 +9,7 @@
 use crate::error::{EngineError, Setting};
 use crate::policy::invalid;
 pub use crate::policy::*;
-use crate::study::{Study, StudyConfig};
+use crate::study::{DEFAULT_PARALLELISM, RemoteConfig, Study, StudyConfig};
 use automl_core::{Budget, Candidate, Metric, Task};
 use automl_data::{Dataset, ReadOptions, load_training};
 use automl_search::{
@@ -147,6 +147,8 @@ pub struct StudyBuilder {
     time_budget: Option<f64>,
     max_trials: Option<u64>,
     jobs: Option<usize>,
+    parallelism: Option<usize>,
+    remote_workers: bool,
     seed: u64,
     metric: Option<Metric>,
     space: Option<SearchSpace>,
@@ -192,6 +194,8 @@ impl StudyBuilder {
             time_budget: None,
             max_trials: None,
             jobs: None,
+            parallelism: None,
+            remote_workers: false,
             seed: 0,
             metric: None,
             space: None,
@@ -243,9 +247,28 @@ impl StudyBuilder {
         self
     }
 
-    /// Trials fitted in parallel (default: the available parallelism).
+    /// Trials fitted in parallel on this machine (default: the available parallelism; with
+    /// [`remote_workers`](StudyBuilder::remote_workers), none unless given: this process then
+    /// also evaluates in `jobs` lanes). Also the final refit's lanes.
     pub fn jobs(mut self, jobs: usize) -> Self {
         self.jobs = Some(jobs);
+        self
+    }
+
+    /// The study's parallelism W: trials in flight at once, the asking window (default
+    /// [`DEFAULT_PARALLELISM`], at least 1). Set it to the number of workers planned: the same
+    /// W gives the same leaderboard with any number of jobs or workers. Stored on the study; a
+    /// resumed study keeps its own.
+    pub fn parallelism(mut self, w: usize) -> Self {
+        self.parallelism = Some(w);
+        self
+    }
+
+    /// Have trials evaluated by workers through the store's trial queue (`automl worker`
+    /// processes, and this process's own lanes when [`jobs`](StudyBuilder::jobs) is given).
+    /// The store must have a queue ([`EngineError::NoQueue`] otherwise, e.g. sled).
+    pub fn remote_workers(mut self, on: bool) -> Self {
+        self.remote_workers = on;
         self
     }
 
@@ -383,6 +406,11 @@ impl StudyBuilder {
         if self.jobs == Some(0) {
             return Err(invalid(Setting::Jobs, 0, "at least 1"));
         }
+        if let Some(w) = self.parallelism {
+            if w == 0 || u32::try_from(w).is_err() {
+                return Err(invalid(Setting::Parallelism, w, "at least 1"));
+            }
+        }
         if self.folds < 2 {
             return Err(invalid(Setting::Folds, self.folds, "at least 2"));
         }
@@ -423,6 +451,7 @@ impl StudyBuilder {
     /// Validate everything, then create a new study in `store`.
     pub fn create<'a>(mut self, store: &'a dyn Store) -> Result<Study<'a>, EngineError> {
         self.check()?;
+        self.check_store(store)?;
         self.load()?;
         let seed = self.seed;
         let (data, space, strategy, config) = self.into_parts(seed)?;
@@ -438,6 +467,7 @@ impl StudyBuilder {
         study_id: Option<u64>,
     ) -> Result<Study<'a>, EngineError> {
         self.check()?;
+        self.check_store(store)?;
         self.load()?;
         let record = match study_id {
             Some(id) => store
@@ -447,6 +477,14 @@ impl StudyBuilder {
         };
         let (data, space, strategy, config) = self.into_parts(record.seed)?;
         Study::resume(store, record.study_id, data, space, strategy, config)
+    }
+
+    /// Remote workers need a store with a trial queue.
+    fn check_store(&self, store: &dyn Store) -> Result<(), EngineError> {
+        if self.remote_workers && store.queue().is_none() {
+            return Err(EngineError::NoQueue);
+        }
+        Ok(())
     }
 
     /// The strategy options for folds of `train_rows` training rows on `task`: multi-fidelity
@@ -494,6 +532,11 @@ impl StudyBuilder {
             budget: self.effective_budget(),
             seed,
             jobs: self.effective_jobs(),
+            parallelism: self.parallelism.unwrap_or(DEFAULT_PARALLELISM),
+            remote: self.remote_workers.then(|| RemoteConfig {
+                local_lanes: self.jobs.unwrap_or(0),
+                ..RemoteConfig::default()
+            }),
             cv,
             keep_models: self.keep_models.limit(),
             started: self.started,

@@ -10,23 +10,27 @@
 mod ensemble_trial;
 pub mod executor;
 mod final_model;
+pub mod remote;
 mod reserve;
 pub mod scheduler;
 mod search;
 
 pub use executor::{Executor, Job, MakeExecutor, ThreadExecutor, thread_executor};
-pub use scheduler::{ASK_WINDOW, CANCEL_GRACE, TRIAL_GRACE};
+pub use remote::{DEFAULT_MAX_ATTEMPTS, RemoteConfig, RemoteExecutor};
+pub use scheduler::{ASK_WINDOW, CANCEL_GRACE, DEFAULT_PARALLELISM, TRIAL_GRACE};
 
 use crate::builder::{resolve_metric, validate_budget};
-use crate::error::EngineError;
+use crate::error::{EngineError, Setting};
+use crate::wire::{TrainingDataSpec, training_data_key};
+use crate::worker::{WorkerConfig, run_worker_with};
 use automl_core::{
-    Budget, Metric, SCHEMA_VERSION, StudyRecord, Task, TrialRecord, TrialState, is_meta_family,
+    Budget, Metric, Rng, SCHEMA_VERSION, StudyRecord, Task, TrialRecord, TrialState, is_meta_family,
 };
 use automl_data::Dataset;
 use automl_models::registry;
 use automl_search::{AskContext, FamilyInfo, Strategy};
 use automl_space::SearchSpace;
-use automl_store::Store;
+use automl_store::{INTERRUPTED_ERROR, QueueState, Store};
 use automl_trainer::{CvConfig, PredictorInfo, TrainingData};
 use scheduler::{Scheduler, SchedulerConfig};
 use std::collections::BTreeMap;
@@ -52,8 +56,15 @@ pub struct StudyConfig {
     pub budget: Budget,
     /// Study seed (splits, strategy, trial seeds).
     pub seed: u64,
-    /// Trials evaluated at once.
+    /// Trials evaluated at once on this machine (and the final refit's lanes).
     pub jobs: usize,
+    /// The study's parallelism W: trials in flight at once, the asking window (at least 1;
+    /// default [`DEFAULT_PARALLELISM`]). Stored on the study; a resumed study keeps its own. The
+    /// same W gives the same leaderboard with any `jobs` and any number of remote workers.
+    pub parallelism: usize,
+    /// Evaluate trials by remote workers through the store's trial queue (None: on threads of
+    /// this process). Needs a store with a queue ([`EngineError::NoQueue`]).
+    pub remote: Option<RemoteConfig>,
     /// Validation scheme.
     pub cv: CvConfig,
     /// Keep fitted fold models only for the best N trials (None = all). Every trial's record
@@ -93,6 +104,8 @@ impl Default for StudyConfig {
             jobs: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),
+            parallelism: DEFAULT_PARALLELISM,
+            remote: None,
             cv: CvConfig::default(),
             keep_models: None,
             started: Instant::now(),
@@ -204,6 +217,9 @@ pub struct Study<'a> {
     families: Vec<FamilyInfo>,
     /// Validation folds of the run (set when it starts; a holdout is one fold).
     n_folds: usize,
+    /// Trials of an earlier session that remote workers still hold (resume): this session
+    /// takes them over, in trial-id order, before asking anything new.
+    adopted: Vec<TrialRecord>,
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -267,6 +283,10 @@ impl<'a> Study<'a> {
     ) -> Result<Study<'a>, EngineError> {
         let metric = resolve_metric(config.metric, data.task)?;
         validate_budget(&config.budget)?;
+        check_parallelism(config.parallelism)?;
+        if config.remote.is_some() && store.queue().is_none() {
+            return Err(EngineError::NoQueue);
+        }
         let train_rows = config.cv.train_rows(data.y.len());
         let families = usable_families(&space, data.task, train_rows)?;
         let mut record = StudyRecord {
@@ -299,7 +319,7 @@ impl<'a> Study<'a> {
             ),
             ensemble: None,
             final_model: None,
-            parallelism: None,
+            parallelism: Some(config.parallelism as u32),
         };
         record.study_id = store.create_study(record.clone())?;
         Ok(Study {
@@ -313,13 +333,22 @@ impl<'a> Study<'a> {
             history: Vec::new(),
             families,
             n_folds: 1,
+            adopted: Vec::new(),
         })
     }
 
     /// Continue an earlier study (`automl fit --resume`): trials left running by a dead
     /// process are marked interrupted, the strategy is told every earlier searched trial in
     /// order (meta-trials such as ensembles are never told), and new trials continue the
-    /// numbering. The data must have the same fingerprint.
+    /// numbering. The data must have the same fingerprint. The study keeps its seed, metric
+    /// and parallelism (a study stored without one has [`DEFAULT_PARALLELISM`]).
+    ///
+    /// With remote workers ([`StudyConfig::remote`]), trials that live workers hold are not
+    /// interrupted: entries whose lease expired are requeued first, and every running trial
+    /// whose queue entry is still open (queued, claimed, or finished and not yet taken) is
+    /// adopted: the new session waits for it first, in trial-id order, before asking anything
+    /// new. Running trials without an open entry are interrupted. Without remote workers,
+    /// every running trial is interrupted and its queue entry (if any) cancelled.
     pub fn resume(
         store: &'a dyn Store,
         study_id: u64,
@@ -344,11 +373,19 @@ impl<'a> Study<'a> {
             ))
         })?;
         validate_budget(&config.budget)?;
-        store.mark_interrupted(study_id)?;
+        if config.remote.is_some() && store.queue().is_none() {
+            return Err(EngineError::NoQueue);
+        }
+        config.parallelism = record
+            .parallelism
+            .map_or(DEFAULT_PARALLELISM, |w| w as usize);
+        check_parallelism(config.parallelism)?;
+        record.parallelism = Some(config.parallelism as u32);
+        let adopted = recover_running(store, study_id, record.seed, config.remote.as_ref())?;
         let history: Vec<TrialRecord> = store
             .trials(study_id)?
             .into_iter()
-            .filter(|t| !is_meta_family(&t.candidate.family))
+            .filter(|t| !is_meta_family(&t.candidate.family) && t.state != TrialState::Running)
             .collect();
         config.seed = record.seed;
         let train_rows = config.cv.train_rows(data.y.len());
@@ -387,7 +424,13 @@ impl<'a> Study<'a> {
             history,
             families,
             n_folds: 1,
+            adopted,
         })
+    }
+
+    /// Trials of an earlier session this session takes over (see [`Study::resume`]).
+    pub fn adopted_trials(&self) -> Vec<u64> {
+        self.adopted.iter().map(|t| t.trial_id).collect()
     }
 
     /// The study's id in the store.
@@ -405,41 +448,113 @@ impl<'a> Study<'a> {
         &self.families
     }
 
-    /// Run the search with trials on threads of this process ([`ThreadExecutor`]), select an
-    /// ensemble, make the final model and save it. `progress` is called after every trial and
-    /// at every phase change.
+    /// Run the search, select an ensemble, make the final model and save it. Trials are
+    /// evaluated on threads of this process ([`ThreadExecutor`], `jobs` at once), or with
+    /// [`StudyConfig::remote`] by workers through the store's trial queue
+    /// ([`RemoteExecutor`]; the training data is stored once for them, and the study's own
+    /// `local_lanes` run the same worker loop on threads of this process). `progress` is
+    /// called after every trial and at every phase change.
     pub fn run(self, progress: &mut dyn FnMut(&Progress)) -> Result<StudySummary, EngineError> {
+        if self.config.remote.is_some() {
+            return self.run_remote(progress);
+        }
         self.run_with(thread_executor(), progress)
     }
 
     /// [`Study::run`] with trials evaluated by the executor `make_executor` builds from the
     /// study's shared training data and `jobs`.
     pub fn run_with(
-        mut self,
+        self,
         make_executor: MakeExecutor<'_>,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<StudySummary, EngineError> {
+        let data = Arc::new(self.training_data_spec().build());
+        let budget = automl_trainer::default_memory_limit();
+        self.run_on(data, make_executor, budget, progress)
+    }
+
+    /// What workers need to rebuild this run's training data exactly.
+    fn training_data_spec(&self) -> TrainingDataSpec {
+        TrainingDataSpec {
+            features: self.data.features.clone(),
+            y: self.data.y.clone(),
+            task: self.data.task,
+            n_classes: self.data.classes.len(),
+            metric: self.metric,
+            cv: CvConfig {
+                seed: self.config.seed,
+                ..self.config.cv
+            },
+            memory_limit: self
+                .record
+                .memory_limit_bytes
+                .unwrap_or_else(automl_trainer::default_memory_limit),
+        }
+    }
+
+    /// The search by remote workers: store the training data once (blob
+    /// `training-data/<fingerprint>`), start the study's own worker lanes, and queue every
+    /// trial. The coordinator's memory budget does not apply to work done elsewhere.
+    fn run_remote(self, progress: &mut dyn FnMut(&Progress)) -> Result<StudySummary, EngineError> {
+        let store = self.store;
+        let queue = store.queue().ok_or(EngineError::NoQueue)?;
+        let remote = self.config.remote.clone().unwrap_or_default();
+        let study_id = self.record.study_id;
+        let spec = self.training_data_spec();
+        let key = training_data_key(&self.record.fingerprint);
+        let bytes = spec.encode();
+        if store.blob(study_id, &key)?.as_deref() != Some(bytes.as_slice()) {
+            store.put_blob(study_id, &key, &bytes)?;
+        }
+        drop(bytes);
+        let data = Arc::new(spec.build());
+        let capacity = self.config.parallelism;
+        let stop = Arc::new(AtomicBool::new(false));
+        std::thread::scope(|s| {
+            let lanes = (remote.local_lanes > 0).then(|| {
+                let (stop, data) = (stop.clone(), data.clone());
+                let cfg = WorkerConfig {
+                    study: Some(study_id),
+                    jobs: remote.local_lanes,
+                    ..WorkerConfig::default()
+                };
+                s.spawn(move || {
+                    run_worker_with(store, &cfg, &stop, &|_| {}, Some((study_id, data)))
+                })
+            });
+            let exec_stop = stop.clone();
+            let make: MakeExecutor<'_> = Box::new(move |_data, _jobs| {
+                Box::new(
+                    RemoteExecutor::new(queue, study_id, capacity, remote).stop_on_drop(exec_stop),
+                ) as Box<dyn Executor + '_>
+            });
+            let result = self.run_on(data, make, u64::MAX, progress);
+            stop.store(true, Ordering::SeqCst);
+            let lanes = match lanes.map(|h| h.join()) {
+                None => Ok(()),
+                Some(Ok(r)) => r.map(|_| ()),
+                Some(Err(_)) => Err(EngineError::Config(
+                    "the study's own worker lanes panicked".to_string(),
+                )),
+            };
+            let summary = result?;
+            lanes?;
+            Ok(summary)
+        })
+    }
+
+    /// The run on built training data, with the executor `make_executor` makes and the memory
+    /// the running trials may need together (`u64::MAX`: no admission control).
+    fn run_on(
+        mut self,
+        data: Arc<TrainingData>,
+        make_executor: MakeExecutor<'_>,
+        memory_budget: u64,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<StudySummary, EngineError> {
         let cfg = self.config.clone();
         let task = self.data.task;
         let n_classes = self.data.classes.len();
-        let memory_limit = self
-            .record
-            .memory_limit_bytes
-            .unwrap_or_else(automl_trainer::default_memory_limit);
-        let data = Arc::new(
-            TrainingData::new(
-                Arc::new(self.data.features.clone()),
-                self.data.y.clone(),
-                task,
-                n_classes,
-                self.metric,
-                &CvConfig {
-                    seed: cfg.seed,
-                    ..cfg.cv
-                },
-            )
-            .with_memory_limit(memory_limit),
-        );
         self.n_folds = data.folds.len().max(1);
         let budget_end = cfg
             .budget
@@ -447,7 +562,7 @@ impl<'a> Study<'a> {
             .map(|t| cfg.started + Duration::from_secs_f64(t.max(0.0)));
         let searched_before = self.history.len();
         let scheduler = Scheduler::new(SchedulerConfig {
-            window: ASK_WINDOW,
+            window: cfg.parallelism.max(1),
             max_new: cfg.budget.max_trials.map(|m| {
                 usize::try_from(m)
                     .unwrap_or(usize::MAX)
@@ -460,7 +575,7 @@ impl<'a> Study<'a> {
                 .map(Duration::from_secs_f64),
             cancel: cfg.cancel.clone(),
             abort: cfg.abort.clone(),
-            memory_budget: automl_trainer::default_memory_limit(),
+            memory_budget,
         });
 
         // 1. The search.
@@ -577,4 +692,56 @@ impl<'a> Study<'a> {
                 EngineError::NotFound(format!("the fitted models of trial {trial_id} are missing"))
             })
     }
+}
+
+/// [`EngineError::InvalidSetting`] unless `w` is at least 1 (and fits the stored u32).
+fn check_parallelism(w: usize) -> Result<(), EngineError> {
+    if w == 0 || u32::try_from(w).is_err() {
+        return Err(EngineError::InvalidSetting {
+            setting: Setting::Parallelism,
+            value: w.to_string(),
+            expected: "at least 1 (and at most 4294967295)".to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Settle the trials a dead session left running (see [`Study::resume`]); returns those
+/// adopted, in trial-id order, each with its seed.
+fn recover_running(
+    store: &dyn Store,
+    study_id: u64,
+    seed: u64,
+    remote: Option<&RemoteConfig>,
+) -> Result<Vec<TrialRecord>, EngineError> {
+    let Some(queue) = store.queue() else {
+        store.mark_interrupted(study_id)?;
+        return Ok(Vec::new());
+    };
+    if let Some(r) = remote {
+        queue.requeue_expired(Some(study_id), r.max_attempts.max(1))?;
+    }
+    let mut adopted = Vec::new();
+    for mut t in store.trials(study_id)? {
+        if t.state != TrialState::Running {
+            continue;
+        }
+        let open = matches!(
+            queue.entry_state(study_id, t.trial_id)?,
+            Some(QueueState::Queued | QueueState::Claimed | QueueState::Done | QueueState::Lost)
+        );
+        if open && remote.is_some() {
+            t.seed = Rng::derive_seed(seed, t.trial_id);
+            adopted.push(t);
+            continue;
+        }
+        if open {
+            queue.cancel(study_id, t.trial_id)?;
+        }
+        t.state = TrialState::Interrupted;
+        t.ended_at_ms = now_ms();
+        t.error = Some(INTERRUPTED_ERROR.to_string());
+        store.finish_trial(&t, None)?;
+    }
+    Ok(adopted)
 }

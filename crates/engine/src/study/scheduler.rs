@@ -2,7 +2,8 @@
 //! deadlines, cancellation and in-order telling, and drives an [`Executor`].
 //!
 //! Determinism (invariant 6 of docs/architecture.md): the `k`-th trial of a session is asked
-//! only once the session's trials `0..k-W` have finished (`W` = [`ASK_WINDOW`]), and just
+//! only once the session's trials `0..k-W` have finished (`W` = the study's parallelism,
+//! [`DEFAULT_PARALLELISM`] unless set), and just
 //! before that ask the strategy is told exactly those trials, in ask order, and no others. A
 //! trial that finishes early is recorded at once (store, progress) but held back from the
 //! strategy until the ask it is due for. So what `ask` sees depends only on the seed, the
@@ -21,9 +22,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// How far ahead of the last told trial the engine may ask: the `k`-th trial of a session is
-/// asked after exactly the session's trials `0..k-ASK_WINDOW` were told, whatever `jobs` is.
-pub const ASK_WINDOW: usize = 6;
+/// The default parallelism `W` of a study (its asking window): the `k`-th trial of a session
+/// is asked after exactly the session's trials `0..k-W` were told, whatever `jobs` or the
+/// number of workers is. A study stores its own W (`StudyRecord::parallelism`).
+pub const DEFAULT_PARALLELISM: usize = 6;
+
+/// The asking window of a study that does not set its parallelism ([`DEFAULT_PARALLELISM`]).
+pub const ASK_WINDOW: usize = DEFAULT_PARALLELISM;
 
 /// After Ctrl-C, running trials get this long to finish before they are recorded as interrupted.
 pub const CANCEL_GRACE: Duration = Duration::from_secs(3);
@@ -55,12 +60,18 @@ pub(crate) trait Driver {
     /// Tell the strategy about a finished trial. Called exactly once per trial, in ask order,
     /// just before the ask it is due for (or at the end of the search).
     fn tell(&mut self, trial_id: u64) -> Result<(), EngineError>;
+    /// Trials started by an earlier session that are still being evaluated (remote workers
+    /// hold them): they open this session, in the order given, as if asked first. Their
+    /// submission is a re-submission (enqueueing an existing queue entry is a no-op).
+    fn adopted(&mut self) -> Vec<Job> {
+        Vec::new()
+    }
 }
 
 /// Settings of one search session.
 #[derive(Clone)]
 pub(crate) struct SchedulerConfig {
-    /// The asking window ([`ASK_WINDOW`]).
+    /// The asking window: the study's parallelism W.
     pub window: usize,
     /// Trials this session may still ask (None = no trial budget).
     pub max_new: Option<usize>,
@@ -137,13 +148,20 @@ impl Scheduler {
         driver: &mut dyn Driver,
     ) -> Result<Outcome, EngineError> {
         let capacity = exec.capacity().max(1);
+        for job in driver.adopted() {
+            self.index.insert(job.trial_id, self.order.len());
+            self.order.push(job.trial_id);
+            self.done.push(false);
+            let need = driver.memory_need(&job);
+            self.waiting.push_back((job, need));
+        }
         loop {
             let search_end = driver.search_end();
             let time_up = search_end.is_some_and(|e| Instant::now() >= e);
             if self.cancelled_at.is_none() && self.cfg.cancel.load(Ordering::SeqCst) {
                 self.cancelled_at = Some(Instant::now());
             }
-            self.submit_waiting(exec, search_end);
+            self.submit_waiting(exec, search_end)?;
             while !time_up
                 && !self.stop_asking()
                 && self.in_flight.len() + self.waiting.len() < capacity
@@ -159,7 +177,7 @@ impl Scheduler {
                 self.done.push(false);
                 let need = driver.memory_need(&job);
                 self.waiting.push_back((job, need));
-                self.submit_waiting(exec, search_end);
+                self.submit_waiting(exec, search_end)?;
             }
             if time_up || self.cancelled_at.is_some() {
                 // Asked but never started: nothing ran, nothing to wait for.
@@ -187,7 +205,7 @@ impl Scheduler {
             let got = if self.in_flight.is_empty() {
                 None
             } else {
-                exec.wait(wait)
+                exec.wait(wait)?
             };
             match got {
                 // A result for a trial already given up on is dropped.
@@ -206,12 +224,13 @@ impl Scheduler {
                     // cannot be waited for.
                     let (state, reason) = self.stop_reason();
                     for id in std::mem::take(&mut self.in_flight).into_keys() {
+                        exec.abandon(id)?;
                         self.record(driver, id, Evaluation::failed(state, reason.into(), 0.0))?;
                     }
                 }
                 None => {}
             }
-            self.give_up_overdue(driver)?;
+            self.give_up_overdue(exec, driver)?;
         }
         let asked = self.order.len();
         self.tell_due(driver, asked)?;
@@ -251,7 +270,11 @@ impl Scheduler {
     }
 
     /// Submit waiting jobs, in ask order, while their memory fits.
-    fn submit_waiting(&mut self, exec: &mut dyn Executor, search_end: Option<Instant>) {
+    fn submit_waiting(
+        &mut self,
+        exec: &mut dyn Executor,
+        search_end: Option<Instant>,
+    ) -> Result<(), EngineError> {
         while let Some((_, need)) = self.waiting.front() {
             let used: u64 = self.in_flight.values().map(|r| r.need).sum();
             if !self.in_flight.is_empty() && used.saturating_add(*need) > self.cfg.memory_budget {
@@ -267,13 +290,18 @@ impl Scheduler {
                     need,
                 },
             );
-            exec.submit(job);
+            exec.submit(job)?;
         }
+        Ok(())
     }
 
     /// A trial far past its own deadline is not coming back in useful time: record it timed
     /// out (told in its turn like any other) and free its slot.
-    fn give_up_overdue(&mut self, driver: &mut dyn Driver) -> Result<(), EngineError> {
+    fn give_up_overdue(
+        &mut self,
+        exec: &mut dyn Executor,
+        driver: &mut dyn Driver,
+    ) -> Result<(), EngineError> {
         let now = Instant::now();
         let overdue: Vec<u64> = self
             .in_flight
@@ -284,6 +312,7 @@ impl Scheduler {
         let limit = self.cfg.trial_limit.map_or(0.0, |l| l.as_secs_f64());
         for id in overdue {
             self.in_flight.remove(&id);
+            exec.abandon(id)?;
             let eval = Evaluation::failed(
                 TrialState::TimedOut,
                 format!(
@@ -335,19 +364,20 @@ mod tests {
         fn capacity(&self) -> usize {
             self.capacity
         }
-        fn submit(&mut self, job: Job) {
+        fn submit(&mut self, job: Job) -> Result<(), EngineError> {
             self.held.push(job.trial_id);
+            Ok(())
         }
-        fn wait(&mut self, _timeout: Duration) -> Option<(u64, Evaluation)> {
+        fn wait(&mut self, _timeout: Duration) -> Result<Option<(u64, Evaluation)>, EngineError> {
             if self.held.is_empty() {
-                return None;
+                return Ok(None);
             }
             let i = (self.pick)(&self.held) % self.held.len();
             let id = self.held.remove(i);
             let mut eval = Evaluation::failed(TrialState::Complete, String::new(), 0.0);
             eval.error = None;
             eval.mean = id as f64;
-            Some((id, eval))
+            Ok(Some((id, eval)))
         }
     }
 
@@ -362,6 +392,8 @@ mod tests {
         seen_at_ask: Vec<Vec<u64>>,
         need: u64,
         peak_running: usize,
+        /// Trial ids adopted from an earlier session (asked ids start after them).
+        adopt: Vec<u64>,
     }
 
     impl Driver for LogDriver {
@@ -403,11 +435,26 @@ mod tests {
             self.told.push(id);
             Ok(())
         }
+        fn adopted(&mut self) -> Vec<Job> {
+            self.adopt
+                .iter()
+                .map(|&id| Job {
+                    trial_id: id,
+                    candidate: Candidate::new("x", Params::new(), "test"),
+                    seed: id,
+                    deadline: None,
+                })
+                .collect()
+        }
     }
 
     fn config(max_new: Option<usize>) -> SchedulerConfig {
+        config_w(max_new, ASK_WINDOW)
+    }
+
+    fn config_w(max_new: Option<usize>, window: usize) -> SchedulerConfig {
         SchedulerConfig {
-            window: ASK_WINDOW,
+            window,
             max_new,
             trial_limit: None,
             cancel: Arc::new(AtomicBool::new(false)),
@@ -416,7 +463,7 @@ mod tests {
         }
     }
 
-    fn run(jobs: usize, pick: Pick, n: u64) -> LogDriver {
+    fn run(jobs: usize, window: usize, pick: Pick, n: u64) -> LogDriver {
         let mut exec = FakeExecutor {
             capacity: jobs,
             held: Vec::new(),
@@ -426,7 +473,7 @@ mod tests {
             limit: n,
             ..LogDriver::default()
         };
-        let out = Scheduler::new(config(None))
+        let out = Scheduler::new(config_w(None, window))
             .run(&mut exec, &mut driver)
             .unwrap();
         assert_eq!(out.asked as u64, n);
@@ -449,11 +496,20 @@ mod tests {
     #[test]
     fn every_ask_sees_exactly_the_trials_due_whatever_jobs_and_finish_order() {
         let n = 40u64;
-        for jobs in [1, 2, 3, 6, 9] {
+        for (jobs, window) in [
+            (1, 6),
+            (2, 6),
+            (3, 6),
+            (6, 6),
+            (9, 6),
+            (1, 3),
+            (3, 3),
+            (9, 1),
+        ] {
             for (name, pick) in orders() {
-                let d = run(jobs, pick, n);
+                let d = run(jobs, window, pick, n);
                 for (k, seen) in d.seen_at_ask.iter().enumerate() {
-                    let due: Vec<u64> = (0..k.saturating_sub(ASK_WINDOW) as u64).collect();
+                    let due: Vec<u64> = (0..k.saturating_sub(window) as u64).collect();
                     assert_eq!(
                         seen, &due,
                         "jobs {jobs}, {name}: ask {k} saw {seen:?}, due {due:?}"
@@ -465,7 +521,7 @@ mod tests {
                     "jobs {jobs}, {name}: every trial told once, in ask order"
                 );
                 assert!(
-                    d.peak_running <= jobs.min(ASK_WINDOW + 1),
+                    d.peak_running <= jobs.min(window + 1),
                     "jobs {jobs}, {name}: {} running at once",
                     d.peak_running
                 );
@@ -522,6 +578,35 @@ mod tests {
             driver.peak_running, 1,
             "two trials of 600 exceed 1000 together"
         );
+    }
+
+    #[test]
+    fn adopted_trials_open_the_session_and_are_told_first_in_order() {
+        for (name, pick) in orders() {
+            let mut exec = FakeExecutor {
+                capacity: 3,
+                held: Vec::new(),
+                pick,
+            };
+            // Trials 4, 5, 6 of an earlier session are still held by workers; new asks are
+            // 0, 1, ... in this fake (ids only need to be distinct).
+            let mut driver = LogDriver {
+                limit: 10,
+                adopt: vec![104, 105, 106],
+                ..LogDriver::default()
+            };
+            let out = Scheduler::new(config_w(None, 3))
+                .run(&mut exec, &mut driver)
+                .unwrap();
+            assert_eq!(out.asked, 13, "{name}");
+            let mut told = vec![104, 105, 106];
+            told.extend(0..10);
+            assert_eq!(driver.told, told, "{name}");
+            // Adopted trials take the first places of the window: the second ask (5th of the
+            // session) is due to see the first adopted trial.
+            assert!(driver.seen_at_ask[0].is_empty(), "{name}");
+            assert_eq!(driver.seen_at_ask[1], vec![104], "{name}");
+        }
     }
 
     #[test]

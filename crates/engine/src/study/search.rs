@@ -48,6 +48,8 @@ pub(crate) struct SearchDriver<'s, 'a, 'p> {
     failed_before: usize,
     failed: usize,
     reserve: Reserve,
+    /// Trials of an earlier session taken over by this one (resume with remote workers).
+    adopted: Vec<Job>,
 }
 
 impl<'s, 'a, 'p> SearchDriver<'s, 'a, 'p> {
@@ -88,13 +90,25 @@ impl<'s, 'a, 'p> SearchDriver<'s, 'a, 'p> {
             .iter()
             .filter(|t| t.state != TrialState::Complete)
             .count();
+        let mut running = HashMap::new();
+        let mut adopted = Vec::new();
+        for rec in std::mem::take(&mut study.adopted) {
+            adopted.push(Job {
+                trial_id: rec.trial_id,
+                candidate: rec.candidate.clone(),
+                seed: rec.seed,
+                deadline: None,
+            });
+            running.insert(rec.trial_id, rec);
+        }
         SearchDriver {
             reserve,
             study,
             data,
             budget_end,
             progress,
-            running: HashMap::new(),
+            running,
+            adopted,
             held: BTreeMap::new(),
             best,
             oof: Vec::new(),
@@ -281,6 +295,10 @@ impl Driver for SearchDriver<'_, '_, '_> {
         });
         self.held.insert(trial_id, rec);
         Ok(())
+    }
+
+    fn adopted(&mut self) -> Vec<Job> {
+        std::mem::take(&mut self.adopted)
     }
 
     fn tell(&mut self, trial_id: u64) -> Result<(), EngineError> {
