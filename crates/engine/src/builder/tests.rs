@@ -50,6 +50,8 @@ fn invalid_settings_are_typed_errors_that_name_no_flag() {
     );
     assert_eq!(setting_of(b().max_trials(0).check()), Setting::MaxTrials);
     assert_eq!(setting_of(b().jobs(0).check()), Setting::Jobs);
+    assert_eq!(setting_of(b().parallelism(0).check()), Setting::Parallelism);
+    assert!(b().parallelism(1).check().is_ok());
     assert_eq!(setting_of(b().folds(1).check()), Setting::Folds);
     assert_eq!(
         setting_of(b().trial_time_limit(0.0).check()),
@@ -249,4 +251,46 @@ fn a_sled_store_opens_for_writing() {
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(&dir.path().join("db")).unwrap();
     assert!(store.latest_study().unwrap().is_none());
+}
+
+#[test]
+fn parallelism_is_stored_at_create_and_a_resumed_study_keeps_its_own() {
+    let store = MemoryStore::new();
+    let study = StudyBuilder::from_csv(flowers())
+        .max_trials(2)
+        .parallelism(4)
+        .create(&store)
+        .unwrap();
+    let id = study.id();
+    drop(study);
+    assert_eq!(store.study(id).unwrap().unwrap().parallelism, Some(4));
+    let resumed = StudyBuilder::from_csv(flowers())
+        .max_trials(2)
+        .parallelism(9)
+        .resume(&store, Some(id))
+        .unwrap();
+    drop(resumed);
+    assert_eq!(store.study(id).unwrap().unwrap().parallelism, Some(4));
+    // A study stored before parallelism was a setting has the old window, 6.
+    let mut old = store.study(id).unwrap().unwrap();
+    old.parallelism = None;
+    store.update_study(&old).unwrap();
+    drop(
+        StudyBuilder::from_csv(flowers())
+            .max_trials(2)
+            .resume(&store, Some(id))
+            .unwrap(),
+    );
+    assert_eq!(
+        store.study(id).unwrap().unwrap().parallelism,
+        Some(crate::study::DEFAULT_PARALLELISM as u32)
+    );
+    let default = StudyBuilder::from_csv(flowers())
+        .max_trials(2)
+        .create(&store)
+        .unwrap();
+    assert_eq!(
+        store.study(default.id()).unwrap().unwrap().parallelism,
+        Some(6)
+    );
 }
