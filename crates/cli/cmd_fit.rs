@@ -37,6 +37,7 @@ fn flag_error(e: EngineError) -> anyhow::Error {
                 Setting::TrialTimeLimit => "--trial-time-limit",
                 Setting::MemoryLimit => "--memory-limit",
                 Setting::KeepModels => "--keep-models",
+                Setting::Parallelism => "--parallelism",
             };
             anyhow!("{flag} must be {expected} (got {value})")
         }
