@@ -102,12 +102,23 @@ pub enum StoreError {
         /// What was asked for (artifact or blob).
         what: String,
     },
+    /// A shared database (PostgreSQL) cannot be reached, refuses the connection (wrong
+    /// password, no such database, TLS required but not offered), or stayed unreachable for
+    /// the whole reconnection window. `store` is the URL with its password masked; `reason`
+    /// is one line and says what to check.
+    #[error("cannot use the store {store}: {reason}")]
+    Unavailable {
+        /// The store (a PostgreSQL URL, password masked).
+        store: String,
+        /// What failed and what to check.
+        reason: String,
+    },
     /// Any other error reported by the database engine.
     #[error("database error in store {path}: {message}")]
     Database {
-        /// The store directory.
+        /// The store directory (a PostgreSQL URL, password masked).
         path: PathBuf,
-        /// sled's message.
+        /// The engine's message.
         message: String,
     },
 }

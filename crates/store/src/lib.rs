@@ -1,6 +1,8 @@
 //! automl-store: the `Store` trait (studies, trials, fitted artifacts, blobs), its sled
-//! implementation, an in-memory implementation for tests, a read-only snapshot for live
-//! inspection, and the conformance suite every implementation passes. The only crate that knows sled.
+//! implementation, a PostgreSQL implementation that several processes share (with the trial
+//! queue of remote workers), an in-memory implementation for tests, a read-only snapshot for
+//! live inspection, and the conformance suites every implementation passes. The only crate that
+//! knows sled and PostgreSQL. [`StoreLocation`] tells the two apart from a `--store` argument.
 //!
 //! A model is an opaque byte blob here: the engine serializes it, the store compresses it (lz4),
 //! keeps it next to its trial record and gives the same bytes back.
@@ -10,15 +12,22 @@ mod chunked;
 pub mod codec;
 pub mod conformance;
 mod error;
+mod location;
 mod memory;
+#[cfg(feature = "pg-test-server")]
+pub mod pg_test;
+pub mod postgres;
 mod publisher;
 pub mod queue;
+pub mod queue_conformance;
 mod sled_store;
 mod snapshot;
 
 pub use codec::layout;
 pub use error::StoreError;
+pub use location::{StoreLocation, open_read, open_store};
 pub use memory::MemoryStore;
+pub use postgres::{PgStore, PgUrl};
 pub use queue::{Lease, QueueCounts, QueueResult, QueueState, TrialQueue};
 pub use sled_store::SledStore;
 pub use snapshot::SnapshotStore;

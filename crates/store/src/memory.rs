@@ -1,12 +1,30 @@
 //! `MemoryStore`: an in-memory `Store` for tests. It keeps encoded bytes (the same JSON records
-//! and compressed blobs as the sled store), so both behave alike, NaN handling included.
+//! and compressed blobs as the sled store), so both behave alike, NaN handling included. It has
+//! a [`TrialQueue`] too (leases timed by this process's monotonic clock), so a coordinator and
+//! in-process workers can share one store: a clone is another handle on the same store.
 
 use crate::codec::{self, artifact_name, blob_name, trial_name};
+use crate::queue::{Lease, QueueCounts, QueueResult, QueueState, TrialQueue};
 use crate::{Store, StoreError, StoreRead};
 use automl_core::{Candidate, StudyRecord, TrialRecord, TrialState};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// One entry of the in-memory queue.
+struct Entry {
+    state: QueueState,
+    attempts: u32,
+    /// Token of the current (or last) claim; 0 before the first.
+    token: u64,
+    /// Token of the claim that finished the entry (0: not finished).
+    finished_by: u64,
+    worker: String,
+    lease_until: Option<Instant>,
+    payload: Vec<u8>,
+    result: Option<Vec<u8>>,
+}
 
 #[derive(Default)]
 struct Inner {
@@ -16,12 +34,15 @@ struct Inner {
     blobs: BTreeMap<(u64, String), Vec<u8>>,
     next_study: u64,
     next_trial: BTreeMap<u64, u64>,
+    queue: BTreeMap<(u64, u64), Entry>,
+    next_token: u64,
 }
 
-/// A store that lives in memory (lost when dropped). Thread-safe.
-#[derive(Default)]
+/// A store that lives in memory (lost when its last handle is dropped). Thread-safe. A clone
+/// is another handle on the same store (as two processes attach to one PostgreSQL database).
+#[derive(Default, Clone)]
 pub struct MemoryStore {
-    inner: Mutex<Inner>,
+    inner: Arc<Mutex<Inner>>,
 }
 
 const PATH: &str = "<memory>";
@@ -225,5 +246,171 @@ impl Store for MemoryStore {
     }
     fn flush(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+    fn queue(&self) -> Option<&dyn TrialQueue> {
+        Some(self)
+    }
+}
+
+/// `now + d`, saturating far in the future instead of overflowing.
+fn deadline(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
+}
+
+impl TrialQueue for MemoryStore {
+    fn enqueue(&self, study_id: u64, trial_id: u64, payload: &[u8]) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        g.require_study(study_id)?;
+        g.queue
+            .entry((study_id, trial_id))
+            .or_insert_with(|| Entry {
+                state: QueueState::Queued,
+                attempts: 0,
+                token: 0,
+                finished_by: 0,
+                worker: String::new(),
+                lease_until: None,
+                payload: payload.to_vec(),
+                result: None,
+            });
+        Ok(())
+    }
+    fn claim(
+        &self,
+        worker: &str,
+        study: Option<u64>,
+        lease: Duration,
+    ) -> Result<Option<Lease>, StoreError> {
+        let mut g = self.lock();
+        g.next_token += 1;
+        let token = g.next_token;
+        let Some((&(study_id, trial_id), e)) = g
+            .queue
+            .iter_mut()
+            .find(|((s, _), e)| e.state == QueueState::Queued && study.is_none_or(|x| x == *s))
+        else {
+            return Ok(None);
+        };
+        e.state = QueueState::Claimed;
+        e.attempts += 1;
+        e.token = token;
+        e.worker = worker.to_string();
+        e.lease_until = Some(deadline(lease));
+        Ok(Some(Lease {
+            study_id,
+            trial_id,
+            token,
+            attempt: e.attempts,
+            payload: e.payload.clone(),
+        }))
+    }
+    fn renew(&self, lease: &Lease, lease_dur: Duration) -> Result<bool, StoreError> {
+        let mut g = self.lock();
+        match g.queue.get_mut(&(lease.study_id, lease.trial_id)) {
+            Some(e) if e.state == QueueState::Claimed && e.token == lease.token => {
+                e.lease_until = Some(deadline(lease_dur));
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+    fn finish(&self, lease: &Lease, result: &[u8]) -> Result<bool, StoreError> {
+        let mut g = self.lock();
+        match g.queue.get_mut(&(lease.study_id, lease.trial_id)) {
+            Some(e) if e.finished_by == lease.token => Ok(true),
+            Some(e) if e.state == QueueState::Claimed && e.token == lease.token => {
+                e.state = QueueState::Done;
+                e.finished_by = lease.token;
+                e.lease_until = None;
+                e.result = Some(result.to_vec());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+    fn requeue_expired(
+        &self,
+        study: Option<u64>,
+        max_attempts: u32,
+    ) -> Result<Vec<(u64, u64)>, StoreError> {
+        let now = Instant::now();
+        let mut g = self.lock();
+        let mut out = Vec::new();
+        for (&(s, t), e) in g.queue.iter_mut() {
+            let expired = e.state == QueueState::Claimed && e.lease_until.is_some_and(|u| u <= now);
+            if !expired || study.is_some_and(|x| x != s) {
+                continue;
+            }
+            e.lease_until = None;
+            if e.attempts >= max_attempts {
+                e.state = QueueState::Lost;
+                e.worker.clear();
+            } else {
+                e.state = QueueState::Queued;
+            }
+            out.push((s, t));
+        }
+        Ok(out)
+    }
+    fn take_results(&self, study_id: u64) -> Result<Vec<QueueResult>, StoreError> {
+        let mut g = self.lock();
+        let mut out = Vec::new();
+        for (&(_, t), e) in g.queue.range_mut((study_id, 0)..=(study_id, u64::MAX)) {
+            if !matches!(e.state, QueueState::Done | QueueState::Lost) {
+                continue;
+            }
+            out.push(QueueResult {
+                trial_id: t,
+                attempts: e.attempts,
+                worker: if e.state == QueueState::Lost {
+                    String::new()
+                } else {
+                    e.worker.clone()
+                },
+                result: e.result.take(),
+            });
+            e.state = QueueState::Closed;
+            e.payload = Vec::new();
+        }
+        Ok(out)
+    }
+    fn cancel(&self, study_id: u64, trial_id: u64) -> Result<(), StoreError> {
+        if let Some(e) = self.lock().queue.get_mut(&(study_id, trial_id)) {
+            e.state = QueueState::Closed;
+            e.lease_until = None;
+            e.result = None;
+        }
+        Ok(())
+    }
+    fn entry_state(&self, study_id: u64, trial_id: u64) -> Result<Option<QueueState>, StoreError> {
+        Ok(self
+            .lock()
+            .queue
+            .get(&(study_id, trial_id))
+            .map(|e| e.state))
+    }
+    fn counts(&self, study_id: u64) -> Result<QueueCounts, StoreError> {
+        let g = self.lock();
+        let mut c = QueueCounts::default();
+        let mut workers = BTreeSet::new();
+        for e in g
+            .queue
+            .range((study_id, 0)..=(study_id, u64::MAX))
+            .map(|(_, e)| e)
+        {
+            match e.state {
+                QueueState::Queued => c.queued += 1,
+                QueueState::Claimed => {
+                    c.claimed += 1;
+                    workers.insert(e.worker.as_str());
+                }
+                QueueState::Done | QueueState::Lost => c.done += 1,
+                QueueState::Closed => {}
+            }
+        }
+        c.workers = workers.len() as u64;
+        Ok(c)
     }
 }

@@ -412,7 +412,7 @@ fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
     }
 }
 
-fn check_ids(t: &TrialRecord, study_id: u64, trial_id: u64) -> Result<(), StoreError> {
+pub(crate) fn check_ids(t: &TrialRecord, study_id: u64, trial_id: u64) -> Result<(), StoreError> {
     if t.study_id != study_id || t.trial_id != trial_id {
         return Err(StoreError::Corrupt {
             what: trial_name(study_id, trial_id),
