@@ -1,6 +1,7 @@
 //! Command-line arguments (clap derive). This is the contract the benchmark tools rely on.
 
 use automl_engine::KeepModels;
+use automl_store::StoreLocation;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -12,7 +13,11 @@ Typical use:
   automl fit examples/data/churn.csv                 # search for 60 s, store in ./automl.db
   automl leaderboard                                 # every candidate, best first
   automl show 3                                      # everything about trial 3
-  automl predict new.csv --output preds.csv          # predict with the final model")]
+  automl predict new.csv --output preds.csv          # predict with the final model
+
+On many machines (docs/distributed.md):
+  automl fit data.csv --store postgres://automl@db/automl --remote-workers --parallelism 16
+  automl worker --store postgres://automl@db/automl --jobs 4      # on each machine")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -40,13 +45,15 @@ pub enum Command {
     Ui(crate::cmd_ui::UiArgs),
     /// Build a zero-shot portfolio file from the studies in some stores (by CV scores only).
     Portfolio(PortfolioArgs),
+    /// Evaluate trials queued by `automl fit --remote-workers` on a shared (PostgreSQL) store.
+    Worker(WorkerArgs),
 }
 
 #[derive(Args, Debug)]
 pub struct PortfolioArgs {
-    /// Store directories to read (every study in each is used).
-    #[arg(value_name = "STORE", required = true)]
-    pub stores: Vec<PathBuf>,
+    /// Stores to read, directories or PostgreSQL URLs (every study in each is used).
+    #[arg(value_name = "STORE", required = true, value_parser = crate::store_arg::parse_location)]
+    pub stores: Vec<StoreLocation>,
     /// Configurations taken from each study.
     #[arg(long, default_value_t = 3)]
     pub per_study: usize,
@@ -107,9 +114,20 @@ pub struct ReportArgs {
 /// Where the store is.
 #[derive(Args, Debug, Clone)]
 pub struct StoreArgs {
-    /// Store directory (an embedded database holding every study and trial).
-    #[arg(long, value_name = "DIR", default_value = "automl.db")]
-    pub store: PathBuf,
+    /// The store holding every study and trial: a directory (an embedded database, one
+    /// process at a time) or a PostgreSQL URL `postgres://USER@HOST:PORT/DB?sslmode=MODE`
+    /// (shared by a coordinator, its workers and readers; see docs/distributed.md). Keep the
+    /// password out of the command line: in the AUTOML_STORE variable, ~/.pgpass or PGPASSWORD.
+    /// It is never printed.
+    #[arg(
+        long,
+        value_name = "DIR|URL",
+        default_value = "automl.db",
+        env = "AUTOML_STORE",
+        hide_env_values = true,
+        value_parser = crate::store_arg::parse_location
+    )]
+    pub store: StoreLocation,
 }
 
 /// `--keep-models`: a number of trials or `all`.
@@ -214,6 +232,46 @@ pub struct FitArgs {
     pub study: Option<u64>,
     /// Study name [default: the file name].
     #[arg(long)]
+    pub name: Option<String>,
+    /// Let `automl worker` processes evaluate the trials (needs a PostgreSQL --store): this
+    /// process becomes the coordinator. It asks the strategy, queues the candidates, records
+    /// the results, builds the ensemble and refits the final model; it evaluates trials itself
+    /// only with --jobs N (N local lanes beside the workers).
+    #[arg(long)]
+    pub remote_workers: bool,
+    /// At most W trials in flight: the k-th trial is asked once trials 0..k-W are recorded.
+    /// Set it to the number of lanes you plan (workers x their --jobs). Stored with the study:
+    /// the same seed, --max-trials and W give the same leaderboard with any --jobs and any
+    /// number of workers [default: 6].
+    #[arg(long, value_name = "W")]
+    pub parallelism: Option<usize>,
+    /// Print only the final summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `automl worker`: evaluate queued trials of a shared store.
+#[derive(Args, Debug)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Work on this study only; wait for it to be created if it does not exist yet, and exit
+    /// when it ends [default: trials of any study, oldest first].
+    #[arg(long, value_name = "ID")]
+    pub study: Option<u64>,
+    /// Trials evaluated at once by this worker [default: 1].
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub jobs: usize,
+    /// Without --study: exit after this many seconds with nothing queued.
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    pub idle_timeout: f64,
+    /// Lease on a claimed trial, seconds: renewed every third of it while the trial runs; a
+    /// trial whose lease runs out (worker killed, machine lost) is queued again for another
+    /// worker (up to 3 claims, then recorded failed).
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub lease: f64,
+    /// The worker's name in the queue and in the trial records [default: HOST:PID].
+    #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
     /// Print only the final summary.
     #[arg(long, short)]

@@ -4,17 +4,10 @@ use crate::args::ExportArgs;
 use crate::output::fmt_bytes;
 use anyhow::{Context, Result};
 use automl_engine::FINAL_MODEL_BLOB;
-use automl_store::StoreRead;
 
 pub fn run(a: ExportArgs) -> Result<()> {
-    if !a.store.store.exists() {
-        anyhow::bail!(
-            "no store at `{}`; run `automl fit` first or pass --store DIR",
-            a.store.store.display()
-        );
-    }
-    let store = crate::cmd_fit::open_writable(&a.store.store)?;
-    let study = crate::cmd_leaderboard::pick_study(&store, a.study, &a.store.store)?;
+    let store = crate::store_arg::open_models(&a.store.store)?;
+    let study = crate::cmd_leaderboard::pick_study(store.as_ref(), a.study, &a.store.store)?;
     let (bytes, what) = match a.trial {
         None => (
             store.blob(study.study_id, FINAL_MODEL_BLOB)?.with_context(|| {

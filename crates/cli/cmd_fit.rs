@@ -5,21 +5,16 @@ use crate::args::{FitArgs, MultiFidelityArg, TaskArg};
 use crate::output::{fmt_bytes, fmt_score, fmt_secs};
 use anyhow::{Result, anyhow, bail};
 use automl_engine::{
-    EngineError, KeepModels, MultiFidelity, Progress, ReadOptions, Setting, SledStore, Store,
-    StoreRead, StudyBuilder, Task,
+    EngineError, KeepModels, MultiFidelity, Progress, ReadOptions, Setting,
+    StudyBuilder, Task,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
-use std::path::Path;
+use automl_store::StoreLocation;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// Open a store for writing (`automl_engine::open_store`: a reader's `Locked` answer is retried
-/// for a few seconds).
-pub fn open_writable(path: &Path) -> Result<SledStore> {
-    Ok(automl_engine::open_store(path)?)
-}
 
 /// An engine error about a setting, told as the flag it came from.
 fn flag_error(e: EngineError) -> anyhow::Error {
@@ -121,6 +116,18 @@ pub fn run(a: FitArgs) -> Result<()> {
     if let Some(n) = &a.name {
         builder = builder.name(n);
     }
+    if let Some(w) = a.parallelism {
+        builder = builder.parallelism(w);
+    }
+    if a.remote_workers {
+        if let StoreLocation::Dir(dir) = &a.store.store {
+            bail!(
+                "--remote-workers needs a store that several processes share: `{}` is an embedded (sled) store, which one process at a time can open; pass --store postgres://USER@HOST/DB (see docs/distributed.md)",
+                dir.display()
+            );
+        }
+        builder = builder.remote_workers(true);
+    }
     if let Some(m) = &a.memory_limit {
         builder = builder.memory_limit(automl_engine::parse_memory_limit(m).map_err(flag_error)?);
     }
@@ -135,13 +142,14 @@ pub fn run(a: FitArgs) -> Result<()> {
     if !a.quiet {
         eprintln!("{}", data.report);
     }
-    let store = open_writable(&a.store.store)?;
+    let store = crate::store_arg::open_writable(&a.store.store)?;
+    let store = store.as_ref();
     if let Some(spec) = &a.warm_start {
         let candidates =
-            automl_engine::warm_start_from(&store, spec, task).map_err(|e| match e {
+            automl_engine::warm_start_from(store, spec, task).map_err(|e| match e {
                 EngineError::StudyNotFound { study_id } => anyhow!(
                     "--warm-start {spec}: no study {study_id} in `{}`; `automl studies` lists them",
-                    a.store.store.display()
+                    a.store.store
                 ),
                 EngineError::NoStudy => anyhow!("--warm-start {spec}: that store holds no study"),
                 e => anyhow!("--warm-start {spec}: {e}"),
@@ -153,25 +161,25 @@ pub fn run(a: FitArgs) -> Result<()> {
     let jobs = builder.effective_jobs();
     let keep = builder.kept_models();
     let study = if a.resume {
-        builder.resume(&store, a.study).map_err(|e| match e {
+        builder.resume(store, a.study).map_err(|e| match e {
             EngineError::NoStudy => anyhow!(
                 "--resume: the store holds no study to resume; run `automl fit` without --resume"
             ),
             EngineError::StudyNotFound { study_id } => anyhow!(
                 "--study {study_id}: no study {study_id} in `{}`; `automl studies` lists them",
-                a.store.store.display()
+                a.store.store
             ),
             e => flag_error(e),
         })?
     } else {
-        builder.create(&store).map_err(flag_error)?
+        builder.create(store).map_err(flag_error)?
     };
     let metric = study.metric();
     if !a.quiet {
         eprintln!(
-            "study {} in {} | metric {} ({}) | families: {} | {} jobs | budget {}",
+            "study {} in {} | metric {} ({}) | families: {} | {} | budget {}",
             study.id(),
-            a.store.store.display(),
+            a.store.store,
             metric,
             if metric.higher_is_better() {
                 "higher is better"
@@ -184,7 +192,19 @@ pub fn run(a: FitArgs) -> Result<()> {
                 .map(|f| f.name.as_str())
                 .collect::<Vec<_>>()
                 .join(", "),
-            jobs,
+            match (a.remote_workers, a.jobs) {
+                (false, _) => format!("{jobs} jobs"),
+                (true, None) => format!(
+                    "coordinator: waiting for `automl worker --store {} --study {}`",
+                    a.store.store,
+                    study.id()
+                ),
+                (true, Some(n)) => format!(
+                    "coordinator with {n} local lanes, and `automl worker --store {} --study {}`",
+                    a.store.store,
+                    study.id()
+                ),
+            },
             match (budget.time_s, budget.max_trials) {
                 (Some(t), Some(m)) => format!("{t} s or {m} trials"),
                 (Some(t), None) => format!("{t} s"),
@@ -268,7 +288,7 @@ pub fn run(a: FitArgs) -> Result<()> {
         }
         None => println!(
             "best: none — no trial completed; see `automl leaderboard --store {}` for the errors",
-            a.store.store.display()
+            a.store.store
         ),
     }
     println!(
@@ -293,7 +313,7 @@ pub fn run(a: FitArgs) -> Result<()> {
     store.flush()?;
     println!(
         "store: {} ({}{kept})",
-        a.store.store.display(),
+        a.store.store,
         store
             .disk_size()
             .map(|b| format!("{}, ", fmt_bytes(b)))
@@ -302,7 +322,7 @@ pub fn run(a: FitArgs) -> Result<()> {
     if s.best.is_some() {
         println!(
             "next: automl leaderboard --store {0} | automl predict --store {0} NEW.csv --output preds.csv",
-            a.store.store.display()
+            a.store.store
         );
     } else {
         bail!(

@@ -6,38 +6,29 @@
 
 use crate::args::{Format, LeaderboardArgs, SortKey};
 use crate::output::{fmt_bytes, fmt_parents, fmt_row_time, fmt_score, key_params, markdown, table};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use automl_core::params::ParamsExt;
 use automl_core::{Metric, StudyRecord};
 use automl_engine::{LeaderboardRow, leaderboard_owned};
-use automl_store::{StoreRead, open_read_only};
+use automl_store::{StoreLocation, StoreRead};
 use serde_json::{Value, json};
-use std::path::Path;
-
-/// Open an existing store for reading (works while a `fit` holds it, via its snapshot).
-pub fn open_existing(path: &Path) -> Result<Box<dyn StoreRead>> {
-    if !path.exists() {
-        bail!(
-            "no store at `{}`; run `automl fit DATA.csv` first, or pass --store DIR",
-            path.display()
-        );
-    }
-    Ok(open_read_only(path)?)
-}
+pub use crate::store_arg::open_existing;
 
 /// The study `id`, or the latest one.
-pub fn pick_study(store: &dyn StoreRead, id: Option<u64>, path: &Path) -> Result<StudyRecord> {
+pub fn pick_study(
+    store: &dyn StoreRead,
+    id: Option<u64>,
+    at: &StoreLocation,
+) -> Result<StudyRecord> {
     match id {
         Some(id) => store.study(id)?.with_context(|| {
             format!(
-                "--study {id}: no such study in `{}`; `automl studies` lists them",
-                path.display()
+                "--study {id}: no such study in `{at}`; `automl studies` lists them"
             )
         }),
         None => store.latest_study()?.with_context(|| {
             format!(
-                "the store `{}` holds no study; run `automl fit` first",
-                path.display()
+                "the store `{at}` holds no study; run `automl fit` first"
             )
         }),
     }

@@ -10,7 +10,6 @@ use crate::args::PortfolioArgs;
 use anyhow::{Context, Result, bail};
 use automl_core::{Candidate, Metric, Task, is_meta_family};
 use automl_engine::leaderboard;
-use automl_store::open_read_only;
 use std::collections::BTreeSet;
 
 pub fn run(a: PortfolioArgs) -> Result<()> {
@@ -20,9 +19,9 @@ pub fn run(a: PortfolioArgs) -> Result<()> {
         );
     }
     let mut per_study: Vec<Vec<(Candidate, Task)>> = Vec::new();
-    for path in &a.stores {
-        let store = open_read_only(path)
-            .with_context(|| format!("cannot read store `{}`", path.display()))?;
+    for at in &a.stores {
+        let store = crate::store_arg::open_existing(at)
+            .with_context(|| format!("cannot read store `{at}`"))?;
         for study in store.studies()? {
             let metric = Metric::from_name(&study.metric).context("unknown metric in a study")?;
             let trials = store.trials(study.study_id)?;

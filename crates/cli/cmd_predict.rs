@@ -1,7 +1,7 @@
 //! `automl predict`: predict a CSV with a study's final model (or one trial's fold models).
 
 use crate::args::PredictArgs;
-use anyhow::{Result, bail};
+use anyhow::Result;
 use automl_engine::{ModelChoice, load_model, predict_csv};
 
 pub fn run(a: PredictArgs) -> Result<()> {
@@ -17,19 +17,12 @@ pub fn run(a: PredictArgs) -> Result<()> {
         );
         return Ok(());
     }
-    if !a.store.store.exists() {
-        bail!(
-            "no store at `{}`; run `automl fit DATA.csv --store {}` first",
-            a.store.store.display(),
-            a.store.store.display()
-        );
-    }
-    let store = crate::cmd_fit::open_writable(&a.store.store)?;
+    let store = crate::store_arg::open_models(&a.store.store)?;
     let choice = a
         .trial
         .map(ModelChoice::Trial)
         .unwrap_or(ModelChoice::Final);
-    let model = load_model(&store, a.study, choice)?;
+    let model = load_model(store.as_ref(), a.study, choice)?;
     drop(store);
     let n = predict_csv(&model, &a.input, &a.output, &tokens)?;
     eprintln!(

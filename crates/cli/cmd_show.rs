@@ -44,7 +44,7 @@ pub fn run(a: ShowArgs) -> Result<()> {
             "no trial {} in study {}; `automl leaderboard --store {}` lists the trials",
             a.trial,
             study.study_id,
-            a.store.store.display()
+            a.store.store
         )
     })?;
     if a.json {

@@ -10,8 +10,7 @@ pub fn run(a: StoreArgs) -> Result<()> {
     if studies.is_empty() {
         println!(
             "no studies in {}; run `automl fit DATA.csv --store {}`",
-            a.store.display(),
-            a.store.display()
+            a.store, a.store
         );
         return Ok(());
     }

@@ -2,14 +2,14 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use std::path::PathBuf;
+use automl_store::StoreLocation;
 
 /// Arguments of `automl ui`.
 #[derive(Args, Debug)]
 pub struct UiArgs {
-    /// Store directory to show (it may be in use by a running `automl fit`; the page follows it live).
-    #[arg(long, value_name = "DIR", default_value = "automl.db")]
-    pub store: PathBuf,
+    /// The store to show (it may be in use by a running `automl fit`; the page follows it live).
+    #[command(flatten)]
+    pub store: crate::args::StoreArgs,
     /// Port to listen on (0 = any free port).
     #[arg(long, value_name = "P", default_value_t = 8765)]
     pub port: u16,
@@ -27,12 +27,12 @@ pub fn run(a: UiArgs) -> Result<()> {
         a.host.clone()
     };
     let cfg = automl_ui::UiConfig {
-        store: a.store.clone(),
+        store: a.store.store.clone(),
         addr: format!("{host}:{}", a.port),
     };
-    let store = a.store.display().to_string();
+    let store = a.store.store.to_string();
     automl_ui::serve(cfg, |url| {
-        if !a.store.exists() {
+        if matches!(&a.store.store, StoreLocation::Dir(d) if !d.exists()) {
             eprintln!("note: no store at `{store}` yet; the page will show it once `automl fit --store {store}` starts");
         }
         println!("automl dashboard for `{store}`: {url}  (Ctrl-C to stop)");

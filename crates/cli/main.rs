@@ -16,7 +16,9 @@ mod cmd_report;
 mod cmd_show;
 mod cmd_studies;
 mod cmd_ui;
+mod cmd_worker;
 mod output;
+mod store_arg;
 
 use clap::Parser;
 use std::panic::{self, AssertUnwindSafe};
@@ -61,6 +63,7 @@ fn dispatch(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Report(a) => cmd_report::run(a),
         args::Command::Ui(a) => cmd_ui::run(a),
         args::Command::Portfolio(a) => cmd_portfolio::run(a),
+        args::Command::Worker(a) => cmd_worker::run(a),
     }
 }
 

@@ -35,7 +35,7 @@ fn main() {
         eprintln!("wrote fixture study {id} to {}", store.display());
     }
     let cfg = automl_ui::UiConfig {
-        store,
+        store: store.into(),
         addr: format!("127.0.0.1:{port}"),
     };
     let result = automl_ui::serve(cfg, |url| println!("automl dashboard: {url}"));

@@ -47,10 +47,9 @@
 
 use automl_core::{Metric, StudyRecord, TrialRecord, TrialState};
 use automl_engine::{EngineError, ModelChoice, leaderboard, load_model};
-use automl_store::{StoreError, StoreRead, open_read_only};
+use automl_store::{StoreError, StoreLocation, StoreRead};
 use serde_json::{Map, Value, json};
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::Mutex;
 
 /// The dashboard page, served at `/`.
@@ -105,9 +104,9 @@ impl From<StoreError> for Fail {
 
 type Answer = Result<Value, Fail>;
 
-/// The routes over one store directory.
+/// The routes over one store (a directory or a PostgreSQL database).
 pub struct Api {
-    store_dir: PathBuf,
+    store: StoreLocation,
     /// Serialises opening the store: sled allows one handle per process at a time.
     store_lock: Mutex<()>,
 }
@@ -119,10 +118,10 @@ struct Opened {
 }
 
 impl Api {
-    /// Routes over the store in `store_dir` (opened per request, never created).
-    pub fn new(store_dir: PathBuf) -> Api {
+    /// Routes over the store `store` (opened per request, never created).
+    pub fn new(store: impl Into<StoreLocation>) -> Api {
         Api {
-            store_dir,
+            store: store.into(),
             store_lock: Mutex::new(()),
         }
     }
@@ -166,17 +165,19 @@ impl Api {
 
     /// Open the store for one request (the caller holds `store_lock`).
     fn open(&self) -> Result<Opened, Fail> {
-        if !self.store_dir.exists() {
-            return Err(Fail(
-                404,
-                format!(
-                    "no store at `{}` yet; run `automl fit DATA.csv --store {}` (this page refreshes by itself)",
-                    self.store_dir.display(),
-                    self.store_dir.display()
-                ),
-            ));
+        if let StoreLocation::Dir(dir) = &self.store {
+            if !dir.exists() {
+                return Err(Fail(
+                    404,
+                    format!(
+                        "no store at `{}` yet; run `automl fit DATA.csv --store {}` (this page refreshes by itself)",
+                        dir.display(),
+                        dir.display()
+                    ),
+                ));
+            }
         }
-        let store = open_read_only(&self.store_dir)?;
+        let store = automl_store::open_read(&self.store)?;
         // The snapshot of a running fit has no blobs; the database answers `None`.
         let live = matches!(store.blob(u64::MAX, "probe"), Err(StoreError::InUse { .. }));
         Ok(Opened { store, live })
@@ -198,7 +199,7 @@ impl Api {
                 list.push(study_json(&s, &trials, o.live));
             }
             Ok(json!({
-                "store": self.store_dir.display().to_string(),
+                "store": self.store.to_string(),
                 "live": o.live,
                 "studies": list,
             }))

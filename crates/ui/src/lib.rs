@@ -9,7 +9,7 @@
 //!
 //! ```no_run
 //! use automl_ui::{serve, UiConfig};
-//! let cfg = UiConfig { store: "automl.db".into(), addr: "127.0.0.1:8765".into() };
+//! let cfg = UiConfig { store: std::path::PathBuf::from("automl.db").into(), addr: "127.0.0.1:8765".into() };
 //! serve(cfg, |url| println!("dashboard at {url}")).unwrap();
 //! ```
 
@@ -25,8 +25,8 @@ const WORKERS: usize = 4;
 /// Where the dashboard reads from and where it listens.
 #[derive(Debug, Clone)]
 pub struct UiConfig {
-    /// Store directory (as given to `automl fit --store`).
-    pub store: PathBuf,
+    /// The store (as given to `automl fit --store`: a directory or a PostgreSQL URL).
+    pub store: automl_store::StoreLocation,
     /// Address to listen on, `host:port` (e.g. `127.0.0.1:8765`; port 0 picks a free port).
     pub addr: String,
 }
@@ -34,7 +34,7 @@ pub struct UiConfig {
 impl Default for UiConfig {
     fn default() -> Self {
         UiConfig {
-            store: PathBuf::from("automl.db"),
+            store: PathBuf::from("automl.db").into(),
             addr: "127.0.0.1:8765".to_string(),
         }
     }

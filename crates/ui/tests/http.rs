@@ -12,7 +12,7 @@ use std::path::Path;
 /// Start a server over `store` on a free port; returns its address and a stop handle.
 fn start(store: &Path) -> (String, StopHandle, std::thread::JoinHandle<()>) {
     let cfg = UiConfig {
-        store: store.to_path_buf(),
+        store: store.to_path_buf().into(),
         addr: "127.0.0.1:0".into(),
     };
     let server = Server::bind(&cfg).expect("bind port 0");

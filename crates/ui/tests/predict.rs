@@ -50,7 +50,7 @@ fn predict_returns_the_final_models_predictions() {
     let store = dir.path().join("store");
     let id = fit_flowers(&store);
     let server = Server::bind(&UiConfig {
-        store: store.clone(),
+        store: store.clone().into(),
         addr: "127.0.0.1:0".into(),
     })
     .unwrap();
