@@ -168,6 +168,16 @@ impl PgUrl {
             return Err(bad(raw, "it contains white space"));
         }
         let (scheme, rest) = raw.split_once("://").unwrap_or(("postgres", raw));
+        // A `?` before the last `@` means a password with an unencoded `?`: refuse it without
+        // echoing any part (the pieces would hold the password).
+        if let (Some(q), Some(at)) = (rest.find('?'), rest.rfind('@'))
+            && q < at
+        {
+            return Err(bad(
+                raw,
+                "a `?` comes before the `@`: percent-encode special characters in the user name and password (? is %3F, @ is %40, # is %23)",
+            ));
+        }
         let (main, query) = match rest.split_once('?') {
             Some((m, q)) => (m, Some(q)),
             None => (rest, None),
