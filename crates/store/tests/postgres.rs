@@ -496,3 +496,57 @@ fn calls_survive_a_database_restart_within_the_window() {
     srv.start_again();
     assert_eq!(s.trials(id).unwrap().len(), 2);
 }
+
+/// On a TLS server of its own: prefer and require encrypt, disable does not, verify-ca and
+/// verify-full check the certificate (refused without its root, accepted with it).
+#[test]
+fn tls_modes_against_a_tls_server() {
+    let srv = PgServer::start_with_tls();
+    let url = srv.url();
+    for (mode, encrypted) in [
+        (SslMode::Disable, false),
+        (SslMode::Prefer, true),
+        (SslMode::Require, true),
+    ] {
+        let s = PgStore::open(&url.with_sslmode(mode)).unwrap_or_else(|e| panic!("{mode:?}: {e}"));
+        assert_eq!(s.uses_tls().unwrap(), encrypted, "{mode:?}");
+    }
+    for mode in [SslMode::VerifyCa, SslMode::VerifyFull] {
+        let e = open_err(&url.with_sslmode(mode));
+        assert!(
+            matches!(e, StoreError::Unavailable { .. }),
+            "{mode:?}: {e:?}"
+        );
+        let msg = assert_one_line_without(&e, &[pg_test::PASSWORD]);
+        assert!(msg.contains("certificate"), "{msg}");
+        let root = srv.root_cert();
+        let trusted = url
+            .with_sslmode(mode)
+            .with_sslrootcert(root.to_str().unwrap());
+        let s = PgStore::open(&trusted).unwrap_or_else(|e| panic!("{mode:?} with its root: {e}"));
+        assert!(s.uses_tls().unwrap());
+    }
+}
+
+/// The server ends the store's connection (an administrator, a failover): the next call
+/// reconnects without the caller noticing.
+#[test]
+fn a_terminated_connection_is_reopened() {
+    let url = server().url();
+    let s = PgStore::open(&url).unwrap();
+    let id = s.create_study(sample_study("t")).unwrap();
+    let mut c = raw(&url);
+    let n = c
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(n, 1, "the store's connection was ended");
+    let t = s
+        .start_trial(id, &sample_candidate(0), "random", 0)
+        .unwrap();
+    assert_eq!(t.trial_id, 0);
+    assert_eq!(s.trials(id).unwrap().len(), 1);
+}

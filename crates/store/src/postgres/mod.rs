@@ -292,6 +292,17 @@ impl PgStore {
         Duration::from_millis(self.retry_window_ms.load(Ordering::Relaxed))
     }
 
+    /// Whether the current connection is encrypted (TLS), as the server reports it.
+    pub fn uses_tls(&self) -> Result<bool, StoreError> {
+        self.run("reading the connection's TLS state", |c, _| {
+            Ok(c.query_one(
+                "SELECT coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)",
+                &[],
+            )?
+            .try_get(0)?)
+        })
+    }
+
     fn path(&self) -> &Path {
         &self.path
     }

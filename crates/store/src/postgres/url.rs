@@ -344,6 +344,14 @@ impl PgUrl {
         }
     }
 
+    /// The same URL with a root certificate file (`sslrootcert`).
+    pub fn with_sslrootcert(&self, file: &str) -> PgUrl {
+        PgUrl {
+            sslrootcert: Some(file.to_string()),
+            ..self.clone()
+        }
+    }
+
     /// The full URL, password included: for handing to another process (a worker), never
     /// for printing.
     pub fn expose(&self) -> String {
