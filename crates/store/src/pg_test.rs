@@ -283,9 +283,14 @@ impl PgServer {
         f(c).unwrap_or_else(|e| panic!("PgServer: admin statement failed: {e:?}"))
     }
 
-    /// The TCP port.
+    /// The TCP port (the Unix socket in [`PgServer::socket_dir`] has the same number).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The directory of the server's Unix socket (local connections are trusted, no password).
+    pub fn socket_dir(&self) -> PathBuf {
+        self.dir.join("sock")
     }
 
     /// A URL of this server for `user`/`password` and database `db` (TLS off: the server has none).

@@ -550,3 +550,84 @@ fn a_terminated_connection_is_reopened() {
     assert_eq!(t.trial_id, 0);
     assert_eq!(s.trials(id).unwrap().len(), 1);
 }
+
+/// A host starting with `/` is a Unix socket directory (percent-encoded in the URL).
+#[test]
+fn a_unix_socket_url_connects() {
+    let tcp = server().url();
+    let dir = server().socket_dir();
+    let enc: String = dir
+        .to_str()
+        .unwrap()
+        .chars()
+        .map(|c| {
+            if c == '/' {
+                "%2F".to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    let url = PgUrl::parse(&format!(
+        "postgresql://{}@{enc}:{}/{}",
+        pg_test::ROLE,
+        server().port(),
+        tcp.dbname().unwrap()
+    ))
+    .unwrap();
+    assert_eq!(url.host(), dir.to_str().unwrap());
+    let s = PgStore::open(&url).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.create_study(sample_study("u")).unwrap(), 1);
+    assert!(!s.uses_tls().unwrap());
+}
+
+/// Every write is safe to repeat when its reply is lost after the commit: the retry finds the
+/// work already done instead of doing it twice (no second study, trial id, claim or result).
+#[test]
+fn writes_retried_after_a_lost_reply_are_not_repeated() {
+    let url = server().url();
+    let s = PgStore::open(&url).unwrap();
+    let q = s.queue().unwrap();
+    s.lose_next_reply();
+    let id = s.create_study(sample_study("l")).unwrap();
+    assert_eq!(s.studies().unwrap().len(), 1, "one study");
+    s.lose_next_reply();
+    let t = s
+        .start_trial(id, &sample_candidate(0), "random", 3)
+        .unwrap();
+    assert_eq!(t.trial_id, 0);
+    assert_eq!(s.trials(id).unwrap().len(), 1, "one trial");
+    assert_eq!(
+        s.start_trial(id, &sample_candidate(1), "random", 4)
+            .unwrap()
+            .trial_id,
+        1,
+        "ids stay dense"
+    );
+    s.lose_next_reply();
+    q.enqueue(id, 0, b"p").unwrap();
+    s.lose_next_reply();
+    let lease = q
+        .claim("w", Some(id), Duration::from_secs(60))
+        .unwrap()
+        .expect("the claim made before the reply was lost");
+    assert_eq!((lease.trial_id, lease.attempt), (0, 1));
+    assert!(
+        q.claim("w", Some(id), Duration::from_secs(60))
+            .unwrap()
+            .is_none()
+    );
+    s.lose_next_reply();
+    assert!(q.finish(&lease, b"r").unwrap());
+    s.lose_next_reply();
+    let r = q.take_results(id).unwrap();
+    assert_eq!(r.len(), 1, "the results closed before the reply was lost");
+    assert_eq!(r[0].result.as_deref(), Some(&b"r"[..]));
+    assert!(q.take_results(id).unwrap().is_empty());
+    s.lose_next_reply();
+    s.finish_trial(&completed(t, 0.9), Some(b"model")).unwrap();
+    s.lose_next_reply();
+    s.put_blob(id, "k", b"v").unwrap();
+    assert_eq!(s.artifact(id, 0).unwrap().as_deref(), Some(&b"model"[..]));
+    assert_eq!(s.blob(id, "k").unwrap().as_deref(), Some(&b"v"[..]));
+}
