@@ -34,6 +34,7 @@ pub struct PgServer {
     next_db: AtomicU64,
     admin: Mutex<Option<postgres::Client>>,
     watchdog: Mutex<Option<Child>>,
+    tls: bool,
 }
 
 /// The directory of the server binaries: /usr/lib/postgresql/15/bin, else `pg_config
@@ -107,8 +108,23 @@ impl PgServer {
         SERVER.get_or_init(PgServer::start)
     }
 
-    /// initdb and start a new server. Panics (never skips) when it cannot.
+    /// initdb and start a new server without TLS. Panics (never skips) when it cannot.
     pub fn start() -> PgServer {
+        PgServer::start_inner(false)
+    }
+
+    /// As [`PgServer::start`], with TLS on: a self-signed certificate for `localhost` and
+    /// 127.0.0.1 (made with the `openssl` command), whose file [`PgServer::root_cert`] gives.
+    pub fn start_with_tls() -> PgServer {
+        PgServer::start_inner(true)
+    }
+
+    /// The certificate of a TLS server (to pass as `sslrootcert`).
+    pub fn root_cert(&self) -> PathBuf {
+        self.dir.join("server.crt")
+    }
+
+    fn start_inner(tls: bool) -> PgServer {
         let bindir = find_bindir();
         let tmp = tempfile::Builder::new()
             .prefix("automl-pg-")
@@ -118,6 +134,22 @@ impl PgServer {
         let as_postgres = is_root();
         std::fs::create_dir(dir.join("sock")).unwrap();
         std::fs::write(dir.join("pw"), SUPERUSER_PASSWORD).unwrap();
+        if tls {
+            let mut c = Command::new("openssl");
+            c.args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
+            .args(["-subj", "/CN=localhost"])
+            .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+            .arg("-keyout")
+            .arg(dir.join("server.key"))
+            .arg("-out")
+            .arg(dir.join("server.crt"));
+            run(c, "openssl req (the test server's certificate)", None);
+            let mut c = Command::new("chmod");
+            c.arg("600").arg(dir.join("server.key"));
+            run(c, "chmod of the server key", None);
+        }
         if as_postgres {
             let mut c = Command::new("chown");
             c.args(["-R", "postgres:"]).arg(&dir);
@@ -132,6 +164,7 @@ impl PgServer {
             next_db: AtomicU64::new(0),
             admin: Mutex::new(None),
             watchdog: Mutex::new(None),
+            tls,
         };
         let mut c = server.pg_cmd("initdb");
         c.arg("-D")
@@ -185,11 +218,19 @@ impl PgServer {
         let mut c = self.pg_cmd("pg_ctl");
         c.arg("-D").arg(self.data()).args(["-w", "-t", "60"]);
         if action == "start" {
-            c.arg("-l").arg(self.log()).arg("-o").arg(format!(
+            let mut opts = format!(
                 "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
                 self.port,
                 self.dir.join("sock").display()
-            ));
+            );
+            if self.tls {
+                opts.push_str(&format!(
+                    " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                    self.root_cert().display(),
+                    self.dir.join("server.key").display()
+                ));
+            }
+            c.arg("-l").arg(self.log()).arg("-o").arg(opts);
         } else {
             c.args(["-m", "fast"]);
         }
@@ -242,9 +283,14 @@ impl PgServer {
         f(c).unwrap_or_else(|e| panic!("PgServer: admin statement failed: {e:?}"))
     }
 
-    /// The TCP port.
+    /// The TCP port (the Unix socket in [`PgServer::socket_dir`] has the same number).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The directory of the server's Unix socket (local connections are trusted, no password).
+    pub fn socket_dir(&self) -> PathBuf {
+        self.dir.join("sock")
     }
 
     /// A URL of this server for `user`/`password` and database `db` (TLS off: the server has none).

@@ -82,7 +82,8 @@ pub struct QueueCounts {
 /// Implemented by the PostgreSQL store and, for tests and in-process workers, the memory store.
 pub trait TrialQueue: Send + Sync {
     /// Queue the evaluation of a started trial. Enqueueing an entry that already exists is a
-    /// no-op (so a retried call after a lost connection does not queue it twice).
+    /// no-op (so a retried call after a lost connection does not queue it twice), whatever its
+    /// state and payload. `NotFound` when the study does not exist.
     fn enqueue(&self, study_id: u64, trial_id: u64, payload: &[u8]) -> Result<(), StoreError>;
 
     /// Claim the oldest queued entry (lowest study id, then lowest trial id) of `study`
@@ -98,6 +99,8 @@ pub trait TrialQueue: Send + Sync {
 
     /// Extend a lease to `lease` from now. `Ok(false)`: the lease is no longer this worker's
     /// (it expired and was requeued, or the coordinator cancelled the entry); stop working on it.
+    /// A lease past its expiry that no [`TrialQueue::requeue_expired`] has taken back yet is
+    /// still this worker's: `renew` and `finish` succeed on it.
     fn renew(&self, lease: &Lease, lease_dur: Duration) -> Result<bool, StoreError>;
 
     /// Store the result of a claimed entry and mark it done. `Ok(false)`: the lease is no

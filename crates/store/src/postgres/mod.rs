@@ -23,6 +23,13 @@
 //! - `update_study`, `finish_trial`, `put_blob`, `delete_artifact`, `enqueue`, `renew`,
 //!   `finish`, `cancel` are idempotent.
 //!
+//! **Least privilege.** The first open of a database creates the tables, so it needs a role
+//! that may create them in the current schema (the database owner, e.g. the coordinator's).
+//! Later opens run no DDL while the schema is current, so workers can use a role with data
+//! rights only: `GRANT CONNECT ON DATABASE db TO worker; GRANT USAGE ON SCHEMA public TO
+//! worker; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO worker;`
+//! (no sequences are used; advisory locks need no grant).
+//!
 //! Not exact on a retry after an unknown commit outcome (the effect is right, the count
 //! returned may be lower): `mark_interrupted`, `apply_retention` and `requeue_expired`
 //! report only what the retry itself changed.
@@ -83,6 +90,8 @@ pub struct PgStore {
     path: PathBuf,
     conn: Mutex<Option<Client>>,
     retry_window_ms: AtomicU64,
+    /// Test hook: lose the connection right after the next call succeeds.
+    lose_next_reply: std::sync::atomic::AtomicBool,
 }
 
 /// A random 63-bit id (never negative, never 0): nonces, tokens and take ids.
@@ -273,6 +282,7 @@ impl PgStore {
             url: url.clone(),
             conn: Mutex::new(Some(client)),
             retry_window_ms: AtomicU64::new(window.as_millis() as u64),
+            lose_next_reply: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -287,9 +297,28 @@ impl PgStore {
             .store(window.as_millis() as u64, Ordering::Relaxed);
     }
 
+    /// Test hook (feature `pg-test-server`): after the next call has done its work (committed),
+    /// the server ends the connection before the caller sees the reply, as when a connection
+    /// is lost with the commit outcome unknown; the call is then retried as in production.
+    #[cfg(feature = "pg-test-server")]
+    pub fn lose_next_reply(&self) {
+        self.lose_next_reply.store(true, Ordering::SeqCst);
+    }
+
     /// The retry window in force.
     pub fn retry_window(&self) -> Duration {
         Duration::from_millis(self.retry_window_ms.load(Ordering::Relaxed))
+    }
+
+    /// Whether the current connection is encrypted (TLS), as the server reports it.
+    pub fn uses_tls(&self) -> Result<bool, StoreError> {
+        self.run("reading the connection's TLS state", |c, _| {
+            Ok(c.query_one(
+                "SELECT coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)",
+                &[],
+            )?
+            .try_get(0)?)
+        })
     }
 
     fn path(&self) -> &Path {
@@ -357,6 +386,13 @@ impl PgStore {
             }
             if let Some(client) = guard.as_mut() {
                 match op(client, retried) {
+                    Ok(_) if self.lose_next_reply.swap(false, Ordering::SeqCst) => {
+                        retried = true;
+                        let _ =
+                            client.batch_execute("SELECT pg_terminate_backend(pg_backend_pid())");
+                        *guard = None;
+                        continue;
+                    }
                     Ok(v) => return Ok(v),
                     Err(Fail::Store(e)) => return Err(e),
                     Err(Fail::Pg(e)) if is_transient(&e) => {

@@ -110,8 +110,16 @@ pub(crate) fn current_version(
     c: &mut impl GenericClient,
     path: &Path,
 ) -> Result<Option<i32>, Fail> {
+    // A scan of pg_class under the statement's snapshot, not `to_regclass`: the catalog cache
+    // is not refreshed by taking an advisory lock, so after waiting for another opener's
+    // migration `to_regclass` may still miss the table that opener created.
     let exists: bool = c
-        .query_one("SELECT to_regclass('automl_schema') IS NOT NULL", &[])?
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relname = 'automl_schema' AND n.nspname = current_schema())",
+            &[],
+        )?
         .try_get(0)?;
     if !exists {
         return Ok(None);

@@ -168,6 +168,16 @@ impl PgUrl {
             return Err(bad(raw, "it contains white space"));
         }
         let (scheme, rest) = raw.split_once("://").unwrap_or(("postgres", raw));
+        // A `?` before the last `@` means a password with an unencoded `?`: refuse it without
+        // echoing any part (the pieces would hold the password).
+        if let (Some(q), Some(at)) = (rest.find('?'), rest.rfind('@'))
+            && q < at
+        {
+            return Err(bad(
+                raw,
+                "a `?` comes before the `@`: percent-encode special characters in the user name and password (? is %3F, @ is %40, # is %23)",
+            ));
+        }
         let (main, query) = match rest.split_once('?') {
             Some((m, q)) => (m, Some(q)),
             None => (rest, None),
@@ -330,6 +340,14 @@ impl PgUrl {
     pub fn with_sslmode(&self, mode: SslMode) -> PgUrl {
         PgUrl {
             sslmode: mode,
+            ..self.clone()
+        }
+    }
+
+    /// The same URL with a root certificate file (`sslrootcert`).
+    pub fn with_sslrootcert(&self, file: &str) -> PgUrl {
+        PgUrl {
+            sslrootcert: Some(file.to_string()),
             ..self.clone()
         }
     }
