@@ -10,13 +10,11 @@
 \getenv worker_password AUTOML_WORKER_PASSWORD
 \if :{?owner_password}
 \else
-  \warn 'set AUTOML_OWNER_PASSWORD'
-  \quit
+  DO $$ BEGIN RAISE EXCEPTION 'roles.sql: set AUTOML_OWNER_PASSWORD in the environment of psql'; END $$;
 \endif
 \if :{?worker_password}
 \else
-  \warn 'set AUTOML_WORKER_PASSWORD'
-  \quit
+  DO $$ BEGIN RAISE EXCEPTION 'roles.sql: set AUTOML_WORKER_PASSWORD in the environment of psql'; END $$;
 \endif
 
 CREATE ROLE automl_owner LOGIN PASSWORD :'owner_password';
