@@ -44,7 +44,7 @@ fi
 # below the machine's total, as slurmd drains a node that reports less than configured.
 node="$(hostname -s)"
 cpus="$(nproc)"
-mem_mb=$(( $(awk '/^MemTotal:/ {print $2}' /proc/meminfo) / 1024 * 95 / 100 ))
+mem_mb=$(( $(awk '/^MemTotal:/ {print $2}' /proc/meminfo) * 95 / 100 / 1024 ))
 ctld_port="${AUTOML_SLURMCTLD_PORT:-6817}"
 slurmd_port="${AUTOML_SLURMD_PORT:-6818}"
 mkdir -p "$dir/state" "$dir/spool" "$dir/log"
@@ -93,7 +93,7 @@ export SLURM_CONF="$dir/slurm.conf"
 
 # -c: a clean state (no jobs from an earlier cluster in DIR). Both daemonise and write pid files.
 slurmctld -c -f "$SLURM_CONF"
-slurmd -f "$SLURM_CONF"
+slurmd -N "$node" -f "$SLURM_CONF"
 
 # Ready when the node is idle (it registers within a second or two; a drained node is an error).
 for i in $(seq 60); do
