@@ -5,16 +5,14 @@ use crate::args::{FitArgs, MultiFidelityArg, TaskArg};
 use crate::output::{fmt_bytes, fmt_score, fmt_secs};
 use anyhow::{Result, anyhow, bail};
 use automl_engine::{
-    EngineError, KeepModels, MultiFidelity, Progress, ReadOptions, Setting,
-    StudyBuilder, Task,
+    EngineError, KeepModels, MultiFidelity, Progress, ReadOptions, Setting, StudyBuilder, Task,
 };
+use automl_store::StoreLocation;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
-use automl_store::StoreLocation;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-
 
 /// An engine error about a setting, told as the flag it came from.
 fn flag_error(e: EngineError) -> anyhow::Error {

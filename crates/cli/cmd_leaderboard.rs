@@ -6,13 +6,13 @@
 
 use crate::args::{Format, LeaderboardArgs, SortKey};
 use crate::output::{fmt_bytes, fmt_parents, fmt_row_time, fmt_score, key_params, markdown, table};
+pub use crate::store_arg::open_existing;
 use anyhow::{Context, Result};
 use automl_core::params::ParamsExt;
 use automl_core::{Metric, StudyRecord};
 use automl_engine::{LeaderboardRow, leaderboard_owned};
 use automl_store::{StoreLocation, StoreRead};
 use serde_json::{Value, json};
-pub use crate::store_arg::open_existing;
 
 /// The study `id`, or the latest one.
 pub fn pick_study(
@@ -22,15 +22,11 @@ pub fn pick_study(
 ) -> Result<StudyRecord> {
     match id {
         Some(id) => store.study(id)?.with_context(|| {
-            format!(
-                "--study {id}: no such study in `{at}`; `automl studies` lists them"
-            )
+            format!("--study {id}: no such study in `{at}`; `automl studies` lists them")
         }),
-        None => store.latest_study()?.with_context(|| {
-            format!(
-                "the store `{at}` holds no study; run `automl fit` first"
-            )
-        }),
+        None => store
+            .latest_study()?
+            .with_context(|| format!("the store `{at}` holds no study; run `automl fit` first")),
     }
 }
 

@@ -42,9 +42,7 @@ pub fn run(a: ShowArgs) -> Result<()> {
     let t = store.trial(study.study_id, a.trial)?.with_context(|| {
         format!(
             "no trial {} in study {}; `automl leaderboard --store {}` lists the trials",
-            a.trial,
-            study.study_id,
-            a.store.store
+            a.trial, study.study_id, a.store.store
         )
     })?;
     if a.json {

@@ -1,8 +1,8 @@
 //! `automl ui`: serve the local web dashboard over a store until Ctrl-C.
 
 use anyhow::{Context, Result};
-use clap::Args;
 use automl_store::StoreLocation;
+use clap::Args;
 
 /// Arguments of `automl ui`.
 #[derive(Args, Debug)]

@@ -410,10 +410,39 @@ impl PgUrl {
     pub(crate) fn config(&self) -> postgres::Config {
         let mut c = postgres::Config::new();
         c.host(self.host()).port(self.port());
-        if let Some(u) = &self.user {
+        // As libpq: the user from PGUSER, else the login name; the password from PGPASSWORD,
+        // else the password file (PGPASSFILE or ~/.pgpass), so it can stay off the command line.
+        let user = self
+            .user
+            .clone()
+            .or_else(|| std::env::var("PGUSER").ok().filter(|u| !u.is_empty()))
+            .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()));
+        if let Some(u) = &user {
             c.user(u);
         }
-        if let Some(p) = &self.password {
+        let dbname = self.dbname.clone().or_else(|| user.clone());
+        let password = self.password.clone().or_else(|| {
+            std::env::var("PGPASSWORD")
+                .ok()
+                .filter(|p| !p.is_empty())
+                .or_else(|| {
+                    let file = std::env::var_os("PGPASSFILE")
+                        .map(std::path::PathBuf::from)
+                        .or_else(|| {
+                            std::env::var_os("HOME")
+                                .map(|h| std::path::PathBuf::from(h).join(".pgpass"))
+                        })?;
+                    let text = std::fs::read_to_string(file).ok()?;
+                    pgpass_lookup(
+                        &text,
+                        self.host(),
+                        self.port(),
+                        dbname.as_deref().unwrap_or(""),
+                        user.as_deref().unwrap_or(""),
+                    )
+                })
+        });
+        if let Some(p) = &password {
             c.password(p);
         }
         if let Some(d) = &self.dbname {
@@ -440,6 +469,56 @@ impl PgUrl {
     }
 }
 
+/// The password of the first line of a libpq password file (`host:port:db:user:password`,
+/// `*` matches anything, a backslash escapes the next character) that matches the connection.
+pub(crate) fn pgpass_lookup(
+    text: &str,
+    host: &str,
+    port: u16,
+    db: &str,
+    user: &str,
+) -> Option<String> {
+    let port = port.to_string();
+    // A Unix-socket directory matches the host `localhost` in the file, as in libpq.
+    let host = if host.starts_with('/') {
+        "localhost"
+    } else {
+        host
+    };
+    for line in text.lines() {
+        if line.trim_start().starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let mut fields = Vec::new();
+        let mut cur = String::new();
+        let mut chars = line.chars();
+        while let Some(ch) = chars.next() {
+            match ch {
+                '\\' => {
+                    if let Some(n) = chars.next() {
+                        cur.push(n);
+                    }
+                }
+                ':' if fields.len() < 4 => fields.push(std::mem::take(&mut cur)),
+                _ => cur.push(ch),
+            }
+        }
+        fields.push(cur);
+        if fields.len() != 5 {
+            continue;
+        }
+        let ok = |pat: &str, v: &str| pat == "*" || pat == v;
+        if ok(&fields[0], host)
+            && ok(&fields[1], &port)
+            && ok(&fields[2], db)
+            && ok(&fields[3], user)
+        {
+            return Some(fields[4].clone());
+        }
+    }
+    None
+}
+
 fn parse_port(raw: &str, p: &str) -> Result<u16, StoreError> {
     p.parse::<u16>()
         .ok()
@@ -457,5 +536,35 @@ impl fmt::Display for PgUrl {
 impl fmt::Debug for PgUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "PgUrl({})", self.render(true))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pgpass_lookup;
+
+    #[test]
+    fn pgpass_first_matching_line_wins_with_wildcards_and_escapes() {
+        let text = "# comment\n\
+                    db.example:5432:other:alice:wrong\n\
+                    db.example:5432:*:alice:a\\:b\\\\c\n\
+                    *:*:*:*:fallback\n";
+        assert_eq!(
+            pgpass_lookup(text, "db.example", 5432, "automl", "alice").as_deref(),
+            Some("a:b\\c")
+        );
+        assert_eq!(
+            pgpass_lookup(text, "db.example", 5433, "automl", "alice").as_deref(),
+            Some("fallback")
+        );
+        assert_eq!(
+            pgpass_lookup("h:1:d:u:p\n", "/run/postgresql", 1, "d", "u"),
+            None
+        );
+        assert_eq!(
+            pgpass_lookup("localhost:1:d:u:p\n", "/run/postgresql", 1, "d", "u").as_deref(),
+            Some("p")
+        );
+        assert_eq!(pgpass_lookup("too:few:fields\n", "too", 1, "d", "u"), None);
     }
 }
