@@ -144,6 +144,25 @@ let study = StudyBuilder::from_csv("churn.csv").time_budget(30.0).seed(1).create
 let summary = study.run(&mut |progress| eprintln!("{} trials, {}", progress.done, progress.phase))?;
 let model = automl_engine::load_model(&store, Some(summary.study.study_id), ModelChoice::Final)?;
 ```
+
+## 9. Many machines: a PostgreSQL store and `automl worker`
+
+Every `--store` also takes a PostgreSQL URL. The `fit` process then becomes the coordinator
+of workers that may run anywhere the database is reachable; the training data travels in the
+database. The same seed, `--max-trials` and `--parallelism` give the same leaderboard as the
+one-process run, with any number of workers (tested: `tests/distributed.rs`,
+`tests/slurm/run.sh`). Keep the password out of the command line: `AUTOML_STORE`,
+`PGPASSWORD` or `~/.pgpass`.
+
+```
+export AUTOML_STORE=postgres://automl_owner@db.example.org/automl?sslmode=verify-full
+automl fit churn.csv --remote-workers --parallelism 8 --max-trials 200   # the coordinator
+automl worker --jobs 4                       # on each machine (or a Slurm array / Kubernetes Job)
+automl leaderboard --top 10                  # live, from anywhere
+```
+
+The roles, leases and retries, Slurm and Kubernetes recipes and troubleshooting are in
+[docs/distributed.md](distributed.md).
 MD
 } > "$REPO/docs/user-guide.md"
 echo "wrote docs/user-guide.md"
