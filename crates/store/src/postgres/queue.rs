@@ -3,8 +3,8 @@
 //! tokens and take ids so that a call retried after a lost connection finds its own work.
 
 use super::{Fail, PgStore, db_id, nonce, read_id};
-use crate::StoreError;
 use crate::queue::{Lease, QueueCounts, QueueResult, QueueState, TrialQueue};
+use crate::{StoreError, codec};
 use std::time::Duration;
 
 const QUEUED: i16 = 0;
@@ -140,6 +140,9 @@ impl TrialQueue for PgStore {
             db_id(lease.trial_id),
             lease.token as i64,
         );
+        // Compressed like artifacts (lz4); the column is stored without PostgreSQL's own
+        // (slower) compression.
+        let result = codec::compress(result);
         self.run("finishing a queue entry", |c, _| {
             let n = c.execute(
                 "UPDATE automl_queue SET state = 2, finished_by = token, result = $4, lease_until = NULL \
@@ -227,7 +230,11 @@ impl TrialQueue for PgStore {
                     trial_id,
                     attempts: attempts(r.try_get(1).map_err(err)?, &what)?,
                     worker: r.try_get(2).map_err(err)?,
-                    result: r.try_get(3).map_err(err)?,
+                    result: r
+                        .try_get::<_, Option<Vec<u8>>>(3)
+                        .map_err(err)?
+                        .map(|packed| codec::decompress(&packed, &what))
+                        .transpose()?,
                 })
             })
             .collect()

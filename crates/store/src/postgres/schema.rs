@@ -100,6 +100,13 @@ CREATE TABLE automl_queue (
 CREATE INDEX automl_queue_queued ON automl_queue (study_id, trial_id) WHERE state = 0;
 CREATE INDEX automl_queue_claimed ON automl_queue (lease_until) WHERE state = 1;
 CREATE INDEX automl_queue_token ON automl_queue (token);
+
+-- Values arrive lz4-compressed: keep them out of line without compressing them again (pglz
+-- on megabytes of model bytes cost more than the rest of a trial's store work together).
+ALTER TABLE automl_artifact_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+ALTER TABLE automl_blob_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+ALTER TABLE automl_queue ALTER COLUMN result SET STORAGE EXTERNAL;
+ALTER TABLE automl_queue ALTER COLUMN payload SET STORAGE EXTERNAL;
 "#;
 
 /// The migrations, by the version each one brings the schema to.
