@@ -238,6 +238,30 @@ fn remote_workers_on_a_store_without_a_queue_are_a_typed_error() {
     )
     .unwrap_err();
     assert!(matches!(e, EngineError::NoQueue), "{e}");
+    // The engine refuses it too, not only the builder: creating, and resuming a study made
+    // without remote workers.
+    let e = Study::create(
+        &sled,
+        churn(),
+        SearchSpace::builtin("fast").unwrap(),
+        automl_search::by_name("bayes", SEED).unwrap(),
+        config(2, 6, remote()),
+    )
+    .err()
+    .unwrap();
+    assert!(matches!(e, EngineError::NoQueue), "{e}");
+    let plain = create(&sled, "bayes", config(2, 6, None)).id();
+    let e = Study::resume(
+        &sled,
+        plain,
+        churn(),
+        SearchSpace::builtin("fast").unwrap(),
+        automl_search::by_name("bayes", SEED).unwrap(),
+        config(2, 6, remote()),
+    )
+    .err()
+    .unwrap();
+    assert!(matches!(e, EngineError::NoQueue), "{e}");
     // Without remote workers the same store is fine.
     let study = StudyBuilder::from_csv(&flowers)
         .max_trials(2)
