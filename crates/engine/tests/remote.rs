@@ -14,15 +14,14 @@ use automl_engine::wire::{
     QueuedTrial, TrainingDataSpec, decode_evaluation, encode_evaluation, training_data_key,
 };
 use automl_engine::worker::{WorkerConfig, WorkerEvent, run_worker};
-use automl_engine::{EngineError, RemoteConfig, SledStore, Study, StudyBuilder};
+use automl_engine::{EngineError, RemoteConfig, SledStore, StudyBuilder};
 use automl_space::SearchSpace;
 use automl_store::{MemoryStore, QueueState, Store, StoreRead, TrialQueue};
 use automl_trainer::Evaluation;
 use common::{
     SEED, assert_remote_run, assert_same_rows, churn, config, create, reference, remote,
-    remote_run, rows, searched, worker,
+    remote_run, resume, rows, run_recording, searched, try_create, worker,
 };
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,7 +34,7 @@ fn workers_give_the_one_process_leaderboard_for_any_worker_count_and_finish_orde
         let want = reference("bayes", max_trials, parallelism);
         for (workers, schedule) in [(1, 1u64), (3, 2)] {
             let store = MemoryStore::new();
-            let (recorded, trials) = remote_run(
+            let trials = remote_run(
                 &store,
                 &|_| Box::new(store.clone()),
                 "bayes",
@@ -45,7 +44,7 @@ fn workers_give_the_one_process_leaderboard_for_any_worker_count_and_finish_orde
                 schedule,
             );
             let context = format!("W={parallelism}, {workers} workers");
-            assert_remote_run(&want, &recorded, &trials, max_trials, &context);
+            assert_remote_run(&want, &trials, max_trials, &context);
         }
     }
 }
@@ -59,7 +58,6 @@ fn a_trial_whose_worker_is_killed_is_retried_completes_once_and_says_so() {
     let id = study.id();
     let cancel = AtomicBool::new(false);
     let claimed = AtomicBool::new(false);
-    let mut recorded = Vec::new();
     let killed = std::thread::scope(|s| {
         // The killed worker: claims one trial with a short lease, never renews, never finishes.
         let killer = s.spawn(|| {
@@ -80,22 +78,13 @@ fn a_trial_whose_worker_is_killed_is_retried_completes_once_and_says_so() {
             }
             run_worker(&store, &worker("live", Some(id), 9), &cancel, &|_| {}).unwrap()
         });
-        let summary = study
-            .run(&mut |p| {
-                if let Some(t) = &p.last {
-                    recorded.push(t.trial_id);
-                }
-            })
-            .unwrap();
-        assert!(summary.best.is_some());
+        run_recording(study);
         let lease = killer.join().unwrap();
         live.join().unwrap();
         lease
     });
     // The killed worker coming back late cannot hand in a second result.
     assert!(!store.finish(&killed, b"late").unwrap());
-    let unique: BTreeSet<u64> = recorded.iter().copied().collect();
-    assert_eq!(unique.len(), recorded.len(), "recorded twice: {recorded:?}");
     let trials = store.trials(id).unwrap();
     let t = &trials[killed.trial_id as usize];
     assert_eq!(t.state, TrialState::Complete, "{t:?}");
@@ -240,27 +229,14 @@ fn remote_workers_on_a_store_without_a_queue_are_a_typed_error() {
     assert!(matches!(e, EngineError::NoQueue), "{e}");
     // The engine refuses it too, not only the builder: creating, and resuming a study made
     // without remote workers.
-    let e = Study::create(
-        &sled,
-        churn(),
-        SearchSpace::builtin("fast").unwrap(),
-        automl_search::by_name("bayes", SEED).unwrap(),
-        config(2, 6, remote()),
-    )
-    .err()
-    .unwrap();
+    let e = try_create(&sled, "bayes", config(2, 6, remote()))
+        .err()
+        .unwrap();
     assert!(matches!(e, EngineError::NoQueue), "{e}");
     let plain = create(&sled, "bayes", config(2, 6, None)).id();
-    let e = Study::resume(
-        &sled,
-        plain,
-        churn(),
-        SearchSpace::builtin("fast").unwrap(),
-        automl_search::by_name("bayes", SEED).unwrap(),
-        config(2, 6, remote()),
-    )
-    .err()
-    .unwrap();
+    let e = resume(&sled, plain, "bayes", config(2, 6, remote()))
+        .err()
+        .unwrap();
     assert!(matches!(e, EngineError::NoQueue), "{e}");
     // Without remote workers the same store is fine.
     let study = StudyBuilder::from_csv(&flowers)
@@ -318,7 +294,7 @@ fn enqueue(store: &MemoryStore, id: u64, t: u64, candidate: &Candidate) {
 #[test]
 fn the_training_data_blob_a_worker_reads_gives_the_one_process_folds() {
     let store = MemoryStore::new();
-    let (_, trials) = remote_run(&store, &|_| Box::new(store.clone()), "bayes", 3, 6, 1, 5);
+    let trials = remote_run(&store, &|_| Box::new(store.clone()), "bayes", 3, 6, 1, 5);
     common::assert_blob_gives_the_one_process_folds(&store, trials[0].study_id);
 }
 
@@ -413,15 +389,7 @@ fn resume_adopts_trials_that_live_workers_hold_and_requeues_expired_leases() {
     queue(0);
     std::thread::sleep(Duration::from_millis(5));
 
-    let study = Study::resume(
-        &store,
-        id,
-        churn(),
-        SearchSpace::builtin("fast").unwrap(),
-        automl_search::by_name("bayes", SEED).unwrap(),
-        config(8, 6, remote()),
-    )
-    .unwrap();
+    let study = resume(&store, id, "bayes", config(8, 6, remote())).unwrap();
     assert_eq!(study.adopted_trials(), vec![0, 1, 2]);
     assert_eq!(
         store.trial(id, 3).unwrap().unwrap().state,

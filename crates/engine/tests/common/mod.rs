@@ -7,7 +7,7 @@ use automl_core::{Budget, Metric, Rng, TrialRecord, TrialState};
 use automl_data::{Dataset, ReadOptions, load_training};
 use automl_engine::wire::{TrainingDataSpec, training_data_key};
 use automl_engine::worker::{WorkerConfig, WorkerSummary, run_worker};
-use automl_engine::{RemoteConfig, Study, StudyConfig};
+use automl_engine::{EngineError, RemoteConfig, Study, StudyConfig};
 use automl_space::SearchSpace;
 use automl_store::{MemoryStore, Store, StoreRead};
 use automl_trainer::{CvConfig, TrainingData};
@@ -95,9 +95,51 @@ pub fn remote() -> Option<RemoteConfig> {
 
 /// A study of churn in the `fast` space with `strategy`.
 pub fn create<'a>(store: &'a dyn Store, strategy: &str, cfg: StudyConfig) -> Study<'a> {
+    try_create(store, strategy, cfg).unwrap()
+}
+
+/// [`create`], or the engine's refusal.
+pub fn try_create<'a>(
+    store: &'a dyn Store,
+    strategy: &str,
+    cfg: StudyConfig,
+) -> Result<Study<'a>, EngineError> {
     let space = SearchSpace::builtin("fast").unwrap();
     let strategy = automl_search::by_name(strategy, SEED).unwrap();
-    Study::create(store, churn(), space, strategy, cfg).unwrap()
+    Study::create(store, churn(), space, strategy, cfg)
+}
+
+/// Resume study `id` of `store` (churn, `fast` space) with `strategy`.
+pub fn resume<'a>(
+    store: &'a dyn Store,
+    id: u64,
+    strategy: &str,
+    cfg: StudyConfig,
+) -> Result<Study<'a>, EngineError> {
+    let space = SearchSpace::builtin("fast").unwrap();
+    let strategy = automl_search::by_name(strategy, SEED).unwrap();
+    Study::resume(store, id, churn(), space, strategy, cfg)
+}
+
+/// Run `study` to its end, checking that it made a final model and recorded each trial once;
+/// the trial ids in the order they were recorded.
+pub fn run_recording(study: Study<'_>) -> Vec<u64> {
+    let mut recorded = Vec::new();
+    let summary = study
+        .run(&mut |p| {
+            if let Some(t) = &p.last {
+                recorded.push(t.trial_id);
+            }
+        })
+        .unwrap();
+    assert!(summary.best.is_some(), "a final model was made");
+    let unique: BTreeSet<u64> = recorded.iter().copied().collect();
+    assert_eq!(
+        unique.len(),
+        recorded.len(),
+        "a trial recorded twice: {recorded:?}"
+    );
+    recorded
 }
 
 /// A worker lane config: its own name, leases that heartbeats keep alive, and a seeded delay
@@ -129,9 +171,8 @@ pub type OpenWorkerStore<'s> = &'s (dyn Fn(usize) -> Box<dyn Store> + Sync);
 
 /// The study run by a coordinator on `coordinator` and `workers` worker threads, worker `w`
 /// on its own store handle `open(w)`, named `w<w>`, its finish order drawn from `schedule`.
-/// Checks that the study made a final model and that the workers evaluated `max_trials`
-/// trials between them; returns the trial ids in the order they were recorded, and the
-/// trials.
+/// Checks that the study made a final model, recorded each trial once, and that the workers
+/// evaluated `max_trials` trials between them; returns the trials.
 pub fn remote_run(
     coordinator: &dyn Store,
     open: OpenWorkerStore<'_>,
@@ -140,7 +181,7 @@ pub fn remote_run(
     parallelism: usize,
     workers: usize,
     schedule: u64,
-) -> (Vec<u64>, Vec<TrialRecord>) {
+) -> Vec<TrialRecord> {
     let study = create(
         coordinator,
         strategy,
@@ -148,7 +189,6 @@ pub fn remote_run(
     );
     let id = study.id();
     let cancel = AtomicBool::new(false);
-    let mut recorded = Vec::new();
     let summaries: Vec<WorkerSummary> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|w| {
@@ -160,14 +200,7 @@ pub fn remote_run(
                 })
             })
             .collect();
-        let summary = study
-            .run(&mut |p| {
-                if let Some(t) = &p.last {
-                    recorded.push(t.trial_id);
-                }
-            })
-            .unwrap();
-        assert!(summary.best.is_some(), "a final model was made");
+        run_recording(study);
         // Every worker exits on its own once the study has ended.
         handles
             .into_iter()
@@ -179,25 +212,13 @@ pub fn remote_run(
         finished, max_trials,
         "each trial evaluated once: {summaries:?}"
     );
-    (recorded, coordinator.trials(id).unwrap())
+    coordinator.trials(id).unwrap()
 }
 
-/// Assert what a remote run with no lost worker must show: every trial recorded once, trials
-/// 0..max_trials searched, each complete at its first attempt by a named worker, and the
-/// leaderboard of the one-process run `want`.
-pub fn assert_remote_run(
-    want: &[Row],
-    recorded: &[u64],
-    trials: &[TrialRecord],
-    max_trials: u64,
-    context: &str,
-) {
-    let unique: BTreeSet<u64> = recorded.iter().copied().collect();
-    assert_eq!(
-        unique.len(),
-        recorded.len(),
-        "{context}: a trial recorded twice: {recorded:?}"
-    );
+/// Assert what a remote run with no lost worker must show: trials 0..max_trials searched,
+/// each complete at its first attempt by a named worker, and the leaderboard of the
+/// one-process run `want`.
+pub fn assert_remote_run(want: &[Row], trials: &[TrialRecord], max_trials: u64, context: &str) {
     let searched = searched(trials);
     for t in &searched {
         assert_eq!(t.state, TrialState::Complete, "{context}: {t:?}");
