@@ -59,7 +59,8 @@ pub struct WorkerConfig {
     pub heartbeat: Duration,
     /// The worker's name in the queue and in the trial records (`host:pid` by default).
     pub name: String,
-    /// Test hook: hold each result back this long before handing it back.
+    /// Test hook: hold each result back this long before handing it back (the delay counts
+    /// as evaluation time: a worker stopped during it drops the result).
     pub finish_delay: Option<FinishDelay>,
 }
 
