@@ -59,7 +59,8 @@ pub struct WorkerConfig {
     pub heartbeat: Duration,
     /// The worker's name in the queue and in the trial records (`host:pid` by default).
     pub name: String,
-    /// Test hook: hold each result back this long before handing it back.
+    /// Test hook: hold each result back this long before handing it back (the delay counts
+    /// as evaluation time: a worker stopped during it drops the result).
     pub finish_delay: Option<FinishDelay>,
 }
 
@@ -307,16 +308,19 @@ impl Worker<'_> {
         let eval = match work {
             Work::Done(eval) => *eval,
             Work::Dropped => {
-                self.dropped.fetch_add(1, Ordering::SeqCst);
-                (self.progress)(&WorkerEvent::Dropped {
-                    study_id: lease.study_id,
-                    trial_id: lease.trial_id,
-                });
+                self.dropped(&lease);
                 return Ok(());
             }
         };
         if let Some(delay) = &self.cfg.finish_delay {
+            // The delay stands for a longer evaluation: a worker stopped during it drops the
+            // work as if stopped mid-evaluation (handing the result in early would break the
+            // finish order the hook sets, and hide a cancelled worker from tests).
             self.pause(delay(lease.study_id, lease.trial_id));
+            if self.stopping() {
+                self.dropped(&lease);
+                return Ok(());
+            }
         }
         if self.queue.finish(&lease, &encode_evaluation(&eval))? {
             self.finished.fetch_add(1, Ordering::SeqCst);
@@ -328,13 +332,18 @@ impl Worker<'_> {
                 seconds: started.elapsed().as_secs_f64(),
             });
         } else {
-            self.dropped.fetch_add(1, Ordering::SeqCst);
-            (self.progress)(&WorkerEvent::Dropped {
-                study_id: lease.study_id,
-                trial_id: lease.trial_id,
-            });
+            self.dropped(&lease);
         }
         Ok(())
+    }
+
+    /// Count and report a trial whose result is not handed back.
+    fn dropped(&self, lease: &Lease) {
+        self.dropped.fetch_add(1, Ordering::SeqCst);
+        (self.progress)(&WorkerEvent::Dropped {
+            study_id: lease.study_id,
+            trial_id: lease.trial_id,
+        });
     }
 
     /// Evaluate on a thread of its own while this lane renews the lease.

@@ -3,14 +3,15 @@
 //! real models); a test executor delays each result by a seeded, per-trial amount so that
 //! trials finish out of order, differently for each `jobs`.
 
-use automl_core::{Rng, TrialRecord};
-use automl_data::{ReadOptions, load_training};
+mod common;
+
+use automl_core::Rng;
 use automl_engine::study::{Executor, Job, MakeExecutor};
 use automl_engine::{EngineError, Phase, Study, StudyConfig};
 use automl_space::SearchSpace;
 use automl_store::{MemoryStore, StoreRead};
 use automl_trainer::{Evaluation, TrainingData, evaluate};
-use std::path::Path;
+use common::{Row, assert_same_rows, churn, rows};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::Duration;
@@ -57,28 +58,8 @@ fn delayed(schedule: u64) -> MakeExecutor<'static> {
     })
 }
 
-/// What must be identical: trial id, family, parameters, lineage, state, fold scores (bits).
-type Row = (u64, String, String, Vec<u64>, String, Vec<u64>);
-
-fn rows(trials: &[TrialRecord]) -> Vec<Row> {
-    trials
-        .iter()
-        .map(|t| {
-            (
-                t.trial_id,
-                t.candidate.family.clone(),
-                format!("{:?}", t.candidate.params),
-                t.candidate.parents.clone(),
-                t.state.as_str().to_string(),
-                t.fold_scores.iter().map(|s| s.to_bits()).collect(),
-            )
-        })
-        .collect()
-}
-
 fn run(strategy: &str, jobs: usize, schedule: u64, max_trials: u64) -> Vec<Row> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/churn.csv");
-    let data = load_training(&path, &ReadOptions::default()).unwrap();
+    let data = churn();
     let store = MemoryStore::new();
     let config = StudyConfig {
         name: format!("{strategy}-j{jobs}"),
@@ -123,14 +104,7 @@ fn same_leaderboard_with_1_2_and_6_jobs_under_scrambled_finish_orders() {
         let reference = run(strategy, 1, schedule, 30);
         for jobs in [2, 6] {
             let other = run(strategy, jobs, schedule + jobs as u64, 30);
-            for (a, b) in reference.iter().zip(&other) {
-                assert_eq!(
-                    a, b,
-                    "{strategy}: jobs 1 vs jobs {jobs} differ at trial {}",
-                    a.0
-                );
-            }
-            assert_eq!(reference.len(), other.len(), "{strategy}: jobs 1 vs {jobs}");
+            assert_same_rows(&reference, &other, &format!("{strategy}: jobs 1 vs {jobs}"));
         }
     }
 }

@@ -4,428 +4,47 @@
 //! one-process run, whatever the number of workers and the order they finish in. Leases that
 //! expire are retried and recorded; trials that live workers hold survive a resume.
 //!
-//! The shared store is a `MemoryStore` with a small trial queue beside it (`QueueStore`
-//! below), kept in this file until the memory store's own queue lands.
+//! The shared store is a `MemoryStore` (its clones are handles on one store, as processes
+//! attach to one database); tests/remote_postgres.rs runs the core checks on PostgreSQL.
 
-use automl_core::{Budget, Candidate, Rng, TrialRecord, TrialState};
-use automl_data::{Dataset, ReadOptions, load_training};
-use automl_engine::wire::{QueuedTrial, TrainingDataSpec, encode_evaluation, training_data_key};
+mod common;
+
+use automl_core::{Candidate, Rng, TrialState};
+use automl_engine::wire::{
+    QueuedTrial, TrainingDataSpec, decode_evaluation, encode_evaluation, training_data_key,
+};
 use automl_engine::worker::{WorkerConfig, WorkerEvent, run_worker};
-use automl_engine::{
-    EngineError, RemoteConfig, SledStore, Study, StudyBuilder, StudyConfig, TrialQueue,
-};
+use automl_engine::{EngineError, RemoteConfig, SledStore, StudyBuilder};
 use automl_space::SearchSpace;
-use automl_store::{
-    Lease, MemoryStore, QueueCounts, QueueResult, QueueState, Store, StoreError, StoreRead,
-};
+use automl_store::{MemoryStore, QueueState, Store, StoreRead, TrialQueue};
 use automl_trainer::Evaluation;
-use std::collections::{BTreeMap, BTreeSet};
+use common::{
+    SEED, assert_remote_run, assert_same_rows, churn, config, create, reference, remote,
+    remote_run, resume, rows, run_recording, searched, try_create, worker,
+};
 use std::path::Path;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-// ---------------------------------------------------------------------------------------------
-// A memory store with a trial queue (stopgap until MemoryStore implements TrialQueue).
-
-struct Entry {
-    state: QueueState,
-    payload: Vec<u8>,
-    attempts: u32,
-    token: u64,
-    until: Instant,
-    worker: String,
-    result: Option<Vec<u8>>,
-}
-
-/// The queue's entries by (study, trial), and the last claim token given.
-type Entries = (BTreeMap<(u64, u64), Entry>, u64);
-
-#[derive(Default)]
-struct QueueStore {
-    inner: MemoryStore,
-    queue: Mutex<Entries>,
-}
-
-impl StoreRead for QueueStore {
-    fn studies(&self) -> Result<Vec<automl_core::StudyRecord>, StoreError> {
-        self.inner.studies()
-    }
-    fn study(&self, id: u64) -> Result<Option<automl_core::StudyRecord>, StoreError> {
-        self.inner.study(id)
-    }
-    fn latest_study(&self) -> Result<Option<automl_core::StudyRecord>, StoreError> {
-        self.inner.latest_study()
-    }
-    fn trials(&self, study_id: u64) -> Result<Vec<TrialRecord>, StoreError> {
-        self.inner.trials(study_id)
-    }
-    fn trial(&self, study_id: u64, trial_id: u64) -> Result<Option<TrialRecord>, StoreError> {
-        self.inner.trial(study_id, trial_id)
-    }
-    fn artifact(&self, study_id: u64, trial_id: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.artifact(study_id, trial_id)
-    }
-    fn blob(&self, study_id: u64, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.blob(study_id, key)
-    }
-}
-
-impl Store for QueueStore {
-    fn create_study(&self, study: automl_core::StudyRecord) -> Result<u64, StoreError> {
-        self.inner.create_study(study)
-    }
-    fn update_study(&self, study: &automl_core::StudyRecord) -> Result<(), StoreError> {
-        self.inner.update_study(study)
-    }
-    fn start_trial(
-        &self,
-        study_id: u64,
-        candidate: &Candidate,
-        strategy: &str,
-        seed: u64,
-    ) -> Result<TrialRecord, StoreError> {
-        self.inner.start_trial(study_id, candidate, strategy, seed)
-    }
-    fn finish_trial(&self, r: &TrialRecord, artifact: Option<&[u8]>) -> Result<(), StoreError> {
-        self.inner.finish_trial(r, artifact)
-    }
-    fn put_blob(&self, study_id: u64, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        self.inner.put_blob(study_id, key, bytes)
-    }
-    fn delete_artifact(&self, study_id: u64, trial_id: u64) -> Result<(), StoreError> {
-        self.inner.delete_artifact(study_id, trial_id)
-    }
-    fn mark_interrupted(&self, study_id: u64) -> Result<usize, StoreError> {
-        self.inner.mark_interrupted(study_id)
-    }
-    fn apply_retention(
-        &self,
-        study_id: u64,
-        keep: u64,
-        higher: bool,
-        protect: &[u64],
-    ) -> Result<usize, StoreError> {
-        self.inner.apply_retention(study_id, keep, higher, protect)
-    }
-    fn flush(&self) -> Result<(), StoreError> {
-        self.inner.flush()
-    }
-    fn queue(&self) -> Option<&dyn TrialQueue> {
-        Some(self)
-    }
-}
-
-impl TrialQueue for QueueStore {
-    fn enqueue(&self, study_id: u64, trial_id: u64, payload: &[u8]) -> Result<(), StoreError> {
-        let mut g = self.queue.lock().unwrap();
-        g.0.entry((study_id, trial_id)).or_insert_with(|| Entry {
-            state: QueueState::Queued,
-            payload: payload.to_vec(),
-            attempts: 0,
-            token: 0,
-            until: Instant::now(),
-            worker: String::new(),
-            result: None,
-        });
-        Ok(())
-    }
-    fn claim(
-        &self,
-        worker: &str,
-        study: Option<u64>,
-        lease: Duration,
-    ) -> Result<Option<Lease>, StoreError> {
-        let mut g = self.queue.lock().unwrap();
-        g.1 += 1;
-        let token = g.1;
-        let Some((&(s, t), e)) =
-            g.0.iter_mut()
-                .find(|((s, _), e)| e.state == QueueState::Queued && study.is_none_or(|x| x == *s))
-        else {
-            return Ok(None);
-        };
-        e.state = QueueState::Claimed;
-        e.attempts += 1;
-        e.token = token;
-        e.until = Instant::now() + lease;
-        e.worker = worker.to_string();
-        Ok(Some(Lease {
-            study_id: s,
-            trial_id: t,
-            token,
-            attempt: e.attempts,
-            payload: e.payload.clone(),
-        }))
-    }
-    fn renew(&self, lease: &Lease, dur: Duration) -> Result<bool, StoreError> {
-        let mut g = self.queue.lock().unwrap();
-        match g.0.get_mut(&(lease.study_id, lease.trial_id)) {
-            Some(e) if e.state == QueueState::Claimed && e.token == lease.token => {
-                e.until = Instant::now() + dur;
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
-    }
-    fn finish(&self, lease: &Lease, result: &[u8]) -> Result<bool, StoreError> {
-        let mut g = self.queue.lock().unwrap();
-        match g.0.get_mut(&(lease.study_id, lease.trial_id)) {
-            Some(e) if e.state == QueueState::Claimed && e.token == lease.token => {
-                e.state = QueueState::Done;
-                e.result = Some(result.to_vec());
-                Ok(true)
-            }
-            Some(e) if e.state == QueueState::Done && e.token == lease.token => Ok(true),
-            _ => Ok(false),
-        }
-    }
-    fn requeue_expired(
-        &self,
-        study: Option<u64>,
-        max_attempts: u32,
-    ) -> Result<Vec<(u64, u64)>, StoreError> {
-        let mut g = self.queue.lock().unwrap();
-        let now = Instant::now();
-        let mut out = Vec::new();
-        for (&(s, t), e) in g.0.iter_mut() {
-            if e.state == QueueState::Claimed && e.until <= now && study.is_none_or(|x| x == s) {
-                e.state = if e.attempts >= max_attempts {
-                    QueueState::Lost
-                } else {
-                    QueueState::Queued
-                };
-                out.push((s, t));
-            }
-        }
-        Ok(out)
-    }
-    fn take_results(&self, study_id: u64) -> Result<Vec<QueueResult>, StoreError> {
-        let mut g = self.queue.lock().unwrap();
-        let mut out = Vec::new();
-        for (&(s, t), e) in g.0.iter_mut() {
-            if s == study_id && matches!(e.state, QueueState::Done | QueueState::Lost) {
-                let lost = e.state == QueueState::Lost;
-                out.push(QueueResult {
-                    trial_id: t,
-                    attempts: e.attempts,
-                    worker: if lost {
-                        String::new()
-                    } else {
-                        e.worker.clone()
-                    },
-                    result: e.result.take(),
-                });
-                e.state = QueueState::Closed;
-            }
-        }
-        Ok(out)
-    }
-    fn cancel(&self, study_id: u64, trial_id: u64) -> Result<(), StoreError> {
-        let mut g = self.queue.lock().unwrap();
-        if let Some(e) = g.0.get_mut(&(study_id, trial_id)) {
-            e.state = QueueState::Closed;
-        }
-        Ok(())
-    }
-    fn entry_state(&self, study_id: u64, trial_id: u64) -> Result<Option<QueueState>, StoreError> {
-        Ok(self
-            .queue
-            .lock()
-            .unwrap()
-            .0
-            .get(&(study_id, trial_id))
-            .map(|e| e.state))
-    }
-    fn counts(&self, study_id: u64) -> Result<QueueCounts, StoreError> {
-        let g = self.queue.lock().unwrap();
-        let mut c = QueueCounts::default();
-        let mut workers = BTreeSet::new();
-        for (_, e) in g.0.range((study_id, 0)..=(study_id, u64::MAX)) {
-            match e.state {
-                QueueState::Queued => c.queued += 1,
-                QueueState::Claimed => {
-                    c.claimed += 1;
-                    workers.insert(e.worker.clone());
-                }
-                QueueState::Done | QueueState::Lost => c.done += 1,
-                QueueState::Closed => {}
-            }
-        }
-        c.workers = workers.len() as u64;
-        Ok(c)
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Helpers.
-
-const SEED: u64 = 7;
-
-fn churn() -> Dataset {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/churn.csv");
-    load_training(&path, &ReadOptions::default()).unwrap()
-}
-
-fn config(max_trials: u64, parallelism: usize, remote: Option<RemoteConfig>) -> StudyConfig {
-    StudyConfig {
-        name: "remote".into(),
-        budget: Budget {
-            time_s: None,
-            max_trials: Some(max_trials),
-        },
-        seed: SEED,
-        jobs: 2,
-        parallelism,
-        remote,
-        memory_limit: Some(8 << 30),
-        ..StudyConfig::default()
-    }
-}
-
-fn remote() -> Option<RemoteConfig> {
-    Some(RemoteConfig {
-        local_lanes: 0,
-        max_attempts: 3,
-        requeue_every: Duration::from_millis(50),
-    })
-}
-
-fn create<'a>(store: &'a dyn Store, cfg: StudyConfig) -> Study<'a> {
-    let space = SearchSpace::builtin("fast").unwrap();
-    let strategy = automl_search::by_name("bayes", SEED).unwrap();
-    Study::create(store, churn(), space, strategy, cfg).unwrap()
-}
-
-/// A worker lane config: its own name, short leases, and a seeded delay before each result
-/// is handed back (0-60 ms), so that trials finish in a scrambled order.
-fn worker(name: &str, study: Option<u64>, schedule: u64) -> WorkerConfig {
-    WorkerConfig {
-        study,
-        jobs: 1,
-        idle_timeout: Duration::from_millis(300),
-        lease: Duration::from_secs(5),
-        heartbeat: Duration::from_millis(100),
-        name: name.to_string(),
-        finish_delay: Some(Arc::new(move |_, trial| {
-            Duration::from_millis(Rng::derive_seed(schedule, trial) % 61)
-        })),
-    }
-}
-
-/// What must be identical: trial id, family, parameters, lineage, state, fold scores (bits).
-type Row = (u64, String, String, Vec<u64>, String, Vec<u64>);
-
-fn rows(trials: &[TrialRecord]) -> Vec<Row> {
-    trials
-        .iter()
-        .map(|t| {
-            (
-                t.trial_id,
-                t.candidate.family.clone(),
-                format!("{:?}", t.candidate.params),
-                t.candidate.parents.clone(),
-                t.state.as_str().to_string(),
-                t.fold_scores.iter().map(|s| s.to_bits()).collect(),
-            )
-        })
-        .collect()
-}
-
-/// The one-process run: trials on threads of this process.
-fn reference(max_trials: u64, parallelism: usize) -> Vec<Row> {
-    let store = MemoryStore::new();
-    let study = create(&store, config(max_trials, parallelism, None));
-    let summary = study.run(&mut |_| {}).unwrap();
-    rows(&store.trials(summary.study.study_id).unwrap())
-}
-
-/// The same study with a coordinator and `workers` worker threads; the trial ids recorded
-/// (in recording order) and the trials.
-fn remote_run(
-    max_trials: u64,
-    parallelism: usize,
-    workers: usize,
-    schedule: u64,
-) -> (Vec<u64>, Vec<TrialRecord>) {
-    let store = QueueStore::default();
-    let study = create(&store, config(max_trials, parallelism, remote()));
-    let id = study.id();
-    let cancel = AtomicBool::new(false);
-    let mut recorded = Vec::new();
-    let summaries = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|w| {
-                let (store, cancel) = (&store, &cancel);
-                s.spawn(move || {
-                    let cfg = worker(&format!("w{w}"), Some(id), schedule * 10 + w as u64);
-                    run_worker(store, &cfg, cancel, &|_| {})
-                })
-            })
-            .collect();
-        let summary = study
-            .run(&mut |p| {
-                if let Some(t) = &p.last {
-                    recorded.push(t.trial_id);
-                }
-            })
-            .unwrap();
-        assert!(summary.best.is_some(), "a final model was made");
-        // Every worker exits on its own once the study has ended.
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap().unwrap())
-            .collect::<Vec<_>>()
-    });
-    let finished: u64 = summaries.iter().map(|s| s.finished).sum();
-    assert_eq!(
-        finished, max_trials,
-        "each trial evaluated once: {summaries:?}"
-    );
-    (recorded, store.trials(id).unwrap())
-}
-
-fn searched(trials: &[TrialRecord]) -> Vec<TrialRecord> {
-    trials
-        .iter()
-        .filter(|t| !automl_core::is_meta_family(&t.candidate.family))
-        .cloned()
-        .collect()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Tests.
+use std::time::Duration;
 
 #[test]
 fn workers_give_the_one_process_leaderboard_for_any_worker_count_and_finish_order() {
     let max_trials = 14;
     for parallelism in [6, 3] {
-        let want = reference(max_trials, parallelism);
+        let want = reference("bayes", max_trials, parallelism);
         for (workers, schedule) in [(1, 1u64), (3, 2)] {
-            let (recorded, trials) = remote_run(max_trials, parallelism, workers, schedule);
-            let searched_ids: Vec<u64> = searched(&trials).iter().map(|t| t.trial_id).collect();
-            let unique: BTreeSet<u64> = recorded.iter().copied().collect();
-            assert_eq!(
-                unique.len(),
-                recorded.len(),
-                "a trial recorded twice: {recorded:?}"
+            let store = MemoryStore::new();
+            let trials = remote_run(
+                &store,
+                &|_| Box::new(store.clone()),
+                "bayes",
+                max_trials,
+                parallelism,
+                workers,
+                schedule,
             );
-            for t in searched(&trials) {
-                assert_eq!(t.state, TrialState::Complete, "{t:?}");
-                assert_eq!(t.extra.get("attempts").map(String::as_str), Some("1"));
-                assert!(t.extra.get("worker").is_some_and(|w| w.starts_with('w')));
-            }
-            assert_eq!(searched_ids, (0..max_trials).collect::<Vec<_>>());
-            let got = rows(&trials);
-            for (a, b) in want.iter().zip(&got) {
-                assert_eq!(
-                    a, b,
-                    "W={parallelism}, {workers} workers: differs from the one-process run at \
-                     trial {}",
-                    a.0
-                );
-            }
-            assert_eq!(want.len(), got.len(), "W={parallelism}, {workers} workers");
+            let context = format!("W={parallelism}, {workers} workers");
+            assert_remote_run(&want, &trials, max_trials, &context);
         }
     }
 }
@@ -433,13 +52,12 @@ fn workers_give_the_one_process_leaderboard_for_any_worker_count_and_finish_orde
 #[test]
 fn a_trial_whose_worker_is_killed_is_retried_completes_once_and_says_so() {
     let max_trials = 10;
-    let want = reference(max_trials, 6);
-    let store = QueueStore::default();
-    let study = create(&store, config(max_trials, 6, remote()));
+    let want = reference("bayes", max_trials, 6);
+    let store = MemoryStore::new();
+    let study = create(&store, "bayes", config(max_trials, 6, remote()));
     let id = study.id();
     let cancel = AtomicBool::new(false);
     let claimed = AtomicBool::new(false);
-    let mut recorded = Vec::new();
     let killed = std::thread::scope(|s| {
         // The killed worker: claims one trial with a short lease, never renews, never finishes.
         let killer = s.spawn(|| {
@@ -460,22 +78,13 @@ fn a_trial_whose_worker_is_killed_is_retried_completes_once_and_says_so() {
             }
             run_worker(&store, &worker("live", Some(id), 9), &cancel, &|_| {}).unwrap()
         });
-        let summary = study
-            .run(&mut |p| {
-                if let Some(t) = &p.last {
-                    recorded.push(t.trial_id);
-                }
-            })
-            .unwrap();
-        assert!(summary.best.is_some());
+        run_recording(study);
         let lease = killer.join().unwrap();
         live.join().unwrap();
         lease
     });
     // The killed worker coming back late cannot hand in a second result.
     assert!(!store.finish(&killed, b"late").unwrap());
-    let unique: BTreeSet<u64> = recorded.iter().copied().collect();
-    assert_eq!(unique.len(), recorded.len(), "recorded twice: {recorded:?}");
     let trials = store.trials(id).unwrap();
     let t = &trials[killed.trial_id as usize];
     assert_eq!(t.state, TrialState::Complete, "{t:?}");
@@ -487,20 +96,20 @@ fn a_trial_whose_worker_is_killed_is_retried_completes_once_and_says_so() {
     {
         assert_eq!(o.extra.get("attempts").map(String::as_str), Some("1"));
     }
-    assert_eq!(want, rows(&trials)[..want.len()].to_vec());
+    assert_same_rows(&want, &rows(&trials), "a killed worker");
     assert_eq!(searched(&trials).len() as u64, max_trials);
 }
 
 #[test]
 fn a_trial_lost_more_often_than_the_attempt_limit_is_a_failed_record() {
-    let store = QueueStore::default();
+    let store = MemoryStore::new();
     let mut cfg = config(3, 6, remote());
     cfg.remote = Some(RemoteConfig {
         max_attempts: 2,
         requeue_every: Duration::from_millis(20),
         ..RemoteConfig::default()
     });
-    let study = create(&store, cfg);
+    let study = create(&store, "bayes", cfg);
     let id = study.id();
     let stop = AtomicBool::new(false);
     let summary = std::thread::scope(|s| {
@@ -531,7 +140,7 @@ fn a_trial_lost_more_often_than_the_attempt_limit_is_a_failed_record() {
 
 #[test]
 fn a_worker_started_before_its_study_waits_for_it_and_exits_when_it_ends() {
-    let store = QueueStore::default();
+    let store = MemoryStore::new();
     let cancel = AtomicBool::new(false);
     let events = Mutex::new(Vec::new());
     std::thread::scope(|s| {
@@ -542,7 +151,7 @@ fn a_worker_started_before_its_study_waits_for_it_and_exits_when_it_ends() {
         });
         std::thread::sleep(Duration::from_millis(100));
         assert!(!w.is_finished(), "the worker waits for study 1");
-        let study = create(&store, config(4, 6, remote()));
+        let study = create(&store, "bayes", config(4, 6, remote()));
         assert_eq!(study.id(), 1);
         study.run(&mut |_| {}).unwrap();
         let summary = w.join().unwrap().unwrap();
@@ -570,7 +179,7 @@ fn a_worker_started_before_its_study_waits_for_it_and_exits_when_it_ends() {
 
 #[test]
 fn a_worker_without_a_study_exits_after_its_idle_timeout() {
-    let store = QueueStore::default();
+    let store = MemoryStore::new();
     let summary = run_worker(
         &store,
         &worker("idle", None, 0),
@@ -583,17 +192,17 @@ fn a_worker_without_a_study_exits_after_its_idle_timeout() {
 
 #[test]
 fn the_coordinator_can_evaluate_in_its_own_lanes() {
-    let store = QueueStore::default();
+    let store = MemoryStore::new();
     let mut cfg = config(8, 3, remote());
     cfg.remote = Some(RemoteConfig {
         local_lanes: 2,
         ..RemoteConfig::default()
     });
-    let study = create(&store, cfg);
+    let study = create(&store, "bayes", cfg);
     let summary = study.run(&mut |_| {}).unwrap();
     let trials = store.trials(summary.study.study_id).unwrap();
-    let want = reference(8, 3);
-    assert_eq!(want, rows(&trials)[..want.len()].to_vec());
+    let want = reference("bayes", 8, 3);
+    assert_same_rows(&want, &rows(&trials), "the coordinator's own lanes");
     assert_eq!(summary.study.parallelism, Some(3));
 }
 
@@ -618,6 +227,17 @@ fn remote_workers_on_a_store_without_a_queue_are_a_typed_error() {
     )
     .unwrap_err();
     assert!(matches!(e, EngineError::NoQueue), "{e}");
+    // The engine refuses it too, not only the builder: creating, and resuming a study made
+    // without remote workers.
+    let e = try_create(&sled, "bayes", config(2, 6, remote()))
+        .err()
+        .unwrap();
+    assert!(matches!(e, EngineError::NoQueue), "{e}");
+    let plain = create(&sled, "bayes", config(2, 6, None)).id();
+    let e = resume(&sled, plain, "bayes", config(2, 6, remote()))
+        .err()
+        .unwrap();
+    assert!(matches!(e, EngineError::NoQueue), "{e}");
     // Without remote workers the same store is fine.
     let study = StudyBuilder::from_csv(&flowers)
         .max_trials(2)
@@ -630,20 +250,13 @@ fn remote_workers_on_a_store_without_a_queue_are_a_typed_error() {
     );
 }
 
-#[test]
-fn resume_adopts_trials_that_live_workers_hold_and_requeues_expired_leases() {
-    let store = QueueStore::default();
-    let data = churn();
-    let space = SearchSpace::builtin("fast").unwrap();
-    let dead = create(&store, config(8, 3, remote()));
-    let id = dead.id();
-    drop(dead);
-    // A coordinator that died mid-search: it had stored the training data, queued trials
-    // 0-2 and started trial 3 without queueing it.
+/// The blob key of study `id`'s training data, and the data the coordinator stores there.
+fn training_data_of(store: &dyn StoreRead, id: u64) -> (String, TrainingDataSpec) {
     let record = store.study(id).unwrap().unwrap();
+    let data = churn();
     let spec = TrainingDataSpec {
-        features: data.features.clone(),
-        y: data.y.clone(),
+        features: data.features,
+        y: data.y,
         task: data.task,
         n_classes: data.classes.len(),
         metric: automl_core::Metric::from_name(&record.metric).unwrap(),
@@ -653,20 +266,104 @@ fn resume_adopts_trials_that_live_workers_hold_and_requeues_expired_leases() {
         },
         memory_limit: 8 << 30,
     };
-    store
-        .put_blob(id, &training_data_key(&record.fingerprint), &spec.encode())
-        .unwrap();
+    (training_data_key(&record.fingerprint), spec)
+}
+
+/// A default decision tree.
+fn tree() -> Candidate {
+    let space = SearchSpace::builtin("fast").unwrap();
     let family = space.family("decision_tree").unwrap();
-    let candidate = Candidate::new("decision_tree", family.default_params(data.task), "default");
-    let queue = |t: u64| {
-        let payload = QueuedTrial {
-            trial_id: t,
-            candidate: candidate.clone(),
-            seed: Rng::derive_seed(SEED, t),
-            deadline_ms: None,
-        };
-        store.enqueue(id, t, &payload.encode()).unwrap();
+    Candidate::new(
+        "decision_tree",
+        family.default_params(automl_core::Task::Binary),
+        "default",
+    )
+}
+
+/// Queue the evaluation of trial `t` of study `id` (started already) as a coordinator does.
+fn enqueue(store: &MemoryStore, id: u64, t: u64, candidate: &Candidate) {
+    let payload = QueuedTrial {
+        trial_id: t,
+        candidate: candidate.clone(),
+        seed: Rng::derive_seed(SEED, t),
+        deadline_ms: None,
     };
+    store.enqueue(id, t, &payload.encode()).unwrap();
+}
+
+#[test]
+fn the_training_data_blob_a_worker_reads_gives_the_one_process_folds() {
+    let store = MemoryStore::new();
+    let trials = remote_run(&store, &|_| Box::new(store.clone()), "bayes", 3, 6, 1, 5);
+    common::assert_blob_gives_the_one_process_folds(&store, trials[0].study_id);
+}
+
+#[test]
+fn a_missing_or_damaged_training_data_blob_fails_the_trial_with_a_clear_error() {
+    let store = MemoryStore::new();
+    let mut cases: Vec<(Option<Vec<u8>>, &str)> = Vec::new();
+    let (_, good) = training_data_of(&store, create(&store, "bayes", config(1, 6, None)).id());
+    let bytes = good.encode();
+    cases.push((
+        Some(bytes[..bytes.len() / 2].to_vec()),
+        "corrupt training data",
+    ));
+    let mut version = bytes.clone();
+    version[0] = 9;
+    cases.push((Some(version), "format version 9"));
+    let mut short = good.clone();
+    short.y.pop();
+    cases.push((Some(short.encode()), "600 feature rows for 599 targets"));
+    let mut class = good;
+    class.y[3] = 7.0;
+    cases.push((Some(class.encode()), "a class target out of range"));
+    cases.push((None, "is not in the store (blob `training-data/"));
+    let mut ids = Vec::new();
+    for (blob, _) in &cases {
+        let id = create(&store, "bayes", config(1, 6, remote())).id();
+        let (key, _) = training_data_of(&store, id);
+        if let Some(b) = blob {
+            store.put_blob(id, &key, b).unwrap();
+        }
+        let t = store.start_trial(id, &tree(), "bayes", 0).unwrap();
+        enqueue(&store, id, t.trial_id, &tree());
+        ids.push(id);
+    }
+    // One worker for every study: each trial fails, the worker goes on to the next.
+    let summary = run_worker(
+        &store,
+        &worker("w", None, 0),
+        &AtomicBool::new(false),
+        &|_| {},
+    )
+    .unwrap();
+    assert_eq!(summary.finished, cases.len() as u64, "{summary:?}");
+    for (id, (_, want)) in ids.into_iter().zip(&cases) {
+        let results = store.take_results(id).unwrap();
+        assert_eq!(results.len(), 1, "study {id}");
+        let eval = decode_evaluation(results[0].result.as_deref().unwrap()).unwrap();
+        assert_eq!(eval.state, TrialState::Failed, "study {id}");
+        let e = eval.error.unwrap();
+        assert!(
+            e.starts_with("the worker could not evaluate this trial: ") && e.contains(want),
+            "study {id}: {e}"
+        );
+        assert!(!e.contains('\n'), "one line: {e}");
+    }
+}
+
+#[test]
+fn resume_adopts_trials_that_live_workers_hold_and_requeues_expired_leases() {
+    let store = MemoryStore::new();
+    let dead = create(&store, "bayes", config(8, 3, remote()));
+    let id = dead.id();
+    drop(dead);
+    // A coordinator that died mid-search: it had stored the training data, queued trials
+    // 0-2 and started trial 3 without queueing it.
+    let (key, spec) = training_data_of(&store, id);
+    store.put_blob(id, &key, &spec.encode()).unwrap();
+    let candidate = tree();
+    let queue = |t: u64| enqueue(&store, id, t, &candidate);
     for t in 0..4u64 {
         assert_eq!(
             store
@@ -692,15 +389,7 @@ fn resume_adopts_trials_that_live_workers_hold_and_requeues_expired_leases() {
     queue(0);
     std::thread::sleep(Duration::from_millis(5));
 
-    let study = Study::resume(
-        &store,
-        id,
-        data,
-        space,
-        automl_search::by_name("bayes", SEED).unwrap(),
-        config(8, 6, remote()),
-    )
-    .unwrap();
+    let study = resume(&store, id, "bayes", config(8, 6, remote())).unwrap();
     assert_eq!(study.adopted_trials(), vec![0, 1, 2]);
     assert_eq!(
         store.trial(id, 3).unwrap().unwrap().state,
