@@ -325,6 +325,8 @@ fn database_restarts_are_survived_and_a_longer_outage_is_resumed() {
     let mut coord = coordinator(dir, "r-coordinator", &url, &[], &[]);
     coord.wait_stderr("] trial ", LONG);
     server.restart();
+    // Mid-search: 10 trials that take at least 1.5 s each on 2 workers are still to come.
+    assert!(coord.is_running(), "the search ended before the restart");
     let c = coord.wait(LONG).ok();
     assert!(
         c.stdout().contains("(12 complete, 0 failed"),
@@ -344,6 +346,7 @@ fn database_restarts_are_survived_and_a_longer_outage_is_resumed() {
     let mut coord = coordinator(dir, "o-coordinator", &url, &[], &window);
     coord.wait_stderr("] trial ", LONG);
     server.stop();
+    assert!(coord.is_running(), "the search ended before the outage");
     let c = coord.wait(LONG);
     assert_eq!(
         c.code(),
@@ -491,7 +494,11 @@ fn reading_commands_work_live_and_predict_matches_the_one_process_run() {
     assert!(studies.stdout().contains("running"), "{}", studies.stdout());
     let live = run_in(dir, &["leaderboard", "--store", &url, "--format", "json"]).ok();
     let live: Value = serde_json::from_str(&live.stdout()).unwrap();
-    assert!(live.as_array().is_some(), "{live}");
+    let live = live.as_array().expect("a JSON array");
+    assert!(
+        live.iter().any(|r| r["state"] == "running"),
+        "the queued trials are listed as running: {live:?}"
+    );
 
     let mut w = worker(dir, "w", &url, &[]);
     let c = coord.wait(LONG).ok();
@@ -500,7 +507,10 @@ fn reading_commands_work_live_and_predict_matches_the_one_process_run() {
         "{}",
         c.stdout()
     );
-    w.wait(LONG).ok();
+    let w = w.wait(LONG).ok();
+    for out in [c.stdout(), c.stderr(), w.stdout(), w.stderr()] {
+        assert!(!out.contains(PASSWORD), "password printed: {out}");
+    }
     assert_eq!(leaderboard(dir, &url), reference.rows);
     let studies = run_in(dir, &["studies", "--store", &url]).ok();
     assert!(

@@ -198,6 +198,11 @@ impl Background {
         }
     }
 
+    /// Whether it still runs.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
+    }
+
     /// `kill -9` it (SIGKILL: no handler runs, nothing is cleaned up) and reap it.
     pub fn kill9(&mut self) {
         self.child.kill().expect("kill");
