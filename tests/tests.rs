@@ -4,6 +4,7 @@
 mod bad_input;
 mod cli;
 mod crash;
+mod distributed;
 mod inspect;
 mod isolation;
 mod pipes;

@@ -91,3 +91,131 @@ pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
 pub fn csv_rows(path: &Path) -> usize {
     std::fs::read_to_string(path).unwrap().lines().count() - 1
 }
+
+/// A process started in the background, its stdout and stderr written to files (never a pipe
+/// that could fill up), so a test can wait for a line and read both streams at any time.
+/// Dropping it kills the process if it still runs.
+pub struct Background {
+    child: std::process::Child,
+    what: String,
+    out: PathBuf,
+    err: PathBuf,
+    done: bool,
+}
+
+/// Start `automl args` in `dir` with `envs` set; its output goes to `dir/NAME.out` and
+/// `dir/NAME.err`.
+pub fn spawn_in(dir: &Path, name: &str, args: &[&str], envs: &[(&str, &str)]) -> Background {
+    let out = dir.join(format!("{name}.out"));
+    let err = dir.join(format!("{name}.err"));
+    let child = automl()
+        .args(args)
+        .envs(envs.iter().copied())
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&out).expect("create stdout file"))
+        .stderr(std::fs::File::create(&err).expect("create stderr file"))
+        .spawn()
+        .expect("cannot run the automl binary");
+    Background {
+        child,
+        what: format!("{name} (automl {})", args.join(" ")),
+        out,
+        err,
+        done: false,
+    }
+}
+
+impl Background {
+    /// Its stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.err).unwrap_or_default()
+    }
+
+    /// Its stdout so far.
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
+    }
+
+    /// Wait until its stderr contains `needle`, and return the stderr. Panics (with both
+    /// streams) if the process ends first or `timeout` passes.
+    pub fn wait_stderr(&mut self, needle: &str, timeout: std::time::Duration) -> String {
+        let end = std::time::Instant::now() + timeout;
+        loop {
+            let err = self.stderr();
+            if err.contains(needle) {
+                return err;
+            }
+            let exited = self.child.try_wait().expect("try_wait").is_some();
+            // Read once more: the line may have been written just before the exit.
+            if exited && !self.stderr().contains(needle) {
+                panic!(
+                    "{} ended before its stderr said `{needle}`\nstdout:\n{}\nstderr:\n{}",
+                    self.what,
+                    self.stdout(),
+                    self.stderr()
+                );
+            }
+            if std::time::Instant::now() >= end {
+                panic!(
+                    "{} did not say `{needle}` within {timeout:?}\nstdout:\n{}\nstderr:\n{}",
+                    self.what,
+                    self.stdout(),
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(30));
+        }
+    }
+
+    /// Wait for the process to end (killing it and panicking after `timeout`).
+    pub fn wait(&mut self, timeout: std::time::Duration) -> Run {
+        let end = std::time::Instant::now() + timeout;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("try_wait") {
+                break s;
+            }
+            if std::time::Instant::now() >= end {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                self.done = true;
+                panic!(
+                    "{} did not end within {timeout:?}\nstdout:\n{}\nstderr:\n{}",
+                    self.what,
+                    self.stdout(),
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        self.done = true;
+        Run {
+            out: Output {
+                status,
+                stdout: self.stdout().into_bytes(),
+                stderr: self.stderr().into_bytes(),
+            },
+        }
+    }
+
+    /// Whether it still runs.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
+    }
+
+    /// `kill -9` it (SIGKILL: no handler runs, nothing is cleaned up) and reap it.
+    pub fn kill9(&mut self) {
+        self.child.kill().expect("kill");
+        let _ = self.child.wait();
+        self.done = true;
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

@@ -2,6 +2,11 @@
 //! evaluate them and hand the results back, until the study ends, the queue stays empty for
 //! `--idle-timeout`, or the worker is stopped (Ctrl-C / SIGTERM: trials in progress are
 //! dropped; their leases expire and other workers take them).
+//!
+//! Test only: the environment variable `AUTOML_TEST_EVAL_DELAY_MS` (milliseconds) makes the
+//! worker hold every result that long before handing it back, its lease renewed meanwhile
+//! (`WorkerConfig::finish_delay`), so that end-to-end tests can kill a worker mid-trial or
+//! stop the database while trials run. Not a user setting: it only slows a worker down.
 
 use crate::args::WorkerArgs;
 use crate::output::{fmt_score, fmt_secs};
@@ -12,11 +17,27 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+/// See the module doc.
+const TEST_EVAL_DELAY_ENV: &str = "AUTOML_TEST_EVAL_DELAY_MS";
+
 fn seconds(flag: &str, v: f64) -> Result<Duration> {
     if !v.is_finite() || v <= 0.0 {
         bail!("{flag} must be a positive number of seconds (got {v})");
     }
     Ok(Duration::from_secs_f64(v))
+}
+
+/// The test-only delay of `AUTOML_TEST_EVAL_DELAY_MS` (see the module doc).
+fn test_eval_delay() -> Result<Option<Duration>> {
+    match std::env::var(TEST_EVAL_DELAY_ENV) {
+        Err(_) => Ok(None),
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(ms) => Ok(Some(Duration::from_millis(ms))),
+            Err(_) => {
+                bail!("{TEST_EVAL_DELAY_ENV} must be a whole number of milliseconds (got `{v}`)")
+            }
+        },
+    }
 }
 
 pub fn run(a: WorkerArgs) -> Result<()> {
@@ -43,6 +64,9 @@ pub fn run(a: WorkerArgs) -> Result<()> {
     };
     if let Some(n) = &a.name {
         cfg.name = n.clone();
+    }
+    if let Some(ms) = test_eval_delay()? {
+        cfg.finish_delay = Some(Arc::new(move |_, _| ms));
     }
     let cancel = Arc::new(AtomicBool::new(false));
     {

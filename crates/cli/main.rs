@@ -20,12 +20,12 @@ mod cmd_worker;
 mod output;
 mod store_arg;
 
-use clap::Parser;
+use clap::Parser as _;
 use std::panic::{self, AssertUnwindSafe};
 
 fn main() {
     quiet_broken_pipe_panics();
-    let cli = args::Cli::parse();
+    let cli = args::Cli::try_parse().unwrap_or_else(|e| usage_error(e));
     let result = match panic::catch_unwind(AssertUnwindSafe(|| dispatch(cli))) {
         Ok(result) => result,
         // Unwinding first drops the store, so it is closed properly before the exit.
@@ -48,6 +48,29 @@ fn main() {
         eprintln!("error: {}", msg.replace('\n', " "));
         std::process::exit(2);
     }
+}
+
+/// Exit on a command-line error. A value its parser refused (such as a malformed `--store`
+/// URL) is told in one line, and a PostgreSQL URL is not echoed: it may hold a password (the
+/// parser's own message shows it masked). Anything else, `--help` included, as clap prints it.
+fn usage_error(e: clap::Error) -> ! {
+    use clap::error::{ContextKind, ErrorKind};
+    if e.kind() == ErrorKind::ValueValidation {
+        if let (Some(arg), Some(why)) = (
+            e.get(ContextKind::InvalidArg),
+            std::error::Error::source(&e),
+        ) {
+            let why = why.to_string().replace('\n', " ");
+            match e.get(ContextKind::InvalidValue).map(|v| v.to_string()) {
+                Some(raw) if !automl_store::PgUrl::is_pg_url(&raw) => {
+                    eprintln!("error: invalid value '{raw}' for '{arg}': {why}")
+                }
+                _ => eprintln!("error: invalid value for '{arg}': {why}"),
+            }
+            std::process::exit(2);
+        }
+    }
+    e.exit()
 }
 
 /// Run one subcommand.

@@ -59,8 +59,9 @@ pub struct WorkerConfig {
     pub heartbeat: Duration,
     /// The worker's name in the queue and in the trial records (`host:pid` by default).
     pub name: String,
-    /// Test hook: hold each result back this long before handing it back (the delay counts
-    /// as evaluation time: a worker stopped during it drops the result).
+    /// Test hook: hold each result back this long before handing it back. The delay counts
+    /// as evaluation time: the lease is renewed through it, and a worker stopped during it
+    /// drops the result.
     pub finish_delay: Option<FinishDelay>,
 }
 
@@ -312,16 +313,6 @@ impl Worker<'_> {
                 return Ok(());
             }
         };
-        if let Some(delay) = &self.cfg.finish_delay {
-            // The delay stands for a longer evaluation: a worker stopped during it drops the
-            // work as if stopped mid-evaluation (handing the result in early would break the
-            // finish order the hook sets, and hide a cancelled worker from tests).
-            self.pause(delay(lease.study_id, lease.trial_id));
-            if self.stopping() {
-                self.dropped(&lease);
-                return Ok(());
-            }
-        }
         if self.queue.finish(&lease, &encode_evaluation(&eval))? {
             self.finished.fetch_add(1, Ordering::SeqCst);
             (self.progress)(&WorkerEvent::Finished {
@@ -357,9 +348,19 @@ impl Worker<'_> {
         // An evaluation that ignores its deadline is given up here too (the coordinator has
         // given up on it by then), so a lane is never held forever.
         let give_up = deadline.map(|d| d + 2 * TRIAL_GRACE);
+        // The test delay is held on the evaluation thread, so the lease is renewed through it
+        // as through a slow evaluation.
+        let delay = self
+            .cfg
+            .finish_delay
+            .as_ref()
+            .map(|d| d(lease.study_id, lease.trial_id));
         let (tx, rx) = channel();
         std::thread::spawn(move || {
             let eval = evaluate(&data, &job.candidate, job.seed, deadline);
+            if let Some(d) = delay {
+                std::thread::sleep(d);
+            }
             let _ = tx.send(eval);
         });
         let heartbeat = self.cfg.heartbeat.max(Duration::from_millis(10));

@@ -217,9 +217,10 @@ pub struct Study<'a> {
     families: Vec<FamilyInfo>,
     /// Validation folds of the run (set when it starts; a holdout is one fold).
     n_folds: usize,
-    /// Trials of an earlier session that remote workers still hold (resume): this session
-    /// takes them over, in trial-id order, before asking anything new.
-    adopted: Vec<TrialRecord>,
+    /// Trials of an earlier session not yet told to the strategy (resume), in trial-id order:
+    /// finished ones, and running ones that remote workers still hold (adopted). This session
+    /// opens with them, as if it had asked them first.
+    carried: Vec<TrialRecord>,
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -333,15 +334,21 @@ impl<'a> Study<'a> {
             history: Vec::new(),
             families,
             n_folds: 1,
-            adopted: Vec::new(),
+            carried: Vec::new(),
         })
     }
 
     /// Continue an earlier study (`automl fit --resume`): trials left running by a dead
-    /// process are marked interrupted, the strategy is told every earlier searched trial in
-    /// order (meta-trials such as ensembles are never told), and new trials continue the
-    /// numbering. The data must have the same fingerprint. The study keeps its seed, metric
-    /// and parallelism (a study stored without one has [`DEFAULT_PARALLELISM`]).
+    /// process are marked interrupted, and new trials continue the numbering. The data must
+    /// have the same fingerprint. The study keeps its seed, metric and parallelism (a study
+    /// stored without one has [`DEFAULT_PARALLELISM`]).
+    ///
+    /// The strategy is brought to where the earlier session left it by replaying that
+    /// session's asks and tells as the scheduler made them: the `k`-th searched trial (in
+    /// trial-id order; meta-trials such as ensembles are never told) asked after the trials
+    /// `0..k-W` were told. Trials past the last of those tells open the new session as if
+    /// asked first and are told in their turn, so a resumed search asks what the uninterrupted
+    /// one would have (the same leaderboard, when nothing was interrupted).
     ///
     /// With remote workers ([`StudyConfig::remote`]), trials that live workers hold are not
     /// interrupted: entries whose lease expired are requeued first, and every running trial
@@ -382,27 +389,80 @@ impl<'a> Study<'a> {
         check_parallelism(config.parallelism)?;
         record.parallelism = Some(config.parallelism as u32);
         let adopted = recover_running(store, study_id, record.seed, config.remote.as_ref())?;
-        let history: Vec<TrialRecord> = store
+        let mut searched: Vec<TrialRecord> = store
             .trials(study_id)?
             .into_iter()
-            .filter(|t| !is_meta_family(&t.candidate.family) && t.state != TrialState::Running)
+            .filter(|t| !is_meta_family(&t.candidate.family))
+            .filter_map(|t| {
+                if t.state != TrialState::Running {
+                    return Some(t);
+                }
+                adopted.iter().find(|a| a.trial_id == t.trial_id).cloned()
+            })
             .collect();
+        searched.sort_by_key(|t| t.trial_id);
         config.seed = record.seed;
         let train_rows = config.cv.train_rows(data.y.len());
         let families = usable_families(&space, data.task, train_rows)?;
-        {
+        // The replay (see above), when the asks can be replayed: under a trial budget alone
+        // (a time budget's elapsed fraction came from the clock), each ask seeing what
+        // `SearchDriver::ask` showed it. An ask that differs from the stored trial (the
+        // earlier session ran otherwise) ends the replay; then, as without one, every finished
+        // trial is told now, and only running ones open the session.
+        let no_clock = |b: &Budget| b.time_s.is_none_or(|t| t.is_nan() || t <= 0.0);
+        let mut replaying = no_clock(&record.budget) && no_clock(&config.budget);
+        let window = config.parallelism.max(1);
+        let mut history: Vec<TrialRecord> = Vec::new();
+        let tell =
+            |strategy: &mut Box<dyn Strategy>, history: &mut Vec<TrialRecord>, t: TrialRecord| {
+                let ctx = AskContext {
+                    space: &space,
+                    task: data.task,
+                    metric,
+                    families: &families,
+                    history,
+                    elapsed_fraction: 0.0,
+                    time_left_s: None,
+                };
+                strategy.tell(&ctx, &t);
+                history.push(t);
+            };
+        for (k, trial) in searched.iter().enumerate() {
+            if !replaying {
+                break;
+            }
+            while history.len() + window <= k
+                && searched[history.len()].state != TrialState::Running
+            {
+                let next = searched[history.len()].clone();
+                tell(&mut strategy, &mut history, next);
+            }
+            let elapsed_fraction = match config.budget.max_trials {
+                Some(m) if m > 0 => history.len() as f64 / m as f64,
+                _ => 0.0,
+            };
             let ctx = AskContext {
                 space: &space,
                 task: data.task,
                 metric,
                 families: &families,
                 history: &history,
-                elapsed_fraction: 0.0,
+                elapsed_fraction,
                 time_left_s: None,
             };
-            for t in &history {
-                strategy.tell(&ctx, t);
+            replaying = strategy.ask(&ctx).is_some_and(|c| {
+                c.family == trial.candidate.family && c.params == trial.candidate.params
+            });
+        }
+        let mut carried = searched.split_off(history.len());
+        if !replaying {
+            let (running, finished): (Vec<_>, Vec<_>) = carried
+                .into_iter()
+                .partition(|t| t.state == TrialState::Running);
+            for t in finished {
+                tell(&mut strategy, &mut history, t);
             }
+            carried = running;
         }
         record.ended_at_ms = 0;
         record.budget = config.budget;
@@ -424,13 +484,17 @@ impl<'a> Study<'a> {
             history,
             families,
             n_folds: 1,
-            adopted,
+            carried,
         })
     }
 
     /// Trials of an earlier session this session takes over (see [`Study::resume`]).
     pub fn adopted_trials(&self) -> Vec<u64> {
-        self.adopted.iter().map(|t| t.trial_id).collect()
+        self.carried
+            .iter()
+            .filter(|t| t.state == TrialState::Running)
+            .map(|t| t.trial_id)
+            .collect()
     }
 
     /// The study's id in the store.

@@ -66,6 +66,16 @@ pub(crate) trait Driver {
     fn adopted(&mut self) -> Vec<Job> {
         Vec::new()
     }
+    /// Trials of an earlier session not yet told to the strategy, in ask order: they open
+    /// this session as if asked first. `Some(job)`: still being evaluated (re-submitted, see
+    /// [`Driver::adopted`]); `None`: already finished and recorded, held for its tell.
+    /// By default, the adopted trials.
+    fn carried(&mut self) -> Vec<(u64, Option<Job>)> {
+        self.adopted()
+            .into_iter()
+            .map(|j| (j.trial_id, Some(j)))
+            .collect()
+    }
 }
 
 /// Settings of one search session.
@@ -90,7 +100,8 @@ pub(crate) struct SchedulerConfig {
 /// What a search session did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Outcome {
-    /// Trials asked (and recorded) in this session.
+    /// Trials asked (and recorded) in this session, adopted ones included (not those an
+    /// earlier session finished).
     pub asked: usize,
     /// Whether the user stopped the search.
     pub cancelled: bool,
@@ -148,12 +159,21 @@ impl Scheduler {
         driver: &mut dyn Driver,
     ) -> Result<Outcome, EngineError> {
         let capacity = exec.capacity().max(1);
-        for job in driver.adopted() {
-            self.index.insert(job.trial_id, self.order.len());
-            self.order.push(job.trial_id);
-            self.done.push(false);
-            let need = driver.memory_need(&job);
-            self.waiting.push_back((job, need));
+        let mut carried_done = 0;
+        for (id, job) in driver.carried() {
+            self.index.insert(id, self.order.len());
+            self.order.push(id);
+            self.done.push(job.is_none());
+            match job {
+                Some(job) => {
+                    let need = driver.memory_need(&job);
+                    self.waiting.push_back((job, need));
+                }
+                None => carried_done += 1,
+            }
+        }
+        while self.done_prefix < self.done.len() && self.done[self.done_prefix] {
+            self.done_prefix += 1;
         }
         loop {
             let search_end = driver.search_end();
@@ -235,7 +255,7 @@ impl Scheduler {
         let asked = self.order.len();
         self.tell_due(driver, asked)?;
         Ok(Outcome {
-            asked,
+            asked: asked - carried_done,
             cancelled: self.cancelled_at.is_some(),
         })
     }
@@ -394,6 +414,9 @@ mod tests {
         peak_running: usize,
         /// Trial ids adopted from an earlier session (asked ids start after them).
         adopt: Vec<u64>,
+        /// Trials carried over from an earlier session, (id, still running); when set, it
+        /// replaces `adopt`. Finished ones must be in `recorded` already.
+        carry: Vec<(u64, bool)>,
     }
 
     impl Driver for LogDriver {
@@ -443,6 +466,27 @@ mod tests {
                     candidate: Candidate::new("x", Params::new(), "test"),
                     seed: id,
                     deadline: None,
+                })
+                .collect()
+        }
+        fn carried(&mut self) -> Vec<(u64, Option<Job>)> {
+            if self.carry.is_empty() {
+                return self
+                    .adopted()
+                    .into_iter()
+                    .map(|j| (j.trial_id, Some(j)))
+                    .collect();
+            }
+            self.carry
+                .iter()
+                .map(|&(id, running)| {
+                    let job = running.then(|| Job {
+                        trial_id: id,
+                        candidate: Candidate::new("x", Params::new(), "test"),
+                        seed: id,
+                        deadline: None,
+                    });
+                    (id, job)
                 })
                 .collect()
         }
@@ -606,6 +650,37 @@ mod tests {
             // session) is due to see the first adopted trial.
             assert!(driver.seen_at_ask[0].is_empty(), "{name}");
             assert_eq!(driver.seen_at_ask[1], vec![104], "{name}");
+        }
+    }
+
+    #[test]
+    fn carried_trials_keep_their_place_in_the_window_and_finished_ones_are_not_rerun() {
+        for (name, pick) in orders() {
+            let mut exec = FakeExecutor {
+                capacity: 3,
+                held: Vec::new(),
+                pick,
+            };
+            // An earlier session left 100 and 102 finished but not told, 101 still running.
+            let mut driver = LogDriver {
+                limit: 5,
+                carry: vec![(100, false), (101, true), (102, false)],
+                recorded: [100, 102].into_iter().collect(),
+                ..LogDriver::default()
+            };
+            let out = Scheduler::new(config_w(None, 3))
+                .run(&mut exec, &mut driver)
+                .unwrap();
+            // Finished carried trials are never re-submitted (`finished` would see them twice).
+            assert_eq!(out.asked, 6, "{name}");
+            let mut told = vec![100, 101, 102];
+            told.extend(0..5);
+            assert_eq!(driver.told, told, "{name}");
+            // The k-th trial of the session sees its positions 0..k-3, carried ones included.
+            assert!(driver.seen_at_ask[0].is_empty(), "{name}");
+            assert_eq!(driver.seen_at_ask[1], vec![100], "{name}");
+            assert_eq!(driver.seen_at_ask[2], vec![100, 101], "{name}");
+            assert_eq!(driver.seen_at_ask[3], vec![100, 101, 102], "{name}");
         }
     }
 

@@ -48,8 +48,9 @@ pub(crate) struct SearchDriver<'s, 'a, 'p> {
     failed_before: usize,
     failed: usize,
     reserve: Reserve,
-    /// Trials of an earlier session taken over by this one (resume with remote workers).
-    adopted: Vec<Job>,
+    /// Trials of an earlier session not yet told (resume), in ask order: `Some` still being
+    /// evaluated (taken over from remote workers), `None` finished (held).
+    carried: Vec<(u64, Option<Job>)>,
 }
 
 impl<'s, 'a, 'p> SearchDriver<'s, 'a, 'p> {
@@ -60,9 +61,30 @@ impl<'s, 'a, 'p> SearchDriver<'s, 'a, 'p> {
         progress: &'p mut dyn FnMut(&Progress),
     ) -> Self {
         let metric = study.metric;
+        let mut running = HashMap::new();
+        let mut held = BTreeMap::new();
+        let mut carried = Vec::new();
+        for rec in std::mem::take(&mut study.carried) {
+            if rec.state == TrialState::Running {
+                carried.push((
+                    rec.trial_id,
+                    Some(Job {
+                        trial_id: rec.trial_id,
+                        candidate: rec.candidate.clone(),
+                        seed: rec.seed,
+                        deadline: None,
+                    }),
+                ));
+                running.insert(rec.trial_id, rec);
+            } else {
+                carried.push((rec.trial_id, None));
+                held.insert(rec.trial_id, rec);
+            }
+        }
         let best = study
             .history
             .iter()
+            .chain(held.values())
             .filter(|t| t.is_scored())
             .fold(None, |acc: Option<&TrialRecord>, t| match acc {
                 Some(b) if !metric.better(t.mean, b.mean) => Some(b),
@@ -88,19 +110,9 @@ impl<'s, 'a, 'p> SearchDriver<'s, 'a, 'p> {
         let failed_before = study
             .history
             .iter()
+            .chain(held.values())
             .filter(|t| t.state != TrialState::Complete)
             .count();
-        let mut running = HashMap::new();
-        let mut adopted = Vec::new();
-        for rec in std::mem::take(&mut study.adopted) {
-            adopted.push(Job {
-                trial_id: rec.trial_id,
-                candidate: rec.candidate.clone(),
-                seed: rec.seed,
-                deadline: None,
-            });
-            running.insert(rec.trial_id, rec);
-        }
         SearchDriver {
             reserve,
             study,
@@ -108,8 +120,8 @@ impl<'s, 'a, 'p> SearchDriver<'s, 'a, 'p> {
             budget_end,
             progress,
             running,
-            adopted,
-            held: BTreeMap::new(),
+            carried,
+            held,
             best,
             oof: Vec::new(),
             // This session's trials only: earlier sessions' models are trimmed by the retention
@@ -297,8 +309,8 @@ impl Driver for SearchDriver<'_, '_, '_> {
         Ok(())
     }
 
-    fn adopted(&mut self) -> Vec<Job> {
-        std::mem::take(&mut self.adopted)
+    fn carried(&mut self) -> Vec<(u64, Option<Job>)> {
+        std::mem::take(&mut self.carried)
     }
 
     fn tell(&mut self, trial_id: u64) -> Result<(), EngineError> {
