@@ -557,3 +557,73 @@ fn the_worker_role_without_ddl_rights_runs_workers_on_a_migrated_database() {
     }
     assert_eq!(counts.len(), 12, "{}", r.stderr());
 }
+
+#[test]
+fn the_store_url_and_its_password_can_come_from_the_environment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let full = PgServer::shared().create_database().expose();
+    let bare = full.replacen(&format!(":{PASSWORD}@"), "@", 1);
+    assert_ne!(bare, full, "the fixture's URL holds the password: {full}");
+    let run = |args: &[&str], envs: &[(&str, &str)]| {
+        let out = crate::util::automl()
+            .args(args)
+            .envs(envs.iter().copied())
+            .current_dir(dir)
+            .output()
+            .expect("cannot run the automl binary");
+        Run { out }
+    };
+    // AUTOML_STORE names the store; PGPASSWORD gives the password the URL lacks.
+    let env = [("AUTOML_STORE", bare.as_str()), ("PGPASSWORD", PASSWORD)];
+    run(
+        &[
+            "fit",
+            churn_path(),
+            "--max-trials",
+            "3",
+            "--space",
+            "fast",
+            "--no-ensemble",
+            "-q",
+        ],
+        &env,
+    )
+    .ok();
+    assert!(
+        !dir.join("automl.db").exists(),
+        "the default directory store was used instead of AUTOML_STORE"
+    );
+    let json = run(&["leaderboard", "--format", "json"], &env)
+        .ok()
+        .stdout();
+    assert_eq!(rows(&json).len(), 3, "{json}");
+    // Without the password: a one-line authentication error that names no password.
+    let denied = run(&["studies"], &[("AUTOML_STORE", bare.as_str())]);
+    assert_one_line_error(&denied, PASSWORD, "studies without a password");
+    // A libpq password file instead (PGPASSFILE).
+    let pgpass = dir.join("pgpass");
+    std::fs::write(&pgpass, format!("*:*:*:*:{PASSWORD}\n")).unwrap();
+    let studies = run(
+        &["studies"],
+        &[
+            ("AUTOML_STORE", bare.as_str()),
+            ("PGPASSFILE", pgpass.to_str().unwrap()),
+        ],
+    )
+    .ok()
+    .stdout();
+    assert!(studies.contains("churn"), "{studies}");
+    // --help shows where the value comes from, never the value.
+    let help = run(
+        &["leaderboard", "--help"],
+        &[("AUTOML_STORE", full.as_str())],
+    )
+    .ok()
+    .stdout();
+    assert!(help.contains("AUTOML_STORE"), "{help}");
+    assert!(
+        !help.contains(PASSWORD),
+        "--help shows the password: {help}"
+    );
+}

@@ -13,7 +13,13 @@ pub fn example(name: &str) -> PathBuf {
 
 /// A command for the built binary.
 pub fn automl() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_automl"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_automl"));
+    // A developer's own store (or password) must not leak into the tests: every test names
+    // its store.
+    for var in ["AUTOML_STORE", "PGPASSWORD", "PGPASSFILE", "PGUSER"] {
+        c.env_remove(var);
+    }
+    c
 }
 
 /// Output of a run, with helpers.
