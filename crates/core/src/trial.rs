@@ -76,6 +76,29 @@ impl TrialState {
             TrialState::Interrupted => "interrupted",
         }
     }
+
+    /// The state's code in binary records and wire messages (frozen: codes are never reused).
+    pub fn code(self) -> u8 {
+        match self {
+            TrialState::Running => 0,
+            TrialState::Complete => 1,
+            TrialState::Failed => 2,
+            TrialState::TimedOut => 3,
+            TrialState::Interrupted => 4,
+        }
+    }
+
+    /// The state of a [`TrialState::code`] (None for an unknown code).
+    pub fn from_code(code: u8) -> Option<TrialState> {
+        Some(match code {
+            0 => TrialState::Running,
+            1 => TrialState::Complete,
+            2 => TrialState::Failed,
+            3 => TrialState::TimedOut,
+            4 => TrialState::Interrupted,
+            _ => return None,
+        })
+    }
 }
 
 /// Everything known about one evaluated (or evaluating) candidate.

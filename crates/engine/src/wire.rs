@@ -212,20 +212,10 @@ struct WireEvaluation {
     facts: Vec<(String, String)>,
 }
 
-fn state_code(s: TrialState) -> u8 {
-    match s {
-        TrialState::Running => 0,
-        TrialState::Complete => 1,
-        TrialState::Failed => 2,
-        TrialState::TimedOut => 3,
-        TrialState::Interrupted => 4,
-    }
-}
-
 /// A worker's result: the evaluation, bit for bit.
 pub fn encode_evaluation(e: &Evaluation) -> Vec<u8> {
     encode(&WireEvaluation {
-        state: state_code(e.state),
+        state: e.state.code(),
         fold_scores: e.fold_scores.clone(),
         mean: e.mean,
         std: e.std,
@@ -263,12 +253,9 @@ pub fn encode_evaluation(e: &Evaluation) -> Vec<u8> {
 pub fn decode_evaluation(bytes: &[u8]) -> Result<Evaluation, EngineError> {
     const WHAT: &str = "worker result";
     let w: WireEvaluation = decode(bytes, WHAT)?;
-    let state = match w.state {
-        1 => TrialState::Complete,
-        2 => TrialState::Failed,
-        3 => TrialState::TimedOut,
-        4 => TrialState::Interrupted,
-        s => return Err(corrupt(WHAT, format!("invalid trial state {s}"))),
+    let state = match TrialState::from_code(w.state) {
+        Some(s) if s != TrialState::Running => s,
+        _ => return Err(corrupt(WHAT, format!("invalid trial state {}", w.state))),
     };
     let oof = match w.oof {
         None => None,

@@ -37,7 +37,7 @@ struct TrialV1 {
     operator: String,
     fidelity: f64,
     strategy: String,
-    /// [`state_code`].
+    /// [`TrialState::code`].
     state: u8,
     fold_scores: Vec<f64>,
     mean: f64,
@@ -65,28 +65,6 @@ struct EnsembleV1 {
     single_selection_cv: Option<f64>,
     best_single_cv: Option<f64>,
     reason: String,
-}
-
-/// Stored code of a trial state (frozen: codes are never reused).
-fn state_code(s: TrialState) -> u8 {
-    match s {
-        TrialState::Running => 0,
-        TrialState::Complete => 1,
-        TrialState::Failed => 2,
-        TrialState::TimedOut => 3,
-        TrialState::Interrupted => 4,
-    }
-}
-
-fn state_of(code: u8) -> Option<TrialState> {
-    Some(match code {
-        0 => TrialState::Running,
-        1 => TrialState::Complete,
-        2 => TrialState::Failed,
-        3 => TrialState::TimedOut,
-        4 => TrialState::Interrupted,
-        _ => return None,
-    })
 }
 
 /// Parameters as a map of name -> tagged value (postcard cannot store serde's untagged enum).
@@ -212,7 +190,7 @@ pub(crate) fn encode(t: &TrialRecord) -> Result<Vec<u8>, postcard::Error> {
         operator,
         fidelity,
         strategy,
-        state: state_code(state),
+        state: state.code(),
         fold_scores,
         mean,
         std,
@@ -276,7 +254,7 @@ fn from_v1(m: TrialV1) -> Option<TrialRecord> {
             fidelity: m.fidelity,
         },
         strategy: m.strategy,
-        state: state_of(m.state)?,
+        state: TrialState::from_code(m.state)?,
         fold_scores: m.fold_scores,
         mean: m.mean,
         std: m.std,
