@@ -627,3 +627,78 @@ fn the_store_url_and_its_password_can_come_from_the_environment() {
         "--help shows the password: {help}"
     );
 }
+
+/// `GET path` on `base` (`http://127.0.0.1:PORT`), HTTP/1.0: (status, body).
+fn http_get(base: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = std::net::TcpStream::connect(addr).expect("connect to the dashboard");
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|p| p.1).unwrap_or("");
+    (status, body.to_string())
+}
+
+#[test]
+fn the_dashboard_reads_a_postgresql_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let url = PgServer::shared().create_database().expose();
+    run_in(
+        dir,
+        &[
+            "fit",
+            churn_path(),
+            "--store",
+            &url,
+            "--max-trials",
+            "3",
+            "--space",
+            "fast",
+            "--no-ensemble",
+            "-q",
+        ],
+    )
+    .ok();
+    let mut ui = spawn_in(dir, "ui", &["ui", "--store", &url, "--port", "0"], &[]);
+    let end = std::time::Instant::now() + LONG;
+    let base = loop {
+        let out = ui.stdout();
+        if let Some(at) = out.find("http://") {
+            let rest = &out[at..];
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+        assert!(
+            ui.is_running() && std::time::Instant::now() < end,
+            "the dashboard did not start\nstdout:\n{out}\nstderr:\n{}",
+            ui.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!ui.stdout().contains(PASSWORD), "{}", ui.stdout());
+    let (status, body) = http_get(&base, "/api/studies");
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let store = v["store"].as_str().unwrap();
+    assert!(
+        store.starts_with("postgres://") && store.contains("***"),
+        "{store}"
+    );
+    assert!(!body.contains(PASSWORD), "the password is served: {body}");
+    assert_eq!(v["studies"][0]["name"], "churn", "{body}");
+    let (status, body) = http_get(&base, "/api/studies/1/trials");
+    assert_eq!(status, 200, "{body}");
+    for id in 0..3 {
+        assert!(
+            body.contains(&format!("\"trial_id\":{id}")),
+            "trial {id}: {body}"
+        );
+    }
+    ui.kill9();
+}
