@@ -198,7 +198,8 @@ pub fn run(a: FitArgs) -> Result<()> {
                     study.id()
                 ),
                 (true, Some(n)) => format!(
-                    "coordinator with {n} local lanes, and `automl worker --store {} --study {}`",
+                    "coordinator with {n} local lane{}, and `automl worker --store {} --study {}`",
+                    if n == 1 { "" } else { "s" },
                     a.store.store,
                     study.id()
                 ),
