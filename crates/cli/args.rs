@@ -259,7 +259,7 @@ pub struct WorkerArgs {
     /// when it ends [default: trials of any study, oldest first].
     #[arg(long, value_name = "ID")]
     pub study: Option<u64>,
-    /// Trials evaluated at once by this worker [default: 1].
+    /// Trials evaluated at once by this worker (its lanes).
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub jobs: usize,
     /// Without --study: exit after this many seconds with nothing queued.
