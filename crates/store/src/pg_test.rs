@@ -319,8 +319,9 @@ impl PgServer {
         self.url_for(ROLE, PASSWORD, &name)
     }
 
-    /// The URL of `db` (a URL from [`PgServer::url`]) for [`WORKER_ROLE`], granted data rights
-    /// on every table that exists now (and no DDL: it cannot create or alter tables).
+    /// The URL of `db` (a URL from [`PgServer::url`]) for [`WORKER_ROLE`], granted what
+    /// docs/distributed.md grants a worker on every table that exists now: SELECT, INSERT and
+    /// UPDATE, no DELETE and no DDL (it cannot create, alter or empty tables).
     pub fn worker_url(&self, db: &PgUrl) -> PgUrl {
         let name = db.dbname().expect("a database URL");
         let mut c = db.config();
@@ -332,7 +333,7 @@ impl PgServer {
             .batch_execute(&format!(
                 "GRANT CONNECT ON DATABASE {name} TO {WORKER_ROLE};
                  GRANT USAGE ON SCHEMA public TO {WORKER_ROLE};
-                 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {WORKER_ROLE};"
+                 GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO {WORKER_ROLE};"
             ))
             .unwrap_or_else(|e| panic!("PgServer: grants to the worker role failed: {e:?}"));
         self.url_for(WORKER_ROLE, WORKER_PASSWORD, name)
