@@ -273,6 +273,10 @@ fn a_role_without_ddl_rights_uses_a_migrated_database() {
         .unwrap();
     assert_eq!(t.trial_id, 1);
     assert_eq!(owner.queue().unwrap().take_results(id).unwrap().len(), 1);
+    // What a worker needs is all it has: no DELETE (the coordinator, the owner, deletes).
+    let e = worker.delete_artifact(id, 0).unwrap_err();
+    let msg = assert_one_line_without(&e, &[pg_test::WORKER_PASSWORD]);
+    assert!(msg.contains("42501"), "a worker could delete: {msg}");
 }
 
 #[test]
