@@ -60,21 +60,12 @@ pub(crate) trait Driver {
     /// Tell the strategy about a finished trial. Called exactly once per trial, in ask order,
     /// just before the ask it is due for (or at the end of the search).
     fn tell(&mut self, trial_id: u64) -> Result<(), EngineError>;
-    /// Trials started by an earlier session that are still being evaluated (remote workers
-    /// hold them): they open this session, in the order given, as if asked first. Their
-    /// submission is a re-submission (enqueueing an existing queue entry is a no-op).
-    fn adopted(&mut self) -> Vec<Job> {
-        Vec::new()
-    }
     /// Trials of an earlier session not yet told to the strategy, in ask order: they open
-    /// this session as if asked first. `Some(job)`: still being evaluated (re-submitted, see
-    /// [`Driver::adopted`]); `None`: already finished and recorded, held for its tell.
-    /// By default, the adopted trials.
+    /// this session as if asked first. `Some(job)`: still being evaluated (remote workers
+    /// hold it; its submission is a re-submission, and enqueueing an existing queue entry is
+    /// a no-op); `None`: already finished and recorded, held for its tell. None by default.
     fn carried(&mut self) -> Vec<(u64, Option<Job>)> {
-        self.adopted()
-            .into_iter()
-            .map(|j| (j.trial_id, Some(j)))
-            .collect()
+        Vec::new()
     }
 }
 
@@ -412,10 +403,8 @@ mod tests {
         seen_at_ask: Vec<Vec<u64>>,
         need: u64,
         peak_running: usize,
-        /// Trial ids adopted from an earlier session (asked ids start after them).
-        adopt: Vec<u64>,
-        /// Trials carried over from an earlier session, (id, still running); when set, it
-        /// replaces `adopt`. Finished ones must be in `recorded` already.
+        /// Trials carried over from an earlier session, (id, still running). Finished ones
+        /// must be in `recorded` already.
         carry: Vec<(u64, bool)>,
     }
 
@@ -430,12 +419,7 @@ mod tests {
             self.seen_at_ask.push(self.told.clone());
             let id = self.next;
             self.next += 1;
-            Ok(Some(Job {
-                trial_id: id,
-                candidate: Candidate::new("x", Params::new(), "test"),
-                seed: id,
-                deadline: None,
-            }))
+            Ok(Some(job(id)))
         }
         fn memory_need(&self, _job: &Job) -> u64 {
             self.need
@@ -458,37 +442,21 @@ mod tests {
             self.told.push(id);
             Ok(())
         }
-        fn adopted(&mut self) -> Vec<Job> {
-            self.adopt
-                .iter()
-                .map(|&id| Job {
-                    trial_id: id,
-                    candidate: Candidate::new("x", Params::new(), "test"),
-                    seed: id,
-                    deadline: None,
-                })
-                .collect()
-        }
         fn carried(&mut self) -> Vec<(u64, Option<Job>)> {
-            if self.carry.is_empty() {
-                return self
-                    .adopted()
-                    .into_iter()
-                    .map(|j| (j.trial_id, Some(j)))
-                    .collect();
-            }
             self.carry
                 .iter()
-                .map(|&(id, running)| {
-                    let job = running.then(|| Job {
-                        trial_id: id,
-                        candidate: Candidate::new("x", Params::new(), "test"),
-                        seed: id,
-                        deadline: None,
-                    });
-                    (id, job)
-                })
+                .map(|&(id, running)| (id, running.then(|| job(id))))
                 .collect()
+        }
+    }
+
+    /// A job of the fake driver.
+    fn job(id: u64) -> Job {
+        Job {
+            trial_id: id,
+            candidate: Candidate::new("x", Params::new(), "test"),
+            seed: id,
+            deadline: None,
         }
     }
 
@@ -636,7 +604,7 @@ mod tests {
             // 0, 1, ... in this fake (ids only need to be distinct).
             let mut driver = LogDriver {
                 limit: 10,
-                adopt: vec![104, 105, 106],
+                carry: vec![(104, true), (105, true), (106, true)],
                 ..LogDriver::default()
             };
             let out = Scheduler::new(config_w(None, 3))
