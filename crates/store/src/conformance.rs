@@ -18,13 +18,13 @@ pub type Check = fn(MakeStore<'_>);
 
 /// The names of the checks, in order: the one list both [`CHECKS`] and
 /// [`conformance_tests!`](crate::conformance_tests) are built from. It calls back
-/// `$crate::__conformance_expand!` with a mode token, its arguments and the names.
+/// `$crate::__suite_expand!` with the suite's module, a mode token, its arguments and the names.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __conformance_names {
     ($($mode:tt)*) => {
-        $crate::__conformance_expand! {
-            [$($mode)*]
+        $crate::__suite_expand! {
+            conformance [$($mode)*]
             empty_store,
             study_ids_and_listing,
             update_study,
@@ -44,29 +44,30 @@ macro_rules! __conformance_names {
     };
 }
 
-/// The expansions of the name list (see [`__conformance_names!`]).
+/// The expansions of a suite's name list (see [`__conformance_names!`]), shared by the store
+/// suite (module `conformance`) and the queue suite (module `queue_conformance`): `[checks]` is
+/// the suite's `CHECKS` table; `[tests $make]` is one `#[test]` per check, calling
+/// `$crate::$suite::run_check` with the stores `$make` gives, and a test that the list and the
+/// suite's `CHECKS` agree.
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __conformance_expand {
-    ([checks] $($name:ident,)*) => {
+macro_rules! __suite_expand {
+    ($suite:ident [checks] $($name:ident,)*) => {
         &[$((stringify!($name), $name as Check)),*]
     };
-    ([names] $($name:ident,)*) => {
-        &[$(stringify!($name)),*]
-    };
-    ([tests $make:expr] $($name:ident,)*) => {
+    ($suite:ident [tests $make:expr] $($name:ident,)*) => {
         $(
             #[test]
             fn $name() {
                 let make = $make;
-                $crate::conformance::run_check(stringify!($name), &make);
+                $crate::$suite::run_check(stringify!($name), &make);
             }
         )*
         /// Every check of the suite has a test above (the list and `CHECKS` agree).
         #[test]
         fn every_check_has_a_test() {
-            let tests: &[&str] = $crate::__conformance_names!(names);
-            let checks: Vec<&str> = $crate::conformance::CHECKS.iter().map(|(n, _)| *n).collect();
+            let tests: &[&str] = &[$(stringify!($name)),*];
+            let checks: Vec<&str> = $crate::$suite::CHECKS.iter().map(|(n, _)| *n).collect();
             assert_eq!(tests, &checks[..]);
         }
     };

@@ -24,8 +24,8 @@ const LONG: Duration = Duration::from_secs(3600);
 #[macro_export]
 macro_rules! __queue_conformance_names {
     ($($mode:tt)*) => {
-        $crate::__queue_conformance_expand! {
-            [$($mode)*]
+        $crate::__suite_expand! {
+            queue_conformance [$($mode)*]
             queue_is_offered,
             queue_claim_order,
             queue_enqueue_idempotent,
@@ -37,35 +37,6 @@ macro_rules! __queue_conformance_names {
             queue_finish_idempotent,
             queue_cancel,
             queue_counts,
-        }
-    };
-}
-
-/// The expansions of the name list (see [`__queue_conformance_names!`]).
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __queue_conformance_expand {
-    ([checks] $($name:ident,)*) => {
-        &[$((stringify!($name), $name as Check)),*]
-    };
-    ([names] $($name:ident,)*) => {
-        &[$(stringify!($name)),*]
-    };
-    ([tests $make:expr] $($name:ident,)*) => {
-        $(
-            #[test]
-            fn $name() {
-                let make = $make;
-                $crate::queue_conformance::run_check(stringify!($name), &make);
-            }
-        )*
-        /// Every check of the suite has a test above.
-        #[test]
-        fn every_queue_check_has_a_test() {
-            let tests: &[&str] = $crate::__queue_conformance_names!(names);
-            let checks: Vec<&str> =
-                $crate::queue_conformance::CHECKS.iter().map(|(n, _)| *n).collect();
-            assert_eq!(tests, &checks[..]);
         }
     };
 }
