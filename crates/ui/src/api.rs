@@ -50,7 +50,7 @@ use automl_engine::{EngineError, ModelChoice, leaderboard, load_model};
 use automl_store::{StoreError, StoreLocation, StoreRead};
 use serde_json::{Map, Value, json};
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The dashboard page, served at `/`.
 pub const PAGE: &str = include_str!("page.html");
@@ -109,20 +109,24 @@ pub struct Api {
     store: StoreLocation,
     /// Serialises opening the store: sled allows one handle per process at a time.
     store_lock: Mutex<()>,
+    /// A PostgreSQL store, opened at the first request and kept (it reconnects by itself); a
+    /// directory is opened per request instead, so a `fit` can take the database in between.
+    shared: Mutex<Option<Arc<dyn StoreRead>>>,
 }
 
 /// A store opened for one request and whether it is the snapshot of a running fit.
 struct Opened {
-    store: Box<dyn StoreRead>,
+    store: Arc<dyn StoreRead>,
     live: bool,
 }
 
 impl Api {
-    /// Routes over the store `store` (opened per request, never created).
+    /// Routes over the store `store` (never created; see `shared` for when it is opened).
     pub fn new(store: impl Into<StoreLocation>) -> Api {
         Api {
             store: store.into(),
             store_lock: Mutex::new(()),
+            shared: Mutex::new(None),
         }
     }
 
@@ -165,19 +169,31 @@ impl Api {
 
     /// Open the store for one request (the caller holds `store_lock`).
     fn open(&self) -> Result<Opened, Fail> {
-        if let StoreLocation::Dir(dir) = &self.store {
-            if !dir.exists() {
-                return Err(Fail(
-                    404,
-                    format!(
-                        "no store at `{}` yet; run `automl fit DATA.csv --store {}` (this page refreshes by itself)",
-                        dir.display(),
-                        dir.display()
-                    ),
-                ));
+        let dir = match &self.store {
+            StoreLocation::Dir(dir) => dir,
+            StoreLocation::Postgres(_) => {
+                let mut shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+                let store = match &*shared {
+                    Some(s) => s.clone(),
+                    None => shared
+                        .insert(Arc::from(automl_store::open_read(&self.store)?))
+                        .clone(),
+                };
+                // Read live: there is no snapshot.
+                return Ok(Opened { store, live: false });
             }
+        };
+        if !dir.exists() {
+            return Err(Fail(
+                404,
+                format!(
+                    "no store at `{}` yet; run `automl fit DATA.csv --store {}` (this page refreshes by itself)",
+                    dir.display(),
+                    dir.display()
+                ),
+            ));
         }
-        let store = automl_store::open_read(&self.store)?;
+        let store: Arc<dyn StoreRead> = Arc::from(automl_store::open_read(&self.store)?);
         // The snapshot of a running fit has no blobs; the database answers `None`.
         let live = matches!(store.blob(u64::MAX, "probe"), Err(StoreError::InUse { .. }));
         Ok(Opened { store, live })
