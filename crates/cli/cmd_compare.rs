@@ -1,8 +1,8 @@
 //! `automl compare A B`: two trials side by side (parameters, per-fold scores, metrics, costs).
 
 use crate::args::CompareArgs;
-use crate::cmd_leaderboard::{open_existing, pick_study};
 use crate::output::{fmt_parents, fmt_score, fmt_secs, table};
+use crate::store_arg::{open_existing, pick_study};
 use anyhow::{Context, Result};
 use std::collections::BTreeSet;
 

@@ -7,7 +7,7 @@ use automl_engine::FINAL_MODEL_BLOB;
 
 pub fn run(a: ExportArgs) -> Result<()> {
     let store = crate::store_arg::open_models(&a.store.store)?;
-    let study = crate::cmd_leaderboard::pick_study(store.as_ref(), a.study, &a.store.store)?;
+    let study = crate::store_arg::pick_study(store.as_ref(), a.study, &a.store.store)?;
     let (bytes, what) = match a.trial {
         None => (
             store.blob(study.study_id, FINAL_MODEL_BLOB)?.with_context(|| {

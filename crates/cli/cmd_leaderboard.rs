@@ -6,29 +6,12 @@
 
 use crate::args::{Format, LeaderboardArgs, SortKey};
 use crate::output::{fmt_bytes, fmt_parents, fmt_row_time, fmt_score, key_params, markdown, table};
-pub use crate::store_arg::open_existing;
+use crate::store_arg::{open_existing, pick_study};
 use anyhow::{Context, Result};
+use automl_core::Metric;
 use automl_core::params::ParamsExt;
-use automl_core::{Metric, StudyRecord};
 use automl_engine::{LeaderboardRow, leaderboard_owned};
-use automl_store::{StoreLocation, StoreRead};
 use serde_json::{Value, json};
-
-/// The study `id`, or the latest one.
-pub fn pick_study(
-    store: &dyn StoreRead,
-    id: Option<u64>,
-    at: &StoreLocation,
-) -> Result<StudyRecord> {
-    match id {
-        Some(id) => store.study(id)?.with_context(|| {
-            format!("--study {id}: no such study in `{at}`; `automl studies` lists them")
-        }),
-        None => store
-            .latest_study()?
-            .with_context(|| format!("the store `{at}` holds no study; run `automl fit` first")),
-    }
-}
 
 fn row_json(r: &LeaderboardRow, metric: &str) -> Value {
     let t = &r.trial;

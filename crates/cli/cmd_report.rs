@@ -2,8 +2,8 @@
 //! time, best per family), as markdown (+ SVG files) or one self-contained HTML page.
 
 use crate::args::ReportArgs;
-use crate::cmd_leaderboard::{open_existing, pick_study};
 use crate::output::{fmt_score, fmt_secs, key_params, markdown};
+use crate::store_arg::{open_existing, pick_study};
 use anyhow::{Context, Result};
 use automl_core::{Metric, StudyRecord, TrialRecord, is_meta_family};
 use automl_engine::leaderboard;

@@ -1,8 +1,8 @@
 //! `automl show TRIAL_ID`: everything stored about one trial.
 
 use crate::args::ShowArgs;
-use crate::cmd_leaderboard::{open_existing, pick_study};
 use crate::output::{fmt_bytes, fmt_row_time, fmt_score, fmt_secs};
+use crate::store_arg::{open_existing, pick_study};
 use anyhow::{Context, Result};
 use automl_core::EnsembleDecision;
 

@@ -5,7 +5,7 @@ use crate::output::table;
 use anyhow::Result;
 
 pub fn run(a: StoreArgs) -> Result<()> {
-    let store = crate::cmd_leaderboard::open_existing(&a.store)?;
+    let store = crate::store_arg::open_existing(&a.store)?;
     let studies = store.studies()?;
     if studies.is_empty() {
         println!(

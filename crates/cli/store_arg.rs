@@ -1,7 +1,9 @@
-//! `--store`: a sled directory or a PostgreSQL URL, opened for reading or for writing, with
+//! `--store`: a sled directory or a PostgreSQL URL, opened for reading or for writing, and the
+//! study a command works on (`--study ID` or the latest), with
 //! messages that name the store as given (a PostgreSQL password is always masked).
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
+use automl_core::StudyRecord;
 use automl_store::{Store, StoreLocation, StoreRead};
 
 /// clap's parser for `--store` values: a `postgres://` / `postgresql://` URL, or a directory.
@@ -49,5 +51,21 @@ pub fn open_models(at: &StoreLocation) -> Result<Box<dyn StoreRead>> {
             Ok(store)
         }
         StoreLocation::Postgres(_) => open_existing(at),
+    }
+}
+
+/// The study `id`, or the latest one.
+pub fn pick_study(
+    store: &dyn StoreRead,
+    id: Option<u64>,
+    at: &StoreLocation,
+) -> Result<StudyRecord> {
+    match id {
+        Some(id) => store.study(id)?.with_context(|| {
+            format!("--study {id}: no such study in `{at}`; `automl studies` lists them")
+        }),
+        None => store
+            .latest_study()?
+            .with_context(|| format!("the store `{at}` holds no study; run `automl fit` first")),
     }
 }
