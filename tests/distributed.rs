@@ -614,6 +614,23 @@ fn the_store_url_and_its_password_can_come_from_the_environment() {
     .ok()
     .stdout();
     assert!(studies.contains("churn"), "{studies}");
+    // No user in the URL either: PGUSER names it.
+    let (user, rest) = bare
+        .strip_prefix("postgres://")
+        .and_then(|r| r.split_once('@'))
+        .expect("a URL with a user");
+    let no_user = format!("postgres://{rest}");
+    let studies = run(
+        &["studies"],
+        &[
+            ("AUTOML_STORE", no_user.as_str()),
+            ("PGUSER", user),
+            ("PGPASSWORD", PASSWORD),
+        ],
+    )
+    .ok()
+    .stdout();
+    assert!(studies.contains("churn"), "{studies}");
     // --help shows where the value comes from, never the value.
     let help = run(
         &["leaderboard", "--help"],
@@ -700,5 +717,87 @@ fn the_dashboard_reads_a_postgresql_store() {
             "trial {id}: {body}"
         );
     }
+    // The dashboard keeps one connection open for all its requests (the architecture's
+    // promise), instead of connecting per request.
+    for _ in 0..3 {
+        assert_eq!(http_get(&base, "/api/studies").0, 200);
+    }
+    let db = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+    let sql = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}' AND application_name = 'automl'"
+    );
+    let out = std::process::Command::new("psql")
+        .args([url.as_str(), "-Atc", &sql])
+        .output()
+        .expect("psql (PostgreSQL's client) runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "1",
+        "the dashboard's connections to {db}"
+    );
     ui.kill9();
+}
+
+#[test]
+fn a_live_worker_keeps_its_lease_through_a_trial_longer_than_the_lease() {
+    let url = PgServer::shared().create_database().expose();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // `worker --help` states the defaults docs/distributed.md promises.
+    let help = run_in(dir, &["worker", "--help"]).ok().stdout();
+    let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    for (flag, default) in [("--idle-timeout", "60"), ("--lease", "30")] {
+        let at = flat.find(flag).expect(flag);
+        let next = flat[at..].find("[default: ").map(|i| &flat[at + i..]);
+        assert!(
+            next.is_some_and(|t| t.starts_with(&format!("[default: {default}]"))),
+            "{flag} default: {flat}"
+        );
+    }
+    // Each trial takes 3 s longer than it would; the lease is 2 s and renewed every third of
+    // it, so no trial is ever claimed twice.
+    let mut coord = spawn_in(
+        dir,
+        "coordinator",
+        &[
+            "fit",
+            churn_path(),
+            "--store",
+            &url,
+            "--remote-workers",
+            "--max-trials",
+            "2",
+            "--space",
+            "fast",
+            "--no-ensemble",
+            "-q",
+        ],
+        &[],
+    );
+    let mut slow = spawn_in(
+        dir,
+        "slow",
+        &[
+            "worker", "--store", &url, "--study", "1", "--lease", "2", "--name", "slow",
+        ],
+        &[(DELAY_ENV, "3000")],
+    );
+    coord.wait(LONG).ok();
+    slow.wait(LONG).ok();
+    for id in ["0", "1"] {
+        let shown = run_in(dir, &["show", id, "--store", &url, "--json"])
+            .ok()
+            .stdout();
+        let v: Value = serde_json::from_str(&shown).unwrap();
+        assert_eq!(v["state"], "complete", "{shown}");
+        assert_eq!(
+            v["extra"]["attempts"], "1",
+            "trial {id} was claimed again: {shown}"
+        );
+    }
 }

@@ -184,3 +184,14 @@ impl Executor for RemoteExecutor<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/distributed.md and `automl worker --help` promise at most 3 claims of a trial.
+    #[test]
+    fn a_trial_is_claimed_at_most_three_times_by_default() {
+        assert_eq!(RemoteConfig::default().max_attempts, 3);
+    }
+}
