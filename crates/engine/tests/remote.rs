@@ -359,12 +359,13 @@ fn resume_adopts_trials_that_live_workers_hold_and_requeues_expired_leases() {
     let id = dead.id();
     drop(dead);
     // A coordinator that died mid-search: it had stored the training data, queued trials
-    // 0-2 and started trial 3 without queueing it.
+    // 0-2, started trial 3 without queueing it, and taken trial 4's result without recording
+    // it.
     let (key, spec) = training_data_of(&store, id);
     store.put_blob(id, &key, &spec.encode()).unwrap();
     let candidate = tree();
     let queue = |t: u64| enqueue(&store, id, t, &candidate);
-    for t in 0..4u64 {
+    for t in 0..5u64 {
         assert_eq!(
             store
                 .start_trial(id, &candidate, "bayes", 0)
@@ -386,16 +387,32 @@ fn resume_adopts_trials_that_live_workers_hold_and_requeues_expired_leases() {
         .unwrap()
         .unwrap();
     assert_eq!((held.trial_id, dying.trial_id), (1, 2));
+    queue(4);
+    let lost = store
+        .claim("gone", Some(id), Duration::from_secs(60))
+        .unwrap()
+        .unwrap();
+    assert_eq!(lost.trial_id, 4);
+    let eval = Evaluation::failed(TrialState::Failed, "taken, never recorded".into(), 0.5);
+    assert!(store.finish(&lost, &encode_evaluation(&eval)).unwrap());
+    assert_eq!(store.take_results(id).unwrap().len(), 1);
+    assert_eq!(store.entry_state(id, 4).unwrap(), Some(QueueState::Closed));
     queue(0);
     std::thread::sleep(Duration::from_millis(5));
 
     let study = resume(&store, id, "bayes", config(8, 6, remote())).unwrap();
-    assert_eq!(study.adopted_trials(), vec![0, 1, 2]);
-    assert_eq!(
-        store.trial(id, 3).unwrap().unwrap().state,
-        TrialState::Interrupted
-    );
+    assert_eq!(study.adopted_trials(), vec![0, 1, 2, 3, 4]);
     assert_eq!(store.entry_state(id, 2).unwrap(), Some(QueueState::Queued));
+    assert_eq!(
+        store.entry_state(id, 3).unwrap(),
+        None,
+        "queued when submitted"
+    );
+    assert_eq!(
+        store.entry_state(id, 4).unwrap(),
+        None,
+        "queued anew when submitted"
+    );
     let cancel = AtomicBool::new(false);
     let summary = std::thread::scope(|s| {
         let w = s.spawn(|| run_worker(&store, &worker("w", Some(id), 3), &cancel, &|_| {}));
@@ -423,8 +440,13 @@ fn resume_adopts_trials_that_live_workers_hold_and_requeues_expired_leases() {
         trials[2].extra.get("attempts").map(String::as_str),
         Some("2")
     );
-    assert_eq!(trials[3].state, TrialState::Interrupted);
-    for t in &trials[4..] {
+    // The trial never queued and the one whose result was lost are evaluated (again), once.
+    for t in &trials[3..] {
         assert_eq!(t.state, TrialState::Complete, "{t:?}");
     }
+    assert_eq!(
+        trials[4].extra.get("attempts").map(String::as_str),
+        Some("1")
+    );
+    assert_eq!(trials[4].extra.get("worker").map(String::as_str), Some("w"));
 }

@@ -384,6 +384,17 @@ impl TrialQueue for MemoryStore {
         }
         Ok(())
     }
+    fn forget_closed(&self, study_id: u64, trial_id: u64) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        let key = (study_id, trial_id);
+        if g.queue
+            .get(&key)
+            .is_some_and(|e| e.state == QueueState::Closed)
+        {
+            g.queue.remove(&key);
+        }
+        Ok(())
+    }
     fn entry_state(&self, study_id: u64, trial_id: u64) -> Result<Option<QueueState>, StoreError> {
         Ok(self
             .lock()

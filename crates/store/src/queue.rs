@@ -125,6 +125,11 @@ pub trait TrialQueue: Send + Sync {
     /// holding it gets `false` from `renew` and `finish`.
     fn cancel(&self, study_id: u64, trial_id: u64) -> Result<(), StoreError>;
 
+    /// Remove a closed entry, so that the trial can be enqueued again: a coordinator took its
+    /// result (or cancelled it) and died before recording the trial, and a resumed session
+    /// evaluates it anew. An entry in any other state, or none, is left alone.
+    fn forget_closed(&self, study_id: u64, trial_id: u64) -> Result<(), StoreError>;
+
     /// The state of one entry (None when it was never enqueued).
     fn entry_state(&self, study_id: u64, trial_id: u64) -> Result<Option<QueueState>, StoreError>;
 

@@ -1,7 +1,7 @@
 //! The conformance suite of [`TrialQueue`](crate::TrialQueue) implementations (public so other
 //! crates can run it): claim order, concurrent claims by several handles (each entry claimed
-//! once), stale tokens, lease expiry and the attempt limit, results taken once, cancel, and
-//! idempotent enqueue and finish. Each check gets handles on one fresh, empty store from `make`
+//! once), stale tokens, lease expiry and the attempt limit, results taken once, cancel, forgetting closed entries
+//! and idempotent enqueue and finish. Each check gets handles on one fresh, empty store from `make`
 //! and panics with a message naming the check when the queue misbehaves.
 
 use crate::conformance::sample_study;
@@ -36,6 +36,7 @@ macro_rules! __queue_conformance_names {
             queue_results_taken_once,
             queue_finish_idempotent,
             queue_cancel,
+            queue_forget_closed,
             queue_counts,
         }
     };
@@ -385,6 +386,56 @@ fn queue_cancel(make: MakeHandles<'_>) {
     );
     let c = queue.counts(id).unwrap();
     assert_eq!((c.queued, c.claimed, c.done), (1, 0, 0));
+}
+
+fn queue_forget_closed(make: MakeHandles<'_>) {
+    let s = one(make);
+    let id = study_with_trials(&*s, "f", 4);
+    let queue = q(&*s);
+    for t in 0..4 {
+        queue.enqueue(id, t, b"p").unwrap();
+    }
+    // Entry 0 done and taken, entry 1 cancelled: both closed. Entry 2 claimed, 3 queued.
+    let l0 = queue.claim("w", Some(id), LONG).unwrap().unwrap();
+    assert!(queue.finish(&l0, b"r0").unwrap());
+    assert_eq!(queue.take_results(id).unwrap().len(), 1);
+    queue.cancel(id, 1).unwrap();
+    let l2 = queue.claim("w", Some(id), LONG).unwrap().unwrap();
+    assert_eq!(l2.trial_id, 2);
+    for t in 0..4 {
+        queue.forget_closed(id, t).unwrap();
+    }
+    queue.forget_closed(id, 9).unwrap();
+    assert_eq!(
+        queue.entry_state(id, 0).unwrap(),
+        None,
+        "a taken entry is forgotten"
+    );
+    assert_eq!(
+        queue.entry_state(id, 1).unwrap(),
+        None,
+        "a cancelled entry is forgotten"
+    );
+    assert_eq!(
+        queue.entry_state(id, 2).unwrap(),
+        Some(QueueState::Claimed),
+        "a claimed entry is kept"
+    );
+    assert_eq!(
+        queue.entry_state(id, 3).unwrap(),
+        Some(QueueState::Queued),
+        "a queued entry is kept"
+    );
+    assert!(queue.renew(&l2, LONG).unwrap(), "its lease still holds");
+    // A forgotten entry is enqueued anew and claimed again, from its first attempt.
+    queue.enqueue(id, 0, b"again").unwrap();
+    let l3 = queue.claim("w", Some(id), LONG).unwrap().unwrap();
+    assert_eq!(l3.trial_id, 0, "the lowest trial id first");
+    assert_eq!((l3.attempt, l3.payload.as_slice()), (1, &b"again"[..]));
+    assert!(
+        !queue.finish(&l0, b"stale").unwrap(),
+        "the old claim's token is dead"
+    );
 }
 
 fn queue_counts(make: MakeHandles<'_>) {

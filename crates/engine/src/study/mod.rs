@@ -30,7 +30,7 @@ use automl_data::Dataset;
 use automl_models::registry;
 use automl_search::{AskContext, FamilyInfo, Strategy};
 use automl_space::SearchSpace;
-use automl_store::{INTERRUPTED_ERROR, QueueState, Store};
+use automl_store::{INTERRUPTED_ERROR, Store};
 use automl_trainer::{CvConfig, PredictorInfo, TrainingData};
 use scheduler::{Scheduler, SchedulerConfig};
 use std::collections::BTreeMap;
@@ -352,10 +352,11 @@ impl<'a> Study<'a> {
     ///
     /// With remote workers ([`StudyConfig::remote`]), trials that live workers hold are not
     /// interrupted: entries whose lease expired are requeued first, and every running trial
-    /// whose queue entry is still open (queued, claimed, or finished and not yet taken) is
-    /// adopted: the new session waits for it first, in trial-id order, before asking anything
-    /// new. Running trials without an open entry are interrupted. Without remote workers,
-    /// every running trial is interrupted and its queue entry (if any) cancelled.
+    /// is adopted: the new session waits for it first, in trial-id order, before asking
+    /// anything new. One whose entry is still open (queued, claimed, or finished and not yet
+    /// taken) keeps it; one never queued, or whose result the dead session took without
+    /// recording it, is queued anew and evaluated again with its seed. Without remote
+    /// workers, every running trial is interrupted and its queue entry (if any) cancelled.
     pub fn resume(
         store: &'a dyn Store,
         study_id: u64,
@@ -790,16 +791,17 @@ fn recover_running(
         if t.state != TrialState::Running {
             continue;
         }
-        let open = matches!(
-            queue.entry_state(study_id, t.trial_id)?,
-            Some(QueueState::Queued | QueueState::Claimed | QueueState::Done | QueueState::Lost)
-        );
-        if open && remote.is_some() {
+        if remote.is_some() {
+            // Every running trial is adopted. One whose entry is closed had its result taken
+            // (or was given up on) by a coordinator that died before recording it, and one
+            // without an entry was started but never queued: their entries are made anew
+            // when the session submits them, and they are evaluated again with their seed.
+            queue.forget_closed(study_id, t.trial_id)?;
             t.seed = Rng::derive_seed(seed, t.trial_id);
             adopted.push(t);
             continue;
         }
-        if open {
+        if queue.entry_state(study_id, t.trial_id)?.is_some() {
             queue.cancel(study_id, t.trial_id)?;
         }
         t.state = TrialState::Interrupted;

@@ -252,6 +252,17 @@ impl TrialQueue for PgStore {
         })
     }
 
+    fn forget_closed(&self, study_id: u64, trial_id: u64) -> Result<(), StoreError> {
+        let (s, t) = (db_id(study_id), db_id(trial_id));
+        self.run("removing a closed queue entry", |c, _| {
+            c.execute(
+                "DELETE FROM automl_queue WHERE study_id = $1 AND trial_id = $2 AND state = 4",
+                &[&s, &t],
+            )?;
+            Ok(())
+        })
+    }
+
     fn entry_state(&self, study_id: u64, trial_id: u64) -> Result<Option<QueueState>, StoreError> {
         let row = self.run("reading a queue entry", |c, _| {
             Ok(c.query_opt(
