@@ -1,0 +1,1 @@
+//! (being written: the HTTP service of `automl serve`)
