@@ -47,6 +47,8 @@ pub enum Command {
     Portfolio(PortfolioArgs),
     /// Evaluate trials queued by `automl fit --remote-workers` on a shared (PostgreSQL) store.
     Worker(WorkerArgs),
+    /// Score the model on newly labelled rows beside its cross-validated estimate (exit 3 when worse beyond noise).
+    Evaluate(crate::cmd_evaluate::EvaluateArgs),
 }
 
 #[derive(Args, Debug)]

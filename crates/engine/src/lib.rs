@@ -29,6 +29,7 @@
 pub mod builder;
 pub mod ensemble;
 pub mod error;
+pub mod evaluate;
 pub mod export;
 pub mod leaderboard;
 mod policy;
@@ -43,6 +44,7 @@ pub use builder::{
     shipped_portfolio, validate_budget, warm_start_candidates, warm_start_from,
 };
 pub use error::{EngineError, Setting};
+pub use evaluate::{LiveEvaluation, Verdict, evaluate_labeled};
 pub use leaderboard::{LeaderboardRow, leaderboard, leaderboard_owned};
 pub use predict::{LoadedModel, ModelChoice, load_model, predict_csv};
 pub use study::{

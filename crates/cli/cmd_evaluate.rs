@@ -1,0 +1,136 @@
+//! `automl evaluate`: score the model on newly labelled rows and set the result beside its
+//! cross-validated estimate, saying whether the gap is beyond what the noise explains.
+
+use crate::args::StoreArgs;
+use crate::output::fmt_score;
+use anyhow::{Context, Result};
+use automl_engine::{LiveEvaluation, ModelChoice, Verdict, evaluate_labeled, load_model};
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+
+/// The exit code when the live score is worse than the CV estimate beyond noise.
+pub const EXIT_WORSE: i32 = 3;
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvaluateFormat {
+    Table,
+    Json,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "\
+How it decides: the live score's standard error comes from a seeded bootstrap over the labelled
+rows, the CV estimate's from its fold scores (std / sqrt(folds)). The gap is beyond noise when
+|live - cv| > 1.96 * sqrt(se_live^2 + se_cv^2), a two-sided test at 5 %.
+
+Exit codes: 0 the live score is within noise of the CV estimate (or better), 3 it is worse
+beyond noise (a CI job can gate on it), 2 an error.
+
+Examples:
+  automl evaluate --store automl.db labelled-last-week.csv
+  automl evaluate --store automl.db --trial 12 labelled.csv --format json")]
+pub struct EvaluateArgs {
+    /// Newly labelled rows: a CSV with the training columns and the study's target column
+    /// (rows with a missing label are skipped).
+    #[arg(value_name = "LABELED.csv")]
+    pub input: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Study id [default: the latest].
+    #[arg(long, value_name = "ID")]
+    pub study: Option<u64>,
+    /// Evaluate this trial's fold models (against its own CV estimate) instead of the final model.
+    #[arg(long, value_name = "ID")]
+    pub trial: Option<u64>,
+    /// Seed of the bootstrap.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: EvaluateFormat,
+}
+
+pub fn run(a: EvaluateArgs) -> Result<()> {
+    let tokens = automl_data::ReadOptions::default().missing_tokens;
+    let store = crate::store_arg::open_models(&a.store.store)?;
+    let choice = a
+        .trial
+        .map(ModelChoice::Trial)
+        .unwrap_or(ModelChoice::Final);
+    let model = load_model(store.as_ref(), a.study, choice)?;
+    let study_id = model.study.study_id;
+    let trial_id = match choice {
+        ModelChoice::Trial(t) => t,
+        ModelChoice::Final => model
+            .study
+            .final_trial
+            .with_context(|| format!("study {study_id} has no final model; pass --trial ID"))?,
+    };
+    let cv = store
+        .trial(study_id, trial_id)?
+        .with_context(|| format!("trial {trial_id} of study {study_id} is not in the store"))?;
+    drop(store);
+    let e = evaluate_labeled(&model, &cv, &a.input, &tokens, a.seed)?;
+    match a.format {
+        EvaluateFormat::Json => println!("{}", serde_json::to_string_pretty(&e)?),
+        EvaluateFormat::Table => print_table(&e),
+    }
+    if e.verdict == Verdict::Worse {
+        std::process::exit(EXIT_WORSE);
+    }
+    Ok(())
+}
+
+fn print_table(e: &LiveEvaluation) {
+    let dir = if e.higher_is_better {
+        "higher is better"
+    } else {
+        "lower is better"
+    };
+    println!("model: {}", e.model);
+    println!(
+        "rows: {} labelled{}",
+        e.rows,
+        if e.rows_without_label > 0 {
+            format!(" ({} without a label skipped)", e.rows_without_label)
+        } else {
+            String::new()
+        }
+    );
+    println!(
+        "{:<8} {:>10}  {:<24} {}",
+        e.metric, "score", "95 % interval", "from"
+    );
+    println!(
+        "{:<8} {:>10}  [{}, {}]{:pad$} {} labelled rows (bootstrap se {})",
+        "live",
+        fmt_score(e.live),
+        fmt_score(e.live_interval[0]),
+        fmt_score(e.live_interval[1]),
+        "",
+        e.rows,
+        fmt_score(e.live_se),
+        pad = 22usize.saturating_sub(
+            fmt_score(e.live_interval[0]).len() + fmt_score(e.live_interval[1]).len() + 4
+        ),
+    );
+    println!(
+        "{:<8} {:>10}  [{}, {}]{:pad$} {} folds (std {})",
+        "cv",
+        fmt_score(e.cv),
+        fmt_score(e.cv_interval[0]),
+        fmt_score(e.cv_interval[1]),
+        "",
+        e.cv_folds,
+        fmt_score(e.cv_std),
+        pad = 22usize.saturating_sub(
+            fmt_score(e.cv_interval[0]).len() + fmt_score(e.cv_interval[1]).len() + 4
+        ),
+    );
+    println!(
+        "gap: {} ({dir}), z = {:.2}: {}",
+        fmt_score(e.gap),
+        e.z,
+        e.verdict.as_str()
+    );
+}

@@ -1,0 +1,323 @@
+//! `automl evaluate`: the model scored on newly labelled rows, set beside its cross-validated
+//! estimate, with an interval for each and a verdict on whether the gap is beyond what the
+//! noise of both explains.
+//!
+//! The live score's uncertainty comes from a seeded bootstrap over the labelled rows (its
+//! standard error and 95 % percentile interval). The CV estimate's comes from its fold scores:
+//! the standard error of their mean, `std / sqrt(k)`, and the interval `mean ± 1.96 · se`.
+//! The gap is "beyond noise" when `|live − cv| > 1.96 · sqrt(se_live² + se_cv²)` (a two-sided
+//! z-test at 5 %), and then it is "worse" or "better" by the metric's direction.
+
+use crate::error::EngineError;
+use crate::predict::LoadedModel;
+use automl_core::{Metric, Predictions, Rng, Task, TrialRecord};
+use serde::Serialize;
+use std::path::Path;
+
+/// Bootstrap resamples of the live score (fewer on large inputs; see [`resamples`]).
+const BOOTSTRAP: usize = 1000;
+/// The z value of a two-sided 95 % interval.
+const Z95: f64 = 1.959_964;
+
+/// What the gap between the live score and the CV estimate means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Within what the noise of both scores explains.
+    WithinNoise,
+    /// Worse than the CV estimate beyond noise.
+    Worse,
+    /// Better than the CV estimate beyond noise.
+    Better,
+}
+
+impl Verdict {
+    /// The verdict in words.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::WithinNoise => "within noise",
+            Verdict::Worse => "worse beyond noise",
+            Verdict::Better => "better beyond noise",
+        }
+    }
+}
+
+/// The model's score on labelled rows beside its cross-validated estimate.
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveEvaluation {
+    /// The study's metric.
+    pub metric: String,
+    /// Whether higher is better for it.
+    pub higher_is_better: bool,
+    /// What was evaluated (e.g. `final model of study 1 (trial 12)`).
+    pub model: String,
+    /// Rows scored.
+    pub rows: usize,
+    /// Rows skipped because their label was missing.
+    pub rows_without_label: usize,
+    /// The score on the labelled rows.
+    pub live: f64,
+    /// Its bootstrap standard error.
+    pub live_se: f64,
+    /// Its 95 % bootstrap percentile interval.
+    pub live_interval: [f64; 2],
+    /// The cross-validated estimate (mean of the fold scores) of the model's trial.
+    pub cv: f64,
+    /// The standard deviation of the fold scores.
+    pub cv_std: f64,
+    /// How many fold scores the estimate has.
+    pub cv_folds: usize,
+    /// The CV estimate's 95 % interval, `cv ± 1.96 · cv_std / sqrt(folds)`.
+    pub cv_interval: [f64; 2],
+    /// `live − cv`.
+    pub gap: f64,
+    /// The gap over the standard error of the difference.
+    pub z: f64,
+    /// What the gap means.
+    pub verdict: Verdict,
+}
+
+/// Score `model` on the labelled rows of `input` (the study's target column must be present)
+/// and compare it with `cv`, the record of the trial the model comes from (its mean, std and
+/// fold scores). `seed` seeds the bootstrap.
+pub fn evaluate_labeled(
+    model: &LoadedModel,
+    cv: &TrialRecord,
+    input: &Path,
+    missing_tokens: &[String],
+    seed: u64,
+) -> Result<LiveEvaluation, EngineError> {
+    let study = &model.study;
+    let metric = Metric::from_name(&study.metric).ok_or_else(|| {
+        EngineError::Config(format!("the study's metric `{}` is unknown", study.metric))
+    })?;
+    let labels = read_labels(
+        input,
+        &study.target,
+        study.task,
+        &study.classes,
+        missing_tokens,
+    )?;
+    let keep: Vec<usize> = (0..labels.len()).filter(|&i| labels[i].is_some()).collect();
+    if keep.is_empty() {
+        return Err(EngineError::Config(format!(
+            "`{}` has no row with a label in `{}`; evaluate needs labelled rows",
+            input.display(),
+            study.target
+        )));
+    }
+    let frame = model.read_input(input, missing_tokens)?;
+    let frame = if keep.len() == frame.n_rows {
+        frame
+    } else {
+        frame.select_rows(&keep)
+    };
+    let y: Vec<f64> = keep.iter().map(|&i| labels[i].unwrap()).collect();
+    let pred = model.predict_frame(&frame)?;
+    let n_classes = study.classes.len();
+    let live = metric.compute(&y, &pred, n_classes);
+    let (live_se, live_interval) = bootstrap(metric, &y, &pred, n_classes, seed);
+    let k = cv.fold_scores.len().max(1);
+    let cv_se = if cv.std.is_finite() {
+        cv.std / (k as f64).sqrt()
+    } else {
+        0.0
+    };
+    let gap = live - cv.mean;
+    let se = (live_se * live_se + cv_se * cv_se).sqrt();
+    let z = if se > 0.0 {
+        gap / se
+    } else if gap == 0.0 {
+        0.0
+    } else {
+        gap.signum() * f64::INFINITY
+    };
+    let verdict = if z.abs() <= Z95 || !z.is_finite() && gap == 0.0 {
+        Verdict::WithinNoise
+    } else if metric.better(live, cv.mean) {
+        Verdict::Better
+    } else {
+        Verdict::Worse
+    };
+    Ok(LiveEvaluation {
+        metric: metric.name().to_string(),
+        higher_is_better: metric.higher_is_better(),
+        model: model.description.clone(),
+        rows: y.len(),
+        rows_without_label: labels.len() - y.len(),
+        live,
+        live_se,
+        live_interval,
+        cv: cv.mean,
+        cv_std: cv.std,
+        cv_folds: cv.fold_scores.len(),
+        cv_interval: [cv.mean - Z95 * cv_se, cv.mean + Z95 * cv_se],
+        gap,
+        z,
+        verdict,
+    })
+}
+
+/// Fewer resamples on large inputs, so a million rows stays quick: the standard error of a
+/// bootstrap standard error with B resamples is about `se / sqrt(2B)`.
+fn resamples(n: usize) -> usize {
+    match n {
+        0..=20_000 => BOOTSTRAP,
+        20_001..=200_000 => 300,
+        _ => 100,
+    }
+}
+
+/// The bootstrap standard error and 95 % percentile interval of the metric.
+fn bootstrap(
+    metric: Metric,
+    y: &[f64],
+    pred: &Predictions,
+    n_classes: usize,
+    seed: u64,
+) -> (f64, [f64; 2]) {
+    let n = y.len();
+    let b = resamples(n);
+    let mut rng = Rng::derive(seed, 0x0e7a);
+    let mut scores = Vec::with_capacity(b);
+    let mut rows = vec![0usize; n];
+    for _ in 0..b {
+        for r in rows.iter_mut() {
+            *r = (rng.next_u64() % n as u64) as usize;
+        }
+        let ys: Vec<f64> = rows.iter().map(|&i| y[i]).collect();
+        let ps = Predictions {
+            values: rows.iter().map(|&i| pred.values[i]).collect(),
+            proba: pred
+                .proba
+                .as_ref()
+                .map(|p| p.select(ndarray::Axis(0), &rows)),
+        };
+        let s = metric.compute(&ys, &ps, n_classes);
+        if s.is_finite() {
+            scores.push(s);
+        }
+    }
+    if scores.len() < 2 {
+        return (0.0, [f64::NAN, f64::NAN]);
+    }
+    let mean = scores.iter().sum::<f64>() / scores.len() as f64;
+    let var =
+        scores.iter().map(|s| (s - mean) * (s - mean)).sum::<f64>() / (scores.len() - 1) as f64;
+    scores.sort_by(f64::total_cmp);
+    let at = |q: f64| scores[((scores.len() - 1) as f64 * q).round() as usize];
+    (var.sqrt(), [at(0.025), at(0.975)])
+}
+
+/// The target column of `input` as the study encoded it: a class index (classification) or
+/// a value (regression); None where the label is missing.
+fn read_labels(
+    input: &Path,
+    target: &str,
+    task: Task,
+    classes: &[String],
+    missing_tokens: &[String],
+) -> Result<Vec<Option<f64>>, EngineError> {
+    let bad = |message: String| EngineError::Config(format!("`{}`: {message}", input.display()));
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_path(input)
+        .map_err(|e| bad(e.to_string()))?;
+    let header = r.headers().map_err(|e| bad(e.to_string()))?.clone();
+    let col = header
+        .iter()
+        .position(|h| h.trim() == target)
+        .ok_or_else(|| {
+            bad(format!(
+                "no column `{target}` (the study's target); evaluate needs the true labels"
+            ))
+        })?;
+    let is_missing =
+        |s: &str| s.is_empty() || missing_tokens.iter().any(|t| t.eq_ignore_ascii_case(s));
+    let mut out = Vec::new();
+    for (i, rec) in r.records().enumerate() {
+        let rec = rec.map_err(|e| bad(e.to_string()))?;
+        let line = i + 2;
+        let s = rec.get(col).unwrap_or("").trim();
+        if is_missing(s) {
+            out.push(None);
+            continue;
+        }
+        let num = s.parse::<f64>().ok().filter(|x| x.is_finite());
+        if task == Task::Regression {
+            let x = num.ok_or_else(|| {
+                bad(format!(
+                    "line {line}: the label `{s}` of `{target}` is not a number"
+                ))
+            })?;
+            out.push(Some(x));
+            continue;
+        }
+        let idx = classes
+            .iter()
+            .position(|c| c == s)
+            .or_else(|| {
+                num.and_then(|x| {
+                    classes
+                        .iter()
+                        .position(|c| c.parse::<f64>().is_ok_and(|cx| cx == x))
+                })
+            })
+            .ok_or_else(|| {
+                bad(format!(
+                    "line {line}: the label `{s}` of `{target}` was not a class when the model was trained (classes: {})",
+                    classes.join(", ")
+                ))
+            })?;
+        out.push(Some(idx as f64));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_match_classes_by_text_or_number_and_skip_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("l.csv");
+        std::fs::write(&p, "x,y\n1,1.0\n2,0\n3,NA\n4,\n").unwrap();
+        let classes = vec!["0".to_string(), "1".to_string()];
+        let tokens = vec!["NA".to_string()];
+        let got = read_labels(&p, "y", Task::Binary, &classes, &tokens).unwrap();
+        assert_eq!(got, vec![Some(1.0), Some(0.0), None, None]);
+        std::fs::write(&p, "x,y\n1,2\n").unwrap();
+        let e = read_labels(&p, "y", Task::Binary, &classes, &tokens)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && e.contains("`2`"), "{e}");
+        let e = read_labels(&p, "z", Task::Binary, &classes, &tokens)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no column `z`"), "{e}");
+    }
+
+    #[test]
+    fn bootstrap_is_seeded_and_brackets_the_score() {
+        let y: Vec<f64> = (0..200).map(|i| f64::from(i % 2)).collect();
+        let values: Vec<f64> = (0..200)
+            .map(|i| {
+                if i % 7 == 0 {
+                    1.0 - f64::from(i % 2)
+                } else {
+                    f64::from(i % 2)
+                }
+            })
+            .collect();
+        let pred = Predictions::regression(values);
+        let m = Metric::Rmse;
+        let full = m.compute(&y, &pred, 0);
+        let (se, iv) = bootstrap(m, &y, &pred, 0, 7);
+        assert_eq!((se, iv), bootstrap(m, &y, &pred, 0, 7));
+        assert!(
+            se > 0.0 && iv[0] < full && full < iv[1],
+            "{se} {iv:?} {full}"
+        );
+    }
+}
