@@ -32,6 +32,11 @@ pub enum Command {
     /// Show everything stored about one trial.
     Show(ShowArgs),
     /// Predict a CSV file with the final model of a study (or one trial's models).
+    #[command(after_help = "\
+Every batch is logged in the prediction log (time, model, a hash of each input row, the
+outputs, the latency) unless --no-log; `automl serve-report` and the dashboard read it.
+The log is STORE/predictions for a store directory, ./automl-predictions for a PostgreSQL
+store or --model FILE, or --log-dir DIR.")]
     Predict(PredictArgs),
     /// List the studies (search runs) in a store.
     Studies(StoreArgs),
@@ -355,4 +360,12 @@ pub struct PredictArgs {
     /// Study id [default: the latest].
     #[arg(long, value_name = "ID")]
     pub study: Option<u64>,
+    #[command(flatten)]
+    pub log: crate::log_arg::LogDirArgs,
+    /// Do not log this batch in the prediction log.
+    #[arg(long, conflicts_with = "log_inputs")]
+    pub no_log: bool,
+    /// Also log the input rows themselves (by default only a hash of each row is logged).
+    #[arg(long)]
+    pub log_inputs: bool,
 }

@@ -17,6 +17,7 @@ mod cmd_show;
 mod cmd_studies;
 mod cmd_ui;
 mod cmd_worker;
+mod log_arg;
 mod output;
 mod store_arg;
 
