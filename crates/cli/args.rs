@@ -52,6 +52,26 @@ store or --model FILE, or --log-dir DIR.")]
     Portfolio(PortfolioArgs),
     /// Evaluate trials queued by `automl fit --remote-workers` on a shared (PostgreSQL) store.
     Worker(WorkerArgs),
+    /// Summarise the prediction log: per-model requests, errors and latency, shadow agreement,
+    /// canary share, the latest drift check and the recent events.
+    #[command(after_help = "\
+The prediction log is written by `automl predict` (every batch) and `automl serve` (every
+request, with the shadow's and canary's answers, events and drift checks). It lives in
+STORE/predictions for a store directory, ./automl-predictions for a PostgreSQL store or a
+model file, or where --log-dir says.
+
+Figures:
+  error rate        failed batches / batches, per model
+  p50 / p99 ms      latency percentiles (nearest rank) over a model's batches
+  shadow agreement  rows whose shadow output equals the answer sent for the same request
+                    (class labels equal; numbers within 1e-9 relative)
+  canary share      requests the canary answered / all answered requests
+
+Examples:
+  automl serve-report                                # the log of ./automl.db
+  automl serve-report --since 1h --model study-3
+  automl serve-report --log-dir automl-predictions --format json")]
+    ServeReport(crate::cmd_serve_report::ServeReportArgs),
 }
 
 #[derive(Args, Debug)]
