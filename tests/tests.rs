@@ -8,5 +8,6 @@ mod distributed;
 mod inspect;
 mod isolation;
 mod pipes;
+mod predlog;
 mod typed_meta;
 mod util;
