@@ -9,5 +9,6 @@ mod evaluate;
 mod inspect;
 mod isolation;
 mod pipes;
+mod predlog;
 mod typed_meta;
 mod util;

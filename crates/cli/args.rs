@@ -32,6 +32,11 @@ pub enum Command {
     /// Show everything stored about one trial.
     Show(ShowArgs),
     /// Predict a CSV file with the final model of a study (or one trial's models).
+    #[command(after_help = "\
+Every batch is logged in the prediction log (time, model, a hash of each input row, the
+outputs, the latency) unless --no-log; `automl serve-report` and the dashboard read it.
+The log is STORE/predictions for a store directory, ./automl-predictions for a PostgreSQL
+store or --model FILE, or --log-dir DIR.")]
     Predict(PredictArgs),
     /// List the studies (search runs) in a store.
     Studies(StoreArgs),
@@ -49,6 +54,26 @@ pub enum Command {
     Worker(WorkerArgs),
     /// Score the model on newly labelled rows beside its cross-validated estimate (exit 3 when worse beyond noise).
     Evaluate(crate::cmd_evaluate::EvaluateArgs),
+    /// Summarise the prediction log: per-model requests, errors and latency, shadow agreement,
+    /// canary share, the latest drift check and the recent events.
+    #[command(after_help = "\
+The prediction log is written by `automl predict` (every batch) and `automl serve` (every
+request, with the shadow's and canary's answers, events and drift checks). It lives in
+STORE/predictions for a store directory, ./automl-predictions for a PostgreSQL store or a
+model file, or where --log-dir says.
+
+Figures:
+  error rate        failed batches / batches, per model
+  p50 / p99 ms      latency percentiles (nearest rank) over a model's batches
+  shadow agreement  rows whose shadow output equals the answer sent for the same request
+                    (class labels equal; numbers within 1e-9 relative)
+  canary share      requests the canary answered / all answered requests
+
+Examples:
+  automl serve-report                                # the log of ./automl.db
+  automl serve-report --since 1h --model study-3
+  automl serve-report --log-dir automl-predictions --format json")]
+    ServeReport(crate::cmd_serve_report::ServeReportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -357,4 +382,12 @@ pub struct PredictArgs {
     /// Study id [default: the latest].
     #[arg(long, value_name = "ID")]
     pub study: Option<u64>,
+    #[command(flatten)]
+    pub log: crate::log_arg::LogDirArgs,
+    /// Do not log this batch in the prediction log.
+    #[arg(long, conflicts_with = "log_inputs")]
+    pub no_log: bool,
+    /// Also log the input rows themselves (by default only a hash of each row is logged).
+    #[arg(long)]
+    pub log_inputs: bool,
 }

@@ -1,34 +1,101 @@
-//! `automl predict`: predict a CSV with a study's final model (or one trial's fold models).
+//! `automl predict`: predict a CSV with a study's final model (or one trial's fold models),
+//! and log the batch in the prediction log (unless `--no-log`).
 
 use crate::args::PredictArgs;
 use anyhow::Result;
-use automl_engine::{ModelChoice, load_model, predict_csv};
+use automl_core::Predictions;
+use automl_engine::predict::write_predictions;
+use automl_engine::{LoadedModel, ModelChoice, load_model};
+use automl_monitor::predlog::{self, LogOptions, LogRecord, LogWriter, PredictionEntry, Role};
+use std::path::Path;
+use std::time::Instant;
 
 pub fn run(a: PredictArgs) -> Result<()> {
     let tokens = automl_data::ReadOptions::default().missing_tokens;
-    if let Some(file) = &a.model {
+    let (model, name, store) = if let Some(file) = &a.model {
         let model = automl_engine::export::read_model_file(file)?;
-        let n = predict_csv(&model, &a.input, &a.output, &tokens)?;
-        eprintln!(
-            "wrote {n} predictions to {} using {} ({})",
-            a.output.display(),
-            file.display(),
-            model.description
-        );
-        return Ok(());
-    }
-    let store = crate::store_arg::open_models(&a.store.store)?;
-    let choice = a
-        .trial
-        .map(ModelChoice::Trial)
-        .unwrap_or(ModelChoice::Final);
-    let model = load_model(store.as_ref(), a.study, choice)?;
-    drop(store);
-    let n = predict_csv(&model, &a.input, &a.output, &tokens)?;
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| file.display().to_string());
+        (model, name, None)
+    } else {
+        let store = crate::store_arg::open_models(&a.store.store)?;
+        let choice = a
+            .trial
+            .map(ModelChoice::Trial)
+            .unwrap_or(ModelChoice::Final);
+        let model = load_model(store.as_ref(), a.study, choice)?;
+        drop(store);
+        let name = match a.trial {
+            Some(t) => format!("trial-{t}"),
+            None => format!("study-{}", model.study.study_id),
+        };
+        (model, name, Some(&a.store.store))
+    };
+    let start = Instant::now();
+    let frame = model.read_input(&a.input, &tokens)?;
+    let pred = model.predict_frame(&frame)?;
+    let latency_us = start.elapsed().as_micros() as u64;
+    write_predictions(&a.output, &pred, model.study.task, &model.study.classes)?;
+    let n = pred.len();
+    let using = match &a.model {
+        Some(file) => format!("{} ({})", file.display(), model.description),
+        None => format!("the {}", model.description),
+    };
     eprintln!(
-        "wrote {n} predictions to {} using the {}",
-        a.output.display(),
-        model.description
+        "wrote {n} predictions to {} using {using}",
+        a.output.display()
     );
+    if !a.no_log {
+        let dir = a.log.resolve(store);
+        let entry = PredictionEntry {
+            ts_ms: predlog::now_ms(),
+            source: "predict".to_string(),
+            model: name,
+            role: Role::Batch,
+            request_id: format!("predict-{}-{}", std::process::id(), predlog::now_ms()),
+            rows: frame.n_rows,
+            row_hashes: predlog::row_hashes(&frame),
+            inputs: a.log_inputs.then(|| predlog::frame_records(&frame)),
+            outputs: outputs(&model, &pred),
+            latency_us,
+            error: None,
+        };
+        // The predictions are written: a log that cannot be written is a warning, not a
+        // failed prediction.
+        if let Err(e) = log(&dir, &LogRecord::Prediction(entry)) {
+            eprintln!(
+                "warning: the batch was not logged in `{}`: {e} (--log-dir DIR to log elsewhere, --no-log to skip)",
+                dir.display()
+            );
+        }
+    }
     Ok(())
+}
+
+/// One output per row as the prediction log keeps it: the class label, or the value.
+pub fn outputs(model: &LoadedModel, pred: &Predictions) -> Vec<serde_json::Value> {
+    let classes = &model.study.classes;
+    pred.values
+        .iter()
+        .map(|&v| {
+            if model.study.task.is_classification() {
+                let idx = v as usize;
+                serde_json::Value::String(
+                    classes.get(idx).cloned().unwrap_or_else(|| idx.to_string()),
+                )
+            } else {
+                serde_json::Number::from_f64(v)
+                    .map(serde_json::Value::Number)
+                    .unwrap_or(serde_json::Value::Null)
+            }
+        })
+        .collect()
+}
+
+fn log(dir: &Path, rec: &LogRecord) -> Result<(), automl_monitor::MonitorError> {
+    let mut w = LogWriter::open(dir, LogOptions::default())?;
+    w.append(rec)?;
+    w.flush()
 }

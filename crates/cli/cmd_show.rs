@@ -6,7 +6,7 @@ use crate::store_arg::{open_existing, pick_study};
 use anyhow::{Context, Result};
 use automl_core::EnsembleDecision;
 
-fn fmt_time(ms: u64) -> String {
+pub(crate) fn fmt_time(ms: u64) -> String {
     if ms == 0 {
         return "-".into();
     }

@@ -17,6 +17,9 @@ pub struct UiArgs {
     /// dashboard on your network (it has no authentication).
     #[arg(long, value_name = "HOST", default_value = "127.0.0.1")]
     pub host: String,
+    /// The prediction log shown in the Serving view.
+    #[command(flatten)]
+    pub log: crate::log_arg::LogDirArgs,
 }
 
 /// Serve the dashboard; blocks until the process is stopped (Ctrl-C).
@@ -29,6 +32,7 @@ pub fn run(a: UiArgs) -> Result<()> {
     let cfg = automl_ui::UiConfig {
         store: a.store.store.clone(),
         addr: format!("{host}:{}", a.port),
+        log_dir: Some(a.log.resolve(Some(&a.store.store))),
     };
     let store = a.store.store.to_string();
     automl_ui::serve(cfg, |url| {

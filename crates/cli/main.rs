@@ -14,10 +14,12 @@ mod cmd_leaderboard;
 mod cmd_portfolio;
 mod cmd_predict;
 mod cmd_report;
+mod cmd_serve_report;
 mod cmd_show;
 mod cmd_studies;
 mod cmd_ui;
 mod cmd_worker;
+mod log_arg;
 mod output;
 mod store_arg;
 
@@ -89,6 +91,7 @@ fn dispatch(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Portfolio(a) => cmd_portfolio::run(a),
         args::Command::Worker(a) => cmd_worker::run(a),
         args::Command::Evaluate(a) => cmd_evaluate::run(a),
+        args::Command::ServeReport(a) => cmd_serve_report::run(a),
     }
 }
 

@@ -255,6 +255,41 @@ async function main() {
 
   if (MODE !== "bin") await screenshot(page);
 
+  await check("the Serving & drift view shows the prediction log", async () => {
+    // A log of a served model: primary, shadow (agreeing on 1 of 2 rows), canary, a drift check.
+    const logDir = path.join(store, "predictions");
+    fs.mkdirSync(logDir, { recursive: true });
+    const now = Date.now();
+    const p = (ts, model, role, req, outputs) => JSON.stringify({ kind: "prediction", ts_ms: ts, source: "serve", model, role,
+      request_id: req, rows: outputs.length, row_hashes: outputs.map(() => 1), outputs, latency_us: 2500 });
+    const lines = [
+      p(now, "study-1", "primary", "r1", ["setosa", "virginica"]),
+      p(now + 1, "study-2", "shadow", "r1", ["setosa", "setosa"]),
+      p(now + 2, "study-3", "canary", "r2", ["setosa"]),
+      JSON.stringify({ kind: "drift", ts_ms: now + 3, source: "drift", model: "study-1", report: { drift: true, domain: { auc: 0.77 },
+        columns: [{ name: "petal_length", kind: "numeric", effect: 0.5, p_value: 0.001, flagged: true },
+          { name: "sepal_width", kind: "numeric", effect: 0.05, p_value: 0.7, flagged: false }] } }),
+    ];
+    fs.writeFileSync(path.join(logDir, `${String(now).padStart(13, "0")}-1-0-000000.jsonl`), lines.join("\n") + "\n");
+    await page.click("#view-serving");
+    await page.waitForSelector("#serving-models tbody tr", { timeout: 15_000 });
+    assert(await page.isHidden("#studies-view"), "the studies view is hidden");
+    const models = await page.$$eval("#serving-models tbody tr td:first-child", (c) => c.map((x) => x.textContent));
+    for (const m of ["study-1", "study-2", "study-3"]) assert(models.includes(m), `model ${m} listed: ${models}`);
+    const shadow = await page.textContent("#serving-shadows");
+    assert(shadow.includes("50.0 %"), `shadow agreement 1 of 2 rows: ${shadow}`);
+    const canary = await page.textContent("#canary-text");
+    assert(canary.includes("study-3") && canary.includes("50.0 %"), `canary share: ${canary}`);
+    const flagged = await page.$$eval("#drift-body table.drift-columns tr.flagged td:first-child", (c) => c.map((x) => x.textContent));
+    assert(JSON.stringify(flagged) === JSON.stringify(["petal_length"]), `flagged columns highlighted: ${flagged}`);
+    const bars = await page.$$eval("#drift-body svg.drift-plot rect.bar", (r) => r.length);
+    assert(bars === 2, `one effect bar per column: ${bars}`);
+    const head = await page.textContent("#drift-body .drift-model");
+    assert(head.includes("0.77"), `domain classifier AUC shown: ${head}`);
+    await page.click("#view-studies");
+    assert(await page.isVisible("#leaderboard"), "back to the studies view");
+  });
+
   await check("the page makes no request outside the dashboard and logs no error", async () => {
     assert(external.length === 0, `external requests: ${external}`);
     assert(pageErrors.length === 0, `page errors: ${pageErrors.join(" | ")}`);

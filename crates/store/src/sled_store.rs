@@ -113,9 +113,11 @@ impl SledStore {
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect();
             let has_db = names.iter().any(|n| n == "db" || n == "conf");
-            let foreign = names
-                .iter()
-                .any(|n| !n.starts_with("snapshot") && !n.starts_with(".snapshot"));
+            // `predictions/` is the prediction log `automl predict` / `serve` keep beside the
+            // database (it may come first: a log written before the first fit).
+            let foreign = names.iter().any(|n| {
+                !n.starts_with("snapshot") && !n.starts_with(".snapshot") && n != "predictions"
+            });
             if !has_db && foreign {
                 return Err(StoreError::NotAStore {
                     path,

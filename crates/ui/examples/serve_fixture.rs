@@ -37,6 +37,7 @@ fn main() {
     let cfg = automl_ui::UiConfig {
         store: store.into(),
         addr: format!("127.0.0.1:{port}"),
+        log_dir: None,
     };
     let result = automl_ui::serve(cfg, |url| println!("automl dashboard: {url}"));
     if let Err(e) = result {

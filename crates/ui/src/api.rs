@@ -16,6 +16,14 @@
 //! | GET | `/api/studies/{id}/trials` | `{"study_id", "metric", "higher_is_better", "live", "trials": [trial...]}`, leaderboard order |
 //! | GET | `/api/studies/{id}/trials/{tid}` | one trial with `rank` and `children` |
 //! | POST | `/api/studies/{id}/predict[?trial=T]` | body: CSV text with a header row; `{"study_id", "model", "n_rows", "columns", "rows"}` |
+//! | GET | `/api/serving[?since=SECS]` | `{"log_dir", "exists", "records", "report"}`: the prediction log's serving report |
+//!
+//! `/api/serving` reads the prediction log (`automl predict` and `automl serve` write it):
+//! `report` is `automl serve-report --format json`'s object (`models` with requests, rows,
+//! errors, `error_rate` and `latency_ms_p50/p90/p99`; `shadows` with `agreement`; `canaries`
+//! with `share`; `events`; `drift`: the latest drift check per model with its whole JSON
+//! `report`). `?since=SECS` keeps the last SECS seconds only. A missing log is an empty report
+//! with `exists: false`.
 //!
 //! `live` is true while a running `automl fit` holds the store: records then come from the
 //! snapshot it publishes after every trial, and predictions are refused with status 409 until
@@ -50,6 +58,7 @@ use automl_engine::{EngineError, ModelChoice, leaderboard, load_model};
 use automl_store::{StoreError, StoreLocation, StoreRead};
 use serde_json::{Map, Value, json};
 use std::io::Write;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 /// The dashboard page, served at `/`.
@@ -112,6 +121,8 @@ pub struct Api {
     /// A PostgreSQL store, opened at the first request and kept (it reconnects by itself); a
     /// directory is opened per request instead, so a `fit` can take the database in between.
     shared: Mutex<Option<Arc<dyn StoreRead>>>,
+    /// The prediction log directory.
+    log_dir: PathBuf,
 }
 
 /// A store opened for one request and whether it is the snapshot of a running fit.
@@ -121,13 +132,52 @@ struct Opened {
 }
 
 impl Api {
-    /// Routes over the store `store` (never created; see `shared` for when it is opened).
+    /// Routes over the store `store` (never created; see `shared` for when it is opened),
+    /// with the prediction log in its default place ([`default_log_dir`]).
     pub fn new(store: impl Into<StoreLocation>) -> Api {
+        let store = store.into();
+        let log_dir = default_log_dir(&store);
+        Api::with_log_dir(store, log_dir)
+    }
+
+    /// Routes over `store`, with the prediction log in `log_dir`.
+    pub fn with_log_dir(store: impl Into<StoreLocation>, log_dir: PathBuf) -> Api {
         Api {
             store: store.into(),
             store_lock: Mutex::new(()),
             shared: Mutex::new(None),
+            log_dir,
         }
+    }
+
+    /// The prediction log directory this API reads.
+    pub fn log_dir(&self) -> &std::path::Path {
+        &self.log_dir
+    }
+
+    /// `GET /api/serving`: the serving report of the prediction log.
+    fn serving(&self, query: &str) -> Answer {
+        let mut filter = automl_monitor::predlog::LogFilter::default();
+        for (k, v) in query.split('&').filter_map(|kv| kv.split_once('=')) {
+            if k == "since" {
+                let secs: f64 = v
+                    .parse()
+                    .ok()
+                    .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+                    .ok_or_else(|| Fail(400, format!("since={v}: give a number of seconds")))?;
+                let now = automl_monitor::predlog::now_ms();
+                filter.since_ms = Some(now.saturating_sub((secs * 1000.0) as u64));
+            }
+        }
+        let records = automl_monitor::predlog::read_log(&self.log_dir, &filter)
+            .map_err(|e| Fail(500, format!("the prediction log: {e}")))?;
+        let report = automl_monitor::predlog::serve_report(&records);
+        Ok(json!({
+            "log_dir": self.log_dir.display().to_string(),
+            "exists": self.log_dir.exists(),
+            "records": records.len(),
+            "report": serde_json::to_value(&report).unwrap_or(Value::Null),
+        }))
     }
 
     /// Answer one request. `path` may carry a query string.
@@ -152,6 +202,7 @@ impl Api {
             (["api", "studies", id, "trials"], true, _) => self.trials(id),
             (["api", "studies", id, "trials", tid], true, _) => self.trial(id, tid),
             (["api", "studies", id, "predict"], _, true) => self.predict(id, query, body),
+            (["api", "serving"], true, _) => self.serving(query),
             ([] | ["index.html"] | ["api", ..], _, _) if known_route(&parts) => Err(Fail(
                 405,
                 format!("method {method} is not allowed on {path}; see GET /api for the endpoints"),
@@ -390,6 +441,7 @@ fn known_route(parts: &[&str]) -> bool {
             | ["api", "studies", _, "trials"]
             | ["api", "studies", _, "trials", _]
             | ["api", "studies", _, "predict"]
+            | ["api", "serving"]
     )
 }
 
@@ -401,6 +453,7 @@ fn endpoints() -> Value {
         {"method": "GET", "path": "/api/studies/{id}/trials", "returns": "{study_id, metric, higher_is_better, live, trials: [trial]} in leaderboard order"},
         {"method": "GET", "path": "/api/studies/{id}/trials/{tid}", "returns": "one trial with rank and children"},
         {"method": "POST", "path": "/api/studies/{id}/predict[?trial=T]", "body": "CSV text with a header row", "returns": "{study_id, model, n_rows, columns, rows}"},
+        {"method": "GET", "path": "/api/serving[?since=SECS]", "returns": "{log_dir, exists, records, report}: the prediction log's serving report"},
     ]})
 }
 
@@ -505,4 +558,13 @@ pub fn trial_json(t: &TrialRecord, rank: Option<usize>) -> Value {
         m.insert("rank".into(), json!(rank));
     }
     v
+}
+
+/// The default prediction log of a store: `STORE/predictions` for a directory,
+/// `./automl-predictions` for a PostgreSQL store (the rule of `automl predict --log-dir`).
+pub fn default_log_dir(store: &StoreLocation) -> PathBuf {
+    match store {
+        StoreLocation::Dir(d) => automl_monitor::predlog::default_log_dir(Some(d)),
+        StoreLocation::Postgres(_) => automl_monitor::predlog::default_log_dir(None),
+    }
 }

@@ -9,7 +9,11 @@
 //!
 //! ```no_run
 //! use automl_ui::{serve, UiConfig};
-//! let cfg = UiConfig { store: std::path::PathBuf::from("automl.db").into(), addr: "127.0.0.1:8765".into() };
+//! let cfg = UiConfig {
+//!     store: std::path::PathBuf::from("automl.db").into(),
+//!     addr: "127.0.0.1:8765".into(),
+//!     log_dir: None,
+//! };
 //! serve(cfg, |url| println!("dashboard at {url}")).unwrap();
 //! ```
 
@@ -29,6 +33,9 @@ pub struct UiConfig {
     pub store: automl_store::StoreLocation,
     /// Address to listen on, `host:port` (e.g. `127.0.0.1:8765`; port 0 picks a free port).
     pub addr: String,
+    /// The prediction log the Serving view reads [default: [`api::default_log_dir`] of the
+    /// store].
+    pub log_dir: Option<PathBuf>,
 }
 
 impl Default for UiConfig {
@@ -36,6 +43,7 @@ impl Default for UiConfig {
         UiConfig {
             store: PathBuf::from("automl.db").into(),
             addr: "127.0.0.1:8765".to_string(),
+            log_dir: None,
         }
     }
 }
@@ -115,7 +123,10 @@ impl Server {
         Ok(Server {
             http: Arc::new(http),
             url,
-            state: Arc::new(api::Api::new(cfg.store.clone())),
+            state: Arc::new(match &cfg.log_dir {
+                Some(d) => api::Api::with_log_dir(cfg.store.clone(), d.clone()),
+                None => api::Api::new(cfg.store.clone()),
+            }),
             stopped: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         })
     }

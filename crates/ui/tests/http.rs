@@ -14,6 +14,7 @@ fn start(store: &Path) -> (String, StopHandle, std::thread::JoinHandle<()>) {
     let cfg = UiConfig {
         store: store.to_path_buf().into(),
         addr: "127.0.0.1:0".into(),
+        log_dir: None,
     };
     let server = Server::bind(&cfg).expect("bind port 0");
     assert!(server.port() > 0, "port 0 must resolve to the real port");

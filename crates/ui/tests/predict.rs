@@ -52,6 +52,7 @@ fn predict_returns_the_final_models_predictions() {
     let server = Server::bind(&UiConfig {
         store: store.clone().into(),
         addr: "127.0.0.1:0".into(),
+        log_dir: None,
     })
     .unwrap();
     let addr = format!("127.0.0.1:{}", server.port());
