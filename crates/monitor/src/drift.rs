@@ -23,8 +23,8 @@ use automl_data::{ColumnData, ColumnKind, Frame, MISSING_CODE};
 use automl_trees::{BinnedData, Gbdt, GbdtParams, Importance, Objective};
 use ndarray::{Array2, Axis};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use stats::*;
+use std::collections::HashMap;
 
 /// Version of the report layout.
 pub const REPORT_VERSION: u32 = 1;
@@ -54,8 +54,8 @@ impl Default for DriftOptions {
     fn default() -> Self {
         DriftOptions {
             alpha: 0.05,
-            min_wasserstein: 0.1,
-            min_js: 0.1,
+            min_wasserstein: 0.15,
+            min_js: 0.15,
             min_auc: 0.6,
             max_rows: 100_000,
             domain_rows: 10_000,
@@ -242,7 +242,9 @@ pub fn check(
                     ColumnData::Numeric(v) => {
                         for &i in &rows {
                             let x = v[i];
-                            put(x.is_finite().then_some(if x != 0.0 { "true" } else { "false" }));
+                            put(x
+                                .is_finite()
+                                .then_some(if x != 0.0 { "true" } else { "false" }));
                         }
                     }
                     ColumnData::Categorical { codes, levels } => {
@@ -585,7 +587,10 @@ fn domain_check(
         for (r, &i) in valid.iter().enumerate() {
             scores[i] = raw[[r, 0]];
         }
-        for (g, v) in gain.iter_mut().zip(model.feature_importance(Importance::Gain)) {
+        for (g, v) in gain
+            .iter_mut()
+            .zip(model.feature_importance(Importance::Gain))
+        {
             *g += v;
         }
     }

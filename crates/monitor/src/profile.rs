@@ -342,9 +342,8 @@ impl ReferenceProfile {
             version: PROFILE_VERSION,
             n_rows: frame.n_rows,
             columns,
-            predictions: oof.map(|(p, task, classes)| {
-                PredictionProfile::build(p, task, classes, opts.seed)
-            }),
+            predictions: oof
+                .map(|(p, task, classes)| PredictionProfile::build(p, task, classes, opts.seed)),
             sample,
         }
     }
@@ -375,6 +374,9 @@ impl ReferenceProfile {
 
     /// The profile of column `name`, with its index.
     pub fn column(&self, name: &str) -> Option<(usize, &ColumnProfile)> {
-        self.columns.iter().enumerate().find(|(_, c)| c.name == name)
+        self.columns
+            .iter()
+            .enumerate()
+            .find(|(_, c)| c.name == name)
     }
 }

@@ -83,7 +83,11 @@ fn distances() {
     close(wasserstein1(&[0.0, 1.0], &[2.0, 3.0]), 2.0, 1e-12);
     close(wasserstein1(&[0.0, 1.0, 3.0], &[5.0, 6.0, 8.0]), 5.0, 1e-12);
     // ([0, 1, 3], [0, 1]): |1/3 - 1/2| on [0, 1) plus |2/3 - 1| on [1, 3) = 5/6
-    close(wasserstein1(&[0.0, 1.0, 3.0], &[0.0, 1.0]), 5.0 / 6.0, 1e-12);
+    close(
+        wasserstein1(&[0.0, 1.0, 3.0], &[0.0, 1.0]),
+        5.0 / 6.0,
+        1e-12,
+    );
     // scipy.spatial.distance.jensenshannon([1, 0], [0, 1], base=2) = 1.0;
     // jensenshannon([0.5, 0.5], [0.9, 0.1], base=2): the closed form with the mixture [0.7, 0.3]
     close(js_distance(&[1.0, 0.0], &[0.0, 1.0]), 1.0, 1e-12);

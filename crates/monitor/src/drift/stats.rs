@@ -7,7 +7,7 @@
 /// Kolmogorov's limiting survival function `Q(λ) = 2 Σ_{k≥1} (-1)^{k-1} exp(-2k²λ²)`
 /// (scipy's `kstwobign.sf`).
 pub fn kolmogorov_sf(lambda: f64) -> f64 {
-    if !(lambda > 0.0) {
+    if lambda.is_nan() || lambda <= 0.0 {
         return 1.0;
     }
     if lambda < 0.2 {
