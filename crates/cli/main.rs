@@ -7,6 +7,7 @@
 
 mod args;
 mod cmd_compare;
+mod cmd_drift;
 mod cmd_export;
 mod cmd_fit;
 mod cmd_leaderboard;
@@ -87,6 +88,7 @@ fn dispatch(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Ui(a) => cmd_ui::run(a),
         args::Command::Portfolio(a) => cmd_portfolio::run(a),
         args::Command::Worker(a) => cmd_worker::run(a),
+        args::Command::Drift(a) => cmd_drift::run(a),
     }
 }
 
