@@ -217,7 +217,9 @@ fn render(head: &str, r: &DriftReport) -> String {
 }
 
 fn fmt_p(p: f64) -> String {
-    if p < 1e-4 {
+    if p == 0.0 {
+        "<1e-300".to_string()
+    } else if p < 1e-4 {
         format!("{p:.1e}")
     } else {
         format!("{p:.4}")
