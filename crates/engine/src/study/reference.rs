@@ -76,3 +76,24 @@ fn blend<'a>(parts: impl Iterator<Item = (f64, &'a Predictions)>) -> Option<Pred
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn blend_weights_values_and_probabilities() {
+        let a = Predictions::regression(vec![1.0, 2.0]);
+        let b = Predictions::regression(vec![3.0, 6.0]);
+        let p = blend([(1.0, &a), (3.0, &b)].into_iter()).unwrap();
+        assert_eq!(p.values, vec![2.5, 5.0]);
+        let a = Predictions::from_proba(array![[0.8, 0.2], [0.4, 0.6]]);
+        let b = Predictions::from_proba(array![[0.2, 0.8], [0.0, 1.0]]);
+        let p = blend([(1.0, &a), (1.0, &b)].into_iter()).unwrap();
+        let proba = p.proba.unwrap();
+        assert!((proba[[0, 0]] - 0.5).abs() < 1e-12 && (proba[[1, 1]] - 0.8).abs() < 1e-12);
+        assert_eq!(p.values[1], 1.0);
+        assert!(blend(std::iter::empty()).is_none());
+    }
+}
