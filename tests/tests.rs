@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod crash;
 mod distributed;
+mod drift;
 mod evaluate;
 mod inspect;
 mod isolation;

@@ -74,6 +74,8 @@ Examples:
   automl serve-report --since 1h --model study-3
   automl serve-report --log-dir automl-predictions --format json")]
     ServeReport(crate::cmd_serve_report::ServeReportArgs),
+    /// Check new rows for drift against the final model's training data (exit 3 on drift).
+    Drift(crate::cmd_drift::DriftArgs),
 }
 
 #[derive(Args, Debug)]
@@ -248,6 +250,12 @@ pub struct FitArgs {
     /// way; its members are refit on all rows as far as the time allows).
     #[arg(long)]
     pub no_ensemble: bool,
+    /// Keep no sample of training rows in the final model's reference profile (by default a
+    /// seeded sample of up to 10 000 rows is kept, in the store and in exported model files,
+    /// for `automl drift`; without it the drift tests use quantile sketches and level counts
+    /// and the domain classifier does not run).
+    #[arg(long)]
+    pub no_profile_sample: bool,
     /// Number of cross-validation folds.
     #[arg(long, value_name = "K", default_value_t = 5)]
     pub folds: usize,

@@ -24,7 +24,18 @@ pub fn run(a: ExportArgs) -> Result<()> {
     };
     // Check it decodes before writing it.
     automl_trainer::Predictor::from_bytes(&bytes)?;
-    let size = automl_engine::export::write_model_file(&a.output, &study, &what, &bytes)?;
+    // The final model carries its reference profile (for `automl drift --model FILE`).
+    let profile = match a.trial {
+        None => automl_engine::predict::load_profile(store.as_ref(), study.study_id)?,
+        Some(_) => None,
+    };
+    let size = automl_engine::export::write_model_file(
+        &a.output,
+        &study,
+        &what,
+        &bytes,
+        profile.as_ref(),
+    )?;
     println!(
         "wrote {} ({}) to {}",
         what,

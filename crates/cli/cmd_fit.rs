@@ -97,6 +97,7 @@ pub fn run(a: FitArgs) -> Result<()> {
         })
         .keep_models(a.keep_models)
         .ensemble(!a.no_ensemble)
+        .profile_sample(!a.no_profile_sample)
         .cancel_flag(cancel.clone())
         .abort_flag(abort.clone());
     if let Some(t) = a.time_budget {

@@ -7,6 +7,7 @@
 
 mod args;
 mod cmd_compare;
+mod cmd_drift;
 mod cmd_evaluate;
 mod cmd_export;
 mod cmd_fit;
@@ -92,6 +93,7 @@ fn dispatch(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Worker(a) => cmd_worker::run(a),
         args::Command::Evaluate(a) => cmd_evaluate::run(a),
         args::Command::ServeReport(a) => cmd_serve_report::run(a),
+        args::Command::Drift(a) => cmd_drift::run(a),
     }
 }
 

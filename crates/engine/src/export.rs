@@ -4,34 +4,42 @@
 //!
 //! Layout: the 12-byte magic `AUTOMLMODEL\0`, a little-endian u32 format version, a
 //! little-endian u64 length N, N bytes of JSON header, then the lz4-compressed artifact bytes.
+//! Format 2 adds an optional `profile` to the header: the final model's reference profile
+//! (for `automl drift --model FILE`); format 1 files still read (without a profile).
 
 use crate::error::EngineError;
 use crate::predict::LoadedModel;
 use automl_core::StudyRecord;
+use automl_monitor::profile::ReferenceProfile;
 use automl_trainer::Predictor;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 const MAGIC: &[u8; 12] = b"AUTOMLMODEL\0";
 /// Version of the model-file layout.
-pub const MODEL_FILE_FORMAT: u32 = 1;
+pub const MODEL_FILE_FORMAT: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct Header {
     study: StudyRecord,
     description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    profile: Option<ReferenceProfile>,
 }
 
-/// Write `artifact` (bytes of a stored predictor) with its study to `path`.
+/// Write `artifact` (bytes of a stored predictor) with its study, and the model's reference
+/// profile when it has one, to `path`.
 pub fn write_model_file(
     path: &Path,
     study: &StudyRecord,
     description: &str,
     artifact: &[u8],
+    profile: Option<&ReferenceProfile>,
 ) -> Result<u64, EngineError> {
     let header = serde_json::to_vec(&Header {
         study: study.clone(),
         description: description.to_string(),
+        profile: profile.cloned(),
     })
     .map_err(|e| EngineError::Output {
         path: path.display().to_string(),
@@ -88,6 +96,7 @@ pub fn read_model_file(path: &Path) -> Result<LoadedModel, EngineError> {
         predictor,
         info,
         description: header.description,
+        profile: header.profile,
     })
 }
 
@@ -108,5 +117,35 @@ mod tests {
         std::fs::write(&p, &bytes).unwrap();
         let e = read_model_file(&p).err().unwrap().to_string();
         assert!(e.contains("truncated"), "{e}");
+    }
+
+    #[test]
+    fn format_1_files_still_read() {
+        // A format 1 header has no profile; its artifact is any stored predictor.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.bin");
+        let info = automl_trainer::PredictorInfo {
+            task: automl_core::Task::Regression,
+            n_classes: 0,
+        };
+        let artifact = Predictor::Ensemble(Vec::new()).to_bytes(info).unwrap();
+        let study: StudyRecord = serde_json::from_value(serde_json::json!({
+            "schema_version": 1, "study_id": 1, "name": "s", "data_path": "d.csv",
+            "fingerprint": "f", "schema": [], "target": "y", "task": "regression",
+            "metric": "rmse", "space": "fast", "strategy": "random", "seed": 0,
+            "budget": {"time_s": null, "max_trials": 1}, "started_at_ms": 0
+        }))
+        .unwrap_or_else(|e| panic!("a minimal study record: {e}"));
+        let header = serde_json::json!({"study": study, "description": "old"});
+        let header = serde_json::to_vec(&header).unwrap();
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        bytes.extend_from_slice(&(header.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&header);
+        bytes.extend_from_slice(&lz4_flex::compress_prepend_size(&artifact));
+        std::fs::write(&p, &bytes).unwrap();
+        let m = read_model_file(&p).unwrap();
+        assert_eq!(m.description, "old");
+        assert!(m.profile.is_none());
     }
 }

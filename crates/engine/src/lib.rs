@@ -49,8 +49,8 @@ pub use leaderboard::{LeaderboardRow, leaderboard, leaderboard_owned};
 pub use predict::{LoadedModel, ModelChoice, load_model, predict_csv};
 pub use study::{
     ASK_WINDOW, DEFAULT_MAX_ATTEMPTS, DEFAULT_PARALLELISM, Executor, FINAL_MODEL_BLOB, Job,
-    MakeExecutor, Phase, Progress, RemoteConfig, RemoteExecutor, Study, StudyConfig, StudySummary,
-    ThreadExecutor,
+    MakeExecutor, Phase, Progress, REFERENCE_PROFILE_BLOB, RemoteConfig, RemoteExecutor, Study,
+    StudyConfig, StudySummary, ThreadExecutor,
 };
 pub use worker::{WorkerConfig, WorkerEvent, WorkerSummary, default_worker_name, run_worker};
 

@@ -3,9 +3,10 @@
 //! one `proba_<class>` column per class.
 
 use crate::error::EngineError;
-use crate::study::FINAL_MODEL_BLOB;
+use crate::study::{FINAL_MODEL_BLOB, REFERENCE_PROFILE_BLOB};
 use automl_core::{Predictions, StudyRecord, Task};
 use automl_data::{Frame, load_for_prediction};
+use automl_monitor::profile::ReferenceProfile;
 use automl_store::StoreRead;
 use automl_trainer::{Predictor, PredictorInfo};
 use std::path::Path;
@@ -29,6 +30,10 @@ pub struct LoadedModel {
     pub info: PredictorInfo,
     /// What was loaded, for messages (e.g. `final model (trial 12, gbdt)`).
     pub description: String,
+    /// The reference profile of the training data (the final model of a study fitted with
+    /// this build, or a model file exported from one); None for a trial's fold models and
+    /// for older studies.
+    pub profile: Option<ReferenceProfile>,
 }
 
 /// Load a model. `study_id`: None = the latest study in the store.
@@ -47,6 +52,7 @@ pub fn load_model(
             EngineError::NotFound("the store holds no study yet; run `automl fit` first".into())
         })?,
     };
+    let mut profile = None;
     let (bytes, description) = match choice {
         ModelChoice::Final => {
             let bytes = store.blob(study.study_id, FINAL_MODEL_BLOB)?.ok_or_else(|| {
@@ -59,6 +65,7 @@ pub fn load_model(
                 .final_trial
                 .map(|t| format!("final model of study {} (trial {t})", study.study_id))
                 .unwrap_or_else(|| format!("final model of study {}", study.study_id));
+            profile = load_profile(store, study.study_id)?;
             (bytes, what)
         }
         ModelChoice::Trial(t) => {
@@ -89,7 +96,24 @@ pub fn load_model(
         predictor,
         info,
         description,
+        profile,
     })
+}
+
+/// The stored reference profile of a study's final model (None when the study has none).
+pub fn load_profile(
+    store: &dyn StoreRead,
+    study_id: u64,
+) -> Result<Option<ReferenceProfile>, EngineError> {
+    let Some(bytes) = store.blob(study_id, REFERENCE_PROFILE_BLOB)? else {
+        return Ok(None);
+    };
+    ReferenceProfile::from_bytes(&bytes)
+        .map(Some)
+        .map_err(|e| EngineError::Corrupt {
+            what: format!("reference profile of study {study_id}"),
+            reason: e.to_string(),
+        })
 }
 
 impl LoadedModel {

@@ -157,6 +157,7 @@ pub struct StudyBuilder {
     warm_start: Vec<Candidate>,
     keep_models: KeepModels,
     ensemble: bool,
+    profile_sample: bool,
     memory_limit: Option<u64>,
     trial_time_limit: Option<f64>,
     name: Option<String>,
@@ -204,6 +205,7 @@ impl StudyBuilder {
             warm_start: Vec::new(),
             keep_models: KeepModels::default(),
             ensemble: true,
+            profile_sample: true,
             memory_limit: None,
             trial_time_limit: None,
             name: None,
@@ -332,6 +334,13 @@ impl StudyBuilder {
     /// the single best trial).
     pub fn ensemble(mut self, on: bool) -> Self {
         self.ensemble = on;
+        self
+    }
+
+    /// Keep a seeded sample of training rows in the final model's reference profile (default
+    /// on; see [`StudyConfig::profile_sample`]).
+    pub fn profile_sample(mut self, on: bool) -> Self {
+        self.profile_sample = on;
         self
     }
 
@@ -545,6 +554,7 @@ impl StudyBuilder {
             ensemble: self.ensemble,
             memory_limit: self.memory_limit,
             trial_time_limit: self.trial_time_limit,
+            profile_sample: self.profile_sample,
         };
         let space = match self.space {
             Some(s) => s,

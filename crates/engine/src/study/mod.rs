@@ -10,6 +10,7 @@
 mod ensemble_trial;
 pub mod executor;
 mod final_model;
+mod reference;
 pub mod remote;
 mod reserve;
 pub mod scheduler;
@@ -41,6 +42,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Name of the blob that holds a study's final model.
 pub const FINAL_MODEL_BLOB: &str = "final_model";
+
+/// Name of the blob that holds the final model's reference profile of its training data
+/// (JSON, [`automl_monitor::profile::ReferenceProfile`]), written with the final model.
+pub const REFERENCE_PROFILE_BLOB: &str = "reference-profile";
 
 /// How many of the best trials keep their out-of-fold predictions for ensemble selection.
 pub const OOF_KEEP: usize = 20;
@@ -89,6 +94,10 @@ pub struct StudyConfig {
     /// is still running [`TRIAL_GRACE`] after it is recorded timed out and abandoned, so a
     /// candidate that never returns cannot hold up the search.
     pub trial_time_limit: Option<f64>,
+    /// Keep a seeded sample of up to 10 000 training rows in the final model's reference
+    /// profile (for the drift tests and the domain classifier; default on). Off: the drift
+    /// check uses the quantile sketches and level counts only.
+    pub profile_sample: bool,
 }
 
 impl Default for StudyConfig {
@@ -114,6 +123,7 @@ impl Default for StudyConfig {
             ensemble: true,
             memory_limit: None,
             trial_time_limit: None,
+            profile_sample: true,
         }
     }
 }
@@ -683,6 +693,9 @@ impl<'a> Study<'a> {
             &found.reserve,
             progress,
         )?;
+        if found.best.is_some() {
+            self.save_reference_profile(&found.oof, found.best.as_ref(), ensemble.as_ref())?;
+        }
         let best = match &ensemble {
             Some(e) => Some(e.record.clone()),
             None => found.best.clone(),
