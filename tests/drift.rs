@@ -260,3 +260,36 @@ fn drift_help_teaches_the_tests_and_exit_codes() {
     let r = run_in(tmp.path(), &["drift", "--store", "none", "x.csv"]);
     assert_eq!(r.code(), 2);
 }
+
+#[test]
+fn drift_checks_are_logged_for_serve_report_unless_no_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fixtures(dir);
+    fit(dir, "db", &[]);
+    drift_json(dir, &["--store", "db", "scaled.csv"], 3);
+    drift_json(dir, &["--store", "db", "same.csv", "--no-log"], 0);
+    let r = run_in(dir, &["serve-report", "--store", "db", "--format", "json"]).ok();
+    let v: Value = serde_json::from_str(&r.stdout()).unwrap();
+    let drift = v["drift"].as_array().unwrap();
+    assert_eq!(drift.len(), 1, "{v}");
+    assert_eq!(drift[0]["model"], "study-1");
+    assert_eq!(drift[0]["source"], "drift");
+    assert_eq!(drift[0]["drift"], true);
+    assert!(
+        drift[0]["flagged"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "monthly_charges"),
+        "{v}"
+    );
+    // The log is the store's `predictions` directory; --log-dir puts it elsewhere.
+    assert!(dir.join("db").join("predictions").is_dir());
+    drift_json(
+        dir,
+        &["--store", "db", "same.csv", "--log-dir", "elsewhere"],
+        0,
+    );
+    assert!(dir.join("elsewhere").is_dir());
+}

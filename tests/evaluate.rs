@@ -79,6 +79,19 @@ fn held_out_rows_are_within_noise_and_flipped_labels_are_worse_with_exit_3() {
         "{v}"
     );
     assert!(live > 0.7, "a fair model on held-out rows: {v}");
+    // An exported model file carries its CV estimate: the same figures without the store.
+    run_in(dir, &["export", "--store", "s", "--output", "m.automl"]).ok();
+    let r = run_in(
+        dir,
+        &[
+            "evaluate", "--model", "m.automl", "new.csv", "--format", "json",
+        ],
+    )
+    .ok();
+    let from_file: Value = serde_json::from_str(&r.stdout()).unwrap();
+    for k in ["live", "cv", "cv_std", "z", "verdict", "rows"] {
+        assert_eq!(from_file[k], v[k], "{k}");
+    }
     let table = run_in(dir, &["evaluate", "--store", "s", "new.csv"])
         .ok()
         .stdout();

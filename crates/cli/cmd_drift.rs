@@ -5,6 +5,7 @@ use crate::args::StoreArgs;
 use anyhow::{Context, Result, bail};
 use automl_engine::{LoadedModel, ModelChoice, load_model};
 use automl_monitor::drift::{DriftOptions, DriftReport, TestResult, check};
+use automl_monitor::predlog::{self, DriftEntry, LogRecord};
 use clap::{Args, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
@@ -53,6 +54,12 @@ pub struct DriftArgs {
     /// Family-wise significance level of the whole check (Holm-corrected over every test).
     #[arg(long, value_name = "A", default_value_t = 0.05)]
     pub alpha: f64,
+    #[command(flatten)]
+    pub log: crate::log_arg::LogDirArgs,
+    /// Do not record the result in the prediction log (where `automl serve-report` and the
+    /// dashboard's drift view read it).
+    #[arg(long)]
+    pub no_log: bool,
 }
 
 /// Output formats of `automl drift`.
@@ -93,6 +100,20 @@ pub fn run(a: DriftArgs) -> Result<()> {
         ..DriftOptions::default()
     };
     let report = check(profile, &frame, Some((&pred, model.study.task)), &opts)?;
+    if !a.no_log {
+        let store = a.model.is_none().then_some(&a.store.store);
+        let entry = DriftEntry {
+            ts_ms: predlog::now_ms(),
+            source: "drift".to_string(),
+            model: crate::log_arg::model_log_name(a.model.as_deref(), None, model.study.study_id),
+            report: serde_json::to_value(&report)?,
+        };
+        crate::log_arg::append_or_warn(
+            &a.log.resolve(store),
+            &LogRecord::Drift(entry),
+            "the drift check",
+        );
+    }
     let mut out = std::io::stdout().lock();
     match a.format {
         DriftFormat::Json => {

@@ -28,7 +28,8 @@ beyond noise (a CI job can gate on it), 2 an error.
 
 Examples:
   automl evaluate --store automl.db labelled-last-week.csv
-  automl evaluate --store automl.db --trial 12 labelled.csv --format json")]
+  automl evaluate --store automl.db --trial 12 labelled.csv --format json
+  automl evaluate --model model.automl labelled.csv")]
 pub struct EvaluateArgs {
     /// Newly labelled rows: a CSV with the training columns and the study's target column
     /// (rows with a missing label are skipped).
@@ -42,6 +43,9 @@ pub struct EvaluateArgs {
     /// Evaluate this trial's fold models (against its own CV estimate) instead of the final model.
     #[arg(long, value_name = "ID")]
     pub trial: Option<u64>,
+    /// Use a model file written by `automl export` instead of the store.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["trial", "study"])]
+    pub model: Option<PathBuf>,
     /// Seed of the bootstrap.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -52,24 +56,23 @@ pub struct EvaluateArgs {
 
 pub fn run(a: EvaluateArgs) -> Result<()> {
     let tokens = automl_data::ReadOptions::default().missing_tokens;
-    let store = crate::store_arg::open_models(&a.store.store)?;
-    let choice = a
-        .trial
-        .map(ModelChoice::Trial)
-        .unwrap_or(ModelChoice::Final);
-    let model = load_model(store.as_ref(), a.study, choice)?;
-    let study_id = model.study.study_id;
-    let trial_id = match choice {
-        ModelChoice::Trial(t) => t,
-        ModelChoice::Final => model
-            .study
-            .final_trial
-            .with_context(|| format!("study {study_id} has no final model; pass --trial ID"))?,
+    let model = match &a.model {
+        Some(file) => automl_engine::export::read_model_file(file)?,
+        None => {
+            let store = crate::store_arg::open_models(&a.store.store)?;
+            let choice = a
+                .trial
+                .map(ModelChoice::Trial)
+                .unwrap_or(ModelChoice::Final);
+            load_model(store.as_ref(), a.study, choice)?
+        }
     };
-    let cv = store
-        .trial(study_id, trial_id)?
-        .with_context(|| format!("trial {trial_id} of study {study_id} is not in the store"))?;
-    drop(store);
+    let cv = model.trial.clone().with_context(|| {
+        format!(
+            "the {} carries no cross-validated scores to compare with (a model file exported by an older automl: export it again)",
+            model.description
+        )
+    })?;
     let e = evaluate_labeled(&model, &cv, &a.input, &tokens, a.seed)?;
     match a.format {
         EvaluateFormat::Json => println!("{}", serde_json::to_string_pretty(&e)?),

@@ -29,12 +29,18 @@ pub fn run(a: ExportArgs) -> Result<()> {
         None => automl_engine::predict::load_profile(store.as_ref(), study.study_id)?,
         Some(_) => None,
     };
+    // And the record of its trial: its cross-validated scores, for `automl evaluate --model`.
+    let trial = match a.trial.or(study.final_trial) {
+        Some(t) => store.trial(study.study_id, t)?,
+        None => None,
+    };
     let size = automl_engine::export::write_model_file(
         &a.output,
         &study,
         &what,
         &bytes,
         profile.as_ref(),
+        trial.as_ref(),
     )?;
     println!(
         "wrote {} ({}) to {}",

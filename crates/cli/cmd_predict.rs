@@ -6,19 +6,13 @@ use anyhow::Result;
 use automl_core::Predictions;
 use automl_engine::predict::write_predictions;
 use automl_engine::{LoadedModel, ModelChoice, load_model};
-use automl_monitor::predlog::{self, LogOptions, LogRecord, LogWriter, PredictionEntry, Role};
-use std::path::Path;
+use automl_monitor::predlog::{self, LogRecord, PredictionEntry, Role};
 use std::time::Instant;
 
 pub fn run(a: PredictArgs) -> Result<()> {
     let tokens = automl_data::ReadOptions::default().missing_tokens;
-    let (model, name, store) = if let Some(file) = &a.model {
-        let model = automl_engine::export::read_model_file(file)?;
-        let name = file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| file.display().to_string());
-        (model, name, None)
+    let (model, store) = if let Some(file) = &a.model {
+        (automl_engine::export::read_model_file(file)?, None)
     } else {
         let store = crate::store_arg::open_models(&a.store.store)?;
         let choice = a
@@ -27,12 +21,9 @@ pub fn run(a: PredictArgs) -> Result<()> {
             .unwrap_or(ModelChoice::Final);
         let model = load_model(store.as_ref(), a.study, choice)?;
         drop(store);
-        let name = match a.trial {
-            Some(t) => format!("trial-{t}"),
-            None => format!("study-{}", model.study.study_id),
-        };
-        (model, name, Some(&a.store.store))
+        (model, Some(&a.store.store))
     };
+    let name = crate::log_arg::model_log_name(a.model.as_deref(), a.trial, model.study.study_id);
     let start = Instant::now();
     let frame = model.read_input(&a.input, &tokens)?;
     let pred = model.predict_frame(&frame)?;
@@ -64,12 +55,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
         };
         // The predictions are written: a log that cannot be written is a warning, not a
         // failed prediction.
-        if let Err(e) = log(&dir, &LogRecord::Prediction(entry)) {
-            eprintln!(
-                "warning: the batch was not logged in `{}`: {e} (--log-dir DIR to log elsewhere, --no-log to skip)",
-                dir.display()
-            );
-        }
+        crate::log_arg::append_or_warn(&dir, &LogRecord::Prediction(entry), "the batch");
     }
     Ok(())
 }
@@ -92,10 +78,4 @@ pub fn outputs(model: &LoadedModel, pred: &Predictions) -> Vec<serde_json::Value
             }
         })
         .collect()
-}
-
-fn log(dir: &Path, rec: &LogRecord) -> Result<(), automl_monitor::MonitorError> {
-    let mut w = LogWriter::open(dir, LogOptions::default())?;
-    w.append(rec)?;
-    w.flush()
 }

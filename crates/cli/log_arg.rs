@@ -34,3 +34,32 @@ pub fn default_log_dir(store: Option<&StoreLocation>) -> PathBuf {
     };
     automl_monitor::predlog::default_log_dir(dir)
 }
+
+/// The name a model has in the prediction log: the model file's name, `trial-<id>` for a
+/// trial's fold models, or `study-<id>` for a study's final model.
+pub fn model_log_name(model_file: Option<&Path>, trial: Option<u64>, study_id: u64) -> String {
+    match (model_file, trial) {
+        (Some(file), _) => file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| file.display().to_string()),
+        (None, Some(t)) => format!("trial-{t}"),
+        (None, None) => format!("study-{study_id}"),
+    }
+}
+
+/// Append one record to the log in `dir` with a writer of its own (a one-shot command), or
+/// warn on stderr when it cannot be written: the command's work is done either way.
+pub fn append_or_warn(dir: &Path, rec: &automl_monitor::predlog::LogRecord, what: &str) {
+    use automl_monitor::predlog::{LogOptions, LogWriter};
+    let logged = LogWriter::open(dir, LogOptions::default()).and_then(|mut w| {
+        w.append(rec)?;
+        w.flush()
+    });
+    if let Err(e) = logged {
+        eprintln!(
+            "warning: {what} was not logged in `{}`: {e} (--log-dir DIR to log elsewhere, --no-log to skip)",
+            dir.display()
+        );
+    }
+}

@@ -4,12 +4,14 @@
 //!
 //! Layout: the 12-byte magic `AUTOMLMODEL\0`, a little-endian u32 format version, a
 //! little-endian u64 length N, N bytes of JSON header, then the lz4-compressed artifact bytes.
-//! Format 2 adds an optional `profile` to the header: the final model's reference profile
-//! (for `automl drift --model FILE`); format 1 files still read (without a profile).
+//! Format 2 adds to the header an optional `profile`, the final model's reference profile
+//! (for `automl drift --model FILE`), and an optional `trial`, the record of the model's
+//! trial with its cross-validated scores (for `automl evaluate --model FILE`); format 1
+//! files still read (without them).
 
 use crate::error::EngineError;
 use crate::predict::LoadedModel;
-use automl_core::StudyRecord;
+use automl_core::{StudyRecord, TrialRecord};
 use automl_monitor::profile::ReferenceProfile;
 use automl_trainer::Predictor;
 use serde::{Deserialize, Serialize};
@@ -25,6 +27,9 @@ struct Header {
     description: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     profile: Option<ReferenceProfile>,
+    /// The record of the model's trial (its cross-validated scores), without the fold models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    trial: Option<TrialRecord>,
 }
 
 /// Write `artifact` (bytes of a stored predictor) with its study, and the model's reference
@@ -35,11 +40,13 @@ pub fn write_model_file(
     description: &str,
     artifact: &[u8],
     profile: Option<&ReferenceProfile>,
+    trial: Option<&TrialRecord>,
 ) -> Result<u64, EngineError> {
     let header = serde_json::to_vec(&Header {
         study: study.clone(),
         description: description.to_string(),
         profile: profile.cloned(),
+        trial: trial.cloned(),
     })
     .map_err(|e| EngineError::Output {
         path: path.display().to_string(),
@@ -97,6 +104,7 @@ pub fn read_model_file(path: &Path) -> Result<LoadedModel, EngineError> {
         info,
         description: header.description,
         profile: header.profile,
+        trial: header.trial,
     })
 }
 

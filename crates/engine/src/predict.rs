@@ -4,7 +4,7 @@
 
 use crate::error::EngineError;
 use crate::study::{FINAL_MODEL_BLOB, REFERENCE_PROFILE_BLOB};
-use automl_core::{Predictions, StudyRecord, Task};
+use automl_core::{Predictions, StudyRecord, Task, TrialRecord};
 use automl_data::{Frame, load_for_prediction};
 use automl_monitor::profile::ReferenceProfile;
 use automl_store::StoreRead;
@@ -34,6 +34,9 @@ pub struct LoadedModel {
     /// this build, or a model file exported from one); None for a trial's fold models and
     /// for older studies.
     pub profile: Option<ReferenceProfile>,
+    /// The record of the trial the model comes from (its cross-validated scores, for
+    /// `automl evaluate`); None for a model file exported before it was kept.
+    pub trial: Option<TrialRecord>,
 }
 
 /// Load a model. `study_id`: None = the latest study in the store.
@@ -53,6 +56,7 @@ pub fn load_model(
         })?,
     };
     let mut profile = None;
+    let mut trial = None;
     let (bytes, description) = match choice {
         ModelChoice::Final => {
             let bytes = store.blob(study.study_id, FINAL_MODEL_BLOB)?.ok_or_else(|| {
@@ -66,6 +70,9 @@ pub fn load_model(
                 .map(|t| format!("final model of study {} (trial {t})", study.study_id))
                 .unwrap_or_else(|| format!("final model of study {}", study.study_id));
             profile = load_profile(store, study.study_id)?;
+            if let Some(t) = study.final_trial {
+                trial = store.trial(study.study_id, t)?;
+            }
             (bytes, what)
         }
         ModelChoice::Trial(t) => {
@@ -81,13 +88,12 @@ pub fn load_model(
                     rec.state.as_str()
                 ))
             })?;
-            (
-                bytes,
-                format!(
-                    "trial {t} ({}) of study {}",
-                    rec.candidate.family, study.study_id
-                ),
-            )
+            let what = format!(
+                "trial {t} ({}) of study {}",
+                rec.candidate.family, study.study_id
+            );
+            trial = Some(rec);
+            (bytes, what)
         }
     };
     let (predictor, info) = Predictor::from_bytes(&bytes)?;
@@ -97,6 +103,7 @@ pub fn load_model(
         info,
         description,
         profile,
+        trial,
     })
 }
 
