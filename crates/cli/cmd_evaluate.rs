@@ -100,10 +100,7 @@ fn print_table(e: &LiveEvaluation) {
             String::new()
         }
     );
-    println!(
-        "{:<8} {:>10}  {:<24} {}",
-        e.metric, "score", "95 % interval", "from"
-    );
+    println!("{:<8} {:>10}  {:<24} from", e.metric, "score", "95 % interval");
     println!(
         "{:<8} {:>10}  [{}, {}]{:pad$} {} labelled rows (bootstrap se {})",
         "live",
