@@ -14,7 +14,7 @@ use crate::load::parse_bool;
 use crate::reader::{MissingSet, parse_num};
 
 /// The file name that error messages about JSON records use.
-pub const RECORDS_LABEL: &str = "the JSON records";
+pub const RECORDS_LABEL: &str = "the request";
 
 /// Build a frame with exactly `schema`'s columns (in schema order) from JSON records.
 ///
