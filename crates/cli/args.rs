@@ -47,6 +47,9 @@ pub enum Command {
     Portfolio(PortfolioArgs),
     /// Evaluate trials queued by `automl fit --remote-workers` on a shared (PostgreSQL) store.
     Worker(WorkerArgs),
+    /// Serve a model over HTTP: JSON/CSV `POST /predict`, the Open Inference Protocol v2,
+    /// Prometheus `/metrics`, with an optional shadow and canary.
+    Serve(Box<crate::cmd_serve::ServeArgs>),
 }
 
 #[derive(Args, Debug)]

@@ -13,6 +13,7 @@ mod cmd_leaderboard;
 mod cmd_portfolio;
 mod cmd_predict;
 mod cmd_report;
+mod cmd_serve;
 mod cmd_show;
 mod cmd_studies;
 mod cmd_ui;
@@ -87,6 +88,7 @@ fn dispatch(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Ui(a) => cmd_ui::run(a),
         args::Command::Portfolio(a) => cmd_portfolio::run(a),
         args::Command::Worker(a) => cmd_worker::run(a),
+        args::Command::Serve(a) => cmd_serve::run(*a),
     }
 }
 
