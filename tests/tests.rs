@@ -8,5 +8,6 @@ mod distributed;
 mod inspect;
 mod isolation;
 mod pipes;
+mod serve;
 mod typed_meta;
 mod util;

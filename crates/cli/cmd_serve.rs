@@ -278,6 +278,13 @@ pub fn run(a: ServeArgs) -> Result<()> {
     {
         cfg.shadow_delay = Duration::from_millis(ms);
     }
+    // Test hook: requests held in flight, to show that SIGTERM lets them finish.
+    if let Some(ms) = std::env::var("AUTOML_TEST_REQUEST_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        cfg.request_delay = Duration::from_millis(ms);
+    }
     let side_desc = {
         let mut s = String::new();
         if let Some(m) = &cfg.shadow {

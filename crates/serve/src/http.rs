@@ -144,6 +144,9 @@ async fn predict(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = body_or_error(body)?;
+    if !st.request_delay.is_zero() {
+        tokio::time::sleep(st.request_delay).await;
+    }
     let ctype = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

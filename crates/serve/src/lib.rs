@@ -84,6 +84,9 @@ pub struct ServeConfig {
     pub missing_tokens: Vec<String>,
     /// Test hook: the shadow sleeps this long per job.
     pub shadow_delay: Duration,
+    /// Test hook: `/predict` waits this long (asynchronously) before scoring, so a test can
+    /// hold requests in flight.
+    pub request_delay: Duration,
 }
 
 impl ServeConfig {
@@ -106,6 +109,7 @@ impl ServeConfig {
             log_inputs: false,
             missing_tokens: automl_data::default_missing_tokens(),
             shadow_delay: Duration::ZERO,
+            request_delay: Duration::ZERO,
         }
     }
 }
