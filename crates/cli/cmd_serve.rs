@@ -11,6 +11,16 @@ use std::time::Duration;
 
 /// Arguments of `automl serve`.
 #[derive(Args, Debug)]
+#[command(after_help = "\
+Endpoints:
+  POST /predict                    JSON array of records, or CSV (Content-Type: text/csv) ->
+                                   {\"predictions\": [...], \"probabilities\": [{class: p}, ...]}
+  GET  /v2/health/live | /v2/health/ready | /v2/models/NAME     Open Inference Protocol v2
+  POST /v2/models/NAME/infer       one input tensor per column
+  GET  /metrics                    Prometheus text
+  POST /admin/canary/promote | /admin/canary/rollback, GET /admin/status  (Bearer token)
+A request's `X-Request-Key` header keeps it on the same side of a canary split; the
+`X-Model` response header names the model that answered.")]
 pub struct ServeArgs {
     #[command(flatten)]
     pub store: crate::args::StoreArgs,
