@@ -127,7 +127,11 @@ pub fn serve(cfg: ServeConfig, on_ready: impl FnOnce(SocketAddr)) -> Result<(), 
         .enable_all()
         .thread_name("serve")
         .build()?;
-    let addr = format!("{}:{}", cfg.host, cfg.port);
+    let addr = if cfg.host.contains(':') && !cfg.host.starts_with('[') {
+        format!("[{}]:{}", cfg.host, cfg.port) // an IPv6 address
+    } else {
+        format!("{}:{}", cfg.host, cfg.port)
+    };
     let listener = rt
         .block_on(tokio::net::TcpListener::bind(&addr))
         .map_err(|source| ServeError::Bind { addr, source })?;
