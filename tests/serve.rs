@@ -592,7 +592,7 @@ fn a_failing_shadow_and_a_slow_shadow_leave_the_answers_alone() {
         30.0 - dropped,
     );
     assert_eq!(scored + dropped, 30.0);
-    let compared = s.metric("automl_shadow_rows_compared_total{model=\"t0\",role=\"shadow\"}");
+    let compared = s.metric("automl_rows_compared_total{model=\"t0\",role=\"shadow\"}");
     assert_eq!(compared, scored);
     assert_eq!(s.stop(), 0);
 }
@@ -625,6 +625,31 @@ fn canary_split_sticky_keys_admin_promote_and_rollback() {
     assert!(
         (80..=160).contains(&canary),
         "{canary} of {n} to the canary at 30 %"
+    );
+    // The primary scored the canary's requests off the path: the agreement rate is counted.
+    let rows = s.metric("automl_rows_total{model=\"t0\",role=\"canary\"}");
+    assert_eq!(rows, canary as f64);
+    let compared = s.wait_metric(
+        "automl_rows_compared_total{model=\"t0\",role=\"canary\"}",
+        rows,
+    );
+    assert_eq!(compared + s.metric("automl_shadow_dropped_total"), rows);
+    let agreed = s.metric("automl_rows_agreed_total{model=\"t0\",role=\"canary\"}");
+    assert!(agreed > 0.0 && agreed <= compared, "{agreed} of {compared}");
+    let status = http(
+        &s.addr,
+        "GET",
+        "/admin/status",
+        &[("Authorization", "Bearer s3cret")],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(status.status, 200);
+    let status = status.json();
+    assert_eq!(status["canary"]["percent"], json!(30.0));
+    assert_eq!(
+        status["canary"]["stats"]["agreement"],
+        json!(agreed / compared)
     );
     // Sticky: a key always goes the same way; about 30 % of the keys go to the canary.
     let mut keyed = 0;

@@ -10,7 +10,9 @@
 //! - A **canary** answers a share of the traffic, chosen by a hash of the `X-Request-Key`
 //!   header when given (sticky) or of a request counter; a canary that fails where the primary
 //!   succeeds is counted, the primary answers instead, and once its error rate passes the limit
-//!   the canary is rolled back automatically.
+//!   the canary is rolled back automatically. The primary scores the canary's requests again
+//!   off the request path (the shadow's queue rules), so the agreement rate of the canary is
+//!   counted as the shadow's is.
 //! - The prediction log is written by one background thread fed by a bounded channel; a
 //!   request never waits for the disk.
 //!

@@ -53,7 +53,7 @@ pub struct Metrics {
     models: Mutex<Vec<(String, &'static str, Arc<ModelStats>)>>,
     /// HTTP responses by status code.
     responses: Mutex<Vec<(u16, u64)>>,
-    /// Shadow jobs dropped because the queue was full.
+    /// Shadow (and canary comparison) jobs dropped because their queue was full.
     pub shadow_dropped: AtomicU64,
     /// Log records dropped because the writer's queue was full.
     pub log_dropped: AtomicU64,
@@ -116,18 +116,21 @@ impl Metrics {
                 s.rows.load(Relaxed)
             );
         }
-        o.push_str("# HELP automl_shadow_rows_compared_total Shadow rows compared with the answer sent.\n# TYPE automl_shadow_rows_compared_total counter\n");
-        o.push_str("# HELP automl_shadow_rows_agreed_total Shadow rows that agreed with the answer sent.\n# TYPE automl_shadow_rows_agreed_total counter\n");
-        for (n, r, s) in models.iter().filter(|(_, r, _)| *r == "shadow") {
+        o.push_str("# HELP automl_rows_compared_total Rows of a shadow (or of a canary, against the primary) compared with the other side's answer.\n# TYPE automl_rows_compared_total counter\n");
+        o.push_str("# HELP automl_rows_agreed_total Compared rows whose answers agreed.\n# TYPE automl_rows_agreed_total counter\n");
+        for (n, r, s) in models
+            .iter()
+            .filter(|(_, r, _)| *r == "shadow" || *r == "canary")
+        {
             let _ = writeln!(
                 o,
-                "automl_shadow_rows_compared_total{{{}}} {}",
+                "automl_rows_compared_total{{{}}} {}",
                 label(n, r),
                 s.compared.load(Relaxed)
             );
             let _ = writeln!(
                 o,
-                "automl_shadow_rows_agreed_total{{{}}} {}",
+                "automl_rows_agreed_total{{{}}} {}",
                 label(n, r),
                 s.agreed.load(Relaxed)
             );
@@ -161,7 +164,7 @@ impl Metrics {
         for (name, help, v) in [
             (
                 "automl_shadow_dropped_total",
-                "Shadow jobs dropped because the shadow queue was full.",
+                "Off-path jobs (shadow, canary comparison) dropped because their queue was full.",
                 &self.shadow_dropped,
             ),
             (

@@ -147,10 +147,12 @@ impl Background {
 pub(crate) struct State {
     /// The name in URLs (`/v2/models/{name}`): the primary's name at start, kept on promotion.
     pub(crate) service_name: String,
-    pub(crate) primary: RwLock<Arc<Slot>>,
+    pub(crate) primary: Arc<RwLock<Arc<Slot>>>,
     pub(crate) canary: RwLock<Option<Arc<CanarySlot>>>,
-    pub(crate) shadow_name: Option<String>,
+    pub(crate) shadow: Option<(String, Arc<ModelStats>)>,
     shadow_tx: Mutex<Option<SyncSender<ShadowJob>>>,
+    /// Canary answers, to be compared with the primary's off the request path.
+    compare_tx: Mutex<Option<SyncSender<ShadowJob>>>,
     log_tx: Mutex<Option<SyncSender<LogRecord>>>,
     pub(crate) metrics: Metrics,
     pub(crate) max_body: usize,
@@ -285,8 +287,11 @@ impl State {
             None => None,
         };
         let stopping = Arc::new(AtomicBool::new(false));
-        let primary_stats = metrics.stats(&cfg.primary.name, "primary");
         let service_name = cfg.primary.name.clone();
+        let primary = Arc::new(RwLock::new(Arc::new(Slot {
+            stats: metrics.stats(&cfg.primary.name, "primary"),
+            model: Arc::new(cfg.primary),
+        })));
         let canary = cfg.canary.map(|(m, pct)| {
             Arc::new(CanarySlot {
                 slot: Slot {
@@ -296,39 +301,66 @@ impl State {
                 pct,
             })
         });
-        let mut shadow_name = None;
-        let shadow_tx = match cfg.shadow {
-            Some(m) => {
-                shadow_name = Some(m.name.clone());
+        let mut shadow = None;
+        let mut spawn =
+            |name: &str, worker: OffPath| -> Result<SyncSender<ShadowJob>, ServeError> {
                 let (tx, rx) = sync_channel::<ShadowJob>(cfg.shadow_queue.max(1));
-                let worker = ShadowWorker {
-                    stats: metrics.stats(&m.name, "shadow"),
-                    model: m,
-                    log: log_tx.clone(),
-                    tokens: cfg.missing_tokens.clone(),
-                    delay: cfg.shadow_delay,
-                    stopping: stopping.clone(),
-                    log_inputs: cfg.log_inputs,
-                };
                 threads.push(
                     std::thread::Builder::new()
-                        .name("serve-shadow".into())
+                        .name(name.into())
                         .spawn(move || worker.run(rx))?,
                 );
-                Some(tx)
+                Ok(tx)
+            };
+        let shadow_tx = match cfg.shadow {
+            Some(m) => {
+                let stats = metrics.stats(&m.name, "shadow");
+                shadow = Some((m.name.clone(), stats.clone()));
+                let model = Arc::new(RwLock::new(Arc::new(Slot {
+                    model: Arc::new(m),
+                    stats: stats.clone(),
+                })));
+                Some(spawn(
+                    "serve-shadow",
+                    OffPath {
+                        model,
+                        count: true,
+                        agreement: None,
+                        log: log_tx.clone(),
+                        tokens: cfg.missing_tokens.clone(),
+                        delay: cfg.shadow_delay,
+                        stopping: stopping.clone(),
+                        log_inputs: cfg.log_inputs,
+                    },
+                )?)
             }
+            None => None,
+        };
+        // The primary scores the canary's requests off the path too, for the agreement rate.
+        let compare_tx = match &canary {
+            Some(c) => Some(spawn(
+                "serve-compare",
+                OffPath {
+                    model: primary.clone(),
+                    count: false,
+                    agreement: Some(c.slot.stats.clone()),
+                    log: log_tx.clone(),
+                    tokens: cfg.missing_tokens.clone(),
+                    delay: Duration::ZERO,
+                    stopping: stopping.clone(),
+                    log_inputs: cfg.log_inputs,
+                },
+            )?),
             None => None,
         };
         Ok((
             State {
                 service_name,
-                primary: RwLock::new(Arc::new(Slot {
-                    model: Arc::new(cfg.primary),
-                    stats: primary_stats,
-                })),
+                primary,
                 canary: RwLock::new(canary),
-                shadow_name,
+                shadow,
                 shadow_tx: Mutex::new(shadow_tx),
+                compare_tx: Mutex::new(compare_tx),
                 log_tx: Mutex::new(log_tx),
                 metrics,
                 max_body: cfg.max_body,
@@ -361,6 +393,7 @@ impl State {
     pub(crate) fn stop_background(&self) {
         self.stopping.store(true, Relaxed);
         self.shadow_tx.lock().unwrap().take();
+        self.compare_tx.lock().unwrap().take();
         self.log_tx.lock().unwrap().take();
     }
 
@@ -437,6 +470,7 @@ impl State {
                             took,
                         );
                         self.to_shadow(&request_id, &input, &ans.outputs);
+                        self.enqueue(&self.compare_tx, &request_id, &input, &ans.outputs);
                         return Ok(ans);
                     }
                     Err(cerr) => {
@@ -502,7 +536,18 @@ impl State {
     }
 
     fn to_shadow(&self, request_id: &str, input: &Arc<Input>, outputs: &[Value]) {
-        let guard = self.shadow_tx.lock().unwrap();
+        self.enqueue(&self.shadow_tx, request_id, input, outputs);
+    }
+
+    /// Hand a job to an off-path worker; a full queue drops it (counted), never waits.
+    fn enqueue(
+        &self,
+        queue: &Mutex<Option<SyncSender<ShadowJob>>>,
+        request_id: &str,
+        input: &Arc<Input>,
+        outputs: &[Value],
+    ) {
+        let guard = queue.lock().unwrap();
         let Some(tx) = guard.as_ref() else { return };
         let job = ShadowJob {
             request_id: request_id.to_string(),
@@ -572,10 +617,14 @@ impl State {
         let p = self.primary.read().unwrap().clone();
         let c = self.canary.read().unwrap().clone();
         let stats = |s: &ModelStats| {
+            let compared = s.compared.load(Relaxed);
             serde_json::json!({
                 "requests": s.requests.load(Relaxed),
                 "errors": s.errors.load(Relaxed),
                 "rows": s.rows.load(Relaxed),
+                "rows_compared": compared,
+                "agreement": (compared > 0)
+                    .then(|| s.agreed.load(Relaxed) as f64 / compared as f64),
             })
         };
         serde_json::json!({
@@ -587,7 +636,10 @@ impl State {
                 "percent": c.pct,
                 "stats": stats(&c.slot.stats),
             })),
-            "shadow": self.shadow_name,
+            "shadow": self.shadow.as_ref().map(|(name, s)| serde_json::json!({
+                "name": name,
+                "stats": stats(s),
+            })),
             "shadow_dropped": self.metrics.shadow_dropped.load(Relaxed),
         })
     }
@@ -625,9 +677,17 @@ fn prediction_record(
     })
 }
 
-struct ShadowWorker {
-    model: ServedModel,
-    stats: Arc<ModelStats>,
+/// A model scoring copies of requests off the request path: the shadow (every answered
+/// request), or the primary re-scoring the canary's requests. Either way the agreement with
+/// the answer sent is counted, and the entry is logged with [`Role::Shadow`].
+struct OffPath {
+    /// The model that scores (the primary's slot is shared, so a promotion is followed).
+    model: Arc<RwLock<Arc<Slot>>>,
+    /// Count requests, errors and latency in the slot's stats (the shadow; the primary's
+    /// request counters only count the answers it sent).
+    count: bool,
+    /// Where the agreement is counted [default: the slot's stats].
+    agreement: Option<Arc<ModelStats>>,
     log: Option<SyncSender<LogRecord>>,
     tokens: Vec<String>,
     delay: Duration,
@@ -635,7 +695,7 @@ struct ShadowWorker {
     log_inputs: bool,
 }
 
-impl ShadowWorker {
+impl OffPath {
     fn run(self, rx: Receiver<ShadowJob>) {
         while let Ok(job) = rx.recv() {
             if self.stopping.load(Relaxed) {
@@ -644,33 +704,39 @@ impl ShadowWorker {
             if !self.delay.is_zero() {
                 std::thread::sleep(self.delay);
             }
+            let slot = self.model.read().unwrap().clone();
+            let agreement = self.agreement.as_ref().unwrap_or(&slot.stats);
             let t0 = Instant::now();
-            let result = score(&self.model, &job.input, &self.tokens);
+            let result = score(&slot.model, &job.input, &self.tokens);
             let took = t0.elapsed();
             let (frame, outcome) = match &result {
                 Ok((frame, ans)) => {
-                    self.stats.observe(frame.n_rows, took, true);
+                    if self.count {
+                        slot.stats.observe(frame.n_rows, took, true);
+                    }
                     let agreed = ans
                         .outputs
                         .iter()
                         .zip(&job.primary)
                         .filter(|(a, b)| agree(a, b))
                         .count();
-                    self.stats
+                    agreement
                         .compared
                         .fetch_add(job.primary.len() as u64, Relaxed);
-                    self.stats.agreed.fetch_add(agreed as u64, Relaxed);
+                    agreement.agreed.fetch_add(agreed as u64, Relaxed);
                     (Some(frame), Ok(ans.outputs.as_slice()))
                 }
                 Err(e) => {
-                    self.stats.observe(0, took, false);
+                    if self.count {
+                        slot.stats.observe(0, took, false);
+                    }
                     (None, Err(e.message.as_str()))
                 }
             };
             if let Some(tx) = &self.log {
                 let _ = tx.try_send(prediction_record(
                     &job.request_id,
-                    &self.model.name,
+                    &slot.model.name,
                     Role::Shadow,
                     &job.input,
                     frame,
