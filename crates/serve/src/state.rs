@@ -697,6 +697,7 @@ struct OffPath {
 
 impl OffPath {
     fn run(self, rx: Receiver<ShadowJob>) {
+        lowest_priority();
         while let Ok(job) = rx.recv() {
             if self.stopping.load(Relaxed) {
                 continue;
@@ -746,6 +747,23 @@ impl OffPath {
                 ));
             }
         }
+    }
+}
+
+/// Run this thread only when a core would otherwise idle (Linux SCHED_IDLE; best effort), so
+/// off-path scoring never takes CPU time from the answers.
+fn lowest_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        use thread_priority::{
+            NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+            set_thread_priority_and_policy, thread_native_id,
+        };
+        let _ = set_thread_priority_and_policy(
+            thread_native_id(),
+            ThreadPriority::Min,
+            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
+        );
     }
 }
 
