@@ -198,3 +198,42 @@ fn escape(s: &str) -> String {
         .replace('"', "\\\"")
         .replace('\n', "\\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_is_cumulative_and_labels_are_escaped() {
+        let m = Metrics::default();
+        let s = m.stats("a\"b", "primary");
+        s.observe(3, Duration::from_micros(300), true);
+        s.observe(0, Duration::from_millis(30), false);
+        assert!(Arc::ptr_eq(&s, &m.stats("a\"b", "primary")));
+        m.response(200);
+        m.response(200);
+        m.response(422);
+        let text = m.render();
+        let l = "model=\"a\\\"b\",role=\"primary\"";
+        assert!(
+            text.contains(&format!("automl_requests_total{{{l}}} 2")),
+            "{text}"
+        );
+        assert!(text.contains(&format!("automl_errors_total{{{l}}} 1")));
+        assert!(text.contains(&format!("automl_rows_total{{{l}}} 3")));
+        assert!(text.contains(&format!(
+            "automl_predict_seconds_bucket{{{l},le=\"0.0001\"}} 0"
+        )));
+        assert!(text.contains(&format!(
+            "automl_predict_seconds_bucket{{{l},le=\"0.0005\"}} 1"
+        )));
+        assert!(text.contains(&format!(
+            "automl_predict_seconds_bucket{{{l},le=\"0.05\"}} 2"
+        )));
+        assert!(text.contains(&format!(
+            "automl_predict_seconds_bucket{{{l},le=\"+Inf\"}} 2"
+        )));
+        assert!(text.contains("automl_http_responses_total{code=\"200\"} 2"));
+        assert!(text.contains("automl_http_responses_total{code=\"422\"} 1"));
+    }
+}

@@ -794,3 +794,22 @@ fn log_thread(mut writer: LogWriter, rx: Receiver<LogRecord>) {
         warn(e);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_keys_and_agreement() {
+        assert!(is_url_safe("study-12") && is_url_safe("t0.v2_a~b"));
+        assert!(!is_url_safe("") && !is_url_safe("a/b") && !is_url_safe("a b"));
+        // The canary split: a key hashes the same way every time, counters spread evenly.
+        assert_eq!(mix(key_hash("user-1")), mix(key_hash("user-1")));
+        let share = (0..10_000u64).filter(|&n| mix(n) % 10_000 < 3_000).count();
+        assert!((2_800..=3_200).contains(&share), "{share}");
+        assert!(agree(&Value::from("yes"), &Value::from("yes")));
+        assert!(!agree(&Value::from("yes"), &Value::from("no")));
+        assert!(agree(&Value::from(1.0), &Value::from(1.0 + 1e-12)));
+        assert!(!agree(&Value::from(1.0), &Value::from(1.01)));
+    }
+}
