@@ -11,5 +11,6 @@ mod inspect;
 mod isolation;
 mod pipes;
 mod predlog;
+mod serve;
 mod typed_meta;
 mod util;

@@ -76,6 +76,9 @@ Examples:
     ServeReport(crate::cmd_serve_report::ServeReportArgs),
     /// Check new rows for drift against the final model's training data (exit 3 on drift).
     Drift(crate::cmd_drift::DriftArgs),
+    /// Serve a model over HTTP: JSON/CSV `POST /predict`, the Open Inference Protocol v2,
+    /// Prometheus `/metrics`, with an optional shadow and canary.
+    Serve(Box<crate::cmd_serve::ServeArgs>),
 }
 
 #[derive(Args, Debug)]

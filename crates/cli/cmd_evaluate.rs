@@ -100,7 +100,10 @@ fn print_table(e: &LiveEvaluation) {
             String::new()
         }
     );
-    println!("{:<8} {:>10}  {:<24} from", e.metric, "score", "95 % interval");
+    println!(
+        "{:<8} {:>10}  {:<24} from",
+        e.metric, "score", "95 % interval"
+    );
     println!(
         "{:<8} {:>10}  [{}, {}]{:pad$} {} labelled rows (bootstrap se {})",
         "live",

@@ -15,6 +15,7 @@ mod cmd_leaderboard;
 mod cmd_portfolio;
 mod cmd_predict;
 mod cmd_report;
+mod cmd_serve;
 mod cmd_serve_report;
 mod cmd_show;
 mod cmd_studies;
@@ -94,6 +95,7 @@ fn dispatch(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Evaluate(a) => cmd_evaluate::run(a),
         args::Command::ServeReport(a) => cmd_serve_report::run(a),
         args::Command::Drift(a) => cmd_drift::run(a),
+        args::Command::Serve(a) => cmd_serve::run(*a),
     }
 }
 

@@ -180,6 +180,20 @@ pub enum DataError {
         /// What was expected ("a number", "true/false").
         expected: String,
     },
+    /// A value of a JSON record cannot be read as its column's kind.
+    #[error(
+        "record {row}, column '{column}': value {value} is not {expected}; the model was trained with this column as {expected}: fix the value or send null"
+    )]
+    BadRecordValue {
+        /// 1-based record number.
+        row: usize,
+        /// Column name.
+        column: String,
+        /// The offending value, as JSON.
+        value: String,
+        /// What was expected ("a number", "true/false", "a string or a number").
+        expected: String,
+    },
     /// A categorical frame column was given where the preprocessor expects numbers.
     #[error(
         "column '{column}': value '{value}' is not a number but the preprocessing was fitted with this column as numeric; fix the value or leave it empty"

@@ -22,6 +22,7 @@ mod hash;
 mod load;
 mod prep;
 mod reader;
+mod records;
 mod report;
 mod split;
 
@@ -29,10 +30,12 @@ pub use error::DataError;
 pub use frame::{Column, ColumnData, ColumnKind, Frame, MISSING_CODE};
 pub use hash::fingerprint;
 pub use load::{
-    Dataset, ReadOptions, default_missing_tokens, load_for_prediction, load_training, read_frame,
+    Dataset, ReadOptions, default_missing_tokens, load_for_prediction, load_for_prediction_bytes,
+    load_training, read_frame,
 };
 pub use prep::{
     CLIP, MIN_MISSING_FOR_INDICATOR, ONE_HOT_MAX_LEVELS, PREP_VERSION, Preprocessor, TREE_MAX_CODES,
 };
+pub use records::{RECORDS_LABEL, frame_from_records};
 pub use report::{ColumnReport, ColumnRole, DataReport, Warning, WarningKind};
 pub use split::{Split, holdout, kfold};

@@ -9,7 +9,7 @@ use automl_core::trial::SchemaColumn;
 use crate::error::DataError;
 use crate::frame::{Column, ColumnData, ColumnKind, Frame, MISSING_CODE, format_number};
 use crate::hash::FxMap;
-use crate::reader::{MissingSet, RawColumn, RawTable, parse_num, read_raw};
+use crate::reader::{MissingSet, RawColumn, RawTable, parse_num, parse_raw, read_raw};
 use crate::report::{DataReport, ReportInput, build_report};
 
 /// The default missing-value tokens: empty cell, `NA`, `N/A`, `NaN`, `nan`, `null`, `None`, `?`
@@ -79,7 +79,7 @@ impl Dataset {
 }
 
 #[inline]
-fn parse_bool(cell: &[u8]) -> Option<f64> {
+pub(crate) fn parse_bool(cell: &[u8]) -> Option<f64> {
     let t = cell.trim_ascii();
     if t.eq_ignore_ascii_case(b"true") {
         Some(1.0)
@@ -485,13 +485,29 @@ pub fn load_for_prediction(
     schema: &[SchemaColumn],
     missing_tokens: &[String],
 ) -> Result<Frame, DataError> {
+    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    load_for_prediction_bytes(path, &bytes, schema, missing_tokens)
+}
+
+/// [`load_for_prediction`] on CSV bytes already in memory (an HTTP request body, say);
+/// `label` stands for the file in error messages (e.g. `request body`).
+pub fn load_for_prediction_bytes(
+    label: &Path,
+    bytes: &[u8],
+    schema: &[SchemaColumn],
+    missing_tokens: &[String],
+) -> Result<Frame, DataError> {
+    let path = label;
     let missing = MissingSet::new(missing_tokens);
     let force_text: Vec<String> = schema
         .iter()
         .filter(|s| s.kind == "categorical")
         .map(|s| s.name.clone())
         .collect();
-    let raw = read_raw(path, &missing, &force_text)?;
+    let raw = parse_raw(path, bytes, &missing, &force_text)?;
     let absent: Vec<String> = schema
         .iter()
         .filter(|s| !raw.header.contains(&s.name))
