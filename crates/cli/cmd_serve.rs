@@ -18,6 +18,9 @@ Endpoints:
   GET  /v2/health/live | /v2/health/ready | /v2/models/NAME     Open Inference Protocol v2
   POST /v2/models/NAME/infer       one input tensor per column
   GET  /metrics                    Prometheus text
+  GET  /drift                      the last --drift-window rows answered, checked against the
+                                   model's training profile (also every --drift-every rows;
+                                   logged, and `automl_drift_detected` in /metrics)
   POST /admin/canary/promote | /admin/canary/rollback, GET /admin/status  (Bearer token)
 A request's `X-Request-Key` header keeps it on the same side of a canary split; the
 `X-Model` response header names the model that answered.")]
@@ -80,6 +83,13 @@ pub struct ServeArgs {
     pub shadow_queue: usize,
     #[command(flatten)]
     pub log: crate::log_arg::LogDirArgs,
+    /// Rows of recent traffic kept for drift checks (`GET /drift`).
+    #[arg(long, value_name = "ROWS", default_value_t = 10_000)]
+    pub drift_window: usize,
+    /// Check the drift window automatically after this many answered rows, off the request
+    /// path (0: only on `GET /drift`).
+    #[arg(long, value_name = "ROWS", default_value_t = 10_000)]
+    pub drift_every: u64,
     /// Keep no prediction log.
     #[arg(long)]
     pub no_log: bool,
@@ -276,6 +286,11 @@ pub fn run(a: ServeArgs) -> Result<()> {
     let store = a.model.is_none().then_some(&a.store.store);
     cfg.log_dir = (!a.no_log).then(|| a.log.resolve(store));
     cfg.log_inputs = a.log_inputs;
+    if a.drift_window == 0 {
+        bail!("--drift-window 0: expected at least 1 row");
+    }
+    cfg.drift_window = a.drift_window;
+    cfg.drift_every = a.drift_every;
     // Test hook: a slow shadow, to show it never slows the answers.
     if let Some(ms) = std::env::var("AUTOML_TEST_SHADOW_DELAY_MS")
         .ok()

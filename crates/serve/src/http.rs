@@ -33,6 +33,7 @@ pub(crate) fn router(state: Shared) -> Router {
         .route("/v2/models/{name}/ready", get(model_ready))
         .route("/v2/models/{name}/infer", post(infer))
         .route("/metrics", get(metrics))
+        .route("/drift", get(drift))
         .route("/admin/status", get(admin_status))
         .route("/admin/canary/promote", post(admin_promote))
         .route("/admin/canary/rollback", post(admin_rollback))
@@ -390,6 +391,19 @@ async fn infer(
 }
 
 /// `GET /metrics`: Prometheus text.
+/// `GET /drift`: the recent traffic (the last `--drift-window` rows answered) checked against
+/// the served model's reference profile now; 409 when there is nothing to check.
+async fn drift(St(st): St<Shared>) -> Result<Response, ApiError> {
+    let st2 = st.clone();
+    let (model, rows, report) = tokio::task::spawn_blocking(move || st2.run_drift_check())
+        .await
+        .map_err(|e| ApiError::new(500, format!("the drift check failed: {e}")))??;
+    Ok(json_response(
+        200,
+        json!({"model": model, "window_rows": rows, "report": report}),
+    ))
+}
+
 async fn metrics(St(st): St<Shared>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -4,7 +4,8 @@
 //!   stops accepting, lets in-flight requests finish, drains the prediction log and returns.
 //! - Routes (see `http.rs`): `POST /predict` (JSON records or CSV), the Open Inference Protocol
 //!   v2 (`/v2/health/{live,ready}`, `/v2/models/{name}`, `/v2/models/{name}/infer`),
-//!   `/metrics` (Prometheus text) and the token-guarded `/admin/canary/{promote,rollback}`.
+//!   `/metrics` (Prometheus text), `GET /drift` (the recent traffic against the model's
+//!   reference profile; see `drift.rs`) and the token-guarded `/admin/canary/{promote,rollback}`.
 //! - A **shadow** model scores a copy of every request on its own thread, fed by a bounded
 //!   queue (`try_send`: when full the job is dropped and counted, never waited for).
 //! - A **canary** answers a share of the traffic, chosen by a hash of the `X-Request-Key`
@@ -18,6 +19,7 @@
 //!
 //! Models are loaded by the caller (the CLI) before [`serve`] is called, so no store is held.
 
+mod drift;
 mod http;
 mod metrics;
 mod state;
@@ -82,6 +84,10 @@ pub struct ServeConfig {
     pub log_dir: Option<PathBuf>,
     /// Log the input rows too.
     pub log_inputs: bool,
+    /// Rows of recent traffic kept for drift checks.
+    pub drift_window: usize,
+    /// Check drift automatically after this many answered rows (0: only on `GET /drift`).
+    pub drift_every: u64,
     /// Cells read as missing.
     pub missing_tokens: Vec<String>,
     /// Test hook: the shadow sleeps this long per job.
@@ -109,6 +115,8 @@ impl ServeConfig {
             shadow_queue: 1024,
             log_dir: None,
             log_inputs: false,
+            drift_window: 10_000,
+            drift_every: 10_000,
             missing_tokens: automl_data::default_missing_tokens(),
             shadow_delay: Duration::ZERO,
             request_delay: Duration::ZERO,
@@ -140,6 +148,7 @@ pub fn serve(cfg: ServeConfig, on_ready: impl FnOnce(SocketAddr)) -> Result<(), 
     let bound = listener.local_addr()?;
     let (state, background) = state::State::start(cfg)?;
     let state = Arc::new(state);
+    let checker = state::spawn_drift_checker(state.clone());
     let app = http::router(state.clone());
     state.event(
         "started",
@@ -155,6 +164,9 @@ pub fn serve(cfg: ServeConfig, on_ready: impl FnOnce(SocketAddr)) -> Result<(), 
     state.event("stopped", &state.primary_name(), "SIGTERM/SIGINT");
     state.stop_background();
     drop(state);
+    if let Some(c) = checker {
+        let _ = c.join();
+    }
     background.join();
     Ok(())
 }

@@ -61,6 +61,10 @@ pub struct Metrics {
     pub canary_promotions: AtomicU64,
     /// Canary rollbacks (by hand or automatic).
     pub canary_rollbacks: AtomicU64,
+    /// Drift checks of the recent traffic.
+    pub drift_checks: AtomicU64,
+    /// The last drift check: (model, drift found, rows checked).
+    drift_last: Mutex<Option<(String, bool, usize)>>,
 }
 
 impl Metrics {
@@ -73,6 +77,12 @@ impl Metrics {
         let s = Arc::new(ModelStats::default());
         m.push((model.to_string(), role, s.clone()));
         s
+    }
+
+    /// Record a drift check of the recent traffic.
+    pub fn drift_checked(&self, model: &str, drift: bool, rows: usize) {
+        self.drift_checks.fetch_add(1, Relaxed);
+        *self.drift_last.lock().unwrap() = Some((model.to_string(), drift, rows));
     }
 
     /// Count one HTTP response.
@@ -182,11 +192,24 @@ impl Metrics {
                 "Canaries rolled back (by hand or automatically).",
                 &self.canary_rollbacks,
             ),
+            (
+                "automl_drift_checks_total",
+                "Drift checks of the recent traffic against the model's training profile.",
+                &self.drift_checks,
+            ),
         ] {
             let _ = writeln!(
                 o,
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
                 v.load(Relaxed)
+            );
+        }
+        if let Some((model, drift, rows)) = self.drift_last.lock().unwrap().clone() {
+            let m = escape(&model);
+            let _ = writeln!(
+                o,
+                "# HELP automl_drift_detected Whether the last drift check found drift (1) or not (0).\n# TYPE automl_drift_detected gauge\nautoml_drift_detected{{model=\"{m}\"}} {}\n# HELP automl_drift_checked_rows Rows of recent traffic the last drift check used.\n# TYPE automl_drift_checked_rows gauge\nautoml_drift_checked_rows{{model=\"{m}\"}} {rows}",
+                u8::from(drift)
             );
         }
         o

@@ -2,12 +2,15 @@
 //! schema, pick primary or canary, score, count, hand a copy to the shadow queue and a record
 //! to the log writer.
 
+use crate::drift::DriftWindow;
 use crate::metrics::{Metrics, ModelStats};
 use crate::{ServeConfig, ServeError};
 use automl_data::{DataError, Frame};
 use automl_engine::LoadedModel;
+use automl_monitor::drift::DriftReport;
 use automl_monitor::predlog::{
-    EventEntry, LogOptions, LogRecord, LogWriter, PredictionEntry, Role, row_hashes,
+    DriftEntry, EventEntry, LogOptions, LogRecord, LogWriter, PredictionEntry, Role, frame_records,
+    now_ms, outputs_agree as agree, row_hashes,
 };
 use serde_json::{Map, Value};
 use std::path::Path;
@@ -15,7 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// A loaded model and the names it is served under.
 pub struct ServedModel {
@@ -51,7 +54,7 @@ impl Input {
         }
     }
 
-    fn frame(&self, model: &LoadedModel, tokens: &[String]) -> Result<Frame, ApiError> {
+    pub(crate) fn frame(&self, model: &LoadedModel, tokens: &[String]) -> Result<Frame, ApiError> {
         let schema = &model.study.schema;
         let frame = match self {
             Input::Records(r) => automl_data::frame_from_records(r, schema, tokens),
@@ -166,12 +169,10 @@ pub(crate) struct State {
     counter: AtomicU64,
     started_ms: u64,
     stopping: Arc<AtomicBool>,
-}
-
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+    /// The recent inputs, for drift checks.
+    pub(crate) drift: DriftWindow,
+    /// The receiving end of the drift window's trigger, taken by the checking thread.
+    drift_rx: Mutex<Option<Receiver<()>>>,
 }
 
 /// SplitMix64: spreads a counter or a key hash over 64 bits.
@@ -238,36 +239,6 @@ fn score(
     ))
 }
 
-/// Whether two outputs agree (equal labels, or values within 1e-9 relative).
-fn agree(a: &Value, b: &Value) -> bool {
-    match (a.as_f64(), b.as_f64()) {
-        (Some(x), Some(y)) => (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0),
-        _ => a == b,
-    }
-}
-
-/// The input rows as JSON records (for `--log-inputs` with a CSV body).
-fn frame_records(frame: &Frame) -> Vec<Map<String, Value>> {
-    (0..frame.n_rows)
-        .map(|i| {
-            frame
-                .columns
-                .iter()
-                .map(|c| {
-                    let v = match (&c.data, c.cell_string(i)) {
-                        (_, None) => Value::Null,
-                        (automl_data::ColumnData::Numeric(v), Some(_)) => {
-                            serde_json::Number::from_f64(v[i]).map_or(Value::Null, Value::Number)
-                        }
-                        (_, Some(s)) => Value::String(s),
-                    };
-                    (c.name.clone(), v)
-                })
-                .collect()
-        })
-        .collect()
-}
-
 impl State {
     /// Build the state, open the log and start the shadow and log threads.
     pub(crate) fn start(cfg: ServeConfig) -> Result<(State, Background), ServeError> {
@@ -287,6 +258,8 @@ impl State {
             None => None,
         };
         let stopping = Arc::new(AtomicBool::new(false));
+        let (drift_tx, drift_rx) = sync_channel::<()>(1);
+        let drift = DriftWindow::new(cfg.drift_window, cfg.drift_every, Some(drift_tx));
         let service_name = cfg.primary.name.clone();
         let primary = Arc::new(RwLock::new(Arc::new(Slot {
             stats: metrics.stats(&cfg.primary.name, "primary"),
@@ -374,6 +347,8 @@ impl State {
                 counter: AtomicU64::new(0),
                 started_ms: now_ms(),
                 stopping,
+                drift,
+                drift_rx: Mutex::new(Some(drift_rx)),
             },
             Background { threads },
         ))
@@ -384,14 +359,34 @@ impl State {
         self.primary.read().unwrap().model.name.clone()
     }
 
+    /// Check the drift window against the primary's reference profile now; the result is
+    /// logged and shown in `/metrics`.
+    pub(crate) fn run_drift_check(&self) -> Result<(String, usize, DriftReport), ApiError> {
+        let served = self.primary_model();
+        let rows = self.drift.rows();
+        let report = self.drift.check(&served, &self.tokens)?;
+        self.metrics.drift_checked(&served.name, report.drift, rows);
+        if let Ok(json) = serde_json::to_value(&report) {
+            self.log(LogRecord::Drift(DriftEntry {
+                ts_ms: now_ms(),
+                source: "serve".into(),
+                model: served.name.clone(),
+                report: json,
+            }));
+        }
+        Ok((served.name.clone(), rows, report))
+    }
+
     /// The primary model now.
     pub(crate) fn primary_model(&self) -> Arc<ServedModel> {
         self.primary.read().unwrap().model.clone()
     }
 
-    /// Stop the shadow (queued jobs are discarded) and close the log channel.
+    /// Stop the shadow (queued jobs are discarded), the drift checker, and close the log
+    /// channel.
     pub(crate) fn stop_background(&self) {
         self.stopping.store(true, Relaxed);
+        self.drift.close();
         self.shadow_tx.lock().unwrap().take();
         self.compare_tx.lock().unwrap().take();
         self.log_tx.lock().unwrap().take();
@@ -459,6 +454,7 @@ impl State {
                     Ok((frame, mut ans)) => {
                         let took = t0.elapsed();
                         c.slot.stats.observe(frame.n_rows, took, true);
+                        self.drift.observe(&input, frame.n_rows);
                         ans.role = Role::Canary;
                         self.log_prediction(
                             &request_id,
@@ -507,6 +503,7 @@ impl State {
         match result {
             Ok((frame, ans)) => {
                 slot.stats.observe(frame.n_rows, took, true);
+                self.drift.observe(input, frame.n_rows);
                 self.log_prediction(
                     request_id,
                     &ans.model,
@@ -793,6 +790,25 @@ fn log_thread(mut writer: LogWriter, rx: Receiver<LogRecord>) {
     if let Err(e) = writer.flush() {
         warn(e);
     }
+}
+
+/// Run the automatic drift checks of `st` (every `--drift-every` answered rows) on a thread of
+/// its own until the server stops. A trigger that comes while a check runs is merged into the
+/// next check (the channel holds one).
+pub(crate) fn spawn_drift_checker(st: Arc<State>) -> Option<JoinHandle<()>> {
+    let rx = st.drift_rx.lock().unwrap().take()?;
+    std::thread::Builder::new()
+        .name("serve-drift".into())
+        .spawn(move || {
+            while rx.recv().is_ok() {
+                if st.stopping.load(Relaxed) {
+                    break;
+                }
+                // A failed check (no profile, nothing fits) is visible on `GET /drift`.
+                let _ = st.run_drift_check();
+            }
+        })
+        .ok()
 }
 
 #[cfg(test)]
