@@ -1079,3 +1079,23 @@ fn drift_over_the_served_traffic_on_demand_and_every_n_rows() {
         "{checks:?}"
     );
 }
+
+#[test]
+fn a_request_past_the_timeout_is_a_504_json_error_and_the_server_goes_on() {
+    let f = fixture();
+    // Every /predict is held 1.5 s (test hook) and the timeout is 0.3 s.
+    let s = serve(
+        &f.dir,
+        "timeout",
+        &["--model", "final.automl", "--timeout", "0.3"],
+        &[("AUTOML_TEST_REQUEST_DELAY_MS", "1500")],
+    );
+    let r = post_json(&s.addr, "/predict", &one());
+    assert_eq!(r.status, 504, "{}", r.text());
+    let v: Value = serde_json::from_str(&r.text()).unwrap();
+    assert!(v["error"].as_str().unwrap().contains("--timeout"), "{v}");
+    // Routes without the hold still answer.
+    assert_eq!(get(&s.addr, "/v2/health/live").status, 200);
+    assert_eq!(s.metric("automl_http_responses_total{code=\"504\"}"), 1.0);
+    assert_eq!(s.stop(), 0);
+}
