@@ -1099,3 +1099,28 @@ fn a_request_past_the_timeout_is_a_504_json_error_and_the_server_goes_on() {
     assert_eq!(s.metric("automl_http_responses_total{code=\"504\"}"), 1.0);
     assert_eq!(s.stop(), 0);
 }
+
+#[test]
+fn serve_help_shows_the_documented_defaults_and_endpoints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run_in(tmp.path(), &["serve", "--help"]).ok().stdout();
+    let flat = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    for want in [
+        "--port <N> Port to listen on (0 = any free port; the bound port is printed) [default: 8080]",
+        "[default: 127.0.0.1]",
+        "[default: 16MiB]",
+        "then 504 [default: 30]",
+        "percentage... [default: 5]",
+        "canary requests [default: 20]",
+        "dropped and counted [default: 1024]",
+        "(`GET /drift`) [default: 10000]",
+        "(0: only on `GET /drift`) [default: 10000]",
+        "STORE/predictions for a store directory, ./automl-predictions",
+        "POST /predict",
+        "/v2/models/NAME/infer",
+        "GET /metrics",
+        "X-Request-Key",
+    ] {
+        assert!(flat.contains(want), "`{want}` not in:\n{out}");
+    }
+}

@@ -66,6 +66,12 @@ fn two_writers_interleave_in_their_own_segments_and_merge_by_time() {
 }
 
 #[test]
+fn segments_rotate_at_64_mib_by_default() {
+    // docs/production.md promises it.
+    assert_eq!(LogOptions::default().segment_bytes, 64 << 20);
+}
+
+#[test]
 fn rotation_starts_new_segments_and_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = LogWriter::open(dir.path(), LogOptions { segment_bytes: 300 }).unwrap();
