@@ -163,6 +163,50 @@ automl leaderboard --top 10                  # live, from anywhere
 
 The roles, leases and retries, Slurm and Kubernetes recipes and troubleshooting are in
 [docs/distributed.md](distributed.md).
+
+## 10. In production: serve, drift, evaluate, the prediction log
+
+`automl serve` answers HTTP for the study's final model (or `--trial ID`, or an exported
+`--model FILE`): JSON records or CSV on `POST /predict`, the Open Inference Protocol v2 under
+`/v2/`, Prometheus `/metrics`, `GET /drift` on the recent traffic. It listens on 127.0.0.1
+unless `--host` says otherwise and holds no lock on the store. `--shadow ID_OR_FILE` scores a
+copy of every request off the request path; `--canary ID_OR_FILE:PCT` answers PCT % of the
+traffic with a candidate (sticky by the `X-Request-Key` header), rolled back automatically on
+errors or promoted with the admin endpoint. Details: [docs/production.md](production.md).
+
 MD
+automl serve --port 8787 > serve.out 2>&1 &
+SERVE_PID=$!
+for _ in $(seq 100); do grep -q '^serving ' serve.out && break; sleep 0.1; done
+run "head -1 serve.out"
+run "curl -s -X POST http://127.0.0.1:8787/predict -H 'Content-Type: application/json' -d '[{\"tenure_months\": 3, \"monthly_charges\": 80.5, \"contract\": \"month-to-month\", \"internet\": \"fiber\", \"support_calls\": 4, \"paperless\": \"yes\"}]'; echo"
+run "curl -s http://127.0.0.1:8787/metrics | grep '^automl_requests_total'"
+kill -TERM "$SERVE_PID"; wait "$SERVE_PID" || true
+cat <<'MD'
+
+Every served batch and every `automl predict` run is logged in `automl.db/predictions`
+(append-only segments, one writer per process; `--log-dir`, `--no-log`, `--log-inputs`), and
+`automl serve-report` sums it up (the dashboard's Serving & drift view shows the same):
+
+MD
+run "automl serve-report"
+cat <<'MD'
+
+The final model keeps a profile of its training data. `automl drift NEW.csv` tests new rows
+against it, column by column, for the predictions and with a domain classifier, and exits 3
+when it finds drift (0 when not, 2 on an error), so a CI job can gate on it. Here the monthly
+charges of the new rows are doubled:
+
+MD
+awk -F, 'BEGIN{OFS=","} NR==1{print; next} {if ($2 != "") $2=$2*2; print}' churn.csv > drifted.csv
+run "automl drift drifted.csv | (head -12; echo '...'); echo exit code \${PIPESTATUS[0]}"
+cat <<'MD'
+
+`automl evaluate LABELED.csv` scores the model on newly labelled rows and sets the result
+beside its cross-validated estimate, with an interval for each; it exits 3 when the live score
+is worse beyond noise:
+
+MD
+run "automl evaluate churn.csv"
 } > "$REPO/docs/user-guide.md"
 echo "wrote docs/user-guide.md"
