@@ -104,31 +104,25 @@ fn print_table(e: &LiveEvaluation) {
         "{:<8} {:>10}  {:<24} from",
         e.metric, "score", "95 % interval"
     );
-    println!(
-        "{:<8} {:>10}  [{}, {}]{:pad$} {} labelled rows (bootstrap se {})",
+    let row = |name: &str, score: f64, iv: [f64; 2], from: String| {
+        let iv = format!("[{}, {}]", fmt_score(iv[0]), fmt_score(iv[1]));
+        println!("{name:<8} {:>10}  {iv:<24} {from}", fmt_score(score));
+    };
+    row(
         "live",
-        fmt_score(e.live),
-        fmt_score(e.live_interval[0]),
-        fmt_score(e.live_interval[1]),
-        "",
-        e.rows,
-        fmt_score(e.live_se),
-        pad = 22usize.saturating_sub(
-            fmt_score(e.live_interval[0]).len() + fmt_score(e.live_interval[1]).len() + 4
+        e.live,
+        e.live_interval,
+        format!(
+            "{} labelled rows (bootstrap se {})",
+            e.rows,
+            fmt_score(e.live_se)
         ),
     );
-    println!(
-        "{:<8} {:>10}  [{}, {}]{:pad$} {} folds (std {})",
+    row(
         "cv",
-        fmt_score(e.cv),
-        fmt_score(e.cv_interval[0]),
-        fmt_score(e.cv_interval[1]),
-        "",
-        e.cv_folds,
-        fmt_score(e.cv_std),
-        pad = 22usize.saturating_sub(
-            fmt_score(e.cv_interval[0]).len() + fmt_score(e.cv_interval[1]).len() + 4
-        ),
+        e.cv,
+        e.cv_interval,
+        format!("{} folds (std {})", e.cv_folds, fmt_score(e.cv_std)),
     );
     println!(
         "gap: {} ({dir}), z = {:.2}: {}",

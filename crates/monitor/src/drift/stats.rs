@@ -293,31 +293,11 @@ pub fn psi(p: &[f64], q: &[f64]) -> f64 {
 }
 
 /// The area under the ROC curve of `scores` for the rows whose `labels` are true, ties
-/// counted half (the Mann-Whitney U over `n1 n0`).
+/// counted half (the Mann-Whitney U over `n1 n0`); 0.5 when one side is empty. The metric of
+/// `automl_core` (one implementation of the ranks).
 pub fn auc(scores: &[f64], labels: &[bool]) -> f64 {
-    let mut idx: Vec<usize> = (0..scores.len()).collect();
-    idx.sort_by(|&i, &j| scores[i].total_cmp(&scores[j]));
-    let n1 = labels.iter().filter(|&&l| l).count() as f64;
-    let n0 = labels.len() as f64 - n1;
-    if n1 == 0.0 || n0 == 0.0 {
-        return 0.5;
-    }
-    let mut rank_sum = 0.0;
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i;
-        while j + 1 < idx.len() && scores[idx[j + 1]] == scores[idx[i]] {
-            j += 1;
-        }
-        let avg = (i + j) as f64 / 2.0 + 1.0;
-        for &k in &idx[i..=j] {
-            if labels[k] {
-                rank_sum += avg;
-            }
-        }
-        i = j + 1;
-    }
-    (rank_sum - n1 * (n1 + 1.0) / 2.0) / (n1 * n0)
+    let a = automl_core::metrics::roc_auc(labels, scores);
+    if a.is_nan() { 0.5 } else { a }
 }
 
 /// The one-sided p-value of an AUC above 0.5 under "the scores do not separate the groups"
