@@ -566,7 +566,10 @@ pub fn contributions(
             r.raw += w * c.raw[i];
             r.base += w * c.base;
             let v = to_inputs(&fp.prep, &frame, &c.values.row(i).to_vec());
-            r.contributions.iter_mut().zip(v).for_each(|(a, b)| *a += w * b);
+            r.contributions
+                .iter_mut()
+                .zip(v)
+                .for_each(|(a, b)| *a += w * b);
         }
     }
     Ok(ContributionReport {
