@@ -286,6 +286,49 @@ fn a_missing_or_changed_data_file_is_an_error_naming_data() {
         "{}",
         r.stderr()
     );
+    // the report says why it has no importance, then has it with --data
+    run_in(dir, &["report", "--store", "s", "--output", "r.md"]).ok();
+    let md = std::fs::read_to_string(dir.join("r.md")).unwrap();
+    let section = &md[md.find("## Feature importance").expect("the section")..];
+    assert!(
+        section.contains("not computed") && section.contains("--data"),
+        "{section}"
+    );
+    run_in(
+        dir,
+        &[
+            "report",
+            "--store",
+            "s",
+            "--output",
+            "r.md",
+            "--data",
+            "moved.csv",
+        ],
+    )
+    .ok();
+    let md = std::fs::read_to_string(dir.join("r.md")).unwrap();
+    let section = &md[md.find("## Feature importance").expect("the section")..];
+    let first_row = section.lines().find(|l| l.starts_with("| x")).unwrap();
+    assert!(first_row.starts_with("| x1 |"), "{section}");
+    run_in(
+        dir,
+        &[
+            "report",
+            "--store",
+            "s",
+            "--output",
+            "r.html",
+            "--data",
+            "moved.csv",
+        ],
+    )
+    .ok();
+    let html = std::fs::read_to_string(dir.join("r.html")).unwrap();
+    assert!(
+        html.contains("<h2>Feature importance</h2><p>Permutation"),
+        "{html}"
+    );
     // --data finds it
     let v = explain_json(dir, &["--data", "moved.csv"]);
     check_planted_ranking(&v);

@@ -144,6 +144,10 @@ pub struct ReportArgs {
     /// (plots written beside it as SVG files).
     #[arg(long, short, value_name = "FILE", default_value = "automl-report.md")]
     pub output: PathBuf,
+    /// The training CSV for the feature importance section, when it is no longer at the path
+    /// the study was fitted from.
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<PathBuf>,
 }
 
 /// Where the store is.

@@ -114,6 +114,7 @@ pub fn run(a: ExplainArgs) -> Result<()> {
         seed: a.seed,
         max_rows_per_fold: None,
         data: a.data.clone(),
+        time_limit: None,
     };
     let e = explain(store.as_ref(), a.study, a.trial, &opts).map_err(with_flag)?;
     print_importance(&e, a.format)

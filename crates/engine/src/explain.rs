@@ -53,6 +53,11 @@ pub enum ExplainError {
     /// The trial's artifact cannot be explained this way.
     #[error("{0}")]
     Unsupported(String),
+    /// The time limit ran out.
+    #[error(
+        "stopped after {0:.1} s, the time limit; run `automl explain` for the full measurement"
+    )]
+    TooSlow(f64),
     /// Anything from the engine (store, data, models).
     #[error(transparent)]
     Engine(#[from] EngineError),
@@ -85,6 +90,9 @@ pub struct ExplainOptions {
     pub max_rows_per_fold: Option<usize>,
     /// The training CSV instead of the study's `data_path`.
     pub data: Option<PathBuf>,
+    /// Give up (an [`ExplainError::TooSlow`]) once the shuffled predictions have taken this
+    /// long; None = no limit.
+    pub time_limit: Option<std::time::Duration>,
 }
 
 impl Default for ExplainOptions {
@@ -94,6 +102,7 @@ impl Default for ExplainOptions {
             seed: 0,
             max_rows_per_fold: None,
             data: None,
+            time_limit: None,
         }
     }
 }
@@ -377,6 +386,7 @@ pub fn explain(
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); n_cols];
     let mut baselines = Vec::with_capacity(n_folds);
     let mut rows = 0;
+    let started = std::time::Instant::now();
     for (k, fold) in data.folds.iter().enumerate() {
         let mut valid: Vec<usize> = (0..fold.split.valid.len()).collect();
         if let Some(cap) = opts.max_rows_per_fold {
@@ -399,6 +409,9 @@ pub fn explain(
         baselines.push(metric.compute(&y, &base_pred, n_classes));
         rows += y.len();
         for (j, samples_j) in samples.iter_mut().enumerate() {
+            if opts.time_limit.is_some_and(|t| started.elapsed() > t) {
+                return Err(ExplainError::TooSlow(started.elapsed().as_secs_f64()));
+            }
             for r in 0..repeats {
                 let stream = ((k * n_cols + j) * repeats + r) as u64;
                 let mut rng = Rng::derive(opts.seed, stream);
