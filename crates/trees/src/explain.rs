@@ -107,7 +107,10 @@ impl<'a> Ensemble<'a> {
         let bg: Vec<Vec<f64>> = background.rows().into_iter().map(|r| r.to_vec()).collect();
         for (tree, vi, scale) in parts {
             let means = node_means(tree, vi, &leaf_cover(tree, &bg));
-            let root = means.first().copied().unwrap_or(tree.leaf_values(0)[vi] as f64);
+            let root = means
+                .first()
+                .copied()
+                .unwrap_or(tree.leaf_values(0)[vi] as f64);
             base += scale * root;
             for (i, row) in rows.iter().enumerate() {
                 let mut out = values.row_mut(i);

@@ -481,5 +481,9 @@ fn contributions_sum_to_the_raw_score() {
     let (x, y) = synth(50, 0, 1);
     let d = BinnedData::new(x.view(), &CAT, 255).unwrap();
     let g = Gbdt::fit(&GbdtParams::default(), &Dataset::new(&d, &y), None, None).unwrap();
-    assert!(Ensemble::Gbdt(&g).contributions(x.view(), x.view(), 1).is_err());
+    assert!(
+        Ensemble::Gbdt(&g)
+            .contributions(x.view(), x.view(), 1)
+            .is_err()
+    );
 }
