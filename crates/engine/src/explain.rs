@@ -367,6 +367,40 @@ fn gain_importance(p: &Predictor, frame: &Frame) -> Option<Vec<f64>> {
     Some(acc.into_iter().map(|a| a / n).collect())
 }
 
+/// A trial's models and its study's training data, read from the store (so the store can be
+/// released before the measurement).
+pub struct Loaded {
+    /// The study.
+    pub study: StudyRecord,
+    /// The trial.
+    pub trial: TrialRecord,
+    /// Its stored fold models.
+    pub predictor: Predictor,
+    /// Task and classes.
+    pub info: PredictorInfo,
+    /// The study's folds.
+    pub data: StudyData,
+}
+
+/// Read what [`measure`] needs: `trial` None = the study's final trial, `data` = the training
+/// CSV instead of the study's `data_path`.
+pub fn load(
+    store: &dyn StoreRead,
+    study_id: Option<u64>,
+    trial: Option<u64>,
+    data: Option<&Path>,
+) -> Result<Loaded, ExplainError> {
+    let (study, trial, predictor, info) = pick(store, study_id, trial)?;
+    let data = study_data(store, &study, data)?;
+    Ok(Loaded {
+        study,
+        trial,
+        predictor,
+        info,
+        data,
+    })
+}
+
 /// Permutation importance (and gain importance for the tree families) of a trial's fold
 /// models on their held-out rows. `trial` None = the study's final trial.
 pub fn explain(
@@ -375,8 +409,19 @@ pub fn explain(
     trial: Option<u64>,
     opts: &ExplainOptions,
 ) -> Result<Explanation, ExplainError> {
-    let (study, rec, predictor, info) = pick(store, study_id, trial)?;
-    let sd = study_data(store, &study, opts.data.as_deref())?;
+    measure(&load(store, study_id, trial, opts.data.as_deref())?, opts)
+}
+
+/// [`explain`] on loaded models and data (`opts.data` is not read here).
+pub fn measure(loaded: &Loaded, opts: &ExplainOptions) -> Result<Explanation, ExplainError> {
+    let Loaded {
+        study,
+        trial: rec,
+        predictor,
+        info,
+        data: sd,
+    } = loaded;
+    let (predictor, info) = (predictor, *info);
     let data = &sd.data;
     let n_folds = data.folds.len();
     let metric = data.metric;
@@ -456,7 +501,7 @@ pub fn explain(
         folds: n_folds,
         repeats,
         rows,
-        data_source: sd.source,
+        data_source: sd.source.clone(),
         columns,
     })
 }
