@@ -444,7 +444,7 @@ pub fn measure(loaded: &Loaded, opts: &ExplainOptions) -> Result<Explanation, Ex
         let rows_k: Vec<usize> = valid.iter().map(|&i| fold.split.valid[i]).collect();
         let y: Vec<f64> = valid.iter().map(|&i| fold.y_valid[i]).collect();
         let frame = data.features.select_rows(&rows_k);
-        let Some(base_pred) = predict_fold(&predictor, k, n_folds, &frame, info)? else {
+        let Some(base_pred) = predict_fold(predictor, k, n_folds, &frame, info)? else {
             return Err(ExplainError::Unsupported(format!(
                 "trial {} of study {} has no model per fold (its models were refit on all rows), so it has no held-out rows to measure on",
                 rec.trial_id, study.study_id
@@ -464,14 +464,14 @@ pub fn measure(loaded: &Loaded, opts: &ExplainOptions) -> Result<Explanation, Ex
                 rng.shuffle(&mut perm);
                 let mut shuffled = frame.clone();
                 shuffled.columns[j] = frame.columns[j].select_rows(&perm);
-                let pred = predict_fold(&predictor, k, n_folds, &shuffled, info)?
+                let pred = predict_fold(predictor, k, n_folds, &shuffled, info)?
                     .expect("the unshuffled fold predicted");
                 let loss = metric.as_loss(metric.compute(&y, &pred, n_classes));
                 samples_j.push(loss - base);
             }
         }
     }
-    let gain = gain_importance(&predictor, &data.features);
+    let gain = gain_importance(predictor, &data.features);
     let mut columns: Vec<ColumnImportance> = data
         .features
         .columns
