@@ -670,3 +670,60 @@ fn order_like(frame: &Frame, like: &Frame) -> Frame {
         n_rows: frame.n_rows,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StudyBuilder;
+    use automl_store::MemoryStore;
+
+    /// A remote run stores its training data: explain reads it when the CSV is gone, and the
+    /// folds (hence every number) are those the CSV gives.
+    #[test]
+    fn the_stored_training_data_gives_the_csv_folds() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("churn.csv");
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/churn.csv"),
+            &csv,
+        )
+        .unwrap();
+        let store = MemoryStore::new();
+        let study = StudyBuilder::from_csv(&csv)
+            .space_named("fast")
+            .unwrap()
+            .max_trials(3)
+            .jobs(1)
+            .seed(4)
+            .remote_workers(true)
+            .create(&store)
+            .unwrap();
+        let id = study.run(&mut |_| {}).unwrap().study.study_id;
+        let opts = ExplainOptions {
+            repeats: 2,
+            ..ExplainOptions::default()
+        };
+        let from_csv = explain(
+            &store,
+            Some(id),
+            None,
+            &ExplainOptions {
+                data: Some(csv.clone()),
+                ..opts.clone()
+            },
+        )
+        .unwrap();
+        std::fs::remove_file(&csv).unwrap();
+        let from_blob = explain(&store, Some(id), None, &opts).unwrap();
+        assert!(from_blob.data_source.contains("store"), "{from_blob:?}");
+        assert_eq!(from_blob.columns, from_csv.columns);
+        assert_eq!(from_blob.baseline, from_csv.baseline);
+        // a study without the blob and without the file: the typed error
+        let mut rec = store.study(id).unwrap().unwrap();
+        rec.fingerprint = "0000".into();
+        assert!(matches!(
+            study_data(&store, &rec, None),
+            Err(ExplainError::DataMissing { .. })
+        ));
+    }
+}
