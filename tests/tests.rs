@@ -7,6 +7,7 @@ mod crash;
 mod distributed;
 mod drift;
 mod evaluate;
+mod explain;
 mod inspect;
 mod isolation;
 mod pipes;

@@ -54,6 +54,9 @@ store or --model FILE, or --log-dir DIR.")]
     Worker(WorkerArgs),
     /// Score the model on newly labelled rows beside its cross-validated estimate (exit 3 when worse beyond noise).
     Evaluate(crate::cmd_evaluate::EvaluateArgs),
+    /// Which input columns a trial's models rely on (permutation and gain importance), or
+    /// per-row contributions of a tree model (`--rows`).
+    Explain(crate::cmd_explain::ExplainArgs),
     /// Summarise the prediction log: per-model requests, errors and latency, shadow agreement,
     /// canary share, the latest drift check and the recent events.
     #[command(after_help = "\
@@ -141,6 +144,10 @@ pub struct ReportArgs {
     /// (plots written beside it as SVG files).
     #[arg(long, short, value_name = "FILE", default_value = "automl-report.md")]
     pub output: PathBuf,
+    /// The training CSV for the feature importance section, when it is no longer at the path
+    /// the study was fitted from.
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<PathBuf>,
 }
 
 /// Where the store is.

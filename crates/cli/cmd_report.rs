@@ -1,11 +1,13 @@
-//! `automl report`: a study report with the leaderboard, the data report and plots (score over
-//! time, best per family), as markdown (+ SVG files) or one self-contained HTML page.
+//! `automl report`: a study report with the leaderboard, the feature importance of the final
+//! model's trial, the data report and plots (score over time, best per family, importance), as
+//! markdown (+ SVG files) or one self-contained HTML page.
 
 use crate::args::ReportArgs;
 use crate::output::{fmt_score, fmt_secs, key_params, markdown};
 use crate::store_arg::{open_existing, pick_study};
 use anyhow::{Context, Result};
 use automl_core::{Metric, StudyRecord, TrialRecord, is_meta_family};
+use automl_engine::explain::{ExplainOptions, Explanation, explain};
 use automl_engine::leaderboard;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -240,6 +242,102 @@ fn ensemble_line(study: &StudyRecord) -> Option<String> {
     Some(line)
 }
 
+/// Held-out rows per fold, shuffles and seconds the report spends on feature importance.
+const REPORT_ROWS_PER_FOLD: usize = 500;
+const REPORT_REPEATS: usize = 3;
+const REPORT_SECONDS: u64 = 20;
+
+/// Permutation importance of the final model's trial, bounded in rows and time; Err = why
+/// there is none.
+fn importance(
+    store: &dyn automl_store::StoreRead,
+    study: &StudyRecord,
+    data: Option<&std::path::Path>,
+) -> std::result::Result<Explanation, String> {
+    let Some(trial) = study.final_trial else {
+        return Err("the study has no final model yet".into());
+    };
+    let opts = ExplainOptions {
+        repeats: REPORT_REPEATS,
+        seed: 0,
+        max_rows_per_fold: Some(REPORT_ROWS_PER_FOLD),
+        data: data.map(|p| p.to_path_buf()),
+        time_limit: Some(std::time::Duration::from_secs(REPORT_SECONDS)),
+    };
+    explain(store, Some(study.study_id), Some(trial), &opts).map_err(|e| match e {
+        automl_engine::explain::ExplainError::DataMissing { path, .. } => format!(
+            "not computed: the training data is not at `{}` (pass it with --data FILE)",
+            path.display()
+        ),
+        e => format!("not computed: {e}"),
+    })
+}
+
+/// The importance rows (first row = header).
+fn importance_rows(e: &Explanation) -> Vec<Vec<String>> {
+    let mut rows = vec![vec![
+        "column".to_string(),
+        "importance".into(),
+        "std".into(),
+        "gain".into(),
+    ]];
+    for c in &e.columns {
+        rows.push(vec![
+            c.column.clone(),
+            format!("{:.6}", c.importance),
+            format!("{:.6}", c.std),
+            c.gain
+                .map(|g| format!("{g:.4}"))
+                .unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    rows
+}
+
+fn importance_caption(e: &Explanation) -> String {
+    format!(
+        "Permutation importance of trial {} ({}): the increase of {} (as a loss) when one column \
+         is shuffled in the held-out rows of each fold ({} rows, {} folds x {} shuffles; at \
+         most {REPORT_ROWS_PER_FOLD} rows per fold). Correlated columns share importance. \
+         `automl explain` measures on every row.",
+        e.trial_id, e.family, e.metric, e.rows, e.folds, e.repeats
+    )
+}
+
+/// Horizontal bars of the top 20 importances (negative ones drawn as zero).
+pub fn importance_plot(e: &Explanation) -> String {
+    let top: Vec<_> = e.columns.iter().take(20).collect();
+    let max = top
+        .iter()
+        .map(|c| c.importance)
+        .fold(0.0f64, f64::max)
+        .max(f64::MIN_POSITIVE);
+    let (left, width, bar_h) = (160.0, 420.0, 18.0);
+    let h = top.len() as f64 * (bar_h + 4.0) + 10.0;
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"680\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">"
+    );
+    for (i, c) in top.iter().enumerate() {
+        let y = 5.0 + i as f64 * (bar_h + 4.0);
+        let w = (c.importance.max(0.0) / max * width).max(0.0);
+        let _ = write!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text><rect x=\"{left}\" y=\"{y}\" width=\"{w:.1}\" height=\"{bar_h}\" fill=\"{}\"><title>{} ± {}</title></rect><text x=\"{}\" y=\"{}\">{}</text>",
+            left - 6.0,
+            y + 13.0,
+            esc(&c.column),
+            PALETTE[0],
+            fmt_score(c.importance),
+            fmt_score(c.std),
+            left + w + 4.0,
+            y + 13.0,
+            fmt_score(c.importance)
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
 pub fn run(a: ReportArgs) -> Result<()> {
     let store = open_existing(&a.store.store)?;
     let study = pick_study(store.as_ref(), a.study, &a.store.store)?;
@@ -315,6 +413,7 @@ pub fn run(a: ReportArgs) -> Result<()> {
     }
     let _ = writeln!(md);
     let _ = writeln!(md, "## Leaderboard (top 30)\n\n{}", markdown(&rows));
+    let imp = importance(store.as_ref(), &study, a.data.as_deref());
     let score_svg = score_plot(&trials, study.started_at_ms, metric);
     let family_svg = family_plot(&trials, metric);
     let html = a
@@ -347,7 +446,26 @@ pub fn run(a: ReportArgs) -> Result<()> {
             }
             page.push_str("</tr>");
         }
-        page.push_str("</table>");
+        page.push_str("</table><h2>Feature importance</h2>");
+        match &imp {
+            Ok(e) => {
+                let _ = write!(page, "<p>{}</p>", esc(&importance_caption(e)));
+                page.push_str(&importance_plot(e));
+                page.push_str("<table>");
+                for (i, r) in importance_rows(e).iter().enumerate() {
+                    let tag = if i == 0 { "th" } else { "td" };
+                    page.push_str("<tr>");
+                    for c in r {
+                        let _ = write!(page, "<{tag}>{}</{tag}>", esc(c));
+                    }
+                    page.push_str("</tr>");
+                }
+                page.push_str("</table>");
+            }
+            Err(why) => {
+                let _ = write!(page, "<p>{}</p>", esc(why));
+            }
+        }
         if let Some(rep) = study.report_text() {
             let _ = write!(page, "<h2>Data report</h2><pre>{}</pre>", esc(&rep));
         }
@@ -376,6 +494,19 @@ pub fn run(a: ReportArgs) -> Result<()> {
             md,
             "## Score over time\n\n![score over time]({score_file})\n\n## Best score per family\n\n![best per family]({family_file})\n"
         );
+        match &imp {
+            Ok(e) => {
+                let _ = writeln!(
+                    md,
+                    "## Feature importance\n\n{}\n\n{}",
+                    importance_caption(e),
+                    markdown(&importance_rows(e))
+                );
+            }
+            Err(why) => {
+                let _ = writeln!(md, "## Feature importance\n\n{why}\n");
+            }
+        }
         if let Some(rep) = study.report_text() {
             let _ = writeln!(md, "## Data report\n\n```\n{rep}\n```");
         }

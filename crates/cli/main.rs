@@ -9,6 +9,7 @@ mod args;
 mod cmd_compare;
 mod cmd_drift;
 mod cmd_evaluate;
+mod cmd_explain;
 mod cmd_export;
 mod cmd_fit;
 mod cmd_leaderboard;
@@ -93,6 +94,7 @@ fn dispatch(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Portfolio(a) => cmd_portfolio::run(a),
         args::Command::Worker(a) => cmd_worker::run(a),
         args::Command::Evaluate(a) => cmd_evaluate::run(a),
+        args::Command::Explain(a) => cmd_explain::run(a),
         args::Command::ServeReport(a) => cmd_serve_report::run(a),
         args::Command::Drift(a) => cmd_drift::run(a),
         args::Command::Serve(a) => cmd_serve::run(*a),

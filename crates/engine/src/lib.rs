@@ -30,6 +30,7 @@ pub mod builder;
 pub mod ensemble;
 pub mod error;
 pub mod evaluate;
+pub mod explain;
 pub mod export;
 pub mod leaderboard;
 mod policy;

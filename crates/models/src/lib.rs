@@ -81,6 +81,11 @@ pub trait Model: Send + Sync {
     fn facts(&self) -> BTreeMap<String, String> {
         BTreeMap::new()
     }
+    /// The fitted tree ensemble (gbdt, random forest, extra trees) for explanations; None for
+    /// the other families.
+    fn tree_ensemble(&self) -> Option<automl_trees::Ensemble<'_>> {
+        None
+    }
 }
 
 /// A model family: a recipe from parameters to a fitted model.

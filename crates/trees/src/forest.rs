@@ -172,6 +172,10 @@ impl Forest {
         })
     }
 
+    /// Number of features expected by predict.
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
     /// Number of trees.
     pub fn n_trees(&self) -> usize {
         self.trees.len()

@@ -421,6 +421,10 @@ impl Gbdt {
     pub fn trees(&self) -> &[Tree] {
         &self.trees
     }
+    /// The initial raw score per output (before the first tree).
+    pub fn base(&self) -> &[f64] {
+        &self.base
+    }
     /// Number of features expected by predict.
     pub fn n_features(&self) -> usize {
         self.n_features

@@ -5,6 +5,7 @@
 
 pub mod binning;
 pub mod error;
+pub mod explain;
 pub mod forest;
 pub mod gbdt;
 mod grow;
@@ -12,6 +13,7 @@ pub mod tree;
 
 pub use binning::{BinnedCache, BinnedData, FeatureBins};
 pub use error::TreeError;
+pub use explain::{Contributions, Ensemble};
 pub use forest::{Criterion, Forest, ForestKind, ForestParams};
 pub use gbdt::{Gbdt, GbdtParams, Objective};
 pub use tree::Tree;

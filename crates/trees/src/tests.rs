@@ -417,3 +417,73 @@ fn models_are_send_and_sync() {
     check::<BinnedData>();
     check::<BinnedCache>();
 }
+
+/// Saabas contributions: base + contributions = raw score for every row, for boosting
+/// (regression, binary, multiclass) and forests; the feature the target depends on most gets
+/// the largest mean absolute contribution and the largest gain.
+#[test]
+fn contributions_sum_to_the_raw_score() {
+    for n_classes in [0, 2, 3] {
+        let (x, y) = synth(400, n_classes, 11);
+        let d = BinnedData::new(x.view(), &CAT, 255).unwrap();
+        let objective = match n_classes {
+            0 => Objective::L2,
+            2 => Objective::Binary,
+            k => Objective::Multiclass { n_classes: k },
+        };
+        let g = Gbdt::fit(
+            &GbdtParams {
+                objective,
+                max_rounds: 30,
+                ..GbdtParams::default()
+            },
+            &Dataset::new(&d, &y),
+            None,
+            None,
+        )
+        .unwrap();
+        let f = Forest::fit(
+            &ForestParams::new(ForestKind::RandomForest, n_classes),
+            &Dataset::new(&d, &y),
+            None,
+        )
+        .unwrap();
+        let g_raw = g.predict_raw(x.view()).unwrap();
+        let f_pred = f.predict(x.view()).unwrap();
+        for (e, is_gbdt) in [(Ensemble::Gbdt(&g), true), (Ensemble::Forest(&f), false)] {
+            for out in 0..e.n_outputs() {
+                let c = e.contributions(x.view(), x.view(), out).unwrap();
+                for i in 0..x.nrows() {
+                    let want = if is_gbdt {
+                        g_raw[[i, out]]
+                    } else if n_classes == 0 {
+                        f_pred.values[i]
+                    } else {
+                        f_pred.proba.as_ref().unwrap()[[i, out]]
+                    };
+                    let sum = c.base + c.values.row(i).sum();
+                    assert!((sum - want).abs() < 1e-9, "{n_classes} {is_gbdt} {i}");
+                    assert!((c.raw[i] - want).abs() < 1e-9);
+                }
+            }
+            if n_classes == 0 {
+                let c = e.contributions(x.view(), x.view(), 0).unwrap();
+                let mean_abs: Vec<f64> = (0..5)
+                    .map(|j| c.values.column(j).iter().map(|v| v.abs()).sum::<f64>())
+                    .collect();
+                assert!(mean_abs[0] > mean_abs[3], "{mean_abs:?}");
+                let gain = e.gain();
+                assert!(gain[0] > gain[3], "{gain:?}");
+            }
+        }
+    }
+    // a bad output index is an error, not a panic
+    let (x, y) = synth(50, 0, 1);
+    let d = BinnedData::new(x.view(), &CAT, 255).unwrap();
+    let g = Gbdt::fit(&GbdtParams::default(), &Dataset::new(&d, &y), None, None).unwrap();
+    assert!(
+        Ensemble::Gbdt(&g)
+            .contributions(x.view(), x.view(), 1)
+            .is_err()
+    );
+}

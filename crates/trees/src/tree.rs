@@ -155,24 +155,32 @@ impl Tree {
         let mut i = 0usize;
         loop {
             let n = &self.nodes[i];
-            let v = row[n.feature as usize];
-            let left = if n.cat == 0 {
-                if v <= n.threshold {
-                    true
-                } else if v.is_nan() {
-                    n.default_left
-                } else {
-                    false
-                }
+            let c = if self.goes_left(n, row[n.feature as usize]) {
+                n.left
             } else {
-                let cs = &self.cat_sets[n.cat as usize - 1];
-                cs.contains(cat_bin(v, cs.cap))
+                n.right
             };
-            let c = if left { n.left } else { n.right };
             if c < 0 {
                 return !c as usize;
             }
             i = c as usize;
+        }
+    }
+
+    /// Whether a raw value (NaN = missing) goes to the left child of node `n`.
+    #[inline]
+    pub fn goes_left(&self, n: &Node, v: f64) -> bool {
+        if n.cat == 0 {
+            if v <= n.threshold {
+                true
+            } else if v.is_nan() {
+                n.default_left
+            } else {
+                false
+            }
+        } else {
+            let cs = &self.cat_sets[n.cat as usize - 1];
+            cs.contains(cat_bin(v, cs.cap))
         }
     }
 

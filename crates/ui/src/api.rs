@@ -17,6 +17,12 @@
 //! | GET | `/api/studies/{id}/trials/{tid}` | one trial with `rank` and `children` |
 //! | POST | `/api/studies/{id}/predict[?trial=T]` | body: CSV text with a header row; `{"study_id", "model", "n_rows", "columns", "rows"}` |
 //! | GET | `/api/serving[?since=SECS]` | `{"log_dir", "exists", "records", "report"}`: the prediction log's serving report |
+//! | GET | `/api/importance?study=ID&trial=T` | `automl explain --format json`'s object (permutation importance on at most 500 held-out rows per fold, 3 shuffles; `gain` for tree trials) |
+//!
+//! `/api/importance` needs the study's training data (the store's copy, or the CSV at the
+//! study's `data_path` as seen from where the dashboard runs; 400 when it is not there). It
+//! gives up after 20 s (503). Both `study` and `trial` may be left out (the latest study, its
+//! final trial). Answers are kept per (study, trial) while the dashboard runs.
 //!
 //! `/api/serving` reads the prediction log (`automl predict` and `automl serve` write it):
 //! `report` is `automl serve-report --format json`'s object (`models` with requests, rows,
@@ -123,6 +129,8 @@ pub struct Api {
     shared: Mutex<Option<Arc<dyn StoreRead>>>,
     /// The prediction log directory.
     log_dir: PathBuf,
+    /// `/api/importance` answers per (study, trial).
+    importance: Mutex<std::collections::HashMap<(u64, u64), Value>>,
 }
 
 /// A store opened for one request and whether it is the snapshot of a running fit.
@@ -147,6 +155,7 @@ impl Api {
             store_lock: Mutex::new(()),
             shared: Mutex::new(None),
             log_dir,
+            importance: Mutex::new(Default::default()),
         }
     }
 
@@ -203,6 +212,7 @@ impl Api {
             (["api", "studies", id, "trials", tid], true, _) => self.trial(id, tid),
             (["api", "studies", id, "predict"], _, true) => self.predict(id, query, body),
             (["api", "serving"], true, _) => self.serving(query),
+            (["api", "importance"], true, _) => self.importance(query),
             ([] | ["index.html"] | ["api", ..], _, _) if known_route(&parts) => Err(Fail(
                 405,
                 format!("method {method} is not allowed on {path}; see GET /api for the endpoints"),
@@ -335,6 +345,85 @@ impl Api {
         })
     }
 
+    /// `GET /api/importance`: permutation (and gain) importance of one trial, bounded in rows
+    /// and time, kept per (study, trial).
+    fn importance(&self, query: &str) -> Answer {
+        use automl_engine::explain::{ExplainError, ExplainOptions, load, measure};
+        let (mut study, mut trial) = ("latest".to_string(), None);
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("study", v)) => study = v.to_string(),
+                Some(("trial", v)) => {
+                    trial = Some(v.parse::<u64>().map_err(|_| {
+                        Fail(400, format!("?trial={v}: the trial id must be a number"))
+                    })?)
+                }
+                _ => {
+                    return Err(Fail(
+                        400,
+                        format!(
+                            "unknown query parameter `{pair}`; only ?study=ID&trial=ID are accepted"
+                        ),
+                    ));
+                }
+            }
+        }
+        let fail = |e: ExplainError| match e {
+            ExplainError::Engine(e) => engine_fail(e),
+            e @ (ExplainError::DataMissing { .. } | ExplainError::DataChanged { .. }) => Fail(
+                400,
+                format!("{e}; `automl explain --data FILE` can measure it from the command line"),
+            ),
+            e @ ExplainError::TooSlow(_) => Fail(503, e.to_string()),
+            e => Fail(400, e.to_string()),
+        };
+        // Read the models and data with the store open, then release it before measuring.
+        let loaded = self.with_store(|o| {
+            if o.live {
+                return Err(Fail(409, IN_USE_MESSAGE.to_string()));
+            }
+            let s = find_study(o.store.as_ref(), &study)?;
+            let t = trial.or(s.final_trial).ok_or_else(|| {
+                Fail(
+                    404,
+                    format!("study {} has no final trial; pass ?trial=ID", s.study_id),
+                )
+            })?;
+            let key = (s.study_id, t);
+            if let Some(v) = self.cached_importance(key) {
+                return Ok(Err(v));
+            }
+            load(o.store.as_ref(), Some(s.study_id), Some(t), None)
+                .map(Ok)
+                .map_err(fail)
+        })?;
+        let loaded = match loaded {
+            Ok(l) => l,
+            Err(cached) => return Ok(cached),
+        };
+        let opts = ExplainOptions {
+            repeats: 3,
+            max_rows_per_fold: Some(500),
+            time_limit: Some(std::time::Duration::from_secs(20)),
+            ..ExplainOptions::default()
+        };
+        let e = measure(&loaded, &opts).map_err(fail)?;
+        let v = serde_json::to_value(&e).map_err(|e| Fail(500, e.to_string()))?;
+        self.importance
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((loaded.study.study_id, loaded.trial.trial_id), v.clone());
+        Ok(v)
+    }
+
+    fn cached_importance(&self, key: (u64, u64)) -> Option<Value> {
+        self.importance
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned()
+    }
+
     fn predict(&self, id: &str, query: &str, body: &[u8]) -> Answer {
         let mut choice = ModelChoice::Final;
         for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -442,6 +531,7 @@ fn known_route(parts: &[&str]) -> bool {
             | ["api", "studies", _, "trials", _]
             | ["api", "studies", _, "predict"]
             | ["api", "serving"]
+            | ["api", "importance"]
     )
 }
 
@@ -454,6 +544,7 @@ fn endpoints() -> Value {
         {"method": "GET", "path": "/api/studies/{id}/trials/{tid}", "returns": "one trial with rank and children"},
         {"method": "POST", "path": "/api/studies/{id}/predict[?trial=T]", "body": "CSV text with a header row", "returns": "{study_id, model, n_rows, columns, rows}"},
         {"method": "GET", "path": "/api/serving[?since=SECS]", "returns": "{log_dir, exists, records, report}: the prediction log's serving report"},
+        {"method": "GET", "path": "/api/importance[?study=ID&trial=T]", "returns": "automl explain's JSON: {study_id, trial_id, family, metric, baseline, folds, repeats, rows, data_source, columns: [{column, importance, std, gain}]}"},
     ]})
 }
 

@@ -524,6 +524,12 @@ impl Model for TreeModel {
     fn to_bytes(&self) -> Result<Vec<u8>, ModelError> {
         util::encode(fam_name(&self.family), self)
     }
+    fn tree_ensemble(&self) -> Option<automl_trees::Ensemble<'_>> {
+        Some(match &self.inner {
+            Inner::Gbdt(m) => automl_trees::Ensemble::Gbdt(m),
+            Inner::Forest(m) => automl_trees::Ensemble::Forest(m),
+        })
+    }
     fn facts(&self) -> BTreeMap<String, String> {
         let mut f = BTreeMap::new();
         let (trees, split_counts) = match &self.inner {
