@@ -208,5 +208,18 @@ is worse beyond noise:
 
 MD
 run "automl evaluate churn.csv"
+cat <<'MD'
+
+## 11. Why: `automl explain`
+
+`automl explain` measures which columns the model relies on: permutation importance on the
+held-out folds (each fold's model predicts its own validation rows with one column shuffled;
+the importance is how much the metric worsens, mean ± std over folds and repeats), for any
+trial including the ensemble, and gain importance for the tree families. `--rows NEW.csv`
+gives per-row contributions for tree models (Saabas: the base value plus the contributions is
+the model's raw score). `--format csv|json` for machines; `automl report` has the same table.
+
+MD
+run "automl explain"
 } > "$REPO/docs/user-guide.md"
 echo "wrote docs/user-guide.md"
