@@ -523,8 +523,8 @@ impl SplitRole {
     }
     fn describe(self) -> &'static str {
         match self {
-            SplitRole::Group => "group column (validation only)",
-            SplitRole::Time => "time column (validation only)",
+            SplitRole::Group => "group column, validation only",
+            SplitRole::Time => "time column, validation only",
         }
     }
 }
@@ -829,7 +829,11 @@ mod split_column_tests {
         };
         assert_eq!(column, "patient_id");
         assert_eq!(ids[..7], [0, 0, 0, 0, 0, 1, 1]);
-        assert!(ds.report.to_string().contains("patient_id (group column"));
+        assert!(
+            ds.report
+                .to_string()
+                .contains("patient_id (group column, validation only)")
+        );
         let opts = ReadOptions {
             time_col: Some("day".into()),
             gap: 3,

@@ -10,7 +10,7 @@
 
 use crate::error::EngineError;
 use automl_core::{Candidate, Metric, ParamValue, Params, Predictions, Task, TrialState};
-use automl_data::{ColumnData, Frame, MISSING_CODE};
+use automl_data::{ColumnData, Frame, MISSING_CODE, RowBlocks};
 use automl_trainer::{CvConfig, Evaluation, TrainingData};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
@@ -337,6 +337,8 @@ pub struct TrainingDataSpec {
     pub cv: CvConfig,
     /// The per-trial memory limit, bytes.
     pub memory_limit: u64,
+    /// Groups or the time order the folds keep (independent rows: random folds).
+    pub blocks: RowBlocks,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -351,6 +353,7 @@ struct WireData {
     holdout_fraction: f64,
     seed: u64,
     memory_limit: u64,
+    blocks: RowBlocks,
 }
 
 impl TrainingDataSpec {
@@ -367,6 +370,7 @@ impl TrainingDataSpec {
             holdout_fraction: self.cv.holdout_fraction,
             seed: self.cv.seed,
             memory_limit: self.memory_limit,
+            blocks: self.blocks.clone(),
         })
     }
 
@@ -429,6 +433,19 @@ impl TrainingDataSpec {
                 w.folds, w.holdout_fraction
             )));
         }
+        let blocks_len = match &w.blocks {
+            RowBlocks::Independent => n,
+            RowBlocks::Groups { ids, .. } => ids.len(),
+            RowBlocks::Time { t, .. } => t.len(),
+        };
+        if blocks_len != n {
+            return Err(bad(format!("{blocks_len} group/time values for {n} rows")));
+        }
+        if let RowBlocks::Time { t, .. } = &w.blocks {
+            if t.iter().any(|x| !x.is_finite()) {
+                return Err(bad("a time that is not a finite number".into()));
+            }
+        }
         Ok(TrainingDataSpec {
             features: w.features,
             y: w.y,
@@ -443,20 +460,36 @@ impl TrainingDataSpec {
                 seed: w.seed,
             },
             memory_limit: w.memory_limit,
+            blocks: w.blocks,
         })
     }
 
-    /// Split into folds: the same [`TrainingData`] the coordinator built.
-    pub fn build(self) -> TrainingData {
-        TrainingData::new(
+    /// Split into folds: the same [`TrainingData`] the coordinator built. Groups or times
+    /// that cannot make the folds are an [`EngineError::Split`].
+    pub fn build(self) -> Result<TrainingData, EngineError> {
+        Ok(TrainingData::with_blocks(
             Arc::new(self.features),
             self.y,
             self.task,
             self.n_classes,
             self.metric,
             &self.cv,
+            &self.blocks,
         )
-        .with_memory_limit(self.memory_limit)
+        .map_err(|e| split_error(&self.blocks, e))?
+        .with_memory_limit(self.memory_limit))
+    }
+}
+
+/// A split failure, told with the column it came from.
+pub(crate) fn split_error(blocks: &RowBlocks, source: automl_data::SplitError) -> EngineError {
+    EngineError::Split {
+        role: match blocks {
+            RowBlocks::Time { .. } => "time",
+            _ => "group",
+        },
+        column: blocks.column().unwrap_or_default().to_string(),
+        source,
     }
 }
 
@@ -597,10 +630,11 @@ mod tests {
                 ..CvConfig::default()
             },
             memory_limit: 1 << 30,
+            blocks: RowBlocks::Independent,
         };
         let back = TrainingDataSpec::decode(&spec.encode()).unwrap();
         assert_eq!(back, spec);
-        let (a, b) = (spec.build(), back.build());
+        let (a, b) = (spec.build().unwrap(), back.build().unwrap());
         assert_eq!(a.folds.len(), b.folds.len());
         for (fa, fb) in a.folds.iter().zip(&b.folds) {
             assert_eq!(fa.split, fb.split);
@@ -669,6 +703,7 @@ mod tests {
             metric: Metric::RocAuc,
             cv: CvConfig::default(),
             memory_limit: u64::MAX,
+            blocks: RowBlocks::Independent,
         };
         let mut short = good.clone();
         short.y.pop();
