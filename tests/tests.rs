@@ -14,3 +14,4 @@ mod predlog;
 mod serve;
 mod typed_meta;
 mod util;
+mod validation;
