@@ -693,6 +693,86 @@ mod tests {
         assert!(matches!(e, EngineError::Corrupt { .. }), "{e}");
     }
 
+    /// A worker rebuilds the coordinator's grouped and forward-chaining folds from the blob;
+    /// no forward-chaining training row is later than its validation rows.
+    #[test]
+    fn grouped_and_time_ordered_folds_survive_the_blob() {
+        let n = 120;
+        // Times shuffled over the rows, with ties.
+        let t: Vec<f64> = (0..n).map(|i| ((i * 37) % n / 2) as f64).collect();
+        let groups: Vec<u32> = (0..n).map(|i| (i % 17) as u32).collect();
+        let mk = |blocks: RowBlocks| TrainingDataSpec {
+            features: Frame::new(vec![Column::numeric(
+                "x",
+                (0..n).map(|i| i as f64).collect(),
+            )]),
+            y: (0..n).map(|i| (i % 2) as f64).collect(),
+            task: Task::Binary,
+            n_classes: 2,
+            metric: Metric::RocAuc,
+            cv: CvConfig {
+                seed: 4,
+                ..CvConfig::default()
+            },
+            memory_limit: u64::MAX,
+            blocks,
+        };
+        for blocks in [
+            RowBlocks::Time {
+                column: "t".into(),
+                t: t.clone(),
+                gap: 5,
+            },
+            RowBlocks::Groups {
+                column: "g".into(),
+                ids: groups.clone(),
+            },
+        ] {
+            let spec = mk(blocks.clone());
+            let back = TrainingDataSpec::decode(&spec.encode()).unwrap();
+            assert_eq!(back, spec);
+            let (a, b) = (spec.build().unwrap(), back.build().unwrap());
+            assert_eq!(a.folds.len(), 5);
+            for (fa, fb) in a.folds.iter().zip(&b.folds) {
+                assert_eq!(fa.split, fb.split);
+                let s = &fa.split;
+                match &blocks {
+                    RowBlocks::Time { .. } => {
+                        let latest = s.train.iter().map(|&i| t[i]).fold(f64::MIN, f64::max);
+                        let earliest = s.valid.iter().map(|&i| t[i]).fold(f64::MAX, f64::min);
+                        assert!(latest < earliest, "{latest} >= {earliest}");
+                        let skipped = (0..n)
+                            .filter(|&i| t[i] < earliest && !s.train.contains(&i))
+                            .count();
+                        assert_eq!(skipped, 5, "the gap");
+                    }
+                    _ => assert!(
+                        s.train
+                            .iter()
+                            .all(|&i| s.valid.iter().all(|&j| groups[i] != groups[j]))
+                    ),
+                }
+            }
+        }
+        // Too few groups: an error naming the column, not a panic.
+        let few = mk(RowBlocks::Groups {
+            column: "g".into(),
+            ids: (0..n).map(|i| (i % 3) as u32).collect(),
+        });
+        let e = few.build().err().unwrap();
+        assert!(e.to_string().contains("group column 'g'"), "{e}");
+        // Values of the wrong length are a corrupt blob.
+        let short = mk(RowBlocks::Time {
+            column: "t".into(),
+            t: vec![1.0; 3],
+            gap: 0,
+        });
+        assert!(matches!(
+            TrainingDataSpec::decode(&short.encode()),
+            Err(EngineError::Corrupt { .. })
+        ));
+    }
+
     #[test]
     fn training_data_that_would_break_the_folds_is_refused() {
         let good = TrainingDataSpec {
