@@ -61,10 +61,8 @@ fn looks_like_entity_id(col: &Column, n: usize, n_unique: usize) -> bool {
     let mut cur = String::new();
     let mut prev_lower = false;
     for ch in col.name.chars() {
-        if !ch.is_alphanumeric() || (ch.is_uppercase() && prev_lower) {
-            if !cur.is_empty() {
-                parts.push(std::mem::take(&mut cur));
-            }
+        if (!ch.is_alphanumeric() || (ch.is_uppercase() && prev_lower)) && !cur.is_empty() {
+            parts.push(std::mem::take(&mut cur));
         }
         prev_lower = ch.is_lowercase();
         if ch.is_alphanumeric() {
