@@ -53,6 +53,17 @@ trial that is still running 2 s past it — a model that ignores its deadline �
 seconds, refits the best so far and saves it; a second Ctrl-C quits at once (the store stays
 consistent and `automl fit --resume` continues the study).
 
+Validate the way the model will be used. Rows of one entity (a patient, a customer) that
+repeat make random folds optimistic — the data report says so when a column looks like such an
+id — so `--group-col COL` keeps each value's rows in one fold (stratified-grouped for
+classification), which estimates the score on new entities. For a forecast, `--time-col COL
+[--gap N]` (numbers or ISO-8601 dates and date-times) makes forward-chaining folds: each fold
+trains on strictly earlier rows only (minus the `N` rows just before its validation block; equal
+times never straddle a cut) and the most recent block validates last. Neither column is a
+feature; the scheme is stored on the study and shown as e.g. `5-fold grouped by patient_id CV`,
+and `--resume` with another grouping is refused. The two cannot be combined; too few groups or
+distinct times for `--folds`, or a missing value in the column, is an error.
+
 Errors are one line naming the file, row, column or flag and what to do, with exit code 2:
 
 MD

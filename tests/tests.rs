@@ -15,3 +15,4 @@ mod predlog;
 mod serve;
 mod typed_meta;
 mod util;
+mod validation;

@@ -269,6 +269,18 @@ pub struct FitArgs {
     /// Number of cross-validation folds.
     #[arg(long, value_name = "K", default_value_t = 5)]
     pub folds: usize,
+    /// Keep the rows sharing a value of COL in one fold (grouped folds; stratified-grouped for
+    /// classification), as when the model will predict for new entities. COL is not a feature.
+    #[arg(long, value_name = "COL")]
+    pub group_col: Option<String>,
+    /// Validate forward in time by COL (numbers or ISO-8601 dates): each fold trains on
+    /// strictly earlier rows only, the most recent block validates last. COL is not a feature.
+    #[arg(long, value_name = "COL")]
+    pub time_col: Option<String>,
+    /// With --time-col: rows (in time order) left out between the training rows and each
+    /// validation block.
+    #[arg(long, value_name = "N")]
+    pub gap: Option<usize>,
     /// Continue the latest study in the store (or --study ID) instead of starting a new one.
     #[arg(long)]
     pub resume: bool,

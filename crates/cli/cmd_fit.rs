@@ -49,6 +49,22 @@ fn flag_error(e: EngineError) -> anyhow::Error {
         ),
         EngineError::UnknownStrategy { name } => anyhow!("--strategy {name}: {e}"),
         EngineError::UnknownSpace { spec } => anyhow!("--space {spec}: {e}"),
+        EngineError::Split {
+            role,
+            column,
+            source,
+        } => anyhow!(
+            "--{role}-col {column}: {source}{}",
+            match source {
+                automl_engine::SplitError::GapTooLarge { .. } => "; use a smaller --gap",
+                automl_engine::SplitError::TooFewGroups { .. }
+                | automl_engine::SplitError::TooFewTimes { .. } => "; use fewer --folds",
+                _ => "",
+            }
+        ),
+        EngineError::Data(automl_engine::DataError::SplitColumn { role, column, .. }) => {
+            anyhow!("--{role}-col {column}: {e}")
+        }
         _ => e.into(),
     }
 }
@@ -83,8 +99,19 @@ pub fn run(a: FitArgs) -> Result<()> {
             TaskArg::Multiclass => Task::Multiclass,
             TaskArg::Regression => Task::Regression,
         }),
+        group_col: a.group_col.clone(),
+        time_col: a.time_col.clone(),
+        gap: a.gap.unwrap_or(0),
         ..ReadOptions::default()
     };
+    if a.gap.is_some() && a.time_col.is_none() {
+        bail!("--gap needs --time-col (it is the number of rows left out before each time block)");
+    }
+    if let (Some(_), Some(_)) = (&a.group_col, &a.time_col) {
+        bail!(
+            "--group-col and --time-col cannot be combined: choose grouped folds or forward-chaining folds"
+        );
+    }
     let mut builder = StudyBuilder::from_csv_with(&a.train, opts)
         .started(started)
         .seed(a.seed)

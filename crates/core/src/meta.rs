@@ -39,6 +39,32 @@ pub enum Validation {
         /// Share of the rows held out for validation (0..1).
         fraction: f64,
     },
+    /// Folds (or one holdout) that keep the rows sharing a value of `column` together
+    /// (`--group-col`); stratified-grouped for classification.
+    Grouped {
+        /// The group column (not a feature).
+        column: String,
+        /// Number of folds (k-fold), when not a holdout.
+        folds: usize,
+        /// Whether groups are dealt so folds keep the class proportions.
+        stratified: bool,
+        /// The validation share of a grouped holdout (big data), instead of folds.
+        #[serde(default)]
+        holdout_fraction: Option<f64>,
+    },
+    /// Forward-chaining folds in time order (`--time-col`): each fold validates on a later
+    /// block and trains on strictly earlier rows only, the most recent block last.
+    ForwardChaining {
+        /// The time column (not a feature).
+        column: String,
+        /// Number of folds, when not a holdout.
+        folds: usize,
+        /// Rows left out between the training rows and each validation block.
+        gap: usize,
+        /// The share of the most recent rows validated on by one holdout (big data).
+        #[serde(default)]
+        holdout_fraction: Option<f64>,
+    },
 }
 
 impl fmt::Display for Validation {
@@ -54,6 +80,38 @@ impl fmt::Display for Validation {
             } => write!(f, "{folds}-fold CV"),
             Validation::Holdout { fraction } => {
                 write!(f, "holdout ({:.0} % validation)", fraction * 100.0)
+            }
+            Validation::Grouped {
+                column,
+                folds,
+                stratified,
+                holdout_fraction,
+            } => match holdout_fraction {
+                Some(fr) => write!(
+                    f,
+                    "holdout ({:.0} % validation) grouped by {column}",
+                    fr * 100.0
+                ),
+                None => write!(
+                    f,
+                    "{folds}-fold {}grouped by {column} CV",
+                    if *stratified { "stratified " } else { "" }
+                ),
+            },
+            Validation::ForwardChaining {
+                column,
+                folds,
+                gap,
+                holdout_fraction,
+            } => {
+                match holdout_fraction {
+                    Some(fr) => write!(f, "holdout (last {:.0} % by {column}", fr * 100.0)?,
+                    None => write!(f, "{folds}-fold forward-chaining CV (by {column}")?,
+                }
+                if *gap > 0 {
+                    write!(f, ", gap {gap} rows")?;
+                }
+                write!(f, ")")
             }
         }
     }
@@ -211,6 +269,38 @@ mod tests {
         assert_eq!(h.to_string(), "holdout (20 % validation)");
         let json = serde_json::to_string(&k).unwrap();
         assert_eq!(serde_json::from_str::<Validation>(&json).unwrap(), k);
+    }
+
+    #[test]
+    fn grouped_and_forward_chaining_lines() {
+        let g = Validation::Grouped {
+            column: "patient_id".into(),
+            folds: 5,
+            stratified: false,
+            holdout_fraction: None,
+        };
+        assert_eq!(g.to_string(), "5-fold grouped by patient_id CV");
+        let json = serde_json::to_string(&g).unwrap();
+        assert_eq!(serde_json::from_str::<Validation>(&json).unwrap(), g);
+        let t = Validation::ForwardChaining {
+            column: "t".into(),
+            folds: 4,
+            gap: 5,
+            holdout_fraction: None,
+        };
+        assert_eq!(
+            t.to_string(),
+            "4-fold forward-chaining CV (by t, gap 5 rows)"
+        );
+        let t = Validation::ForwardChaining {
+            column: "t".into(),
+            folds: 4,
+            gap: 0,
+            holdout_fraction: Some(0.2),
+        };
+        assert_eq!(t.to_string(), "holdout (last 20 % by t)");
+        let json = serde_json::to_string(&t).unwrap();
+        assert_eq!(serde_json::from_str::<Validation>(&json).unwrap(), t);
     }
 
     #[test]

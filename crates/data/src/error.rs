@@ -6,6 +6,16 @@ use std::path::PathBuf;
 /// (file, line, column) and what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
+    /// The group or time column for the validation splits cannot be used.
+    #[error("the {role} column '{column}' {reason}")]
+    SplitColumn {
+        /// `group` or `time`.
+        role: &'static str,
+        /// The column named.
+        column: String,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
     /// The file could not be opened or read.
     #[error("cannot read {path}: {source}; check the path and the file permissions")]
     Io {

@@ -25,6 +25,7 @@ mod reader;
 mod records;
 mod report;
 mod split;
+mod time;
 
 pub use error::DataError;
 pub use frame::{Column, ColumnData, ColumnKind, Frame, MISSING_CODE};
@@ -38,4 +39,8 @@ pub use prep::{
 };
 pub use records::{RECORDS_LABEL, frame_from_records};
 pub use report::{ColumnReport, ColumnRole, DataReport, Warning, WarningKind};
-pub use split::{Split, holdout, kfold};
+pub use split::{
+    RowBlocks, Split, SplitError, forward_folds, forward_holdout, group_holdout, group_kfold,
+    holdout, kfold,
+};
+pub use time::parse_iso8601;

@@ -11,6 +11,8 @@ use crate::frame::{Column, ColumnData, ColumnKind, Frame, MISSING_CODE, format_n
 use crate::hash::FxMap;
 use crate::reader::{MissingSet, RawColumn, RawTable, parse_num, parse_raw, read_raw};
 use crate::report::{DataReport, ReportInput, build_report};
+use crate::split::RowBlocks;
+use crate::time::parse_iso8601;
 
 /// The default missing-value tokens: empty cell, `NA`, `N/A`, `NaN`, `nan`, `null`, `None`, `?`
 /// (matched after trimming, case-insensitively).
@@ -31,6 +33,14 @@ pub struct ReadOptions {
     /// Cell values meaning "missing" (trimmed, case-insensitive). An empty cell is always
     /// missing; pass just `""` (or nothing) to treat only empty cells as missing.
     pub missing_tokens: Vec<String>,
+    /// Column whose rows form groups kept together by the validation splits (`--group-col`);
+    /// read for the splits, never a feature.
+    pub group_col: Option<String>,
+    /// Column ordering the rows in time (`--time-col`: numbers or ISO-8601 dates); read for
+    /// forward-chaining splits, never a feature.
+    pub time_col: Option<String>,
+    /// Rows (in time order) left out between a fold's training rows and its validation block.
+    pub gap: usize,
 }
 
 impl Default for ReadOptions {
@@ -39,6 +49,9 @@ impl Default for ReadOptions {
             target: None,
             task: None,
             missing_tokens: default_missing_tokens(),
+            group_col: None,
+            time_col: None,
+            gap: 0,
         }
     }
 }
@@ -65,6 +78,8 @@ pub struct Dataset {
     pub fingerprint: String,
     /// The file read.
     pub path: PathBuf,
+    /// How rows are tied together for validation (groups, time order, or independent).
+    pub blocks: RowBlocks,
 }
 
 impl Dataset {
@@ -401,6 +416,9 @@ pub fn load_training(path: &Path, opts: &ReadOptions) -> Result<Dataset, DataErr
         opts.task,
     )?;
     let target_inferred = inferred.remove(t_idx);
+    let mut header = raw.header.clone();
+    header.remove(t_idx);
+    let split_col = split_column(&raw.header, &target_name, opts)?;
     let keep: Vec<usize> = (0..raw.n_rows())
         .filter(|&i| target.y[i].is_finite())
         .collect();
@@ -415,6 +433,16 @@ pub fn load_training(path: &Path, opts: &ReadOptions) -> Result<Dataset, DataErr
         } else {
             inf.column.select_rows(&keep)
         });
+    }
+    // The group / time column leaves the features here (read for the splits only).
+    let mut blocks = RowBlocks::Independent;
+    let mut split_report = None;
+    if let Some((role, name)) = &split_col {
+        let pos = header.iter().position(|h| h == name).unwrap_or(0);
+        let col = columns.remove(pos);
+        let inf = n_infinite.remove(pos);
+        blocks = row_blocks(&col, *role, opts.gap)?;
+        split_report = Some((pos, col, inf, *role));
     }
     let all_features = Frame {
         columns,
@@ -438,6 +466,10 @@ pub fn load_training(path: &Path, opts: &ReadOptions) -> Result<Dataset, DataErr
         n_infinite: &n_infinite,
         n_infinite_target: target.n_infinite,
     });
+    let mut report = report;
+    if let Some((pos, col, n_inf, role)) = split_report {
+        report.add_split_column(pos, &col, n_inf, role.describe());
+    }
     let dropped: Vec<&str> = report
         .dropped_columns
         .iter()
@@ -471,7 +503,158 @@ pub fn load_training(path: &Path, opts: &ReadOptions) -> Result<Dataset, DataErr
         report,
         fingerprint: raw.fingerprint,
         path: path.to_path_buf(),
+        blocks,
     })
+}
+
+/// What a column read for the splits is used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SplitRole {
+    Group,
+    Time,
+}
+
+impl SplitRole {
+    fn as_str(self) -> &'static str {
+        match self {
+            SplitRole::Group => "group",
+            SplitRole::Time => "time",
+        }
+    }
+    fn describe(self) -> &'static str {
+        match self {
+            SplitRole::Group => "group column, validation only",
+            SplitRole::Time => "time column, validation only",
+        }
+    }
+}
+
+/// The group or time column of `opts`, checked against the header and the target.
+fn split_column(
+    header: &[String],
+    target: &str,
+    opts: &ReadOptions,
+) -> Result<Option<(SplitRole, String)>, DataError> {
+    let err = |role: SplitRole, column: &str, reason: String| DataError::SplitColumn {
+        role: role.as_str(),
+        column: column.to_string(),
+        reason,
+    };
+    let col = match (&opts.group_col, &opts.time_col) {
+        (Some(g), Some(_)) => {
+            return Err(err(
+                SplitRole::Group,
+                g,
+                "cannot be combined with a time column: choose grouped or forward-chaining folds"
+                    .into(),
+            ));
+        }
+        (Some(g), None) => (SplitRole::Group, g.clone()),
+        (None, Some(t)) => (SplitRole::Time, t.clone()),
+        (None, None) => return Ok(None),
+    };
+    if !header.contains(&col.1) {
+        return Err(err(
+            col.0,
+            &col.1,
+            format!("is not in the file; its columns are: {}", header.join(", ")),
+        ));
+    }
+    if col.1 == target {
+        return Err(err(
+            col.0,
+            &col.1,
+            "is the target; name another column".into(),
+        ));
+    }
+    Ok(Some(col))
+}
+
+/// Group ids (dense, in order of first appearance) or times of a split column. A missing value
+/// is an error; so is a time that is neither a number nor an ISO-8601 date / date-time.
+fn row_blocks(col: &Column, role: SplitRole, gap: usize) -> Result<RowBlocks, DataError> {
+    let err = |reason: String| DataError::SplitColumn {
+        role: role.as_str(),
+        column: col.name.clone(),
+        reason,
+    };
+    let missing = |row: usize| {
+        err(format!(
+            "has a missing value (data row {}); every row needs one: fill it in or drop the row",
+            row + 1
+        ))
+    };
+    match role {
+        SplitRole::Group => {
+            let mut ids = Vec::with_capacity(col.data.len());
+            match &col.data {
+                ColumnData::Numeric(v) => {
+                    let mut map: FxMap<u64, u32> = FxMap::default();
+                    for (i, x) in v.iter().enumerate() {
+                        if !x.is_finite() {
+                            return Err(missing(i));
+                        }
+                        let key = if *x == 0.0 { 0 } else { x.to_bits() };
+                        let next = map.len() as u32;
+                        ids.push(*map.entry(key).or_insert(next));
+                    }
+                }
+                ColumnData::Categorical { codes, levels } => {
+                    let mut map = vec![u32::MAX; levels.len()];
+                    let mut next = 0;
+                    for (i, &c) in codes.iter().enumerate() {
+                        if c == MISSING_CODE {
+                            return Err(missing(i));
+                        }
+                        if map[c as usize] == u32::MAX {
+                            map[c as usize] = next;
+                            next += 1;
+                        }
+                        ids.push(map[c as usize]);
+                    }
+                }
+            }
+            Ok(RowBlocks::Groups {
+                column: col.name.clone(),
+                ids,
+            })
+        }
+        SplitRole::Time => {
+            let t = match &col.data {
+                ColumnData::Numeric(v) => {
+                    if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+                        return Err(missing(i));
+                    }
+                    v.clone()
+                }
+                ColumnData::Categorical { codes, levels } => {
+                    let parsed = levels
+                        .iter()
+                        .map(|l| {
+                            parse_iso8601(l).ok_or_else(|| {
+                                err(format!(
+                                    "has '{l}', which is neither a number nor an ISO-8601 date or date-time (e.g. 2024-03-01 or 2024-03-01T12:00:00Z)"
+                                ))
+                            })
+                        })
+                        .collect::<Result<Vec<f64>, _>>()?;
+                    let mut t = Vec::with_capacity(codes.len());
+                    for (i, &c) in codes.iter().enumerate() {
+                        if c == MISSING_CODE {
+                            return Err(missing(i));
+                        }
+                        t.push(parsed[c as usize]);
+                    }
+                    t
+                }
+            };
+            Ok(RowBlocks::Time {
+                column: col.name.clone(),
+                t,
+                gap,
+            })
+        }
+    }
 }
 
 /// For prediction: read a CSV and build a [`Frame`] with exactly the schema's columns (by name,
@@ -580,4 +763,120 @@ pub fn load_for_prediction_bytes(
         columns.push(col);
     }
     Ok(Frame { columns, n_rows: n })
+}
+
+#[cfg(test)]
+mod split_column_tests {
+    use super::*;
+    use crate::report::WarningKind;
+
+    fn csv(dir: &tempfile::TempDir, body: &str) -> PathBuf {
+        let p = dir.path().join("d.csv");
+        std::fs::write(&p, body).unwrap();
+        p
+    }
+
+    /// 100 rows: 20 patients of 5 rows, a 3-level `contract`, a date, a target.
+    fn data() -> String {
+        let mut s = String::from("patient_id,contract,x,day,y\n");
+        for i in 0..100 {
+            s.push_str(&format!(
+                "p{},{},{},2024-01-{:02}T10:00:00Z,{}\n",
+                i / 5,
+                ["monthly", "yearly", "two-year"][i % 3],
+                i % 7,
+                1 + i % 28,
+                i % 2
+            ));
+        }
+        s
+    }
+
+    #[test]
+    fn entity_ids_get_a_hint_ordinary_categoricals_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let ds = load_training(&csv(&dir, &data()), &ReadOptions::default()).unwrap();
+        assert!(
+            ds.report
+                .has_warning(WarningKind::EntityId, Some("patient_id"))
+        );
+        assert!(
+            !ds.report
+                .has_warning(WarningKind::EntityId, Some("contract"))
+        );
+        assert!(!ds.report.has_warning(WarningKind::EntityId, Some("x")));
+        assert!(
+            ds.report
+                .to_string()
+                .contains("consider --group-col patient_id")
+        );
+        assert_eq!(ds.blocks, RowBlocks::Independent);
+    }
+
+    #[test]
+    fn group_and_time_columns_leave_the_features() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = csv(&dir, &data());
+        let opts = ReadOptions {
+            group_col: Some("patient_id".into()),
+            ..ReadOptions::default()
+        };
+        let ds = load_training(&p, &opts).unwrap();
+        assert!(ds.features.columns.iter().all(|c| c.name != "patient_id"));
+        assert!(!ds.report.has_warning(WarningKind::EntityId, None));
+        let RowBlocks::Groups { column, ids } = &ds.blocks else {
+            panic!("{:?}", ds.blocks)
+        };
+        assert_eq!(column, "patient_id");
+        assert_eq!(ids[..7], [0, 0, 0, 0, 0, 1, 1]);
+        assert!(
+            ds.report
+                .to_string()
+                .contains("patient_id (group column, validation only)")
+        );
+        let opts = ReadOptions {
+            time_col: Some("day".into()),
+            gap: 3,
+            ..ReadOptions::default()
+        };
+        let ds = load_training(&p, &opts).unwrap();
+        assert!(ds.features.columns.iter().all(|c| c.name != "day"));
+        let RowBlocks::Time { t, gap, .. } = &ds.blocks else {
+            panic!("{:?}", ds.blocks)
+        };
+        assert_eq!(*gap, 3);
+        assert_eq!(t[1] - t[0], 86_400.0);
+    }
+
+    #[test]
+    fn unusable_split_columns_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = csv(&dir, &data());
+        let load = |g: Option<&str>, t: Option<&str>| {
+            load_training(
+                &p,
+                &ReadOptions {
+                    group_col: g.map(String::from),
+                    time_col: t.map(String::from),
+                    ..ReadOptions::default()
+                },
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        assert!(load(Some("nope"), None).contains("is not in the file"));
+        assert!(load(Some("y"), None).contains("is the target"));
+        assert!(load(None, Some("contract")).contains("'monthly'"));
+        assert!(load(Some("x"), Some("day")).contains("cannot be combined"));
+        let p = csv(&dir, "g,x,y\n1,1,1\n,2,0\n2,3,1\n");
+        let e = load_training(
+            &p,
+            &ReadOptions {
+                group_col: Some("g".into()),
+                ..ReadOptions::default()
+            },
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("missing value (data row 2)"), "{e}");
+    }
 }

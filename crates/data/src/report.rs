@@ -17,6 +17,66 @@ const RARE_CLASS_ROWS: usize = 20;
 const RARE_CLASS_SHARE: f64 = 0.002;
 /// Missing share above which a column is flagged.
 const HIGH_MISSING: f64 = 0.5;
+/// Rows needed before a repeated entity id is worth a warning.
+const ENTITY_MIN_ROWS: usize = 50;
+/// Name parts that mark a column as an entity id (with repeats: rows of one entity).
+const ENTITY_NAME_PARTS: &[&str] = &[
+    "id",
+    "patient",
+    "user",
+    "customer",
+    "client",
+    "subject",
+    "account",
+    "member",
+    "person",
+    "device",
+    "household",
+    "player",
+    "entity",
+    "participant",
+    "session",
+    "uid",
+    "uuid",
+];
+
+/// Whether `col` looks like the id of entities that own several rows each: named like an id
+/// (`id`, `…_id`, `patient`, `user`, `customerId`, …), integer or text codes, no missing
+/// value, and between 2 % and 50 % as many distinct values as rows (at least 5).
+fn looks_like_entity_id(col: &Column, n: usize, n_unique: usize) -> bool {
+    if n < ENTITY_MIN_ROWS || col.data.n_missing() > 0 {
+        return false;
+    }
+    if n_unique < 5 || (n_unique as f64) < 0.02 * n as f64 || n_unique * 2 > n {
+        return false;
+    }
+    let codes = match &col.data {
+        ColumnData::Categorical { .. } => true,
+        ColumnData::Numeric(v) => {
+            col.kind == ColumnKind::Numeric && v.iter().all(|x| x.fract() == 0.0)
+        }
+    };
+    // Split `patient_id`, `customer-id`, `userId` into lowercase parts.
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut prev_lower = false;
+    for ch in col.name.chars() {
+        if (!ch.is_alphanumeric() || (ch.is_uppercase() && prev_lower)) && !cur.is_empty() {
+            parts.push(std::mem::take(&mut cur));
+        }
+        prev_lower = ch.is_lowercase();
+        if ch.is_alphanumeric() {
+            cur.extend(ch.to_lowercase());
+        }
+    }
+    if !cur.is_empty() {
+        parts.push(cur);
+    }
+    codes
+        && parts
+            .iter()
+            .any(|p| ENTITY_NAME_PARTS.contains(&p.as_str()))
+}
 
 /// What a warning is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -38,6 +98,9 @@ pub enum WarningKind {
     Infinite,
     /// Rows whose target was missing were dropped.
     MissingTarget,
+    /// A column that looks like an entity id shared by several rows: random folds may put one
+    /// entity's rows on both sides of a split (consider `--group-col`).
+    EntityId,
 }
 
 impl WarningKind {
@@ -52,6 +115,7 @@ impl WarningKind {
             WarningKind::HighMissing => "high_missing",
             WarningKind::Infinite => "infinite",
             WarningKind::MissingTarget => "missing_target",
+            WarningKind::EntityId => "entity_id",
         }
     }
 }
@@ -141,6 +205,26 @@ impl DataReport {
         }
         c
     }
+    /// Record a column read for the validation splits only (`--group-col` / `--time-col`):
+    /// listed at file position `pos` among the non-target columns as dropped from modelling
+    /// with `reason`.
+    pub fn add_split_column(&mut self, pos: usize, col: &Column, n_infinite: usize, reason: &str) {
+        let n_missing = col.data.n_missing();
+        let report = ColumnReport {
+            name: col.name.clone(),
+            kind: col.kind,
+            role: ColumnRole::Dropped,
+            n_missing,
+            missing_share: n_missing as f64 / self.n_rows.max(1) as f64,
+            n_unique: n_unique(col),
+            n_infinite,
+        };
+        let pos = pos.min(self.columns.len().saturating_sub(1));
+        self.columns.insert(pos, report);
+        self.dropped_columns
+            .push((col.name.clone(), reason.to_string()));
+    }
+
     /// True if a warning of `kind` exists (for `column`, when given).
     pub fn has_warning(&self, kind: WarningKind, column: Option<&str>) -> bool {
         self.warnings
@@ -476,6 +560,16 @@ pub(crate) fn build_report(inp: ReportInput<'_>) -> DataReport {
                     "column '{}' is {:.1}% missing; it is kept (imputed, with a missing indicator) but carries little information",
                     col.name,
                     100.0 * share
+                ),
+            });
+        }
+        if role == ColumnRole::Feature && looks_like_entity_id(col, n, nu) {
+            warnings.push(Warning {
+                kind: WarningKind::EntityId,
+                column: Some(col.name.clone()),
+                message: format!(
+                    "rows share `{0}` ({nu} values over {n} rows): random folds may be optimistic; consider --group-col {0}",
+                    col.name
                 ),
             });
         }

@@ -143,6 +143,7 @@ fn check_dataset(name: &str, dir: &Path, facts: &Value) {
         target: Some(ds.target.clone()),
         task: Some(task),
         missing_tokens: vec![String::new()],
+        ..ReadOptions::default()
     };
     let ds2 = load_training(&dir.join("train.csv"), &opts).unwrap();
     assert_eq!(ds2.y, ds.y, "{name}");

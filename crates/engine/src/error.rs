@@ -160,6 +160,17 @@ pub enum EngineError {
         /// Why it was refused.
         reason: String,
     },
+    /// The rows cannot be split into grouped or forward-chaining folds (too few groups or
+    /// distinct times for the folds, or a gap that leaves a fold no training rows).
+    #[error("cannot validate by the {role} column '{column}': {source}")]
+    Split {
+        /// `group` or `time`.
+        role: &'static str,
+        /// The column.
+        column: String,
+        /// Why.
+        source: automl_data::SplitError,
+    },
     /// Writing output failed.
     #[error("cannot write `{path}`: {message}")]
     Output {

@@ -59,7 +59,7 @@ pub use automl_core::params::ParamsExt;
 pub use automl_core::{
     Budget, Candidate, Metric, ParamValue, Params, StudyRecord, Task, TrialRecord, TrialState,
 };
-pub use automl_data::{Dataset, ReadOptions, load_training};
+pub use automl_data::{DataError, Dataset, ReadOptions, RowBlocks, SplitError, load_training};
 pub use automl_search::{AskContext, FamilyInfo, Strategy};
 pub use automl_space::SearchSpace;
 pub use automl_store::{MemoryStore, SledStore, Store, StoreRead, TrialQueue};

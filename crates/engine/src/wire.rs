@@ -10,7 +10,7 @@
 
 use crate::error::EngineError;
 use automl_core::{Candidate, Metric, ParamValue, Params, Predictions, Task, TrialState};
-use automl_data::{ColumnData, Frame, MISSING_CODE};
+use automl_data::{ColumnData, Frame, MISSING_CODE, RowBlocks};
 use automl_trainer::{CvConfig, Evaluation, TrainingData};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
@@ -337,6 +337,8 @@ pub struct TrainingDataSpec {
     pub cv: CvConfig,
     /// The per-trial memory limit, bytes.
     pub memory_limit: u64,
+    /// Groups or the time order the folds keep (independent rows: random folds).
+    pub blocks: RowBlocks,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -351,6 +353,7 @@ struct WireData {
     holdout_fraction: f64,
     seed: u64,
     memory_limit: u64,
+    blocks: RowBlocks,
 }
 
 impl TrainingDataSpec {
@@ -367,6 +370,7 @@ impl TrainingDataSpec {
             holdout_fraction: self.cv.holdout_fraction,
             seed: self.cv.seed,
             memory_limit: self.memory_limit,
+            blocks: self.blocks.clone(),
         })
     }
 
@@ -429,6 +433,19 @@ impl TrainingDataSpec {
                 w.folds, w.holdout_fraction
             )));
         }
+        let blocks_len = match &w.blocks {
+            RowBlocks::Independent => n,
+            RowBlocks::Groups { ids, .. } => ids.len(),
+            RowBlocks::Time { t, .. } => t.len(),
+        };
+        if blocks_len != n {
+            return Err(bad(format!("{blocks_len} group/time values for {n} rows")));
+        }
+        if let RowBlocks::Time { t, .. } = &w.blocks {
+            if t.iter().any(|x| !x.is_finite()) {
+                return Err(bad("a time that is not a finite number".into()));
+            }
+        }
         Ok(TrainingDataSpec {
             features: w.features,
             y: w.y,
@@ -443,20 +460,36 @@ impl TrainingDataSpec {
                 seed: w.seed,
             },
             memory_limit: w.memory_limit,
+            blocks: w.blocks,
         })
     }
 
-    /// Split into folds: the same [`TrainingData`] the coordinator built.
-    pub fn build(self) -> TrainingData {
-        TrainingData::new(
+    /// Split into folds: the same [`TrainingData`] the coordinator built. Groups or times
+    /// that cannot make the folds are an [`EngineError::Split`].
+    pub fn build(self) -> Result<TrainingData, EngineError> {
+        Ok(TrainingData::with_blocks(
             Arc::new(self.features),
             self.y,
             self.task,
             self.n_classes,
             self.metric,
             &self.cv,
+            &self.blocks,
         )
-        .with_memory_limit(self.memory_limit)
+        .map_err(|e| split_error(&self.blocks, e))?
+        .with_memory_limit(self.memory_limit))
+    }
+}
+
+/// A split failure, told with the column it came from.
+pub(crate) fn split_error(blocks: &RowBlocks, source: automl_data::SplitError) -> EngineError {
+    EngineError::Split {
+        role: match blocks {
+            RowBlocks::Time { .. } => "time",
+            _ => "group",
+        },
+        column: blocks.column().unwrap_or_default().to_string(),
+        source,
     }
 }
 
@@ -597,10 +630,11 @@ mod tests {
                 ..CvConfig::default()
             },
             memory_limit: 1 << 30,
+            blocks: RowBlocks::Independent,
         };
         let back = TrainingDataSpec::decode(&spec.encode()).unwrap();
         assert_eq!(back, spec);
-        let (a, b) = (spec.build(), back.build());
+        let (a, b) = (spec.build().unwrap(), back.build().unwrap());
         assert_eq!(a.folds.len(), b.folds.len());
         for (fa, fb) in a.folds.iter().zip(&b.folds) {
             assert_eq!(fa.split, fb.split);
@@ -659,6 +693,86 @@ mod tests {
         assert!(matches!(e, EngineError::Corrupt { .. }), "{e}");
     }
 
+    /// A worker rebuilds the coordinator's grouped and forward-chaining folds from the blob;
+    /// no forward-chaining training row is later than its validation rows.
+    #[test]
+    fn grouped_and_time_ordered_folds_survive_the_blob() {
+        let n = 120;
+        // Times shuffled over the rows, with ties.
+        let t: Vec<f64> = (0..n).map(|i| ((i * 37) % n / 2) as f64).collect();
+        let groups: Vec<u32> = (0..n).map(|i| (i % 17) as u32).collect();
+        let mk = |blocks: RowBlocks| TrainingDataSpec {
+            features: Frame::new(vec![Column::numeric(
+                "x",
+                (0..n).map(|i| i as f64).collect(),
+            )]),
+            y: (0..n).map(|i| (i % 2) as f64).collect(),
+            task: Task::Binary,
+            n_classes: 2,
+            metric: Metric::RocAuc,
+            cv: CvConfig {
+                seed: 4,
+                ..CvConfig::default()
+            },
+            memory_limit: u64::MAX,
+            blocks,
+        };
+        for blocks in [
+            RowBlocks::Time {
+                column: "t".into(),
+                t: t.clone(),
+                gap: 5,
+            },
+            RowBlocks::Groups {
+                column: "g".into(),
+                ids: groups.clone(),
+            },
+        ] {
+            let spec = mk(blocks.clone());
+            let back = TrainingDataSpec::decode(&spec.encode()).unwrap();
+            assert_eq!(back, spec);
+            let (a, b) = (spec.build().unwrap(), back.build().unwrap());
+            assert_eq!(a.folds.len(), 5);
+            for (fa, fb) in a.folds.iter().zip(&b.folds) {
+                assert_eq!(fa.split, fb.split);
+                let s = &fa.split;
+                match &blocks {
+                    RowBlocks::Time { .. } => {
+                        let latest = s.train.iter().map(|&i| t[i]).fold(f64::MIN, f64::max);
+                        let earliest = s.valid.iter().map(|&i| t[i]).fold(f64::MAX, f64::min);
+                        assert!(latest < earliest, "{latest} >= {earliest}");
+                        let skipped = (0..n)
+                            .filter(|&i| t[i] < earliest && !s.train.contains(&i))
+                            .count();
+                        assert_eq!(skipped, 5, "the gap");
+                    }
+                    _ => assert!(
+                        s.train
+                            .iter()
+                            .all(|&i| s.valid.iter().all(|&j| groups[i] != groups[j]))
+                    ),
+                }
+            }
+        }
+        // Too few groups: an error naming the column, not a panic.
+        let few = mk(RowBlocks::Groups {
+            column: "g".into(),
+            ids: (0..n).map(|i| (i % 3) as u32).collect(),
+        });
+        let e = few.build().err().unwrap();
+        assert!(e.to_string().contains("group column 'g'"), "{e}");
+        // Values of the wrong length are a corrupt blob.
+        let short = mk(RowBlocks::Time {
+            column: "t".into(),
+            t: vec![1.0; 3],
+            gap: 0,
+        });
+        assert!(matches!(
+            TrainingDataSpec::decode(&short.encode()),
+            Err(EngineError::Corrupt { .. })
+        ));
+    }
+
     #[test]
     fn training_data_that_would_break_the_folds_is_refused() {
         let good = TrainingDataSpec {
@@ -669,6 +783,7 @@ mod tests {
             metric: Metric::RocAuc,
             cv: CvConfig::default(),
             memory_limit: u64::MAX,
+            blocks: RowBlocks::Independent,
         };
         let mut short = good.clone();
         short.y.pop();

@@ -410,7 +410,10 @@ impl Worker<'_> {
             Ok(s) => s,
             Err(e) => return Ok(Err(e.to_string())),
         };
-        let data = Arc::new(spec.build());
+        let data = match spec.build() {
+            Ok(d) => Arc::new(d),
+            Err(e) => return Ok(Err(e.to_string())),
+        };
         cache.insert(study_id, data.clone());
         Ok(Ok(data))
     }

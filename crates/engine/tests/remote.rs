@@ -265,6 +265,7 @@ fn training_data_of(store: &dyn StoreRead, id: u64) -> (String, TrainingDataSpec
             ..Default::default()
         },
         memory_limit: 8 << 30,
+        blocks: automl_data::RowBlocks::Independent,
     };
     (training_data_key(&record.fingerprint), spec)
 }

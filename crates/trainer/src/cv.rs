@@ -7,7 +7,10 @@
 use crate::error::TrainError;
 use crate::pipeline::{FittedPipeline, Predictor, PredictorInfo};
 use automl_core::{Candidate, Metric, Predictions, PrepKind, Task, TrialState};
-use automl_data::{Frame, Preprocessor, Split, holdout, kfold};
+use automl_data::{
+    Frame, Preprocessor, RowBlocks, Split, SplitError, forward_folds, forward_holdout,
+    group_holdout, group_kfold, holdout, kfold,
+};
 use automl_models::{FitInput, registry};
 use automl_trees::BinnedCache;
 use ndarray::{Array2, Axis};
@@ -63,6 +66,33 @@ impl CvConfig {
                 folds: self.folds,
                 stratified: task.is_classification(),
             }
+        }
+    }
+
+    /// The scheme used on `n_rows` rows of a `task` whose rows are tied together by `blocks`:
+    /// as [`CvConfig::validation`] for independent rows, grouped (stratified for
+    /// classification) for groups, forward-chaining for a time order.
+    pub fn validation_for(
+        &self,
+        n_rows: usize,
+        task: Task,
+        blocks: &RowBlocks,
+    ) -> automl_core::Validation {
+        let holdout_fraction = (n_rows > self.holdout_above_rows).then_some(self.holdout_fraction);
+        match blocks {
+            RowBlocks::Independent => self.validation(n_rows, task),
+            RowBlocks::Groups { column, .. } => automl_core::Validation::Grouped {
+                column: column.clone(),
+                folds: self.folds,
+                stratified: task.is_classification(),
+                holdout_fraction,
+            },
+            RowBlocks::Time { column, gap, .. } => automl_core::Validation::ForwardChaining {
+                column: column.clone(),
+                folds: self.folds,
+                gap: *gap,
+                holdout_fraction,
+            },
         }
     }
 
@@ -126,7 +156,7 @@ fn kind_index(kind: PrepKind) -> usize {
 }
 
 impl TrainingData {
-    /// Split the data per `cv`.
+    /// Split the data per `cv`, rows independent.
     pub fn new(
         features: Arc<Frame>,
         y: Vec<f64>,
@@ -135,26 +165,32 @@ impl TrainingData {
         metric: Metric,
         cv: &CvConfig,
     ) -> TrainingData {
-        let n = y.len();
-        // Tiny classification data: no more folds than rows of the smallest class (of at
-        // least two rows), so every validation fold can hold every class.
-        let mut k = cv.folds.clamp(2, n.max(2));
-        if task.is_classification() {
-            let mut counts = vec![0usize; n_classes.max(2)];
-            for v in &y {
-                if let Some(c) = counts.get_mut(*v as usize) {
-                    *c += 1;
-                }
-            }
-            if let Some(min) = counts.iter().copied().filter(|c| *c >= 2).min() {
-                k = k.min(min).max(2);
-            }
-        }
-        let splits = if n > cv.holdout_above_rows {
-            vec![holdout(&y, task, cv.holdout_fraction, cv.seed)]
-        } else {
-            kfold(&y, task, k, cv.seed)
-        };
+        Self::with_blocks(
+            features,
+            y,
+            task,
+            n_classes,
+            metric,
+            cv,
+            &RowBlocks::Independent,
+        )
+        .expect("independent rows always split")
+    }
+
+    /// Split the data per `cv`, keeping groups together or training on the past only as
+    /// `blocks` says (k-fold or, above [`CvConfig::holdout_above_rows`], one holdout split).
+    /// Too few groups or distinct times for the folds, or a gap that leaves a fold no
+    /// training rows, is an error.
+    pub fn with_blocks(
+        features: Arc<Frame>,
+        y: Vec<f64>,
+        task: Task,
+        n_classes: usize,
+        metric: Metric,
+        cv: &CvConfig,
+        blocks: &RowBlocks,
+    ) -> Result<TrainingData, SplitError> {
+        let splits = splits(&y, task, n_classes, cv, blocks)?;
         let folds = splits
             .into_iter()
             .map(|split| Fold {
@@ -164,7 +200,7 @@ impl TrainingData {
                 prepared: Default::default(),
             })
             .collect();
-        TrainingData {
+        Ok(TrainingData {
             features,
             y,
             task,
@@ -172,7 +208,7 @@ impl TrainingData {
             metric,
             folds,
             memory_limit: u64::MAX,
-        }
+        })
     }
 
     /// Set the per-trial memory limit in bytes (see [`crate::memory::default_memory_limit`]; independent of how many trials run at once).
@@ -221,6 +257,58 @@ impl TrainingData {
             })
             .clone()
     }
+}
+
+/// The validation splits of `y` per `cv` and `blocks` (what [`TrainingData::with_blocks`]
+/// builds its folds from): k-fold, or one holdout above [`CvConfig::holdout_above_rows`];
+/// grouped or forward-chaining as `blocks` says.
+pub fn splits(
+    y: &[f64],
+    task: Task,
+    n_classes: usize,
+    cv: &CvConfig,
+    blocks: &RowBlocks,
+) -> Result<Vec<Split>, SplitError> {
+    let n = y.len();
+    // Tiny classification data: no more folds than rows of the smallest class (of at
+    // least two rows), so every validation fold can hold every class.
+    let mut k = cv.folds.clamp(2, n.max(2));
+    if task.is_classification() {
+        let mut counts = vec![0usize; n_classes.max(2)];
+        for v in y {
+            if let Some(c) = counts.get_mut(*v as usize) {
+                *c += 1;
+            }
+        }
+        if let Some(min) = counts.iter().copied().filter(|c| *c >= 2).min() {
+            k = k.min(min).max(2);
+        }
+    }
+    let big = n > cv.holdout_above_rows;
+    let splits = match blocks {
+        RowBlocks::Independent if big => {
+            vec![holdout(y, task, cv.holdout_fraction, cv.seed)]
+        }
+        RowBlocks::Independent => kfold(y, task, k, cv.seed),
+        RowBlocks::Groups { ids, .. } if big => {
+            vec![group_holdout(y, ids, cv.holdout_fraction, cv.seed)?]
+        }
+        RowBlocks::Groups { ids, .. } => group_kfold(y, task, ids, k, cv.seed)?,
+        RowBlocks::Time { t, gap, .. } => {
+            if t.len() != n {
+                return Err(SplitError::Length {
+                    found: t.len(),
+                    expected: n,
+                });
+            }
+            if big {
+                vec![forward_holdout(t, cv.holdout_fraction, *gap)?]
+            } else {
+                forward_folds(t, cv.folds.max(2), *gap)?
+            }
+        }
+    };
+    Ok(splits)
 }
 
 /// The result of cross-validating one candidate.

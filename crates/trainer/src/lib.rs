@@ -9,7 +9,7 @@ pub mod memory;
 pub mod pipeline;
 pub mod pool;
 
-pub use cv::{CvConfig, Evaluation, TrainingData, evaluate, fit_full};
+pub use cv::{CvConfig, Evaluation, TrainingData, evaluate, fit_full, splits};
 pub use error::TrainError;
 pub use memory::{default_memory_limit, estimate_bytes, parse_bytes};
 pub use pipeline::{FittedPipeline, Predictor, PredictorInfo, Shrinkage};

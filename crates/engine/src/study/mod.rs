@@ -283,6 +283,27 @@ pub fn usable_families(
     Ok(out)
 }
 
+/// The grouping of a validation scheme that a resumed study must keep: (scheme, column, gap).
+fn blocking(v: Option<&automl_core::Validation>) -> Option<(&'static str, &str, usize)> {
+    match v? {
+        automl_core::Validation::Grouped { column, .. } => Some(("group", column, 0)),
+        automl_core::Validation::ForwardChaining { column, gap, .. } => {
+            Some(("time", column, *gap))
+        }
+        automl_core::Validation::KFold { .. } | automl_core::Validation::Holdout { .. } => None,
+    }
+}
+
+/// Whether the data's groups or time order can make the folds (before a study is stored).
+fn check_splits(data: &Dataset, cv: &CvConfig) -> Result<(), EngineError> {
+    if data.blocks == automl_data::RowBlocks::Independent {
+        return Ok(());
+    }
+    automl_trainer::splits(&data.y, data.task, data.classes.len(), cv, &data.blocks)
+        .map(|_| ())
+        .map_err(|e| crate::wire::split_error(&data.blocks, e))
+}
+
 impl<'a> Study<'a> {
     /// Create a new study in `store`.
     pub fn create(
@@ -300,6 +321,7 @@ impl<'a> Study<'a> {
         }
         let train_rows = config.cv.train_rows(data.y.len());
         let families = usable_families(&space, data.task, train_rows)?;
+        check_splits(&data, &config.cv)?;
         let mut record = StudyRecord {
             schema_version: SCHEMA_VERSION,
             study_id: 0,
@@ -320,7 +342,11 @@ impl<'a> Study<'a> {
             final_trial: None,
             keep_models: config.keep_models,
             extra: BTreeMap::new(),
-            validation: Some(config.cv.validation(data.y.len(), data.task)),
+            validation: Some(
+                config
+                    .cv
+                    .validation_for(data.y.len(), data.task, &data.blocks),
+            ),
             n_rows: Some(data.y.len() as u64),
             data_report: Some(data.report.to_string()),
             memory_limit_bytes: Some(
@@ -384,6 +410,17 @@ impl<'a> Study<'a> {
                 record.data_path
             )));
         }
+        let asked = config
+            .cv
+            .validation_for(data.y.len(), data.task, &data.blocks);
+        let stored = record.validation.as_ref();
+        if blocking(stored) != blocking(Some(&asked)) {
+            return Err(EngineError::Config(format!(
+                "cannot resume study {study_id}: it validates with {}, this run asks for {asked}; resume with the same --group-col / --time-col / --gap, or start a new study",
+                stored.map_or_else(|| "random folds".to_string(), |v| v.to_string())
+            )));
+        }
+        check_splits(&data, &config.cv)?;
         let metric = Metric::from_name(&record.metric).ok_or_else(|| {
             EngineError::Config(format!(
                 "study {study_id} uses unknown metric `{}`",
@@ -543,7 +580,7 @@ impl<'a> Study<'a> {
         make_executor: MakeExecutor<'_>,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<StudySummary, EngineError> {
-        let data = Arc::new(self.training_data_spec().build());
+        let data = Arc::new(self.training_data_spec().build()?);
         let budget = automl_trainer::default_memory_limit();
         self.run_on(data, make_executor, budget, progress)
     }
@@ -564,6 +601,7 @@ impl<'a> Study<'a> {
                 .record
                 .memory_limit_bytes
                 .unwrap_or_else(automl_trainer::default_memory_limit),
+            blocks: self.data.blocks.clone(),
         }
     }
 
@@ -582,7 +620,7 @@ impl<'a> Study<'a> {
             store.put_blob(study_id, &key, &bytes)?;
         }
         drop(bytes);
-        let data = Arc::new(spec.build());
+        let data = Arc::new(spec.build()?);
         let capacity = self.config.parallelism;
         let stop = Arc::new(AtomicBool::new(false));
         std::thread::scope(|s| {

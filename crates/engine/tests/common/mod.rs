@@ -249,7 +249,7 @@ pub fn assert_blob_gives_the_one_process_folds(store: &dyn StoreRead, id: u64) {
         .blob(id, &key)
         .unwrap()
         .unwrap_or_else(|| panic!("no blob `{key}` in study {id}"));
-    let worker = TrainingDataSpec::decode(&bytes).unwrap().build();
+    let worker = TrainingDataSpec::decode(&bytes).unwrap().build().unwrap();
     // What the one-process run builds, from the CSV and the study's settings.
     let data = churn();
     let metric = Metric::from_name(&record.metric).unwrap();
