@@ -144,6 +144,22 @@ fn group_folds_estimate_new_entities_at_least_twice_as_well_as_random_folds() {
         report.contains("patient_id (group column, validation only)"),
         "{report}"
     );
+    // Explanations rebuild the grouped folds (the group column is no feature) and report
+    // their importance within the report too.
+    assert!(report.contains("Feature importance"), "{report}");
+    let ex = run_in(dir, &["explain", "--store", "grouped", "--format", "json"])
+        .ok()
+        .stdout();
+    let ex: Value = serde_json::from_str(&ex).unwrap();
+    let mut cols: Vec<&str> = ex["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["column"].as_str().unwrap())
+        .collect();
+    assert_eq!(ex["rows"], 600, "every row held out once: {ex}");
+    cols.sort_unstable();
+    assert_eq!(cols, ["f1", "f2", "x"]);
     // Resuming with another grouping is refused.
     let r = run_in(
         dir,

@@ -164,7 +164,7 @@ pub fn study_data(
     if data.is_none() {
         if let Some(bytes) = store.blob(study.study_id, &training_data_key(&study.fingerprint))? {
             return Ok(StudyData {
-                data: TrainingDataSpec::decode(&bytes)?.build(),
+                data: TrainingDataSpec::decode(&bytes)?.build()?,
                 source: "the store's copy of the training data".into(),
             });
         }
@@ -176,9 +176,18 @@ pub fn study_data(
             path,
         });
     }
+    // The group or time column the folds were built by (not a feature).
+    let (group_col, time_col, gap) = match &study.validation {
+        Some(Validation::Grouped { column, .. }) => (Some(column.clone()), None, 0),
+        Some(Validation::ForwardChaining { column, gap, .. }) => (None, Some(column.clone()), *gap),
+        _ => (None, None, 0),
+    };
     let opts = ReadOptions {
         target: Some(study.target.clone()),
         task: Some(study.task),
+        group_col,
+        time_col,
+        gap,
         ..ReadOptions::default()
     };
     let ds = load_training(&path, &opts)?;
@@ -200,33 +209,50 @@ pub fn study_data(
             study.study_id, study.metric
         ))
     })?;
-    let cv = match study.validation {
-        Some(Validation::Holdout { fraction }) => CvConfig {
+    let folds_or_holdout = |folds: usize, holdout: Option<f64>| match holdout {
+        Some(fraction) => CvConfig {
             holdout_above_rows: 0,
             holdout_fraction: fraction,
             seed: study.seed,
             ..CvConfig::default()
         },
-        Some(Validation::KFold { folds, .. }) => CvConfig {
+        None => CvConfig {
             folds,
             holdout_above_rows: usize::MAX,
             seed: study.seed,
             ..CvConfig::default()
         },
+    };
+    let cv = match study.validation {
+        Some(Validation::Grouped {
+            folds,
+            holdout_fraction,
+            ..
+        })
+        | Some(Validation::ForwardChaining {
+            folds,
+            holdout_fraction,
+            ..
+        }) => folds_or_holdout(folds, holdout_fraction),
+        Some(Validation::Holdout { fraction }) => folds_or_holdout(0, Some(fraction)),
+        Some(Validation::KFold { folds, .. }) => folds_or_holdout(folds, None),
         None => CvConfig {
             seed: study.seed,
             ..CvConfig::default()
         },
     };
+    let data = TrainingData::with_blocks(
+        Arc::new(ds.features),
+        ds.y,
+        ds.task,
+        ds.classes.len(),
+        metric,
+        &cv,
+        &ds.blocks,
+    )
+    .map_err(|e| crate::wire::split_error(&ds.blocks, e))?;
     Ok(StudyData {
-        data: TrainingData::new(
-            Arc::new(ds.features),
-            ds.y,
-            ds.task,
-            ds.classes.len(),
-            metric,
-            &cv,
-        ),
+        data,
         source: path.display().to_string(),
     })
 }
