@@ -263,34 +263,14 @@ fn pick(
     study_id: Option<u64>,
     trial: Option<u64>,
 ) -> Result<(StudyRecord, TrialRecord, Predictor, PredictorInfo), ExplainError> {
-    let study = match study_id {
-        Some(id) => store.study(id)?.ok_or_else(|| {
-            EngineError::NotFound(format!(
-                "no study {id} in the store; `automl studies` lists them"
-            ))
-        })?,
-        None => store.latest_study()?.ok_or_else(|| {
-            EngineError::NotFound("the store holds no study yet; run `automl fit` first".into())
-        })?,
-    };
+    let study = crate::predict::find_study(store, study_id)?;
     let t = trial.or(study.final_trial).ok_or_else(|| {
         EngineError::NotFound(format!(
             "study {} has no final trial yet; name one of its trials",
             study.study_id
         ))
     })?;
-    let rec = store.trial(study.study_id, t)?.ok_or_else(|| {
-        EngineError::NotFound(format!(
-            "no trial {t} in study {}; `automl leaderboard` lists them",
-            study.study_id
-        ))
-    })?;
-    let bytes = store.artifact(study.study_id, t)?.ok_or_else(|| {
-        EngineError::NotFound(format!(
-            "trial {t} has no stored fold models (state {}, or model retention dropped them); pick another trial",
-            rec.state.as_str()
-        ))
-    })?;
+    let (rec, bytes) = crate::predict::trial_artifact(store, &study, t)?;
     let (p, info) = Predictor::from_bytes(&bytes)?;
     Ok((study, rec, p, info))
 }

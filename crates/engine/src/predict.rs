@@ -45,16 +45,7 @@ pub fn load_model(
     study_id: Option<u64>,
     choice: ModelChoice,
 ) -> Result<LoadedModel, EngineError> {
-    let study = match study_id {
-        Some(id) => store.study(id)?.ok_or_else(|| {
-            EngineError::NotFound(format!(
-                "no study {id} in the store; `automl studies` lists them"
-            ))
-        })?,
-        None => store.latest_study()?.ok_or_else(|| {
-            EngineError::NotFound("the store holds no study yet; run `automl fit` first".into())
-        })?,
-    };
+    let study = find_study(store, study_id)?;
     let mut profile = None;
     let mut trial = None;
     let (bytes, description) = match choice {
@@ -76,18 +67,7 @@ pub fn load_model(
             (bytes, what)
         }
         ModelChoice::Trial(t) => {
-            let rec = store.trial(study.study_id, t)?.ok_or_else(|| {
-                EngineError::NotFound(format!(
-                    "no trial {t} in study {}; `automl leaderboard` lists them",
-                    study.study_id
-                ))
-            })?;
-            let bytes = store.artifact(study.study_id, t)?.ok_or_else(|| {
-                EngineError::NotFound(format!(
-                    "trial {t} has no stored model (state {}, or its fold models were dropped by model retention, which keeps the best N trials); pick another trial",
-                    rec.state.as_str()
-                ))
-            })?;
+            let (rec, bytes) = trial_artifact(store, &study, t)?;
             let what = format!(
                 "trial {t} ({}) of study {}",
                 rec.candidate.family, study.study_id
@@ -105,6 +85,44 @@ pub fn load_model(
         profile,
         trial,
     })
+}
+
+/// A study by id, or the latest one (None), with the errors every command gives.
+pub(crate) fn find_study(
+    store: &dyn StoreRead,
+    study_id: Option<u64>,
+) -> Result<StudyRecord, EngineError> {
+    match study_id {
+        Some(id) => store.study(id)?.ok_or_else(|| {
+            EngineError::NotFound(format!(
+                "no study {id} in the store; `automl studies` lists them"
+            ))
+        }),
+        None => store.latest_study()?.ok_or_else(|| {
+            EngineError::NotFound("the store holds no study yet; run `automl fit` first".into())
+        }),
+    }
+}
+
+/// A trial's record and its stored fold models' bytes, with the errors every command gives.
+pub(crate) fn trial_artifact(
+    store: &dyn StoreRead,
+    study: &StudyRecord,
+    t: u64,
+) -> Result<(TrialRecord, Vec<u8>), EngineError> {
+    let rec = store.trial(study.study_id, t)?.ok_or_else(|| {
+        EngineError::NotFound(format!(
+            "no trial {t} in study {}; `automl leaderboard` lists them",
+            study.study_id
+        ))
+    })?;
+    let bytes = store.artifact(study.study_id, t)?.ok_or_else(|| {
+        EngineError::NotFound(format!(
+            "trial {t} has no stored model (state {}, or its fold models were dropped by model retention, which keeps the best N trials); pick another trial",
+            rec.state.as_str()
+        ))
+    })?;
+    Ok((rec, bytes))
 }
 
 /// The stored reference profile of a study's final model (None when the study has none).
