@@ -2,10 +2,12 @@
 //! cheap one-column model cross-validated on a seeded sample of the rows.
 //!
 //! The model bins the column (numbers: up to 256 quantile bins of the training fold, at least 5
-//! training rows each; categories and booleans: one bin per level; missing values: a bin of
-//! their own) and predicts each bin's training statistics, smoothed toward the training fold's
-//! overall statistic (class frequencies, or the mean). Regression also tries a least-squares
-//! line and keeps the better of the two. Everything is fitted on the training folds only.
+//! training rows each, or for classification the cuts between pure runs of one class when the
+//! sorted values fall into few of them; categories and booleans: one bin per level; missing
+//! values: a bin of their own) and predicts each bin's training statistics, smoothed toward the
+//! training fold's overall statistic (class frequencies, or the mean). For numbers in
+//! regression the prediction interpolates linearly between the bins' (mean x, mean y) points,
+//! and a least-squares line is tried too (the better of the two is kept). Everything is fitted on the training folds only.
 //! Scores: ROC AUC (binary), accuracy (multiclass), R² (regression), averaged over the folds.
 //! The folds are 3 of the same kind as the study's when `--group-col` / `--time-col` is given
 //! (grouped or forward-chaining), else stratified 3-fold.
@@ -109,7 +111,8 @@ impl Probe {
             if split.train.is_empty() || split.valid.is_empty() {
                 continue;
             }
-            let bins = Binner::fit(&values, &split.train, numeric);
+            let labels = self.task.is_classification().then_some(self.y.as_slice());
+            let bins = Binner::fit(&values, &split.train, numeric, labels);
             let s = if self.task.is_classification() {
                 self.classify(&values, &bins, split)
             } else {
@@ -184,12 +187,30 @@ impl Probe {
             cnt[b] += 1.0;
         }
         let mean = sum.iter().sum::<f64>() / split.train.len() as f64;
+        // Numbers: the line through the bins' (mean x, mean y) points, so a smooth function
+        // of the column is not held back by the bin widths.
+        let mut knots: Vec<(f64, f64)> = Vec::new();
+        if let Binner::Edges(_) = bins {
+            let mut sx = vec![0.0; nb];
+            for &i in &split.train {
+                if let Value::Num(x) = values[i] {
+                    sx[bins.bin(values[i])] += x;
+                }
+            }
+            knots = (0..nb - 1)
+                .filter(|&b| cnt[b] > 0.0)
+                .map(|b| (sx[b] / cnt[b], sum[b] / cnt[b]))
+                .collect();
+        }
         let pred: Vec<f64> = split
             .valid
             .iter()
-            .map(|&i| {
-                let b = bins.bin(values[i]);
-                (sum[b] + SMOOTHING * mean) / (cnt[b] + SMOOTHING)
+            .map(|&i| match values[i] {
+                Value::Num(x) if !knots.is_empty() => interpolate(&knots, x),
+                v => {
+                    let b = bins.bin(v);
+                    (sum[b] + SMOOTHING * mean) / (cnt[b] + SMOOTHING)
+                }
             })
             .collect();
         r2(
@@ -257,7 +278,10 @@ enum Binner {
 }
 
 impl Binner {
-    fn fit(values: &[Value], train: &[usize], numeric: bool) -> Binner {
+    /// Numbers are cut where the class changes when `labels` (classes) are given and the
+    /// sorted training values fall into few pure runs (a column that separates the classes),
+    /// else at quantiles.
+    fn fit(values: &[Value], train: &[usize], numeric: bool, labels: Option<&[f64]>) -> Binner {
         if !numeric {
             let levels = values
                 .iter()
@@ -278,6 +302,11 @@ impl Binner {
             .collect();
         xs.sort_unstable_by(f64::total_cmp);
         let nb = (xs.len() / MIN_BIN_ROWS).clamp(1, MAX_BINS);
+        if let Some(y) = labels {
+            if let Some(edges) = class_runs(values, train, y, nb) {
+                return Binner::Edges(edges);
+            }
+        }
         let mut edges: Vec<f64> = (1..nb).map(|j| xs[j * xs.len() / nb]).collect();
         edges.dedup();
         Binner::Edges(edges)
@@ -297,6 +326,49 @@ impl Binner {
             (Binner::Levels(l), Value::Code(c)) => (c as usize).min(*l),
             _ => self.n_bins() - 1,
         }
+    }
+}
+
+/// Cut points between the runs of one class in the training rows sorted by value, when every
+/// distinct value has a single class and there are fewer than `max_bins` runs.
+fn class_runs(values: &[Value], train: &[usize], y: &[f64], max_bins: usize) -> Option<Vec<f64>> {
+    let mut pts: Vec<(f64, f64)> = train
+        .iter()
+        .filter_map(|&i| match values[i] {
+            Value::Num(x) => Some((x, y[i])),
+            _ => None,
+        })
+        .collect();
+    pts.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    let mut edges = Vec::new();
+    for w in pts.windows(2) {
+        if w[1].1 != w[0].1 {
+            if w[1].0 == w[0].0 {
+                return None;
+            }
+            edges.push(w[0].0 + (w[1].0 - w[0].0) / 2.0);
+            if edges.len() >= max_bins {
+                return None;
+            }
+        }
+    }
+    Some(edges)
+}
+
+/// Piecewise-linear interpolation through `knots` (sorted by x), flat beyond the ends.
+fn interpolate(knots: &[(f64, f64)], x: f64) -> f64 {
+    let j = knots.partition_point(|k| k.0 <= x);
+    if j == 0 {
+        return knots[0].1;
+    }
+    if j == knots.len() {
+        return knots[j - 1].1;
+    }
+    let (a, b) = (knots[j - 1], knots[j]);
+    if b.0 > a.0 {
+        a.1 + (b.1 - a.1) * (x - a.0) / (b.0 - a.0)
+    } else {
+        a.1
     }
 }
 
