@@ -8,13 +8,12 @@ use std::path::Path;
 /// 200 rows: `x` (a real signal), `leak` (the class plus tiny noise), `row` (a row number),
 /// binary `y`; and `test.csv` with `x` and `y` only.
 fn write_data(dir: &Path) {
-    let (mut train, mut test) = (
-        String::from("row,x,leak,y\n"),
-        String::from("x,y\n"),
-    );
+    let (mut train, mut test) = (String::from("row,x,leak,y\n"), String::from("x,y\n"));
     let mut state = 7u64;
     let mut u = || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (state >> 11) as f64 / (1u64 << 53) as f64
     };
     for i in 0..200 {
@@ -72,7 +71,10 @@ fn a_leak_and_an_id_are_reported_and_excluded_and_keep_col_keeps_one() {
 
     // Kept: a feature again, so the model needs it.
     let err = fit(dir, "k", &["--keep-col", "leak"]).ok().stderr();
-    assert!(err.contains("dropped from modelling: row (ID-like)\n"), "{err}");
+    assert!(
+        err.contains("dropped from modelling: row (ID-like)\n"),
+        "{err}"
+    );
     assert!(err.contains("likely leakage; kept (--keep-col)"), "{err}");
     assert!(err.contains("features: 2 (2 numeric"), "{err}");
     let r = run_in(

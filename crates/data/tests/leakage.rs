@@ -45,7 +45,7 @@ fn binary_csv() -> String {
     let mut s = String::from("noise,leak,code,id,uid,y\n");
     let mut order: Vec<usize> = (0..300).collect();
     rng.shuffle(&mut order);
-    for i in 0..300 {
+    for (i, o) in order.iter().enumerate() {
         let y = usize::from(rng.f64() < 0.4);
         s.push_str(&format!(
             "{:.4},{:.6},{},{},u{:05},{y}\n",
@@ -53,7 +53,7 @@ fn binary_csv() -> String {
             y as f64 + 1e-3 * rng.normal(),
             ["neg", "pos"][y],
             i,
-            order[i] * 7
+            o * 7
         ));
     }
     s
