@@ -419,6 +419,34 @@ mod tests {
     }
 
     #[test]
+    fn folds_follow_groups_and_time() {
+        let y: Vec<f64> = (0..90).map(|i| (i % 2) as f64).collect();
+        let ids: Vec<u32> = (0..90).map(|i| i / 10).collect();
+        let blocks = RowBlocks::Groups {
+            column: "g".into(),
+            ids: ids.clone(),
+        };
+        let p = Probe::new(&y, Task::Binary, 2, &blocks).unwrap();
+        for s in &p.folds {
+            assert!(
+                s.valid
+                    .iter()
+                    .all(|&v| s.train.iter().all(|&t| ids[t] != ids[v]))
+            );
+        }
+        let t: Vec<f64> = (0..90).map(|i| i as f64).collect();
+        let blocks = RowBlocks::Time {
+            column: "t".into(),
+            t,
+            gap: 0,
+        };
+        let p = Probe::new(&y, Task::Binary, 2, &blocks).unwrap();
+        for s in &p.folds {
+            assert!(s.train.iter().max() < s.valid.iter().min());
+        }
+    }
+
+    #[test]
     fn a_noisy_copy_scores_near_one_and_noise_does_not() {
         let n = 600;
         let mut rng = Rng::new(7);
