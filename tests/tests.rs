@@ -10,6 +10,7 @@ mod evaluate;
 mod explain;
 mod inspect;
 mod isolation;
+mod leakage;
 mod pipes;
 mod predlog;
 mod serve;

@@ -281,6 +281,11 @@ pub struct FitArgs {
     /// validation block.
     #[arg(long, value_name = "N")]
     pub gap: Option<usize>,
+    /// Keep COL as a feature even if the data checks would exclude it (a column that alone
+    /// predicts the target almost perfectly in cross-validation, or an identifier).
+    /// Repeatable.
+    #[arg(long = "keep-col", value_name = "COL")]
+    pub keep_col: Vec<String>,
     /// Continue the latest study in the store (or --study ID) instead of starting a new one.
     #[arg(long)]
     pub resume: bool,

@@ -65,6 +65,9 @@ fn flag_error(e: EngineError) -> anyhow::Error {
         EngineError::Data(automl_engine::DataError::SplitColumn { role, column, .. }) => {
             anyhow!("--{role}-col {column}: {e}")
         }
+        EngineError::Data(automl_engine::DataError::KeepColumn { column, .. }) => {
+            anyhow!("--keep-col {column}: {e}")
+        }
         _ => e.into(),
     }
 }
@@ -102,6 +105,7 @@ pub fn run(a: FitArgs) -> Result<()> {
         group_col: a.group_col.clone(),
         time_col: a.time_col.clone(),
         gap: a.gap.unwrap_or(0),
+        keep_cols: a.keep_col.clone(),
         ..ReadOptions::default()
     };
     if a.gap.is_some() && a.time_col.is_none() {

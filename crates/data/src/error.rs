@@ -16,6 +16,14 @@ pub enum DataError {
         /// What is wrong, and what to do.
         reason: String,
     },
+    /// A column to keep (`--keep-col`) is not in the file.
+    #[error("the column '{column}' to keep is not in the file; its columns are: {}", available.join(", "))]
+    KeepColumn {
+        /// The column named.
+        column: String,
+        /// The file's columns.
+        available: Vec<String>,
+    },
     /// The file could not be opened or read.
     #[error("cannot read {path}: {source}; check the path and the file permissions")]
     Io {

@@ -19,6 +19,7 @@
 mod error;
 mod frame;
 mod hash;
+mod leakage;
 mod load;
 mod prep;
 mod reader;

@@ -41,6 +41,9 @@ pub struct ReadOptions {
     pub time_col: Option<String>,
     /// Rows (in time order) left out between a fold's training rows and its validation block.
     pub gap: usize,
+    /// Columns never excluded by the ID and leakage checks (`--keep-col`; a constant column
+    /// is still dropped). Each must be a column of the file.
+    pub keep_cols: Vec<String>,
 }
 
 impl Default for ReadOptions {
@@ -52,6 +55,7 @@ impl Default for ReadOptions {
             group_col: None,
             time_col: None,
             gap: 0,
+            keep_cols: Vec::new(),
         }
     }
 }
@@ -59,7 +63,7 @@ impl Default for ReadOptions {
 /// A training dataset: modelling features, encoded target, report.
 #[derive(Debug, Clone)]
 pub struct Dataset {
-    /// Modelling columns only (constant / ID-like columns dropped, target removed).
+    /// Modelling columns only (constant, ID-like and leaking columns dropped, target removed).
     pub features: Frame,
     /// Class index 0..k-1 (classification) or value (regression), one per kept row.
     pub y: Vec<f64>,
@@ -384,7 +388,8 @@ fn check_classes(
 
 /// Read a training CSV: infer column kinds, pick the target (by name, default the last
 /// column), infer or check the task, drop rows with a missing target, build the report and
-/// drop constant / ID-like columns from the modelling features.
+/// drop constant, ID-like and leaking columns (a column alone predicting the target almost
+/// perfectly in cross-validation) from the modelling features.
 pub fn load_training(path: &Path, opts: &ReadOptions) -> Result<Dataset, DataError> {
     let missing = MissingSet::new(&opts.missing_tokens);
     let mut raw = read_raw(path, &missing, &[])?;
@@ -419,6 +424,12 @@ pub fn load_training(path: &Path, opts: &ReadOptions) -> Result<Dataset, DataErr
     let mut header = raw.header.clone();
     header.remove(t_idx);
     let split_col = split_column(&raw.header, &target_name, opts)?;
+    if let Some(k) = opts.keep_cols.iter().find(|k| !raw.header.contains(k)) {
+        return Err(DataError::KeepColumn {
+            column: k.clone(),
+            available: raw.header.clone(),
+        });
+    }
     let keep: Vec<usize> = (0..raw.n_rows())
         .filter(|&i| target.y[i].is_finite())
         .collect();
@@ -465,6 +476,8 @@ pub fn load_training(path: &Path, opts: &ReadOptions) -> Result<Dataset, DataErr
         n_rows_dropped_missing_target: n_dropped,
         n_infinite: &n_infinite,
         n_infinite_target: target.n_infinite,
+        blocks: &blocks,
+        keep: &opts.keep_cols,
     });
     let mut report = report;
     if let Some((pos, col, n_inf, role)) = split_report {

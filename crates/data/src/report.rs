@@ -1,5 +1,5 @@
 //! The data report: sizes, column kinds, missing shares, class balance, bad-data warnings and
-//! the columns dropped from modelling (constant, ID-like).
+//! the columns dropped from modelling (constant, ID-like, leaking: see `leakage.rs`).
 
 use std::fmt;
 
@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::frame::{Column, ColumnData, ColumnKind, Frame, MISSING_CODE};
 use crate::hash::FxMap;
+use crate::leakage::{self, Probe};
+use crate::split::RowBlocks;
 
 /// Rows needed before "unique per row" means "identifier".
 const ID_MIN_ROWS: usize = 20;
@@ -184,7 +186,7 @@ pub struct DataReport {
     pub warnings: Vec<Warning>,
     /// Columns dropped from modelling, with the reason.
     pub dropped_columns: Vec<(String, String)>,
-    /// Number of rows identical to an earlier row.
+    /// Number of rows identical to an earlier row (modelling features and target).
     pub n_duplicate_rows: usize,
 }
 
@@ -316,6 +318,10 @@ pub(crate) struct ReportInput<'a> {
     pub(crate) n_rows_dropped_missing_target: usize,
     pub(crate) n_infinite: &'a [usize],
     pub(crate) n_infinite_target: usize,
+    /// How rows tie together (the leakage check's folds follow it).
+    pub(crate) blocks: &'a RowBlocks,
+    /// Columns never excluded by the ID and leakage checks (`--keep-col`).
+    pub(crate) keep: &'a [String],
 }
 
 /// Distinct non-missing values of a column, and whether missing values exist.
@@ -359,15 +365,58 @@ fn is_consecutive_integers(v: &[f64]) -> bool {
     s.windows(2).all(|w| w[1] - w[0] == 1.0)
 }
 
-/// Per-row value keys of a column: category code or canonical number bits; missing = one key.
-fn keys(col: &Column) -> Vec<u64> {
-    match &col.data {
-        ColumnData::Numeric(v) => v
-            .iter()
-            .map(|x| if x.is_finite() { canon(*x) } else { u64::MAX })
-            .collect(),
-        ColumnData::Categorical { codes, .. } => codes.iter().map(|&c| c as u64).collect(),
+/// Integer-valued (ignoring missing values).
+fn integer_valued(v: &[f64]) -> bool {
+    v.iter().all(|x| !x.is_finite() || x.fract() == 0.0)
+}
+
+/// The values strictly increase, or strictly decrease, with the row order (no missing value).
+fn strictly_monotonic(v: &[f64]) -> bool {
+    v.len() >= 2
+        && v.iter().all(|x| x.is_finite())
+        && (v.windows(2).all(|w| w[1] > w[0]) || v.windows(2).all(|w| w[1] < w[0]))
+}
+
+/// Why a column is an exact identifier (a different value in every row, no missing value, and
+/// text codes or integers that are consecutive or ordered like the rows), if it is one.
+/// Floats are measurements, never exact identifiers.
+fn exact_id(col: &Column, n: usize, nu: usize) -> Option<&'static str> {
+    if n < ID_MIN_ROWS || nu != n || col.data.n_missing() > 0 {
+        return None;
     }
+    match (&col.kind, &col.data) {
+        (ColumnKind::Categorical, _) => Some("a different text value in every row"),
+        (ColumnKind::Numeric, ColumnData::Numeric(v)) => {
+            if is_consecutive_integers(v) {
+                Some("consecutive integers, one per row")
+            } else if integer_valued(v) && strictly_monotonic(v) {
+                Some("integers ordered like the rows")
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Why a column looks like an identifier without being an exact one: near-unique text or
+/// integer codes (at least 99 % distinct among the present values).
+fn near_id(col: &Column, n: usize, nu: usize) -> Option<String> {
+    let present = n - col.data.n_missing();
+    if n < ID_MIN_ROWS || present < ID_MIN_ROWS {
+        return None;
+    }
+    let codes = match (&col.kind, &col.data) {
+        (ColumnKind::Categorical, _) => true,
+        (ColumnKind::Numeric, ColumnData::Numeric(v)) => integer_valued(v),
+        _ => false,
+    };
+    (codes && nu * 100 >= present * 99).then(|| format!("{nu} distinct values in {present} rows"))
+}
+
+/// A score floored to 4 decimals, so a score below 1 never prints as 1.0000.
+fn fmt_score(s: f64) -> String {
+    format!("{:.4}", (s * 1e4).floor() / 1e4)
 }
 
 /// Per-row key of a column at row `i`: category code or canonical number bits; missing = one key.
@@ -385,17 +434,24 @@ fn key_at(col: &Column, i: usize) -> u64 {
     }
 }
 
-/// Number of rows identical (all features and target) to an earlier row.
-fn count_duplicates(features: &Frame, target: &Column) -> usize {
-    let cols: Vec<&Column> = features
-        .columns
-        .iter()
-        .chain(std::iter::once(target))
-        .collect();
-    let n = features.n_rows;
+/// Rows that repeat earlier rows.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Duplicates {
+    /// Rows identical (features and target) to an earlier row.
+    full: usize,
+    /// Groups of two or more rows with identical features.
+    groups: usize,
+    /// Rows whose features repeat an earlier row's (beyond the first of each group).
+    rows: usize,
+    /// Groups whose rows disagree on the target.
+    conflicting: usize,
+}
+
+/// Duplicate rows over the feature columns `cols` (and the target).
+fn count_duplicates(cols: &[&Column], target: &Column, n: usize) -> Duplicates {
     let mut hashes = vec![0x9E37_79B9_7F4A_7C15u64; n];
     const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-    for c in &cols {
+    for c in cols {
         match &c.data {
             ColumnData::Numeric(v) => {
                 for (h, x) in hashes.iter_mut().zip(v) {
@@ -410,97 +466,39 @@ fn count_duplicates(features: &Frame, target: &Column) -> usize {
             }
         }
     }
-    let mut first: FxMap<u64, usize> = FxMap::default();
+    // Per feature hash: the first row, its group size and whether the targets differ; full
+    // duplicates keyed by the feature hash and the target.
+    let mut first: FxMap<u64, (usize, usize, bool)> = FxMap::default();
+    let mut full: FxMap<(u64, u64), ()> = FxMap::default();
     first.reserve(n);
-    let mut dups = 0;
+    let mut d = Duplicates::default();
     for (i, &h) in hashes.iter().enumerate() {
         match first.entry(h) {
             std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(i);
+                e.insert((i, 1, false));
+                full.insert((h, key_at(target, i)), ());
             }
-            std::collections::hash_map::Entry::Occupied(e) => {
-                let j = *e.get();
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                let (j, size, differ) = e.get_mut();
                 // Equal hashes of different rows are counted only when the rows really match.
-                if cols.iter().all(|c| key_at(c, i) == key_at(c, j)) {
-                    dups += 1;
+                if cols.iter().all(|c| key_at(c, i) == key_at(c, *j)) {
+                    *size += 1;
+                    d.rows += 1;
+                    *differ |= key_at(target, i) != key_at(target, *j);
+                    if full.insert((h, key_at(target, i)), ()).is_some() {
+                        d.full += 1;
+                    }
                 }
             }
         }
     }
-    dups
-}
-
-/// Leakage check: Some(message) if the feature is identical to / perfectly predicts the target.
-fn leakage(col: &Column, target: &Column, y: &[f64], task: Task) -> Option<String> {
-    let n = y.len();
-    let present: Vec<usize> = (0..n).filter(|&i| !col.data.is_missing(i)).collect();
-    if present.len() * 2 < n || present.len() < 10 {
-        return None;
+    for &(_, size, differ) in first.values() {
+        if size > 1 {
+            d.groups += 1;
+            d.conflicting += usize::from(differ);
+        }
     }
-    let identical_msg = || {
-        format!(
-            "column '{}' is identical to the target '{}': it leaks the answer; remove it unless it is truly known at prediction time",
-            col.name, target.name
-        )
-    };
-    if task.is_classification() {
-        let fk = keys(col);
-        let mut map: FxMap<u64, f64> = FxMap::default();
-        for &i in &present {
-            let cls = *map.entry(fk[i]).or_insert(y[i]);
-            if cls != y[i] {
-                return None;
-            }
-        }
-        // A perfect mapping: identical text, or a perfect predictor when values repeat enough
-        // that the mapping is not a coincidence of near-uniqueness.
-        if present
-            .iter()
-            .all(|&i| col.cell_string(i) == target.cell_string(i))
-        {
-            return Some(identical_msg());
-        }
-        let mut classes: Vec<u64> = map.values().map(|c| c.to_bits()).collect();
-        classes.sort_unstable();
-        classes.dedup();
-        (classes.len() >= 2 && map.len() * 5 <= present.len()).then(|| {
-            format!(
-                "column '{}' predicts the target '{}' perfectly (each of its {} values maps to one class): likely leakage; remove it unless it is truly known at prediction time",
-                col.name,
-                target.name,
-                map.len()
-            )
-        })
-    } else {
-        let ColumnData::Numeric(v) = &col.data else {
-            return None;
-        };
-        if col.kind != ColumnKind::Numeric {
-            return None;
-        }
-        let m = present.len() as f64;
-        let (mx, my) = present
-            .iter()
-            .fold((0.0, 0.0), |a, &i| (a.0 + v[i] / m, a.1 + y[i] / m));
-        let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-        for &i in &present {
-            let (dx, dy) = (v[i] - mx, y[i] - my);
-            sxy += dx * dy;
-            sxx += dx * dx;
-            syy += dy * dy;
-        }
-        let r = sxy / (sxx.sqrt() * syy.sqrt());
-        if !(r.is_finite() && r.abs() > 0.99999) {
-            return None;
-        }
-        if present.iter().all(|&i| v[i] == y[i]) {
-            return Some(identical_msg());
-        }
-        Some(format!(
-            "column '{}' is a linear function of the target '{}' (correlation {r:.5}): likely leakage; remove it unless it is truly known at prediction time",
-            col.name, target.name
-        ))
-    }
+    d
 }
 
 /// Build the report and decide which columns to drop.
@@ -509,6 +507,8 @@ pub(crate) fn build_report(inp: ReportInput<'_>) -> DataReport {
     let mut warnings = Vec::new();
     let mut dropped = Vec::new();
     let mut columns = Vec::new();
+    let keep: Vec<&str> = inp.keep.iter().map(String::as_str).collect();
+    let probe = Probe::new(inp.y, inp.task, inp.classes.len(), inp.blocks);
     for (col, &n_inf) in inp.features.columns.iter().zip(inp.n_infinite) {
         let n_missing = col.data.n_missing();
         let nu = n_unique(col);
@@ -535,24 +535,36 @@ pub(crate) fn build_report(inp: ReportInput<'_>) -> DataReport {
             });
             dropped.push((col.name.clone(), "constant".to_string()));
             role = ColumnRole::Dropped;
-        } else if n >= ID_MIN_ROWS && n_missing == 0 && nu == n && {
-            match (&col.kind, &col.data) {
-                (ColumnKind::Categorical, _) => true,
-                (ColumnKind::Numeric, ColumnData::Numeric(v)) => is_consecutive_integers(v),
-                _ => false,
-            }
-        } {
+        } else if let Some(why) = exact_id(col, n, nu) {
+            let kept = keep.contains(&col.name.as_str());
             warnings.push(Warning {
                 kind: WarningKind::IdLike,
                 column: Some(col.name.clone()),
                 message: format!(
-                    "column '{}' has a different value in every row, like an identifier; dropped from modelling",
+                    "column '{}' is an identifier ({why}, {nu} distinct in {n} rows); {}",
+                    col.name,
+                    if kept {
+                        "kept (--keep-col)".to_string()
+                    } else {
+                        format!("dropped from modelling; --keep-col {} to keep it", col.name)
+                    }
+                ),
+            });
+            if !kept {
+                dropped.push((col.name.clone(), "ID-like".to_string()));
+                role = ColumnRole::Dropped;
+            }
+        } else if let Some(why) = near_id(col, n, nu) {
+            warnings.push(Warning {
+                kind: WarningKind::IdLike,
+                column: Some(col.name.clone()),
+                message: format!(
+                    "column '{}' looks like an identifier ({why}); kept: remove it if it is one",
                     col.name
                 ),
             });
-            dropped.push((col.name.clone(), "ID-like".to_string()));
-            role = ColumnRole::Dropped;
-        } else if share > HIGH_MISSING {
+        }
+        if role == ColumnRole::Feature && share > HIGH_MISSING {
             warnings.push(Warning {
                 kind: WarningKind::HighMissing,
                 column: Some(col.name.clone()),
@@ -584,12 +596,46 @@ pub(crate) fn build_report(inp: ReportInput<'_>) -> DataReport {
             });
         }
         if role == ColumnRole::Feature {
-            if let Some(msg) = leakage(col, inp.target_column, inp.y, inp.task) {
-                warnings.push(Warning {
-                    kind: WarningKind::Leakage,
-                    column: Some(col.name.clone()),
-                    message: msg,
-                });
+            if let Some(score) = probe.as_ref().and_then(|p| p.score(col)) {
+                if score >= leakage::WARN_SCORE {
+                    let metric = probe.as_ref().map_or("", |p| p.metric());
+                    let identical =
+                        (0..n).all(|i| col.cell_string(i) == inp.target_column.cell_string(i));
+                    let what = if identical {
+                        format!("is identical to the target '{}' and ", inp.target)
+                    } else {
+                        String::new()
+                    };
+                    let kept = keep.contains(&col.name.as_str());
+                    let action = if score < leakage::EXCLUDE_SCORE {
+                        format!(
+                            "(< {}): kept, but check that it is known at prediction time",
+                            leakage::EXCLUDE_SCORE
+                        )
+                    } else if kept {
+                        format!(
+                            "(>= {}): likely leakage; kept (--keep-col)",
+                            leakage::EXCLUDE_SCORE
+                        )
+                    } else {
+                        dropped.push((col.name.clone(), "leakage".to_string()));
+                        role = ColumnRole::Dropped;
+                        format!(
+                            "(>= {}): likely leakage, dropped from modelling; --keep-col {} to keep it",
+                            leakage::EXCLUDE_SCORE,
+                            col.name
+                        )
+                    };
+                    warnings.push(Warning {
+                        kind: WarningKind::Leakage,
+                        column: Some(col.name.clone()),
+                        message: format!(
+                            "column '{}' {what}alone reaches cross-validated {metric} {} {action}",
+                            col.name,
+                            fmt_score(score)
+                        ),
+                    });
+                }
             }
         }
         columns.push(ColumnReport {
@@ -631,13 +677,23 @@ pub(crate) fn build_report(inp: ReportInput<'_>) -> DataReport {
             ),
         });
     }
-    let n_dup = count_duplicates(inp.features, inp.target_column);
-    if n_dup > 0 {
+    let kept: Vec<&Column> = inp
+        .features
+        .columns
+        .iter()
+        .zip(&columns)
+        .filter(|(_, r)| r.role == ColumnRole::Feature)
+        .map(|(c, _)| c)
+        .collect();
+    let dups = count_duplicates(&kept, inp.target_column, n);
+    let n_dup = dups.full;
+    if dups.groups > 0 {
         warnings.push(Warning {
             kind: WarningKind::DuplicateRows,
             column: None,
             message: format!(
-                "{n_dup} row(s) are exact duplicates of earlier rows; duplicates can make cross-validation optimistic"
+                "{} group(s) of rows share identical features ({} row(s) repeat an earlier one, {n_dup} of them with the same target; {} group(s) disagree on the target): random folds put copies on both sides of a split, so cross-validation is optimistic; deduplicate, or keep copies together with --group-col",
+                dups.groups, dups.rows, dups.conflicting
             ),
         });
     }

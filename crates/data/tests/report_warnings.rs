@@ -80,8 +80,17 @@ fn id_like_columns_warned_and_dropped() {
     let ds = load(&dir, &rows(|i| format!(",{}", 0.5 + i as f64 * 1.37), ",w"));
     assert!(!ds.report.has_warning(WarningKind::IdLike, Some("w")));
     assert!(ds.features.column("w").is_some());
+    // All-distinct integers with gaps, out of row order: warned as near-unique, but kept.
+    let ds = load(
+        &dir,
+        &rows(|i| format!(",{}", ((i * 37) % 60).pow(2)), ",sq"),
+    );
+    assert!(ds.report.has_warning(WarningKind::IdLike, Some("sq")));
+    assert!(ds.features.column("sq").is_some());
+    // The same integers in row order are an identifier (a row number with gaps).
     let ds = load(&dir, &rows(|i| format!(",{}", i * i), ",sq"));
-    assert!(!ds.report.has_warning(WarningKind::IdLike, Some("sq")));
+    assert!(ds.report.has_warning(WarningKind::IdLike, Some("sq")));
+    assert!(ds.features.column("sq").is_none());
 }
 
 #[test]

@@ -188,9 +188,21 @@ pub fn study_data(
         group_col,
         time_col,
         gap,
+        // The study's features stay features (a `--keep-col` column, or one an older version
+        // did not exclude), so the schema check below compares like with like.
+        keep_cols: study.schema.iter().map(|c| c.name.clone()).collect(),
         ..ReadOptions::default()
     };
-    let ds = load_training(&path, &opts)?;
+    let ds = match load_training(&path, &opts) {
+        // A feature of the study is no longer in the file.
+        Err(automl_data::DataError::KeepColumn { .. }) => {
+            return Err(ExplainError::DataChanged {
+                study: study.study_id,
+                path,
+            });
+        }
+        r => r?,
+    };
     if ds.fingerprint != study.fingerprint {
         return Err(ExplainError::DataChanged {
             study: study.study_id,
