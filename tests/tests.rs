@@ -12,6 +12,7 @@ mod inspect;
 mod isolation;
 mod pipes;
 mod predlog;
+mod seeds;
 mod serve;
 mod typed_meta;
 mod util;
