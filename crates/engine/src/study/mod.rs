@@ -758,7 +758,7 @@ impl<'a> Study<'a> {
                     }
                 } else if cfg.seed_variance.select == Select::Stable && step.measured > 0 {
                     selection = Some(
-                        "--select stable: the leader is the most stable of the tied trials"
+                        "--select stable: the leader stays (no tied trial is more stable)"
                             .to_string(),
                     );
                 }

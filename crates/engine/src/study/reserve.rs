@@ -131,7 +131,7 @@ impl Reserve {
     }
 
     /// Leave time for the seed-variance step: at most `share` of the budget, else `rounds` ×
-    /// the best trial's fit time (its evaluations over the lanes, × 1.2).
+    /// the best trial's evaluation time (its evaluations over the lanes, × 1.2).
     pub fn set_seed_variance(&mut self, share: f64, rounds: f64) {
         self.seeds = (share > 0.0 && rounds > 0.0).then_some((share, rounds));
     }
@@ -140,7 +140,7 @@ impl Reserve {
     fn seeds_secs(&self, best: Option<&TrialRecord>) -> f64 {
         match (self.seeds, best) {
             (Some((share, rounds)), Some(b)) => {
-                (b.fit_time_s * rounds * 1.2).min(share * self.budget_s)
+                (super::seeds::eval_secs(b) * rounds * 1.2).min(share * self.budget_s)
             }
             _ => 0.0,
         }

@@ -92,6 +92,14 @@ fn set_seed_variance(t: &mut TrialRecord, sv: &SeedVariance) {
     }
 }
 
+/// Seconds one evaluation of `t` is expected to take: its recorded wall time (fits, predictions
+/// and the artifact, under the search's load), at least its fit time. Read under a time
+/// budget only.
+pub(crate) fn eval_secs(t: &TrialRecord) -> f64 {
+    let wall = t.ended_at_ms.saturating_sub(t.started_at_ms) as f64 / 1000.0;
+    wall.max(t.fit_time_s).max(0.0)
+}
+
 /// Sample standard deviation, computed around the first value so that equal values give
 /// exactly 0.
 pub(crate) fn sample_std(xs: &[f64]) -> f64 {
@@ -122,15 +130,23 @@ pub(crate) fn churn(a: &Predictions, b: &Predictions, task: Task, tol: f64) -> f
     changed as f64 / n as f64
 }
 
-/// Mark the ties of `measured` (best first: the first is the leader): sets `tied` and `noise`.
-pub(crate) fn mark_ties(measured: &mut [(TrialRecord, SeedVariance)], n_folds: usize) {
-    let Some((leader, lsv)) = measured.first() else {
-        return;
-    };
-    let (lmean, lstd, lseed) = (leader.mean, leader.std, lsv.seed_std);
+/// Mark the ties of `measured` (best first) with `leader`, the best searched trial: sets
+/// `tied` and `noise`. When the leader itself was not measured (no time), its seed_std is
+/// taken to be the other trial's.
+pub(crate) fn mark_ties(
+    leader: &TrialRecord,
+    measured: &mut [(TrialRecord, SeedVariance)],
+    n_folds: usize,
+) {
+    let lseed = measured
+        .iter()
+        .find(|(t, _)| t.trial_id == leader.trial_id)
+        .map(|(_, sv)| sv.seed_std);
+    let (lmean, lstd) = (leader.mean, leader.std);
     let se = lstd / (n_folds.max(1) as f64).sqrt();
     for (t, sv) in measured.iter_mut() {
-        let noise = (lseed * lseed + sv.seed_std * sv.seed_std).sqrt().max(se);
+        let l = lseed.unwrap_or(sv.seed_std);
+        let noise = (l * l + sv.seed_std * sv.seed_std).sqrt().max(se);
         sv.noise = noise;
         sv.tied = (t.mean - lmean).abs() <= noise;
     }
@@ -269,9 +285,9 @@ impl Study<'_> {
                 });
             }
             if let Some(end) = step_end {
-                // Predicted: the trial's own fit time per evaluation, the work over the lanes.
+                // Predicted: the trial's own evaluation time, the work over the lanes.
                 let rounds = work.len().div_ceil(lanes) as f64;
-                let need = Duration::from_secs_f64(t.fit_time_s.max(0.0) * rounds * 1.2);
+                let need = Duration::from_secs_f64(eval_secs(t) * rounds * 1.2);
                 if Instant::now() + need > end {
                     skipped.push(t.trial_id);
                     continue;
@@ -330,7 +346,7 @@ impl Study<'_> {
             }
             measured.push((t.clone(), sv));
         }
-        mark_ties(&mut measured, self.n_folds);
+        mark_ties(&top[0], &mut measured, self.n_folds);
         // Store: the record as it is in the store now (retention may have dropped its models),
         // rewritten with its models.
         for (t, sv) in &measured {
@@ -367,26 +383,31 @@ impl Study<'_> {
         self.record
             .extra
             .insert(SEED_VARIANCE_KEY.to_string(), text);
+        let leader = &top[0];
+        let leader_sv = measured
+            .iter()
+            .find(|(t, _)| t.trial_id == leader.trial_id)
+            .map(|(_, sv)| format!("{:.4}", sv.seed_std + sv.churn))
+            .unwrap_or_else(|| "not measured".to_string());
         let stable = match cfg.select {
             Select::Best => None,
             Select::Stable => pick_stable(&measured, metric)
-                .filter(|&i| i > 0)
+                .filter(|&i| measured[i].0.trial_id != leader.trial_id)
                 .map(|i| {
                     let (t, sv) = &measured[i];
-                    let (l, lsv) = &measured[0];
                     let mut rec = t.clone();
                     set_seed_variance(&mut rec, sv);
                     let why = format!(
                         "--select stable: trial {} ({}, {:.4}) is tied with the leader trial {} \
-                         ({:.4}; noise {:.4}) and more stable: seed_std + churn {:.4} against {:.4}",
+                         ({:.4}; noise {:.4}) and more stable: seed_std + churn {:.4} against {}",
                         t.trial_id,
                         t.candidate.family,
                         t.mean,
-                        l.trial_id,
-                        l.mean,
+                        leader.trial_id,
+                        leader.mean,
                         sv.noise,
                         sv.seed_std + sv.churn,
-                        lsv.seed_std + lsv.churn
+                        leader_sv
                     );
                     (rec, why)
                 }),
@@ -455,21 +476,21 @@ mod tests {
             (trial(3, 0.85, 0.02), sv(0.0, 0.0)),
             (trial(4, 0.88, 0.02), sv(0.03, 0.01)),
         ];
-        mark_ties(&mut m, 4);
+        mark_ties(&m[0].0.clone(), &mut m, 4);
         let tied: Vec<bool> = m.iter().map(|x| x.1.tied).collect();
         assert_eq!(tied, vec![true, true, false, true]);
         assert_eq!(pick_stable(&m, Metric::RocAuc), Some(1), "trial 2: 0 + 0");
         // Trial 3 is the most stable but not tied: never picked. Make trial 2 unstable:
         // the leader (0.06) beats trial 4 (0.04)? No: trial 4 has 0.04 < 0.06 and wins.
         m[1].1 = sv(0.0, 0.5);
-        mark_ties(&mut m, 4);
+        mark_ties(&m[0].0.clone(), &mut m, 4);
         assert_eq!(pick_stable(&m, Metric::RocAuc), Some(3));
         // Equal stability: the better score wins (the leader).
         let mut m = vec![
             (trial(1, 0.90, 0.0), sv(0.01, 0.0)),
             (trial(2, 0.899, 0.0), sv(0.01, 0.0)),
         ];
-        mark_ties(&mut m, 5);
+        mark_ties(&m[0].0.clone(), &mut m, 5);
         assert!(m[1].1.tied);
         assert_eq!(pick_stable(&m, Metric::RocAuc), Some(0));
         // Lower is better (rmse): a tie is by absolute distance.
@@ -477,9 +498,19 @@ mod tests {
             (trial(1, 1.0, 0.1), sv(0.0, 0.0)),
             (trial(2, 1.5, 0.1), sv(0.0, 0.0)),
         ];
-        mark_ties(&mut m, 4);
+        mark_ties(&m[0].0.clone(), &mut m, 4);
         assert!(m[0].1.tied && !m[1].1.tied);
         assert_eq!(pick_stable(&m, Metric::Rmse), Some(0));
+        // The leader was not measured (no time): ties are judged against its score, with the
+        // other trial's seed_std standing in for the leader's.
+        let leader = trial(0, 0.95, 0.0);
+        let mut m = vec![
+            (trial(1, 0.94, 0.0), sv(0.008, 0.0)),
+            (trial(2, 0.90, 0.0), sv(0.001, 0.0)),
+        ];
+        mark_ties(&leader, &mut m, 5);
+        assert!(m[0].1.tied, "0.01 <= √2 × 0.008");
+        assert!(!m[1].1.tied);
     }
 
     #[test]
