@@ -27,11 +27,16 @@ min_samples_leaf = { type = "fixed", value = 2 }
 criterion = { type = "fixed", value = "gini", tasks = ["binary", "multiclass"] }
 "#;
 
-fn run(sv: SeedVarianceConfig, ensemble: bool) -> (Vec<TrialRecord>, automl_engine::StudySummary) {
+fn run(
+    sv: SeedVarianceConfig,
+    ensemble: bool,
+    jobs: usize,
+) -> (Vec<TrialRecord>, automl_engine::StudySummary) {
     let store = MemoryStore::new();
     let cfg = StudyConfig {
         seed_variance: sv,
         ensemble,
+        jobs,
         ..config(4, 2, None)
     };
     let space = SearchSpace::from_toml_str(SPACE, "test").unwrap();
@@ -49,7 +54,7 @@ fn run(sv: SeedVarianceConfig, ensemble: bool) -> (Vec<TrialRecord>, automl_engi
 
 #[test]
 fn zero_for_a_deterministic_model_positive_for_a_forest_and_reproducible() {
-    let (trials, summary) = run(SeedVarianceConfig::default(), true);
+    let (trials, summary) = run(SeedVarianceConfig::default(), true, 2);
     assert!(summary.seed_variance_s.is_some());
     let measured: Vec<_> = trials
         .iter()
@@ -75,7 +80,8 @@ fn zero_for_a_deterministic_model_positive_for_a_forest_and_reproducible() {
     assert!(forest.1.churn > 0.0, "{:?}", forest.1);
     assert!(measured.iter().any(|(_, s)| s.tied), "the leader is tied");
 
-    let (again, _) = run(SeedVarianceConfig::default(), true);
+    // Another run with one lane: the same measurement.
+    let (again, _) = run(SeedVarianceConfig::default(), true, 1);
     let a: Vec<_> = trials.iter().map(seed_variance_of).collect();
     let b: Vec<_> = again.iter().map(seed_variance_of).collect();
     assert_eq!(a, b, "the same seed measures the same");
@@ -89,6 +95,7 @@ fn off_with_top_zero() {
             ..SeedVarianceConfig::default()
         },
         true,
+        2,
     );
     assert!(summary.seed_variance_s.is_none());
     assert!(trials.iter().all(|t| seed_variance_of(t).is_none()));
@@ -102,6 +109,7 @@ fn select_stable_follows_its_rule() {
             ..SeedVarianceConfig::default()
         },
         false,
+        2,
     );
     let metric = Metric::RocAuc;
     let mut tied: Vec<_> = trials
