@@ -13,6 +13,7 @@ mod isolation;
 mod leakage;
 mod pipes;
 mod predlog;
+mod seeds;
 mod serve;
 mod typed_meta;
 mod util;

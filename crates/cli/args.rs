@@ -175,6 +175,15 @@ fn parse_keep_models(s: &str) -> Result<KeepModels, String> {
         .map_err(|_| format!("`{s}` is neither a number of trials nor `all`"))
 }
 
+/// `automl fit --select`.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SelectArg {
+    /// The best score.
+    Best,
+    /// The most stable trial tied with the best (needs --seed-variance above 0).
+    Stable,
+}
+
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MultiFidelityArg {
     Auto,
@@ -266,6 +275,19 @@ pub struct FitArgs {
     /// and the domain classifier does not run).
     #[arg(long)]
     pub no_profile_sample: bool,
+    /// After the search, refit the best N trials with 3 other model seeds on the same folds
+    /// (seed_std: std of the mean score over the 4 seeds; churn: share of out-of-fold
+    /// predictions that change with the seed, for regression by more than 1 % of the target's
+    /// std) and with their own seed on 2 reshuffled fold sets (split_std; not with
+    /// --time-col). At most 10 % of --time-budget; trials that do not fit are skipped. 0: off.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub seed_variance: usize,
+    /// Which trial becomes the final model when no ensemble is used. best: the best score.
+    /// stable: among the trials tied with the leader (|score - leader| <= noise, noise =
+    /// max(sqrt(seed_std_leader^2 + seed_std^2), the leader's std/sqrt(folds))), the lowest
+    /// seed_std + churn (then the better score, then the lower trial id).
+    #[arg(long, value_enum, default_value_t = SelectArg::Best)]
+    pub select: SelectArg,
     /// Number of cross-validation folds.
     #[arg(long, value_name = "K", default_value_t = 5)]
     pub folds: usize,

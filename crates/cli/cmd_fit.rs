@@ -111,6 +111,9 @@ pub fn run(a: FitArgs) -> Result<()> {
     if a.gap.is_some() && a.time_col.is_none() {
         bail!("--gap needs --time-col (it is the number of rows left out before each time block)");
     }
+    if a.select == crate::args::SelectArg::Stable && a.seed_variance == 0 {
+        bail!("--select stable needs the seed variance: drop --seed-variance 0");
+    }
     if let (Some(_), Some(_)) = (&a.group_col, &a.time_col) {
         bail!(
             "--group-col and --time-col cannot be combined: choose grouped folds or forward-chaining folds"
@@ -129,6 +132,11 @@ pub fn run(a: FitArgs) -> Result<()> {
         .keep_models(a.keep_models)
         .ensemble(!a.no_ensemble)
         .profile_sample(!a.no_profile_sample)
+        .seed_variance(a.seed_variance)
+        .select(match a.select {
+            crate::args::SelectArg::Best => automl_engine::Select::Best,
+            crate::args::SelectArg::Stable => automl_engine::Select::Stable,
+        })
         .cancel_flag(cancel.clone())
         .abort_flag(abort.clone());
     if let Some(t) = a.time_budget {
@@ -335,6 +343,21 @@ pub fn run(a: FitArgs) -> Result<()> {
         fmt_secs(s.wall_s)
     );
     println!("model: {}", s.final_model);
+    if let (Some(secs), Some(text)) = (s.seed_variance_s, s.study.extra.get("seed_variance")) {
+        println!(
+            "seed variance: {text} in {}{}",
+            fmt_secs(secs),
+            s.study
+                .budget
+                .time_s
+                .filter(|t| *t > 0.0)
+                .map(|t| format!(" ({:.1} % of the budget)", 100.0 * secs / t))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(why) = &s.selection {
+        println!("selected: {why}");
+    }
     let kept = match keep {
         KeepModels::All => "fold models kept for every trial".to_string(),
         KeepModels::Best(1) => "fold models kept for the best trial".to_string(),

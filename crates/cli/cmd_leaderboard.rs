@@ -2,7 +2,9 @@
 //!
 //! JSON/CSV field names are stable (documented in the user guide): rank, trial_id, family,
 //! state, metric, mean, std, <each metric>, fit_time_s, predict_time_per_row_s,
-//! model_size_bytes, strategy, operator, parents, fidelity, params, error.
+//! model_size_bytes, strategy, operator, parents, fidelity, params, error, and the seed
+//! variance of the trials `fit` measured it for (null for the others): seed_std, churn,
+//! split_std, tied (JSON also seed_scores, the mean score per model seed).
 
 use crate::args::{Format, LeaderboardArgs, SortKey};
 use crate::output::{fmt_bytes, fmt_parents, fmt_row_time, fmt_score, key_params, markdown, table};
@@ -10,7 +12,7 @@ use crate::store_arg::{open_existing, pick_study};
 use anyhow::{Context, Result};
 use automl_core::Metric;
 use automl_core::params::ParamsExt;
-use automl_engine::{LeaderboardRow, leaderboard_owned};
+use automl_engine::{LeaderboardRow, SeedVariance, leaderboard_owned, seed_variance_of};
 use serde_json::{Value, json};
 
 fn row_json(r: &LeaderboardRow, metric: &str) -> Value {
@@ -47,7 +49,27 @@ fn row_json(r: &LeaderboardRow, metric: &str) -> Value {
         .map(|(k, v)| (k.clone(), num(*v)))
         .collect();
     o["metrics"] = Value::Object(metrics);
+    let sv = seed_variance_of(t);
+    let sv = sv.as_ref();
+    o["seed_std"] = sv.map_or(Value::Null, |s| num(s.seed_std));
+    o["churn"] = sv.map_or(Value::Null, |s| num(s.churn));
+    o["split_std"] = sv.and_then(|s| s.split_std).map_or(Value::Null, num);
+    o["tied"] = sv.map_or(Value::Null, |s| json!(s.tied));
+    o["seed_scores"] = sv.map_or(Value::Null, |s| json!(s.seed_scores));
     o
+}
+
+/// seed_std, churn, split_std and tied as text cells ("" when not measured).
+fn seed_cells(sv: Option<&SeedVariance>, fmt: impl Fn(f64) -> String) -> [String; 4] {
+    match sv {
+        None => Default::default(),
+        Some(s) => [
+            fmt(s.seed_std),
+            fmt(s.churn),
+            s.split_std.map(&fmt).unwrap_or_default(),
+            if s.tied { "yes" } else { "no" }.to_string(),
+        ],
+    }
 }
 
 pub fn run(a: LeaderboardArgs) -> Result<()> {
@@ -107,6 +129,10 @@ pub fn run(a: LeaderboardArgs) -> Result<()> {
                 "fidelity",
                 "params",
                 "error",
+                "seed_std",
+                "churn",
+                "split_std",
+                "tied",
             ]);
             let mut w = csv_writer();
             w.write_record(&header)?;
@@ -135,6 +161,7 @@ pub fn run(a: LeaderboardArgs) -> Result<()> {
                     t.candidate.params.render(),
                     t.error.clone().unwrap_or_default(),
                 ]);
+                rec.extend(seed_cells(seed_variance_of(t).as_ref(), finite));
                 w.write_record(&rec)?;
             }
             w.flush()?;
@@ -155,8 +182,17 @@ pub fn run(a: LeaderboardArgs) -> Result<()> {
                 "parent".into(),
                 "fidelity".into(),
                 "state".into(),
-                "params".into(),
             ]);
+            let any_seeds = rows.iter().any(|r| seed_variance_of(&r.trial).is_some());
+            if any_seeds {
+                header.extend([
+                    "seed_std".into(),
+                    "churn".into(),
+                    "split_std".into(),
+                    "tied".into(),
+                ]);
+            }
+            header.push("params".into());
             let mut out = vec![header];
             for r in &rows {
                 let t = &r.trial;
@@ -194,11 +230,15 @@ pub fn run(a: LeaderboardArgs) -> Result<()> {
                     fmt_parents(t, "-"),
                     format!("{:.2}", t.candidate.fidelity),
                     t.state.as_str().to_string(),
-                    match &t.error {
-                        Some(e) if !t.is_scored() => format!("error: {}", truncate(e, 60)),
-                        _ => key_params(t, 4),
-                    },
                 ]);
+                if any_seeds {
+                    let cells = seed_cells(seed_variance_of(t).as_ref(), fmt_score);
+                    rec.extend(cells.map(|c| if c.is_empty() { "-".into() } else { c }));
+                }
+                rec.push(match &t.error {
+                    Some(e) if !t.is_scored() => format!("error: {}", truncate(e, 60)),
+                    _ => key_params(t, 4),
+                });
                 out.push(rec);
             }
             if a.format == Format::Markdown {

@@ -139,7 +139,36 @@ pub fn run(a: ShowArgs) -> Result<()> {
     // Facts the models reported (e.g. `n_rounds`); on an ensemble trial of an older store, the
     // two rival scores its typed decision now carries (`single_selection_cv`, `best_single_cv`).
     for (k, v) in &t.extra {
-        println!("  {k:<11} {v}");
+        if k != automl_core::SEED_VARIANCE_KEY {
+            println!("  {k:<11} {v}");
+        }
+    }
+    if let Some(sv) = automl_engine::seed_variance_of(&t) {
+        let join = |xs: &[f64]| {
+            xs.iter()
+                .map(|s| fmt_score(*s))
+                .collect::<Vec<_>>()
+                .join("  ")
+        };
+        println!(
+            "  seeds       seed_std {}, churn {:.1} %{}, {} with the leader (noise {})",
+            fmt_score(sv.seed_std),
+            sv.churn * 100.0,
+            sv.split_std
+                .map(|x| format!(", split_std {}", fmt_score(x)))
+                .unwrap_or_default(),
+            if sv.tied { "tied" } else { "not tied" },
+            fmt_score(sv.noise)
+        );
+        for (seed, folds) in sv.seeds.iter().zip(&sv.seed_fold_scores) {
+            println!("    seed {seed:<20} {}", join(folds));
+        }
+        if !sv.split_scores.is_empty() {
+            println!("    reshuffled folds     {}", join(&sv.split_scores));
+        }
+        if let Some(n) = &sv.note {
+            println!("    {n}");
+        }
     }
     println!("  started     {}", fmt_time(t.started_at_ms));
     println!("  ended       {}", fmt_time(t.ended_at_ms));

@@ -18,4 +18,7 @@ pub use params::{ParamValue, Params};
 pub use predictions::{Predictions, PrepKind};
 pub use rng::Rng;
 pub use task::Task;
-pub use trial::{Budget, Candidate, SCHEMA_VERSION, StudyRecord, TrialRecord, TrialState};
+pub use trial::{
+    Budget, Candidate, SCHEMA_VERSION, SEED_VARIANCE_KEY, SeedVariance, StudyRecord, TrialRecord,
+    TrialState,
+};

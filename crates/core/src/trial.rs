@@ -166,6 +166,44 @@ impl TrialRecord {
     }
 }
 
+/// Key of [`TrialRecord::extra`] holding the trial's [`SeedVariance`] as JSON (kept there so
+/// the binary record format is unchanged; the engine's `seed_variance_of` reads it).
+pub const SEED_VARIANCE_KEY: &str = "seed_variance";
+
+/// How much a trial's score and predictions move with the model's seed and with the folds
+/// (underspecification), measured after the search for the best few trials.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct SeedVariance {
+    /// Model seeds evaluated on the study's folds, the trial's own seed first.
+    pub seeds: Vec<u64>,
+    /// Mean CV score per seed (same order as `seeds`; the first is the trial's own mean).
+    pub seed_scores: Vec<f64>,
+    /// Fold scores per seed (same order as `seeds`).
+    #[serde(default)]
+    pub seed_fold_scores: Vec<Vec<f64>>,
+    /// Sample standard deviation of `seed_scores` (0 when every seed scores the same).
+    pub seed_std: f64,
+    /// Mean share of out-of-fold predictions (class, or a regression value moving by more
+    /// than 1 % of the target's standard deviation) that differ from the trial's own seed.
+    pub churn: f64,
+    /// Mean CV score on reshuffled folds with the trial's own seed (the study's folds first);
+    /// empty when the folds cannot be reshuffled (time order) or were not measured.
+    #[serde(default)]
+    pub split_scores: Vec<f64>,
+    /// Sample standard deviation of `split_scores` (None when not measured).
+    #[serde(default)]
+    pub split_std: Option<f64>,
+    /// Within the noise of the leader of the measured trials (see the engine's `seeds`).
+    #[serde(default)]
+    pub tied: bool,
+    /// The noise the tie was judged with (score units).
+    #[serde(default)]
+    pub noise: f64,
+    /// What was not done, if anything (e.g. `2 of 3 seeds: no time left`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
 /// Time and trial limits of a study.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct Budget {

@@ -50,14 +50,15 @@ pub use leaderboard::{LeaderboardRow, leaderboard, leaderboard_owned};
 pub use predict::{LoadedModel, ModelChoice, load_model, predict_csv};
 pub use study::{
     ASK_WINDOW, DEFAULT_MAX_ATTEMPTS, DEFAULT_PARALLELISM, Executor, FINAL_MODEL_BLOB, Job,
-    MakeExecutor, Phase, Progress, REFERENCE_PROFILE_BLOB, RemoteConfig, RemoteExecutor, Study,
-    StudyConfig, StudySummary, ThreadExecutor,
+    MakeExecutor, Phase, Progress, REFERENCE_PROFILE_BLOB, RemoteConfig, RemoteExecutor,
+    SeedVarianceConfig, Select, Study, StudyConfig, StudySummary, ThreadExecutor, seed_variance_of,
 };
 pub use worker::{WorkerConfig, WorkerEvent, WorkerSummary, default_worker_name, run_worker};
 
 pub use automl_core::params::ParamsExt;
 pub use automl_core::{
-    Budget, Candidate, Metric, ParamValue, Params, StudyRecord, Task, TrialRecord, TrialState,
+    Budget, Candidate, Metric, ParamValue, Params, SeedVariance, StudyRecord, Task, TrialRecord,
+    TrialState,
 };
 pub use automl_data::{DataError, Dataset, ReadOptions, RowBlocks, SplitError, load_training};
 pub use automl_search::{AskContext, FamilyInfo, Strategy};

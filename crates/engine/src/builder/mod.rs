@@ -158,6 +158,7 @@ pub struct StudyBuilder {
     keep_models: KeepModels,
     ensemble: bool,
     profile_sample: bool,
+    seed_variance: crate::study::SeedVarianceConfig,
     memory_limit: Option<u64>,
     trial_time_limit: Option<f64>,
     name: Option<String>,
@@ -206,6 +207,7 @@ impl StudyBuilder {
             keep_models: KeepModels::default(),
             ensemble: true,
             profile_sample: true,
+            seed_variance: crate::study::SeedVarianceConfig::default(),
             memory_limit: None,
             trial_time_limit: None,
             name: None,
@@ -341,6 +343,26 @@ impl StudyBuilder {
     /// on; see [`StudyConfig::profile_sample`]).
     pub fn profile_sample(mut self, on: bool) -> Self {
         self.profile_sample = on;
+        self
+    }
+
+    /// Measure the seed variance of the best `top` trials after the search (default 5; 0 turns
+    /// it off; see [`crate::study::seeds`]).
+    pub fn seed_variance(mut self, top: usize) -> Self {
+        self.seed_variance.top = top;
+        self
+    }
+
+    /// Other model seeds per measured trial (default 3).
+    pub fn seed_variance_seeds(mut self, seeds: usize) -> Self {
+        self.seed_variance.seeds = seeds;
+        self
+    }
+
+    /// How the final model's trial is chosen: the best score, or the most stable trial tied
+    /// with it ([`crate::Select`]; default best).
+    pub fn select(mut self, select: crate::study::Select) -> Self {
+        self.seed_variance.select = select;
         self
     }
 
@@ -555,6 +577,7 @@ impl StudyBuilder {
             memory_limit: self.memory_limit,
             trial_time_limit: self.trial_time_limit,
             profile_sample: self.profile_sample,
+            seed_variance: self.seed_variance,
         };
         let space = match self.space {
             Some(s) => s,

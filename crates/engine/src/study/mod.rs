@@ -15,10 +15,12 @@ pub mod remote;
 mod reserve;
 pub mod scheduler;
 mod search;
+pub mod seeds;
 
 pub use executor::{Executor, Job, MakeExecutor, ThreadExecutor, thread_executor};
 pub use remote::{DEFAULT_MAX_ATTEMPTS, RemoteConfig, RemoteExecutor};
 pub use scheduler::{ASK_WINDOW, CANCEL_GRACE, DEFAULT_PARALLELISM, TRIAL_GRACE};
+pub use seeds::{SeedVarianceConfig, Select, seed_variance_of};
 
 use crate::builder::{resolve_metric, validate_budget};
 use crate::error::{EngineError, Setting};
@@ -98,6 +100,9 @@ pub struct StudyConfig {
     /// profile (for the drift tests and the domain classifier; default on). Off: the drift
     /// check uses the quantile sketches and level counts only.
     pub profile_sample: bool,
+    /// The seed-variance step after the search (the best `top` trials with other model seeds
+    /// and reshuffled folds; `top` 0 turns it off) and how the final model's trial is chosen.
+    pub seed_variance: SeedVarianceConfig,
 }
 
 impl Default for StudyConfig {
@@ -124,6 +129,7 @@ impl Default for StudyConfig {
             memory_limit: None,
             trial_time_limit: None,
             profile_sample: true,
+            seed_variance: SeedVarianceConfig::default(),
         }
     }
 }
@@ -210,6 +216,10 @@ pub struct StudySummary {
     pub final_model: String,
     /// Whether the search was stopped by the user.
     pub cancelled: bool,
+    /// Why the final model's trial is not the best one (`Select::Stable`), if so.
+    pub selection: Option<String>,
+    /// Wall seconds the seed-variance step took (None when it did not run).
+    pub seed_variance_s: Option<f64>,
 }
 
 /// A study over one dataset.
@@ -722,26 +732,68 @@ impl<'a> Study<'a> {
             _ => None,
         };
 
-        // 3. The final model.
+        // 3. Seed variance of the best trials (after the ensemble, whose time the search
+        // reserved, and before the final model, which `Select::Stable` may change), ending in
+        // time for the final model.
+        let mut chosen = found.best.clone();
+        let mut selection = None;
+        let mut seed_variance_s = None;
+        if found.best.is_some() && !aborted && cfg.seed_variance.top > 0 {
+            let t0 = Instant::now();
+            let step_end = budget_end.map(|e| {
+                e.checked_sub(found.reserve.final_duration(found.best.as_ref()))
+                    .unwrap_or(e)
+            });
+            let step = self.measure_seed_variance(&data, &found.oof, step_end)?;
+            seed_variance_s = Some(t0.elapsed().as_secs_f64());
+            if let Some(step) = step {
+                if let Some((t, why)) = step.stable {
+                    if ensemble.is_none() {
+                        chosen = Some(t);
+                        selection = Some(why);
+                    } else {
+                        selection = Some(format!(
+                            "{why}; the ensemble is used, so it stays the final model"
+                        ));
+                    }
+                } else if cfg.seed_variance.select == Select::Stable && step.measured > 0 {
+                    selection = Some(
+                        "--select stable: the leader stays (no tied trial is more stable)"
+                            .to_string(),
+                    );
+                }
+            }
+            if let Some(b) = &chosen {
+                chosen = self
+                    .history
+                    .iter()
+                    .find(|h| h.trial_id == b.trial_id)
+                    .cloned()
+                    .or(chosen);
+            }
+        }
+
+        // 4. The final model.
         let final_model = self.make_final_model(
-            &found.best,
+            &chosen,
             ensemble.as_ref(),
             info,
             budget_end,
             &found.reserve,
             progress,
         )?;
-        if found.best.is_some() {
-            self.save_reference_profile(&found.oof, found.best.as_ref(), ensemble.as_ref())?;
+        if chosen.is_some() {
+            self.save_reference_profile(&found.oof, chosen.as_ref(), ensemble.as_ref())?;
         }
         let best = match &ensemble {
             Some(e) => Some(e.record.clone()),
-            None => found.best.clone(),
+            None => chosen.clone(),
         };
 
-        // 4. Retention, and the study record closed.
+        // 5. Retention, and the study record closed.
         if let Some(keep) = cfg.keep_models {
             let mut protect: Vec<u64> = found.best.iter().map(|b| b.trial_id).collect();
+            protect.extend(chosen.iter().map(|b| b.trial_id));
             if let Some(e) = &ensemble {
                 protect.push(e.record.trial_id);
                 protect.extend(e.members.iter().map(|m| m.0));
@@ -772,6 +824,8 @@ impl<'a> Study<'a> {
             wall_s: cfg.started.elapsed().as_secs_f64(),
             final_model,
             cancelled: outcome.cancelled,
+            selection,
+            seed_variance_s,
         })
     }
 

@@ -104,6 +104,9 @@ pub(crate) struct Reserve {
     ensemble: bool,
     /// The time budget, seconds.
     budget_s: f64,
+    /// The seed-variance step: (its share of the budget at most, evaluations per lane it
+    /// makes in units of the best trial's fit time); None when it is off.
+    seeds: Option<(f64, f64)>,
 }
 
 impl Reserve {
@@ -123,7 +126,30 @@ impl Reserve {
             },
             ensemble,
             budget_s,
+            seeds: None,
         }
+    }
+
+    /// Leave time for the seed-variance step: at most `share` of the budget, else `rounds` ×
+    /// the best trial's evaluation time (its evaluations over the lanes, × 1.2).
+    pub fn set_seed_variance(&mut self, share: f64, rounds: f64) {
+        self.seeds = (share > 0.0 && rounds > 0.0).then_some((share, rounds));
+    }
+
+    /// Seconds reserved for the seed-variance step.
+    fn seeds_secs(&self, best: Option<&TrialRecord>) -> f64 {
+        match (self.seeds, best) {
+            (Some((share, rounds)), Some(b)) => {
+                (super::seeds::eval_secs(b) * rounds * 1.2).min(share * self.budget_s)
+            }
+            _ => 0.0,
+        }
+    }
+
+    /// The time the final model needs after the seed-variance step (what [`Reserve::duration`]
+    /// leaves for it, without ensemble selection and the step itself).
+    pub fn final_duration(&self, best: Option<&TrialRecord>) -> Duration {
+        self.duration_of(best, &[], false)
     }
 
     /// A trial's artifact of `bytes` bytes was stored in `secs` seconds.
@@ -164,12 +190,22 @@ impl Reserve {
     /// The time the search leaves for the end of the study, given the best trial so far and
     /// the ensemble candidates (`oof`, best first): the refit (2.5 × the best trial's fold
     /// time with an ensemble, 1.5 × without), 2 % of the budget + 0.3 s, ensemble scoring, and
-    /// the artifact work for the likely members (the best three candidates); at most half the
-    /// budget, but never less than writing the best trial's fold models + 0.3 s.
+    /// the artifact work for the likely members (the best three candidates), and the
+    /// seed-variance step ([`Reserve::set_seed_variance`]); at most half the budget, but never
+    /// less than writing the best trial's fold models + 0.3 s.
     pub fn duration(
         &self,
         best: Option<&TrialRecord>,
         oof: &[(u64, f64, Predictions)],
+    ) -> Duration {
+        self.duration_of(best, oof, true)
+    }
+
+    fn duration_of(
+        &self,
+        best: Option<&TrialRecord>,
+        oof: &[(u64, f64, Predictions)],
+        seeds: bool,
     ) -> Duration {
         let refit_factor = if self.ensemble { 2.5 } else { 1.5 };
         let per_fold = best.map_or(0.0, |b| b.fit_time_s / self.n_folds as f64);
@@ -205,9 +241,14 @@ impl Reserve {
         );
         let total = self.budget_s;
         Duration::from_secs_f64(
-            (per_fold * refit_factor + 0.02 * total + 0.3 + sel + io)
-                .min(total * 0.5)
-                .max(must + 0.3),
+            (per_fold * refit_factor
+                + 0.02 * total
+                + 0.3
+                + sel
+                + io
+                + if seeds { self.seeds_secs(best) } else { 0.0 })
+            .min(total * 0.5)
+            .max(must + 0.3),
         )
     }
 

@@ -101,11 +101,16 @@ impl<'s, 'a, 'p> SearchDriver<'s, 'a, 'p> {
                 k.max(1)
             }
         });
-        let reserve = Reserve::new(
+        let mut reserve = Reserve::new(
             data,
             study.config.ensemble,
             study.config.budget.time_s.unwrap_or(0.0),
             study.config.cv.holdout_fraction,
+        );
+        let sv = study.config.seed_variance;
+        reserve.set_seed_variance(
+            sv.budget_share,
+            (sv.top * sv.evals_per_trial()).div_ceil(study.config.jobs.max(1)) as f64,
         );
         let failed_before = study
             .history
