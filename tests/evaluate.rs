@@ -92,6 +92,26 @@ fn held_out_rows_are_within_noise_and_flipped_labels_are_worse_with_exit_3() {
     for k in ["live", "cv", "cv_std", "z", "verdict", "rows"] {
         assert_eq!(from_file[k], v[k], "{k}");
     }
+    // The report states the same CV estimate and interval that evaluate compares with.
+    run_in(dir, &["report", "--store", "s", "-o", "r.md"]).ok();
+    let report = std::fs::read_to_string(dir.join("r.md")).unwrap();
+    let line = report
+        .lines()
+        .find(|l| l.starts_with("- estimate: roc_auc "))
+        .unwrap_or_else(|| panic!("no estimate line:\n{report}"));
+    let f4 = |x: &Value| format!("{:.4}", x.as_f64().unwrap());
+    let want = format!(
+        "roc_auc {} ± {} over 5 folds",
+        f4(&v["cv"]),
+        f4(&v["cv_std"])
+    );
+    assert!(line.contains(&want), "{line} vs {want}");
+    let iv = format!(
+        "interval of the CV mean [{}, {}]",
+        f4(&v["cv_interval"][0]),
+        f4(&v["cv_interval"][1])
+    );
+    assert!(line.contains(&iv), "{line} vs {iv}");
     let table = run_in(dir, &["evaluate", "--store", "s", "new.csv"])
         .ok()
         .stdout();

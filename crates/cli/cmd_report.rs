@@ -411,6 +411,24 @@ pub fn run(a: ReportArgs) -> Result<()> {
     if let Some(e) = ensemble_line(&study) {
         let _ = writeln!(md, "- ensemble: {e}");
     }
+    if let Some(t) = study
+        .final_trial
+        .and_then(|id| trials.iter().find(|t| t.trial_id == id))
+        .filter(|t| t.is_scored())
+    {
+        let iv = automl_engine::evaluate::cv_interval(t);
+        let _ = writeln!(
+            md,
+            "- estimate: {} {} ± {} over {} folds (trial {}); 95 % interval of the CV mean [{}, {}] (mean ± 1.96 · std / √folds; `automl evaluate` compares new labelled rows with it)",
+            study.metric,
+            fmt_score(t.mean),
+            fmt_score(t.std),
+            t.fold_scores.len(),
+            t.trial_id,
+            fmt_score(iv[0]),
+            fmt_score(iv[1])
+        );
+    }
     let _ = writeln!(md);
     let _ = writeln!(md, "## Leaderboard (top 30)\n\n{}", markdown(&rows));
     let imp = importance(store.as_ref(), &study, a.data.as_deref());

@@ -117,12 +117,7 @@ pub fn evaluate_labeled(
     let n_classes = study.classes.len();
     let live = metric.compute(&y, &pred, n_classes);
     let (live_se, live_interval) = bootstrap(metric, &y, &pred, n_classes, seed);
-    let k = cv.fold_scores.len().max(1);
-    let cv_se = if cv.std.is_finite() {
-        cv.std / (k as f64).sqrt()
-    } else {
-        0.0
-    };
+    let cv_se = cv_standard_error(cv);
     let gap = live - cv.mean;
     let se = (live_se * live_se + cv_se * cv_se).sqrt();
     let z = if se > 0.0 {
@@ -151,11 +146,29 @@ pub fn evaluate_labeled(
         cv: cv.mean,
         cv_std: cv.std,
         cv_folds: cv.fold_scores.len(),
-        cv_interval: [cv.mean - Z95 * cv_se, cv.mean + Z95 * cv_se],
+        cv_interval: cv_interval(cv),
         gap,
         z,
         verdict,
     })
+}
+
+/// The standard error of a trial's CV estimate: the std of its fold scores over
+/// `sqrt(folds)` (0 when it has no spread to speak of).
+pub fn cv_standard_error(cv: &TrialRecord) -> f64 {
+    let k = cv.fold_scores.len().max(1);
+    if cv.std.is_finite() {
+        cv.std / (k as f64).sqrt()
+    } else {
+        0.0
+    }
+}
+
+/// The 95 % interval of a trial's CV estimate, `mean ± 1.96 · std / sqrt(folds)` (what
+/// `automl report` states and `automl evaluate` compares with).
+pub fn cv_interval(cv: &TrialRecord) -> [f64; 2] {
+    let se = cv_standard_error(cv);
+    [cv.mean - Z95 * se, cv.mean + Z95 * se]
 }
 
 /// Fewer resamples on large inputs, so a million rows stays quick: the standard error of a
