@@ -694,6 +694,8 @@ fn canary_split_sticky_keys_admin_promote_and_rollback() {
         );
     }
     assert_eq!(promote(Some("s3cret")).status, 409);
+    // The service keeps its name in URLs after the promotion (docs/production.md).
+    assert_eq!(get(&s.addr, "/v2/models/final").status, 200);
     assert_eq!(s.metric("automl_canary_promotions_total"), 1.0);
     assert_eq!(s.stop(), 0);
     // Rollback by hand (the canary named by trial id, from the store): all to the primary.
