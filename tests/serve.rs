@@ -448,6 +448,16 @@ fn open_inference_protocol_v2_and_metrics() {
         names.contains(&"contract") && !names.contains(&"churned"),
         "{meta}"
     );
+    let dtype = |col: &str| {
+        meta["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == col)
+            .map(|i| i["datatype"].clone())
+    };
+    assert_eq!(dtype("contract"), Some(json!("BYTES")), "{meta}");
+    assert_eq!(dtype("monthly_charges"), Some(json!("FP64")), "{meta}");
     assert_eq!(get(&s.addr, "/v2/models/other").status, 404);
     // Three rows as one tensor per column.
     let recs = churn_records();
