@@ -99,51 +99,43 @@ impl Metrics {
         let mut o = String::new();
         let models = self.models.lock().unwrap().clone();
         let label = |n: &str, r: &str| format!("model=\"{}\",role=\"{r}\"", escape(n));
-        o.push_str("# HELP automl_requests_total Batches scored, per model and role.\n# TYPE automl_requests_total counter\n");
-        for (n, r, s) in &models {
-            let _ = writeln!(
-                o,
-                "automl_requests_total{{{}}} {}",
-                label(n, r),
-                s.requests.load(Relaxed)
-            );
-        }
-        o.push_str("# HELP automl_errors_total Batches a model failed on.\n# TYPE automl_errors_total counter\n");
-        for (n, r, s) in &models {
-            let _ = writeln!(
-                o,
-                "automl_errors_total{{{}}} {}",
-                label(n, r),
-                s.errors.load(Relaxed)
-            );
-        }
-        o.push_str("# HELP automl_rows_total Rows scored.\n# TYPE automl_rows_total counter\n");
-        for (n, r, s) in &models {
-            let _ = writeln!(
-                o,
-                "automl_rows_total{{{}}} {}",
-                label(n, r),
-                s.rows.load(Relaxed)
-            );
-        }
-        o.push_str("# HELP automl_rows_compared_total Rows of a shadow (or of a canary, against the primary) compared with the other side's answer.\n# TYPE automl_rows_compared_total counter\n");
-        o.push_str("# HELP automl_rows_agreed_total Compared rows whose answers agreed.\n# TYPE automl_rows_agreed_total counter\n");
-        for (n, r, s) in models
-            .iter()
-            .filter(|(_, r, _)| *r == "shadow" || *r == "canary")
-        {
-            let _ = writeln!(
-                o,
-                "automl_rows_compared_total{{{}}} {}",
-                label(n, r),
-                s.compared.load(Relaxed)
-            );
-            let _ = writeln!(
-                o,
-                "automl_rows_agreed_total{{{}}} {}",
-                label(n, r),
-                s.agreed.load(Relaxed)
-            );
+        // Per (model, role) counters; the comparison counters only for shadows and canaries.
+        type Counter = fn(&ModelStats) -> &AtomicU64;
+        let counters: [(&str, &str, Counter, bool); 5] = [
+            (
+                "automl_requests_total",
+                "Batches scored, per model and role.",
+                |s| &s.requests,
+                false,
+            ),
+            (
+                "automl_errors_total",
+                "Batches a model failed on.",
+                |s| &s.errors,
+                false,
+            ),
+            ("automl_rows_total", "Rows scored.", |s| &s.rows, false),
+            (
+                "automl_rows_compared_total",
+                "Rows of a shadow (or of a canary, against the primary) compared with the other side's answer.",
+                |s| &s.compared,
+                true,
+            ),
+            (
+                "automl_rows_agreed_total",
+                "Compared rows whose answers agreed.",
+                |s| &s.agreed,
+                true,
+            ),
+        ];
+        for (name, help, get, compared_only) in counters {
+            let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (n, r, s) in models
+                .iter()
+                .filter(|(_, r, _)| !compared_only || *r == "shadow" || *r == "canary")
+            {
+                let _ = writeln!(o, "{name}{{{}}} {}", label(n, r), get(s).load(Relaxed));
+            }
         }
         o.push_str("# HELP automl_predict_seconds Time to score a batch (parsing included).\n# TYPE automl_predict_seconds histogram\n");
         for (n, r, s) in &models {
