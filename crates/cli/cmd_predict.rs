@@ -3,9 +3,8 @@
 
 use crate::args::PredictArgs;
 use anyhow::Result;
-use automl_core::Predictions;
 use automl_engine::predict::write_predictions;
-use automl_engine::{LoadedModel, ModelChoice, load_model};
+use automl_engine::{ModelChoice, load_model};
 use automl_monitor::predlog::{self, LogRecord, PredictionEntry, Role};
 use std::time::Instant;
 
@@ -49,7 +48,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
             rows: frame.n_rows,
             row_hashes: predlog::row_hashes(&frame),
             inputs: a.log_inputs.then(|| predlog::frame_records(&frame)),
-            outputs: outputs(&model, &pred),
+            outputs: model.outputs_json(&pred),
             latency_us,
             error: None,
         };
@@ -58,24 +57,4 @@ pub fn run(a: PredictArgs) -> Result<()> {
         crate::log_arg::append_or_warn(&dir, &LogRecord::Prediction(entry), "the batch");
     }
     Ok(())
-}
-
-/// One output per row as the prediction log keeps it: the class label, or the value.
-pub fn outputs(model: &LoadedModel, pred: &Predictions) -> Vec<serde_json::Value> {
-    let classes = &model.study.classes;
-    pred.values
-        .iter()
-        .map(|&v| {
-            if model.study.task.is_classification() {
-                let idx = v as usize;
-                serde_json::Value::String(
-                    classes.get(idx).cloned().unwrap_or_else(|| idx.to_string()),
-                )
-            } else {
-                serde_json::Number::from_f64(v)
-                    .map(serde_json::Value::Number)
-                    .unwrap_or(serde_json::Value::Null)
-            }
-        })
-        .collect()
 }

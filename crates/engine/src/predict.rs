@@ -142,6 +142,27 @@ pub fn load_profile(
 }
 
 impl LoadedModel {
+    /// One output per row as JSON: the class label (a string) for classification, the value
+    /// (a number; null if not finite) for regression. What `serve` answers and the prediction
+    /// log keeps.
+    pub fn outputs_json(&self, pred: &Predictions) -> Vec<serde_json::Value> {
+        let classes = &self.study.classes;
+        pred.values
+            .iter()
+            .map(|&v| {
+                if self.study.task.is_classification() {
+                    let idx = v as usize;
+                    serde_json::Value::String(
+                        classes.get(idx).cloned().unwrap_or_else(|| idx.to_string()),
+                    )
+                } else {
+                    serde_json::Number::from_f64(v)
+                        .map_or(serde_json::Value::Null, serde_json::Value::Number)
+                }
+            })
+            .collect()
+    }
+
     /// Predict a frame (columns matched by name).
     pub fn predict_frame(&self, frame: &Frame) -> Result<Predictions, EngineError> {
         Ok(self.predictor.predict(frame, self.info)?)

@@ -203,18 +203,7 @@ fn score(
         .map_err(|e| ApiError::new(500, format!("model {} failed: {e}", model.name)))?;
     let classes = m.study.classes.clone();
     let classification = m.study.task.is_classification();
-    let outputs = pred
-        .values
-        .iter()
-        .map(|&v| {
-            if classification {
-                let idx = v as usize;
-                Value::String(classes.get(idx).cloned().unwrap_or_else(|| idx.to_string()))
-            } else {
-                serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
-            }
-        })
-        .collect();
+    let outputs = m.outputs_json(&pred);
     let proba = match (&pred.proba, classification) {
         (Some(p), true) => Some(
             (0..pred.values.len())
