@@ -100,6 +100,7 @@ def cmd_fit(a) -> int:
             "mean": None if failed else round(rng.uniform(0.5, 1.0), 5),
             "std": None if failed else round(rng.uniform(0.0, 0.05), 5),
             "fit_time_s": round(per_trial, 4),
+            "metric": {"binary": "roc_auc", "multiclass": "log_loss"}.get(task, "rmse"),
         })
     model["trials"] = trials
     os.makedirs(a.store, exist_ok=True)
@@ -146,6 +147,8 @@ def cmd_leaderboard(a) -> int:
     maybe_fail("leaderboard", a.store)
     m = load_model(a.store)
     rows = sorted(m["trials"], key=lambda t: (t["mean"] is None, -(t["mean"] or 0.0)))
+    # like automl: `final` marks the trial the final model was refit from (here the best)
+    rows = [dict(t, final=(i == 0)) for i, t in enumerate(rows)]
     if a.format == "json":
         print(json.dumps(rows))
     else:

@@ -354,8 +354,12 @@ class Harness:
         except ValueError as e:
             return None, f"leaderboard: cannot parse JSON ({e}): {r.stdout[:200]!r}"
         states = [str(x.get("state", "")).lower() for x in rows]
+        final = next((x for x in rows if x.get("final") is True), None)
         return {
             "best_cv": best_searched_cv(rows),
+            # the final model's own cross-validated estimate (the trial it was refit from)
+            "cv_final": final.get("mean") if final else None,
+            "cv_metric": final.get("metric") if final else None,
             "trials_total": len(rows),
             "trials_complete": sum(s in COMPLETE_STATES for s in states),
             "trials_failed": sum(s in FAILED_STATES for s in states),
@@ -400,8 +404,87 @@ class Harness:
                 else:
                     row["scores"] = sc
                     row["ours"] = sc.get(metric)
+                    cv_vs_test(row)
         row["error"] = "; ".join(errors) if errors else None
         return row
+
+
+# --------------------------------------------------------------------------- CV vs test
+
+def optimism(metric: str, estimate, test):
+    """How much better the estimate claims than the test score gives, in the metric's unit
+    (positive: the estimate was optimistic). None when either is missing."""
+    if estimate is None or test is None or metric not in LOWER_IS_BETTER | HIGHER_IS_BETTER:
+        return None
+    return (test - estimate) if lower_is_better(metric) else (estimate - test)
+
+
+def rel_gap(metric: str, estimate, test):
+    """|estimate - test| relative to the test score for error metrics (rmse, log_loss, mae),
+    absolute for bounded scores (roc_auc, accuracy, r2): comparable across datasets."""
+    o = optimism(metric, estimate, test)
+    if o is None:
+        return None
+    if lower_is_better(metric):
+        return abs(o) / abs(test) if test else None
+    return abs(o)
+
+
+def cv_vs_test(row: dict) -> None:
+    """The final model's CV estimate against its test score in the same metric."""
+    m = row.get("cv_metric")
+    test = (row.get("scores") or {}).get(m) if m else None
+    row["test_cv_metric"] = test
+    o = optimism(m, row.get("cv_final"), test) if m else None
+    row["cv_optimism"] = None if o is None else round(o, 6)
+    g = rel_gap(m, row.get("cv_final"), test) if m else None
+    row["cv_gap"] = None if g is None else round(g, 6)
+
+
+def flaml_validation_score(r: dict, metric: str):
+    """FLAML's best validation score in `metric` from its recorded best_val_loss (FLAML
+    minimises 1 - score for roc_auc / accuracy / r2 and the error itself otherwise)."""
+    loss = r.get("best_val_loss")
+    if loss is None:
+        return None
+    return loss if lower_is_better(metric) else 1.0 - loss
+
+
+def flaml_gap(peers: dict, dataset: str, budget, metric: str) -> dict:
+    r = peers.get((dataset, "flaml", budget))
+    if r is None:
+        return {"flaml_val": None, "flaml_test": None, "flaml_gap": None, "flaml_optimism": None,
+                "flaml_eval": None}
+    val, test = flaml_validation_score(r, metric), r.get(metric)
+    o, g = optimism(metric, val, test), rel_gap(metric, val, test)
+    return {"flaml_val": val, "flaml_test": test, "flaml_eval": r.get("eval_method"),
+            "flaml_optimism": None if o is None else round(o, 6),
+            "flaml_gap": None if g is None else round(g, 6)}
+
+
+def gap_markdown(rows: list, budget) -> list[str]:
+    """The table of docs/BENCHMARKS.md "The estimate's honesty": CV vs test, ours and FLAML's."""
+    out = ["### CV estimate vs test score", "",
+           f"Ours: the final model's cross-validated score; FLAML@{budget:g}: its best validation "
+           "loss (`best_val_loss`, on its own CV or holdout) as a score. gap = |estimate - test| "
+           "relative to test for rmse / log_loss, absolute for roc_auc; optimism > 0 means the "
+           "estimate promised more than the test gave.", "",
+           "| dataset | metric | ours CV | ours test | ours gap | ours optimism | FLAML val | FLAML test | FLAML gap | FLAML eval |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        out.append(f"| {r['dataset']} | {r.get('cv_metric') or r['metric']} | {fmt_num(r.get('cv_final'))} | "
+                   f"{fmt_num(r.get('test_cv_metric'))} | {fmt_num(r.get('cv_gap'))} | "
+                   f"{fmt_num(r.get('cv_optimism'))} | {fmt_num(r.get('flaml_val'))} | "
+                   f"{fmt_num(r.get('flaml_test'))} | {fmt_num(r.get('flaml_gap'))} | "
+                   f"{r.get('flaml_eval') or '—'} |")
+    both = [r for r in rows if r.get("cv_gap") is not None and r.get("flaml_gap") is not None]
+    if both:
+        ours = statistics.mean(r["cv_gap"] for r in both)
+        theirs = statistics.mean(r["flaml_gap"] for r in both)
+        smaller = sum(r["cv_gap"] <= r["flaml_gap"] for r in both)
+        out += ["", f"- mean gap over {len(both)} datasets: ours {ours:.4f}, FLAML {theirs:.4f}; "
+                f"ours smaller or equal on {smaller}/{len(both)}"]
+    return out + [""]
 
 
 # --------------------------------------------------------------------------- mode: bench
@@ -425,6 +508,7 @@ def compare_with_peers(row: dict, peers: dict, budget: float) -> None:
     for key in ("flaml10", "flaml60"):
         row[f"ge_{key}"] = at_least_as_good(metric, ours, row[key]) if have and row[key] is not None else None
     row["ge_flaml_budget"] = at_least_as_good(metric, ours, fs) if have and fs is not None else None
+    row.update(flaml_gap(peers, name, fb, row.get("cv_metric") or metric))
 
 
 def count(rows, key) -> str:
@@ -461,7 +545,7 @@ def bench_markdown(rows, meta) -> str:
             f"- >= FLAML@budget ({meta['budget_s']:g} s, or the largest measured FLAML budget below it): "
             f"{count(rows, 'ge_flaml_budget')}",
             f"- budget promise kept (fit wall <= budget x 1.05 + 1 s): {count(rows, 'budget_kept')}",
-            ""] + meta_lines(meta)
+            ""] + gap_markdown(rows, meta["budget_s"]) + meta_lines(meta)
     return "\n".join(out) + "\n"
 
 

@@ -39,6 +39,26 @@ class Ranks(unittest.TestCase):
 
 
 class Peers(unittest.TestCase):
+    def test_cv_vs_test_gap(self):
+        # error metric: relative gap; positive optimism = the estimate promised more
+        self.assertAlmostEqual(rb.optimism("rmse", 9.0, 10.0), 1.0)
+        self.assertAlmostEqual(rb.rel_gap("rmse", 9.0, 10.0), 0.1)
+        self.assertAlmostEqual(rb.optimism("roc_auc", 0.80, 0.85), -0.05)
+        self.assertAlmostEqual(rb.rel_gap("roc_auc", 0.80, 0.85), 0.05)
+        self.assertIsNone(rb.rel_gap("rmse", None, 1.0))
+        # FLAML records 1 - auc as its loss, and the error itself for rmse
+        self.assertAlmostEqual(rb.flaml_validation_score({"best_val_loss": 0.1}, "roc_auc"), 0.9)
+        self.assertAlmostEqual(rb.flaml_validation_score({"best_val_loss": 3.0}, "rmse"), 3.0)
+        peers = {("d", "flaml", 10.0): {"best_val_loss": 0.2, "roc_auc": 0.7, "eval_method": "cv"}}
+        g = rb.flaml_gap(peers, "d", 10.0, "roc_auc")
+        self.assertAlmostEqual(g["flaml_val"], 0.8)
+        self.assertAlmostEqual(g["flaml_gap"], 0.1)
+        self.assertIsNone(rb.flaml_gap(peers, "d", None, "roc_auc")["flaml_gap"])
+        row = {"cv_metric": "log_loss", "cv_final": 0.5, "scores": {"log_loss": 0.4}}
+        rb.cv_vs_test(row)
+        self.assertAlmostEqual(row["cv_optimism"], -0.1)
+        self.assertAlmostEqual(row["cv_gap"], 0.25)
+
     def test_least_disturbed_and_flaml_budget(self):
         lines = [
             {"dataset": "d", "tool": "flaml", "budget_s": 60, "rmse": 5.0, "foreign_cpu_share": 0.4, "error": None},
@@ -91,6 +111,11 @@ class EndToEnd(unittest.TestCase):
             self.assertGreater(run["trials_total"], 0)
             # the fake predicts (shrunk) priors: close to the constant peer's log loss
             self.assertAlmostEqual(run["ours"], run["constant"], delta=0.01)
+            # the final model's CV estimate is read from the leaderboard's `final` row and
+            # set against the test score in the same metric
+            self.assertIsNotNone(run["cv_final"])
+            self.assertEqual(run["cv_metric"], "log_loss")
+            self.assertAlmostEqual(run["cv_gap"], abs(run["cv_final"] - run["test_cv_metric"]) / run["test_cv_metric"], places=5)
             self.assertEqual(rows[-1]["summary"], "bench")
 
 

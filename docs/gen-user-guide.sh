@@ -89,7 +89,8 @@ cat <<'MD'
 JSON and CSV field names are stable: `rank`, `trial_id`, `family`, `state`, `metric`, `mean`,
 `std`, `fold_scores` (JSON), one column per other metric (CSV) or `metrics` (JSON),
 `fit_time_s`, `predict_time_per_row_s`, `model_size_bytes`, `strategy`, `operator`, `parents`,
-`fidelity`, `params`, `error`.
+`fidelity`, `params`, `error`, and in JSON `final` (true on the trial the study's final model
+was refit from).
 
 ## 3. One trial: `automl show`, `automl compare`
 

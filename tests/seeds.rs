@@ -115,6 +115,17 @@ fn select_stable_needs_the_seed_variance_and_says_what_it_chose() {
 
     let out = fit(dir, "s", &["--select", "stable", "--no-ensemble"]);
     assert!(out.contains("selected: --select stable"), "{out}");
+    // The leaderboard marks the trial the final model was refit from, as fit reported it.
+    let finals: Vec<u64> = leaderboard_json(dir, "s")
+        .iter()
+        .filter(|r| r["final"] == true)
+        .map(|r| r["trial_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(finals.len(), 1, "{finals:?}");
+    assert!(
+        out.contains(&format!("model: trial {} refit", finals[0])),
+        "{out}"
+    );
     let show = run_in(dir, &["show", "0", "--store", "s"]).ok().stdout();
     assert!(show.contains("seed_std"), "{show}");
 }

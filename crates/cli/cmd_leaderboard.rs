@@ -4,7 +4,8 @@
 //! state, metric, mean, std, <each metric>, fit_time_s, predict_time_per_row_s,
 //! model_size_bytes, strategy, operator, parents, fidelity, params, error, and the seed
 //! variance of the trials `fit` measured it for (null for the others): seed_std, churn,
-//! split_std, tied (JSON also seed_scores, the mean score per model seed).
+//! split_std, tied (JSON also seed_scores, the mean score per model seed, and `final`: true on
+//! the trial whose model the study's final model is).
 
 use crate::args::{Format, LeaderboardArgs, SortKey};
 use crate::output::{fmt_bytes, fmt_parents, fmt_row_time, fmt_score, key_params, markdown, table};
@@ -15,7 +16,7 @@ use automl_core::params::ParamsExt;
 use automl_engine::{LeaderboardRow, SeedVariance, leaderboard_owned, seed_variance_of};
 use serde_json::{Value, json};
 
-fn row_json(r: &LeaderboardRow, metric: &str) -> Value {
+fn row_json(r: &LeaderboardRow, metric: &str, final_trial: Option<u64>) -> Value {
     let t = &r.trial;
     let params: serde_json::Map<String, Value> = t
         .candidate
@@ -56,6 +57,7 @@ fn row_json(r: &LeaderboardRow, metric: &str) -> Value {
     o["split_std"] = sv.and_then(|s| s.split_std).map_or(Value::Null, num);
     o["tied"] = sv.map_or(Value::Null, |s| json!(s.tied));
     o["seed_scores"] = sv.map_or(Value::Null, |s| json!(s.seed_scores));
+    o["final"] = json!(final_trial == Some(t.trial_id));
     o
 }
 
@@ -111,7 +113,10 @@ pub fn run(a: LeaderboardArgs) -> Result<()> {
         .collect();
     match a.format {
         Format::Json => {
-            let v: Vec<Value> = rows.iter().map(|r| row_json(r, &study.metric)).collect();
+            let v: Vec<Value> = rows
+                .iter()
+                .map(|r| row_json(r, &study.metric, study.final_trial))
+                .collect();
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
         Format::Csv => {
