@@ -1,6 +1,7 @@
 //! Leakage and ID checks end to end: `automl fit` on a CSV with a planted leak and an id
 //! column names both in the data report with the evidence and leaves them out of the model
-//! (a file without them predicts); `--keep-col` keeps one; an unknown `--keep-col` is exit 2.
+//! (a file without them predicts); `--keep-col` keeps one; an unknown `--keep-col` is exit 2;
+//! a resume with other kept columns than the study's is refused.
 
 use crate::util::{predict_in, run_in};
 use std::path::Path;
@@ -83,6 +84,35 @@ fn a_leak_and_an_id_are_reported_and_excluded_and_keep_col_keeps_one() {
     );
     assert_eq!(r.code(), 2, "{}", r.stderr());
     assert!(r.stderr().contains("leak"), "{}", r.stderr());
+}
+
+#[test]
+fn a_resume_must_keep_the_same_columns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write_data(dir);
+    fit(dir, "s", &[]).ok();
+    // The study's trials model `x` only; `--keep-col leak` would add a feature.
+    let r = fit(dir, "s", &["--resume", "--keep-col", "leak"]);
+    assert_eq!(r.code(), 2, "{}", r.stderr());
+    assert!(
+        r.stderr().contains(
+            "cannot resume study 1: its trials do not use `leak`; resume with the same --keep-col"
+        ),
+        "{}",
+        r.stderr()
+    );
+    // The reverse: started with the column kept, resumed without.
+    fit(dir, "k", &["--keep-col", "leak"]).ok();
+    let r = fit(dir, "k", &["--resume"]);
+    assert_eq!(r.code(), 2, "{}", r.stderr());
+    assert!(
+        r.stderr().contains("its trials also use `leak`"),
+        "{}",
+        r.stderr()
+    );
+    // The same columns resume.
+    fit(dir, "k", &["--resume", "--keep-col", "leak"]).ok();
 }
 
 #[test]

@@ -305,7 +305,7 @@ pub struct FitArgs {
     pub gap: Option<usize>,
     /// Keep COL as a feature even if the data checks would exclude it (a column that alone
     /// predicts the target almost perfectly in cross-validation, or an identifier).
-    /// Repeatable.
+    /// Repeatable. A --resume must keep the same columns as the study's start.
     #[arg(long = "keep-col", value_name = "COL")]
     pub keep_col: Vec<String>,
     /// Continue the latest study in the store (or --study ID) instead of starting a new one.

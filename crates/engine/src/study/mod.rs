@@ -26,6 +26,7 @@ use crate::builder::{resolve_metric, validate_budget};
 use crate::error::{EngineError, Setting};
 use crate::wire::{TrainingDataSpec, training_data_key};
 use crate::worker::{WorkerConfig, run_worker_with};
+use automl_core::trial::SchemaColumn;
 use automl_core::{
     Budget, Metric, Rng, SCHEMA_VERSION, StudyRecord, Task, TrialRecord, TrialState, is_meta_family,
 };
@@ -294,6 +295,39 @@ pub fn usable_families(
 }
 
 /// The grouping of a validation scheme that a resumed study must keep: (scheme, column, gap).
+/// A resumed study must model the same feature columns as the trials it already holds: the
+/// same data file can yield other features when `--keep-col` differs (a column flagged as an
+/// ID or a leak is kept or dropped).
+fn check_same_features(
+    study_id: u64,
+    stored: &[SchemaColumn],
+    now: &[SchemaColumn],
+) -> Result<(), EngineError> {
+    if stored.is_empty() || stored == now {
+        return Ok(());
+    }
+    let names = |s: &[SchemaColumn]| s.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+    let (old, new) = (names(stored), names(now));
+    let gone: Vec<&String> = old.iter().filter(|c| !new.contains(c)).collect();
+    let added: Vec<&String> = new.iter().filter(|c| !old.contains(c)).collect();
+    let what = match (gone.is_empty(), added.is_empty()) {
+        (false, false) => format!("its trials use {} and not {}", join(&gone), join(&added)),
+        (false, true) => format!("its trials also use {}", join(&gone)),
+        (true, false) => format!("its trials do not use {}", join(&added)),
+        (true, true) => "the columns' kinds or order differ".to_string(),
+    };
+    Err(EngineError::Config(format!(
+        "cannot resume study {study_id}: {what}; resume with the same --keep-col as the study was started with, or start a new study"
+    )))
+}
+
+fn join(cols: &[&String]) -> String {
+    cols.iter()
+        .map(|c| format!("`{c}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn blocking(v: Option<&automl_core::Validation>) -> Option<(&'static str, &str, usize)> {
     match v? {
         automl_core::Validation::Grouped { column, .. } => Some(("group", column, 0)),
@@ -431,6 +465,7 @@ impl<'a> Study<'a> {
             )));
         }
         check_splits(&data, &config.cv)?;
+        check_same_features(study_id, &record.schema, &data.features.schema())?;
         let metric = Metric::from_name(&record.metric).ok_or_else(|| {
             EngineError::Config(format!(
                 "study {study_id} uses unknown metric `{}`",
