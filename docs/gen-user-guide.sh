@@ -124,7 +124,8 @@ cat <<'MD'
 
 `automl ui [--store DIR] [--port 8765]` serves a local page (no internet needed): the studies,
 a sortable leaderboard, score-over-time and best-per-family plots, a trial detail view with
-per-fold scores and lineage, and a predict form (upload a CSV or type a row). It refreshes while
+per-fold scores, per-seed fold scores where `fit` measured the seed variance, and lineage,
+and a predict form (upload a CSV or type a row). It refreshes while
 a search runs. The JSON endpoints behind it are documented in
 [crates/ui/README.md](../crates/ui/README.md).
 

@@ -207,6 +207,24 @@ async function main() {
     }
   });
 
+  // The fixture mode's store has no seed variance; `automl fit` measures it by default.
+  if (MODE === "bin") await check("a trial whose seed variance was measured plots its per-seed fold scores", async () => {
+    const withSv = trialsApi.filter((x) => x.extra && x.extra.seed_variance);
+    assert(withSv.length > 0, "the browser test's study measured seed variance");
+    const t = withSv[0];
+    const sv = t.seed_variance;
+    assert(sv && sv.seed_fold_scores.length === sv.seeds.length, `typed seed variance in /api/trial: ${JSON.stringify(sv)}`);
+    await page.click(`#leaderboard tbody tr[data-trial="${t.trial_id}"]`);
+    await page.waitForSelector("#detail-seeds svg", { timeout: 10_000 });
+    const dots = await page.$$eval("#detail-seeds svg circle.fold-dot", (c) => c.length);
+    const nFolds = sv.seed_fold_scores.reduce((n, f) => n + f.filter((v) => v != null).length, 0);
+    assert(dots === nFolds, `one dot per seed and fold: ${dots} vs ${nFolds}`);
+    const means = await page.$$eval("#detail-seeds svg rect.seed-mean", (r) => r.length);
+    assert(means === sv.seed_scores.length + sv.split_scores.length, `one mean per seed and fold set: ${means}`);
+    const text = await page.textContent("#detail-seeds");
+    assert(text.includes("seed_std") && text.includes("churn"), `summary under the plot: ${text}`);
+  });
+
   if (MODE === "bin") {
     await check("predict: an uploaded CSV gets predictions from the final model", async () => {
       await page.setInputFiles("#predict-file", FLOWERS);

@@ -51,7 +51,9 @@
 //! `error`, `seed`, `started_at_ms`, `ended_at_ms`, `extra`, and on an ensemble trial of a
 //! current store `ensemble` = `{used, trial_id, members: [[id, weight]...], cv_score,
 //! single_selection_cv, best_single_cv, reason}`) plus `rank` (1-based among complete trials,
-//! best first, or `null`). The single-trial endpoint adds `children`: ids of
+//! best first, or `null`) and, on the trials whose seed variance `fit` measured,
+//! `seed_variance` = `{seeds, seed_scores, seed_fold_scores, seed_std, churn, split_scores,
+//! split_std, tied, noise, note}`. The single-trial endpoint adds `children`: ids of
 //! trials whose `parents` include it.
 //!
 //! The predict response's `columns` are those of `automl predict`'s output file:
@@ -642,11 +644,14 @@ pub fn study_json(s: &StudyRecord, trials: &[TrialRecord], live: bool) -> Value 
     v
 }
 
-/// A trial record as JSON plus its rank.
+/// A trial record as JSON plus its rank and, when `fit` measured it, its typed seed variance.
 pub fn trial_json(t: &TrialRecord, rank: Option<usize>) -> Value {
     let mut v = serde_json::to_value(t).unwrap_or_else(|_| json!({}));
     if let Value::Object(m) = &mut v {
         m.insert("rank".into(), json!(rank));
+        if let Some(sv) = automl_engine::seed_variance_of(t) {
+            m.insert("seed_variance".into(), json!(sv));
+        }
     }
     v
 }
