@@ -404,7 +404,6 @@ class Harness:
                 else:
                     row["scores"] = sc
                     row["ours"] = sc.get(metric)
-                    cv_vs_test(row)
         row["error"] = "; ".join(errors) if errors else None
         return row
 
@@ -419,25 +418,28 @@ def optimism(metric: str, estimate, test):
     return (test - estimate) if lower_is_better(metric) else (estimate - test)
 
 
-def rel_gap(metric: str, estimate, test):
-    """|estimate - test| relative to the test score for error metrics (rmse, log_loss, mae),
-    absolute for bounded scores (roc_auc, accuracy, r2): comparable across datasets."""
+def rel_gap(metric: str, estimate, test, scale=None):
+    """|estimate - test| comparable across datasets: for error metrics (rmse, log_loss, mae) as
+    a share of `scale`, the constant model's test error (of the test score when unknown); for
+    bounded scores (roc_auc, accuracy, r2) as is."""
     o = optimism(metric, estimate, test)
     if o is None:
         return None
     if lower_is_better(metric):
-        return abs(o) / abs(test) if test else None
+        s = scale if scale else test
+        return abs(o) / abs(s) if s else None
     return abs(o)
 
 
-def cv_vs_test(row: dict) -> None:
-    """The final model's CV estimate against its test score in the same metric."""
+def cv_vs_test(row: dict, scale=None) -> None:
+    """The final model's CV estimate against its test score in the same metric (`scale`: the
+    constant model's test score in that metric, see rel_gap)."""
     m = row.get("cv_metric")
     test = (row.get("scores") or {}).get(m) if m else None
     row["test_cv_metric"] = test
     o = optimism(m, row.get("cv_final"), test) if m else None
     row["cv_optimism"] = None if o is None else round(o, 6)
-    g = rel_gap(m, row.get("cv_final"), test) if m else None
+    g = rel_gap(m, row.get("cv_final"), test, scale) if m else None
     row["cv_gap"] = None if g is None else round(g, 6)
 
 
@@ -450,13 +452,13 @@ def flaml_validation_score(r: dict, metric: str):
     return loss if lower_is_better(metric) else 1.0 - loss
 
 
-def flaml_gap(peers: dict, dataset: str, budget, metric: str) -> dict:
+def flaml_gap(peers: dict, dataset: str, budget, metric: str, scale=None) -> dict:
     r = peers.get((dataset, "flaml", budget))
     if r is None:
         return {"flaml_val": None, "flaml_test": None, "flaml_gap": None, "flaml_optimism": None,
                 "flaml_eval": None}
     val, test = flaml_validation_score(r, metric), r.get(metric)
-    o, g = optimism(metric, val, test), rel_gap(metric, val, test)
+    o, g = optimism(metric, val, test), rel_gap(metric, val, test, scale)
     return {"flaml_val": val, "flaml_test": test, "flaml_eval": r.get("eval_method"),
             "flaml_optimism": None if o is None else round(o, 6),
             "flaml_gap": None if g is None else round(g, 6)}
@@ -466,9 +468,9 @@ def gap_markdown(rows: list, budget) -> list[str]:
     """The table of docs/BENCHMARKS.md "The estimate's honesty": CV vs test, ours and FLAML's."""
     out = ["### CV estimate vs test score", "",
            f"Ours: the final model's cross-validated score; FLAML@{budget:g}: its best validation "
-           "loss (`best_val_loss`, on its own CV or holdout) as a score. gap = |estimate - test| "
-           "relative to test for rmse / log_loss, absolute for roc_auc; optimism > 0 means the "
-           "estimate promised more than the test gave.", "",
+           "loss (`best_val_loss`, on its own CV or holdout) as a score. gap = |estimate - test|, "
+           "for rmse / log_loss as a share of the constant model's test error, as is for roc_auc; "
+           "optimism > 0 means the estimate promised more than the test gave.", "",
            "| dataset | metric | ours CV | ours test | ours gap | ours optimism | FLAML val | FLAML test | FLAML gap | FLAML eval |",
            "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
@@ -508,7 +510,11 @@ def compare_with_peers(row: dict, peers: dict, budget: float) -> None:
     for key in ("flaml10", "flaml60"):
         row[f"ge_{key}"] = at_least_as_good(metric, ours, row[key]) if have and row[key] is not None else None
     row["ge_flaml_budget"] = at_least_as_good(metric, ours, fs) if have and fs is not None else None
-    row.update(flaml_gap(peers, name, fb, row.get("cv_metric") or metric))
+    m = row.get("cv_metric") or metric
+    scale = peer_score(peers, name, "constant", None, m)
+    if row.get("scores") is not None:
+        cv_vs_test(row, scale)
+    row.update(flaml_gap(peers, name, fb, m, scale))
 
 
 def count(rows, key) -> str:

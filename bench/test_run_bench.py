@@ -54,10 +54,14 @@ class Peers(unittest.TestCase):
         self.assertAlmostEqual(g["flaml_val"], 0.8)
         self.assertAlmostEqual(g["flaml_gap"], 0.1)
         self.assertIsNone(rb.flaml_gap(peers, "d", None, "roc_auc")["flaml_gap"])
+        # error metrics as a share of the constant model's test error when given
+        self.assertAlmostEqual(rb.rel_gap("rmse", 9.0, 10.0, 50.0), 0.02)
         row = {"cv_metric": "log_loss", "cv_final": 0.5, "scores": {"log_loss": 0.4}}
         rb.cv_vs_test(row)
         self.assertAlmostEqual(row["cv_optimism"], -0.1)
         self.assertAlmostEqual(row["cv_gap"], 0.25)
+        rb.cv_vs_test(row, 1.0)
+        self.assertAlmostEqual(row["cv_gap"], 0.1)
 
     def test_least_disturbed_and_flaml_budget(self):
         lines = [
@@ -115,7 +119,7 @@ class EndToEnd(unittest.TestCase):
             # set against the test score in the same metric
             self.assertIsNotNone(run["cv_final"])
             self.assertEqual(run["cv_metric"], "log_loss")
-            self.assertAlmostEqual(run["cv_gap"], abs(run["cv_final"] - run["test_cv_metric"]) / run["test_cv_metric"], places=5)
+            self.assertAlmostEqual(run["cv_gap"], abs(run["cv_final"] - run["test_cv_metric"]) / run["constant"], places=5)
             self.assertEqual(rows[-1]["summary"], "bench")
 
 
