@@ -38,8 +38,7 @@ pub fn run(a: CompareArgs) -> Result<()> {
             json!({
                 "study_id": study.study_id,
                 "metric": study.metric,
-                "a": trial(&x),
-                "b": trial(&y),
+                "trials": [trial(&x), trial(&y)],
                 "differing_params": params.iter().filter(|p| differs(p)).collect::<Vec<_>>(),
             }),
         );
