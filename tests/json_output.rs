@@ -77,7 +77,7 @@ fn every_document(dir: &Path) -> BTreeMap<String, Value> {
     add(fit(dir));
     let churn = example("churn.csv");
     let churn = churn.to_str().unwrap();
-    let text = std::fs::read_to_string(&churn).unwrap();
+    let text = std::fs::read_to_string(churn).unwrap();
     let first_rows: Vec<&str> = text.lines().take(3).collect();
     std::fs::write(dir.join("new.csv"), first_rows.join("\n") + "\n").unwrap();
     let board = run_json(dir, &["leaderboard", "--store", "db", "--format", "json"]);
