@@ -401,7 +401,7 @@ pub struct LeaderboardArgs {
     /// Show only the best N rows.
     #[arg(long, value_name = "N")]
     pub top: Option<usize>,
-    /// Output format.
+    /// Output format (`json`: an array of rows, its shape in docs/json.md).
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
     /// Only trials of this model family.

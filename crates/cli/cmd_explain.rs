@@ -76,7 +76,7 @@ pub struct ExplainArgs {
     /// With --rows: the class whose score is explained [default: the last class].
     #[arg(long, value_name = "CLASS")]
     pub class: Option<String>,
-    /// Output format.
+    /// Output format (`json`: one document on stdout, its shape in docs/json.md).
     #[arg(long, value_enum, default_value = "table")]
     pub format: ExplainFormat,
 }

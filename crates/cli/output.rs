@@ -42,19 +42,33 @@ pub const SCHEMA_KEY: &str = "schema";
 /// a field is removed, renamed or changes type; an added field keeps the version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Doc {
+    /// `automl fit`: the end-of-search summary.
     Fit,
+    /// `automl leaderboard`: an array of rows, each tagged.
     Leaderboard,
+    /// `automl studies`.
     Studies,
+    /// `automl show`: the trial record.
     Show,
+    /// `automl compare`.
     Compare,
+    /// `automl predict`: what was predicted and where it went.
     Predict,
+    /// `automl export`.
     Export,
+    /// `automl report`: what was written.
     Report,
+    /// `automl portfolio`.
     Portfolio,
+    /// `automl evaluate`.
     Evaluate,
+    /// `automl explain`: column importance.
     Explain,
+    /// `automl explain --rows`: per-row contributions.
     ExplainRows,
+    /// `automl drift`.
     Drift,
+    /// `automl serve-report`.
     ServeReport,
 }
 
