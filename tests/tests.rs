@@ -10,6 +10,7 @@ mod evaluate;
 mod explain;
 mod inspect;
 mod isolation;
+mod json_output;
 mod leakage;
 mod pipes;
 mod predlog;

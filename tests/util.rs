@@ -230,3 +230,16 @@ impl Drop for Background {
         }
     }
 }
+
+/// Run `automl` with `args` in `dir`, expect success, and parse the whole of its stdout as one
+/// JSON document (which fails if anything else was printed there).
+pub fn run_json(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let run = run_in(dir, args).ok();
+    serde_json::from_str(&run.stdout()).unwrap_or_else(|e| {
+        panic!(
+            "`automl {}` did not print one JSON document: {e}\nstdout:\n{}",
+            args.join(" "),
+            run.stdout()
+        )
+    })
+}

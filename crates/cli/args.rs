@@ -1,5 +1,6 @@
 //! Command-line arguments (clap derive). This is the contract the benchmark tools rely on.
 
+use crate::output::FormatArg;
 use automl_engine::KeepModels;
 use automl_store::StoreLocation;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -39,7 +40,7 @@ The log is STORE/predictions for a store directory, ./automl-predictions for a P
 store or --model FILE, or --log-dir DIR.")]
     Predict(PredictArgs),
     /// List the studies (search runs) in a store.
-    Studies(StoreArgs),
+    Studies(StudiesArgs),
     /// Show two trials' parameters and per-fold scores side by side.
     Compare(CompareArgs),
     /// Write a self-contained model file that `automl predict --model FILE` uses without the store.
@@ -85,6 +86,14 @@ Examples:
 }
 
 #[derive(Args, Debug)]
+pub struct StudiesArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub format: FormatArg,
+}
+
+#[derive(Args, Debug)]
 pub struct PortfolioArgs {
     /// Stores to read, directories or PostgreSQL URLs (every study in each is used).
     #[arg(value_name = "STORE", required = true, value_parser = crate::store_arg::parse_location)]
@@ -103,6 +112,8 @@ pub struct PortfolioArgs {
         default_value = "search-spaces/portfolio.toml"
     )]
     pub output: PathBuf,
+    #[command(flatten)]
+    pub format: FormatArg,
 }
 
 #[derive(Args, Debug)]
@@ -116,6 +127,8 @@ pub struct CompareArgs {
     /// Study id [default: the latest].
     #[arg(long, value_name = "ID")]
     pub study: Option<u64>,
+    #[command(flatten)]
+    pub format: FormatArg,
 }
 
 #[derive(Args, Debug)]
@@ -131,6 +144,8 @@ pub struct ExportArgs {
     /// The model file to write.
     #[arg(long, short, value_name = "FILE")]
     pub output: PathBuf,
+    #[command(flatten)]
+    pub format: FormatArg,
 }
 
 #[derive(Args, Debug)]
@@ -148,6 +163,8 @@ pub struct ReportArgs {
     /// the study was fitted from.
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub format: FormatArg,
 }
 
 /// Where the store is.
@@ -332,6 +349,10 @@ pub struct FitArgs {
     /// Print only the final summary.
     #[arg(long, short)]
     pub quiet: bool,
+    /// The final summary as `table` text or one `json` document on stdout (docs/json.md);
+    /// the data report and the progress go to stderr either way.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: crate::output::OutputFormat,
 }
 
 /// `automl worker`: evaluate queued trials of a shared store.
@@ -380,7 +401,7 @@ pub struct LeaderboardArgs {
     /// Show only the best N rows.
     #[arg(long, value_name = "N")]
     pub top: Option<usize>,
-    /// Output format.
+    /// Output format (`json`: an array of rows, its shape in docs/json.md).
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
     /// Only trials of this model family.
@@ -414,7 +435,9 @@ pub struct ShowArgs {
     /// Study id [default: the latest].
     #[arg(long, value_name = "ID")]
     pub study: Option<u64>,
-    /// Print the record as JSON.
+    #[command(flatten)]
+    pub format: FormatArg,
+    /// The same as `--format json` (the trial record, docs/json.md).
     #[arg(long)]
     pub json: bool,
 }
@@ -447,4 +470,8 @@ pub struct PredictArgs {
     /// Also log the input rows themselves (by default only a hash of each row is logged).
     #[arg(long)]
     pub log_inputs: bool,
+    /// The summary (rows, predictions file, model, log) as `table` text on stderr or one
+    /// `json` document on stdout (docs/json.md).
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: crate::output::OutputFormat,
 }

@@ -1,9 +1,10 @@
 //! `automl compare A B`: two trials side by side (parameters, per-fold scores, metrics, costs).
 
 use crate::args::CompareArgs;
-use crate::output::{fmt_parents, fmt_score, fmt_secs, table};
+use crate::output::{Doc, fmt_parents, fmt_score, fmt_secs, print_json, table};
 use crate::store_arg::{open_existing, pick_study};
 use anyhow::{Context, Result};
+use serde_json::json;
 use std::collections::BTreeSet;
 
 pub fn run(a: CompareArgs) -> Result<()> {
@@ -23,6 +24,25 @@ pub fn run(a: CompareArgs) -> Result<()> {
             })
     };
     let (x, y) = (get(a.a)?, get(a.b)?);
+    let params: BTreeSet<&String> = x
+        .candidate
+        .params
+        .keys()
+        .chain(y.candidate.params.keys())
+        .collect();
+    let differs = |p: &String| x.candidate.params.get(p) != y.candidate.params.get(p);
+    if a.format.json() {
+        let trial = |t| crate::cmd_leaderboard::trial_json(t, &study.metric);
+        return print_json(
+            Doc::Compare,
+            json!({
+                "study_id": study.study_id,
+                "metric": study.metric,
+                "trials": [trial(&x), trial(&y)],
+                "differing_params": params.iter().filter(|p| differs(p)).collect::<Vec<_>>(),
+            }),
+        );
+    }
     let mut rows = vec![vec![
         "".to_string(),
         format!("trial {}", x.trial_id),
@@ -71,12 +91,6 @@ pub fn run(a: CompareArgs) -> Result<()> {
         fmt_secs(x.fit_time_s),
         fmt_secs(y.fit_time_s),
     ]);
-    let params: BTreeSet<&String> = x
-        .candidate
-        .params
-        .keys()
-        .chain(y.candidate.params.keys())
-        .collect();
     for p in params {
         let f = |t: &automl_core::TrialRecord| {
             t.candidate
@@ -86,7 +100,7 @@ pub fn run(a: CompareArgs) -> Result<()> {
                 .unwrap_or_else(|| "-".into())
         };
         let (vx, vy) = (f(&x), f(&y));
-        let mark = if vx != vy { " *" } else { "" };
+        let mark = if differs(p) { " *" } else { "" };
         rows.push(vec![format!("{p}{mark}"), vx, vy]);
     }
     rows.push(vec![

@@ -2,11 +2,12 @@
 //! data, print a table or JSON, and exit 0 (no drift), 3 (drift) or 2 (an error).
 
 use crate::args::StoreArgs;
+use crate::output::{Doc, FormatArg, print_json};
 use anyhow::{Context, Result, bail};
 use automl_engine::{LoadedModel, ModelChoice, load_model};
 use automl_monitor::drift::{DriftOptions, DriftReport, TestResult, check};
 use automl_monitor::predlog::{self, DriftEntry, LogRecord};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -48,9 +49,8 @@ pub struct DriftArgs {
     /// Use a model file written by `automl export` instead of the store.
     #[arg(long, value_name = "FILE", conflicts_with = "study")]
     pub model: Option<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = DriftFormat::Table)]
-    pub format: DriftFormat,
+    #[command(flatten)]
+    pub format: FormatArg,
     /// Family-wise significance level of the whole check (Holm-corrected over every test).
     #[arg(long, value_name = "A", default_value_t = 0.05)]
     pub alpha: f64,
@@ -60,15 +60,6 @@ pub struct DriftArgs {
     /// dashboard's drift view read it).
     #[arg(long)]
     pub no_log: bool,
-}
-
-/// Output formats of `automl drift`.
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DriftFormat {
-    /// A table per column, the predictions and the domain classifier, and a verdict.
-    Table,
-    /// The full report as one JSON object.
-    Json,
 }
 
 pub fn run(a: DriftArgs) -> Result<()> {
@@ -108,31 +99,26 @@ pub fn run(a: DriftArgs) -> Result<()> {
             model: crate::log_arg::model_log_name(a.model.as_deref(), None, model.study.study_id),
             report: serde_json::to_value(&report)?,
         };
-        crate::log_arg::append_or_warn(
+        let _ = crate::log_arg::append_or_warn(
             &a.log.resolve(store),
             &LogRecord::Drift(entry),
             "the drift check",
         );
     }
-    let mut out = std::io::stdout().lock();
-    match a.format {
-        DriftFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &report)?;
-            writeln!(out)?;
-        }
-        DriftFormat::Table => {
-            let head = format!(
-                "drift check of {} ({} rows) against the {} ({} training rows)",
-                a.input.display(),
-                report.n_new,
-                model.description,
-                report.n_reference
-            );
-            write!(out, "{}", render(&head, &report))?;
-        }
+    if a.format.json() {
+        print_json(Doc::Drift, serde_json::to_value(&report)?)?;
+    } else {
+        let head = format!(
+            "drift check of {} ({} rows) against the {} ({} training rows)",
+            a.input.display(),
+            report.n_new,
+            model.description,
+            report.n_reference
+        );
+        let mut out = std::io::stdout().lock();
+        write!(out, "{}", render(&head, &report))?;
+        out.flush()?;
     }
-    out.flush()?;
-    drop(out);
     if report.drift {
         std::process::exit(EXIT_DRIFT);
     }

@@ -2,20 +2,14 @@
 //! cross-validated estimate, saying whether the gap is beyond what the noise explains.
 
 use crate::args::StoreArgs;
-use crate::output::fmt_score;
+use crate::output::{Doc, FormatArg, fmt_score, print_json};
 use anyhow::{Context, Result};
 use automl_engine::{LiveEvaluation, ModelChoice, Verdict, evaluate_labeled, load_model};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use std::path::PathBuf;
 
 /// The exit code when the live score is worse than the CV estimate beyond noise.
 pub const EXIT_WORSE: i32 = 3;
-
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EvaluateFormat {
-    Table,
-    Json,
-}
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
@@ -49,9 +43,8 @@ pub struct EvaluateArgs {
     /// Seed of the bootstrap.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: EvaluateFormat,
+    #[command(flatten)]
+    pub format: FormatArg,
 }
 
 pub fn run(a: EvaluateArgs) -> Result<()> {
@@ -74,9 +67,10 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
         )
     })?;
     let e = evaluate_labeled(&model, &cv, &a.input, &tokens, a.seed)?;
-    match a.format {
-        EvaluateFormat::Json => println!("{}", serde_json::to_string_pretty(&e)?),
-        EvaluateFormat::Table => print_table(&e),
+    if a.format.json() {
+        print_json(Doc::Evaluate, serde_json::to_value(&e)?)?;
+    } else {
+        print_table(&e);
     }
     if e.verdict == Verdict::Worse {
         std::process::exit(EXIT_WORSE);

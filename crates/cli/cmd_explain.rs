@@ -2,7 +2,7 @@
 //! contributions of a tree trial (`--rows`), as a table, CSV or JSON.
 
 use crate::args::StoreArgs;
-use crate::output::table;
+use crate::output::{Doc, print_json, table};
 use anyhow::{Result, anyhow};
 use automl_engine::explain::{
     ContributionReport, ExplainError, ExplainOptions, Explanation, contributions, explain,
@@ -76,7 +76,7 @@ pub struct ExplainArgs {
     /// With --rows: the class whose score is explained [default: the last class].
     #[arg(long, value_name = "CLASS")]
     pub class: Option<String>,
-    /// Output format.
+    /// Output format (`json`: one document on stdout, its shape in docs/json.md).
     #[arg(long, value_enum, default_value = "table")]
     pub format: ExplainFormat,
 }
@@ -126,7 +126,7 @@ fn num(x: f64) -> String {
 
 fn print_importance(e: &Explanation, format: ExplainFormat) -> Result<()> {
     match format {
-        ExplainFormat::Json => println!("{}", serde_json::to_string_pretty(e)?),
+        ExplainFormat::Json => print_json(Doc::Explain, serde_json::to_value(e)?)?,
         ExplainFormat::Csv => {
             let mut w = csv::Writer::from_writer(std::io::stdout().lock());
             w.write_record(["column", "importance", "std", "gain"])?;
@@ -181,7 +181,7 @@ fn print_importance(e: &Explanation, format: ExplainFormat) -> Result<()> {
 
 fn print_rows(r: &ContributionReport, format: ExplainFormat, top: Option<usize>) -> Result<()> {
     match format {
-        ExplainFormat::Json => println!("{}", serde_json::to_string_pretty(r)?),
+        ExplainFormat::Json => print_json(Doc::ExplainRows, serde_json::to_value(r)?)?,
         ExplainFormat::Csv => {
             let mut w = csv::Writer::from_writer(std::io::stdout().lock());
             let mut header = vec!["row".to_string(), "raw".into(), "base".into()];

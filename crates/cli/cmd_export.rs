@@ -1,9 +1,10 @@
 //! `automl export`: a self-contained model file for `automl predict --model FILE`.
 
 use crate::args::ExportArgs;
-use crate::output::fmt_bytes;
+use crate::output::{Doc, fmt_bytes, print_json};
 use anyhow::{Context, Result};
 use automl_engine::FINAL_MODEL_BLOB;
+use serde_json::json;
 
 pub fn run(a: ExportArgs) -> Result<()> {
     let store = crate::store_arg::open_models(&a.store.store)?;
@@ -30,7 +31,8 @@ pub fn run(a: ExportArgs) -> Result<()> {
         Some(_) => None,
     };
     // And the record of its trial: its cross-validated scores, for `automl evaluate --model`.
-    let trial = match a.trial.or(study.final_trial) {
+    let trial_id = a.trial.or(study.final_trial);
+    let trial = match trial_id {
         Some(t) => store.trial(study.study_id, t)?,
         None => None,
     };
@@ -42,6 +44,19 @@ pub fn run(a: ExportArgs) -> Result<()> {
         profile.as_ref(),
         trial.as_ref(),
     )?;
+    if a.format.json() {
+        return print_json(
+            Doc::Export,
+            json!({
+                "output": a.output.display().to_string(),
+                "bytes": size,
+                "model": what,
+                "study_id": study.study_id,
+                "trial_id": trial_id,
+                "final_model": a.trial.is_none(),
+            }),
+        );
+    }
     println!(
         "wrote {} ({}) to {}",
         what,

@@ -2,13 +2,15 @@
 //! applies the search policy), report on the data, print progress and the summary.
 
 use crate::args::{FitArgs, MultiFidelityArg, TaskArg};
-use crate::output::{fmt_bytes, fmt_score, fmt_secs};
+use crate::output::{Doc, OutputFormat, fmt_bytes, fmt_score, fmt_secs, num, print_json};
 use anyhow::{Result, anyhow, bail};
 use automl_engine::{
-    EngineError, KeepModels, MultiFidelity, Progress, ReadOptions, Setting, StudyBuilder, Task,
+    EngineError, KeepModels, Metric, MultiFidelity, Progress, ReadOptions, Setting, StudyBuilder,
+    StudySummary, Task,
 };
 use automl_store::StoreLocation;
 use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Value, json};
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -301,7 +303,64 @@ pub fn run(a: FitArgs) -> Result<()> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let s = &summary;
+    let kept = match keep {
+        KeepModels::All => "fold models kept for every trial".to_string(),
+        KeepModels::Best(1) => "fold models kept for the best trial".to_string(),
+        KeepModels::Best(n) => format!("fold models kept for the best {n} trials"),
+    };
+    // Written through first, so that the size is what stays on disk.
+    store.flush()?;
+    let disk = store.disk_size();
+    if a.format == OutputFormat::Json {
+        print_json(Doc::Fit, summary_json(&summary, &a.store.store, disk))?;
+    } else {
+        print_summary(&summary, &a.store.store, disk, &kept);
+    }
+    if summary.best.is_none() {
+        bail!(
+            "no trial completed within the budget; try a larger --time-budget or the `fast` space"
+        );
+    }
+    Ok(())
+}
+
+/// The end-of-search summary as the `automl.fit/1` document (docs/json.md).
+fn summary_json(s: &StudySummary, store: &StoreLocation, disk: Option<u64>) -> Value {
+    let fin = s.best.as_ref().map(|b| {
+        json!({
+            "trial_id": b.trial_id,
+            "family": b.candidate.family,
+            "mean": num(b.mean),
+            "std": num(b.std),
+            "interval": automl_engine::evaluate::cv_interval(b).map(num),
+            "folds": b.fold_scores.len(),
+            "params": serde_json::to_value(&b.candidate.params).unwrap_or(Value::Null),
+        })
+    });
+    json!({
+        "study_id": s.study.study_id,
+        "name": s.study.name,
+        "task": s.study.task.to_string(),
+        "rows": s.study.rows(),
+        "validation": s.study.validation_text(),
+        "metric": s.study.metric,
+        "higher_is_better": Metric::from_name(&s.study.metric).map(|m| m.higher_is_better()),
+        "trials": s.trials,
+        "complete": s.complete,
+        "failed": s.failed,
+        "cancelled": s.cancelled,
+        "final": fin,
+        "final_model": s.final_model,
+        "selection": s.selection,
+        "seed_variance_s": s.seed_variance_s,
+        "store": store.to_string(),
+        "store_bytes": disk,
+        "wall_s": s.wall_s,
+    })
+}
+
+/// The end-of-search summary as text.
+fn print_summary(s: &StudySummary, store: &StoreLocation, disk: Option<u64>, kept: &str) {
     println!(
         "study {} `{}` ({}, {} rows, {})",
         s.study.study_id,
@@ -326,8 +385,7 @@ pub fn run(a: FitArgs) -> Result<()> {
             );
         }
         None => println!(
-            "best: none — no trial completed; see `automl leaderboard --store {}` for the errors",
-            a.store.store
+            "best: none — no trial completed; see `automl leaderboard --store {store}` for the errors"
         ),
     }
     println!(
@@ -358,30 +416,14 @@ pub fn run(a: FitArgs) -> Result<()> {
     if let Some(why) = &s.selection {
         println!("selected: {why}");
     }
-    let kept = match keep {
-        KeepModels::All => "fold models kept for every trial".to_string(),
-        KeepModels::Best(1) => "fold models kept for the best trial".to_string(),
-        KeepModels::Best(n) => format!("fold models kept for the best {n} trials"),
-    };
-    // Written through first, so that the size is what stays on disk.
-    store.flush()?;
     println!(
-        "store: {} ({}{kept})",
-        a.store.store,
-        store
-            .disk_size()
-            .map(|b| format!("{}, ", fmt_bytes(b)))
+        "store: {store} ({}{kept})",
+        disk.map(|b| format!("{}, ", fmt_bytes(b)))
             .unwrap_or_default()
     );
     if s.best.is_some() {
         println!(
-            "next: automl leaderboard --store {0} | automl predict --store {0} NEW.csv --output preds.csv",
-            a.store.store
-        );
-    } else {
-        bail!(
-            "no trial completed within the budget; try a larger --time-budget or the `fast` space"
+            "next: automl leaderboard --store {store} | automl predict --store {store} NEW.csv --output preds.csv"
         );
     }
-    Ok(())
 }

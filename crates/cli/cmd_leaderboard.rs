@@ -1,6 +1,7 @@
 //! `automl leaderboard`: every trial of a study, best first, as a table, CSV, JSON or markdown.
 //!
-//! JSON/CSV field names are stable (documented in the user guide): rank, trial_id, family,
+//! JSON/CSV field names are stable (documented in the user guide and, for JSON, with their
+//! types and the `schema` tag of each row, in docs/json.md): rank, trial_id, family,
 //! state, metric, mean, std, <each metric>, fit_time_s, predict_time_per_row_s,
 //! model_size_bytes, strategy, operator, parents, fidelity, params, error, and the seed
 //! variance of the trials `fit` measured it for (null for the others): seed_std, churn,
@@ -8,25 +9,33 @@
 //! the trial whose model the study's final model is).
 
 use crate::args::{Format, LeaderboardArgs, SortKey};
-use crate::output::{fmt_bytes, fmt_parents, fmt_row_time, fmt_score, key_params, markdown, table};
+use crate::output::{
+    Doc, fmt_bytes, fmt_parents, fmt_row_time, fmt_score, key_params, markdown, num, print_json,
+    table,
+};
 use crate::store_arg::{open_existing, pick_study};
 use anyhow::{Context, Result};
-use automl_core::Metric;
 use automl_core::params::ParamsExt;
+use automl_core::{Metric, TrialRecord};
 use automl_engine::{LeaderboardRow, SeedVariance, leaderboard_owned, seed_variance_of};
 use serde_json::{Value, json};
 
 fn row_json(r: &LeaderboardRow, metric: &str, final_trial: Option<u64>) -> Value {
-    let t = &r.trial;
+    let mut o = trial_json(&r.trial, metric);
+    o["rank"] = json!(r.rank);
+    o["final"] = json!(final_trial == Some(r.trial.trial_id));
+    o
+}
+
+/// One trial as a leaderboard row without its rank (`automl compare` shows two of them).
+pub(crate) fn trial_json(t: &TrialRecord, metric: &str) -> Value {
     let params: serde_json::Map<String, Value> = t
         .candidate
         .params
         .iter()
         .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(Value::Null)))
         .collect();
-    let num = |x: f64| if x.is_finite() { json!(x) } else { Value::Null };
     let mut o = json!({
-        "rank": r.rank,
         "trial_id": t.trial_id,
         "family": t.candidate.family,
         "state": t.state.as_str(),
@@ -57,7 +66,6 @@ fn row_json(r: &LeaderboardRow, metric: &str, final_trial: Option<u64>) -> Value
     o["split_std"] = sv.and_then(|s| s.split_std).map_or(Value::Null, num);
     o["tied"] = sv.map_or(Value::Null, |s| json!(s.tied));
     o["seed_scores"] = sv.map_or(Value::Null, |s| json!(s.seed_scores));
-    o["final"] = json!(final_trial == Some(t.trial_id));
     o
 }
 
@@ -117,7 +125,7 @@ pub fn run(a: LeaderboardArgs) -> Result<()> {
                 .iter()
                 .map(|r| row_json(r, &study.metric, study.final_trial))
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            print_json(Doc::Leaderboard, Value::Array(v))?;
         }
         Format::Csv => {
             let mut header = vec![

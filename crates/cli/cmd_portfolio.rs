@@ -7,9 +7,11 @@
 //! written with the task of the study they came from. `auto` tries them before anything else.
 
 use crate::args::PortfolioArgs;
+use crate::output::{Doc, print_json};
 use anyhow::{Context, Result, bail};
 use automl_core::{Candidate, Metric, Task, is_meta_family};
 use automl_engine::leaderboard;
+use serde_json::json;
 use std::collections::BTreeSet;
 
 pub fn run(a: PortfolioArgs) -> Result<()> {
@@ -99,6 +101,17 @@ pub fn run(a: PortfolioArgs) -> Result<()> {
     automl_search::load_portfolio(&text, &a.output.display().to_string())?;
     std::fs::write(&a.output, text)
         .with_context(|| format!("cannot write `{}`", a.output.display()))?;
+    if a.format.json() {
+        return print_json(
+            Doc::Portfolio,
+            json!({
+                "output": a.output.display().to_string(),
+                "configurations": chosen.len(),
+                "studies": per_study.len(),
+                "families": chosen.iter().map(|(c, _)| c.family.as_str()).collect::<BTreeSet<_>>(),
+            }),
+        );
+    }
     println!(
         "wrote {} configurations to {}",
         chosen.len(),

@@ -2,13 +2,20 @@
 //! and log the batch in the prediction log (unless `--no-log`).
 
 use crate::args::PredictArgs;
-use anyhow::Result;
+use crate::output::{Doc, OutputFormat, print_json};
+use anyhow::{Result, bail};
 use automl_engine::predict::write_predictions;
 use automl_engine::{ModelChoice, load_model};
 use automl_monitor::predlog::{self, LogRecord, PredictionEntry, Role};
 use std::time::Instant;
 
 pub fn run(a: PredictArgs) -> Result<()> {
+    let json = a.format == OutputFormat::Json;
+    if json && a.output.as_os_str() == "/dev/stdout" {
+        bail!(
+            "--format json prints the summary on stdout: write the predictions to a file with --output FILE"
+        );
+    }
     let tokens = automl_data::ReadOptions::default().missing_tokens;
     let (model, store) = if let Some(file) = &a.model {
         (automl_engine::export::read_model_file(file)?, None)
@@ -33,10 +40,13 @@ pub fn run(a: PredictArgs) -> Result<()> {
         Some(file) => format!("{} ({})", file.display(), model.description),
         None => format!("the {}", model.description),
     };
-    eprintln!(
-        "wrote {n} predictions to {} using {using}",
-        a.output.display()
-    );
+    if !json {
+        eprintln!(
+            "wrote {n} predictions to {} using {using}",
+            a.output.display()
+        );
+    }
+    let mut log = None;
     if !a.no_log {
         let dir = a.log.resolve(store);
         let entry = PredictionEntry {
@@ -54,7 +64,23 @@ pub fn run(a: PredictArgs) -> Result<()> {
         };
         // The predictions are written: a log that cannot be written is a warning, not a
         // failed prediction.
-        crate::log_arg::append_or_warn(&dir, &LogRecord::Prediction(entry), "the batch");
+        if crate::log_arg::append_or_warn(&dir, &LogRecord::Prediction(entry), "the batch") {
+            log = Some(dir.display().to_string());
+        }
+    }
+    if json {
+        print_json(
+            Doc::Predict,
+            serde_json::json!({
+                "rows": n,
+                "output": a.output.display().to_string(),
+                "model": model.description,
+                "model_file": a.model.as_ref().map(|f| f.display().to_string()),
+                "study_id": model.study.study_id,
+                "trial_id": a.trial,
+                "log": log,
+            }),
+        )?;
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! markdown (+ SVG files) or one self-contained HTML page.
 
 use crate::args::ReportArgs;
-use crate::output::{fmt_score, fmt_secs, key_params, markdown};
+use crate::output::{Doc, fmt_score, fmt_secs, key_params, markdown, print_json};
 use crate::store_arg::{open_existing, pick_study};
 use anyhow::{Context, Result};
 use automl_core::{Metric, StudyRecord, TrialRecord, is_meta_family};
@@ -438,6 +438,8 @@ pub fn run(a: ReportArgs) -> Result<()> {
         .output
         .extension()
         .is_some_and(|e| e == "html" || e == "htm");
+    // The SVG files written beside a markdown report (an HTML page has them inline).
+    let mut plots = Vec::new();
     if html {
         let mut page = String::from(
             "<!doctype html><html><head><meta charset=\"utf-8\"><title>automl report</title><style>body{font-family:sans-serif;max-width:980px;margin:2em auto;color:#222}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px}pre{background:#f6f6f6;padding:8px;overflow:auto}</style></head><body>",
@@ -508,6 +510,7 @@ pub fn run(a: ReportArgs) -> Result<()> {
             .with_context(|| format!("cannot write `{score_file}`"))?;
         std::fs::write(dir.join(&family_file), &family_svg)
             .with_context(|| format!("cannot write `{family_file}`"))?;
+        plots = vec![dir.join(&score_file), dir.join(&family_file)];
         let _ = writeln!(
             md,
             "## Score over time\n\n![score over time]({score_file})\n\n## Best score per family\n\n![best per family]({family_file})\n"
@@ -530,6 +533,19 @@ pub fn run(a: ReportArgs) -> Result<()> {
         }
         std::fs::write(&a.output, md)
             .with_context(|| format!("cannot write `{}`", a.output.display()))?;
+    }
+    if a.format.json() {
+        let path = |p: &std::path::Path| p.display().to_string();
+        return print_json(
+            Doc::Report,
+            serde_json::json!({
+                "study_id": study.study_id,
+                "output": path(&a.output),
+                "format": if html { "html" } else { "markdown" },
+                "plots": plots.iter().map(|p| path(p)).collect::<Vec<_>>(),
+                "importance": imp.is_ok(),
+            }),
+        );
     }
     println!("wrote {}", a.output.display());
     Ok(())

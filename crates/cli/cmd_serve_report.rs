@@ -3,17 +3,10 @@
 //! drift check and the recent events.
 
 use crate::log_arg::LogDirArgs;
-use crate::output::table;
+use crate::output::{Doc, FormatArg, print_json, table};
 use anyhow::{Context, Result, bail};
 use automl_monitor::predlog::{LogFilter, ServeReport, read_log, serve_report};
-use clap::{Args, ValueEnum};
-
-/// Output format of `automl serve-report`.
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReportFormat {
-    Table,
-    Json,
-}
+use clap::Args;
 
 /// Arguments of `automl serve-report`.
 #[derive(Args, Debug)]
@@ -30,9 +23,8 @@ pub struct ServeReportArgs {
     /// Only this model (`study-1`, `trial-7`, a model file's name, as the log names it).
     #[arg(long, value_name = "NAME")]
     pub model: Option<String>,
-    /// `table` for people, `json` for programs (the whole report, every figure).
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: ReportFormat,
+    #[command(flatten)]
+    pub format: FormatArg,
 }
 
 /// Parse `90s` / `30m` / `1h` / `7d` / `45` (seconds) into milliseconds.
@@ -77,17 +69,16 @@ pub fn run(a: ServeReportArgs) -> Result<()> {
     let records =
         read_log(&dir, &filter).with_context(|| format!("reading `{}`", dir.display()))?;
     let report = serve_report(&records);
-    match a.format {
-        ReportFormat::Json => {
-            let mut v = serde_json::to_value(&report)?;
-            v["log_dir"] = serde_json::Value::String(dir.display().to_string());
-            v["records"] = records.len().into();
-            println!("{}", serde_json::to_string_pretty(&v)?);
-        }
-        ReportFormat::Table => print!(
+    if a.format.json() {
+        let mut v = serde_json::to_value(&report)?;
+        v["log_dir"] = serde_json::Value::String(dir.display().to_string());
+        v["records"] = records.len().into();
+        print_json(Doc::ServeReport, v)?;
+    } else {
+        print!(
             "{}",
             render(&report, &dir.display().to_string(), records.len())
-        ),
+        );
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! `automl show TRIAL_ID`: everything stored about one trial.
 
 use crate::args::ShowArgs;
-use crate::output::{fmt_bytes, fmt_row_time, fmt_score, fmt_secs};
+use crate::output::{Doc, fmt_bytes, fmt_row_time, fmt_score, fmt_secs, print_json};
 use crate::store_arg::{open_existing, pick_study};
 use anyhow::{Context, Result};
 use automl_core::EnsembleDecision;
@@ -45,9 +45,8 @@ pub fn run(a: ShowArgs) -> Result<()> {
             a.trial, study.study_id, a.store.store
         )
     })?;
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&t)?);
-        return Ok(());
+    if a.json || a.format.json() {
+        return print_json(Doc::Show, serde_json::to_value(&t)?);
     }
     println!(
         "trial {} of study {} `{}`",

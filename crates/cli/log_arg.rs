@@ -49,17 +49,19 @@ pub fn model_log_name(model_file: Option<&Path>, trial: Option<u64>, study_id: u
 }
 
 /// Append one record to the log in `dir` with a writer of its own (a one-shot command), or
-/// warn on stderr when it cannot be written: the command's work is done either way.
-pub fn append_or_warn(dir: &Path, rec: &automl_monitor::predlog::LogRecord, what: &str) {
+/// warn on stderr when it cannot be written: the command's work is done either way. Returns
+/// whether the record was written.
+pub fn append_or_warn(dir: &Path, rec: &automl_monitor::predlog::LogRecord, what: &str) -> bool {
     use automl_monitor::predlog::{LogOptions, LogWriter};
     let logged = LogWriter::open(dir, LogOptions::default()).and_then(|mut w| {
         w.append(rec)?;
         w.flush()
     });
-    if let Err(e) = logged {
+    if let Err(e) = &logged {
         eprintln!(
             "warning: {what} was not logged in `{}`: {e} (--log-dir DIR to log elsewhere, --no-log to skip)",
             dir.display()
         );
     }
+    logged.is_ok()
 }
