@@ -3,6 +3,7 @@
 //! deadlines into failed / timed-out evaluations, fits final pipelines, and runs evaluations on
 //! their own threads ([`Pool`]). This is the only crate that starts threads for trials.
 
+pub mod calibrate;
 pub mod cv;
 pub mod error;
 pub mod memory;
