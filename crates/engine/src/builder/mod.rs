@@ -583,6 +583,7 @@ impl StudyBuilder {
             Some(s) => s,
             None => load_space(DEFAULT_SPACE)?,
         };
+        let space = class_weight_policy(space, data);
         let strategy = match self.strategy {
             StrategyChoice::Named(name) => {
                 by_name_with(&name, seed, &opts).ok_or(EngineError::UnknownStrategy { name })?
@@ -602,6 +603,37 @@ impl StudyBuilder {
         };
         Ok((*data, space, strategy, config))
     }
+}
+
+/// A target is imbalanced when its smallest class holds less than this share of the rows.
+pub const IMBALANCED_SHARE: f64 = 0.2;
+
+/// Whether a classification target is imbalanced (see [`IMBALANCED_SHARE`]).
+pub fn is_imbalanced(data: &Dataset) -> bool {
+    if !data.task.is_classification() || data.y.is_empty() {
+        return false;
+    }
+    let mut counts = vec![0usize; data.classes.len().max(2)];
+    for &c in &data.y {
+        if let Some(n) = counts.get_mut(c as usize) {
+            *n += 1;
+        }
+    }
+    let min = counts.iter().copied().min().unwrap_or(0);
+    (min as f64) < IMBALANCED_SHARE * data.y.len() as f64
+}
+
+/// The space searched: `class_weight` (`trainer::weights`) is searched only for an
+/// imbalanced target; otherwise it is dropped, so a balanced study searches exactly what it
+/// did before the parameter existed (a configuration without it means `none`).
+fn class_weight_policy(mut space: SearchSpace, data: &Dataset) -> SearchSpace {
+    if !is_imbalanced(data) {
+        for f in &mut space.families {
+            f.params
+                .retain(|p| p.name != automl_trainer::weights::CLASS_WEIGHT);
+        }
+    }
+    space
 }
 
 #[cfg(test)]
