@@ -137,6 +137,14 @@ pub fn run(a: FitArgs) -> Result<()> {
             crate::args::SelectArg::Best => automl_engine::Select::Best,
             crate::args::SelectArg::Stable => automl_engine::Select::Stable,
         })
+        .calibration(
+            automl_engine::PostConfig::parse_calibration(&a.calibration)
+                .map_err(|e| anyhow::anyhow!("--calibration: {e}"))?,
+        )
+        .threshold(
+            automl_engine::PostConfig::parse_threshold(&a.threshold)
+                .map_err(|e| anyhow::anyhow!("--threshold: {e}"))?,
+        )
         .cancel_flag(cancel.clone())
         .abort_flag(abort.clone());
     if let Some(t) = a.time_budget {
@@ -357,6 +365,12 @@ pub fn run(a: FitArgs) -> Result<()> {
     }
     if let Some(why) = &s.selection {
         println!("selected: {why}");
+    }
+    if let Some(d) = &s.post_processing {
+        println!(
+            "post-processing: {}",
+            automl_engine::study::postprocess::describe(d)
+        );
     }
     let kept = match keep {
         KeepModels::All => "fold models kept for every trial".to_string(),

@@ -425,6 +425,47 @@ pub struct PostConfig {
     pub threshold: Option<ThresholdChoice>,
 }
 
+impl PostConfig {
+    /// Parse the `--calibration` value: `auto`, `none`, `platt` or `isotonic`.
+    pub fn parse_calibration(s: &str) -> Result<Option<CalibrationMethod>, String> {
+        match s {
+            "auto" => Ok(None),
+            other => CalibrationMethod::from_name(other)
+                .map(Some)
+                .ok_or_else(|| {
+                    format!("`{other}` is not a calibration: use auto, none, platt or isotonic")
+                }),
+        }
+    }
+    /// Parse the `--threshold` value: `auto`, `none` or a number in (0, 1).
+    pub fn parse_threshold(s: &str) -> Result<Option<ThresholdChoice>, String> {
+        match s {
+            "auto" => Ok(None),
+            "none" => Ok(Some(ThresholdChoice::None)),
+            other => match other.parse::<f64>() {
+                Ok(t) if t > 0.0 && t < 1.0 => Ok(Some(ThresholdChoice::Fixed(t))),
+                _ => Err(format!(
+                    "`{other}` is not a threshold: use auto, none or a probability between 0 and 1"
+                )),
+            },
+        }
+    }
+    /// The calibration setting as `--calibration` takes it.
+    pub fn calibration_text(&self) -> String {
+        self.calibration
+            .map_or_else(|| "auto".to_string(), |m| m.name().to_string())
+    }
+    /// The threshold setting as `--threshold` takes it.
+    pub fn threshold_text(&self) -> String {
+        match self.threshold {
+            None => "auto".to_string(),
+            Some(ThresholdChoice::None) => "none".to_string(),
+            Some(ThresholdChoice::Tune) => "tune".to_string(),
+            Some(ThresholdChoice::Fixed(t)) => format!("{t}"),
+        }
+    }
+}
+
 impl Default for PostConfig {
     fn default() -> Self {
         PostConfig {

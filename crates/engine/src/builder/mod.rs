@@ -159,6 +159,7 @@ pub struct StudyBuilder {
     ensemble: bool,
     profile_sample: bool,
     seed_variance: crate::study::SeedVarianceConfig,
+    post: automl_trainer::calibrate::PostConfig,
     memory_limit: Option<u64>,
     trial_time_limit: Option<f64>,
     name: Option<String>,
@@ -208,6 +209,7 @@ impl StudyBuilder {
             ensemble: true,
             profile_sample: true,
             seed_variance: crate::study::SeedVarianceConfig::default(),
+            post: automl_trainer::calibrate::PostConfig::default(),
             memory_limit: None,
             trial_time_limit: None,
             name: None,
@@ -356,6 +358,25 @@ impl StudyBuilder {
     /// Other model seeds per measured trial (default 3).
     pub fn seed_variance_seeds(mut self, seeds: usize) -> Self {
         self.seed_variance.seeds = seeds;
+        self
+    }
+
+    /// The final model's calibration: None = chosen by nested cross-validation among none,
+    /// Platt and isotonic (the default); `Some(m)` = always `m` (see
+    /// [`crate::study::postprocess`]).
+    pub fn calibration(
+        mut self,
+        method: Option<automl_trainer::calibrate::CalibrationMethod>,
+    ) -> Self {
+        self.post.calibration = method;
+        self
+    }
+
+    /// The final model's decision threshold (binary): None = tuned by nested cross-validation
+    /// when the metric scores hard labels (accuracy, balanced accuracy, F1), else the argmax
+    /// (the default); `Some(c)` = as given.
+    pub fn threshold(mut self, choice: Option<automl_trainer::calibrate::ThresholdChoice>) -> Self {
+        self.post.threshold = choice;
         self
     }
 
@@ -578,6 +599,7 @@ impl StudyBuilder {
             trial_time_limit: self.trial_time_limit,
             profile_sample: self.profile_sample,
             seed_variance: self.seed_variance,
+            post: self.post,
         };
         let space = match self.space {
             Some(s) => s,
