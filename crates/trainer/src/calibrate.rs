@@ -475,6 +475,20 @@ impl Default for PostConfig {
     }
 }
 
+/// JSON has no NaN: `serde_json` writes it as `null`, read back here as NaN.
+mod nan {
+    use serde::{Deserialize, Deserializer};
+    pub fn one<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+    pub fn many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        Ok(Vec::<Option<f64>>::deserialize(d)?
+            .into_iter()
+            .map(|v| v.unwrap_or(f64::NAN))
+            .collect())
+    }
+}
+
 /// One post-processing option and its nested cross-validated scores.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OptionScore {
@@ -484,10 +498,13 @@ pub struct OptionScore {
     pub tuned_threshold: bool,
     /// The study metric per held-out fold (each fold scored with the option fitted on the
     /// other folds' rows).
+    #[serde(deserialize_with = "nan::many")]
     pub fold_scores: Vec<f64>,
     /// Their mean.
+    #[serde(deserialize_with = "nan::one")]
     pub nested: f64,
     /// Nested log loss (mean over folds).
+    #[serde(deserialize_with = "nan::one")]
     pub nested_log_loss: f64,
 }
 
@@ -497,8 +514,10 @@ pub struct ReliabilityBin {
     /// Rows whose probability falls in the bin.
     pub count: usize,
     /// Mean predicted probability of those rows.
+    #[serde(deserialize_with = "nan::one")]
     pub predicted: f64,
     /// Observed frequency of the event among them.
+    #[serde(deserialize_with = "nan::one")]
     pub observed: f64,
 }
 
@@ -512,8 +531,10 @@ pub struct PostDecision {
     /// Every option tried, in order (the first is "as the model gives").
     pub options: Vec<OptionScore>,
     /// Nested score of the model as it is (no calibration, argmax): equals its CV score.
+    #[serde(deserialize_with = "nan::one")]
     pub before: f64,
     /// Nested score of the chosen option.
+    #[serde(deserialize_with = "nan::one")]
     pub after: f64,
     /// Why the option won, in a line.
     pub reason: String,
