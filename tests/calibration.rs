@@ -133,16 +133,9 @@ fn an_imbalanced_target_with_f1_gets_a_tuned_threshold_that_predict_and_export_a
         let rows = predictions(file);
         assert_eq!(rows.len(), 600);
         for (label, p) in &rows {
-            assert_eq!(
-                label == "yes",
-                *p >= t,
-                "{label} at {p} with threshold {t}"
-            );
+            assert_eq!(label == "yes", *p >= t, "{label} at {p} with threshold {t}");
         }
-        let below_half = rows
-            .iter()
-            .filter(|(l, p)| l == "yes" && *p < 0.5)
-            .count();
+        let below_half = rows.iter().filter(|(l, p)| l == "yes" && *p < 0.5).count();
         assert!(below_half > 0, "no row labelled by the threshold below 0.5");
         rows
     };

@@ -414,8 +414,8 @@ pub fn best_threshold(p1: &[f64], pos: &[bool], metric: Metric) -> Option<f64> {
     Some(best.1)
 }
 
-/// The post-processing settings of a study.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// The post-processing settings of a study (default: both chosen automatically).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct PostConfig {
     /// `None` = chosen by nested cross-validation among none, Platt and isotonic; `Some(m)` =
     /// always `m` (`Some(None)` turns calibration off).
@@ -462,15 +462,6 @@ impl PostConfig {
             Some(ThresholdChoice::None) => "none".to_string(),
             Some(ThresholdChoice::Tune) => "tune".to_string(),
             Some(ThresholdChoice::Fixed(t)) => format!("{t}"),
-        }
-    }
-}
-
-impl Default for PostConfig {
-    fn default() -> Self {
-        PostConfig {
-            calibration: None,
-            threshold: None,
         }
     }
 }

@@ -19,13 +19,18 @@ impl Study<'_> {
         &mut self,
         best: &Option<TrialRecord>,
         ensemble: Option<&EnsembleTrial>,
-        post: Option<&PostProcess>,
         info: PredictorInfo,
         budget_end: Option<Instant>,
         reserve: &Reserve,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<String, EngineError> {
         let rows = self.data.y.len() as u64;
+        // The post-processing chosen on the out-of-fold predictions (recorded in the study
+        // record just before), wrapped around whatever the final model is.
+        let post = super::postprocess::post_decision(&self.record)
+            .filter(super::postprocess::is_active)
+            .map(|d| d.chosen);
+        let post = post.as_ref();
         // Writing the final model (and re-reading fold models) comes after the refits and has
         // no deadline: the refits stop early enough for it.
         let parts: Vec<u64> = match (ensemble, best) {

@@ -789,10 +789,6 @@ impl<'a> Study<'a> {
         let final_model = self.make_final_model(
             &chosen,
             ensemble.as_ref(),
-            post_processing
-                .as_ref()
-                .filter(|d| postprocess::is_active(d))
-                .map(|d| &d.chosen),
             info,
             budget_end,
             &found.reserve,
