@@ -111,9 +111,10 @@ fold, a calibrator (and threshold) is fitted on the other folds' out-of-fold row
 that fold's rows, so the score after post-processing is as honest as the one before.
 `--calibration auto` (default) tries none, Platt scaling (a logistic regression on the logit of
 the probability; one-vs-rest and renormalised for multiclass) and isotonic regression, and keeps
-the best by the study metric (ties: lower nested log loss; for `roc_auc` and
-`average_precision`, which only rank, a calibration is kept only if it lowers nested log loss
-without lowering the metric); `none`, `platt` or `isotonic` force one. For binary tasks scored
+the best by the study metric — among the options within noise of the best (paired per-fold
+differences within one standard error), the one with the lowest nested log loss; for `roc_auc`
+and `average_precision`, which only rank, a calibration is kept only if it lowers nested log
+loss without lowering the metric; `none`, `platt` or `isotonic` force one. For binary tasks scored
 on hard labels (`--metric accuracy`, `balanced_accuracy`, `f1`), `--threshold auto` (default)
 also tunes the cut on P(second class) (`f1` scores the second class in sorted order, e.g. `yes`
 of `no`/`yes`); `--threshold none` keeps 0.5 and `--threshold 0.3` fixes it. The winner is

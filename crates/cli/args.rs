@@ -289,10 +289,11 @@ pub struct FitArgs {
     #[arg(long, value_enum, default_value_t = SelectArg::Best)]
     pub select: SelectArg,
     /// Calibration of the final model's class probabilities, fitted on its out-of-fold
-    /// predictions: auto (none, Platt or isotonic, whichever scores best by nested
-    /// cross-validation: each fold scored with a calibrator fitted on the other folds; for
-    /// roc_auc / average_precision kept only if it lowers nested log loss without lowering the
-    /// metric), none, platt (logistic on the logit; one-vs-rest for multiclass) or isotonic.
+    /// predictions: auto (none, Platt or isotonic by nested cross-validation: each fold scored
+    /// with a calibrator fitted on the other folds; the best metric, and among options within
+    /// noise of it the lowest log loss; for roc_auc / average_precision kept only if it lowers
+    /// nested log loss without lowering the metric), none, platt (logistic on the logit;
+    /// one-vs-rest for multiclass) or isotonic.
     #[arg(long, value_name = "auto|none|platt|isotonic", default_value = "auto")]
     pub calibration: String,
     /// Decision threshold on P(positive class) for binary tasks: auto (tuned by the same
