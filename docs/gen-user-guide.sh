@@ -106,6 +106,27 @@ beats picking one trial the same way; refit on all training rows as far as the t
 name; extra columns (such as the target) are ignored; unseen categories and empty cells are
 handled; a missing column is an error naming it.
 
+**Probabilities and thresholds.** For classification the final model's probabilities may be
+post-processed, chosen on its out-of-fold predictions by *nested* cross-validation: for each
+fold, a calibrator (and threshold) is fitted on the other folds' out-of-fold rows and scored on
+that fold's rows, so the score after post-processing is as honest as the one before.
+`--calibration auto` (default) tries none, Platt scaling (a logistic regression on the logit of
+the probability; one-vs-rest and renormalised for multiclass) and isotonic regression, and keeps
+the best by the study metric — among the options within noise of the best (paired per-fold
+differences within one standard error), the one with the lowest nested log loss; for `roc_auc`
+and `average_precision`, which only rank, a calibration is kept only if it lowers nested log
+loss without lowering the metric; `none`, `platt` or `isotonic` force one. For binary tasks scored
+on hard labels (`--metric accuracy`, `balanced_accuracy`, `f1`), `--threshold auto` (default)
+also tunes the cut on P(second class) (`f1` scores the second class in sorted order, e.g. `yes`
+of `no`/`yes`); `--threshold none` keeps 0.5 and `--threshold 0.3` fixes it. The winner is
+refit on all out-of-fold rows and stored inside the final model, so `predict`, `serve`, and
+exported model files apply it (a prediction is the positive class exactly when its probability
+is at least the threshold). `fit` prints it (`post-processing: threshold 0.3392 (nested CV f1
+0.4644 -> 0.6065)`), `show` prints it for the final trial, and `report` draws a reliability
+diagram (observed frequency against mean predicted probability in 10 bins, before and after,
+with the rows per bin) beside every option's nested scores. `automl evaluate` still scores hard
+labels at 0.5.
+
 MD
 run "automl predict new_customers.csv --output preds.csv && cat preds.csv"
 cat <<'MD'
@@ -134,8 +155,14 @@ a search runs. The JSON endpoints behind it are documented in
 A search space is a TOML file: one table per model family, one entry per hyperparameter
 (`float`/`int` with `low`, `high`, optional `log`; `categorical` with `choices`; `fixed`), a
 `default` tried first, optional `when` conditions and per-task parameters. The shipped spaces
-are `search-spaces/default.toml` (documented at its top) and `search-spaces/fast.toml`. A
-mistake is reported with the file, key and value:
+are `search-spaces/default.toml` (documented at its top) and `search-spaces/fast.toml`.
+
+The tree families (`gbdt`, `random_forest`, `extra_trees`) and `decision_tree` have a
+`class_weight` parameter (`none` | `balanced`: a row of class c weighs n / (k · n_c)), applied by
+the trainer as row weights. It is searched only when the target is imbalanced (the smallest
+class holds under 20 % of the rows); otherwise the study searches exactly the space without it.
+
+A mistake is reported with the file, key and value:
 
 MD
 printf 'version = 1\n[families.knn.params]\nk = { type = "int", low = 9, high = 3, default = 5 }\n' > bad.toml

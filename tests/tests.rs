@@ -2,6 +2,7 @@
 //! (one integration test binary, as in ripgrep).
 
 mod bad_input;
+mod calibration;
 mod cli;
 mod crash;
 mod distributed;

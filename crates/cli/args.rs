@@ -305,6 +305,19 @@ pub struct FitArgs {
     /// seed_std + churn (then the better score, then the lower trial id).
     #[arg(long, value_enum, default_value_t = SelectArg::Best)]
     pub select: SelectArg,
+    /// Calibration of the final model's class probabilities, fitted on its out-of-fold
+    /// predictions: auto (none, Platt or isotonic by nested cross-validation: each fold scored
+    /// with a calibrator fitted on the other folds; the best metric, and among options within
+    /// noise of it the lowest log loss; for roc_auc / average_precision kept only if it lowers
+    /// nested log loss without lowering the metric), none, platt (logistic on the logit;
+    /// one-vs-rest for multiclass) or isotonic.
+    #[arg(long, value_name = "auto|none|platt|isotonic", default_value = "auto")]
+    pub calibration: String,
+    /// Decision threshold on P(positive class) for binary tasks: auto (tuned by the same
+    /// nested cross-validation when the metric scores hard labels: accuracy,
+    /// balanced_accuracy, f1; otherwise 0.5), none (0.5) or a probability such as 0.3.
+    #[arg(long, value_name = "auto|none|P", default_value = "auto")]
+    pub threshold: String,
     /// Number of cross-validation folds.
     #[arg(long, value_name = "K", default_value_t = 5)]
     pub folds: usize,

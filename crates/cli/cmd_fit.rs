@@ -139,6 +139,14 @@ pub fn run(a: FitArgs) -> Result<()> {
             crate::args::SelectArg::Best => automl_engine::Select::Best,
             crate::args::SelectArg::Stable => automl_engine::Select::Stable,
         })
+        .calibration(
+            automl_engine::PostConfig::parse_calibration(&a.calibration)
+                .map_err(|e| anyhow::anyhow!("--calibration: {e}"))?,
+        )
+        .threshold(
+            automl_engine::PostConfig::parse_threshold(&a.threshold)
+                .map_err(|e| anyhow::anyhow!("--threshold: {e}"))?,
+        )
         .cancel_flag(cancel.clone())
         .abort_flag(abort.clone());
     if let Some(t) = a.time_budget {
@@ -352,6 +360,14 @@ fn summary_json(s: &StudySummary, store: &StoreLocation, disk: Option<u64>) -> V
         "final": fin,
         "final_model": s.final_model,
         "selection": s.selection,
+        "post_processing": s.post_processing.as_ref().map(|d| json!({
+            "method": d.chosen.method.name(),
+            "threshold": d.chosen.threshold,
+            "metric": d.metric,
+            "before": num(d.before),
+            "after": num(d.after),
+            "reason": d.reason,
+        })),
         "seed_variance_s": s.seed_variance_s,
         "store": store.to_string(),
         "store_bytes": disk,
@@ -415,6 +431,12 @@ fn print_summary(s: &StudySummary, store: &StoreLocation, disk: Option<u64>, kep
     }
     if let Some(why) = &s.selection {
         println!("selected: {why}");
+    }
+    if let Some(d) = &s.post_processing {
+        println!(
+            "post-processing: {}",
+            automl_engine::study::postprocess::describe(d)
+        );
     }
     println!(
         "store: {store} ({}{kept})",

@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use automl_core::{Metric, StudyRecord, TrialRecord, is_meta_family};
 use automl_engine::explain::{ExplainOptions, Explanation, explain};
 use automl_engine::leaderboard;
+use automl_engine::{PostDecision, post_decision};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -21,6 +22,127 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+/// Reliability diagram of the final model's out-of-fold probabilities: observed frequency
+/// against mean predicted probability in 10 bins, before and after the post-processing (the
+/// latter nested: each fold's rows calibrated by a fit on the other folds), with each bin's
+/// row count.
+pub fn reliability_plot(d: &PostDecision) -> String {
+    let (w, h, m) = (460.0, 380.0, 50.0);
+    let side = h - 2.0 * m;
+    let (x0, y0) = (m, h - m);
+    let px = |v: f64| x0 + v.clamp(0.0, 1.0) * side;
+    let py = |v: f64| y0 - v.clamp(0.0, 1.0) * side;
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="11"><rect width="100%" height="100%" fill="white"/>"#
+    );
+    let _ = write!(
+        svg,
+        r##"<rect x="{x0}" y="{m}" width="{side}" height="{side}" fill="none" stroke="#999"/><line x1="{x0}" y1="{y0}" x2="{}" y2="{m}" stroke="#bbb" stroke-dasharray="4 3"/><text x="{}" y="{}" text-anchor="middle">mean predicted probability</text><text x="14" y="{}" transform="rotate(-90 14 {})" text-anchor="middle">observed frequency</text>"##,
+        x0 + side,
+        x0 + side / 2.0,
+        h - 12.0,
+        h / 2.0,
+        h / 2.0
+    );
+    for i in 0..=10 {
+        let v = f64::from(i) / 10.0;
+        if i % 2 == 0 {
+            let _ = write!(
+                svg,
+                r#"<text x="{:.1}" y="{}" text-anchor="middle">{v:.1}</text><text x="{}" y="{:.1}" text-anchor="end">{v:.1}</text>"#,
+                px(v),
+                y0 + 14.0,
+                x0 - 4.0,
+                py(v) + 4.0
+            );
+        }
+    }
+    let series = [
+        (&d.reliability_before, PALETTE[1], "as the model gives"),
+        (&d.reliability_after, PALETTE[0], "post-processed (nested)"),
+    ];
+    for (k, (bins, color, label)) in series.iter().enumerate() {
+        let pts: Vec<String> = bins
+            .iter()
+            .filter(|b| b.count > 0)
+            .map(|b| format!("{:.1},{:.1}", px(b.predicted), py(b.observed)))
+            .collect();
+        let _ = write!(
+            svg,
+            r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"/>"#,
+            pts.join(" ")
+        );
+        for b in bins.iter().filter(|b| b.count > 0) {
+            let _ = write!(
+                svg,
+                r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{color}"><title>{} rows: predicted {:.3}, observed {:.3}</title></circle>"#,
+                px(b.predicted),
+                py(b.observed),
+                b.count,
+                b.predicted,
+                b.observed
+            );
+        }
+        let ly = m - 30.0 + 14.0 * k as f64;
+        let _ = write!(
+            svg,
+            r#"<rect x="{x0}" y="{}" width="10" height="10" fill="{color}"/><text x="{}" y="{}">{label}</text>"#,
+            ly - 9.0,
+            x0 + 14.0,
+            ly
+        );
+    }
+    // Row counts per bin along the top of the frame (the bins of the model as it is).
+    for (i, b) in d.reliability_before.iter().enumerate() {
+        let _ = write!(
+            svg,
+            r##"<text x="{:.1}" y="{}" text-anchor="middle" fill="#666" font-size="9">{}</text>"##,
+            px((i as f64 + 0.5) / 10.0),
+            m + 11.0,
+            b.count
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// The post-processing section: the decision in a line and every option's nested scores.
+fn post_rows(d: &PostDecision) -> Vec<Vec<String>> {
+    let mut rows = vec![vec![
+        "calibration".to_string(),
+        "threshold".into(),
+        format!("nested {}", d.metric),
+        "nested log loss".into(),
+    ]];
+    for o in &d.options {
+        rows.push(vec![
+            o.method.name().to_string(),
+            if o.tuned_threshold {
+                "tuned".into()
+            } else {
+                "-".into()
+            },
+            fmt_score(o.nested),
+            fmt_score(o.nested_log_loss),
+        ]);
+    }
+    rows
+}
+
+fn post_caption(d: &PostDecision) -> String {
+    format!(
+        "Chosen: {}. The CV score before post-processing is {} and after it {} (nested: each fold scored with a calibrator and threshold fitted on the other folds' out-of-fold predictions). Reliability: 10 bins of {}; numbers along the top are the rows per bin.",
+        d.reason,
+        fmt_score(d.before),
+        fmt_score(d.after),
+        if d.reliability_before.is_empty() {
+            "probabilities"
+        } else {
+            "P(positive class) (binary) or the top-class confidence (multiclass)"
+        }
+    )
 }
 
 /// Every complete trial's score against seconds since the study started, plus the best so far.
@@ -429,6 +551,16 @@ pub fn run(a: ReportArgs) -> Result<()> {
             fmt_score(iv[1])
         );
     }
+    let post = post_decision(&study);
+    if let Some(d) = &post {
+        let _ = writeln!(
+            md,
+            "- post-processing: {} (CV before {}, after {}, nested)",
+            automl_engine::study::postprocess::describe(d),
+            fmt_score(d.before),
+            fmt_score(d.after)
+        );
+    }
     let _ = writeln!(md);
     let _ = writeln!(md, "## Leaderboard (top 30)\n\n{}", markdown(&rows));
     let imp = importance(store.as_ref(), &study, a.data.as_deref());
@@ -466,7 +598,26 @@ pub fn run(a: ReportArgs) -> Result<()> {
             }
             page.push_str("</tr>");
         }
-        page.push_str("</table><h2>Feature importance</h2>");
+        page.push_str("</table>");
+        if let Some(d) = &post {
+            let _ = write!(
+                page,
+                "<h2>Calibration and threshold</h2><p>{}</p>",
+                esc(&post_caption(d))
+            );
+            page.push_str(&reliability_plot(d));
+            page.push_str("<table>");
+            for (i, r) in post_rows(d).iter().enumerate() {
+                let tag = if i == 0 { "th" } else { "td" };
+                page.push_str("<tr>");
+                for c in r {
+                    let _ = write!(page, "<{tag}>{}</{tag}>", esc(c));
+                }
+                page.push_str("</tr>");
+            }
+            page.push_str("</table>");
+        }
+        page.push_str("<h2>Feature importance</h2>");
         match &imp {
             Ok(e) => {
                 let _ = write!(page, "<p>{}</p>", esc(&importance_caption(e)));
@@ -515,6 +666,17 @@ pub fn run(a: ReportArgs) -> Result<()> {
             md,
             "## Score over time\n\n![score over time]({score_file})\n\n## Best score per family\n\n![best per family]({family_file})\n"
         );
+        if let Some(d) = &post {
+            let rel_file = format!("{stem}-reliability.svg");
+            std::fs::write(dir.join(&rel_file), reliability_plot(d))
+                .with_context(|| format!("cannot write `{rel_file}`"))?;
+            let _ = writeln!(
+                md,
+                "## Calibration and threshold\n\n{}\n\n![reliability diagram]({rel_file})\n\n{}",
+                post_caption(d),
+                markdown(&post_rows(d))
+            );
+        }
         match &imp {
             Ok(e) => {
                 let _ = writeln!(

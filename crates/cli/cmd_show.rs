@@ -132,6 +132,15 @@ pub fn run(a: ShowArgs) -> Result<()> {
             None => println!("  final       this trial is the study's final model"),
         }
     }
+    if study.final_trial == Some(t.trial_id) {
+        if let Some(d) = automl_engine::post_decision(&study) {
+            println!(
+                "  post        {}; {}",
+                automl_engine::study::postprocess::describe(&d),
+                d.reason
+            );
+        }
+    }
     if let Some(d) = &t.ensemble {
         print_decision(d);
     }

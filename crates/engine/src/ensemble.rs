@@ -232,6 +232,10 @@ pub struct ScoredEnsemble {
     pub metrics: std::collections::BTreeMap<String, f64>,
     /// The same cross-validation of picking one trial (rounds = 1): the ensemble's rival.
     pub single_selection_cv: f64,
+    /// The cross-validated selection's predictions (each fold's rows blended with weights
+    /// chosen on the other folds), in the candidates' row order: the out-of-fold predictions
+    /// the final model's post-processing is fitted on.
+    pub honest: Predictions,
 }
 
 /// Select an ensemble from `candidates` (trial id, out-of-fold predictions over the rows of
@@ -319,6 +323,7 @@ pub fn select_and_score(
             .map(|m| (m.name().to_string(), m.compute(y, &honest, n_classes)))
             .collect(),
         single_selection_cv,
+        honest,
     })
 }
 

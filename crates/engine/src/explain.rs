@@ -300,7 +300,8 @@ fn predict_fold(
     Ok(match p {
         Predictor::Single(_) => None,
         Predictor::Bag(ps) if ps.len() == n_folds => Some(ps[k].predict(frame)?),
-        Predictor::Bag(_) => None,
+        // Post-processing is fitted on every out-of-fold row: no per-fold model.
+        Predictor::Bag(_) | Predictor::PostProcessed(..) => None,
         Predictor::Ensemble(m) => {
             let mut parts = Vec::with_capacity(m.len());
             for (w, q) in m {

@@ -39,6 +39,7 @@ pub mod study;
 pub mod wire;
 pub mod worker;
 
+pub use automl_trainer::calibrate::{CalibrationMethod, PostConfig, PostDecision, ThresholdChoice};
 pub use builder::{
     DEFAULT_KEEP_MODELS, DEFAULT_TIME_BUDGET_S, KeepModels, MultiFidelity, StudyBuilder,
     default_study_name, load_space, open_store, parse_memory_limit, resolve_metric,
@@ -48,6 +49,7 @@ pub use error::{EngineError, Setting};
 pub use evaluate::{LiveEvaluation, Verdict, evaluate_labeled};
 pub use leaderboard::{LeaderboardRow, leaderboard, leaderboard_owned};
 pub use predict::{LoadedModel, ModelChoice, load_model, predict_csv};
+pub use study::postprocess::{POST_PROCESSING_KEY, post_decision};
 pub use study::{
     ASK_WINDOW, DEFAULT_MAX_ATTEMPTS, DEFAULT_PARALLELISM, Executor, FINAL_MODEL_BLOB, Job,
     MakeExecutor, Phase, Progress, REFERENCE_PROFILE_BLOB, RemoteConfig, RemoteExecutor,

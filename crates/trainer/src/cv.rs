@@ -454,6 +454,15 @@ pub fn evaluate(
         ) {
             return Evaluation::failed(TrialState::Failed, e, fit_time);
         }
+        let (params, weights) = match crate::weights::split_class_weight(
+            &cand.params,
+            y_fit,
+            data.task,
+            data.n_classes,
+        ) {
+            Ok(v) => v,
+            Err(e) => return Evaluation::failed(TrialState::Failed, e, fit_time),
+        };
         let input = FitInput {
             x: x_view,
             y: y_fit,
@@ -461,12 +470,12 @@ pub fn evaluate(
             n_classes: data.n_classes,
             categorical: &prepared.categorical,
             binned,
-            sample_weight: None,
+            sample_weight: weights.as_deref(),
             seed: fold_seed,
             deadline,
         };
         let t0 = Instant::now();
-        let fitted = catch_unwind(AssertUnwindSafe(|| family.fit(&cand.params, &input)));
+        let fitted = catch_unwind(AssertUnwindSafe(|| family.fit(&params, &input)));
         fit_time += t0.elapsed().as_secs_f64();
         let model = match fitted {
             Ok(Ok(m)) => m,
@@ -639,6 +648,8 @@ pub fn fit_full(
     let prep = Preprocessor::fit(features, &rows, kind);
     let x = prep.transform(features)?;
     let categorical = prep.categorical_mask();
+    let (params, weights) = crate::weights::split_class_weight(&cand.params, y, task, n_classes)
+        .map_err(TrainError::Param)?;
     let input = FitInput {
         x: x.view(),
         y,
@@ -646,11 +657,11 @@ pub fn fit_full(
         n_classes,
         categorical: &categorical,
         binned: None,
-        sample_weight: None,
+        sample_weight: weights.as_deref(),
         seed,
         deadline,
     };
-    let model = catch_unwind(AssertUnwindSafe(|| family.fit(&cand.params, &input)))
+    let model = catch_unwind(AssertUnwindSafe(|| family.fit(&params, &input)))
         .map_err(|p| TrainError::Panic(panic_message(p)))??;
     let shrinkage = crate::pipeline::Shrinkage::for_training(y, n_classes);
     Ok(FittedPipeline {

@@ -22,6 +22,9 @@ pub enum TrainError {
     /// Encoding failed.
     #[error("cannot encode the model: {0}")]
     Encode(String),
+    /// A parameter the trainer applies (e.g. `class_weight`) has a bad value.
+    #[error("invalid parameter: {0}")]
+    Param(String),
     /// The deadline passed.
     #[error("deadline passed")]
     Deadline,

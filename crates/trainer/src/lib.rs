@@ -3,11 +3,13 @@
 //! deadlines into failed / timed-out evaluations, fits final pipelines, and runs evaluations on
 //! their own threads ([`Pool`]). This is the only crate that starts threads for trials.
 
+pub mod calibrate;
 pub mod cv;
 pub mod error;
 pub mod memory;
 pub mod pipeline;
 pub mod pool;
+pub mod weights;
 
 pub use cv::{CvConfig, Evaluation, TrainingData, evaluate, fit_full, splits};
 pub use error::TrainError;

@@ -2,6 +2,7 @@
 //! pipeline (the final refit), a bag (the CV fold models of a trial) or a weighted ensemble.
 //! This is the artifact format the store keeps as an opaque blob.
 
+use crate::calibrate::PostProcess;
 use crate::error::TrainError;
 use automl_core::{Predictions, Task};
 use automl_data::{Frame, Preprocessor};
@@ -10,7 +11,8 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 /// Version of the artifact envelope.
-pub const ARTIFACT_FORMAT: u32 = 2;
+/// Format 3 adds [`Predictor::PostProcessed`]; artifacts without it are still written as 2.
+pub const ARTIFACT_FORMAT: u32 = 3;
 
 /// Shrinkage of class probabilities toward the training class prior:
 /// `p' = (1 - weight) * p + weight * prior`, with `weight = 1 / (training rows + 1)`.
@@ -107,6 +109,9 @@ pub enum Predictor {
     Bag(Vec<FittedPipeline>),
     /// Weighted average of predictors (weights sum to 1).
     Ensemble(Vec<(f64, Predictor)>),
+    /// A predictor whose probabilities are calibrated and/or labelled by a decision threshold
+    /// (the final model's post-processing, fitted on out-of-fold predictions).
+    PostProcessed(Box<Predictor>, PostProcess),
 }
 
 /// What a stored predictor is for.
@@ -131,6 +136,8 @@ enum StoredPredictor {
     Single(StoredPipeline),
     Bag(Vec<StoredPipeline>),
     Ensemble(Vec<(f64, StoredPredictor)>),
+    /// Appended in artifact format 3 (postcard numbers variants by position).
+    PostProcessed(Box<StoredPredictor>, PostProcess),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -152,6 +159,9 @@ impl Predictor {
                     .map(|(w, p)| Ok((*w, p.to_stored()?)))
                     .collect::<Result<_, TrainError>>()?,
             ),
+            Predictor::PostProcessed(p, post) => {
+                StoredPredictor::PostProcessed(Box::new(p.to_stored()?), post.clone())
+            }
         })
     }
 
@@ -175,13 +185,30 @@ impl Predictor {
                     .map(|(w, p)| Ok((w, Predictor::from_stored(p)?)))
                     .collect::<Result<_, TrainError>>()?,
             ),
+            StoredPredictor::PostProcessed(p, post) => {
+                Predictor::PostProcessed(Box::new(Predictor::from_stored(*p)?), post)
+            }
         })
+    }
+
+    /// The post-processing applied on top (None for a plain predictor).
+    pub fn post_process(&self) -> Option<&PostProcess> {
+        match self {
+            Predictor::PostProcessed(_, post) => Some(post),
+            _ => None,
+        }
     }
 
     /// Serialize with its task info (the store compresses the bytes).
     pub fn to_bytes(&self, info: PredictorInfo) -> Result<Vec<u8>, TrainError> {
+        // Format 2 unless post-processed, so that older builds still read plain artifacts.
+        let format = if self.post_process().is_some() {
+            ARTIFACT_FORMAT
+        } else {
+            2
+        };
         let env = Envelope {
-            format: ARTIFACT_FORMAT,
+            format,
             info,
             predictor: self.to_stored()?,
         };
@@ -214,6 +241,7 @@ impl Predictor {
                 v.dedup();
                 v
             }
+            Predictor::PostProcessed(p, _) => p.families(),
         }
     }
 
@@ -237,6 +265,7 @@ impl Predictor {
                 }
                 Ok(average(&parts, info, frame.n_rows))
             }
+            Predictor::PostProcessed(p, post) => Ok(post.apply(p.predict(frame, info)?)),
         }
     }
 }

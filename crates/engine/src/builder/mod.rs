@@ -159,6 +159,7 @@ pub struct StudyBuilder {
     ensemble: bool,
     profile_sample: bool,
     seed_variance: crate::study::SeedVarianceConfig,
+    post: automl_trainer::calibrate::PostConfig,
     memory_limit: Option<u64>,
     trial_time_limit: Option<f64>,
     name: Option<String>,
@@ -208,6 +209,7 @@ impl StudyBuilder {
             ensemble: true,
             profile_sample: true,
             seed_variance: crate::study::SeedVarianceConfig::default(),
+            post: automl_trainer::calibrate::PostConfig::default(),
             memory_limit: None,
             trial_time_limit: None,
             name: None,
@@ -356,6 +358,25 @@ impl StudyBuilder {
     /// Other model seeds per measured trial (default 3).
     pub fn seed_variance_seeds(mut self, seeds: usize) -> Self {
         self.seed_variance.seeds = seeds;
+        self
+    }
+
+    /// The final model's calibration: None = chosen by nested cross-validation among none,
+    /// Platt and isotonic (the default); `Some(m)` = always `m` (see
+    /// [`crate::study::postprocess`]).
+    pub fn calibration(
+        mut self,
+        method: Option<automl_trainer::calibrate::CalibrationMethod>,
+    ) -> Self {
+        self.post.calibration = method;
+        self
+    }
+
+    /// The final model's decision threshold (binary): None = tuned by nested cross-validation
+    /// when the metric scores hard labels (accuracy, balanced accuracy, F1), else the argmax
+    /// (the default); `Some(c)` = as given.
+    pub fn threshold(mut self, choice: Option<automl_trainer::calibrate::ThresholdChoice>) -> Self {
+        self.post.threshold = choice;
         self
     }
 
@@ -578,11 +599,13 @@ impl StudyBuilder {
             trial_time_limit: self.trial_time_limit,
             profile_sample: self.profile_sample,
             seed_variance: self.seed_variance,
+            post: self.post,
         };
         let space = match self.space {
             Some(s) => s,
             None => load_space(DEFAULT_SPACE)?,
         };
+        let space = class_weight_policy(space, data);
         let strategy = match self.strategy {
             StrategyChoice::Named(name) => {
                 by_name_with(&name, seed, &opts).ok_or(EngineError::UnknownStrategy { name })?
@@ -602,6 +625,37 @@ impl StudyBuilder {
         };
         Ok((*data, space, strategy, config))
     }
+}
+
+/// A target is imbalanced when its smallest class holds less than this share of the rows.
+pub const IMBALANCED_SHARE: f64 = 0.2;
+
+/// Whether a classification target is imbalanced (see [`IMBALANCED_SHARE`]).
+pub fn is_imbalanced(data: &Dataset) -> bool {
+    if !data.task.is_classification() || data.y.is_empty() {
+        return false;
+    }
+    let mut counts = vec![0usize; data.classes.len().max(2)];
+    for &c in &data.y {
+        if let Some(n) = counts.get_mut(c as usize) {
+            *n += 1;
+        }
+    }
+    let min = counts.iter().copied().min().unwrap_or(0);
+    (min as f64) < IMBALANCED_SHARE * data.y.len() as f64
+}
+
+/// The space searched: `class_weight` (`trainer::weights`) is searched only for an
+/// imbalanced target; otherwise it is dropped, so a balanced study searches exactly what it
+/// did before the parameter existed (a configuration without it means `none`).
+fn class_weight_policy(mut space: SearchSpace, data: &Dataset) -> SearchSpace {
+    if !is_imbalanced(data) {
+        for f in &mut space.families {
+            f.params
+                .retain(|p| p.name != automl_trainer::weights::CLASS_WEIGHT);
+        }
+    }
+    space
 }
 
 #[cfg(test)]

@@ -22,6 +22,8 @@ pub(crate) struct EnsembleTrial {
     pub members: Vec<(u64, f64)>,
     /// Whether it beat picking one trial (and so becomes the final model).
     pub used: bool,
+    /// Its cross-validated out-of-fold predictions ([`crate::ensemble::ScoredEnsemble::honest`]).
+    pub oof: Predictions,
 }
 
 impl Study<'_> {
@@ -181,6 +183,7 @@ impl Study<'_> {
             record: rec,
             members: scored.members,
             used,
+            oof: scored.honest,
         }))
     }
 }

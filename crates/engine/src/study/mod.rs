@@ -10,6 +10,7 @@
 mod ensemble_trial;
 pub mod executor;
 mod final_model;
+pub mod postprocess;
 mod reference;
 pub mod remote;
 mod reserve;
@@ -104,6 +105,9 @@ pub struct StudyConfig {
     /// The seed-variance step after the search (the best `top` trials with other model seeds
     /// and reshuffled folds; `top` 0 turns it off) and how the final model's trial is chosen.
     pub seed_variance: SeedVarianceConfig,
+    /// The final model's post-processing (calibration, decision threshold), chosen by
+    /// nested cross-validation on its out-of-fold predictions (see [`postprocess`]).
+    pub post: automl_trainer::calibrate::PostConfig,
 }
 
 impl Default for StudyConfig {
@@ -131,6 +135,7 @@ impl Default for StudyConfig {
             trial_time_limit: None,
             profile_sample: true,
             seed_variance: SeedVarianceConfig::default(),
+            post: automl_trainer::calibrate::PostConfig::default(),
         }
     }
 }
@@ -221,6 +226,8 @@ pub struct StudySummary {
     pub selection: Option<String>,
     /// Wall seconds the seed-variance step took (None when it did not run).
     pub seed_variance_s: Option<f64>,
+    /// The final model's post-processing and its nested scores (classification).
+    pub post_processing: Option<automl_trainer::calibrate::PostDecision>,
 }
 
 /// A study over one dataset.
@@ -808,7 +815,12 @@ impl<'a> Study<'a> {
             }
         }
 
-        // 4. The final model.
+        // 4. The final model, with its post-processing chosen on its out-of-fold predictions.
+        let post_processing = if aborted {
+            None
+        } else {
+            self.choose_post_processing(&data, &found.oof, chosen.as_ref(), ensemble.as_ref())
+        };
         let final_model = self.make_final_model(
             &chosen,
             ensemble.as_ref(),
@@ -861,6 +873,7 @@ impl<'a> Study<'a> {
             cancelled: outcome.cancelled,
             selection,
             seed_variance_s,
+            post_processing,
         })
     }
 
