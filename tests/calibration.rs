@@ -161,6 +161,40 @@ fn an_imbalanced_target_with_f1_gets_a_tuned_threshold_that_predict_and_export_a
     )
     .ok();
     assert_eq!(check(&dir.join("q.csv")), from_store);
+    // `evaluate` scores the labels the model predicts (the threshold counts) and holds them to
+    // the nested estimate of the chosen option, from the store and from the model file alike.
+    imbalanced_csv(&dir.join("new.csv"), 400, 12);
+    let new_preds = crate::util::predict_in(dir, "db", "new.csv", "n.csv", &[]);
+    let (_, truth) = read_csv(&dir.join("new.csv"));
+    let labels = predictions(&new_preds);
+    let (mut tp, mut fp, mut fneg) = (0.0, 0.0, 0.0);
+    for (row, (pred, _)) in truth.iter().zip(&labels) {
+        match (row[3] == "yes", pred == "yes") {
+            (true, true) => tp += 1.0,
+            (false, true) => fp += 1.0,
+            (true, false) => fneg += 1.0,
+            _ => {}
+        }
+    }
+    let f1 = 2.0 * tp / (2.0 * tp + fp + fneg);
+    for source in [&["--store", "db"][..], &["--model", "m.automl"][..]] {
+        let mut args = vec!["evaluate", "new.csv", "--format", "json"];
+        args.extend_from_slice(source);
+        let r = run_in(dir, &args);
+        assert!(r.code() == 0 || r.code() == 3, "{}", r.stderr());
+        let e: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
+        let live = e["live"].as_f64().unwrap();
+        assert!(
+            (live - f1).abs() < 1e-9,
+            "{source:?}: live {live} vs f1 of the labels {f1}"
+        );
+        let cv = e["cv"].as_f64().unwrap();
+        assert!(
+            (cv - d.after).abs() < 1e-9,
+            "{source:?}: cv {cv} vs nested {}",
+            d.after
+        );
+    }
     // `show` for the final trial and `report` state it with the scores before and after.
     let final_trial = study.final_trial.unwrap().to_string();
     let show = run_in(dir, &["show", "--store", "db", &final_trial])

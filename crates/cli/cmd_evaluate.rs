@@ -60,7 +60,7 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
             load_model(store.as_ref(), a.study, choice)?
         }
     };
-    let cv = model.trial.clone().with_context(|| {
+    let cv = automl_engine::evaluate::model_estimate(&model).with_context(|| {
         format!(
             "the {} carries no cross-validated scores to compare with (a model file exported by an older automl: export it again)",
             model.description

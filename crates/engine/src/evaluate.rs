@@ -115,7 +115,7 @@ pub fn evaluate_labeled(
     let y: Vec<f64> = keep.iter().map(|&i| labels[i].unwrap()).collect();
     let pred = model.predict_frame(&frame)?;
     let n_classes = study.classes.len();
-    let live = metric.compute(&y, &pred, n_classes);
+    let live = score(metric, &y, &pred, n_classes);
     let (live_se, live_interval) = bootstrap(metric, &y, &pred, n_classes, seed);
     let cv_se = cv_standard_error(cv);
     let gap = live - cv.mean;
@@ -151,6 +151,45 @@ pub fn evaluate_labeled(
         z,
         verdict,
     })
+}
+
+/// The live score as the model predicts: hard-label metrics (accuracy, f1, ...) read the
+/// predicted labels, so a tuned decision threshold counts.
+fn score(metric: Metric, y: &[f64], pred: &Predictions, n_classes: usize) -> f64 {
+    automl_trainer::calibrate::score(metric, y, pred, n_classes)
+}
+
+/// The cross-validated estimate to hold `model` to: its trial's record, except for a final
+/// model with post-processing (a calibration or a tuned threshold), whose estimate is the
+/// chosen option's nested fold scores (each fold scored with the option fitted on the other
+/// folds), as `fit` reported it. None when the model carries no trial record.
+pub fn model_estimate(model: &LoadedModel) -> Option<TrialRecord> {
+    let mut cv = model.trial.clone()?;
+    let automl_trainer::Predictor::PostProcessed(_, post) = &model.predictor else {
+        return Some(cv);
+    };
+    let decision = crate::study::postprocess::post_decision(&model.study)?;
+    let tuned = post.threshold.is_some();
+    if let Some(o) = decision
+        .options
+        .iter()
+        .find(|o| o.method == post.method && o.tuned_threshold == tuned)
+    {
+        let n = o.fold_scores.len();
+        if n > 0 {
+            let mean = o.fold_scores.iter().sum::<f64>() / n as f64;
+            let var = o
+                .fold_scores
+                .iter()
+                .map(|x| (x - mean).powi(2))
+                .sum::<f64>()
+                / (n.max(2) - 1) as f64;
+            cv.fold_scores = o.fold_scores.clone();
+            cv.mean = mean;
+            cv.std = var.sqrt();
+        }
+    }
+    Some(cv)
 }
 
 /// The standard error of a trial's CV estimate: the std of its fold scores over
@@ -206,7 +245,7 @@ fn bootstrap(
                 .as_ref()
                 .map(|p| p.select(ndarray::Axis(0), &rows)),
         };
-        let s = metric.compute(&ys, &ps, n_classes);
+        let s = score(metric, &ys, &ps, n_classes);
         if s.is_finite() {
             scores.push(s);
         }
