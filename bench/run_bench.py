@@ -28,6 +28,7 @@ import json
 import math
 import os
 import platform
+import re
 import resource
 import shlex
 import shutil
@@ -388,6 +389,9 @@ class Harness:
         lb, err = self.leaderboard(store, work)
         if lb:
             row.update(lb)
+            post = post_processed_estimate(fr.stdout)
+            if post is not None and post[0] == lb.get("cv_metric"):
+                row["cv_final"] = post[1]  # the final model is post-processed: its nested estimate
             if fr.wall_s > 0:
                 row["trials_per_min"] = round(lb["trials_complete"] / (fr.wall_s / 60.0), 2)
         else:
@@ -409,6 +413,20 @@ class Harness:
 
 
 # --------------------------------------------------------------------------- CV vs test
+
+POST_RE = re.compile(r"^post-processing: .*\(nested CV (\S+) (\S+) -> (\S+)\)\s*$", re.M)
+
+
+def post_processed_estimate(fit_stdout: str):
+    """(metric, nested estimate) of a final model with post-processing, from fit's summary
+    line `post-processing: ... (nested CV METRIC BEFORE -> AFTER)`; None without one."""
+    m = POST_RE.search(fit_stdout or "")
+    if not m:
+        return None
+    try:
+        return m.group(1), float(m.group(3))
+    except ValueError:
+        return None
 
 def optimism(metric: str, estimate, test):
     """How much better the estimate claims than the test score gives, in the metric's unit

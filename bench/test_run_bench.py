@@ -63,6 +63,13 @@ class Peers(unittest.TestCase):
         rb.cv_vs_test(row, 1.0)
         self.assertAlmostEqual(row["cv_gap"], 0.1)
 
+    def test_post_processed_estimate(self):
+        out = ("model: trial 4 refit on all 600 rows\n"
+               "post-processing: calibration isotonic (nested CV log_loss 0.4753 -> 0.4512)\n"
+               "store: db\n")
+        self.assertEqual(rb.post_processed_estimate(out), ("log_loss", 0.4512))
+        self.assertIsNone(rb.post_processed_estimate("model: trial 4\n"))
+
     def test_least_disturbed_and_flaml_budget(self):
         lines = [
             {"dataset": "d", "tool": "flaml", "budget_s": 60, "rmse": 5.0, "foreign_cpu_share": 0.4, "error": None},
