@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod cli;
+mod columnar;
 mod crash;
 mod distributed;
 mod drift;

@@ -555,6 +555,45 @@ fn finish(acc: Acc, forced: bool, missing: &MissingSet) -> RawColumn {
     col
 }
 
+/// A column to write with [`write_parquet`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutColumn {
+    /// UTF-8 strings (class labels).
+    Text(Vec<String>),
+    /// 64-bit floats (NaN written as NaN, not null).
+    Numbers(Vec<f64>),
+}
+
+/// Write named columns of equal length to a Parquet file (Snappy-compressed; the file is
+/// replaced). Used for `automl predict --output PREDS.parquet`.
+pub fn write_parquet(path: &Path, columns: &[(String, OutColumn)]) -> Result<(), DataError> {
+    use arrow_array::{Float64Array, StringArray};
+    let err = |e: &dyn std::fmt::Display| DataError::Write {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let arrays = columns.iter().map(|(name, c)| {
+        let a: ArrayRef = match c {
+            OutColumn::Text(v) => Arc::new(StringArray::from_iter_values(v)),
+            OutColumn::Numbers(v) => Arc::new(Float64Array::from(v.clone())),
+        };
+        (name.clone(), a)
+    });
+    let batch = RecordBatch::try_from_iter(arrays).map_err(|e| err(&e))?;
+    let file = std::fs::File::create(path).map_err(|source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::SNAPPY)
+        .build();
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), Some(props))
+        .map_err(|e| err(&e))?;
+    w.write(&batch).map_err(|e| err(&e))?;
+    w.close().map_err(|e| err(&e))?;
+    Ok(())
+}
+
 /// Civil date of a day count since 1970-01-01 (Howard Hinnant's `civil_from_days`).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;

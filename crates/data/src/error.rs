@@ -58,6 +58,14 @@ pub enum DataError {
         /// What the decoder said.
         message: String,
     },
+    /// An output file could not be written.
+    #[error("cannot write {path}: {message}; check the directory exists and is writable")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
     /// A Parquet or Arrow column has a type automl cannot use.
     #[error(
         "{path}: column '{column}' has the type {data_type}, which automl cannot read; use numbers, strings (or categoricals), booleans, dates or timestamps, or drop the column"

@@ -195,6 +195,37 @@ pub fn read_frame(path: &Path, missing_tokens: &[String]) -> Result<Frame, DataE
     })
 }
 
+/// One column of a CSV, Parquet or Arrow file as text (only that column is read from Parquet
+/// or Arrow): per row, where it is (`line 7` in a CSV, `row 6` otherwise) and its trimmed
+/// text, `None` when missing. `Ok(None)` when the file has no such column.
+#[allow(clippy::type_complexity)]
+pub fn read_text_column(
+    path: &Path,
+    name: &str,
+    missing_tokens: &[String],
+) -> Result<Option<Vec<(String, Option<String>)>>, DataError> {
+    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let missing = MissingSet::new(missing_tokens);
+    let names = [name.to_string()];
+    let raw = parse_raw_only(path, &bytes, &missing, &names, Some(&names))?;
+    let Some(idx) = raw.header.iter().position(|h| h == name) else {
+        return Ok(None);
+    };
+    let col = &raw.columns[idx];
+    Ok(Some(
+        (0..raw.n_rows())
+            .map(|i| {
+                let cell = col.get(i);
+                let text = (!missing.is_missing(cell)).then(|| col.get_str(i).trim().to_string());
+                (format!("{} {}", raw.unit, raw.lines[i]), text)
+            })
+            .collect(),
+    ))
+}
+
 /// The encoded target.
 struct Target {
     y: Vec<f64>, // NaN = missing
