@@ -38,11 +38,17 @@ pub(crate) enum Format {
 }
 
 impl Format {
-    /// Tell the format from the first bytes. A CSV file never starts with `0xFF` (not UTF-8).
+    /// Tell the format from the first bytes. A CSV file never starts with `0xFF` (not UTF-8);
+    /// a CSV header such as `PAR1,x` is told from Parquet by the binary byte after the magic.
     pub(crate) fn sniff(bytes: &[u8]) -> Format {
-        if bytes.starts_with(b"PAR1") {
+        let binary_after = |n: usize| {
+            bytes
+                .get(n)
+                .is_none_or(|b| !(b.is_ascii_graphic() || b.is_ascii_whitespace()))
+        };
+        if bytes.starts_with(b"PAR1") && binary_after(4) {
             Format::Parquet
-        } else if bytes.starts_with(b"ARROW1") {
+        } else if bytes.starts_with(b"ARROW1") && binary_after(6) {
             Format::ArrowFile
         } else if bytes.starts_with(&[0xFF, 0xFF, 0xFF, 0xFF]) {
             Format::ArrowStream
@@ -389,7 +395,8 @@ fn number_text(x: f64) -> String {
     }
 }
 
-/// The text cells of a non-numeric array (`None` = null), calling `f(row, cell)`.
+/// Call `f` with each text cell of a non-numeric array, in row order (`None` = null); the
+/// array's type when it has no text form.
 fn for_each_text(array: &dyn Array, f: &mut dyn FnMut(Option<&[u8]>)) -> Result<(), DataType> {
     match array.data_type() {
         DataType::Utf8 => array
@@ -660,8 +667,10 @@ mod tests {
 
     #[test]
     fn sniffs_by_magic_bytes() {
-        assert_eq!(Format::sniff(b"PAR1xxxx"), Format::Parquet);
+        assert_eq!(Format::sniff(b"PAR1\x15\x04"), Format::Parquet);
         assert_eq!(Format::sniff(b"ARROW1\0\0"), Format::ArrowFile);
+        assert_eq!(Format::sniff(b"PAR1,x\n1,2\n"), Format::Csv);
+        assert_eq!(Format::sniff(b"ARROW1\n1\n"), Format::Csv);
         assert_eq!(
             Format::sniff(&[0xFF, 0xFF, 0xFF, 0xFF, 1, 0]),
             Format::ArrowStream

@@ -747,12 +747,12 @@ pub fn load_for_prediction(
         source,
     };
     // A Parquet file is read from disk, only the schema's columns; the rest whole.
-    let mut head = [0u8; 4];
     let is_parquet = {
         use std::io::Read;
-        let mut f = std::fs::File::open(path).map_err(io)?;
-        let n = f.read(&mut head).map_err(io)?;
-        Format::sniff(&head[..n]) == Format::Parquet
+        let mut head = Vec::with_capacity(8);
+        let f = std::fs::File::open(path).map_err(io)?;
+        f.take(8).read_to_end(&mut head).map_err(io)?;
+        Format::sniff(&head) == Format::Parquet
     };
     if is_parquet {
         let missing = MissingSet::new(missing_tokens);
