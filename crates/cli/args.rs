@@ -25,13 +25,14 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Search for the best model for a CSV file and store every trial.
+    /// Search for the best model for a CSV, Parquet or Arrow file and store every trial.
     Fit(Box<FitArgs>),
     /// List the trials of a study, best first.
     Leaderboard(LeaderboardArgs),
     /// Show everything stored about one trial.
     Show(ShowArgs),
-    /// Predict a CSV file with the final model of a study (or one trial's models).
+    /// Predict a CSV, Parquet or Arrow file with the final model of a study (or one trial's
+    /// models).
     #[command(after_help = "\
 Every batch is logged in the prediction log (time, model, a hash of each input row, the
 outputs, the latency) unless --no-log; `automl serve-report` and the dashboard read it.
