@@ -34,6 +34,15 @@ target defaults to the last column; the task (binary, multiclass, regression) is
 When stderr is not a terminal, progress is one plain line per finished trial; on a terminal it
 is a single live status line. `--quiet` prints only the summary.
 
+Every command that reads data (`fit`, `predict`, `drift`, `evaluate`, `explain`) also reads
+Parquet and Arrow IPC (a Feather v2 file or a stream), told by the file's first bytes, not its
+name, with the same type inference, missing values and data report as a CSV: numbers and
+decimals are numeric (null and NaN are missing), booleans boolean, strings and pandas
+categoricals text (the missing tokens apply), dates and timestamps ISO-8601 text (so
+`--time-col` works); lists, structs and binary columns are an error naming the column.
+`predict`, `drift` and `evaluate` read only the columns the model needs.
+`automl predict --output PREDS.parquet` writes Parquet (`prediction`, `proba_<class>`).
+
 MD
 run "automl fit churn.csv --time-budget 10 2>&1 | (head -14; echo '...'; tail -8)"
 cat <<'MD'

@@ -4,6 +4,7 @@
 mod bad_input;
 mod calibration;
 mod cli;
+mod columnar;
 mod crash;
 mod distributed;
 mod drift;

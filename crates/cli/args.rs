@@ -26,13 +26,14 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Search for the best model for a CSV file and store every trial.
+    /// Search for the best model for a CSV, Parquet or Arrow file and store every trial.
     Fit(Box<FitArgs>),
     /// List the trials of a study, best first.
     Leaderboard(LeaderboardArgs),
     /// Show everything stored about one trial.
     Show(ShowArgs),
-    /// Predict a CSV file with the final model of a study (or one trial's models).
+    /// Predict a CSV, Parquet or Arrow file with the final model of a study (or one trial's
+    /// models).
     #[command(after_help = "\
 Every batch is logged in the prediction log (time, model, a hash of each input row, the
 outputs, the latency) unless --no-log; `automl serve-report` and the dashboard read it.
@@ -159,7 +160,7 @@ pub struct ReportArgs {
     /// (plots written beside it as SVG files).
     #[arg(long, short, value_name = "FILE", default_value = "automl-report.md")]
     pub output: PathBuf,
-    /// The training CSV for the feature importance section, when it is no longer at the path
+    /// The training data (CSV, Parquet or Arrow) for the feature importance section, when it is no longer at the path
     /// the study was fitted from.
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
@@ -217,8 +218,9 @@ pub enum TaskArg {
 
 #[derive(Args, Debug)]
 pub struct FitArgs {
-    /// Training data: a CSV file with a header row.
-    #[arg(value_name = "TRAIN.csv")]
+    /// Training data: a CSV file with a header row, a Parquet file or an Arrow IPC file or
+    /// stream (told by the file's first bytes, not its name).
+    #[arg(value_name = "TRAIN")]
     pub train: PathBuf,
     /// Target column name [default: the last column].
     #[arg(long, value_name = "COL")]
@@ -457,12 +459,13 @@ pub struct ShowArgs {
 
 #[derive(Args, Debug)]
 pub struct PredictArgs {
-    /// Rows to predict: a CSV with the training columns (any order; extra columns such as the
-    /// target are ignored).
-    #[arg(value_name = "INPUT.csv")]
+    /// Rows to predict: a CSV, Parquet or Arrow IPC file with the training columns (any order;
+    /// extra columns such as the target are ignored, and not read from Parquet or Arrow).
+    #[arg(value_name = "INPUT")]
     pub input: PathBuf,
-    /// Where to write the predictions (CSV: `prediction`, and `proba_<class>` per class).
-    #[arg(long, short, value_name = "PREDS.csv")]
+    /// Where to write the predictions: `prediction`, and `proba_<class>` per class; Parquet
+    /// when the name ends in `.parquet`, CSV otherwise.
+    #[arg(long, short, value_name = "PREDS.csv|PREDS.parquet")]
     pub output: PathBuf,
     #[command(flatten)]
     pub store: StoreArgs,

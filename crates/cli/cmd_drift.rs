@@ -37,9 +37,9 @@ Examples:
   automl drift --store models/ --study 3 new.csv --format json
   automl drift --model churn.automl new.csv         # a file written by `automl export`")]
 pub struct DriftArgs {
-    /// New rows: a CSV with the training columns (any order; extra columns, such as the
-    /// target, are ignored).
-    #[arg(value_name = "NEW.csv")]
+    /// New rows: a CSV, Parquet or Arrow IPC file with the training columns (any order;
+    /// extra columns, such as the target, are ignored).
+    #[arg(value_name = "NEW")]
     pub input: PathBuf,
     #[command(flatten)]
     pub store: StoreArgs,

@@ -25,9 +25,9 @@ Examples:
   automl evaluate --store automl.db --trial 12 labelled.csv --format json
   automl evaluate --model model.automl labelled.csv")]
 pub struct EvaluateArgs {
-    /// Newly labelled rows: a CSV with the training columns and the study's target column
-    /// (rows with a missing label are skipped).
-    #[arg(value_name = "LABELED.csv")]
+    /// Newly labelled rows: a CSV, Parquet or Arrow IPC file with the training columns and the
+    /// study's target column (rows with a missing label are skipped).
+    #[arg(value_name = "LABELED")]
     pub input: PathBuf,
     #[command(flatten)]
     pub store: StoreArgs,

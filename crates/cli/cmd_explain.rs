@@ -58,7 +58,8 @@ pub struct ExplainArgs {
     /// model is an ensemble].
     #[arg(long, value_name = "ID")]
     pub trial: Option<u64>,
-    /// The training CSV, when it is no longer at the path the study was fitted from.
+    /// The training data (CSV, Parquet or Arrow), when it is no longer at the path the study
+    /// was fitted from.
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
     /// Shuffles per column and fold.
@@ -67,8 +68,9 @@ pub struct ExplainArgs {
     /// Seed of the shuffles.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Explain these rows one by one (per-row contributions; tree families only).
-    #[arg(long, value_name = "NEW.csv")]
+    /// Explain these rows one by one (per-row contributions; tree families only): a CSV,
+    /// Parquet or Arrow IPC file.
+    #[arg(long, value_name = "NEW")]
     pub rows: Option<PathBuf>,
     /// With --rows: show the N largest contributions per row (table only) [default: all].
     #[arg(long, value_name = "N")]

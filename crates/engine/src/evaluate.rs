@@ -271,35 +271,23 @@ fn read_labels(
     missing_tokens: &[String],
 ) -> Result<Vec<Option<f64>>, EngineError> {
     let bad = |message: String| EngineError::Config(format!("`{}`: {message}", input.display()));
-    let mut r = csv::ReaderBuilder::new()
-        .flexible(false)
-        .from_path(input)
-        .map_err(|e| bad(e.to_string()))?;
-    let header = r.headers().map_err(|e| bad(e.to_string()))?.clone();
-    let col = header
-        .iter()
-        .position(|h| h.trim() == target)
-        .ok_or_else(|| {
-            bad(format!(
-                "no column `{target}` (the study's target); evaluate needs the true labels"
-            ))
-        })?;
-    let is_missing =
-        |s: &str| s.is_empty() || missing_tokens.iter().any(|t| t.eq_ignore_ascii_case(s));
+    // CSV, Parquet or Arrow: only the target column (`line N` / `row N` says where).
+    let cells = automl_data::read_text_column(input, target, missing_tokens)?.ok_or_else(|| {
+        bad(format!(
+            "no column `{target}` (the study's target); evaluate needs the true labels"
+        ))
+    })?;
     let mut out = Vec::new();
-    for (i, rec) in r.records().enumerate() {
-        let rec = rec.map_err(|e| bad(e.to_string()))?;
-        let line = i + 2;
-        let s = rec.get(col).unwrap_or("").trim();
-        if is_missing(s) {
+    for (line, s) in &cells {
+        let Some(s) = s.as_deref() else {
             out.push(None);
             continue;
-        }
+        };
         let num = s.parse::<f64>().ok().filter(|x| x.is_finite());
         if task == Task::Regression {
             let x = num.ok_or_else(|| {
                 bad(format!(
-                    "line {line}: the label `{s}` of `{target}` is not a number"
+                    "{line}: the label `{s}` of `{target}` is not a number"
                 ))
             })?;
             out.push(Some(x));
@@ -317,7 +305,7 @@ fn read_labels(
             })
             .ok_or_else(|| {
                 bad(format!(
-                    "line {line}: the label `{s}` of `{target}` was not a class when the model was trained (classes: {})",
+                    "{line}: the label `{s}` of `{target}` was not a class when the model was trained (classes: {})",
                     classes.join(", ")
                 ))
             })?;

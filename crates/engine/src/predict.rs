@@ -195,7 +195,9 @@ pub fn predict_csv(
     Ok(pred.len())
 }
 
-/// Write predictions as CSV: `prediction` (+ `proba_<class>` per class for classification).
+/// Write predictions: `prediction` (+ `proba_<class>` per class for classification). Parquet
+/// when `output` ends in `.parquet` (`prediction` as strings for classes, f64 for
+/// regression; `proba_<class>` f64), CSV otherwise.
 pub fn write_predictions(
     output: &Path,
     pred: &Predictions,
@@ -206,6 +208,35 @@ pub fn write_predictions(
         path: output.display().to_string(),
         message: e.to_string(),
     };
+    let parquet = output
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
+    if parquet {
+        use automl_data::OutColumn;
+        let n = pred.len();
+        let mut cols = Vec::new();
+        if task.is_classification() {
+            let labels = (0..n)
+                .map(|i| {
+                    let idx = pred.values[i] as usize;
+                    classes.get(idx).cloned().unwrap_or_else(|| idx.to_string())
+                })
+                .collect();
+            cols.push(("prediction".to_string(), OutColumn::Text(labels)));
+            if let Some(p) = &pred.proba {
+                for (j, c) in classes.iter().enumerate() {
+                    let v = (0..n)
+                        .map(|i| p.get((i, j)).copied().unwrap_or(0.0))
+                        .collect();
+                    cols.push((format!("proba_{c}"), OutColumn::Numbers(v)));
+                }
+            }
+        } else {
+            let v = pred.values[..n].to_vec();
+            cols.push(("prediction".to_string(), OutColumn::Numbers(v)));
+        }
+        return automl_data::write_parquet(output, &cols).map_err(|e| err(&e));
+    }
     let mut w = csv::Writer::from_path(output).map_err(|e| err(&e))?;
     let mut header = vec!["prediction".to_string()];
     if task.is_classification() {
