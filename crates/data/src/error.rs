@@ -46,6 +46,30 @@ pub enum DataError {
         /// What went wrong.
         message: String,
     },
+    /// A Parquet or Arrow IPC file could not be decoded (truncated, corrupt, ...).
+    #[error(
+        "{path}: not a readable {format} file: {message}; re-write the file (it may be truncated or corrupt)"
+    )]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// `Parquet`, `Arrow IPC file` or `Arrow IPC stream`.
+        format: &'static str,
+        /// What the decoder said.
+        message: String,
+    },
+    /// A Parquet or Arrow column has a type automl cannot use.
+    #[error(
+        "{path}: column '{column}' has the type {data_type}, which automl cannot read; use numbers, strings (or categoricals), booleans, dates or timestamps, or drop the column"
+    )]
+    UnsupportedType {
+        /// The file.
+        path: PathBuf,
+        /// Column name.
+        column: String,
+        /// The Arrow type.
+        data_type: String,
+    },
     /// The file has no bytes (or only whitespace / a BOM).
     #[error("{path} is empty; expected a CSV file with a header row and at least one data row")]
     EmptyFile {
@@ -126,12 +150,14 @@ pub enum DataError {
     },
     /// Regression was requested on a target that is not numeric.
     #[error(
-        "{path}: line {line}: target value '{value}' is not a number, so the task cannot be regression; use a classification task or a numeric target"
+        "{path}: {unit} {line}: target value '{value}' is not a number, so the task cannot be regression; use a classification task or a numeric target"
     )]
     NonNumericTarget {
         /// The file.
         path: PathBuf,
-        /// 1-based line.
+        /// Whether `line` is a CSV line or a row of a Parquet/Arrow file.
+        unit: RowUnit,
+        /// 1-based line (CSV) or row (Parquet, Arrow).
         line: u64,
         /// The offending value.
         value: String,
@@ -184,12 +210,14 @@ pub enum DataError {
     },
     /// A value of a numeric (or boolean) column cannot be read as such.
     #[error(
-        "{path}: line {line}, column '{column}': value '{value}' is not {expected}; the model was trained with this column as {expected}: fix the value or leave the cell empty"
+        "{path}: {unit} {line}, column '{column}': value '{value}' is not {expected}; the model was trained with this column as {expected}: fix the value or leave the cell empty"
     )]
     BadValue {
         /// The file.
         path: PathBuf,
-        /// 1-based line.
+        /// Whether `line` is a CSV line or a row of a Parquet/Arrow file.
+        unit: RowUnit,
+        /// 1-based line (CSV) or row (Parquet, Arrow).
         line: u64,
         /// Column name.
         column: String,
@@ -242,4 +270,23 @@ pub enum DataError {
         /// The kind string.
         kind: String,
     },
+}
+
+/// What a position in a [`DataError`] counts: a line of a CSV file (a quoted cell may span
+/// lines) or a 1-based data row of a Parquet or Arrow file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowUnit {
+    /// A 1-based CSV line.
+    Line,
+    /// A 1-based data row (header not counted).
+    Row,
+}
+
+impl std::fmt::Display for RowUnit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RowUnit::Line => "line",
+            RowUnit::Row => "row",
+        })
+    }
 }

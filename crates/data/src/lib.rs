@@ -1,4 +1,4 @@
-//! automl-data: CSV -> [`Dataset`] (type inference, missing values, target and task, data
+//! automl-data: CSV, Parquet or Arrow IPC -> [`Dataset`] (type inference, missing values, target and task, data
 //! report with bad-data warnings), fitted preprocessing ([`Preprocessor`], saved with the model)
 //! and validation splits ([`kfold`], [`holdout`]).
 //!
@@ -16,6 +16,7 @@
 //! }
 //! ```
 
+mod columnar;
 mod error;
 mod frame;
 mod hash;
@@ -28,12 +29,12 @@ mod report;
 mod split;
 mod time;
 
-pub use error::DataError;
+pub use error::{DataError, RowUnit};
 pub use frame::{Column, ColumnData, ColumnKind, Frame, MISSING_CODE};
 pub use hash::fingerprint;
 pub use load::{
     Dataset, ReadOptions, default_missing_tokens, load_for_prediction, load_for_prediction_bytes,
-    load_training, read_frame,
+    load_training, load_training_bytes, read_frame,
 };
 pub use prep::{
     CLIP, MIN_MISSING_FOR_INDICATOR, ONE_HOT_MAX_LEVELS, PREP_VERSION, Preprocessor, TREE_MAX_CODES,

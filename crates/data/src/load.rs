@@ -6,10 +6,13 @@ use std::path::{Path, PathBuf};
 use automl_core::Task;
 use automl_core::trial::SchemaColumn;
 
+use crate::columnar::{Format, read_parquet_file};
 use crate::error::DataError;
 use crate::frame::{Column, ColumnData, ColumnKind, Frame, MISSING_CODE, format_number};
 use crate::hash::FxMap;
-use crate::reader::{MissingSet, RawColumn, RawTable, parse_num, parse_raw, read_raw};
+use crate::reader::{
+    MissingSet, RawColumn, RawTable, parse_num, parse_raw, parse_raw_only, read_raw,
+};
 use crate::report::{DataReport, ReportInput, build_report};
 use crate::split::RowBlocks;
 use crate::time::parse_iso8601;
@@ -176,7 +179,7 @@ fn categorical_from_raw(name: &str, raw: &RawColumn, missing: &MissingSet) -> Co
     }
 }
 
-/// Read any CSV into a [`Frame`] with inferred column kinds (no target handling).
+/// Read any CSV, Parquet or Arrow IPC file into a [`Frame`] with inferred column kinds (no target handling).
 pub fn read_frame(path: &Path, missing_tokens: &[String]) -> Result<Frame, DataError> {
     let missing = MissingSet::new(missing_tokens);
     let mut raw = read_raw(path, &missing, &[])?;
@@ -300,6 +303,7 @@ fn encode_target(
                     .unwrap_or(0);
                 return Err(DataError::NonNumericTarget {
                     path: raw.path.clone(),
+                    unit: raw.unit,
                     line: raw.lines[bad],
                     value: rawc.get_str(bad).into_owned(),
                 });
@@ -390,9 +394,35 @@ fn check_classes(
 /// column), infer or check the task, drop rows with a missing target, build the report and
 /// drop constant, ID-like and leaking columns (a column alone predicting the target almost
 /// perfectly in cross-validation) from the modelling features.
+///
+/// The file may be CSV, Parquet or Arrow IPC (file or stream), told by its first bytes.
 pub fn load_training(path: &Path, opts: &ReadOptions) -> Result<Dataset, DataError> {
     let missing = MissingSet::new(&opts.missing_tokens);
-    let mut raw = read_raw(path, &missing, &[])?;
+    let raw = read_raw(path, &missing, &[])?;
+    training_from_raw(raw, &missing, opts)
+}
+
+/// [`load_training`] on bytes already in memory (CSV, Parquet or Arrow IPC; a pandas
+/// DataFrame passed as an Arrow IPC stream, say); `label` stands for the file in error
+/// messages and the report.
+pub fn load_training_bytes(
+    label: &Path,
+    bytes: &[u8],
+    opts: &ReadOptions,
+) -> Result<Dataset, DataError> {
+    let missing = MissingSet::new(&opts.missing_tokens);
+    let raw = parse_raw(label, bytes, &missing, &[])?;
+    training_from_raw(raw, &missing, opts)
+}
+
+fn training_from_raw(
+    mut raw: RawTable,
+    missing: &MissingSet,
+    opts: &ReadOptions,
+) -> Result<Dataset, DataError> {
+    let missing = missing.clone();
+    let path = raw.path.clone();
+    let path = path.as_path();
     let (t_idx, target_defaulted) = match &opts.target {
         Some(name) => match raw.header.iter().position(|h| h == name) {
             Some(i) => (i, false),
@@ -681,14 +711,40 @@ pub fn load_for_prediction(
     schema: &[SchemaColumn],
     missing_tokens: &[String],
 ) -> Result<Frame, DataError> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
+    let io = |source| DataError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    // A Parquet file is read from disk, only the schema's columns; the rest whole.
+    let mut head = [0u8; 4];
+    let is_parquet = {
+        use std::io::Read;
+        let mut f = std::fs::File::open(path).map_err(io)?;
+        let n = f.read(&mut head).map_err(io)?;
+        Format::sniff(&head[..n]) == Format::Parquet
+    };
+    if is_parquet {
+        let missing = MissingSet::new(missing_tokens);
+        let (force_text, names) = prediction_columns(schema);
+        let raw = read_parquet_file(path, &missing, &force_text, Some(&names))?;
+        return frame_for_prediction(path, raw, schema, &missing);
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
     load_for_prediction_bytes(path, &bytes, schema, missing_tokens)
 }
 
-/// [`load_for_prediction`] on CSV bytes already in memory (an HTTP request body, say);
+/// The schema's categorical columns (kept as text) and all its column names.
+fn prediction_columns(schema: &[SchemaColumn]) -> (Vec<String>, Vec<String>) {
+    let force_text = schema
+        .iter()
+        .filter(|s| s.kind == "categorical")
+        .map(|s| s.name.clone())
+        .collect();
+    (force_text, schema.iter().map(|s| s.name.clone()).collect())
+}
+
+/// [`load_for_prediction`] on CSV, Parquet or Arrow IPC bytes already in memory (an HTTP
+/// request body, a pandas DataFrame as an Arrow IPC stream, say);
 /// `label` stands for the file in error messages (e.g. `request body`).
 pub fn load_for_prediction_bytes(
     label: &Path,
@@ -696,14 +752,18 @@ pub fn load_for_prediction_bytes(
     schema: &[SchemaColumn],
     missing_tokens: &[String],
 ) -> Result<Frame, DataError> {
-    let path = label;
     let missing = MissingSet::new(missing_tokens);
-    let force_text: Vec<String> = schema
-        .iter()
-        .filter(|s| s.kind == "categorical")
-        .map(|s| s.name.clone())
-        .collect();
-    let raw = parse_raw(path, bytes, &missing, &force_text)?;
+    let (force_text, names) = prediction_columns(schema);
+    let raw = parse_raw_only(label, bytes, &missing, &force_text, Some(&names))?;
+    frame_for_prediction(label, raw, schema, &missing)
+}
+
+fn frame_for_prediction(
+    path: &Path,
+    raw: RawTable,
+    schema: &[SchemaColumn],
+    missing: &MissingSet,
+) -> Result<Frame, DataError> {
     let absent: Vec<String> = schema
         .iter()
         .filter(|s| !raw.header.contains(&s.name))
@@ -726,6 +786,7 @@ pub fn load_for_prediction_bytes(
         })?;
         let bad = |i: usize, expected: &str| DataError::BadValue {
             path: path.to_path_buf(),
+            unit: raw.unit,
             line: raw.lines[i],
             column: s.name.clone(),
             value: rawc.get_str(i).into_owned(),
@@ -756,6 +817,7 @@ pub fn load_for_prediction_bytes(
                         Some(nums) => {
                             return Err(DataError::BadValue {
                                 path: path.to_path_buf(),
+                                unit: raw.unit,
                                 line: raw.lines[i],
                                 column: s.name.clone(),
                                 value: format_number(nums[i]),
@@ -771,7 +833,7 @@ pub fn load_for_prediction_bytes(
                 }
                 Column::boolean(s.name.clone(), v)
             }
-            ColumnKind::Categorical => categorical_from_raw(&s.name, rawc, &missing),
+            ColumnKind::Categorical => categorical_from_raw(&s.name, rawc, missing),
         };
         columns.push(col);
     }

@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::DataError;
+use crate::columnar::{Format, parse_columnar};
+use crate::error::{DataError, RowUnit};
 use crate::hash::FxMap;
 
 /// The cells of one column. While every non-missing cell parses as a number the column is
@@ -19,12 +20,12 @@ pub(crate) struct RawColumn {
     pub(crate) codes: Vec<u32>,
     /// Row where text mode began (None while numeric).
     text_from: Option<usize>,
-    map: FxMap<Vec<u8>, u32>,
+    pub(crate) map: FxMap<Vec<u8>, u32>,
 }
 
 impl RawColumn {
     #[inline]
-    fn intern(&mut self, cell: &[u8]) -> u32 {
+    pub(crate) fn intern(&mut self, cell: &[u8]) -> u32 {
         // Few distinct values (the common categorical case): a linear scan beats hashing.
         if self.distinct.len() <= 16 {
             if let Some(c) = self.distinct.iter().position(|d| d.as_slice() == cell) {
@@ -123,8 +124,11 @@ pub(crate) struct RawTable {
     pub(crate) path: PathBuf,
     pub(crate) header: Vec<String>,
     pub(crate) columns: Vec<RawColumn>,
-    /// 1-based line where each data row starts.
+    /// 1-based line where each data row starts (CSV), or the 1-based row number (Parquet,
+    /// Arrow); `unit` says which.
     pub(crate) lines: Vec<u64>,
+    /// What `lines` counts, for error messages.
+    pub(crate) unit: RowUnit,
     /// Fingerprint of the file bytes.
     pub(crate) fingerprint: String,
 }
@@ -175,6 +179,10 @@ impl MissingSet {
         }
         self.is_missing(cell).then_some(f64::NAN)
     }
+    /// Some token reads as a number (so numbers from Parquet/Arrow must be checked too).
+    pub(crate) fn has_numeric_token(&self) -> bool {
+        self.numeric_token
+    }
     #[inline]
     pub(crate) fn is_missing(&self, cell: &[u8]) -> bool {
         let t = cell.trim_ascii();
@@ -188,8 +196,8 @@ impl MissingSet {
     }
 }
 
-/// Read a CSV file into raw cells. Columns named in `force_text` are kept as text even when
-/// their cells look numeric.
+/// Read a CSV, Parquet or Arrow IPC file into raw cells (the format is told by the first
+/// bytes). Columns named in `force_text` are kept as text even when their cells look numeric.
 pub(crate) fn read_raw(
     path: &Path,
     missing: &MissingSet,
@@ -262,8 +270,33 @@ fn for_each_row(
     }
 }
 
-/// Parse CSV bytes (see [`read_raw`]).
+/// Parse CSV, Parquet or Arrow IPC bytes (see [`read_raw`]).
 pub(crate) fn parse_raw(
+    path: &Path,
+    bytes: &[u8],
+    missing: &MissingSet,
+    force_text: &[String],
+) -> Result<RawTable, DataError> {
+    parse_raw_only(path, bytes, missing, force_text, None)
+}
+
+/// [`parse_raw`], reading only the columns named in `only` when the format stores columns
+/// apart (Parquet, Arrow); a CSV is read whole.
+pub(crate) fn parse_raw_only(
+    path: &Path,
+    bytes: &[u8],
+    missing: &MissingSet,
+    force_text: &[String],
+    only: Option<&[String]>,
+) -> Result<RawTable, DataError> {
+    match Format::sniff(bytes) {
+        Format::Csv => parse_csv(path, bytes, missing, force_text),
+        format => parse_columnar(path, bytes, format, missing, force_text, only),
+    }
+}
+
+/// Parse CSV bytes.
+fn parse_csv(
     path: &Path,
     bytes: &[u8],
     missing: &MissingSet,
@@ -387,6 +420,7 @@ pub(crate) fn parse_raw(
         header,
         columns,
         lines,
+        unit: RowUnit::Line,
         fingerprint,
     })
 }

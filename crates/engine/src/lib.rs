@@ -60,7 +60,9 @@ pub use automl_core::{
     Budget, Candidate, Metric, ParamValue, Params, SeedVariance, StudyRecord, Task, TrialRecord,
     TrialState,
 };
-pub use automl_data::{DataError, Dataset, ReadOptions, RowBlocks, SplitError, load_training};
+pub use automl_data::{
+    DataError, Dataset, ReadOptions, RowBlocks, SplitError, load_training, load_training_bytes,
+};
 pub use automl_search::{AskContext, FamilyInfo, Strategy};
 pub use automl_space::SearchSpace;
 pub use automl_store::{MemoryStore, SledStore, Store, StoreRead, TrialQueue};
