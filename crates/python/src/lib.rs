@@ -9,8 +9,8 @@
 //! does on Ctrl-C.
 
 use automl_engine::{
-    EngineError, FINAL_MODEL_BLOB, MemoryStore, ReadOptions, Store, StudyBuilder,
-    StudyRecord, Task, leaderboard,
+    EngineError, FINAL_MODEL_BLOB, MemoryStore, ReadOptions, Store, StudyBuilder, StudyRecord,
+    Task, leaderboard,
 };
 use automl_store::StoreLocation;
 use automl_trainer::{Predictor, PredictorInfo};

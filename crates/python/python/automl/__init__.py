@@ -300,7 +300,8 @@ class AutoML(BaseEstimator):
         self._order = np.arange(len(classes))
 
     def __getstate__(self):
-        state = super().__getstate__()
+        # A copy: on Python >= 3.11 object.__getstate__ returns the instance's own __dict__.
+        state = dict(super().__getstate__())
         state.pop("_predictor", None)
         return state
 
