@@ -186,3 +186,31 @@ def test_csv_and_parquet_paths(data_dir, tmp_path):
     by_parquet = AutoML(time_budget=None, max_trials=2, jobs=1).fit(parquet, "price")
     assert by_parquet.task_ == "regression"
     np.testing.assert_array_equal(by_parquet.predict(df), by_csv.predict(df))
+
+
+def test_fit_releases_the_gil(data_dir):
+    """Another Python thread keeps running while the search runs in Rust."""
+    import threading
+
+    df = pd.read_csv(data_dir / "flowers.csv")
+    counter = {"n": 0}
+    stop = threading.Event()
+    started = threading.Event()
+
+    def spin():
+        started.set()
+        while not stop.is_set():
+            counter["n"] += 1
+
+    t = threading.Thread(target=spin)
+    t.start()
+    started.wait()
+    before = counter["n"]
+    try:
+        AutoML(time_budget=None, max_trials=3, jobs=1).fit(df, "species")
+        during = counter["n"] - before
+    finally:
+        stop.set()
+        t.join()
+    # With the GIL held for the whole fit the thread would hardly get a turn.
+    assert during > 1000

@@ -277,7 +277,7 @@ class AutoML(BaseEstimator):
         and the permutation from the engine's class order to it."""
         self.__dict__.pop("classes_", None)
         self._order = None
-        if not self.task_ in ("binary", "multiclass"):
+        if self.task_ not in ("binary", "multiclass"):
             return
         classes = np.array(engine_classes, dtype=object)
         if labels is not None:
