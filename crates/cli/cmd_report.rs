@@ -18,6 +18,20 @@ const PALETTE: [&str; 10] = [
     "#9c755f", "#bab0ac",
 ];
 
+/// An HTML table of text cells, the first row as the header, appended to `page`.
+fn html_table(page: &mut String, rows: &[Vec<String>]) {
+    page.push_str("<table>");
+    for (i, r) in rows.iter().enumerate() {
+        let tag = if i == 0 { "th" } else { "td" };
+        page.push_str("<tr>");
+        for c in r {
+            let _ = write!(page, "<{tag}>{}</{tag}>", esc(c));
+        }
+        page.push_str("</tr>");
+    }
+    page.push_str("</table>");
+}
+
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -589,16 +603,8 @@ pub fn run(a: ReportArgs) -> Result<()> {
         page.push_str(&score_svg);
         page.push_str("<h2>Best score per family</h2>");
         page.push_str(&family_svg);
-        page.push_str("<h2>Leaderboard (top 30)</h2><table>");
-        for (i, r) in rows.iter().enumerate() {
-            let tag = if i == 0 { "th" } else { "td" };
-            page.push_str("<tr>");
-            for c in r {
-                let _ = write!(page, "<{tag}>{}</{tag}>", esc(c));
-            }
-            page.push_str("</tr>");
-        }
-        page.push_str("</table>");
+        page.push_str("<h2>Leaderboard (top 30)</h2>");
+        html_table(&mut page, &rows);
         if let Some(d) = &post {
             let _ = write!(
                 page,
@@ -606,32 +612,14 @@ pub fn run(a: ReportArgs) -> Result<()> {
                 esc(&post_caption(d))
             );
             page.push_str(&reliability_plot(d));
-            page.push_str("<table>");
-            for (i, r) in post_rows(d).iter().enumerate() {
-                let tag = if i == 0 { "th" } else { "td" };
-                page.push_str("<tr>");
-                for c in r {
-                    let _ = write!(page, "<{tag}>{}</{tag}>", esc(c));
-                }
-                page.push_str("</tr>");
-            }
-            page.push_str("</table>");
+            html_table(&mut page, &post_rows(d));
         }
         page.push_str("<h2>Feature importance</h2>");
         match &imp {
             Ok(e) => {
                 let _ = write!(page, "<p>{}</p>", esc(&importance_caption(e)));
                 page.push_str(&importance_plot(e));
-                page.push_str("<table>");
-                for (i, r) in importance_rows(e).iter().enumerate() {
-                    let tag = if i == 0 { "th" } else { "td" };
-                    page.push_str("<tr>");
-                    for c in r {
-                        let _ = write!(page, "<{tag}>{}</{tag}>", esc(c));
-                    }
-                    page.push_str("</tr>");
-                }
-                page.push_str("</table>");
+                html_table(&mut page, &importance_rows(e));
             }
             Err(why) => {
                 let _ = write!(page, "<p>{}</p>", esc(why));

@@ -67,6 +67,36 @@ impl Format {
     }
 }
 
+/// The schema and record batches of an Arrow IPC reader (file or stream), projected on
+/// `only`'s columns when given. `open(projection)` opens the reader; a projected reader keeps
+/// the full schema while its batches are projected, so the schema is projected here.
+#[allow(clippy::type_complexity)]
+fn ipc_batches<'a, R>(
+    open: impl Fn(Option<Vec<usize>>) -> Result<R, arrow_schema::ArrowError>,
+    only: Option<&[String]>,
+    bad: &dyn Fn(&dyn std::fmt::Display) -> DataError,
+) -> Result<
+    (
+        SchemaRef,
+        Box<dyn Iterator<Item = Result<RecordBatch, String>> + 'a>,
+    ),
+    DataError,
+>
+where
+    R: arrow_array::RecordBatchReader + 'a,
+{
+    let r = open(None).map_err(|e| bad(&e))?;
+    let full = r.schema();
+    let (schema, r) = match projection(&full, only) {
+        Some(proj) => (
+            Arc::new(full.project(&proj).map_err(|e| bad(&e))?),
+            open(Some(proj)).map_err(|e| bad(&e))?,
+        ),
+        None => (full, r),
+    };
+    Ok((schema, Box::new(r.map(|b| b.map_err(|e| e.to_string())))))
+}
+
 /// Read a Parquet or Arrow IPC input into a [`RawTable`]. `only`: read just these columns
 /// (prediction: the schema's; absent names are left for the caller to report). Columns named
 /// in `force_text` are kept as text even when their values are numbers.
@@ -92,36 +122,16 @@ pub(crate) fn parse_columnar(
             let data = bytes::Bytes::copy_from_slice(bytes);
             return parquet_table(path, data, missing, force_text, only, fingerprint);
         }
-        Format::ArrowFile => {
-            let r = arrow_ipc::reader::FileReader::try_new(Cursor::new(bytes), None)
-                .map_err(|e| bad(&e))?;
-            let full = r.schema();
-            let (schema, r) = match projection(&full, only) {
-                // The reader's schema stays the full one; its batches are projected.
-                Some(proj) => (
-                    Arc::new(full.project(&proj).map_err(|e| bad(&e))?),
-                    arrow_ipc::reader::FileReader::try_new(Cursor::new(bytes), Some(proj))
-                        .map_err(|e| bad(&e))?,
-                ),
-                None => (full, r),
-            };
-            (schema, Box::new(r.map(|b| b.map_err(|e| e.to_string()))))
-        }
-        Format::ArrowStream => {
-            let r = arrow_ipc::reader::StreamReader::try_new(Cursor::new(bytes), None)
-                .map_err(|e| bad(&e))?;
-            let full = r.schema();
-            let (schema, r) = match projection(&full, only) {
-                // The reader's schema stays the full one; its batches are projected.
-                Some(proj) => (
-                    Arc::new(full.project(&proj).map_err(|e| bad(&e))?),
-                    arrow_ipc::reader::StreamReader::try_new(Cursor::new(bytes), Some(proj))
-                        .map_err(|e| bad(&e))?,
-                ),
-                None => (full, r),
-            };
-            (schema, Box::new(r.map(|b| b.map_err(|e| e.to_string()))))
-        }
+        Format::ArrowFile => ipc_batches(
+            |proj| arrow_ipc::reader::FileReader::try_new(Cursor::new(bytes), proj),
+            only,
+            &bad,
+        )?,
+        Format::ArrowStream => ipc_batches(
+            |proj| arrow_ipc::reader::StreamReader::try_new(Cursor::new(bytes), proj),
+            only,
+            &bad,
+        )?,
         Format::Csv => unreachable!("CSV goes to reader::parse_raw"),
     };
     build_table(
