@@ -9,9 +9,15 @@ import time
 
 SCRIPT = textwrap.dedent(
     """
+    import signal
     import sys
     import pandas as pd
     from automl import AutoML
+
+    # Python leaves SIGINT alone when its parent started it ignored (a job started in the
+    # background by a non-interactive shell, as CI may be): restore the handler a terminal or
+    # a notebook has, which is what this test is about.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     df = pd.read_csv(sys.argv[1])
     m = AutoML(time_budget=600, store=sys.argv[2], jobs=1)
