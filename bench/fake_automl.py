@@ -175,6 +175,8 @@ def main() -> int:
     f.add_argument("--jobs", type=int, default=1)
     f.add_argument("--space")
     f.add_argument("--strategy")
+    f.add_argument("--name")
+    f.add_argument("--portfolio")
     f.add_argument("--quiet", action="store_true")
     p = sub.add_parser("predict")
     p.add_argument("--store", default="automl.db")

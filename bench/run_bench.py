@@ -319,6 +319,11 @@ class Harness:
             cmd += ["--strategy", strategy]
         if max_trials is not None:
             cmd += ["--max-trials", str(max_trials)]
+        # The study is named after the dataset (`automl portfolio --select` matches by name).
+        cmd += ["--name", name]
+        if self.args.portfolio_dir:
+            # Leave-one-out: the portfolio built without this dataset (bench/portfolio_loo.py).
+            cmd += ["--portfolio", os.path.join(os.path.abspath(self.args.portfolio_dir), name + ".toml")]
         cmd += self.extra
         return store, run_cmd(cmd, self.timeout(budget), os.path.join(work, "fit.log"))
 
@@ -827,6 +832,9 @@ def parse_args(argv=None):
     ap.add_argument("--seed", type=int, default=0, help="fit --seed (first seed in --strategies mode)")
     ap.add_argument("--strategy", default=None, help="pass --strategy S to fit (bench and jobs modes)")
     ap.add_argument("--max-trials", type=int, default=None, help="pass --max-trials N to fit (required with --strategies)")
+    ap.add_argument("--portfolio-dir", default=None, metavar="DIR",
+                    help="fit each dataset with --portfolio DIR/NAME.toml (the leave-one-out portfolios "
+                         "of bench/portfolio_loo.py)")
     ap.add_argument("--extra-args", default="", help="extra arguments appended to every fit command")
     ap.add_argument("--out", default="bench-out", help="work folder for stores, predictions, logs (default %(default)s/)")
     ap.add_argument("--peers", default=None,

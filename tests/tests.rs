@@ -15,6 +15,7 @@ mod isolation;
 mod json_output;
 mod leakage;
 mod pipes;
+mod portfolio;
 mod predlog;
 mod seeds;
 mod serve;

@@ -102,9 +102,20 @@ pub struct PortfolioArgs {
     /// Configurations taken from each study.
     #[arg(long, default_value_t = 3)]
     pub per_study: usize,
-    /// Largest number of configurations in the portfolio.
+    /// Largest number of configurations in the portfolio (with `--select`: per task).
     #[arg(long, default_value_t = 36)]
     pub size: usize,
+    /// Choose from a score matrix instead of taking each study's best: STORE holds `automl fit
+    /// --portfolio POOL --max-trials N` runs, one study per dataset (named after it), that
+    /// cross-validated the pool's configurations on every dataset of their task. The portfolio
+    /// is built greedily by normalised regret, preferring configurations good on every dataset.
+    #[arg(long, value_name = "POOL")]
+    pub select: Option<PathBuf>,
+    /// With `--select`: also build, for every dataset, the portfolio without it (nor the
+    /// configurations found on it) into DIR/<dataset>.toml, and report its regret on the
+    /// held-out dataset beside the in-sample one.
+    #[arg(long, value_name = "DIR", requires = "select")]
+    pub leave_one_out: Option<PathBuf>,
     /// The portfolio file to write.
     #[arg(
         long,
@@ -261,6 +272,11 @@ pub struct FitArgs {
     /// path of another store (its latest study).
     #[arg(long, value_name = "STORE_OR_STUDY")]
     pub warm_start: Option<String>,
+    /// The zero-shot portfolio that `--strategy auto` tries first: a file written by `automl
+    /// portfolio`, or `none` for no portfolio [default: the shipped one,
+    /// search-spaces/portfolio.toml]. Entries for other tasks are skipped.
+    #[arg(long, value_name = "FILE|none")]
+    pub portfolio: Option<String>,
     /// Successive halving over data size: `auto` (on when folds have at least 3000 training
     /// rows), `on` or `off`.
     #[arg(long, value_name = "MODE", value_enum, default_value = "auto")]

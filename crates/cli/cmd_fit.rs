@@ -3,7 +3,7 @@
 
 use crate::args::{FitArgs, MultiFidelityArg, TaskArg};
 use crate::output::{Doc, OutputFormat, fmt_bytes, fmt_score, fmt_secs, num, print_json};
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use automl_engine::{
     EngineError, KeepModels, Metric, MultiFidelity, Progress, ReadOptions, Setting, StudyBuilder,
     StudySummary, Task,
@@ -183,6 +183,9 @@ pub fn run(a: FitArgs) -> Result<()> {
         builder = builder.metric_name(m).map_err(flag_error)?;
     }
     builder = builder.space_named(&a.space).map_err(flag_error)?;
+    if let Some(spec) = &a.portfolio {
+        builder = builder.portfolio(read_portfolio(spec, &a.strategy)?);
+    }
     // Validate the flags before reading the data, and everything before touching the store.
     builder.check().map_err(flag_error)?;
     let data = builder.load().map_err(flag_error)?;
@@ -448,4 +451,19 @@ fn print_summary(s: &StudySummary, store: &StoreLocation, disk: Option<u64>, kep
             "next: automl leaderboard --store {store} | automl predict --store {store} NEW.csv --output preds.csv"
         );
     }
+}
+
+/// The configurations of `--portfolio FILE|none` (for `--strategy auto` only).
+fn read_portfolio(spec: &str, strategy: &str) -> Result<Vec<automl_engine::PortfolioConfig>> {
+    if strategy != "auto" {
+        bail!(
+            "--portfolio is used by --strategy auto only (this run uses `{strategy}`); drop one of them"
+        );
+    }
+    if spec == "none" {
+        return Ok(Vec::new());
+    }
+    let text = std::fs::read_to_string(spec)
+        .with_context(|| format!("--portfolio {spec}: cannot read the file"))?;
+    automl_engine::load_portfolio(&text, spec).map_err(|e| anyhow!("--portfolio {spec}: {e}"))
 }

@@ -4,7 +4,13 @@
 //! are ranked by their cross-validation score — never a test score — and the best few
 //! configurations are taken, preferring distinct families. The chosen configurations are then
 //! interleaved round-robin over the studies (best of each study first) up to `--size`, and
-//! written with the task of the study they came from. `auto` tries them before anything else.
+//! written with the task of the study they came from, and with their `origin` (the study's name).
+//! `auto` tries them before anything else.
+//!
+//! With `--select POOL`, the stores hold one study per dataset that cross-validated the pool's
+//! configurations (`automl fit --portfolio POOL`), and the portfolio is chosen from that score
+//! matrix by `automl_search::portfolio_select` (greedy by normalised regret, per task), with an
+//! optional leave-one-dataset-out report and per-dataset portfolios (`--leave-one-out DIR`).
 
 use crate::args::PortfolioArgs;
 use crate::output::{Doc, print_json};
@@ -15,12 +21,16 @@ use serde_json::json;
 use std::collections::BTreeSet;
 
 pub fn run(a: PortfolioArgs) -> Result<()> {
+    if let Some(pool) = a.select.clone() {
+        return select(a, &pool);
+    }
     if a.stores.is_empty() {
         bail!(
             "pass at least one store directory (stores of `automl fit` runs on the benchmark training sets)"
         );
     }
     let mut per_study: Vec<Vec<(Candidate, Task)>> = Vec::new();
+    let mut study_names: Vec<String> = Vec::new();
     for at in &a.stores {
         let store = crate::store_arg::open_existing(at)
             .with_context(|| format!("cannot read store `{at}`"))?;
@@ -68,12 +78,14 @@ pub fn run(a: PortfolioArgs) -> Result<()> {
                 picked.len()
             );
             per_study.push(picked);
+            study_names.push(study.name.clone());
         }
     }
     let mut chosen: Vec<(Candidate, Vec<Task>)> = Vec::new();
+    let mut origins: Vec<Option<String>> = Vec::new();
     let depth = per_study.iter().map(Vec::len).max().unwrap_or(0);
     'outer: for i in 0..depth {
-        for list in &per_study {
+        for (list, name) in per_study.iter().zip(&study_names) {
             if let Some((c, task)) = list.get(i) {
                 if chosen.len() >= a.size {
                     break 'outer;
@@ -87,6 +99,7 @@ pub fn run(a: PortfolioArgs) -> Result<()> {
                     }
                 } else {
                     chosen.push((c.clone(), vec![*task]));
+                    origins.push(Some(name.clone()));
                 }
             }
         }
@@ -96,7 +109,7 @@ pub fn run(a: PortfolioArgs) -> Result<()> {
         chosen.len(),
         per_study.len()
     );
-    let text = automl_search::portfolio_to_toml(&chosen, &description);
+    let text = automl_search::portfolio_to_toml_with_origins(&chosen, &origins, &description);
     // Check it reads back before writing.
     automl_search::load_portfolio(&text, &a.output.display().to_string())?;
     std::fs::write(&a.output, text)
@@ -118,4 +131,239 @@ pub fn run(a: PortfolioArgs) -> Result<()> {
         a.output.display()
     );
     Ok(())
+}
+
+/// The regrets a leave-one-out report shows: after the first 1, 3 and 5 members, and the whole
+/// portfolio.
+fn loo_ks(size: usize) -> Vec<usize> {
+    let mut ks: Vec<usize> = [1, 3, 5].into_iter().filter(|&k| k < size).collect();
+    ks.push(size);
+    ks
+}
+
+/// `--select POOL`: choose the portfolio from the score matrix that the stores' studies hold.
+fn select(a: PortfolioArgs, pool_path: &std::path::Path) -> Result<()> {
+    use automl_search::portfolio_select::{ScoreMatrix, greedy, leave_one_out};
+    let text = std::fs::read_to_string(pool_path)
+        .with_context(|| format!("--select {}: cannot read the pool", pool_path.display()))?;
+    let origin = pool_path.display().to_string();
+    let pool = automl_search::load_portfolio(&text, &origin)?;
+    let pool_origins = automl_search::portfolio_origins(&text);
+    if pool.is_empty() {
+        bail!("--select {origin}: the pool has no configurations");
+    }
+    // Oriented scores (higher is better) per dataset name, per pool entry: studies of the same
+    // name (e.g. several seeds) are averaged.
+    let mut datasets: Vec<(String, Task)> = Vec::new();
+    let mut sums: Vec<Vec<(f64, usize)>> = Vec::new(); // [dataset][pool entry]
+    let mut studies = 0usize;
+    for at in &a.stores {
+        let store = crate::store_arg::open_existing(at)
+            .with_context(|| format!("cannot read store `{at}`"))?;
+        for study in store.studies()? {
+            studies += 1;
+            let metric = Metric::from_name(&study.metric).context("unknown metric in a study")?;
+            let d = match datasets.iter().position(|(n, _)| *n == study.name) {
+                Some(d) if datasets[d].1 == study.task => d,
+                Some(_) => bail!(
+                    "two studies named `{}` with different tasks; name each dataset's study after it",
+                    study.name
+                ),
+                None => {
+                    datasets.push((study.name.clone(), study.task));
+                    sums.push(vec![(0.0, 0); pool.len()]);
+                    datasets.len() - 1
+                }
+            };
+            let trials = store.trials(study.study_id)?;
+            for t in trials.iter().filter(|t| {
+                t.is_scored() && !is_meta_family(&t.candidate.family) && t.candidate.fidelity >= 1.0
+            }) {
+                let Some(i) = pool.iter().position(|(c, _)| {
+                    c.family == t.candidate.family && c.params == t.candidate.params
+                }) else {
+                    continue;
+                };
+                let s = if metric.higher_is_better() {
+                    t.mean
+                } else {
+                    -t.mean
+                };
+                sums[d][i].0 += s;
+                sums[d][i].1 += 1;
+            }
+        }
+    }
+    let mut chosen: Vec<(Candidate, Vec<Task>)> = Vec::new();
+    let mut chosen_origins: Vec<Option<String>> = Vec::new();
+    let mut loo_json = Vec::new();
+    let mut held_files: Vec<(String, Vec<(Candidate, Vec<Task>)>, Vec<Option<String>>)> =
+        Vec::new();
+    let ks = loo_ks(a.size);
+    for task in [Task::Binary, Task::Multiclass, Task::Regression] {
+        let ds: Vec<usize> = (0..datasets.len())
+            .filter(|&d| datasets[d].1 == task)
+            .collect();
+        let entries: Vec<usize> = (0..pool.len())
+            .filter(|&i| pool[i].1.is_empty() || pool[i].1.contains(&task))
+            .collect();
+        if ds.is_empty() || entries.is_empty() {
+            continue;
+        }
+        let m = ScoreMatrix {
+            datasets: ds.iter().map(|&d| datasets[d].0.clone()).collect(),
+            scores: entries
+                .iter()
+                .map(|&i| {
+                    ds.iter()
+                        .map(|&d| {
+                            let (sum, n) = sums[d][i];
+                            (n > 0).then(|| sum / n as f64)
+                        })
+                        .collect()
+                })
+                .collect(),
+            origins: entries
+                .iter()
+                .map(|&i| pool_origins.get(i).cloned().flatten())
+                .collect(),
+        };
+        let evaluated = m.scores.iter().flatten().filter(|s| s.is_some()).count();
+        eprintln!(
+            "{task}: {} datasets × {} configurations, {evaluated} scores",
+            ds.len(),
+            entries.len()
+        );
+        let regret = m.regrets();
+        let all_c: Vec<usize> = (0..entries.len()).collect();
+        let all_d: Vec<usize> = (0..ds.len()).collect();
+        for c in greedy(&regret, &all_c, &all_d, a.size) {
+            chosen.push((pool[entries[c]].0.clone(), vec![task]));
+            chosen_origins.push(m.origins[c].clone());
+        }
+        if a.leave_one_out.is_some() {
+            for row in leave_one_out(&m, a.size, &ks) {
+                let configs: Vec<(Candidate, Vec<Task>)> = row
+                    .portfolio
+                    .iter()
+                    .map(|&c| (pool[entries[c]].0.clone(), vec![task]))
+                    .collect();
+                let origins = row
+                    .portfolio
+                    .iter()
+                    .map(|&c| m.origins[c].clone())
+                    .collect();
+                held_files.push((row.dataset.clone(), configs, origins));
+                loo_json.push(json!({
+                    "dataset": row.dataset,
+                    "task": task.as_str(),
+                    "k": ks,
+                    "in_sample": row.in_sample,
+                    "held_out": row.held_out,
+                }));
+            }
+        }
+    }
+    if chosen.is_empty() {
+        bail!(
+            "no study in the stores scored a configuration of the pool `{origin}`; run `automl fit --portfolio {origin} --max-trials N` on each dataset first"
+        );
+    }
+    let description = format!(
+        "Zero-shot portfolio: {} configurations chosen by `automl portfolio --select` from {} datasets (greedy by normalised regret, per task; see docs/BENCHMARKS.md)",
+        chosen.len(),
+        datasets.len()
+    );
+    let text =
+        automl_search::portfolio_to_toml_with_origins(&chosen, &chosen_origins, &description);
+    automl_search::load_portfolio(&text, &a.output.display().to_string())?;
+    std::fs::write(&a.output, text)
+        .with_context(|| format!("cannot write `{}`", a.output.display()))?;
+    if let Some(dir) = &a.leave_one_out {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create `{}`", dir.display()))?;
+        for (name, configs, origins) in &held_files {
+            let description = format!(
+                "Leave-one-out portfolio for `{name}`: chosen without its scores nor the configurations found on it"
+            );
+            let path = dir.join(format!("{}.toml", file_stem(name)));
+            std::fs::write(
+                &path,
+                automl_search::portfolio_to_toml_with_origins(configs, origins, &description),
+            )
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
+        }
+    }
+    if a.format.json() {
+        let mut doc = json!({
+            "output": a.output.display().to_string(),
+            "configurations": chosen.len(),
+            "studies": studies,
+            "families": chosen.iter().map(|(c, _)| c.family.as_str()).collect::<BTreeSet<_>>(),
+        });
+        if a.leave_one_out.is_some() {
+            doc["leave_one_out"] = json!(loo_json);
+        }
+        return print_json(Doc::Portfolio, doc);
+    }
+    if a.leave_one_out.is_some() {
+        println!(
+            "normalised regret on each dataset (0 = the pool's best configuration there, 1 = its median) after the first k configurations:"
+        );
+        println!(
+            "{:<24} {:<11} {:>4} {:>10} {:>10}",
+            "dataset", "task", "k", "in-sample", "held-out"
+        );
+        let mut mean = vec![(0.0, 0.0); ks.len()];
+        for row in &loo_json {
+            for (j, k) in ks.iter().enumerate() {
+                let (i, h) = (
+                    row["in_sample"][j].as_f64().unwrap_or(f64::NAN),
+                    row["held_out"][j].as_f64().unwrap_or(f64::NAN),
+                );
+                mean[j].0 += i / loo_json.len() as f64;
+                mean[j].1 += h / loo_json.len() as f64;
+                println!(
+                    "{:<24} {:<11} {:>4} {:>10.3} {:>10.3}",
+                    row["dataset"].as_str().unwrap_or(""),
+                    row["task"].as_str().unwrap_or(""),
+                    k,
+                    i,
+                    h
+                );
+            }
+        }
+        for (j, k) in ks.iter().enumerate() {
+            println!(
+                "{:<24} {:<11} {:>4} {:>10.3} {:>10.3}",
+                "mean", "", k, mean[j].0, mean[j].1
+            );
+        }
+        if let Some(dir) = &a.leave_one_out {
+            println!(
+                "wrote {} leave-one-out portfolios to {} (use one with `automl fit --portfolio FILE`)",
+                held_files.len(),
+                dir.display()
+            );
+        }
+    }
+    println!(
+        "wrote {} configurations to {}",
+        chosen.len(),
+        a.output.display()
+    );
+    Ok(())
+}
+
+/// A dataset name as a file name: path separators and other odd characters become `_`.
+fn file_stem(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }

@@ -65,6 +65,6 @@ pub use automl_core::{
 pub use automl_data::{
     DataError, Dataset, ReadOptions, RowBlocks, SplitError, load_training, load_training_bytes,
 };
-pub use automl_search::{AskContext, FamilyInfo, Strategy};
+pub use automl_search::{AskContext, FamilyInfo, PortfolioConfig, Strategy, load_portfolio};
 pub use automl_space::SearchSpace;
 pub use automl_store::{MemoryStore, SledStore, Store, StoreRead, TrialQueue};

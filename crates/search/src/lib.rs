@@ -16,6 +16,7 @@ mod evolution;
 mod halving;
 mod parzen;
 mod portfolio;
+pub mod portfolio_select;
 mod random;
 mod warm;
 
@@ -28,7 +29,7 @@ pub use halving::{
 };
 pub use portfolio::{
     PORTFOLIO_VERSION, PortfolioConfig, PortfolioError, load_portfolio, portfolio_for,
-    portfolio_to_toml,
+    portfolio_origins, portfolio_to_toml, portfolio_to_toml_with_origins,
 };
 pub use random::RandomSearch;
 pub use warm::{GIVEN_MAX_SHARE_OF_TIME_LEFT, WarmStart};

@@ -133,10 +133,10 @@ fn parse_entry(
         )
     })?;
     for key in table.keys() {
-        if !matches!(key.as_str(), "family" | "tasks" | "params") {
+        if !matches!(key.as_str(), "family" | "tasks" | "params" | "origin") {
             return Err(err(
                 key,
-                "unknown key; expected `family`, `tasks` and `params`".into(),
+                "unknown key; expected `family`, `tasks`, `params` and `origin`".into(),
             ));
         }
     }
@@ -201,7 +201,37 @@ fn parse_entry(
             ));
         }
     }
+    match table.get("origin") {
+        None | Some(toml::Value::String(_)) => {}
+        Some(_) => {
+            return Err(err(
+                "origin",
+                "must be a string (the dataset the configuration was found on)".into(),
+            ));
+        }
+    }
     Ok((Candidate::new(family, params, "portfolio"), tasks))
+}
+
+/// The `origin` of every entry of a portfolio file that [`load_portfolio`] accepts, in file
+/// order: the name of the dataset (study) the configuration was found on, when the file says.
+/// `fit` ignores it; `automl portfolio --select --leave-one-out` keeps a dataset's own
+/// configurations out of the portfolio it is scored on.
+pub fn portfolio_origins(text: &str) -> Vec<Option<String>> {
+    let Ok(root) = text.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    match root.get("config") {
+        Some(toml::Value::Array(a)) => a
+            .iter()
+            .map(|v| {
+                v.get("origin")
+                    .and_then(toml::Value::as_str)
+                    .map(str::to_string)
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// The candidates of a portfolio that apply to `task` (entries without tasks apply to all), in
@@ -239,6 +269,16 @@ fn toml_value(v: &ParamValue) -> String {
 /// operator, parents and fidelity of the candidates are not stored). Entries with no tasks are
 /// written without a `tasks` key (= every task).
 pub fn portfolio_to_toml(configs: &[PortfolioConfig], description: &str) -> String {
+    portfolio_to_toml_with_origins(configs, &[], description)
+}
+
+/// As [`portfolio_to_toml`], with an `origin` key (see [`portfolio_origins`]) on entry `i`
+/// when `origins[i]` is `Some`.
+pub fn portfolio_to_toml_with_origins(
+    configs: &[PortfolioConfig],
+    origins: &[Option<String>],
+    description: &str,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "version = {PORTFOLIO_VERSION}");
     let _ = writeln!(
@@ -246,9 +286,12 @@ pub fn portfolio_to_toml(configs: &[PortfolioConfig], description: &str) -> Stri
         "description = {}",
         toml::Value::String(description.to_string())
     );
-    for (c, tasks) in configs {
+    for (i, (c, tasks)) in configs.iter().enumerate() {
         let _ = writeln!(out, "\n[[config]]");
         let _ = writeln!(out, "family = {}", toml::Value::String(c.family.clone()));
+        if let Some(Some(origin)) = origins.get(i) {
+            let _ = writeln!(out, "origin = {}", toml::Value::String(origin.clone()));
+        }
         if !tasks.is_empty() {
             let names: Vec<String> = tasks
                 .iter()

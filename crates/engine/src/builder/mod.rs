@@ -13,8 +13,8 @@ use crate::study::{DEFAULT_PARALLELISM, RemoteConfig, Study, StudyConfig};
 use automl_core::{Budget, Candidate, Metric, Task};
 use automl_data::{Dataset, ReadOptions, load_training};
 use automl_search::{
-    Strategy, StrategyOptions, SuccessiveHalving, WarmStart, by_name_with, min_fidelity_for_rows,
-    portfolio_for,
+    PortfolioConfig, Strategy, StrategyOptions, SuccessiveHalving, WarmStart, by_name_with,
+    min_fidelity_for_rows, portfolio_for,
 };
 use automl_space::SearchSpace;
 use automl_store::Store;
@@ -155,6 +155,7 @@ pub struct StudyBuilder {
     folds: usize,
     multi_fidelity: MultiFidelity,
     warm_start: Vec<Candidate>,
+    portfolio: Option<Vec<PortfolioConfig>>,
     keep_models: KeepModels,
     ensemble: bool,
     profile_sample: bool,
@@ -205,6 +206,7 @@ impl StudyBuilder {
             folds: CvConfig::default().folds,
             multi_fidelity: MultiFidelity::Auto,
             warm_start: Vec::new(),
+            portfolio: None,
             keep_models: KeepModels::default(),
             ensemble: true,
             profile_sample: true,
@@ -325,6 +327,14 @@ impl StudyBuilder {
     /// Configurations proposed before anything else, e.g. from [`warm_start_from`].
     pub fn warm_start(mut self, candidates: Vec<Candidate>) -> Self {
         self.warm_start = candidates;
+        self
+    }
+
+    /// The zero-shot portfolio `auto` tries first, instead of the shipped one
+    /// (`search-spaces/portfolio.toml`); an empty list means none. Entries for other tasks
+    /// are skipped. Other strategies use no portfolio.
+    pub fn portfolio(mut self, configs: Vec<PortfolioConfig>) -> Self {
+        self.portfolio = Some(configs);
         self
     }
 
@@ -552,7 +562,10 @@ impl StudyBuilder {
             min_fidelity: min_fidelity_for_rows(train_rows, MIN_RUNG_ROWS).max(1.0 / 9.0),
             eta: HALVING_ETA,
             portfolio: if auto {
-                portfolio_for(&shipped_portfolio()?, task)
+                match &self.portfolio {
+                    Some(configs) => portfolio_for(configs, task),
+                    None => portfolio_for(&shipped_portfolio()?, task),
+                }
             } else {
                 Vec::new()
             },
