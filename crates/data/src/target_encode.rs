@@ -113,9 +113,9 @@ impl Stats {
         let mut values = Vec::with_capacity(n_levels * w);
         for l in 0..n_levels {
             let c = self.counts[l] - minus.map_or(0.0, |m| m.counts[l]);
-            for j in 0..w {
+            for (j, p) in prior.iter().enumerate() {
                 let s = self.sums[l * w + j] - minus.map_or(0.0, |m| m.sums[l * w + j]);
-                values.push((s + SMOOTHING * prior[j]) / (c + SMOOTHING));
+                values.push((s + SMOOTHING * p) / (c + SMOOTHING));
             }
         }
         Table { values, prior }
