@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod calibration;
+mod cat_encoding;
 mod cli;
 mod columnar;
 mod crash;

@@ -70,9 +70,42 @@ pub enum PrepKind {
     /// For our own tree engine: numeric columns raw with NaN for missing, categorical columns
     /// as category codes (f64, NaN for missing/unseen) flagged as categorical.
     Tree,
+    /// As `Scaled`, but categoricals with more than 10 training levels are target encoded
+    /// (K-fold out-of-fold on the training rows, m-estimate smoothed) instead of frequency
+    /// encoded. Chosen by the trainer for `cat_encoding = target`, never by a family; it
+    /// depends on the targets, so it is fitted with them. (Variants are positional in stored
+    /// models: new ones go at the end.)
+    ScaledTarget,
+    /// As `Dense`, with the target encoding of `ScaledTarget`.
+    DenseTarget,
 }
 
 impl PrepKind {
-    /// All kinds, in a stable order.
+    /// The kinds a family declares, in a stable order (the target-encoded kinds are derived
+    /// from them with [`PrepKind::with_target_encoding`]).
     pub const ALL: [PrepKind; 3] = [PrepKind::Scaled, PrepKind::Dense, PrepKind::Tree];
+
+    /// The target-encoded variant of a family's kind (`Scaled` → `ScaledTarget`, `Dense` →
+    /// `DenseTarget`); `None` for `Tree`, which splits on categories natively.
+    pub fn with_target_encoding(self) -> Option<PrepKind> {
+        match self {
+            PrepKind::Scaled | PrepKind::ScaledTarget => Some(PrepKind::ScaledTarget),
+            PrepKind::Dense | PrepKind::DenseTarget => Some(PrepKind::DenseTarget),
+            PrepKind::Tree => None,
+        }
+    }
+
+    /// The kind without target encoding.
+    pub fn base(self) -> PrepKind {
+        match self {
+            PrepKind::ScaledTarget => PrepKind::Scaled,
+            PrepKind::DenseTarget => PrepKind::Dense,
+            k => k,
+        }
+    }
+
+    /// True for the target-encoded kinds (fitted with the targets).
+    pub fn is_target_encoded(self) -> bool {
+        matches!(self, PrepKind::ScaledTarget | PrepKind::DenseTarget)
+    }
 }

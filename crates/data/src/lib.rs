@@ -27,6 +27,7 @@ mod reader;
 mod records;
 mod report;
 mod split;
+pub mod target_encode;
 mod time;
 
 pub use columnar::{OutColumn, write_parquet};

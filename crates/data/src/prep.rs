@@ -1,6 +1,6 @@
 //! Fitted preprocessing ([`Preprocessor`]): imputation, missing indicators, one-hot / frequency
-//! encoding, category codes for the tree engine and standardization. Fitted on training rows
-//! only, serialized with the model, applied by column name.
+//! / target encoding, category codes for the tree engine and standardization. Fitted on
+//! training rows only, serialized with the model, applied by column name.
 
 use automl_core::PrepKind;
 use ndarray::Array2;
@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::DataError;
 use crate::frame::{Column, ColumnData, ColumnKind, Frame, MISSING_CODE, format_number};
 use crate::hash::FxMap;
+use crate::target_encode::{self, Target};
 
 /// Layout version of a serialized [`Preprocessor`].
 pub const PREP_VERSION: u32 = 1;
@@ -51,6 +52,16 @@ enum Encoding {
     },
     /// Index of the level among the training levels as f64 (NaN for missing / unseen).
     Codes { levels: Vec<String> },
+    /// Target encoding (`ScaledTarget` / `DenseTarget` kinds, more than
+    /// [`ONE_HOT_MAX_LEVELS`] training levels): `width` outputs per row, level `l` encoded as
+    /// `values[l * width..]`, missing / unseen -> `prior`, plus an optional missing
+    /// indicator. (New variant at the end: stored models are positional.)
+    Target {
+        levels: Vec<String>,
+        values: Vec<f64>,
+        prior: Vec<f64>,
+        indicator: bool,
+    },
 }
 
 impl Encoding {
@@ -63,13 +74,16 @@ impl Encoding {
             Encoding::OneHot {
                 levels, indicator, ..
             } => levels.len() + usize::from(*indicator),
+            Encoding::Target {
+                prior, indicator, ..
+            } => prior.len() + usize::from(*indicator),
         }
     }
     fn level_names(&self) -> Vec<&str> {
         match self {
-            Encoding::OneHot { levels, .. } | Encoding::Codes { levels } => {
-                levels.iter().map(String::as_str).collect()
-            }
+            Encoding::OneHot { levels, .. }
+            | Encoding::Codes { levels }
+            | Encoding::Target { levels, .. } => levels.iter().map(String::as_str).collect(),
             Encoding::Frequency { levels, .. } => levels.iter().map(|(l, _)| l.as_str()).collect(),
             _ => Vec::new(),
         }
@@ -97,6 +111,10 @@ struct Input {
 /// - `Tree`: numbers raw (NaN for missing or infinite), categoricals as the index of the level
 ///   among the training levels (NaN for missing / unseen), flagged in
 ///   [`Preprocessor::categorical_mask`]; more than 254 training levels -> frequency encoding.
+/// - `ScaledTarget` / `DenseTarget` (fitted with [`Preprocessor::fit_target`]): as `Scaled` /
+///   `Dense`, except that categoricals with more than 10 training levels are target encoded
+///   ([`crate::target_encode`]) instead of frequency encoded; one-hot stays for the others
+///   (exact, and no worse than a smoothed mean for a linear model).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Preprocessor {
     version: u32,
@@ -131,8 +149,11 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 }
 
 impl Preprocessor {
-    /// Fit on `rows` of `frame` (every column of the frame is an input).
+    /// Fit on `rows` of `frame` (every column of the frame is an input). A target-encoded
+    /// kind needs the targets: it is fitted as its [`PrepKind::base`] here (use
+    /// [`Preprocessor::fit_target`]).
     pub fn fit(frame: &Frame, rows: &[usize], kind: PrepKind) -> Preprocessor {
+        let kind = kind.base();
         let inputs: Vec<Input> = frame
             .columns
             .iter()
@@ -155,24 +176,97 @@ impl Preprocessor {
             let x = prep
                 .encode(&refs, rows)
                 .expect("the training frame matches itself");
-            let m = rows.len().max(1) as f64;
-            prep.scale = x
-                .columns()
-                .into_iter()
-                .map(|c| {
-                    let mean = c.sum() / m;
-                    let var = c.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / m;
-                    let sd = var.sqrt();
-                    let sd = if sd.is_finite() && sd > MIN_STD {
-                        sd
-                    } else {
-                        1.0
-                    };
-                    (if mean.is_finite() { mean } else { 0.0 }, sd)
-                })
-                .collect();
+            prep.scale = standardization(&x);
         }
         prep
+    }
+
+    /// Fit a target-encoded kind (`ScaledTarget` / `DenseTarget`; any other kind is fitted
+    /// as [`Preprocessor::fit`] does) on `rows` of `frame` whose targets are `target.y`
+    /// (aligned with `rows`). Returns the preprocessor, which encodes new rows with the
+    /// statistics of all of `rows`, and the transformed training rows, whose target-encoded
+    /// columns are **out-of-fold** (no row's encoding uses its own label) and on which the
+    /// `ScaledTarget` standardization is computed.
+    pub fn fit_target(
+        frame: &Frame,
+        rows: &[usize],
+        kind: PrepKind,
+        target: &Target,
+    ) -> Result<(Preprocessor, Array2<f64>), DataError> {
+        if !kind.is_target_encoded() {
+            let prep = Preprocessor::fit(frame, rows, kind);
+            let x = prep.transform_rows(frame, rows)?;
+            return Ok((prep, x));
+        }
+        let mut oof_parts = Vec::new();
+        let inputs: Vec<Input> = frame
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(j, c)| {
+                let enc = match fit_column(c, rows, kind.base()) {
+                    Encoding::Frequency {
+                        levels, indicator, ..
+                    } => {
+                        let names: Vec<&str> = levels.iter().map(|(l, _)| l.as_str()).collect();
+                        let cats: Vec<Option<usize>> = categories(c, &names, rows)
+                            .into_iter()
+                            .map(|c| match c {
+                                Cat::Level(l) => Some(l),
+                                _ => None,
+                            })
+                            .collect();
+                        let (table, oof) = target_encode::fit(&cats, names.len(), target);
+                        oof_parts.push((j, oof));
+                        Encoding::Target {
+                            levels: levels.into_iter().map(|(l, _)| l).collect(),
+                            values: table.values,
+                            prior: table.prior,
+                            indicator,
+                        }
+                    }
+                    e => e,
+                };
+                Input {
+                    name: c.name.clone(),
+                    kind: c.kind,
+                    enc,
+                }
+            })
+            .collect();
+        let n_outputs = inputs.iter().map(|i| i.enc.width()).sum();
+        let mut prep = Preprocessor {
+            version: PREP_VERSION,
+            kind,
+            inputs,
+            scale: Vec::new(),
+            n_outputs,
+        };
+        let refs: Vec<&Column> = frame.columns.iter().collect();
+        let mut x = prep.encode(&refs, rows)?;
+        // The training rows' target columns: out-of-fold encodings instead of the full table.
+        let mut offsets = Vec::with_capacity(prep.inputs.len());
+        let mut off = 0;
+        for i in &prep.inputs {
+            offsets.push(off);
+            off += i.enc.width();
+        }
+        for (j, oof) in oof_parts {
+            let w = target.width();
+            for r in 0..rows.len() {
+                for k in 0..w {
+                    x[[r, offsets[j] + k]] = oof[r * w + k];
+                }
+            }
+        }
+        if kind == PrepKind::ScaledTarget {
+            prep.scale = standardization(&x);
+            for (mut c, &(mean, sd)) in x.columns_mut().into_iter().zip(&prep.scale) {
+                c.mapv_inplace(|v| (v - mean) / sd);
+            }
+        }
+        x.mapv_inplace(|v| if v.is_finite() { v } else { 0.0 });
+        Ok((prep, x))
     }
 
     /// Transform every row of `frame` (columns matched by name).
@@ -207,7 +301,7 @@ impl Preprocessor {
             .map(|i| by_name[i.name.as_str()])
             .collect();
         let mut x = self.encode(&cols, rows)?;
-        if self.kind == PrepKind::Scaled {
+        if matches!(self.kind, PrepKind::Scaled | PrepKind::ScaledTarget) {
             for (mut c, &(mean, sd)) in x.columns_mut().into_iter().zip(&self.scale) {
                 c.mapv_inplace(|v| (v - mean) / sd);
             }
@@ -247,7 +341,8 @@ impl Preprocessor {
                 }
                 enc @ (Encoding::OneHot { .. }
                 | Encoding::Frequency { .. }
-                | Encoding::Codes { .. }) => {
+                | Encoding::Codes { .. }
+                | Encoding::Target { .. }) => {
                     let cats = categories(col, &enc.level_names(), rows);
                     for (r, &c) in cats.iter().enumerate() {
                         match enc {
@@ -281,6 +376,24 @@ impl Preprocessor {
                                     }
                                 }
                             },
+                            Encoding::Target {
+                                values,
+                                prior,
+                                indicator,
+                                ..
+                            } => {
+                                let w = prior.len();
+                                let src = match c {
+                                    Cat::Level(l) => &values[l * w..(l + 1) * w],
+                                    _ => &prior[..],
+                                };
+                                for (k, &v) in src.iter().enumerate() {
+                                    x[[r, off + k]] = v;
+                                }
+                                if *indicator && c == Cat::Missing {
+                                    x[[r, off + w]] = 1.0;
+                                }
+                            }
                             _ => {
                                 x[[r, off]] = match c {
                                     Cat::Level(l) => l as f64,
@@ -301,7 +414,8 @@ impl Preprocessor {
         self.n_outputs
     }
 
-    /// Names of the output columns: `col`, `col__missing`, `col=level`, `col__freq`.
+    /// Names of the output columns: `col`, `col__missing`, `col=level`, `col__freq`, `col__te`
+    /// (target encoding: regression, binary) or `col__te=<class index>` (multiclass).
     pub fn output_names(&self) -> Vec<String> {
         let mut out = Vec::with_capacity(self.n_outputs);
         for i in &self.inputs {
@@ -323,6 +437,18 @@ impl Preprocessor {
                 }
                 Encoding::Frequency { indicator, .. } => {
                     out.push(format!("{}__freq", i.name));
+                    if *indicator {
+                        out.push(format!("{}__missing", i.name));
+                    }
+                }
+                Encoding::Target {
+                    prior, indicator, ..
+                } => {
+                    if prior.len() == 1 {
+                        out.push(format!("{}__te", i.name));
+                    } else {
+                        out.extend((0..prior.len()).map(|c| format!("{}__te={c}", i.name)));
+                    }
                     if *indicator {
                         out.push(format!("{}__missing", i.name));
                     }
@@ -363,6 +489,25 @@ impl Preprocessor {
     pub fn input_names(&self) -> Vec<String> {
         self.inputs.iter().map(|i| i.name.clone()).collect()
     }
+}
+
+/// Per output column of `x`: (mean, standard deviation), a degenerate deviation as 1.
+fn standardization(x: &Array2<f64>) -> Vec<(f64, f64)> {
+    let m = x.nrows().max(1) as f64;
+    x.columns()
+        .into_iter()
+        .map(|c| {
+            let mean = c.sum() / m;
+            let var = c.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / m;
+            let sd = var.sqrt();
+            let sd = if sd.is_finite() && sd > MIN_STD {
+                sd
+            } else {
+                1.0
+            };
+            (if mean.is_finite() { mean } else { 0.0 }, sd)
+        })
+        .collect()
 }
 
 /// Fit the encoding of one column on the training rows.

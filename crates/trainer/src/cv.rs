@@ -2,11 +2,14 @@
 //!
 //! Per fold and per [`PrepKind`], the preprocessing is fitted on the fold's training rows only
 //! (no leakage) and the transformed matrices (plus the tree engine's bins) are built once and
-//! shared read-only by every candidate that needs them.
+//! shared read-only by every candidate that needs them. The target-encoded kinds
+//! (`cat_encoding = target`) depend on the fold's training targets as well; they are cached
+//! the same way, as kinds of their own, and built only when a candidate asks for one.
 
 use crate::error::TrainError;
 use crate::pipeline::{FittedPipeline, Predictor, PredictorInfo};
 use automl_core::{Candidate, Metric, Predictions, PrepKind, Task, TrialState};
+use automl_data::target_encode::Target;
 use automl_data::{
     Frame, Preprocessor, RowBlocks, Split, SplitError, forward_folds, forward_holdout,
     group_holdout, group_kfold, holdout, kfold,
@@ -124,7 +127,7 @@ pub struct Fold {
     pub y_train: Vec<f64>,
     /// Targets of the validation rows.
     pub y_valid: Vec<f64>,
-    prepared: [OnceLock<Result<Arc<Prepared>, String>>; 3],
+    prepared: [OnceLock<Result<Arc<Prepared>, String>>; 5],
 }
 
 /// The training data of a study, split into folds, shared by all evaluations.
@@ -152,7 +155,15 @@ fn kind_index(kind: PrepKind) -> usize {
         PrepKind::Scaled => 0,
         PrepKind::Dense => 1,
         PrepKind::Tree => 2,
+        PrepKind::ScaledTarget => 3,
+        PrepKind::DenseTarget => 4,
     }
+}
+
+/// Seed of the inner folds of fold `i`'s target encoding (fixed: the encoding is shared by
+/// every candidate, so it must not depend on a trial's seed).
+fn target_seed(i: usize) -> u64 {
+    automl_core::Rng::derive_seed(0x7A26_E7E1, i as u64)
 }
 
 impl TrainingData {
@@ -236,10 +247,21 @@ impl TrainingData {
         let fold = &self.folds[i];
         fold.prepared[kind_index(kind)]
             .get_or_init(|| {
-                let prep = Preprocessor::fit(&self.features, &fold.split.train, kind);
-                let x_train = prep
-                    .transform_rows(&self.features, &fold.split.train)
-                    .map_err(|e| e.to_string())?;
+                let (prep, x_train) = if kind.is_target_encoded() {
+                    let target = Target {
+                        y: &fold.y_train,
+                        n_classes: self.n_classes,
+                        seed: target_seed(i),
+                    };
+                    Preprocessor::fit_target(&self.features, &fold.split.train, kind, &target)
+                        .map_err(|e| e.to_string())?
+                } else {
+                    let prep = Preprocessor::fit(&self.features, &fold.split.train, kind);
+                    let x = prep
+                        .transform_rows(&self.features, &fold.split.train)
+                        .map_err(|e| e.to_string())?;
+                    (prep, x)
+                };
                 let x_valid = prep
                     .transform_rows(&self.features, &fold.split.valid)
                     .map_err(|e| e.to_string())?;
@@ -396,7 +418,11 @@ pub fn evaluate(
             0.0,
         );
     };
-    let kind = family.prep_kind();
+    let (params, kind) =
+        match crate::cat_encoding::split_cat_encoding(&cand.params, family.prep_kind()) {
+            Ok(v) => v,
+            Err(e) => return Evaluation::failed(TrialState::Failed, e, 0.0),
+        };
     let info = PredictorInfo {
         task: data.task,
         n_classes: data.n_classes,
@@ -454,15 +480,11 @@ pub fn evaluate(
         ) {
             return Evaluation::failed(TrialState::Failed, e, fit_time);
         }
-        let (params, weights) = match crate::weights::split_class_weight(
-            &cand.params,
-            y_fit,
-            data.task,
-            data.n_classes,
-        ) {
-            Ok(v) => v,
-            Err(e) => return Evaluation::failed(TrialState::Failed, e, fit_time),
-        };
+        let (params, weights) =
+            match crate::weights::split_class_weight(&params, y_fit, data.task, data.n_classes) {
+                Ok(v) => v,
+                Err(e) => return Evaluation::failed(TrialState::Failed, e, fit_time),
+            };
         let input = FitInput {
             x: x_view,
             y: y_fit,
@@ -644,11 +666,16 @@ pub fn fit_full(
         .get(&cand.family)
         .ok_or_else(|| automl_models::ModelError::UnknownFamily(cand.family.clone()))?;
     let rows: Vec<usize> = (0..y.len()).collect();
-    let kind = family.prep_kind();
-    let prep = Preprocessor::fit(features, &rows, kind);
-    let x = prep.transform(features)?;
+    let (params, kind) = crate::cat_encoding::split_cat_encoding(&cand.params, family.prep_kind())
+        .map_err(TrainError::Param)?;
+    let target = Target {
+        y,
+        n_classes,
+        seed: target_seed(0),
+    };
+    let (prep, x) = Preprocessor::fit_target(features, &rows, kind, &target)?;
     let categorical = prep.categorical_mask();
-    let (params, weights) = crate::weights::split_class_weight(&cand.params, y, task, n_classes)
+    let (params, weights) = crate::weights::split_class_weight(&params, y, task, n_classes)
         .map_err(TrainError::Param)?;
     let input = FitInput {
         x: x.view(),

@@ -4,6 +4,7 @@
 //! their own threads ([`Pool`]). This is the only crate that starts threads for trials.
 
 pub mod calibrate;
+pub mod cat_encoding;
 pub mod cv;
 pub mod error;
 pub mod memory;

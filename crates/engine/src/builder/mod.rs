@@ -619,6 +619,7 @@ impl StudyBuilder {
             None => load_space(DEFAULT_SPACE)?,
         };
         let space = class_weight_policy(space, data);
+        let space = cat_encoding_policy(space, data);
         let strategy = match self.strategy {
             StrategyChoice::Named(name) => {
                 by_name_with(&name, seed, &opts).ok_or(EngineError::UnknownStrategy { name })?
@@ -666,6 +667,29 @@ fn class_weight_policy(mut space: SearchSpace, data: &Dataset) -> SearchSpace {
         for f in &mut space.families {
             f.params
                 .retain(|p| p.name != automl_trainer::weights::CLASS_WEIGHT);
+        }
+    }
+    space
+}
+
+/// Whether `cat_encoding` (`trainer::cat_encoding`) is worth searching: some categorical
+/// feature has more than [`automl_data::ONE_HOT_MAX_LEVELS`] levels (with at most that many,
+/// both choices one-hot encode every column, so `target` would repeat `onehot`).
+pub fn has_high_cardinality(data: &Dataset) -> bool {
+    automl_data::target_encode::has_high_cardinality(
+        &data.features,
+        automl_data::ONE_HOT_MAX_LEVELS,
+    )
+}
+
+/// The space searched: `cat_encoding` is dropped unless [`has_high_cardinality`], so a study
+/// on data without such a column searches exactly what it did before the parameter existed
+/// (a configuration without it means `onehot`).
+fn cat_encoding_policy(mut space: SearchSpace, data: &Dataset) -> SearchSpace {
+    if !has_high_cardinality(data) {
+        for f in &mut space.families {
+            f.params
+                .retain(|p| p.name != automl_trainer::cat_encoding::CAT_ENCODING);
         }
     }
     space
