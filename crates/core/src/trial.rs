@@ -30,6 +30,12 @@ pub struct Candidate {
     /// Fraction of the training rows used (multi-fidelity); 1.0 = full data.
     #[serde(default = "one")]
     pub fidelity: f64,
+    /// How many of the study's folds are evaluated (the last ones, so a forward-chaining time
+    /// split keeps its latest fold); `None` (the default, and every record written before this
+    /// field existed) = all folds. A candidate on fewer folds is a cheap first look (fold
+    /// fidelity): its score is noisier and its out-of-fold predictions cover only those folds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folds: Option<u32>,
 }
 
 fn one() -> f64 {
@@ -45,7 +51,14 @@ impl Candidate {
             parents: Vec::new(),
             operator: operator.into(),
             fidelity: 1.0,
+            folds: None,
         }
+    }
+
+    /// Whether the candidate is evaluated on every row of every fold (its score ranks with the
+    /// others and its out-of-fold predictions cover the data).
+    pub fn is_full_cv(&self) -> bool {
+        self.fidelity >= 0.999 && self.folds.is_none()
     }
 }
 

@@ -141,6 +141,9 @@ impl From<WireCandidate> for Candidate {
             parents: w.parents,
             operator: w.operator,
             fidelity: w.fidelity,
+            // Fold fidelity is not on the wire yet: no strategy asks for it so far; the wire
+            // version that carries it must come with the strategy that does.
+            folds: None,
         }
     }
 }
@@ -511,6 +514,7 @@ mod tests {
             parents: vec![3, 9],
             operator: "mutate".into(),
             fidelity: 1.0 / 3.0,
+            folds: None,
         }
     }
 

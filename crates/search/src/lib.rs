@@ -2,7 +2,8 @@
 //! [`Candidate`]s and observes finished [`TrialRecord`]s; it never sees the store, the trainer or
 //! the models. Strategies: [`RandomSearch`] (`random`), [`Evolution`] (`evolution`),
 //! [`Bayes`] (`bayes`, TPE) and [`Auto`] (`auto`). Wrappers: [`SuccessiveHalving`] (multi-fidelity,
-//! ASHA over the training-row fraction) and [`WarmStart`] (given configurations first); build
+//! ASHA over the training-row fraction), [`WarmStart`] (given configurations first) and
+//! [`Distinct`] (no near-copies of configurations already tried); build
 //! them with [`by_name_with`]. The zero-shot portfolio file is read by [`load_portfolio`].
 //!
 //! Every strategy starts cheap-first: the default configuration of each allowed family, in the
@@ -12,6 +13,7 @@
 mod auto;
 mod bayes;
 mod common;
+mod distinct;
 mod evolution;
 mod halving;
 mod parzen;
@@ -23,6 +25,7 @@ mod warm;
 pub use auto::Auto;
 pub use bayes::Bayes;
 pub use common::{candidate_key, trial_loss};
+pub use distinct::{Distinct, NEAR_COPY_DISTANCE, NEAR_COPY_RETRIES, TWIN_SPAN};
 pub use evolution::Evolution;
 pub use halving::{
     FULL_FIDELITY_OPERATORS, InnerFeed, SuccessiveHalving, min_fidelity_for_rows, rung_fidelities,
@@ -121,7 +124,8 @@ impl Default for StrategyOptions {
 }
 
 /// A strategy by name (`random`, `evolution`, `bayes` or `auto`), seeded, with options: the
-/// warm-start candidates first, then (for `auto`) the portfolio, then the strategy, wrapped in
+/// warm-start candidates first, then (for `auto`) the portfolio, then the strategy (its
+/// near-copies replaced by [`Distinct`]), wrapped in
 /// [`SuccessiveHalving`] when `multi_fidelity` is set (low-fidelity scores relabelled as full
 /// ones for `evolution`, see [`InnerFeed`]). Given candidates of families not in the
 /// context are skipped and invalid parameters repaired ([`WarmStart`]); they run at full
@@ -134,6 +138,7 @@ pub fn by_name_with(name: &str, seed: u64, opts: &StrategyOptions) -> Option<Box
         "auto" => Box::new(Auto::new(seed)),
         _ => return None,
     };
+    s = Box::new(Distinct::new(s, seed));
     if opts.multi_fidelity {
         let feed = if name == "evolution" {
             InnerFeed::Relabeled

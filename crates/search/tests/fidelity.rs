@@ -253,7 +253,8 @@ fn asha_promotes_the_top_third_with_lineage() {
                             || c.operator == "tpe"
                             || c.operator == "mutate"
                             || c.operator == "crossover"
-                            || c.operator == "family_switch",
+                            || c.operator == "family_switch"
+                            || c.operator == "explore",
                         "{c:?}"
                     );
                 }

@@ -1,5 +1,5 @@
 //! The binary encoding of trial records: [`TAG`], a format byte, then postcard of a private
-//! mirror of the record ([`TrialV1`] for format 1).
+//! mirror of the record ([`TrialV1`] for format 1, [`TrialV2`] for format 2).
 //!
 //! Postcard is positional: a field added to (or reordered in) a mirror would misread every
 //! record already written. So a mirror is frozen once released; a new layout is a new mirror
@@ -21,8 +21,22 @@ use std::path::Path;
 /// starts with `{` or whitespace): the first byte tells the two encodings apart.
 pub const TAG: u8 = 0xA7;
 
-/// The binary format written by this build (the byte after [`TAG`]).
-pub const FORMAT: u8 = 1;
+/// The newest binary format this build writes and reads (the byte after [`TAG`]). A record
+/// whose candidate evaluates all folds (`folds: None`, every record before fold fidelity) is
+/// still written as format 1, so a build that knows only format 1 reads it; one evaluated on a
+/// subset of the folds is format 2.
+pub const FORMAT: u8 = 2;
+
+/// Format 1: every field of a trial record before fold fidelity.
+const FORMAT_V1: u8 = 1;
+
+/// Format 2 of a trial record: format 1 followed by the candidate's `folds` (postcard of a
+/// nested struct is its fields in order, so this is format 1's bytes plus one field). Frozen.
+#[derive(Serialize, Deserialize)]
+struct TrialV2 {
+    v1: TrialV1,
+    folds: Option<u32>,
+}
 
 /// Format 1 of a trial record. Frozen: see the module doc.
 #[derive(Serialize, Deserialize)]
@@ -142,6 +156,7 @@ pub(crate) fn encode(t: &TrialRecord) -> Result<Vec<u8>, postcard::Error> {
                 parents,
                 operator,
                 fidelity,
+                folds,
             },
         strategy,
         state,
@@ -206,8 +221,18 @@ pub(crate) fn encode(t: &TrialRecord) -> Result<Vec<u8>, postcard::Error> {
         extra,
         ensemble,
     };
-    let mut out = vec![TAG, FORMAT];
-    out.extend_from_slice(&postcard::to_stdvec(&mirror)?);
+    let out = match folds {
+        None => {
+            let mut out = vec![TAG, FORMAT_V1];
+            out.extend_from_slice(&postcard::to_stdvec(&mirror)?);
+            out
+        }
+        Some(_) => {
+            let mut out = vec![TAG, 2];
+            out.extend_from_slice(&postcard::to_stdvec(&TrialV2 { v1: mirror, folds })?);
+            out
+        }
+    };
     Ok(out)
 }
 
@@ -218,17 +243,26 @@ pub(crate) fn decode(bytes: &[u8], what: &str, path: &Path) -> Result<TrialRecor
         what: what.to_string(),
         reason,
     };
+    fn whole<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, String> {
+        let (m, rest) = postcard::take_from_bytes::<T>(body)
+            .map_err(|e| format!("not a binary trial record: {e}"))?;
+        if !rest.is_empty() {
+            return Err(format!(
+                "{} bytes after the end of the binary record",
+                rest.len()
+            ));
+        }
+        Ok(m)
+    }
+    let unknown_state = || corrupt("unknown trial state code".to_string());
     match bytes {
-        [TAG, FORMAT, body @ ..] => {
-            let (m, rest) = postcard::take_from_bytes::<TrialV1>(body)
-                .map_err(|e| corrupt(format!("not a binary trial record: {e}")))?;
-            if !rest.is_empty() {
-                return Err(corrupt(format!(
-                    "{} bytes after the end of the binary record",
-                    rest.len()
-                )));
-            }
-            from_v1(m).ok_or_else(|| corrupt("unknown trial state code".to_string()))
+        [TAG, FORMAT_V1, body @ ..] => {
+            let m: TrialV1 = whole(body).map_err(corrupt)?;
+            from_v1(m, None).ok_or_else(unknown_state)
+        }
+        [TAG, 2, body @ ..] => {
+            let m: TrialV2 = whole(body).map_err(corrupt)?;
+            from_v1(m.v1, m.folds).ok_or_else(unknown_state)
         }
         [TAG, 0, ..] | [TAG] => Err(corrupt("binary record without a format".to_string())),
         [TAG, found, ..] => Err(StoreError::NewerFormat {
@@ -241,7 +275,8 @@ pub(crate) fn decode(bytes: &[u8], what: &str, path: &Path) -> Result<TrialRecor
     }
 }
 
-fn from_v1(m: TrialV1) -> Option<TrialRecord> {
+/// The record of a format-1 mirror with the fields format 2 added (`folds`).
+fn from_v1(m: TrialV1, folds: Option<u32>) -> Option<TrialRecord> {
     Some(TrialRecord {
         schema_version: m.schema_version,
         study_id: m.study_id,
@@ -252,6 +287,7 @@ fn from_v1(m: TrialV1) -> Option<TrialRecord> {
             parents: m.parents,
             operator: m.operator,
             fidelity: m.fidelity,
+            folds,
         },
         strategy: m.strategy,
         state: TrialState::from_code(m.state)?,
@@ -307,10 +343,36 @@ mod tests {
     }
 
     #[test]
+    fn fold_subsets_are_format_2_and_full_cv_records_stay_format_1() {
+        let full = record();
+        let b1 = encode(&full).unwrap();
+        assert_eq!(&b1[..2], &[TAG, FORMAT_V1]);
+        // Exactly what a build with format 1 only wrote and reads.
+        let m: TrialV1 = postcard::from_bytes(&b1[2..]).unwrap();
+        assert_eq!(m.trial_id, full.trial_id);
+        let mut partial = record();
+        partial.candidate.folds = Some(1);
+        let b2 = encode(&partial).unwrap();
+        assert_eq!(&b2[..2], &[TAG, 2]);
+        assert_eq!(b2.len(), b1.len() + 2, "format 1 plus Some(1)");
+        let back = decode(&b2, "t", Path::new("p")).unwrap();
+        assert_eq!(back.candidate.folds, Some(1));
+        assert_eq!(format!("{back:?}"), format!("{partial:?}"));
+        assert_eq!(
+            decode(&b1, "t", Path::new("p")).unwrap().candidate.folds,
+            None
+        );
+        // Damage in format 2 is an error too.
+        for n in 0..b2.len() {
+            assert!(decode(&b2[..n], "t", Path::new("p")).is_err(), "{n}");
+        }
+    }
+
+    #[test]
     fn roundtrip_keeps_every_float_bit_for_bit() {
         let t = record();
         let bytes = encode(&t).unwrap();
-        assert_eq!(&bytes[..2], &[TAG, FORMAT]);
+        assert_eq!(&bytes[..2], &[TAG, FORMAT_V1]);
         let back = decode(&bytes, "t", Path::new("p")).unwrap();
         assert_eq!(format!("{back:?}"), format!("{t:?}"));
         assert!(back.fold_scores[3].is_sign_negative());
@@ -353,7 +415,7 @@ mod tests {
         let b = encode(&t).unwrap();
         let mut m: TrialV1 = postcard::from_bytes(&b[2..]).unwrap();
         m.state = 9;
-        let mut bad = vec![TAG, FORMAT];
+        let mut bad = vec![TAG, FORMAT_V1];
         bad.extend(postcard::to_stdvec(&m).unwrap());
         assert!(corrupt(&bad));
     }

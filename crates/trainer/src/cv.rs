@@ -402,7 +402,10 @@ fn subsample_rows(n: usize, fidelity: f64, seed: u64) -> Option<Vec<usize>> {
     Some(rows)
 }
 
-/// Cross-validate `cand` on every fold. Never panics: errors, panics, a passed deadline and an
+/// Cross-validate `cand` on every fold, or on the last `cand.folds` of them when set (fold
+/// fidelity; the last ones, so forward-chaining time folds keep the latest; each fold keeps its
+/// own seed, so a fold's fit is the same whether it is evaluated alone or with the others; the
+/// out-of-fold predictions then cover those folds' rows only). Never panics: errors, panics, a passed deadline and an
 /// estimated memory need over `data.memory_limit` (checked before each fold's fit) become a
 /// Failed / TimedOut evaluation with the message.
 pub fn evaluate(
@@ -435,12 +438,19 @@ pub fn evaluate(
     let mut oof_parts: Vec<Predictions> = Vec::new();
     let mut bag: Vec<FittedPipeline> = Vec::new();
     let mut facts = BTreeMap::new();
-    for (i, fold) in data.folds.iter().enumerate() {
+    let first = cand
+        .folds
+        .map_or(0, |k| data.folds.len().saturating_sub((k as usize).max(1)));
+    for (i, fold) in data.folds.iter().enumerate().skip(first) {
         if let Some(d) = deadline {
             if Instant::now() >= d {
                 return Evaluation::failed(
                     TrialState::TimedOut,
-                    format!("deadline passed after {i} of {} folds", data.folds.len()),
+                    format!(
+                        "deadline passed after {} of {} folds",
+                        i - first,
+                        data.folds.len() - first
+                    ),
                     fit_time,
                 );
             }
@@ -553,7 +563,7 @@ pub fn evaluate(
         }
         predicted_rows += fold.y_valid.len();
         fold_scores.push(data.metric.compute(&fold.y_valid, &pred, data.n_classes));
-        if i == 0 {
+        if i == first {
             facts = model.facts();
         }
         oof_rows.extend_from_slice(&fold.split.valid);
@@ -697,4 +707,55 @@ pub fn fit_full(
         model,
         shrinkage,
     })
+}
+
+#[cfg(test)]
+mod fold_subset_tests {
+    use super::*;
+    use automl_core::Params;
+    use automl_data::{Column, Frame};
+
+    fn data() -> TrainingData {
+        let n = 200;
+        let x = Frame::new(vec![
+            Column::numeric("a", (0..n).map(|i| f64::from(i % 17)).collect()),
+            Column::numeric("b", (0..n).map(|i| f64::from((i * 7) % 13)).collect()),
+        ]);
+        let y: Vec<f64> = (0..n)
+            .map(|i| f64::from(i % 17) * 0.5 + f64::from((i * 7) % 13))
+            .collect();
+        TrainingData::new(
+            Arc::new(x),
+            y,
+            Task::Regression,
+            0,
+            Metric::Rmse,
+            &CvConfig::default(),
+        )
+    }
+
+    #[test]
+    fn a_fold_subset_evaluates_the_last_folds_exactly_as_full_cv_does() {
+        let data = data();
+        let mut cand = Candidate::new("gbdt", Params::new(), "test");
+        let full = evaluate(&data, &cand, 11, None);
+        assert_eq!(full.state, TrialState::Complete, "{:?}", full.error);
+        assert_eq!(full.fold_scores.len(), 5);
+        cand.folds = Some(1);
+        let one = evaluate(&data, &cand, 11, None);
+        assert_eq!(one.state, TrialState::Complete, "{:?}", one.error);
+        assert_eq!(one.fold_scores.len(), 1);
+        assert_eq!(one.fold_scores[0].to_bits(), full.fold_scores[4].to_bits());
+        let (rows, _) = one.oof.as_ref().unwrap();
+        assert_eq!(rows, &data.folds[4].split.valid);
+        cand.folds = Some(2);
+        let two = evaluate(&data, &cand, 11, None);
+        assert_eq!(two.fold_scores, full.fold_scores[3..].to_vec());
+        // More folds than the study has: all of them.
+        cand.folds = Some(9);
+        assert_eq!(
+            evaluate(&data, &cand, 11, None).fold_scores,
+            full.fold_scores
+        );
+    }
 }

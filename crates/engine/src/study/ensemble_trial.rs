@@ -152,6 +152,7 @@ impl Study<'_> {
             parents: scored.members.iter().map(|m| m.0).collect(),
             operator: "ensemble_selection".into(),
             fidelity: 1.0,
+            folds: None,
         };
         let mut rec = self
             .store
