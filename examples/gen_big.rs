@@ -11,7 +11,9 @@ fn main() -> std::io::Result<()> {
         std::process::exit(2);
     };
     let rows: usize = rows.replace('_', "").parse().expect("ROWS is a number");
-    let seed: u64 = args.get(2).map_or(0, |s| s.parse().expect("SEED is a number"));
+    let seed: u64 = args
+        .get(2)
+        .map_or(0, |s| s.parse().expect("SEED is a number"));
     let target = match args.get(3).map(String::as_str) {
         None | Some("regression") => gen_big::Target::Regression,
         Some("binary") => gen_big::Target::Binary,

@@ -46,7 +46,12 @@ fn level_effect(col: u64, level: u64) -> f64 {
 }
 
 /// Write the table as CSV to `out`.
-pub fn write_csv(out: &mut dyn Write, rows: usize, seed: u64, target: Target) -> std::io::Result<()> {
+pub fn write_csv(
+    out: &mut dyn Write,
+    rows: usize,
+    seed: u64,
+    target: Target,
+) -> std::io::Result<()> {
     let mut rng = Rng(seed ^ 0x5EED_B16D_A7A0_0000);
     let mut header: Vec<String> = (0..16).map(|i| format!("x{i}")).collect();
     header.extend(["c_small", "c_mid", "c_wide", "c_id_like"].map(String::from));
