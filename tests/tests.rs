@@ -2,6 +2,7 @@
 //! (one integration test binary, as in ripgrep).
 
 mod bad_input;
+mod big_data;
 mod calibration;
 mod cat_encoding;
 mod cli;

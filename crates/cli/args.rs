@@ -294,6 +294,14 @@ pub struct FitArgs {
     /// to finish) [default: half the machine's memory].
     #[arg(long, value_name = "SIZE")]
     pub memory_limit: Option<String>,
+    /// Whole-process memory bound, e.g. `2GB`: data that cannot be searched within it is
+    /// refused before any trial (exit 2: the loaded data plus its folds, bins and out-of-fold
+    /// predictions); trials are admitted only while this process's resident memory at the
+    /// start of the search plus the running trials' estimates stay under it, and a candidate
+    /// that would not fit runs on fewer rows (a lower fidelity). --memory-limit stays the
+    /// per-trial limit [default: none, no bound beyond --memory-limit].
+    #[arg(long, value_name = "SIZE")]
+    pub max_memory: Option<String>,
     /// Per-trial time limit in seconds: a trial gets at most this long, and one still running
     /// 2 s past it (a model that ignores its deadline) is recorded timed_out and left behind so
     /// the search goes on [default: half of --time-budget; none without a time budget].

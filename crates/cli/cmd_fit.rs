@@ -179,6 +179,17 @@ pub fn run(a: FitArgs) -> Result<()> {
     if let Some(m) = &a.memory_limit {
         builder = builder.memory_limit(automl_engine::parse_memory_limit(m).map_err(flag_error)?);
     }
+    if let Some(m) = &a.max_memory {
+        let bytes = automl_engine::parse_memory_limit(m)
+            .map_err(flag_error)
+            .map_err(|e| {
+                anyhow!(
+                    "{}",
+                    e.to_string().replace("--memory-limit", "--max-memory")
+                )
+            })?;
+        builder = builder.max_memory(bytes);
+    }
     if let Some(m) = &a.metric {
         builder = builder.metric_name(m).map_err(flag_error)?;
     }
@@ -190,8 +201,17 @@ pub fn run(a: FitArgs) -> Result<()> {
     builder.check().map_err(flag_error)?;
     let data = builder.load().map_err(flag_error)?;
     let task = data.task;
+    let rows = data.y.len();
     if !a.quiet {
         eprintln!("{}", data.report);
+    }
+    if let (Some(flag), Err(need)) = (&a.max_memory, builder.check_max_memory()) {
+        bail!(
+            "--max-memory {flag}: these {rows} rows need about {} to search (the loaded data, \
+             its folds, bins and out-of-fold predictions); give --max-memory at least that, or \
+             fit on a sample of the rows",
+            automl_trainer::memory::format_bytes(need)
+        );
     }
     let store = crate::store_arg::open_writable(&a.store.store)?;
     let store = store.as_ref();
@@ -372,6 +392,8 @@ fn summary_json(s: &StudySummary, store: &StoreLocation, disk: Option<u64>) -> V
             "reason": d.reason,
         })),
         "seed_variance_s": s.seed_variance_s,
+        "end_of_study": s.study.extra.get("end_of_study_plan"),
+        "peak_rss_bytes": s.study.extra.get("peak_rss_bytes").and_then(|v| v.parse::<u64>().ok()),
         "store": store.to_string(),
         "store_bytes": disk,
         "wall_s": s.wall_s,
@@ -420,6 +442,14 @@ fn print_summary(s: &StudySummary, store: &StoreLocation, disk: Option<u64>, kep
         fmt_secs(s.wall_s)
     );
     println!("model: {}", s.final_model);
+    if let Some(plan) = s
+        .study
+        .extra
+        .get("end_of_study_plan")
+        .filter(|p| p.starts_with("no refit"))
+    {
+        println!("end of study: {plan}");
+    }
     if let (Some(secs), Some(text)) = (s.seed_variance_s, s.study.extra.get("seed_variance")) {
         println!(
             "seed variance: {text} in {}{}",

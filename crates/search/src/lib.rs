@@ -103,6 +103,10 @@ pub struct StrategyOptions {
     pub min_fidelity: f64,
     /// Halving rate (default 3: the best third of a rung is promoted).
     pub eta: f64,
+    /// Big data: with `multi_fidelity`, the given candidates (warm start, portfolio) and the
+    /// family defaults start at the lowest rung too, and are promoted like any other
+    /// (see [`SuccessiveHalving::with_cheap_start`]). Off by default.
+    pub cheap_start: bool,
     /// Zero-shot configurations tried by `auto` before its own proposals (operator
     /// `portfolio`; ignored by the other strategies, so that they stay plain baselines).
     pub portfolio: Vec<Candidate>,
@@ -117,6 +121,7 @@ impl Default for StrategyOptions {
             multi_fidelity: false,
             min_fidelity: 1.0 / 9.0,
             eta: 3.0,
+            cheap_start: false,
             portfolio: Vec::new(),
             warm_start: Vec::new(),
         }
@@ -139,12 +144,13 @@ pub fn by_name_with(name: &str, seed: u64, opts: &StrategyOptions) -> Option<Box
         _ => return None,
     };
     s = Box::new(Distinct::new(s, seed));
-    if opts.multi_fidelity {
-        let feed = if name == "evolution" {
-            InnerFeed::Relabeled
-        } else {
-            InnerFeed::Unchanged
-        };
+    let feed = if name == "evolution" {
+        InnerFeed::Relabeled
+    } else {
+        InnerFeed::Unchanged
+    };
+    let cheap_start = opts.multi_fidelity && opts.cheap_start;
+    if opts.multi_fidelity && !cheap_start {
         s = Box::new(SuccessiveHalving::new(s, opts.min_fidelity, opts.eta).with_feed(feed));
     }
     let portfolio = if name == "auto" {
@@ -154,6 +160,14 @@ pub fn by_name_with(name: &str, seed: u64, opts: &StrategyOptions) -> Option<Box
     };
     if !opts.warm_start.is_empty() || !portfolio.is_empty() {
         s = Box::new(WarmStart::new(s, opts.warm_start.clone(), portfolio, seed));
+    }
+    if cheap_start {
+        // Halving outside the warm start: its candidates start at the lowest rung too.
+        s = Box::new(
+            SuccessiveHalving::new(s, opts.min_fidelity, opts.eta)
+                .with_feed(feed)
+                .with_cheap_start(),
+        );
     }
     Some(s)
 }

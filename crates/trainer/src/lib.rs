@@ -14,6 +14,9 @@ pub mod weights;
 
 pub use cv::{CvConfig, Evaluation, TrainingData, evaluate, fit_full, splits};
 pub use error::TrainError;
-pub use memory::{default_memory_limit, estimate_bytes, parse_bytes};
+pub use memory::{
+    default_memory_limit, estimate_bytes, parse_bytes, process_peak_rss, process_rss,
+    study_floor_bytes,
+};
 pub use pipeline::{FittedPipeline, Predictor, PredictorInfo, Shrinkage};
 pub use pool::Pool;

@@ -136,6 +136,47 @@ fn parse_meminfo(text: &str) -> Option<u64> {
     }
 }
 
+/// Resident memory of this process in bytes (`VmRSS` of `/proc/self/status`), if it can be
+/// read (Linux). What `--max-memory` admits trials against.
+pub fn process_rss() -> Option<u64> {
+    status_field("VmRSS:")
+}
+
+/// Peak resident memory of this process so far in bytes (`VmHWM`), if it can be read.
+pub fn process_peak_rss() -> Option<u64> {
+    status_field("VmHWM:")
+}
+
+fn status_field(key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/status").ok()?;
+    parse_status_field(&text, key)
+}
+
+fn parse_status_field(text: &str, key: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with(key))?;
+    let mut parts = line[key.len()..].split_whitespace();
+    let value: u64 = parts.next()?.parse().ok()?;
+    match parts.next() {
+        Some("kB") | Some("KB") => value.checked_mul(1024),
+        None => Some(value),
+        Some(_) => None,
+    }
+}
+
+/// Bytes a study over `rows` × `cols` loaded rows needs beyond the loaded data before any trial
+/// runs, for the whole-process bound (`--max-memory`): the training data's shared fold
+/// structures (per fold of `folds`, u8 bins of the training rows and one f64 matrix of the
+/// preprocessed rows), the out-of-fold predictions kept for the ensemble (20 × rows f64) and
+/// 64 MB for the store's cache and the runtime. An upper-side figure, like [`estimate_bytes`].
+pub fn study_floor_bytes(rows: usize, cols: usize, folds: usize) -> u64 {
+    let (r, c, k) = (rows as u64, cols.max(1) as u64, folds.max(1) as u64);
+    let per_fold = r.saturating_mul(c).saturating_mul(1 + F64);
+    per_fold
+        .saturating_mul(k)
+        .saturating_add(r.saturating_mul(20 * F64))
+        .saturating_add(64 << 20)
+}
+
 /// The default per-trial limit: half of the machine's RAM (`MemTotal`; 16 GiB assumed when it
 /// cannot be read), never below 512 MiB. It does not depend on how many trials run at once, so
 /// a candidate fails or fits the same way with any `jobs`; the engine's scheduler keeps the
@@ -226,6 +267,24 @@ pub fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn process_memory_is_read_from_proc_status() {
+        let text = "Name:\tautoml\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\n";
+        assert_eq!(parse_status_field(text, "VmRSS:"), Some(100 << 20));
+        assert_eq!(parse_status_field(text, "VmHWM:"), Some(200 << 20));
+        assert_eq!(parse_status_field(text, "VmSwap:"), None);
+        if cfg!(target_os = "linux") {
+            let rss = process_rss().expect("linux has /proc/self/status");
+            assert!(rss > 0 && process_peak_rss().unwrap() >= rss);
+        }
+        // 1M rows x 20 columns, one holdout fold: 180 MB of fold data, 160 MB of out-of-fold
+        // predictions, 64 MB of runtime.
+        assert_eq!(
+            study_floor_bytes(1_000_000, 20, 1),
+            180_000_000 + 160_000_000 + (64 << 20)
+        );
+    }
     use automl_core::ParamValue;
     use automl_models::registry;
 

@@ -38,6 +38,12 @@ pub const DEFAULT_SPACE: &str = "default";
 pub const MULTI_FIDELITY_MIN_TRAIN_ROWS: usize = 3000;
 /// Training rows of the lowest multi-fidelity rung (never below 1/9 of a fold).
 pub const MIN_RUNG_ROWS: usize = 1000;
+/// Big data: from this many training rows per fold, successive halving goes lower (its lowest
+/// rung has [`BIG_DATA_RUNG_ROWS`] to 3 × as many rows) and every first trial starts there, the
+/// defaults and the portfolio too ([`automl_search::StrategyOptions::cheap_start`]).
+pub const BIG_DATA_TRAIN_ROWS: usize = 100_000;
+/// Big data: the lowest rung has at least this many training rows (and less than 3 × as many).
+pub const BIG_DATA_RUNG_ROWS: usize = 10_000;
 /// Successive-halving rate: the best third of a rung is promoted.
 pub const HALVING_ETA: f64 = 3.0;
 /// Configurations taken from an earlier study by [`warm_start_candidates`].
@@ -162,6 +168,7 @@ pub struct StudyBuilder {
     seed_variance: crate::study::SeedVarianceConfig,
     post: automl_trainer::calibrate::PostConfig,
     memory_limit: Option<u64>,
+    max_memory: Option<u64>,
     trial_time_limit: Option<f64>,
     name: Option<String>,
     cancel: Option<Arc<AtomicBool>>,
@@ -213,6 +220,7 @@ impl StudyBuilder {
             seed_variance: crate::study::SeedVarianceConfig::default(),
             post: automl_trainer::calibrate::PostConfig::default(),
             memory_limit: None,
+            max_memory: None,
             trial_time_limit: None,
             name: None,
             cancel: None,
@@ -404,6 +412,41 @@ impl StudyBuilder {
         self
     }
 
+    /// Whole-process memory bound in bytes (default: none): see
+    /// [`crate::StudyConfig::max_memory`] and [`StudyBuilder::check_max_memory`].
+    pub fn max_memory(mut self, bytes: u64) -> Self {
+        self.max_memory = Some(bytes);
+        self
+    }
+
+    /// Refuse, before any trial, loaded data that cannot be searched within the whole-process
+    /// bound: this process's resident memory now (the loaded data) plus
+    /// [`automl_trainer::study_floor_bytes`] for the folds, bins and out-of-fold predictions.
+    /// Returns the estimated need when it is refused.
+    pub fn check_max_memory(&self) -> Result<(), u64> {
+        let (Some(max), Source::Loaded(data)) = (self.max_memory, &self.source) else {
+            return Ok(());
+        };
+        let cv = CvConfig {
+            folds: self.folds,
+            ..CvConfig::default()
+        };
+        let rows = data.y.len();
+        let folds = if rows > cv.holdout_above_rows {
+            1
+        } else {
+            cv.folds
+        };
+        let need = automl_trainer::process_rss().unwrap_or(0).saturating_add(
+            automl_trainer::study_floor_bytes(
+                cv.train_rows(rows),
+                data.features.n_columns(),
+                folds,
+            ),
+        );
+        if need > max { Err(need) } else { Ok(()) }
+    }
+
     /// Per-trial time limit in seconds (default: half the time budget; none without one).
     pub fn trial_time_limit(mut self, seconds: f64) -> Self {
         self.trial_time_limit = Some(seconds);
@@ -485,6 +528,9 @@ impl StudyBuilder {
                 ));
             }
         }
+        if self.max_memory == Some(0) {
+            return Err(invalid(Setting::MemoryLimit, 0, "more than 0 bytes"));
+        }
         if self.memory_limit == Some(0) {
             return Err(invalid(Setting::MemoryLimit, 0, "more than 0 bytes"));
         }
@@ -557,10 +603,16 @@ impl StudyBuilder {
         train_rows: usize,
     ) -> Result<StrategyOptions, EngineError> {
         let auto = matches!(&self.strategy, StrategyChoice::Named(n) if n == "auto");
+        let big = train_rows >= BIG_DATA_TRAIN_ROWS;
         Ok(StrategyOptions {
             multi_fidelity: self.multi_fidelity.enabled(train_rows),
-            min_fidelity: min_fidelity_for_rows(train_rows, MIN_RUNG_ROWS).max(1.0 / 9.0),
+            min_fidelity: if big {
+                min_fidelity_for_rows(train_rows, BIG_DATA_RUNG_ROWS)
+            } else {
+                min_fidelity_for_rows(train_rows, MIN_RUNG_ROWS).max(1.0 / 9.0)
+            },
             eta: HALVING_ETA,
+            cheap_start: big,
             portfolio: if auto {
                 match &self.portfolio {
                     Some(configs) => portfolio_for(configs, task),
@@ -609,6 +661,7 @@ impl StudyBuilder {
             abort: self.abort.clone().unwrap_or_default(),
             ensemble: self.ensemble,
             memory_limit: self.memory_limit,
+            max_memory: self.max_memory,
             trial_time_limit: self.trial_time_limit,
             profile_sample: self.profile_sample,
             seed_variance: self.seed_variance,

@@ -13,6 +13,13 @@ use automl_trainer::{FittedPipeline, Predictor, PredictorInfo, TrainError, fit_f
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+/// Key of the study record's `extra` holding what the reserve planned for the end of the study
+/// ([`Reserve::plan_text`]: refit or fold models, and the seconds reserved).
+pub(crate) const END_PLAN_KEY: &str = "end_of_study_plan";
+/// Key of the study record's `extra` holding this process's peak resident memory in bytes when
+/// the final model was made (`VmHWM`; Linux only).
+pub(crate) const PEAK_RSS_KEY: &str = "peak_rss_bytes";
+
 impl Study<'_> {
     /// Make, store and describe the final model. Returns its one-line description.
     pub(crate) fn make_final_model(
@@ -39,6 +46,15 @@ impl Study<'_> {
             (None, None) => Vec::new(),
         };
         let write_s = Duration::from_secs_f64(reserve.final_write_secs(&parts));
+        // What the reserve planned for the end of the study, recorded with the study.
+        self.record
+            .extra
+            .insert(END_PLAN_KEY.to_string(), reserve.plan_text(best.as_ref()));
+        if let Some(peak) = automl_trainer::process_peak_rss() {
+            self.record
+                .extra
+                .insert(PEAK_RSS_KEY.to_string(), peak.to_string());
+        }
         let budget_end = budget_end.map(|e| e.checked_sub(write_s).unwrap_or(e));
         let model = match (ensemble, best) {
             (Some(e), _) => {
@@ -93,8 +109,11 @@ impl Study<'_> {
                 );
                 let wall_left = budget_end.map(|e| e.saturating_duration_since(Instant::now()));
                 let est = Duration::from_secs_f64(self.refit_estimate_s(b));
-                let can_refit =
-                    !self.config.abort.load(Ordering::SeqCst) && wall_left.is_none_or(|w| w > est);
+                // A refit the reserve did not plan for is not tried: the search used its time.
+                let planned = reserve.refit_planned(b);
+                let can_refit = planned
+                    && !self.config.abort.load(Ordering::SeqCst)
+                    && wall_left.is_none_or(|w| w > est);
                 let refit = if can_refit {
                     self.refit(b, Rng::derive_seed(self.config.seed, u64::MAX), budget_end)
                         .and_then(|p| with_post(Predictor::Single(p), post).to_bytes(info))
@@ -104,7 +123,9 @@ impl Study<'_> {
                 let (bytes, kind, note) = match refit {
                     Ok(bytes) => (bytes, FinalModelKind::Refit, None),
                     Err(e) => {
-                        let why = if matches!(e, TrainError::Deadline) {
+                        let why = if !planned {
+                            "no refit planned: it would not fit the time budget".to_string()
+                        } else if matches!(e, TrainError::Deadline) {
                             "no time left to refit".to_string()
                         } else {
                             format!("refit failed: {e}")
@@ -136,10 +157,9 @@ impl Study<'_> {
         Ok(text)
     }
 
-    /// Estimated seconds to refit a trial on all rows: one fold's fit time (its folds saw
-    /// (k-1)/k of the rows), plus 30 %.
+    /// Estimated seconds to refit a trial on all rows ([`super::reserve::refit_estimate_s`]).
     fn refit_estimate_s(&self, t: &TrialRecord) -> f64 {
-        t.fit_time_s / self.n_folds.max(1) as f64 * 1.3
+        super::reserve::refit_estimate_s(t, self.n_folds)
     }
 
     /// Fit a trial's candidate on all rows, giving up a little before `budget_end`.

@@ -93,6 +93,11 @@ pub struct StudyConfig {
     /// [`automl_trainer::default_memory_limit`] (half the RAM, whatever `jobs` is). Stored on
     /// the study.
     pub memory_limit: Option<u64>,
+    /// Whole-process memory bound in bytes (`--max-memory`; None: no bound beyond the per-trial
+    /// limit). The search admits trials only while this process's resident memory when the
+    /// search starts plus the running trials' estimates stay under it, and lowers the row
+    /// fidelity of a candidate that would not fit.
+    pub max_memory: Option<u64>,
     /// Per-trial time limit in seconds (None: half the time budget, or no limit without one).
     /// A trial gets the earlier of this and the search deadline as its own deadline; one that
     /// is still running [`TRIAL_GRACE`] after it is recorded timed out and abandoned, so a
@@ -132,6 +137,7 @@ impl Default for StudyConfig {
             abort: Arc::new(AtomicBool::new(false)),
             ensemble: true,
             memory_limit: None,
+            max_memory: None,
             trial_time_limit: None,
             profile_sample: true,
             seed_variance: SeedVarianceConfig::default(),
@@ -633,7 +639,13 @@ impl<'a> Study<'a> {
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<StudySummary, EngineError> {
         let data = Arc::new(self.training_data_spec().build()?);
-        let budget = automl_trainer::default_memory_limit();
+        let mut budget = automl_trainer::default_memory_limit();
+        if let Some(max) = self.config.max_memory {
+            // What the running trials may use together: the bound less what this process
+            // holds now (the data, its folds and bins, the store).
+            let held = automl_trainer::process_rss().unwrap_or(0);
+            budget = budget.min(max.saturating_sub(held).max(1));
+        }
         self.run_on(data, make_executor, budget, progress)
     }
 

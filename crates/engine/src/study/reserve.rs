@@ -86,6 +86,19 @@ pub(crate) fn wrapup_secs(bytes: &[u64], work: Wrapup, rate: &ArtifactRate) -> f
     units * rate.secs_per_byte()
 }
 
+/// A refit of the final model on all rows is planned only when it is estimated to take at most
+/// this share of the time budget; otherwise the search uses that time and the final model is
+/// the best trial's fold models (or the ensemble's, unrefit). Measured before this rule: on
+/// 800k rows at `--time-budget 60` half the budget was held back for a refit that was then not
+/// done ("no time left to refit"), and the search stopped at 31 s with one trial.
+pub(crate) const REFIT_MAX_SHARE: f64 = 0.25;
+
+/// Estimated seconds to refit `t` on all rows: one fold's fit time (its folds saw (k-1)/k of
+/// the rows, or the holdout's training share), scaled up from its row fidelity, plus 30 %.
+pub(crate) fn refit_estimate_s(t: &TrialRecord, n_folds: usize) -> f64 {
+    t.fit_time_s / n_folds.max(1) as f64 / t.candidate.fidelity.clamp(1e-3, 1.0) * 1.3
+}
+
 /// What the reserve is estimated from, learned as trials are stored.
 pub(crate) struct Reserve {
     /// Seconds per artifact byte of this study's store.
@@ -188,8 +201,9 @@ impl Reserve {
     }
 
     /// The time the search leaves for the end of the study, given the best trial so far and
-    /// the ensemble candidates (`oof`, best first): the refit (2.5 × the best trial's fold
-    /// time with an ensemble, 1.5 × without), 2 % of the budget + 0.3 s, ensemble scoring, and
+    /// the ensemble candidates (`oof`, best first): the refit when one is planned
+    /// ([`Reserve::refit_planned`]: 2.5 × the best trial's fold time at full fidelity with an
+    /// ensemble, 1.5 × without), 2 % of the budget + 0.3 s, ensemble scoring, and
     /// the artifact work for the likely members (the best three candidates), and the
     /// seed-variance step ([`Reserve::set_seed_variance`]); at most half the budget, but never
     /// less than writing the best trial's fold models + 0.3 s.
@@ -208,7 +222,11 @@ impl Reserve {
         seeds: bool,
     ) -> Duration {
         let refit_factor = if self.ensemble { 2.5 } else { 1.5 };
-        let per_fold = best.map_or(0.0, |b| b.fit_time_s / self.n_folds as f64);
+        // No time is held back for a refit that will not be done (see [`REFIT_MAX_SHARE`]);
+        // a low-fidelity best trial's refit sees all rows, so its time scales up.
+        let per_fold = best.filter(|b| self.refit_planned(b)).map_or(0.0, |b| {
+            b.fit_time_s / self.n_folds as f64 / b.candidate.fidelity.clamp(1e-3, 1.0)
+        });
         let ens = self.ensemble && oof.len() >= 2;
         let sel = if ens {
             self.selection_secs(oof.len())
@@ -250,6 +268,40 @@ impl Reserve {
             .min(total * 0.5)
             .max(must + 0.3),
         )
+    }
+
+    /// Whether the final model's refit on all rows is planned for this best trial: always
+    /// without a time budget, else when [`refit_estimate_s`] (× 2 with an ensemble, whose
+    /// members are refit too) is at most [`REFIT_MAX_SHARE`] of the budget. When it is not
+    /// planned, the reserve holds no time for it and the final model keeps the fold models.
+    pub fn refit_planned(&self, best: &TrialRecord) -> bool {
+        let factor = if self.ensemble { 2.0 } else { 1.0 };
+        self.budget_s <= 0.0
+            || refit_estimate_s(best, self.n_folds) * factor <= REFIT_MAX_SHARE * self.budget_s
+    }
+
+    /// One line for the study record: what the end of the study was planned as for `best`
+    /// (refit or fold models, and the seconds reserved).
+    pub fn plan_text(&self, best: Option<&TrialRecord>) -> String {
+        let Some(b) = best else {
+            return "no trial completed".to_string();
+        };
+        let est = refit_estimate_s(b, self.n_folds);
+        let reserved = self.final_duration(best).as_secs_f64();
+        if self.refit_planned(b) {
+            format!(
+                "refit planned (estimated {est:.1} s, within {:.0} % of the budget); \
+                 {reserved:.1} s reserved for the final model",
+                REFIT_MAX_SHARE * 100.0
+            )
+        } else {
+            format!(
+                "no refit planned (estimated {est:.1} s, more than {:.0} % of the {:.0} s \
+                 budget): the fold models are the final model; {reserved:.1} s reserved for it",
+                REFIT_MAX_SHARE * 100.0,
+                self.budget_s
+            )
+        }
     }
 
     /// Estimated seconds of ensemble selection and its scoring over `n_candidates`.
@@ -357,6 +409,34 @@ mod tests {
         );
         r.dropped(0);
         assert_eq!(r.duration(Some(&best), &oof), small);
+    }
+
+    #[test]
+    fn no_time_is_held_back_for_a_refit_that_does_not_fit_the_budget() {
+        // A 800k-row holdout at 60 s: one trial took 25 s; a refit would take 32.5 s.
+        let d = data();
+        let r = Reserve::new(&d, false, 60.0, 0.2);
+        let slow = trial(25.0 * d.folds.len() as f64);
+        assert!(!r.refit_planned(&slow));
+        let reserved = r.duration(Some(&slow), &[]).as_secs_f64();
+        // Only 2 % of the budget + 0.3 s is left for the end (no refit, nothing stored yet).
+        assert!((reserved - 1.5).abs() < 1e-9, "{reserved}");
+        assert!(r.plan_text(Some(&slow)).starts_with("no refit planned"));
+        // A quick trial: its refit is planned and reserved (1.5 x its fold time).
+        let quick = trial(2.0 * d.folds.len() as f64);
+        assert!(r.refit_planned(&quick));
+        let reserved = r.duration(Some(&quick), &[]).as_secs_f64();
+        assert!((reserved - (3.0 + 1.5)).abs() < 1e-9, "{reserved}");
+        assert!(r.plan_text(Some(&quick)).starts_with("refit planned"));
+        // The same fit time at a tenth of the rows: the refit on all rows takes ten times
+        // longer, so it is not planned either.
+        let mut low = quick.clone();
+        low.candidate.fidelity = 0.1;
+        assert!(!r.refit_planned(&low));
+        assert!((r.duration(Some(&low), &[]).as_secs_f64() - 1.5).abs() < 1e-9);
+        // Without a time budget a refit is always planned.
+        let unbounded = Reserve::new(&d, false, 0.0, 0.2);
+        assert!(unbounded.refit_planned(&slow));
     }
 
     #[test]

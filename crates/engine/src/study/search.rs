@@ -48,6 +48,9 @@ pub(crate) struct SearchDriver<'s, 'a, 'p> {
     failed_before: usize,
     failed: usize,
     reserve: Reserve,
+    /// `--max-memory`: bytes a trial may use, the bound less this process's resident memory
+    /// when the search started (None: no whole-process bound).
+    fit_within: Option<u64>,
     /// Trials of an earlier session not yet told (resume), in ask order: `Some` still being
     /// evaluated (taken over from remote workers), `None` finished (held).
     carried: Vec<(u64, Option<Job>)>,
@@ -118,8 +121,13 @@ impl<'s, 'a, 'p> SearchDriver<'s, 'a, 'p> {
             .chain(held.values())
             .filter(|t| t.state != TrialState::Complete)
             .count();
+        let fit_within = study
+            .config
+            .max_memory
+            .map(|m| m.saturating_sub(automl_trainer::process_rss().unwrap_or(0)));
         SearchDriver {
             reserve,
+            fit_within,
             study,
             data,
             budget_end,
@@ -177,6 +185,30 @@ impl<'s, 'a, 'p> SearchDriver<'s, 'a, 'p> {
     }
 }
 
+/// Under `--max-memory`: lower `c`'s row fidelity until its estimated need fits in `within`
+/// bytes (the estimates grow about linearly with the rows), but not below 1000 training rows.
+fn lower_fidelity_to_fit(c: &mut automl_core::Candidate, within: u64, data: &TrainingData) {
+    let Some(family) = automl_models::registry().get(&c.family) else {
+        return;
+    };
+    let train_rows = data.fold_train_rows().max(1);
+    let floor = (1000.0 / train_rows as f64).min(1.0);
+    for _ in 0..20 {
+        let rows = (train_rows as f64 * c.fidelity.clamp(0.0, 1.0)).ceil() as usize;
+        let need = automl_trainer::memory::estimate_for(
+            family,
+            &c.params,
+            rows,
+            data.features.n_columns(),
+            data.n_classes,
+        );
+        if need <= within || c.fidelity <= floor {
+            return;
+        }
+        c.fidelity = (c.fidelity * (within as f64 / need as f64) * 0.9).max(floor);
+    }
+}
+
 impl Driver for SearchDriver<'_, '_, '_> {
     fn search_end(&self) -> Option<Instant> {
         let started = self.study.config.started;
@@ -207,9 +239,12 @@ impl Driver for SearchDriver<'_, '_, '_> {
             elapsed_fraction,
             time_left_s,
         };
-        let Some(candidate) = study.strategy.ask(&ctx) else {
+        let Some(mut candidate) = study.strategy.ask(&ctx) else {
             return Ok(None);
         };
+        if let Some(within) = self.fit_within {
+            lower_fidelity_to_fit(&mut candidate, within, self.data);
+        }
         let mut rec =
             study
                 .store

@@ -1,0 +1,106 @@
+//! Big data (issue 16 item 6): a generated 150k-row file gets cheap low-fidelity trials first
+//! (the portfolio too), the end of the study follows the reserve's plan and leaves a final
+//! model, and `--max-memory` refuses a bound the data cannot fit in (exit 2) and admits a
+//! large one. No timing assertions: what the study recorded is checked.
+
+#[path = "../bench/gen_big/gen.rs"]
+#[allow(dead_code)]
+mod gen_big;
+
+use crate::util::{run_in, run_json};
+use std::path::{Path, PathBuf};
+
+/// Write the seeded generator's table of `rows` rows (regression) into `dir`.
+fn big_csv(dir: &Path, rows: usize) -> PathBuf {
+    let path = dir.join("big.csv");
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    gen_big::write_csv(&mut w, rows, 0, gen_big::Target::Regression).unwrap();
+    path
+}
+
+#[test]
+fn big_data_starts_every_trial_cheap_and_ends_with_the_planned_final_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = big_csv(dir.path(), 150_000);
+    let doc = run_json(
+        dir.path(),
+        &[
+            "fit",
+            data.to_str().unwrap(),
+            "--store",
+            "db",
+            "--time-budget",
+            "10",
+            "--jobs",
+            "2",
+            "--max-memory",
+            "16G",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(doc["complete"].as_u64().unwrap() >= 1, "{doc}");
+    let fin = doc["final_model"].as_str().expect("a final model");
+    let plan = doc["end_of_study"].as_str().expect("the reserve's plan");
+    assert!(
+        plan.starts_with("refit planned") || plan.starts_with("no refit planned"),
+        "{plan}"
+    );
+    // The final model follows the plan: no refit tried when none was planned.
+    if plan.starts_with("no refit planned") {
+        assert!(!fin.contains("refit on all"), "{fin} against {plan}");
+    }
+    let peak = doc["peak_rss_bytes"]
+        .as_u64()
+        .expect("Linux reports the peak");
+    assert!(peak < 16 << 30, "admitted under --max-memory 16G: {peak}");
+    let board = run_json(
+        dir.path(),
+        &["leaderboard", "--store", "db", "--format", "json"],
+    );
+    let trials = board.as_array().unwrap();
+    // 120k training rows: the lowest rung has 1/9 of them (13.3k rows), and the portfolio and
+    // family defaults start there too.
+    let first = trials
+        .iter()
+        .filter(|t| t["operator"] == "portfolio" || t["operator"] == "default")
+        .collect::<Vec<_>>();
+    assert!(!first.is_empty(), "{board}");
+    for t in &first {
+        let f = t["fidelity"].as_f64().unwrap();
+        assert!((f - 1.0 / 9.0).abs() < 1e-9, "{t}");
+    }
+}
+
+#[test]
+fn max_memory_refuses_data_that_cannot_fit_before_any_trial() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = big_csv(dir.path(), 30_000);
+    let run = run_in(
+        dir.path(),
+        &[
+            "fit",
+            data.to_str().unwrap(),
+            "--store",
+            "db",
+            "--max-trials",
+            "2",
+            "--max-memory",
+            "20MB",
+        ],
+    );
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    let err = run.stderr();
+    assert!(
+        err.contains("--max-memory 20MB: these 30000 rows need about"),
+        "{err}"
+    );
+    assert!(!dir.path().join("db").exists(), "refused before the store");
+    // A zero bound is a flag error.
+    let run = run_in(
+        dir.path(),
+        &["fit", data.to_str().unwrap(), "--max-memory", "0"],
+    );
+    assert_eq!(run.code(), 2);
+    assert!(run.stderr().contains("--max-memory"), "{}", run.stderr());
+}
