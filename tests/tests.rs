@@ -14,6 +14,7 @@ mod inspect;
 mod isolation;
 mod json_output;
 mod leakage;
+mod mlp;
 mod pipes;
 mod predlog;
 mod seeds;
