@@ -4,15 +4,63 @@
 //! `cargo run --release -p automl-models --example mlp_bench -- FILE TARGET LAYERS WIDTH BATCH EPOCHS [REPS]`
 //!
 //! Prints one line per fit: seconds, epochs run, seconds per epoch, training score.
+//!
+//! `mlp_bench cv FILE TARGET`: 5-fold CV (preprocessing fitted per fold) of the default `mlp`,
+//! `gbdt` and `logistic`/`ridge`, on the same folds; prints log loss or rmse and seconds.
 
 use automl_core::{Metric, ParamValue, Params, PrepKind};
-use automl_data::{Preprocessor, ReadOptions, load_training};
+use automl_data::{Preprocessor, ReadOptions, kfold, load_training};
 use automl_models::{FitInput, registry};
 use std::path::Path;
 use std::time::Instant;
 
+fn cv(file: &str, target: &str) {
+    let opts = ReadOptions {
+        target: Some(target.to_string()),
+        ..ReadOptions::default()
+    };
+    let data = load_training(Path::new(file), &opts).expect("readable training data");
+    let k = data.classes.len();
+    let metric = if data.task.is_classification() {
+        Metric::LogLoss
+    } else {
+        Metric::Rmse
+    };
+    let linear = if k > 0 { "logistic" } else { "ridge" };
+    for family in ["mlp", "gbdt", linear] {
+        let f = registry().get(family).expect("registered");
+        let t = Instant::now();
+        let mut scores = Vec::new();
+        for (i, split) in kfold(&data.y, data.task, 5, 0).iter().enumerate() {
+            let prep = Preprocessor::fit(&data.features, &split.train, f.prep_kind());
+            let x = prep
+                .transform_rows(&data.features, &split.train)
+                .expect("transform");
+            let xv = prep
+                .transform_rows(&data.features, &split.valid)
+                .expect("transform");
+            let y: Vec<f64> = split.train.iter().map(|&r| data.y[r]).collect();
+            let yv: Vec<f64> = split.valid.iter().map(|&r| data.y[r]).collect();
+            let mask = prep.categorical_mask();
+            let mut input = FitInput::new(x.view(), &y, data.task, k, i as u64);
+            input.categorical = &mask;
+            let m = f.fit(&Params::new(), &input).expect("fit");
+            scores.push(metric.compute(&yv, &m.predict(xv.view()).expect("predict"), k));
+        }
+        let mean = scores.iter().sum::<f64>() / scores.len() as f64;
+        println!(
+            "{family}: 5-fold {metric:?} {mean:.4} in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+    }
+}
+
 fn main() {
     let a: Vec<String> = std::env::args().collect();
+    if a.len() == 4 && a[1] == "cv" {
+        cv(&a[2], &a[3]);
+        return;
+    }
     if a.len() < 7 {
         eprintln!("usage: mlp_bench FILE TARGET LAYERS WIDTH BATCH EPOCHS [REPS]");
         std::process::exit(2);

@@ -631,7 +631,7 @@ mod tests {
         assert_eq!(epochs, best + PATIENCE, "{f:?}");
         assert!(f.contains_key("valid_loss"));
         // Too few rows for a validation split: every epoch runs, on every row.
-        let small = x.slice(ndarray::s![..30, ..]).to_owned();
+        let small = x.select(Axis(0), &(0..30).collect::<Vec<_>>());
         p.insert("max_epochs".into(), ParamValue::Int(7));
         let m = fit_with("mlp", &p, &small, &y[..30], Task::Regression, 0);
         assert_eq!(m.facts()["epochs"], "7");
