@@ -65,9 +65,9 @@ fn mlp_alone_fits_and_predicts_classification() {
     // Three separable species: a small network gets most of them right.
     let best = trials
         .iter()
-        .filter_map(|r| r["score"].as_f64())
+        .filter_map(|r| r["metrics"]["accuracy"].as_f64())
         .fold(f64::NEG_INFINITY, f64::max);
-    assert!(best > 0.8, "best CV score {best}: {trials:?}");
+    assert!(best > 0.8, "best CV accuracy {best}: {trials:?}");
 }
 
 #[test]

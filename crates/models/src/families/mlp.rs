@@ -297,7 +297,7 @@ fn fit(s: &Settings, input: &FitInput<'_>) -> Result<MlpModel, ModelError> {
         None => vec![0.0; n],
     };
     let x: Array2<f32> = input.x.mapv(|v| v as f32);
-    let mut rng = Rng::derive(input.seed, 0x4D4C_50);
+    let mut rng = Rng::derive(input.seed, 0x004D_4C50);
     let (train, valid) = if n >= MIN_ROWS_FOR_VALID {
         holdout(&yc, n_out, classification, &mut rng)
     } else {
