@@ -16,6 +16,7 @@ mod inspect;
 mod isolation;
 mod json_output;
 mod leakage;
+mod mlp;
 mod pipes;
 mod portfolio;
 mod predlog;

@@ -25,6 +25,7 @@ impl Registry {
             Box::new(families::trees::GbdtFamily),
             Box::new(families::trees::RandomForestFamily),
             Box::new(families::trees::ExtraTreesFamily),
+            Box::new(families::mlp::MlpFamily),
         ];
         if families::testing::enabled() {
             families.extend(families::testing::families());

@@ -35,6 +35,7 @@ fn int_param(params: &Params, name: &str, default: i64) -> u64 {
 /// | `svm` | the rows x rows kernel matrix (f64), plus working copies of the data |
 /// | `gbdt` | u8 bins, gradients/hessians/scores per row and output, histograms per open leaf, trees |
 /// | `random_forest`, `extra_trees` | u8 bins, row index buffers, and every tree's nodes (about 2 rows / min_samples_leaf each) |
+/// | `mlp` | an f32 copy of the data and of its validation share, Adam's state (4 × weights), a batch's activations |
 /// | `decision_tree` | three copies of the data (sorting), one tree |
 /// | `logistic`, `linear`, `ridge`, `lasso`, `elastic_net`, `naive_bayes` | three copies of the data (the solver's design matrix, gradient work) |
 /// | anything else | four copies of the data |
@@ -94,6 +95,28 @@ pub fn estimate_bytes(
             let bins = r.saturating_mul(c);
             bins.saturating_add(r.saturating_mul(32))
                 .saturating_add(trees)
+        }
+        "mlp" => {
+            // an f32 copy of the data (+ the validation rows), a batch's activations, and per
+            // weight: value, two Adam moments, the best epoch's copy (f32 each)
+            let width = int_param(params, "width", 128);
+            let layers = int_param(params, "n_layers", 2);
+            let batch = int_param(params, "batch_size", 128).min(r.max(1));
+            let weights = c
+                .saturating_add(outputs)
+                .saturating_mul(width)
+                .saturating_add(layers.saturating_mul(width).saturating_mul(width));
+            let acts = batch
+                .saturating_mul(c.saturating_add(layers.saturating_mul(width)))
+                .saturating_mul(3 * 4);
+            r.saturating_mul(c)
+                .saturating_mul(4 + 4)
+                .saturating_add(
+                    r.saturating_mul(outputs.saturating_add(2))
+                        .saturating_mul(F64),
+                )
+                .saturating_add(weights.saturating_mul(4 * 4))
+                .saturating_add(acts)
         }
         "decision_tree" => data.saturating_mul(3).saturating_add(r.saturating_mul(64)),
         "logistic" | "linear" | "ridge" | "lasso" | "elastic_net" | "naive_bayes" => data

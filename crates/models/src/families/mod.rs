@@ -6,6 +6,7 @@ pub mod knn;
 pub mod lasso;
 pub mod linear;
 pub mod logistic;
+pub mod mlp;
 pub mod naive_bayes;
 pub mod ridge;
 pub mod svm;
