@@ -18,6 +18,7 @@ mod pipes;
 mod predlog;
 mod seeds;
 mod serve;
+mod stacking;
 mod typed_meta;
 mod util;
 mod validation;

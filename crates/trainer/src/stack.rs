@@ -60,25 +60,21 @@ pub fn unflatten(v: Vec<f64>, task: Task, n_classes: usize) -> Predictions {
     }
 }
 
-/// Mean over members of the variance of their inputs on `rows` (floored, never 0).
+/// Mean over members of the variance, on `rows`, of their inputs' deviations from the members'
+/// mean (floored, never 0): the scale of what tells the members apart. (Not of the inputs
+/// themselves: on regression those carry the target's variance, which would make any penalty
+/// overwhelm the members' differences.)
 fn mean_variance(x: &[Vec<f64>], rows: &[usize], w: usize) -> f64 {
+    let m = x.len().max(1) as f64;
+    let dev = |j: usize, i: usize| x[j][i] - x.iter().map(|f| f[i]).sum::<f64>() / m;
+    let cnt = (rows.len() * w).max(1) as f64;
     let mut total = 0.0;
-    for f in x {
-        let cnt = (rows.len() * w).max(1) as f64;
-        let mean = rows
-            .iter()
-            .flat_map(|&r| &f[r * w..(r + 1) * w])
-            .sum::<f64>()
-            / cnt;
-        let var = rows
-            .iter()
-            .flat_map(|&r| &f[r * w..(r + 1) * w])
-            .map(|v| (v - mean) * (v - mean))
-            .sum::<f64>()
-            / cnt;
-        total += var;
+    for j in 0..x.len() {
+        let idx = || rows.iter().flat_map(|&r| r * w..(r + 1) * w);
+        let mean = idx().map(|i| dev(j, i)).sum::<f64>() / cnt;
+        total += idx().map(|i| (dev(j, i) - mean).powi(2)).sum::<f64>() / cnt;
     }
-    (total / x.len().max(1) as f64).max(1e-6)
+    (total / m).max(1e-6)
 }
 
 /// Solve `a x = b` (a symmetric positive definite, `p x p` row-major) by Gaussian elimination
@@ -419,7 +415,13 @@ mod tests {
         let mut a = Vec::new();
         let mut b = Vec::new();
         for (i, &yi) in y.iter().enumerate() {
-            let pa = if i % 10 == 0 { 0.35 } else if yi == 1.0 { 0.8 } else { 0.2 };
+            let pa = if i % 10 == 0 {
+                0.35
+            } else if yi == 1.0 {
+                0.8
+            } else {
+                0.2
+            };
             a.extend([1.0 - pa, pa]);
             let pb = 0.5 + 0.3 * ((i as f64) * 1.7).sin();
             b.extend([1.0 - pb, pb]);
@@ -452,7 +454,13 @@ mod tests {
         let mk = |shift: usize| -> Vec<f64> {
             (0..n)
                 .flat_map(|i| {
-                    (0..k).map(move |c| if c == (i + shift * (i % 4 == 0) as usize) % k { 0.6 } else { 0.2 })
+                    (0..k).map(move |c| {
+                        if c == (i + shift * (i % 4 == 0) as usize) % k {
+                            0.6
+                        } else {
+                            0.2
+                        }
+                    })
                 })
                 .collect()
         };
@@ -461,7 +469,10 @@ mod tests {
         assert!((m.weights[0] - 0.5).abs() < 1e-3 && (m.weights[1] - 0.5).abs() < 1e-3);
         assert_eq!(m.intercepts.len(), 3);
         let p = m.predict(
-            &[unflatten(a.clone(), Task::Multiclass, 3), unflatten(b, Task::Multiclass, 3)],
+            &[
+                unflatten(a.clone(), Task::Multiclass, 3),
+                unflatten(b, Task::Multiclass, 3),
+            ],
             Task::Multiclass,
             3,
         );
