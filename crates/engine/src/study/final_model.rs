@@ -19,8 +19,7 @@ impl Study<'_> {
     pub(crate) fn make_final_model(
         &mut self,
         best: &Option<TrialRecord>,
-        ensemble: Option<&EnsembleTrial>,
-        stacking: Option<&StackingTrial>,
+        (ensemble, stacking): (Option<&EnsembleTrial>, Option<&StackingTrial>),
         info: PredictorInfo,
         budget_end: Option<Instant>,
         reserve: &Reserve,

@@ -885,8 +885,7 @@ impl<'a> Study<'a> {
         };
         let final_model = self.make_final_model(
             &chosen,
-            ensemble.as_ref(),
-            stacking.as_ref(),
+            (ensemble.as_ref(), stacking.as_ref()),
             info,
             budget_end,
             &found.reserve,

@@ -342,7 +342,7 @@ mod tests {
         // The final model: the members refit on all rows under the same second layer.
         let best = s.history.iter().find(|t| t.is_scored()).cloned();
         let line = s
-            .make_final_model(&best, None, Some(&st), info, None, &reserve, &mut |_| {})
+            .make_final_model(&best, (None, Some(&st)), info, None, &reserve, &mut |_| {})
             .unwrap();
         assert!(line.starts_with("stacking trial"), "{line}");
         let bytes = store
