@@ -54,7 +54,10 @@ accuracy, balanced_accuracy, f1_macro, roc_auc_ovr_macro; regression: rmse, mae,
 `--jobs`), `--jobs N`, `--space FILE|default|fast`, `--strategy auto|bayes|evolution|random`,
 `--warm-start STORE_OR_STUDY`, `--keep-models N|all` (default 20: every trial's record is
 kept, but only the best 20 trials keep their fold models, plus those the ensemble and the final
-model use), `--no-ensemble`, `--resume`, `--multi-fidelity auto|on|off`, `--memory-limit SIZE`
+model use), `--no-ensemble`, `--no-stacking` (by default a second-layer model is fitted on the
+best diverse trials' out-of-fold predictions beside the ensemble, and is the final model when
+its nested cross-validated score beats both the ensemble's and picking one trial's; `fit`
+prints a `stacking:` line saying which), `--resume`, `--multi-fidelity auto|on|off`, `--memory-limit SIZE`
 (default half the machine's memory, whatever `--jobs` is: a candidate whose estimated memory
 need is larger fails before it is fitted), `--trial-time-limit SECONDS` (default half the budget: a
 trial that is still running 2 s past it — a model that ignores its deadline — is recorded
@@ -111,7 +114,7 @@ cat <<'MD'
 ## 4. Predict: `automl predict`
 
 Uses the study's final model (the winner, or the ensemble when its cross-validated selection
-beats picking one trial the same way; refit on all training rows as far as the time allows) unless `--trial ID` picks one trial's fold models. Columns are matched by
+beats picking one trial the same way, or the stacking when it beats both; refit on all training rows as far as the time allows) unless `--trial ID` picks one trial's fold models. Columns are matched by
 name; extra columns (such as the target) are ignored; unseen categories and empty cells are
 handled; a missing column is an error naming it.
 

@@ -22,6 +22,7 @@ mod portfolio;
 mod predlog;
 mod seeds;
 mod serve;
+mod stacking;
 mod typed_meta;
 mod util;
 mod validation;

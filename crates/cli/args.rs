@@ -312,6 +312,11 @@ pub struct FitArgs {
     /// way; its members are refit on all rows as far as the time allows).
     #[arg(long)]
     pub no_ensemble: bool,
+    /// Do not fit a stacking beside the ensemble (by default a second-layer model is fitted on
+    /// the best diverse trials' out-of-fold predictions and used when its nested
+    /// cross-validated score beats both the ensemble's and picking one trial's).
+    #[arg(long)]
+    pub no_stacking: bool,
     /// Keep no sample of training rows in the final model's reference profile (by default a
     /// seeded sample of up to 10 000 rows is kept, in the store and in exported model files,
     /// for `automl drift`; without it the drift tests use quantile sketches and level counts

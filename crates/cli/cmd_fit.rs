@@ -133,6 +133,7 @@ pub fn run(a: FitArgs) -> Result<()> {
         })
         .keep_models(a.keep_models)
         .ensemble(!a.no_ensemble)
+        .stacking(!a.no_stacking)
         .profile_sample(!a.no_profile_sample)
         .seed_variance(a.seed_variance)
         .select(match a.select {
@@ -383,6 +384,16 @@ fn summary_json(s: &StudySummary, store: &StoreLocation, disk: Option<u64>) -> V
         "final": fin,
         "final_model": s.final_model,
         "selection": s.selection,
+        "stacking": s.study.stacking.as_ref().map(|d| json!({
+            "used": d.used,
+            "trial_id": d.trial_id,
+            "members": d.members,
+            "meta_learner": d.meta_learner,
+            "cv_score": d.cv_score.map(num),
+            "ensemble_cv": d.ensemble_cv.map(num),
+            "single_selection_cv": d.single_selection_cv.map(num),
+            "reason": d.reason,
+        })),
         "post_processing": s.post_processing.as_ref().map(|d| json!({
             "method": d.chosen.method.name(),
             "threshold": d.chosen.threshold,
@@ -449,6 +460,15 @@ fn print_summary(s: &StudySummary, store: &StoreLocation, disk: Option<u64>, kep
         .filter(|p| p.starts_with("no refit"))
     {
         println!("end of study: {plan}");
+    }
+    if let Some(d) = &s.study.stacking {
+        println!(
+            "stacking: {}{}",
+            d.trial_id
+                .map(|t| format!("trial {t}, "))
+                .unwrap_or_default(),
+            d.reason
+        );
     }
     if let (Some(secs), Some(text)) = (s.seed_variance_s, s.study.extra.get("seed_variance")) {
         println!(

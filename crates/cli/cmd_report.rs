@@ -547,6 +547,29 @@ pub fn run(a: ReportArgs) -> Result<()> {
     if let Some(e) = ensemble_line(&study) {
         let _ = writeln!(md, "- ensemble: {e}");
     }
+    if let Some(d) = &study.stacking {
+        let _ = writeln!(
+            md,
+            "- stacking: {}{}{}",
+            d.trial_id
+                .map(|t| format!("trial {t}, "))
+                .unwrap_or_default(),
+            d.reason,
+            if d.members.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; members {}; second layer {}",
+                    d.members
+                        .iter()
+                        .map(|m| format!("trial {m}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    d.meta_learner
+                )
+            }
+        );
+    }
     if let Some(t) = study
         .final_trial
         .and_then(|id| trials.iter().find(|t| t.trial_id == id))

@@ -4,7 +4,7 @@ use crate::args::ShowArgs;
 use crate::output::{Doc, fmt_bytes, fmt_row_time, fmt_score, fmt_secs, print_json};
 use crate::store_arg::{open_existing, pick_study};
 use anyhow::{Context, Result};
-use automl_core::EnsembleDecision;
+use automl_core::{EnsembleDecision, STACKING_KEY, StackingDecision};
 
 pub(crate) fn fmt_time(ms: u64) -> String {
     if ms == 0 {
@@ -144,10 +144,13 @@ pub fn run(a: ShowArgs) -> Result<()> {
     if let Some(d) = &t.ensemble {
         print_decision(d);
     }
+    if let Some(d) = automl_engine::stacking::stacking_of(&t) {
+        print_stacking(&d);
+    }
     // Facts the models reported (e.g. `n_rounds`); on an ensemble trial of an older store, the
     // two rival scores its typed decision now carries (`single_selection_cv`, `best_single_cv`).
     for (k, v) in &t.extra {
-        if k != automl_core::SEED_VARIANCE_KEY {
+        if k != automl_core::SEED_VARIANCE_KEY && k != STACKING_KEY {
             println!("  {k:<11} {v}");
         }
     }
@@ -181,6 +184,35 @@ pub fn run(a: ShowArgs) -> Result<()> {
     println!("  started     {}", fmt_time(t.started_at_ms));
     println!("  ended       {}", fmt_time(t.ended_at_ms));
     Ok(())
+}
+
+/// What stacking decided about this stacking trial: used or not and why, its nested
+/// cross-validated score against its two rivals, its second layer and members.
+fn print_stacking(d: &StackingDecision) {
+    println!(
+        "  stacking    {}",
+        if d.used {
+            "used as the final model"
+        } else {
+            "not used"
+        }
+    );
+    println!("  reason      {}", d.reason);
+    println!(
+        "  nested cv   {}  the stacking, cross-validated (each fold's second layer and its L2 chosen on the other folds)",
+        fmt_score(d.cv_score.unwrap_or(f64::NAN))
+    );
+    println!(
+        "  ensemble    {}  the ensemble's cross-validated selection",
+        fmt_score(d.ensemble_cv.unwrap_or(f64::NAN))
+    );
+    println!(
+        "  single pick {}  picking one trial, cross-validated the same way",
+        fmt_score(d.single_selection_cv.unwrap_or(f64::NAN))
+    );
+    println!("  2nd layer   {}", d.meta_learner);
+    let members: Vec<String> = d.members.iter().map(|id| format!("trial {id}")).collect();
+    println!("  members     {}", members.join(", "));
 }
 
 /// What ensemble selection decided about this ensemble trial: used or not and why, its

@@ -10,8 +10,8 @@ pub mod task;
 pub mod trial;
 
 pub use meta::{
-    ENSEMBLE_FAMILY, EnsembleDecision, FinalModel, FinalModelKind, META_FAMILIES, Validation,
-    is_meta_family,
+    ENSEMBLE_FAMILY, EnsembleDecision, FinalModel, FinalModelKind, META_FAMILIES, STACKING_FAMILY,
+    STACKING_KEY, StackingDecision, Validation, is_meta_family,
 };
 pub use metrics::Metric;
 pub use params::{ParamValue, Params};

@@ -14,9 +14,18 @@ use std::fmt;
 /// to one). Every meta-trial family is listed in [`META_FAMILIES`].
 pub const ENSEMBLE_FAMILY: &str = "ensemble";
 
+/// Family name of the trials made by stacking: a second-layer model fitted on the out-of-fold
+/// predictions of the best diverse trials.
+pub const STACKING_FAMILY: &str = "stacking";
+
+/// Key of [`crate::TrialRecord::extra`] holding a stacking trial's [`StackingDecision`] as JSON
+/// (kept there so the binary trial record format is unchanged; the engine's `stacking_of` reads
+/// it).
+pub const STACKING_KEY: &str = "stacking";
+
 /// Families of meta-trials: built from other trials after the search (always stored, never told
 /// to a strategy, never warm-started from).
-pub const META_FAMILIES: &[&str] = &[ENSEMBLE_FAMILY];
+pub const META_FAMILIES: &[&str] = &[ENSEMBLE_FAMILY, STACKING_FAMILY];
 
 /// True for a family made from other trials ([`META_FAMILIES`]), not proposed by a strategy.
 pub fn is_meta_family(family: &str) -> bool {
@@ -143,6 +152,35 @@ pub struct EnsembleDecision {
     pub reason: String,
 }
 
+/// What stacking decided at the end of a session. The stacking is stored as its own trial
+/// (family [`STACKING_FAMILY`]) whether it was used or not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StackingDecision {
+    /// Whether the stacking became the final model.
+    pub used: bool,
+    /// Its trial id (None when no stacking could be fitted).
+    #[serde(default)]
+    pub trial_id: Option<u64>,
+    /// Member trial ids, in the order their predictions enter the second layer.
+    #[serde(default)]
+    pub members: Vec<u64>,
+    /// The second layer fitted on every out-of-fold row, in a line (weights, intercepts, L2).
+    #[serde(default)]
+    pub meta_learner: String,
+    /// Cross-validated score of the stacking (each fold's second layer, its L2 included,
+    /// chosen and fitted on the other folds only).
+    #[serde(default)]
+    pub cv_score: Option<f64>,
+    /// The ensemble's cross-validated score: the rival it must beat.
+    #[serde(default)]
+    pub ensemble_cv: Option<f64>,
+    /// Picking one trial, cross-validated the same way: the other rival.
+    #[serde(default)]
+    pub single_selection_cv: Option<f64>,
+    /// Why it was or was not used, in a sentence.
+    pub reason: String,
+}
+
 /// How a study's final model was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -154,6 +192,9 @@ pub enum FinalModelKind {
     /// An ensemble trial: its members refit on all rows where time allowed, the rest with
     /// their fold models.
     Ensemble,
+    /// A stacking trial: its members refit on all rows where time allowed (the rest with their
+    /// fold models) under its second-layer model.
+    Stacking,
 }
 
 /// The study's final model (stored as the study's `final_model` blob).
@@ -183,8 +224,13 @@ impl fmt::Display for FinalModel {
         match self.kind {
             FinalModelKind::Refit => write!(f, "trial {id} refit on all {} rows", self.rows)?,
             FinalModelKind::FoldModels => write!(f, "trial {id} fold models")?,
-            FinalModelKind::Ensemble => {
-                write!(f, "ensemble trial {id} (")?;
+            FinalModelKind::Ensemble | FinalModelKind::Stacking => {
+                let what = if self.kind == FinalModelKind::Stacking {
+                    "stacking"
+                } else {
+                    "ensemble"
+                };
+                write!(f, "{what} trial {id} (")?;
                 if self.members_refit == self.members {
                     write!(
                         f,
@@ -245,6 +291,11 @@ impl StudyRecord {
         }
     }
 
+    /// What stacking decided, as one line (None in studies without one, and older stores).
+    pub fn stacking_text(&self) -> Option<String> {
+        self.stacking.as_ref().map(|d| d.reason.clone())
+    }
+
     /// What ensemble selection decided, as one line (typed field, or `extra["ensemble"]`).
     pub fn ensemble_text(&self) -> Option<String> {
         match &self.ensemble {
@@ -257,6 +308,27 @@ impl StudyRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stacking_decision_reads_from_older_and_newer_records() {
+        // Only `used` and `reason` are required: later fields have defaults.
+        let d: StackingDecision =
+            serde_json::from_str(r#"{"used": false, "reason": "r"}"#).unwrap();
+        assert!(d.members.is_empty() && d.cv_score.is_none());
+        assert!(is_meta_family(STACKING_FAMILY));
+        let m = FinalModel {
+            trial_id: 9,
+            kind: FinalModelKind::Stacking,
+            rows: 10,
+            members: 3,
+            members_refit: 3,
+            note: None,
+        };
+        assert_eq!(
+            m.to_string(),
+            "stacking trial 9 (3 members refit on all 10 rows)"
+        );
+    }
 
     #[test]
     fn validation_reads_like_before() {

@@ -299,6 +299,9 @@ pub struct StudyRecord {
     /// What ensemble selection decided in the last session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ensemble: Option<crate::meta::EnsembleDecision>,
+    /// What stacking decided in the last session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stacking: Option<crate::meta::StackingDecision>,
     /// How the final model was made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub final_model: Option<crate::meta::FinalModel>,

@@ -300,8 +300,9 @@ fn predict_fold(
     Ok(match p {
         Predictor::Single(_) => None,
         Predictor::Bag(ps) if ps.len() == n_folds => Some(ps[k].predict(frame)?),
-        // Post-processing is fitted on every out-of-fold row: no per-fold model.
-        Predictor::Bag(_) | Predictor::PostProcessed(..) => None,
+        // Post-processing and a stacking's second layer are fitted on every out-of-fold row:
+        // no per-fold model.
+        Predictor::Bag(_) | Predictor::PostProcessed(..) | Predictor::Stacked(..) => None,
         Predictor::Ensemble(m) => {
             let mut parts = Vec::with_capacity(m.len());
             for (w, q) in m {

@@ -35,6 +35,7 @@ pub mod export;
 pub mod leaderboard;
 mod policy;
 pub mod predict;
+pub mod stacking;
 pub mod study;
 pub mod wire;
 pub mod worker;

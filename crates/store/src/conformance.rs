@@ -156,6 +156,7 @@ pub fn sample_study(name: &str) -> StudyRecord {
         data_report: Some("600 rows x 2 columns".to_string()),
         memory_limit_bytes: Some(1 << 30),
         ensemble: None,
+        stacking: None,
         final_model: None,
         parallelism: None,
     }

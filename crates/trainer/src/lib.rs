@@ -10,6 +10,7 @@ pub mod error;
 pub mod memory;
 pub mod pipeline;
 pub mod pool;
+pub mod stack;
 pub mod weights;
 
 pub use cv::{CvConfig, Evaluation, TrainingData, evaluate, fit_full, splits};

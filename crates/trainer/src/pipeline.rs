@@ -4,6 +4,7 @@
 
 use crate::calibrate::PostProcess;
 use crate::error::TrainError;
+use crate::stack::MetaLearner;
 use automl_core::{Predictions, Task};
 use automl_data::{Frame, Preprocessor};
 use automl_models::{Model, registry};
@@ -11,8 +12,10 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 /// Version of the artifact envelope.
-/// Format 3 adds [`Predictor::PostProcessed`]; artifacts without it are still written as 2.
-pub const ARTIFACT_FORMAT: u32 = 3;
+/// Format 3 adds [`Predictor::PostProcessed`], format 4 [`Predictor::Stacked`]; an artifact is
+/// written with the lowest format that holds it (2 without either), so older builds still read
+/// everything they can.
+pub const ARTIFACT_FORMAT: u32 = 4;
 
 /// Shrinkage of class probabilities toward the training class prior:
 /// `p' = (1 - weight) * p + weight * prior`, with `weight = 1 / (training rows + 1)`.
@@ -112,6 +115,8 @@ pub enum Predictor {
     /// A predictor whose probabilities are calibrated and/or labelled by a decision threshold
     /// (the final model's post-processing, fitted on out-of-fold predictions).
     PostProcessed(Box<Predictor>, PostProcess),
+    /// A stacking: the members' predictions (in order) are the inputs of a second-layer model.
+    Stacked(Vec<Predictor>, MetaLearner),
 }
 
 /// What a stored predictor is for.
@@ -138,6 +143,8 @@ enum StoredPredictor {
     Ensemble(Vec<(f64, StoredPredictor)>),
     /// Appended in artifact format 3 (postcard numbers variants by position).
     PostProcessed(Box<StoredPredictor>, PostProcess),
+    /// Appended in artifact format 4.
+    Stacked(Vec<StoredPredictor>, MetaLearner),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -162,6 +169,10 @@ impl Predictor {
             Predictor::PostProcessed(p, post) => {
                 StoredPredictor::PostProcessed(Box::new(p.to_stored()?), post.clone())
             }
+            Predictor::Stacked(m, meta) => StoredPredictor::Stacked(
+                m.iter().map(|p| p.to_stored()).collect::<Result<_, _>>()?,
+                meta.clone(),
+            ),
         })
     }
 
@@ -188,6 +199,12 @@ impl Predictor {
             StoredPredictor::PostProcessed(p, post) => {
                 Predictor::PostProcessed(Box::new(Predictor::from_stored(*p)?), post)
             }
+            StoredPredictor::Stacked(m, meta) => Predictor::Stacked(
+                m.into_iter()
+                    .map(Predictor::from_stored)
+                    .collect::<Result<_, _>>()?,
+                meta,
+            ),
         })
     }
 
@@ -199,14 +216,21 @@ impl Predictor {
         }
     }
 
+    /// The lowest artifact format that holds this predictor: 4 with a stacking inside, 3
+    /// post-processed, else 2.
+    pub fn format_needed(&self) -> u32 {
+        match self {
+            Predictor::Single(_) | Predictor::Bag(_) => 2,
+            Predictor::Ensemble(m) => m.iter().map(|(_, p)| p.format_needed()).max().unwrap_or(2),
+            Predictor::PostProcessed(p, _) => p.format_needed().max(3),
+            Predictor::Stacked(..) => 4,
+        }
+    }
+
     /// Serialize with its task info (the store compresses the bytes).
     pub fn to_bytes(&self, info: PredictorInfo) -> Result<Vec<u8>, TrainError> {
-        // Format 2 unless post-processed, so that older builds still read plain artifacts.
-        let format = if self.post_process().is_some() {
-            ARTIFACT_FORMAT
-        } else {
-            2
-        };
+        // The lowest format that holds it, so that older builds still read plain artifacts.
+        let format = self.format_needed();
         let env = Envelope {
             format,
             info,
@@ -242,6 +266,11 @@ impl Predictor {
                 v
             }
             Predictor::PostProcessed(p, _) => p.families(),
+            Predictor::Stacked(m, _) => {
+                let mut v: Vec<String> = m.iter().flat_map(Predictor::families).collect();
+                v.dedup();
+                v
+            }
         }
     }
 
@@ -266,6 +295,13 @@ impl Predictor {
                 Ok(average(&parts, info, frame.n_rows))
             }
             Predictor::PostProcessed(p, post) => Ok(post.apply(p.predict(frame, info)?)),
+            Predictor::Stacked(m, meta) => {
+                let mut parts = Vec::with_capacity(m.len());
+                for p in m {
+                    parts.push(p.predict(frame, info)?);
+                }
+                Ok(meta.predict(&parts, info.task, info.n_classes))
+            }
         }
     }
 }
@@ -302,5 +338,40 @@ pub fn average(parts: &[(f64, Predictions)], info: PredictorInfo, n_rows: usize)
             }
         }
         Predictions::regression(acc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stacking_round_trips_as_format_4_and_only_it() {
+        let info = PredictorInfo {
+            task: Task::Regression,
+            n_classes: 0,
+        };
+        let meta = MetaLearner {
+            weights: vec![1.5, -0.5],
+            intercepts: vec![2.0],
+            l2: 0.01,
+        };
+        let p = Predictor::Stacked(
+            vec![Predictor::Ensemble(Vec::new()), Predictor::Bag(Vec::new())],
+            meta.clone(),
+        );
+        let bytes = p.to_bytes(info).unwrap();
+        assert_eq!(bytes[0], 4);
+        match Predictor::from_bytes(&bytes).unwrap().0 {
+            Predictor::Stacked(m, back) => {
+                assert_eq!(m.len(), 2);
+                assert_eq!(back, meta);
+            }
+            _ => panic!("not a stacking"),
+        }
+        // Anything without a stacking keeps its older format.
+        assert_eq!(Predictor::Ensemble(Vec::new()).format_needed(), 2);
+        let nested = Predictor::Ensemble(vec![(1.0, p)]);
+        assert_eq!(nested.format_needed(), 4);
     }
 }

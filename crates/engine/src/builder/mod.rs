@@ -164,6 +164,7 @@ pub struct StudyBuilder {
     portfolio: Option<Vec<PortfolioConfig>>,
     keep_models: KeepModels,
     ensemble: bool,
+    stacking: bool,
     profile_sample: bool,
     seed_variance: crate::study::SeedVarianceConfig,
     post: automl_trainer::calibrate::PostConfig,
@@ -216,6 +217,7 @@ impl StudyBuilder {
             portfolio: None,
             keep_models: KeepModels::default(),
             ensemble: true,
+            stacking: true,
             profile_sample: true,
             seed_variance: crate::study::SeedVarianceConfig::default(),
             post: automl_trainer::calibrate::PostConfig::default(),
@@ -356,6 +358,13 @@ impl StudyBuilder {
     /// the single best trial).
     pub fn ensemble(mut self, on: bool) -> Self {
         self.ensemble = on;
+        self
+    }
+
+    /// Fit a stacking beside the ensemble (default on, whenever an ensemble is built; used
+    /// when its nested cross-validated score beats the ensemble's and picking one trial's).
+    pub fn stacking(mut self, on: bool) -> Self {
+        self.stacking = on;
         self
     }
 
@@ -660,6 +669,7 @@ impl StudyBuilder {
             cancel: self.cancel.clone().unwrap_or_default(),
             abort: self.abort.clone().unwrap_or_default(),
             ensemble: self.ensemble,
+            stacking: self.stacking,
             memory_limit: self.memory_limit,
             max_memory: self.max_memory,
             trial_time_limit: self.trial_time_limit,

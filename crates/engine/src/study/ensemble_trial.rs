@@ -5,6 +5,7 @@
 //! decision ([`EnsembleDecision`]) in both the trial and the study record.
 
 use super::reserve::Reserve;
+use super::stacking_trial::{StackingRivals, StackingTrial};
 use super::{Study, now_ms};
 use crate::error::EngineError;
 use automl_core::{
@@ -24,6 +25,8 @@ pub(crate) struct EnsembleTrial {
     pub used: bool,
     /// Its cross-validated out-of-fold predictions ([`crate::ensemble::ScoredEnsemble::honest`]).
     pub oof: Predictions,
+    /// The stacking built beside it (`StudyConfig::stacking`), stored as its own trial.
+    pub stacking: Option<StackingTrial>,
 }
 
 impl Study<'_> {
@@ -84,8 +87,38 @@ impl Study<'_> {
             e.saturating_duration_since(Instant::now()).as_secs_f64() - 0.15
                 > reserve.ensemble_trial_secs(&scored.members)
         });
-        let used = affordable && self.metric.better(scored.mean, scored.single_selection_cv);
-        let reason = if !affordable {
+        // The stacking on the same candidates, scored before the ensemble's decision: when it
+        // beats both the ensemble and picking one trial, it is the final model instead.
+        let stacking = self.config.stacking.then(|| {
+            let s = self.score_stacking(&cands, &y, &fold_lens, info);
+            let stack_ids: Vec<(u64, f64)> = s
+                .as_ref()
+                .map(|s| s.members.iter().map(|id| (*id, 1.0)).collect())
+                .unwrap_or_default();
+            let rivals = StackingRivals {
+                ensemble_cv: scored.mean,
+                single_selection_cv: scored.single_selection_cv,
+                affordable: budget_end.is_none_or(|e| {
+                    e.saturating_duration_since(Instant::now()).as_secs_f64() - 0.15
+                        > reserve.ensemble_trial_secs(&scored.members)
+                            + reserve.ensemble_trial_secs(&stack_ids)
+                }),
+            };
+            (s, rivals)
+        });
+        let stack_wins = stacking
+            .as_ref()
+            .is_some_and(|(s, r)| s.as_ref().is_ok_and(|s| self.stacking_wins(s, r)));
+        let used = affordable
+            && self.metric.better(scored.mean, scored.single_selection_cv)
+            && !stack_wins;
+        let reason = if stack_wins {
+            format!(
+                "not used: the stacking beats it (its cross-validated selection scores {:.6}, \
+                 picking one trial the same way {:.6})",
+                scored.mean, scored.single_selection_cv
+            )
+        } else if !affordable {
             format!(
                 "not used: no time left to store its models and write the final model (its \
                  cross-validated selection scores {:.6}, picking one trial the same way {:.6})",
@@ -180,11 +213,16 @@ impl Study<'_> {
         self.store.finish_trial(&rec, artifact.as_deref())?;
         self.record.ensemble = Some(decision);
         self.history.push(rec.clone());
+        let stacking = match stacking {
+            Some((s, rivals)) => self.store_stacking(s, &rivals, info)?,
+            None => None,
+        };
         Ok(Some(EnsembleTrial {
             record: rec,
             members: scored.members,
             used,
             oof: scored.honest,
+            stacking,
         }))
     }
 }

@@ -1,10 +1,11 @@
-//! The study's final model: the best trial refit on all rows, or the used ensemble with its
-//! members refit in parallel lanes as far as the time left allows (these lanes are threads the
-//! engine starts after the search, one per `jobs`); whatever cannot be refit keeps its fold
-//! models. Stored as the study's [`super::FINAL_MODEL_BLOB`] with a typed [`FinalModel`].
+//! The study's final model: the best trial refit on all rows, or the used ensemble (or
+//! stacking) with its members refit in parallel lanes as far as the time left allows (these
+//! lanes are threads the engine starts after the search, one per `jobs`); whatever cannot be
+//! refit keeps its fold models. Stored as the study's [`super::FINAL_MODEL_BLOB`] with a typed [`FinalModel`].
 
 use super::ensemble_trial::EnsembleTrial;
 use super::reserve::Reserve;
+use super::stacking_trial::StackingTrial;
 use super::{FINAL_MODEL_BLOB, Phase, Progress, Study};
 use crate::error::EngineError;
 use automl_core::{FinalModel, FinalModelKind, Rng, TrialRecord};
@@ -25,7 +26,7 @@ impl Study<'_> {
     pub(crate) fn make_final_model(
         &mut self,
         best: &Option<TrialRecord>,
-        ensemble: Option<&EnsembleTrial>,
+        (ensemble, stacking): (Option<&EnsembleTrial>, Option<&StackingTrial>),
         info: PredictorInfo,
         budget_end: Option<Instant>,
         reserve: &Reserve,
@@ -40,10 +41,11 @@ impl Study<'_> {
         let post = post.as_ref();
         // Writing the final model (and re-reading fold models) comes after the refits and has
         // no deadline: the refits stop early enough for it.
-        let parts: Vec<u64> = match (ensemble, best) {
-            (Some(e), _) => e.members.iter().map(|m| m.0).collect(),
-            (None, Some(b)) => vec![b.trial_id],
-            (None, None) => Vec::new(),
+        let parts: Vec<u64> = match (stacking, ensemble, best) {
+            (Some(s), _, _) => s.members.iter().map(|m| m.0).collect(),
+            (None, Some(e), _) => e.members.iter().map(|m| m.0).collect(),
+            (None, None, Some(b)) => vec![b.trial_id],
+            (None, None, None) => Vec::new(),
         };
         let write_s = Duration::from_secs_f64(reserve.final_write_secs(&parts));
         // What the reserve planned for the end of the study, recorded with the study.
@@ -56,8 +58,47 @@ impl Study<'_> {
                 .insert(PEAK_RSS_KEY.to_string(), peak.to_string());
         }
         let budget_end = budget_end.map(|e| e.checked_sub(write_s).unwrap_or(e));
-        let model = match (ensemble, best) {
-            (Some(e), _) => {
+        let model = match (stacking, ensemble, best) {
+            (Some(s), _, _) => {
+                self.progress(
+                    progress,
+                    Phase::Refitting {
+                        trial_id: s.record.trial_id,
+                        family: s.record.candidate.family.clone(),
+                    },
+                    None,
+                    budget_end,
+                    Some(&s.record),
+                );
+                let (members, refit) =
+                    self.refit_members(&s.members, s.record.trial_id, budget_end)?;
+                let predictor = Predictor::Stacked(members, s.meta.clone());
+                let bytes = with_post(predictor, post).to_bytes(info)?;
+                let note = match best {
+                    Some(b) if !self.metric.better(s.record.mean, b.mean) => Some(format!(
+                        "used although trial {} ranks above it: its score is the best of {} \
+                         trials, which flatters it; the stacking's is nested cross-validated",
+                        b.trial_id,
+                        self.history
+                            .iter()
+                            .filter(|t| t.is_scored()
+                                && !automl_core::is_meta_family(&t.candidate.family))
+                            .count(),
+                    )),
+                    _ => None,
+                };
+                self.store
+                    .put_blob(self.record.study_id, FINAL_MODEL_BLOB, &bytes)?;
+                FinalModel {
+                    trial_id: s.record.trial_id,
+                    kind: FinalModelKind::Stacking,
+                    rows,
+                    members: s.members.len(),
+                    members_refit: refit,
+                    note,
+                }
+            }
+            (None, Some(e), _) => {
                 self.progress(
                     progress,
                     Phase::Refitting {
@@ -96,7 +137,7 @@ impl Study<'_> {
                     note,
                 }
             }
-            (None, Some(b)) => {
+            (None, None, Some(b)) => {
                 self.progress(
                     progress,
                     Phase::Refitting {
@@ -149,7 +190,7 @@ impl Study<'_> {
                     note,
                 }
             }
-            (None, None) => return Ok("none: no trial completed".to_string()),
+            (None, None, None) => return Ok("none: no trial completed".to_string()),
         };
         let text = model.to_string();
         self.record.final_trial = Some(model.trial_id);
@@ -183,8 +224,22 @@ impl Study<'_> {
         e: &EnsembleTrial,
         budget_end: Option<Instant>,
     ) -> Result<(Predictor, usize), EngineError> {
-        let trials: Vec<Option<&TrialRecord>> = e
-            .members
+        let (parts, n_refit) = self.refit_members(&e.members, e.record.trial_id, budget_end)?;
+        let parts = e.members.iter().map(|m| m.1).zip(parts).collect();
+        Ok((Predictor::Ensemble(parts), n_refit))
+    }
+
+    /// Refit `members` (trial id, weight) on all rows, heaviest weight first, in `jobs` lanes
+    /// as far as the time left allows; a member not refit keeps its fold models, taken from
+    /// the meta-trial `trial_id`'s own artifact (an ensemble's or a stacking's, members in the
+    /// same order). Returns the members' predictors in order and how many were refit.
+    fn refit_members(
+        &self,
+        members: &[(u64, f64)],
+        trial_id: u64,
+        budget_end: Option<Instant>,
+    ) -> Result<(Vec<Predictor>, usize), EngineError> {
+        let trials: Vec<Option<&TrialRecord>> = members
             .iter()
             .map(|(id, _)| self.history.iter().find(|t| t.trial_id == *id))
             .collect();
@@ -193,7 +248,7 @@ impl Study<'_> {
             vec![Vec::new()]
         } else {
             refit_plan(
-                e.members
+                members
                     .iter()
                     .zip(&trials)
                     .map(|((_, w), t)| (*w, t.map_or(f64::INFINITY, |t| self.refit_estimate_s(t))))
@@ -204,7 +259,7 @@ impl Study<'_> {
         };
         let deadline = refit_deadline(budget_end);
         let seed = self.config.seed;
-        let mut refits: Vec<Option<FittedPipeline>> = (0..e.members.len()).map(|_| None).collect();
+        let mut refits: Vec<Option<FittedPipeline>> = (0..members.len()).map(|_| None).collect();
         std::thread::scope(|scope| {
             let handles: Vec<_> = plan
                 .iter()
@@ -230,31 +285,32 @@ impl Study<'_> {
             }
         });
         let n_refit = refits.iter().filter(|r| r.is_some()).count();
-        let parts: Vec<(f64, Predictor)> = if n_refit == e.members.len() {
-            e.members
-                .iter()
-                .zip(refits)
-                .filter_map(|((_, w), r)| Some((*w, Predictor::Single(r?))))
+        let parts: Vec<Predictor> = if n_refit == members.len() {
+            refits
+                .into_iter()
+                .filter_map(|r| Some(Predictor::Single(r?)))
                 .collect()
         } else {
-            // The others' fold models come from the ensemble trial's own artifact (members in
+            // The others' fold models come from the meta-trial's own artifact (members in
             // the same order), stored when it was built, whatever the retention of the
             // members' artifacts since.
-            match Predictor::from_bytes(&self.stored_models(e.record.trial_id)?)?.0 {
-                Predictor::Ensemble(bags) if bags.len() == e.members.len() => bags
-                    .into_iter()
-                    .zip(refits)
-                    .map(|((w, bag), r)| (w, r.map_or(bag, Predictor::Single)))
-                    .collect(),
-                _ => {
-                    return Err(EngineError::NotFound(format!(
-                        "the fold models of ensemble trial {} do not match its members",
-                        e.record.trial_id
-                    )));
-                }
+            let bags: Vec<Predictor> =
+                match Predictor::from_bytes(&self.stored_models(trial_id)?)?.0 {
+                    Predictor::Ensemble(bags) => bags.into_iter().map(|(_, b)| b).collect(),
+                    Predictor::Stacked(bags, _) => bags,
+                    _ => Vec::new(),
+                };
+            if bags.len() != members.len() {
+                return Err(EngineError::NotFound(format!(
+                    "the fold models of trial {trial_id} do not match its members"
+                )));
             }
+            bags.into_iter()
+                .zip(refits)
+                .map(|(bag, r)| r.map_or(bag, Predictor::Single))
+                .collect()
         };
-        Ok((Predictor::Ensemble(parts), n_refit))
+        Ok((parts, n_refit))
     }
 }
 

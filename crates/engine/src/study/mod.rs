@@ -4,8 +4,9 @@
 //! `Study::run` is the page of orchestration; the parts live beside it:
 //! [`scheduler`] (asking window, in-flight trials, deadlines, in-order telling),
 //! [`executor`] (where evaluations run), `search` (the study side of the scheduler: asking the
-//! strategy, recording results), `ensemble_trial` (ensemble selection stored as a trial) and
-//! `final_model` (the refit on all rows).
+//! strategy, recording results), `ensemble_trial` (ensemble selection stored as a trial),
+//! `stacking_trial` (the second-layer model stored as a trial) and `final_model` (the refit on
+//! all rows).
 
 mod ensemble_trial;
 pub mod executor;
@@ -17,6 +18,7 @@ mod reserve;
 pub mod scheduler;
 mod search;
 pub mod seeds;
+mod stacking_trial;
 
 pub use executor::{Executor, Job, MakeExecutor, ThreadExecutor, thread_executor};
 pub use remote::{DEFAULT_MAX_ATTEMPTS, RemoteConfig, RemoteExecutor};
@@ -88,6 +90,10 @@ pub struct StudyConfig {
     /// Select a Caruana ensemble of the best trials at the end (used when its cross-validated
     /// selection beats picking one trial the same way).
     pub ensemble: bool,
+    /// Fit a stacking (a second-layer model on the best diverse trials' out-of-fold
+    /// predictions) beside the ensemble; it is the final model when its nested cross-validated
+    /// score beats the ensemble's and picking one trial's. Needs `ensemble`.
+    pub stacking: bool,
     /// Per-trial memory limit in bytes: a candidate whose estimated need exceeds it fails
     /// before it is fitted. None = the study's stored limit, or for a new study
     /// [`automl_trainer::default_memory_limit`] (half the RAM, whatever `jobs` is). Stored on
@@ -136,6 +142,7 @@ impl Default for StudyConfig {
             cancel: Arc::new(AtomicBool::new(false)),
             abort: Arc::new(AtomicBool::new(false)),
             ensemble: true,
+            stacking: true,
             memory_limit: None,
             max_memory: None,
             trial_time_limit: None,
@@ -157,6 +164,14 @@ pub enum Phase {
         /// Members of the selected ensemble.
         members: usize,
         /// Whether it beat picking one trial and becomes the final model.
+        used: bool,
+    },
+    /// Stacking finished: a stacking of `members` trials was stored (`used`: it becomes the
+    /// final model).
+    Stacking {
+        /// Members of the stacking.
+        members: usize,
+        /// Whether it beat the ensemble and picking one trial and becomes the final model.
         used: bool,
     },
     /// Refitting the final model on all rows.
@@ -182,6 +197,14 @@ impl fmt::Display for Phase {
                 members,
                 used: false,
             } => write!(f, "ensemble of {members} trials (not used)"),
+            Phase::Stacking {
+                members,
+                used: true,
+            } => write!(f, "stacking of {members} trials"),
+            Phase::Stacking {
+                members,
+                used: false,
+            } => write!(f, "stacking of {members} trials (not used)"),
             Phase::Refitting { trial_id, family } => {
                 write!(f, "refitting trial {trial_id} ({family}) on all rows")
             }
@@ -214,7 +237,7 @@ pub struct Progress {
 pub struct StudySummary {
     /// The study record as stored.
     pub study: StudyRecord,
-    /// The trial behind the final model (an ensemble trial when the ensemble is used).
+    /// The trial behind the final model (an ensemble or stacking trial when one is used).
     pub best: Option<TrialRecord>,
     /// Trials run in this session (all states).
     pub trials: usize,
@@ -412,6 +435,7 @@ impl<'a> Study<'a> {
                     .unwrap_or_else(automl_trainer::default_memory_limit),
             ),
             ensemble: None,
+            stacking: None,
             final_model: None,
             parallelism: Some(config.parallelism as u32),
         };
@@ -765,10 +789,13 @@ impl<'a> Study<'a> {
         // 2. Meta-trials: the ensemble (always stored when one is selected, used or not).
         let info = PredictorInfo { task, n_classes };
         let aborted = cfg.abort.load(Ordering::SeqCst);
-        let ensemble = match &found.best {
+        // The stacking is built beside the ensemble (and used instead of it when it wins).
+        self.record.stacking = None;
+        let (ensemble, stacking) = match &found.best {
             Some(b) if cfg.ensemble && !aborted => {
-                let e =
+                let mut e =
                     self.build_ensemble(&data, &found.oof, b, info, &found.reserve, budget_end)?;
+                let stacking = e.as_mut().and_then(|e| e.stacking.take());
                 if let Some(e) = &e {
                     self.progress(
                         progress,
@@ -781,9 +808,35 @@ impl<'a> Study<'a> {
                         found.best.as_ref(),
                     );
                 }
-                e.filter(|e| e.used)
+                if let Some(s) = &stacking {
+                    self.progress(
+                        progress,
+                        Phase::Stacking {
+                            members: s.members.len(),
+                            used: s.used,
+                        },
+                        Some(s.record.clone()),
+                        budget_end,
+                        found.best.as_ref(),
+                    );
+                }
+                if cfg.stacking && self.record.stacking.is_none() {
+                    self.record.stacking = Some(automl_core::StackingDecision {
+                        used: false,
+                        trial_id: None,
+                        members: Vec::new(),
+                        meta_learner: String::new(),
+                        cv_score: None,
+                        ensemble_cv: None,
+                        single_selection_cv: None,
+                        reason: "no stacking: it is fitted beside an ensemble, and none was \
+                                 built"
+                            .to_string(),
+                    });
+                }
+                (e.filter(|e| e.used), stacking.filter(|s| s.used))
             }
-            _ => None,
+            _ => (None, None),
         };
 
         // 3. Seed variance of the best trials (after the ensemble, whose time the search
@@ -802,7 +855,11 @@ impl<'a> Study<'a> {
             seed_variance_s = Some(t0.elapsed().as_secs_f64());
             if let Some(step) = step {
                 if let Some((t, why)) = step.stable {
-                    if ensemble.is_none() {
+                    if stacking.is_some() {
+                        selection = Some(format!(
+                            "{why}; the stacking is used, so it stays the final model"
+                        ));
+                    } else if ensemble.is_none() {
                         chosen = Some(t);
                         selection = Some(why);
                     } else {
@@ -831,22 +888,33 @@ impl<'a> Study<'a> {
         let post_processing = if aborted {
             None
         } else {
-            self.choose_post_processing(&data, &found.oof, chosen.as_ref(), ensemble.as_ref())
+            let meta_oof = match (&stacking, &ensemble) {
+                (Some(s), _) => Some(&s.oof),
+                (None, Some(e)) => Some(&e.oof),
+                (None, None) => None,
+            };
+            self.choose_post_processing(&data, &found.oof, chosen.as_ref(), meta_oof)
         };
         let final_model = self.make_final_model(
             &chosen,
-            ensemble.as_ref(),
+            (ensemble.as_ref(), stacking.as_ref()),
             info,
             budget_end,
             &found.reserve,
             progress,
         )?;
         if chosen.is_some() {
-            self.save_reference_profile(&found.oof, chosen.as_ref(), ensemble.as_ref())?;
+            self.save_reference_profile(
+                &found.oof,
+                chosen.as_ref(),
+                ensemble.as_ref(),
+                stacking.as_ref().map(|s| &s.oof),
+            )?;
         }
-        let best = match &ensemble {
-            Some(e) => Some(e.record.clone()),
-            None => chosen.clone(),
+        let best = match (&stacking, &ensemble) {
+            (Some(s), _) => Some(s.record.clone()),
+            (None, Some(e)) => Some(e.record.clone()),
+            (None, None) => chosen.clone(),
         };
 
         // 5. Retention, and the study record closed.
@@ -856,6 +924,10 @@ impl<'a> Study<'a> {
             if let Some(e) = &ensemble {
                 protect.push(e.record.trial_id);
                 protect.extend(e.members.iter().map(|m| m.0));
+            }
+            if let Some(s) = &stacking {
+                protect.push(s.record.trial_id);
+                protect.extend(s.members.iter().map(|m| m.0));
             }
             self.store.apply_retention(
                 self.record.study_id,

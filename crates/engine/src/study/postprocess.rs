@@ -9,7 +9,6 @@
 //! `extra["threshold"]`.
 
 use super::Study;
-use super::ensemble_trial::EnsembleTrial;
 use automl_core::{Predictions, StudyRecord, TrialRecord};
 use automl_trainer::TrainingData;
 use automl_trainer::calibrate::{self, CalibrationMethod, PostDecision};
@@ -46,7 +45,8 @@ pub fn describe(d: &PostDecision) -> String {
 }
 
 impl Study<'_> {
-    /// Choose the final model's post-processing on its out-of-fold predictions and record the
+    /// Choose the final model's post-processing on its out-of-fold predictions (`meta_oof`: the
+    /// used stacking's or ensemble's nested ones) and record the
     /// decision (and the settings) in the study record. None for regression, without
     /// out-of-fold predictions of the chosen trial, or with fewer than 2 validation rows.
     pub(crate) fn choose_post_processing(
@@ -54,7 +54,7 @@ impl Study<'_> {
         data: &TrainingData,
         oof: &[(u64, f64, Predictions)],
         chosen: Option<&TrialRecord>,
-        ensemble: Option<&EnsembleTrial>,
+        meta_oof: Option<&Predictions>,
     ) -> Option<PostDecision> {
         let cfg = self.config.post;
         self.record
@@ -67,8 +67,9 @@ impl Study<'_> {
         if !self.data.task.is_classification() {
             return None;
         }
-        let pred = match (ensemble, chosen) {
-            (Some(e), _) => &e.oof,
+        // A used stacking's or ensemble's honest out-of-fold predictions, else the trial's.
+        let pred = match (meta_oof, chosen) {
+            (Some(p), _) => p,
             (None, Some(t)) => &oof.iter().find(|(id, _, _)| *id == t.trial_id)?.2,
             (None, None) => return None,
         };

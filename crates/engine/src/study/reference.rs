@@ -16,9 +16,12 @@ impl Study<'_> {
         oof: &[(u64, f64, Predictions)],
         best: Option<&TrialRecord>,
         ensemble: Option<&EnsembleTrial>,
+        stacking_oof: Option<&Predictions>,
     ) -> Result<(), EngineError> {
         let find = |id: u64| oof.iter().find(|o| o.0 == id).map(|o| &o.2);
         let pred = match ensemble {
+            // A used stacking: its nested out-of-fold predictions.
+            _ if stacking_oof.is_some() => stacking_oof.cloned(),
             Some(e) => blend(
                 e.members
                     .iter()

@@ -126,6 +126,7 @@ pub fn write_fixture(dir: &Path, finished: bool) -> u64 {
         data_report: None,
         memory_limit_bytes: None,
         ensemble: None,
+        stacking: None,
         final_model: None,
         parallelism: None,
     };

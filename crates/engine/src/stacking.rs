@@ -1,0 +1,482 @@
+//! Stacking: a second-layer model ([`automl_trainer::stack::MetaLearner`]) fitted on the
+//! out-of-fold predictions of the best diverse trials, and its honest cross-validated score.
+//!
+//! Members: up to [`StackConfig::max_members`] of the candidates (best first by (score, id)),
+//! the best of each family first, then the next best, skipping any whose predictions are
+//! near copies of a member's (correlation above [`StackConfig::max_correlation`]); they keep
+//! the candidates' order. The second layer's L2 strength is chosen from
+//! [`StackConfig::l2_grid`] by cross-validation over the parts (the study's folds, or 5
+//! interleaved parts of a holdout), then it is fitted on every out-of-fold row.
+//!
+//! The score is nested like the ensemble's ([`crate::ensemble::cross_validated`]): for each
+//! part, the L2 choice (an inner cross-validation over the other parts) and the fit see only
+//! the other parts' rows, and that model predicts the part. No row's prediction used its own
+//! label. The original features are not inputs of the second layer (they would need the
+//! members' preprocessing again, and a second layer that can overfit them).
+
+use automl_core::{Metric, Predictions, STACKING_KEY, StackingDecision, Task, TrialRecord};
+use automl_trainer::stack::{MetaLearner, flatten, unflatten, width};
+use std::collections::BTreeMap;
+
+/// The stacking decision stored on a stacking trial (`extra["stacking"]`, JSON), if any.
+pub fn stacking_of(t: &TrialRecord) -> Option<StackingDecision> {
+    serde_json::from_str(t.extra.get(STACKING_KEY)?).ok()
+}
+
+/// Store a stacking decision on a trial (read back by [`stacking_of`]).
+pub(crate) fn set_stacking(t: &mut TrialRecord, d: &StackingDecision) {
+    if let Ok(text) = serde_json::to_string(d) {
+        t.extra.insert(STACKING_KEY.to_string(), text);
+    }
+}
+
+/// Settings of stacking.
+#[derive(Debug, Clone)]
+pub struct StackConfig {
+    /// At most this many members.
+    pub max_members: usize,
+    /// A candidate whose predictions correlate above this with a member's is not added.
+    pub max_correlation: f64,
+    /// L2 strengths tried (relative: see `automl_trainer::stack`).
+    pub l2_grid: Vec<f64>,
+}
+
+impl Default for StackConfig {
+    fn default() -> Self {
+        StackConfig {
+            max_members: 8,
+            max_correlation: 0.999,
+            l2_grid: vec![1e-3, 1e-2, 1e-1, 1.0],
+        }
+    }
+}
+
+/// A candidate of the stacking: trial id, family, out-of-fold predictions (over the rows of
+/// the validation folds, concatenated in fold order).
+pub type StackCandidate<'a> = (u64, &'a str, &'a Predictions);
+
+/// A stacking fitted on all out-of-fold rows and scored by nested cross-validation.
+#[derive(Debug, Clone)]
+pub struct ScoredStacking {
+    /// Member trial ids, in input order.
+    pub members: Vec<u64>,
+    /// The second layer fitted on every out-of-fold row.
+    pub meta: MetaLearner,
+    /// Per validation fold: the nested stacking's score.
+    pub fold_scores: Vec<f64>,
+    /// Mean of the fold scores (as every trial's CV score).
+    pub mean: f64,
+    /// Their spread.
+    pub std: f64,
+    /// Every metric of the task on the nested predictions.
+    pub metrics: BTreeMap<String, f64>,
+    /// The L2 strength each part's second layer chose on the other parts.
+    pub fold_l2: Vec<f64>,
+    /// The nested predictions, in the candidates' row order (what the final model's
+    /// post-processing is fitted on when the stacking is final).
+    pub honest: Predictions,
+}
+
+fn correlation(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().max(1) as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (x, y) in a.iter().zip(b) {
+        sab += (x - ma) * (y - mb);
+        saa += (x - ma) * (x - ma);
+        sbb += (y - mb) * (y - mb);
+    }
+    if saa <= 0.0 || sbb <= 0.0 {
+        // A constant prediction: a copy only of an identical one.
+        return if a == b { 1.0 } else { 0.0 };
+    }
+    sab / (saa * sbb).sqrt()
+}
+
+/// Indices of the members among `flats` (best first): the best of each family, then the
+/// best of the rest, never a near copy of a member (errors against `y` correlating above
+/// [`StackConfig::max_correlation`]: on regression the predictions themselves all correlate
+/// with the target); returned in ascending order.
+pub fn choose_members(
+    families: &[&str],
+    flats: &[Vec<f64>],
+    y: &[f64],
+    task: Task,
+    n_classes: usize,
+    cfg: &StackConfig,
+) -> Vec<usize> {
+    let w = width(task, n_classes);
+    let errors: Vec<Vec<f64>> = flats
+        .iter()
+        .map(|f| {
+            f.iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let truth = if task.is_classification() {
+                        f64::from(u8::from(y.get(i / w).copied() == Some((i % w) as f64)))
+                    } else {
+                        y.get(i).copied().unwrap_or(0.0)
+                    };
+                    p - truth
+                })
+                .collect()
+        })
+        .collect();
+    let flats = &errors;
+    let mut chosen: Vec<usize> = Vec::new();
+    let copy = |i: usize, chosen: &[usize]| {
+        chosen
+            .iter()
+            .any(|&j| correlation(&flats[i], &flats[j]) > cfg.max_correlation)
+    };
+    for pass in 0..2 {
+        for i in 0..flats.len() {
+            if chosen.len() >= cfg.max_members {
+                break;
+            }
+            if chosen.contains(&i) {
+                continue;
+            }
+            let new_family = !chosen.iter().any(|&j| families[j] == families[i]);
+            if (pass == 1 || new_family) && !copy(i, &chosen) {
+                chosen.push(i);
+            }
+        }
+    }
+    chosen.sort_unstable();
+    chosen
+}
+
+/// The L2 strength with the best pooled score over `parts` (each part predicted by a second
+/// layer fitted on the other parts); ties keep the stronger penalty. With fewer than 2
+/// parts, the grid's middle value.
+fn choose_l2(
+    flats: &[&[f64]],
+    y: &[f64],
+    parts: &[&[usize]],
+    metric: Metric,
+    task: Task,
+    n_classes: usize,
+    grid: &[f64],
+) -> f64 {
+    let middle = grid.get(grid.len() / 2).copied().unwrap_or(0.01);
+    if parts.len() < 2 {
+        return middle;
+    }
+    let w = width(task, n_classes);
+    let rows: Vec<usize> = parts.iter().flat_map(|p| p.iter().copied()).collect();
+    let y_rows: Vec<f64> = rows.iter().map(|&r| y[r]).collect();
+    let mut best: Option<(f64, f64)> = None;
+    for &l2 in grid.iter().rev() {
+        let mut pred = Vec::with_capacity(rows.len() * w);
+        for (k, part) in parts.iter().enumerate() {
+            let train: Vec<usize> = parts
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != k)
+                .flat_map(|(_, p)| p.iter().copied())
+                .collect();
+            match MetaLearner::fit(flats, y, &train, task, n_classes, l2) {
+                Some(m) => pred.extend(m.predict_rows(flats, part, task, n_classes)),
+                None => pred.extend(std::iter::repeat_n(f64::NAN, part.len() * w)),
+            }
+        }
+        let s = metric.compute(&y_rows, &unflatten(pred, task, n_classes), n_classes);
+        if s.is_finite() && best.is_none_or(|(_, b)| metric.better(s, b)) {
+            best = Some((l2, s));
+        }
+    }
+    best.map_or(middle, |b| b.0)
+}
+
+/// Nested cross-validated predictions of stacking over `parts` (row indices partitioning the
+/// rows): for each part, the L2 is chosen by [`choose_l2`] over the other parts and the second
+/// layer fitted on their rows predicts the part. Returns the flattened predictions and each
+/// part's L2; None when the parts do not partition the rows or a fit fails.
+pub fn cross_validated(
+    flats: &[&[f64]],
+    y: &[f64],
+    parts: &[Vec<usize>],
+    metric: Metric,
+    task: Task,
+    n_classes: usize,
+    grid: &[f64],
+) -> Option<(Vec<f64>, Vec<f64>)> {
+    let n = y.len();
+    let w = width(task, n_classes);
+    let mut seen = vec![false; n];
+    for p in parts {
+        for &i in p {
+            if i >= n || seen[i] {
+                return None;
+            }
+            seen[i] = true;
+        }
+    }
+    if parts.len() < 2 || seen.contains(&false) || flats.iter().any(|f| f.len() != n * w) {
+        return None;
+    }
+    let mut out = vec![0.0; n * w];
+    let mut fold_l2 = Vec::with_capacity(parts.len());
+    for (k, part) in parts.iter().enumerate() {
+        let others: Vec<&[usize]> = parts
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != k)
+            .map(|(_, p)| p.as_slice())
+            .collect();
+        let l2 = choose_l2(flats, y, &others, metric, task, n_classes, grid);
+        let train: Vec<usize> = others.iter().flat_map(|p| p.iter().copied()).collect();
+        let m = MetaLearner::fit(flats, y, &train, task, n_classes, l2)?;
+        let pred = m.predict_rows(flats, part, task, n_classes);
+        for (i, &r) in part.iter().enumerate() {
+            out[r * w..(r + 1) * w].copy_from_slice(&pred[i * w..(i + 1) * w]);
+        }
+        fold_l2.push(l2);
+    }
+    Some((out, fold_l2))
+}
+
+/// Choose the members among `candidates` (best first), fit the second layer on every
+/// out-of-fold row and score it by nested cross-validation over the study's folds
+/// (`fold_lens`: each validation fold's length, the rows concatenated in fold order; a single
+/// holdout fold is split into 5 interleaved parts, as the ensemble does). `Err` says why there
+/// is no stacking.
+pub fn select_and_score(
+    candidates: &[StackCandidate<'_>],
+    y: &[f64],
+    fold_lens: &[usize],
+    metric: Metric,
+    task: Task,
+    n_classes: usize,
+    cfg: &StackConfig,
+) -> Result<ScoredStacking, String> {
+    let flats_all: Vec<Vec<f64>> = candidates.iter().map(|c| flatten(c.2, task)).collect();
+    let families: Vec<&str> = candidates.iter().map(|c| c.1).collect();
+    let idx = choose_members(&families, &flats_all, y, task, n_classes, cfg);
+    if idx.len() < 2 {
+        return Err(format!(
+            "no stacking: {} distinct trial(s) with out-of-fold predictions, at least 2 are needed",
+            idx.len()
+        ));
+    }
+    let flats: Vec<&[f64]> = idx.iter().map(|&i| flats_all[i].as_slice()).collect();
+    let members: Vec<u64> = idx.iter().map(|&i| candidates[i].0).collect();
+    let mut folds = Vec::new();
+    let mut offset = 0;
+    for len in fold_lens {
+        folds.push(offset..offset + len);
+        offset += len;
+    }
+    let parts: Vec<Vec<usize>> = if folds.len() >= 2 {
+        folds.iter().map(|r| r.clone().collect()).collect()
+    } else {
+        (0..5).map(|k| (k..y.len()).step_by(5).collect()).collect()
+    };
+    let Some((honest, fold_l2)) =
+        cross_validated(&flats, y, &parts, metric, task, n_classes, &cfg.l2_grid)
+    else {
+        return Err("no stacking: its cross-validation could not be computed".to_string());
+    };
+    let part_refs: Vec<&[usize]> = parts.iter().map(Vec::as_slice).collect();
+    let l2 = choose_l2(&flats, y, &part_refs, metric, task, n_classes, &cfg.l2_grid);
+    let all: Vec<usize> = (0..y.len()).collect();
+    let Some(meta) = MetaLearner::fit(&flats, y, &all, task, n_classes, l2) else {
+        return Err("no stacking: its second layer could not be fitted".to_string());
+    };
+    let honest = unflatten(honest, task, n_classes);
+    let fold_scores: Vec<f64> = folds
+        .iter()
+        .map(|r| {
+            let rows: Vec<usize> = r.clone().collect();
+            let part = Predictions {
+                values: rows.iter().map(|&i| honest.values[i]).collect(),
+                proba: honest
+                    .proba
+                    .as_ref()
+                    .map(|p| p.select(ndarray::Axis(0), &rows)),
+            };
+            metric.compute(&y[r.clone()], &part, n_classes)
+        })
+        .collect();
+    let pooled = metric.compute(y, &honest, n_classes);
+    let (mean, std) = automl_trainer::cv::summarize(&fold_scores, Some(pooled));
+    Ok(ScoredStacking {
+        members,
+        meta,
+        fold_scores,
+        mean,
+        std,
+        metrics: Metric::for_task(task)
+            .iter()
+            .map(|m| (m.name().to_string(), m.compute(y, &honest, n_classes)))
+            .collect(),
+        fold_l2,
+        honest,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    /// Regression where one member is biased: y = x, a = x + 3 + noise_a, b = x + noise_b.
+    fn biased(n: usize) -> (Vec<f64>, Predictions, Predictions) {
+        let y: Vec<f64> = (0..n).map(|i| (i as f64 * 0.71).sin() * 10.0).collect();
+        let a: Vec<f64> = y
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v + 3.0 + ((i * 37 % 11) as f64 - 5.0) * 0.2)
+            .collect();
+        let b: Vec<f64> = y
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v + ((i * 53 % 13) as f64 - 6.0) * 0.5)
+            .collect();
+        (y, Predictions::regression(a), Predictions::regression(b))
+    }
+
+    #[test]
+    fn each_parts_prediction_is_the_model_fitted_on_the_other_parts() {
+        let (y, a, b) = biased(90);
+        let flats_v = [a.values.clone(), b.values.clone()];
+        let flats: Vec<&[f64]> = flats_v.iter().map(Vec::as_slice).collect();
+        let parts: Vec<Vec<usize>> = (0..3).map(|k| (k * 30..(k + 1) * 30).collect()).collect();
+        let grid = StackConfig::default().l2_grid;
+        let (pred, l2s) =
+            cross_validated(&flats, &y, &parts, Metric::Rmse, Task::Regression, 0, &grid).unwrap();
+        for (k, part) in parts.iter().enumerate() {
+            // By hand: the L2 chosen on the other two parts (each predicted by a fit on the
+            // third), then the fit on both predicts part k.
+            let others: Vec<&Vec<usize>> = parts
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != k)
+                .map(|p| p.1)
+                .collect();
+            let mut best: Option<(f64, f64)> = None;
+            for &l2 in grid.iter().rev() {
+                let mut p = Vec::new();
+                let mut yy = Vec::new();
+                for (i, o) in others.iter().enumerate() {
+                    let m = MetaLearner::fit(&flats, &y, others[1 - i], Task::Regression, 0, l2)
+                        .unwrap();
+                    p.extend(m.predict_rows(&flats, o, Task::Regression, 0));
+                    yy.extend(o.iter().map(|&r| y[r]));
+                }
+                let s = Metric::Rmse.compute(&yy, &Predictions::regression(p), 0);
+                if best.is_none_or(|(_, b)| s < b) {
+                    best = Some((l2, s));
+                }
+            }
+            assert_eq!(l2s[k], best.unwrap().0);
+            let train: Vec<usize> = others.iter().flat_map(|p| p.iter().copied()).collect();
+            let m = MetaLearner::fit(&flats, &y, &train, Task::Regression, 0, l2s[k]).unwrap();
+            let by_hand = m.predict_rows(&flats, part, Task::Regression, 0);
+            for (i, &r) in part.iter().enumerate() {
+                assert_eq!(pred[r], by_hand[i]);
+            }
+        }
+        // Changing part 0's labels leaves part 0's predictions unchanged.
+        let mut y2 = y.clone();
+        for v in &mut y2[..30] {
+            *v = -*v * 5.0 + 100.0;
+        }
+        let (pred2, _) = cross_validated(
+            &flats,
+            &y2,
+            &parts,
+            Metric::Rmse,
+            Task::Regression,
+            0,
+            &grid,
+        )
+        .unwrap();
+        assert_eq!(pred[..30], pred2[..30]);
+    }
+
+    #[test]
+    fn a_biased_member_is_corrected_and_the_stacking_beats_the_members() {
+        let (y, a, b) = biased(200);
+        let cands: Vec<StackCandidate> = vec![(1, "gbdt", &a), (2, "linear", &b)];
+        let s = select_and_score(
+            &cands,
+            &y,
+            &[40; 5],
+            Metric::Rmse,
+            Task::Regression,
+            0,
+            &StackConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(s.members, vec![1, 2]);
+        assert_eq!(s.fold_scores.len(), 5);
+        let ra = Metric::Rmse.compute(&y, &a, 0);
+        let rb = Metric::Rmse.compute(&y, &b, 0);
+        assert!(s.mean < ra && s.mean < rb, "{} vs {ra} {rb}", s.mean);
+        assert!(s.meta.intercepts[0] < -1.0, "{:?}", s.meta);
+    }
+
+    #[test]
+    fn members_prefer_distinct_families_and_skip_copies() {
+        let base: Vec<f64> = (0..50).map(|i| (i as f64 * 0.3).sin()).collect();
+        let copy: Vec<f64> = base.iter().map(|v| v * 2.0 + 1.0).collect();
+        let other: Vec<f64> = (0..50).map(|i| (i as f64 * 0.7).cos()).collect();
+        let third: Vec<f64> = (0..50).map(|i| (i as f64 * 1.3).sin()).collect();
+        let flats = vec![base, copy, third, other];
+        let fams = ["gbdt", "gbdt", "gbdt", "linear"];
+        let cfg = StackConfig {
+            max_members: 2,
+            ..StackConfig::default()
+        };
+        let y = vec![0.0; 50];
+        let pick = |cfg: &StackConfig| choose_members(&fams, &flats, &y, Task::Regression, 0, cfg);
+        // The best gbdt and the linear one, not the copy nor the second gbdt.
+        assert_eq!(pick(&cfg), vec![0, 3]);
+        assert_eq!(pick(&StackConfig::default()), vec![0, 2, 3]);
+        // Near copies are told by their errors: two predictions that both follow the target
+        // closely are not copies when their errors differ.
+        let y: Vec<f64> = (0..50).map(|i| 1000.0 * i as f64).collect();
+        let a: Vec<f64> = y.iter().zip(&flats[0]).map(|(y, e)| y + e).collect();
+        let b: Vec<f64> = y.iter().zip(&flats[3]).map(|(y, e)| y + e + 3.0).collect();
+        let c = choose_members(
+            &["gbdt", "gbdt"],
+            &[a, b],
+            &y,
+            Task::Regression,
+            0,
+            &StackConfig::default(),
+        );
+        assert_eq!(c, vec![0, 1]);
+    }
+
+    #[test]
+    fn binary_stacking_on_a_holdout_uses_interleaved_parts() {
+        let n = 150;
+        let y: Vec<f64> = (0..n).map(|i| ((i * 7) % 3 == 0) as u8 as f64).collect();
+        let mk = |f: &dyn Fn(usize, f64) -> f64| {
+            Predictions::from_proba(Array2::from_shape_fn((n, 2), |(i, c)| {
+                let p = f(i, y[i]).clamp(0.01, 0.99);
+                if c == 1 { p } else { 1.0 - p }
+            }))
+        };
+        let a = mk(&|i, yi| if i % 9 == 0 { 0.5 } else { 0.3 + 0.4 * yi });
+        let b = mk(&|i, yi| 0.4 + 0.2 * yi + 0.1 * ((i as f64) * 0.9).sin());
+        let cands: Vec<StackCandidate> = vec![(4, "gbdt", &a), (7, "logistic", &b)];
+        let s = select_and_score(
+            &cands,
+            &y,
+            &[n],
+            Metric::LogLoss,
+            Task::Binary,
+            2,
+            &StackConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(s.fold_scores.len(), 1);
+        assert_eq!(s.fold_l2.len(), 5);
+        assert!(s.honest.proba.as_ref().unwrap().nrows() == n);
+        assert!(s.mean.is_finite());
+    }
+}
