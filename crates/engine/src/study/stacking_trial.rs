@@ -181,6 +181,7 @@ impl Study<'_> {
             parents: s.members.clone(),
             operator: "stacking".into(),
             fidelity: 1.0,
+            folds: None,
         };
         let mut rec = self
             .store
