@@ -61,7 +61,12 @@ prints a `stacking:` line saying which), `--resume`, `--multi-fidelity auto|on|o
 (default half the machine's memory, whatever `--jobs` is: a candidate whose estimated memory
 need is larger fails before it is fitted), `--trial-time-limit SECONDS` (default half the budget: a
 trial that is still running 2 s past it — a model that ignores its deadline — is recorded
-`timed_out` and the search goes on without it). Ctrl-C stops asking for new trials, gives running ones a few
+`timed_out` and the search goes on without it), `--max-memory SIZE` (a bound for the whole
+process, none by default: data that cannot fit within it is refused before the search, trials
+are admitted only while the bound covers them, and a candidate too big for it runs on fewer
+rows), `--portfolio FILE|none` (the configurations `--strategy auto` tries first; default the
+shipped `search-spaces/portfolio.toml`, built by `automl portfolio`, see
+docs/architecture.md). Ctrl-C stops asking for new trials, gives running ones a few
 seconds, refits the best so far and saves it; a second Ctrl-C quits at once (the store stays
 consistent and `automl fit --resume` continues the study).
 

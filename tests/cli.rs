@@ -44,9 +44,11 @@ fn full_cycle(file: &str, classes: Option<&[&str]>, extra: &[&str]) {
     assert!(out.contains("model:"), "{out}");
 
     let rows = leaderboard_json(dir, "db");
-    let searched = rows.iter().filter(|r| r["family"] != "ensemble").count();
+    let searched = rows.iter().filter(|r| !crate::util::is_meta_row(r)).count();
     assert_eq!(searched, 10, "every trial is stored");
-    assert_eq!(rows.len(), 11, "exactly one ensemble row, used or not");
+    let ensembles = rows.iter().filter(|r| r["family"] == "ensemble").count();
+    assert_eq!(ensembles, 1, "exactly one ensemble row, used or not");
+    assert!(rows.len() <= 12, "at most one stacking row besides");
     assert_eq!(rows[0]["rank"], 1);
     assert!(rows[0]["mean"].is_number());
     for r in &rows {
@@ -238,7 +240,7 @@ var_smoothing = { type = "float", low = 1e-10, high = 1e-3, log = true, default 
     .ok();
     let rows: Vec<Value> = leaderboard_json(dir, "db")
         .into_iter()
-        .filter(|r| r["family"] != "ensemble")
+        .filter(|r| !crate::util::is_meta_row(r))
         .collect();
     assert_eq!(rows.len(), 4);
     let failed: Vec<&Value> = rows.iter().filter(|r| r["state"] == "failed").collect();
@@ -411,6 +413,12 @@ fn fold_models_are_kept_for_the_best_n_trials_only_and_every_record_stays() {
         protect.extend(d.trial_id);
         if d.used {
             protect.extend(d.members.iter().map(|m| m.0));
+        }
+    }
+    if let Some(d) = &study.stacking {
+        protect.extend(d.trial_id);
+        if d.used {
+            protect.extend(d.members.iter().copied());
         }
     }
     let with_models: Vec<u64> = searched

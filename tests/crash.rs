@@ -60,7 +60,7 @@ fn check_store(path: &std::path::Path, must_have: &BTreeSet<u64>) -> usize {
     let trials = store.trials(study.study_id).unwrap();
     for (i, t) in trials.iter().enumerate() {
         assert_eq!(t.trial_id, i as u64, "trial ids are dense");
-        if t.state == TrialState::Complete && t.candidate.family != "ensemble" {
+        if t.state == TrialState::Complete && !automl_core::is_meta_family(&t.candidate.family) {
             assert!(
                 t.mean.is_finite() && !t.fold_scores.is_empty(),
                 "complete trial {} is intact",
@@ -86,10 +86,9 @@ fn check_store(path: &std::path::Path, must_have: &BTreeSet<u64>) -> usize {
     }
     // No two complete trials are the same configuration (resume does not repeat work).
     let mut seen = BTreeSet::new();
-    for t in trials
-        .iter()
-        .filter(|t| t.state == TrialState::Complete && t.candidate.family != "ensemble")
-    {
+    for t in trials.iter().filter(|t| {
+        t.state == TrialState::Complete && !automl_core::is_meta_family(&t.candidate.family)
+    }) {
         let key = format!("{}{:?}", t.candidate.family, t.candidate.params);
         assert!(
             seen.insert(key),

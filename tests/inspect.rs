@@ -96,7 +96,7 @@ fn compare_export_report_studies_and_lineage() {
     // Lineage: evolution records parents and operators, and `show` prints them.
     let child = rows
         .iter()
-        .find(|r| !r["parents"].as_array().unwrap().is_empty() && r["family"] != "ensemble")
+        .find(|r| !r["parents"].as_array().unwrap().is_empty() && !crate::util::is_meta_row(r))
         .expect("some trial has a parent");
     let id = child["trial_id"].as_u64().unwrap().to_string();
     let show = run_in(dir, &["show", &id, "--store", "db"]).ok().stdout();
@@ -231,7 +231,7 @@ fn warm_start_seeds_a_new_study_with_the_best_of_an_earlier_one() {
     let first = leaderboard_json(dir, "first");
     let best: Vec<&Value> = first
         .iter()
-        .filter(|r| r["family"] != "ensemble" && r["rank"].is_number())
+        .filter(|r| !crate::util::is_meta_row(r) && r["rank"].is_number())
         .take(3)
         .collect();
     run_in(
@@ -254,7 +254,7 @@ fn warm_start_seeds_a_new_study_with_the_best_of_an_earlier_one() {
     let second = leaderboard_json(dir, "second");
     let mut by_id: Vec<&Value> = second
         .iter()
-        .filter(|r| r["family"] != "ensemble")
+        .filter(|r| !crate::util::is_meta_row(r))
         .collect();
     by_id.sort_by_key(|r| r["trial_id"].as_u64());
     for (i, b) in best.iter().enumerate() {

@@ -46,7 +46,7 @@ fn fit_and_predict(file: &str) -> Vec<Value> {
     let rows = leaderboard_json(dir, "db");
     let trials: Vec<Value> = rows
         .iter()
-        .filter(|r| r["family"] != "ensemble")
+        .filter(|r| !crate::util::is_meta_row(r))
         .cloned()
         .collect();
     assert_eq!(trials.len(), 3, "{rows:?}");

@@ -62,7 +62,7 @@ fn fit(dir: &Path, data: &str, store: &str, name: &str, extra: &[&str]) -> crate
 fn trials(dir: &Path, store: &str) -> Vec<serde_json::Value> {
     let out = run_in(dir, &["leaderboard", "--store", store, "--format", "json"]).ok();
     let mut rows: Vec<serde_json::Value> = serde_json::from_str(&out.stdout()).unwrap();
-    rows.retain(|r| r["family"] != "ensemble");
+    rows.retain(|r| !crate::util::is_meta_row(r));
     rows.sort_by_key(|r| r["trial_id"].as_u64().unwrap());
     rows
 }

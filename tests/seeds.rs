@@ -53,7 +53,7 @@ fn leaderboard_carries_the_seed_variance_of_the_best_trials() {
     let rows = leaderboard_json(dir, "a");
     let searched: Vec<&Value> = rows
         .iter()
-        .filter(|r| r["family"] != "ensemble" && r["state"] == "complete")
+        .filter(|r| !crate::util::is_meta_row(r) && r["state"] == "complete")
         .collect();
     assert!(searched.len() > 3, "{} searched trials", searched.len());
     for (i, r) in searched.iter().enumerate() {

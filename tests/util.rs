@@ -243,3 +243,10 @@ pub fn run_json(dir: &Path, args: &[&str]) -> serde_json::Value {
         )
     })
 }
+
+/// A leaderboard JSON row of a meta-trial (the ensemble or the stacking), not a searched trial.
+pub fn is_meta_row(r: &serde_json::Value) -> bool {
+    r["family"]
+        .as_str()
+        .is_some_and(automl_core::is_meta_family)
+}

@@ -133,6 +133,9 @@ pub fn run(a: PortfolioArgs) -> Result<()> {
     Ok(())
 }
 
+/// A held-out portfolio: the dataset, its configurations and their origins.
+type HeldOut = (String, Vec<(Candidate, Vec<Task>)>, Vec<Option<String>>);
+
 /// The regrets a leave-one-out report shows: after the first 1, 3 and 5 members, and the whole
 /// portfolio.
 fn loo_ks(size: usize) -> Vec<usize> {
@@ -197,8 +200,7 @@ fn select(a: PortfolioArgs, pool_path: &std::path::Path) -> Result<()> {
     let mut chosen: Vec<(Candidate, Vec<Task>)> = Vec::new();
     let mut chosen_origins: Vec<Option<String>> = Vec::new();
     let mut loo_json = Vec::new();
-    let mut held_files: Vec<(String, Vec<(Candidate, Vec<Task>)>, Vec<Option<String>>)> =
-        Vec::new();
+    let mut held_files: Vec<HeldOut> = Vec::new();
     let ks = loo_ks(a.size);
     for task in [Task::Binary, Task::Multiclass, Task::Regression] {
         let ds: Vec<usize> = (0..datasets.len())

@@ -39,6 +39,16 @@ pub struct StackConfig {
     pub max_correlation: f64,
     /// L2 strengths tried (relative: see `automl_trainer::stack`).
     pub l2_grid: Vec<f64>,
+    /// Give up (no stacking) when a second-layer fit would start after this instant: the
+    /// nested selection fits about (parts + 1) × (grid × parts) layers, which on many classes
+    /// and rows takes seconds, and under a time budget it must not eat the time the end of the
+    /// study was given.
+    pub deadline: Option<std::time::Instant>,
+}
+
+/// The answer of a fit that would start past [`StackConfig::deadline`].
+fn past(deadline: Option<std::time::Instant>) -> bool {
+    deadline.is_some_and(|d| std::time::Instant::now() >= d)
 }
 
 impl Default for StackConfig {
@@ -47,6 +57,7 @@ impl Default for StackConfig {
             max_members: 8,
             max_correlation: 0.999,
             l2_grid: vec![1e-3, 1e-2, 1e-1, 1.0],
+            deadline: None,
         }
     }
 }
@@ -150,6 +161,7 @@ pub fn choose_members(
 /// The L2 strength with the best pooled score over `parts` (each part predicted by a second
 /// layer fitted on the other parts); ties keep the stronger penalty. With fewer than 2
 /// parts, the grid's middle value.
+#[allow(clippy::too_many_arguments)]
 fn choose_l2(
     flats: &[&[f64]],
     y: &[f64],
@@ -158,10 +170,11 @@ fn choose_l2(
     task: Task,
     n_classes: usize,
     grid: &[f64],
-) -> f64 {
+    deadline: Option<std::time::Instant>,
+) -> Option<f64> {
     let middle = grid.get(grid.len() / 2).copied().unwrap_or(0.01);
     if parts.len() < 2 {
-        return middle;
+        return Some(middle);
     }
     let w = width(task, n_classes);
     let rows: Vec<usize> = parts.iter().flat_map(|p| p.iter().copied()).collect();
@@ -176,6 +189,9 @@ fn choose_l2(
                 .filter(|(j, _)| *j != k)
                 .flat_map(|(_, p)| p.iter().copied())
                 .collect();
+            if past(deadline) {
+                return None;
+            }
             match MetaLearner::fit(flats, y, &train, task, n_classes, l2) {
                 Some(m) => pred.extend(m.predict_rows(flats, part, task, n_classes)),
                 None => pred.extend(std::iter::repeat_n(f64::NAN, part.len() * w)),
@@ -186,13 +202,14 @@ fn choose_l2(
             best = Some((l2, s));
         }
     }
-    best.map_or(middle, |b| b.0)
+    Some(best.map_or(middle, |b| b.0))
 }
 
 /// Nested cross-validated predictions of stacking over `parts` (row indices partitioning the
 /// rows): for each part, the L2 is chosen by [`choose_l2`] over the other parts and the second
 /// layer fitted on their rows predicts the part. Returns the flattened predictions and each
 /// part's L2; None when the parts do not partition the rows or a fit fails.
+#[allow(clippy::too_many_arguments)]
 pub fn cross_validated(
     flats: &[&[f64]],
     y: &[f64],
@@ -201,6 +218,7 @@ pub fn cross_validated(
     task: Task,
     n_classes: usize,
     grid: &[f64],
+    deadline: Option<std::time::Instant>,
 ) -> Option<(Vec<f64>, Vec<f64>)> {
     let n = y.len();
     let w = width(task, n_classes);
@@ -225,8 +243,11 @@ pub fn cross_validated(
             .filter(|(j, _)| *j != k)
             .map(|(_, p)| p.as_slice())
             .collect();
-        let l2 = choose_l2(flats, y, &others, metric, task, n_classes, grid);
+        let l2 = choose_l2(flats, y, &others, metric, task, n_classes, grid, deadline)?;
         let train: Vec<usize> = others.iter().flat_map(|p| p.iter().copied()).collect();
+        if past(deadline) {
+            return None;
+        }
         let m = MetaLearner::fit(flats, y, &train, task, n_classes, l2)?;
         let pred = m.predict_rows(flats, part, task, n_classes);
         for (i, &r) in part.iter().enumerate() {
@@ -273,13 +294,39 @@ pub fn select_and_score(
     } else {
         (0..5).map(|k| (k..y.len()).step_by(5).collect()).collect()
     };
-    let Some((honest, fold_l2)) =
-        cross_validated(&flats, y, &parts, metric, task, n_classes, &cfg.l2_grid)
-    else {
+    let no_time = || {
+        "no stacking: no time left for its nested cross-validation (it may take a share of \
+         the time left after the search; see docs/architecture.md)"
+            .to_string()
+    };
+    let Some((honest, fold_l2)) = cross_validated(
+        &flats,
+        y,
+        &parts,
+        metric,
+        task,
+        n_classes,
+        &cfg.l2_grid,
+        cfg.deadline,
+    ) else {
+        if past(cfg.deadline) {
+            return Err(no_time());
+        }
         return Err("no stacking: its cross-validation could not be computed".to_string());
     };
     let part_refs: Vec<&[usize]> = parts.iter().map(Vec::as_slice).collect();
-    let l2 = choose_l2(&flats, y, &part_refs, metric, task, n_classes, &cfg.l2_grid);
+    let Some(l2) = choose_l2(
+        &flats,
+        y,
+        &part_refs,
+        metric,
+        task,
+        n_classes,
+        &cfg.l2_grid,
+        cfg.deadline,
+    ) else {
+        return Err(no_time());
+    };
     let all: Vec<usize> = (0..y.len()).collect();
     let Some(meta) = MetaLearner::fit(&flats, y, &all, task, n_classes, l2) else {
         return Err("no stacking: its second layer could not be fitted".to_string());
@@ -344,8 +391,17 @@ mod tests {
         let flats: Vec<&[f64]> = flats_v.iter().map(Vec::as_slice).collect();
         let parts: Vec<Vec<usize>> = (0..3).map(|k| (k * 30..(k + 1) * 30).collect()).collect();
         let grid = StackConfig::default().l2_grid;
-        let (pred, l2s) =
-            cross_validated(&flats, &y, &parts, Metric::Rmse, Task::Regression, 0, &grid).unwrap();
+        let (pred, l2s) = cross_validated(
+            &flats,
+            &y,
+            &parts,
+            Metric::Rmse,
+            Task::Regression,
+            0,
+            &grid,
+            None,
+        )
+        .unwrap();
         for (k, part) in parts.iter().enumerate() {
             // By hand: the L2 chosen on the other two parts (each predicted by a fit on the
             // third), then the fit on both predicts part k.
@@ -391,6 +447,7 @@ mod tests {
             Task::Regression,
             0,
             &grid,
+            None,
         )
         .unwrap();
         assert_eq!(pred[..30], pred2[..30]);
@@ -416,6 +473,40 @@ mod tests {
         let rb = Metric::Rmse.compute(&y, &b, 0);
         assert!(s.mean < ra && s.mean < rb, "{} vs {ra} {rb}", s.mean);
         assert!(s.meta.intercepts[0] < -1.0, "{:?}", s.meta);
+    }
+
+    #[test]
+    fn a_deadline_in_the_past_means_no_stacking_and_says_why() {
+        let (y, a, b) = biased(200);
+        let cands: Vec<StackCandidate<'_>> = vec![(1, "ridge", &a), (2, "gbdt", &b)];
+        let cfg = StackConfig {
+            deadline: Some(std::time::Instant::now()),
+            ..StackConfig::default()
+        };
+        let err = select_and_score(
+            &cands,
+            &y,
+            &[40; 5],
+            Metric::Rmse,
+            Task::Regression,
+            0,
+            &cfg,
+        )
+        .unwrap_err();
+        assert!(err.contains("no time left"), "{err}");
+        // Without a deadline the same candidates stack.
+        assert!(
+            select_and_score(
+                &cands,
+                &y,
+                &[40; 5],
+                Metric::Rmse,
+                Task::Regression,
+                0,
+                &StackConfig::default()
+            )
+            .is_ok()
+        );
     }
 
     #[test]

@@ -36,6 +36,7 @@ pub struct ScoreMatrix {
 
 impl ScoreMatrix {
     /// Normalised regrets, `[c][d]` (see the module documentation).
+    #[allow(clippy::needless_range_loop)] // d indexes every configuration's row
     pub fn regrets(&self) -> Vec<Vec<f64>> {
         let n_d = self.datasets.len();
         let mut out = vec![vec![REGRET_CAP; n_d]; self.scores.len()];

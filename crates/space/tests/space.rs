@@ -41,14 +41,14 @@ fn shipped_spaces_parse() {
     let d = SearchSpace::builtin("default").unwrap();
     // File order is kept.
     assert_eq!(d.families[0].name, "logistic");
-    assert_eq!(d.families.last().unwrap().name, "extra_trees");
+    assert_eq!(d.families.last().unwrap().name, "mlp");
     let svm = d.family("svm").unwrap();
     assert_eq!(
         svm.params
             .iter()
             .map(|p| p.name.as_str())
             .collect::<Vec<_>>(),
-        ["c", "kernel", "gamma_scale", "epsilon"]
+        ["c", "kernel", "gamma_scale", "epsilon", "cat_encoding"]
     );
     assert_eq!(
         svm.param("gamma_scale").unwrap().when,

@@ -212,7 +212,7 @@ fn binary_record_of_a_newer_format_is_refused() {
         let tree = db.open_tree(layout::TRIALS_TREE).unwrap();
         let key = layout::trial_key(study, 1);
         let mut v = tree.get(key).unwrap().unwrap().to_vec();
-        v[1] = 2;
+        v[1] = 3;
         v.push(0x55); // a field of the future
         tree.insert(key, v).unwrap();
         db.flush().unwrap();
@@ -221,7 +221,7 @@ fn binary_record_of_a_newer_format_is_refused() {
     assert!(s.trial(study, 0).unwrap().is_some());
     let err = s.trial(study, 1).unwrap_err();
     assert!(
-        matches!(err, StoreError::NewerFormat { found: 2, .. }),
+        matches!(err, StoreError::NewerFormat { found: 3, .. }),
         "{err}"
     );
     assert!(err.to_string().contains("newer automl"), "{err}");

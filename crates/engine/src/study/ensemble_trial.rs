@@ -15,6 +15,10 @@ use automl_core::{
 use automl_trainer::{Predictor, PredictorInfo, TrainingData};
 use std::time::Instant;
 
+/// The share of the time left after the search that the stacking's nested selection may take
+/// under a time budget (past it, no stacking this study; the reason says so).
+const STACKING_SHARE: f64 = 0.25;
+
 /// An ensemble stored as a trial.
 pub(crate) struct EnsembleTrial {
     /// Its stored record.
@@ -90,7 +94,13 @@ impl Study<'_> {
         // The stacking on the same candidates, scored before the ensemble's decision: when it
         // beats both the ensemble and picking one trial, it is the final model instead.
         let stacking = self.config.stacking.then(|| {
-            let s = self.score_stacking(&cands, &y, &fold_lens, info);
+            // Under a time budget it may take a quarter of the time left: the reserve was
+            // sized for the ensemble, the refit and the writes, not for the stacking.
+            let deadline = budget_end.map(|e| {
+                let now = Instant::now();
+                now + e.saturating_duration_since(now).mul_f64(STACKING_SHARE)
+            });
+            let s = self.score_stacking(&cands, &y, &fold_lens, info, deadline);
             let stack_ids: Vec<(u64, f64)> = s
                 .as_ref()
                 .map(|s| s.members.iter().map(|id| (*id, 1.0)).collect())

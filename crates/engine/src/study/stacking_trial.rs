@@ -50,6 +50,7 @@ impl Study<'_> {
         y: &[f64],
         fold_lens: &[usize],
         info: PredictorInfo,
+        deadline: Option<std::time::Instant>,
     ) -> Result<ScoredStacking, String> {
         let full: Vec<StackCandidate<'_>> = cands
             .iter()
@@ -69,7 +70,10 @@ impl Study<'_> {
             self.metric,
             info.task,
             info.n_classes,
-            &StackConfig::default(),
+            &StackConfig {
+                deadline,
+                ..StackConfig::default()
+            },
         )
     }
 
