@@ -78,6 +78,13 @@ fn a_stacking_final_model_predicts_and_exports() {
     run_in(dir, &["report", "--store", "db"]).ok();
     let report = std::fs::read_to_string(dir.join("automl-report.md")).unwrap();
     assert!(report.contains("- stacking: trial"), "{report}");
+    // `explain` (the final model's trial by default) measures the stacking through its
+    // members' fold models and its second layer.
+    let explain = run_in(dir, &["explain", "--store", "db", "--repeats", "1"])
+        .ok()
+        .stdout();
+    assert!(explain.contains(&format!("trial {id} (stacking)")), "{explain}");
+    assert!(explain.contains("importance"), "{explain}");
     // Predictions from the store and from an exported model file are the same, and closer to
     // the labels than the shrunk members could be on average.
     let data = example("houses.csv");

@@ -300,9 +300,21 @@ fn predict_fold(
     Ok(match p {
         Predictor::Single(_) => None,
         Predictor::Bag(ps) if ps.len() == n_folds => Some(ps[k].predict(frame)?),
-        // Post-processing and a stacking's second layer are fitted on every out-of-fold row:
-        // no per-fold model.
-        Predictor::Bag(_) | Predictor::PostProcessed(..) | Predictor::Stacked(..) => None,
+        // Post-processing is fitted on every out-of-fold row: no per-fold model.
+        Predictor::Bag(_) | Predictor::PostProcessed(..) => None,
+        // A stacking: its second layer over its members' fold-`k` models. The layer itself
+        // was fitted on every out-of-fold row (fold `k`'s too), which a permutation's
+        // difference in score hardly feels: the layer is a handful of weights.
+        Predictor::Stacked(members, meta) => {
+            let mut preds = Vec::with_capacity(members.len());
+            for q in members {
+                match predict_fold(q, k, n_folds, frame, info)? {
+                    Some(pred) => preds.push(pred),
+                    None => return Ok(None),
+                }
+            }
+            Some(meta.predict(&preds, info.task, info.n_classes))
+        }
         Predictor::Ensemble(m) => {
             let mut parts = Vec::with_capacity(m.len());
             for (w, q) in m {
