@@ -293,22 +293,7 @@ pub fn select_and_score(
         return Err("no ensemble: its cross-validation could not be computed".to_string());
     };
     let score = |pred: &Predictions| {
-        let fold_scores: Vec<f64> = folds
-            .iter()
-            .map(|r| {
-                let rows: Vec<usize> = r.clone().collect();
-                let part = Predictions {
-                    values: rows.iter().map(|&i| pred.values[i]).collect(),
-                    proba: pred
-                        .proba
-                        .as_ref()
-                        .map(|p| p.select(ndarray::Axis(0), &rows)),
-                };
-                metric.compute(&y[r.clone()], &part, n_classes)
-            })
-            .collect();
-        let pooled = metric.compute(y, pred, n_classes);
-        let (mean, std) = automl_trainer::cv::summarize(&fold_scores, Some(pooled));
+        let (fold_scores, mean, std) = score_by_fold(pred, y, &folds, metric, n_classes);
         (fold_scores, mean, std)
     };
     let (fold_scores, mean, std) = score(&honest);
@@ -387,6 +372,34 @@ pub fn selection_secs(
         return 0.0;
     }
     one_evaluation_s.max(0.0) * selection_evaluations(c, n_parts, cfg.rounds)
+}
+
+/// Per-fold scores of out-of-fold predictions `pred` (rows concatenated in fold order, fold
+/// `k` the rows `folds[k]`), and their mean and spread as every trial's CV score has them.
+pub(crate) fn score_by_fold(
+    pred: &Predictions,
+    y: &[f64],
+    folds: &[std::ops::Range<usize>],
+    metric: Metric,
+    n_classes: usize,
+) -> (Vec<f64>, f64, f64) {
+    let fold_scores: Vec<f64> = folds
+        .iter()
+        .map(|r| {
+            let rows: Vec<usize> = r.clone().collect();
+            let part = Predictions {
+                values: rows.iter().map(|&i| pred.values[i]).collect(),
+                proba: pred
+                    .proba
+                    .as_ref()
+                    .map(|p| p.select(ndarray::Axis(0), &rows)),
+            };
+            metric.compute(&y[r.clone()], &part, n_classes)
+        })
+        .collect();
+    let pooled = metric.compute(y, pred, n_classes);
+    let (mean, std) = automl_trainer::cv::summarize(&fold_scores, Some(pooled));
+    (fold_scores, mean, std)
 }
 
 #[cfg(test)]

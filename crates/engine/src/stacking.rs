@@ -332,22 +332,8 @@ pub fn select_and_score(
         return Err("no stacking: its second layer could not be fitted".to_string());
     };
     let honest = unflatten(honest, task, n_classes);
-    let fold_scores: Vec<f64> = folds
-        .iter()
-        .map(|r| {
-            let rows: Vec<usize> = r.clone().collect();
-            let part = Predictions {
-                values: rows.iter().map(|&i| honest.values[i]).collect(),
-                proba: honest
-                    .proba
-                    .as_ref()
-                    .map(|p| p.select(ndarray::Axis(0), &rows)),
-            };
-            metric.compute(&y[r.clone()], &part, n_classes)
-        })
-        .collect();
-    let pooled = metric.compute(y, &honest, n_classes);
-    let (mean, std) = automl_trainer::cv::summarize(&fold_scores, Some(pooled));
+    let (fold_scores, mean, std) =
+        crate::ensemble::score_by_fold(&honest, y, &folds, metric, n_classes);
     Ok(ScoredStacking {
         members,
         meta,
