@@ -83,7 +83,10 @@ fn a_stacking_final_model_predicts_and_exports() {
     let explain = run_in(dir, &["explain", "--store", "db", "--repeats", "1"])
         .ok()
         .stdout();
-    assert!(explain.contains(&format!("trial {id} (stacking)")), "{explain}");
+    assert!(
+        explain.contains(&format!("trial {id} (stacking)")),
+        "{explain}"
+    );
     assert!(explain.contains("importance"), "{explain}");
     // Predictions from the store and from an exported model file are the same, and closer to
     // the labels than the shrunk members could be on average.

@@ -3,7 +3,7 @@
 usage: check_leaderboards.py DISTRIBUTED.json REFERENCE.json TRIALS
 
 Both files are `automl leaderboard --format json` output. Checks that the distributed study has
-exactly TRIALS search trials (the ensemble row aside), each trial id once and every one complete,
+exactly TRIALS search trials (the meta-trials aside: the ensemble, the stacking), each trial id once and every one complete,
 and that both leaderboards agree row by row on trial id, family, params, state and mean score.
 Exits 1 with the differences otherwise.
 """
@@ -12,7 +12,7 @@ import json
 import sys
 
 KEYS = ("trial_id", "family", "params", "state", "mean")
-ENSEMBLE = "ensemble"
+META = ("ensemble", "stacking")
 
 
 def rows(path):
@@ -30,7 +30,7 @@ def main():
     ids = [r["trial_id"] for r in dist]
     if len(ids) != len(set(ids)):
         problems.append(f"trial ids repeated: {ids}")
-    search = [r for r in dist if r["family"] != ENSEMBLE]
+    search = [r for r in dist if r["family"] not in META]
     if len(search) != trials:
         problems.append(f"{len(search)} search trials, expected {trials}")
     for r in search:
