@@ -267,17 +267,7 @@ pub fn select_and_score(
             candidates.len().min(cfg.pool_size)
         ));
     };
-    let mut folds = Vec::new();
-    let mut offset = 0;
-    for len in fold_lens {
-        folds.push(offset..offset + len);
-        offset += len;
-    }
-    let parts: Vec<Vec<usize>> = if folds.len() >= 2 {
-        folds.iter().map(|r| r.clone().collect()).collect()
-    } else {
-        (0..5).map(|k| (k..y.len()).step_by(5).collect()).collect()
-    };
+    let (folds, parts) = folds_and_parts(fold_lens, y.len());
     let honest_of = |rounds: usize| {
         cross_validated(
             candidates,
@@ -372,6 +362,27 @@ pub fn selection_secs(
         return 0.0;
     }
     one_evaluation_s.max(0.0) * selection_evaluations(c, n_parts, cfg.rounds)
+}
+
+/// The validation folds as row ranges (rows concatenated in fold order, `fold_lens` long each)
+/// and the parts a nested selection cross-validates over: the folds themselves, or for a
+/// single holdout fold 5 interleaved parts of its rows.
+pub(crate) fn folds_and_parts(
+    fold_lens: &[usize],
+    n_rows: usize,
+) -> (Vec<std::ops::Range<usize>>, Vec<Vec<usize>>) {
+    let mut folds = Vec::new();
+    let mut offset = 0;
+    for len in fold_lens {
+        folds.push(offset..offset + len);
+        offset += len;
+    }
+    let parts = if folds.len() >= 2 {
+        folds.iter().map(|r| r.clone().collect()).collect()
+    } else {
+        (0..5).map(|k| (k..n_rows).step_by(5).collect()).collect()
+    };
+    (folds, parts)
 }
 
 /// Per-fold scores of out-of-fold predictions `pred` (rows concatenated in fold order, fold

@@ -283,17 +283,7 @@ pub fn select_and_score(
     }
     let flats: Vec<&[f64]> = idx.iter().map(|&i| flats_all[i].as_slice()).collect();
     let members: Vec<u64> = idx.iter().map(|&i| candidates[i].0).collect();
-    let mut folds = Vec::new();
-    let mut offset = 0;
-    for len in fold_lens {
-        folds.push(offset..offset + len);
-        offset += len;
-    }
-    let parts: Vec<Vec<usize>> = if folds.len() >= 2 {
-        folds.iter().map(|r| r.clone().collect()).collect()
-    } else {
-        (0..5).map(|k| (k..y.len()).step_by(5).collect()).collect()
-    };
+    let (folds, parts) = crate::ensemble::folds_and_parts(fold_lens, y.len());
     let no_time = || {
         "no stacking: no time left for its nested cross-validation (it may take a share of \
          the time left after the search; see docs/architecture.md)"
