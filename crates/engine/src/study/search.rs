@@ -390,3 +390,62 @@ fn fill_record(rec: &mut TrialRecord, eval: &Evaluation) {
         rec.extra.insert(k.clone(), v.clone());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automl_core::{Candidate, Metric, Params, Task};
+    use automl_data::Frame;
+    use std::sync::Arc;
+
+    fn data(rows: usize) -> TrainingData {
+        let cols = (0..10)
+            .map(|j| {
+                automl_data::Column::numeric(
+                    &format!("x{j}"),
+                    (0..rows).map(|i| ((i * (j + 3)) % 97) as f64).collect(),
+                )
+            })
+            .collect();
+        let y: Vec<f64> = (0..rows).map(|i| (i % 2) as f64).collect();
+        TrainingData::new(
+            Arc::new(Frame::new(cols)),
+            y,
+            Task::Binary,
+            2,
+            Metric::LogLoss,
+            &automl_trainer::CvConfig::default(),
+        )
+    }
+
+    fn need(c: &Candidate, d: &TrainingData) -> u64 {
+        let rows = (d.fold_train_rows() as f64 * c.fidelity).ceil() as usize;
+        automl_trainer::memory::estimate_for(
+            automl_models::registry().get(&c.family).unwrap(),
+            &c.params,
+            rows,
+            d.features.n_columns(),
+            d.n_classes,
+        )
+    }
+
+    #[test]
+    fn a_candidate_too_big_for_the_bound_runs_on_fewer_rows_but_not_below_1000() {
+        let d = data(50_000);
+        let mut c = Candidate::new("knn", Params::new(), "test");
+        let full = need(&c, &d);
+        // Room for about a third of it: the fidelity drops until the estimate fits.
+        lower_fidelity_to_fit(&mut c, full / 3, &d);
+        assert!(c.fidelity < 0.5, "fidelity {}", c.fidelity);
+        assert!(need(&c, &d) <= full / 3);
+        // Room for it all: unchanged.
+        let mut c2 = Candidate::new("knn", Params::new(), "test");
+        lower_fidelity_to_fit(&mut c2, full, &d);
+        assert_eq!(c2.fidelity, 1.0);
+        // No room at all: the floor of 1000 training rows.
+        let mut c3 = Candidate::new("knn", Params::new(), "test");
+        lower_fidelity_to_fit(&mut c3, 1, &d);
+        let floor = 1000.0 / d.fold_train_rows() as f64;
+        assert!((c3.fidelity - floor).abs() < 1e-12, "{}", c3.fidelity);
+    }
+}
