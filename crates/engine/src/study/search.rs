@@ -402,7 +402,7 @@ mod tests {
         let cols = (0..10)
             .map(|j| {
                 automl_data::Column::numeric(
-                    &format!("x{j}"),
+                    format!("x{j}"),
                     (0..rows).map(|i| ((i * (j + 3)) % 97) as f64).collect(),
                 )
             })
