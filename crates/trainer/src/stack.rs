@@ -10,6 +10,13 @@
 //! is unit-free): a strong penalty falls back to averaging, a weak one lets a biased member get
 //! an intercept or a negative weight. Fitted by Newton's method with a backtracking line search
 //! (classification) or in closed form (regression); deterministic.
+//!
+//! Classification targets are smoothed: each row's label counts `1 - eps` for its class and
+//! `eps / k` for every class, `eps = 1 / (n + 1)` (one pseudo-observation spread over the
+//! classes). Without it, out-of-fold predictions that are nearly separable (small, easy data)
+//! reward sharpening without bound: on penguins a stacking whose weights summed to 3.7 had a
+//! nested log loss of 5e-5 and 0.17 on test, where one confident mistake costs dozens of nats.
+//! The smoothing caps the fitted probabilities near `1 - eps` and vanishes on large data.
 
 use automl_core::{Predictions, Task};
 use ndarray::Array2;
@@ -249,7 +256,9 @@ fn fit_linear(members: &[&[f64]], y: &[f64], rows: &[usize], l2: f64) -> Option<
 }
 
 /// Penalised multinomial log loss of parameters `theta` (weights, then intercepts of classes
-/// 1..k) on the log-probabilities `z` (member-major, `n x k` each).
+/// 1..k) on the log-probabilities `z` (member-major, `n x k` each), against targets smoothed
+/// by `eps`.
+#[allow(clippy::too_many_arguments)]
 fn logistic_loss(
     theta: &[f64],
     z: &[Vec<f64>],
@@ -258,6 +267,7 @@ fn logistic_loss(
     k: usize,
     lam: f64,
     w0: f64,
+    eps: f64,
 ) -> f64 {
     let m = z.len();
     let mut loss = 0.0;
@@ -272,7 +282,9 @@ fn logistic_loss(
         let mx = s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let lse = mx + s.iter().map(|v| (v - mx).exp()).sum::<f64>().ln();
         let yc = (y[r] as usize).min(k - 1);
-        loss += lse - s[yc];
+        // Cross-entropy against the smoothed target (see the module doc).
+        let mean_s = s.iter().sum::<f64>() / k as f64;
+        loss += lse - (1.0 - eps) * s[yc] - eps * mean_s;
     }
     loss + 0.5 * lam * theta[..m].iter().map(|w| (w - w0) * (w - w0)).sum::<f64>()
 }
@@ -295,11 +307,12 @@ fn fit_logistic(
     let v = mean_variance(&z, rows, k);
     let w0 = 1.0 / m as f64;
     let lam = l2.max(0.0) * n * v;
+    let smooth = 1.0 / (n + 1.0);
     // A tiny ridge on everything keeps the Hessian positive definite (separable data).
     let eps = 1e-8 * n;
     let mut theta = vec![0.0; p];
     theta[..m].fill(w0);
-    let mut loss = logistic_loss(&theta, &z, y, rows, k, lam, w0);
+    let mut loss = logistic_loss(&theta, &z, y, rows, k, lam, w0, smooth);
     let mut s = vec![0.0; k];
     let mut pr = vec![0.0; k];
     let mut x = vec![0.0; k * p];
@@ -324,7 +337,8 @@ fn fit_logistic(
             let yc = (y[r] as usize).min(k - 1);
             xbar.fill(0.0);
             for c in 0..k {
-                let t = pr[c] - if c == yc { 1.0 } else { 0.0 };
+                let target = smooth / k as f64 + if c == yc { 1.0 - smooth } else { 0.0 };
+                let t = pr[c] - target;
                 for i in 0..p {
                     g[i] += t * x[c * p + i];
                     xbar[i] += pr[c] * x[c * p + i];
@@ -358,7 +372,7 @@ fn fit_logistic(
         let mut improved = false;
         for _ in 0..30 {
             let cand: Vec<f64> = theta.iter().zip(&step).map(|(a, d)| a - t * d).collect();
-            let l = logistic_loss(&cand, &z, y, rows, k, lam, w0);
+            let l = logistic_loss(&cand, &z, y, rows, k, lam, w0, smooth);
             if l.is_finite() && l <= loss {
                 theta = cand;
                 improved = loss - l > 1e-12 * loss.abs().max(1.0);
@@ -444,6 +458,28 @@ mod tests {
         }
         let again = MetaLearner::fit(&[&a, &b], &y, &rows(n), Task::Binary, 2, 1e-4).unwrap();
         assert_eq!(m, again);
+    }
+
+    #[test]
+    fn separable_predictions_are_not_sharpened_without_bound() {
+        // Both members are right on every row with 0.95: any sharpening lowers the training
+        // log loss, so an unsmoothed fit drives the weights up (penguins: they summed to 3.7).
+        let n = 250;
+        let k = 3;
+        let y: Vec<f64> = (0..n).map(|i| (i % k) as f64).collect();
+        let mk = |hi: f64| -> Vec<f64> {
+            (0..n)
+                .flat_map(|i| (0..k).map(move |c| if c == i % k { hi } else { (1.0 - hi) / 2.0 }))
+                .collect()
+        };
+        let (a, b) = (mk(0.95), mk(0.9));
+        let m = MetaLearner::fit(&[&a, &b], &y, &rows(n), Task::Multiclass, 3, 1e-3).unwrap();
+        let p = m.predict_rows(&[&a, &b], &rows(n), Task::Multiclass, 3);
+        let top = p.iter().copied().fold(0.0, f64::max);
+        // The smoothed target of the true class is 1 - eps + eps / k with eps = 1 / (n + 1).
+        let eps = 1.0 / (n as f64 + 1.0);
+        assert!(top <= 1.0 - eps / 2.0, "top probability {top}, {m:?}");
+        assert!(top > 0.95, "it may still sharpen toward the target: {top}");
     }
 
     #[test]
