@@ -14,7 +14,8 @@ deterministic and does not depend on the machine's load):
   3. matrix: `automl fit --portfolio pool.toml --max-trials M` on each dataset, M = the pool's
      configurations for its task, so every configuration is cross-validated on every dataset
      of its task (no ensemble, no seed variance, no successive halving);
-  4. select: `automl portfolio MATRIX_STORES --select pool.toml --leave-one-out loo/` writes
+  4. select: `automl portfolio MATRIX_STORES --select pool.toml --leave-one-out loo/
+     --max-fit-seconds 20` writes
      the portfolio (greedy by normalised regret, per task) and, per dataset, the portfolio
      built without it, and prints the in-sample and held-out regrets.
 The held-out portfolios are then used end to end by
@@ -52,6 +53,9 @@ def main(argv=None) -> int:
     ap.add_argument("--search-trials", type=int, default=40, help="trials of each search (step 1)")
     ap.add_argument("--per-study", type=int, default=4, help="configurations taken from each search")
     ap.add_argument("--size", type=int, default=12, help="portfolio size per task")
+    ap.add_argument("--max-fit-seconds", type=float, default=20.0,
+                    help="a configuration whose CV fits took longer on a dataset counts as failed there "
+                         "(a 60 s run would time it out); 0 = no bound")
     ap.add_argument("--output", default=None, help="portfolio file (default OUT/portfolio.toml)")
     ap.add_argument("--skip-search", action="store_true", help="reuse OUT/search stores")
     ap.add_argument("--skip-matrix", action="store_true", help="reuse OUT/matrix stores")
@@ -93,8 +97,10 @@ def main(argv=None) -> int:
     stores = [os.path.join(out, "matrix", n, "store") for n in names]
     loo = os.path.join(out, "loo")
     shutil.rmtree(loo, ignore_errors=True)
+    bound = ["--max-fit-seconds", str(a.max_fit_seconds)] if a.max_fit_seconds > 0 else []
     r = rb.run_cmd(binary + ["portfolio", *stores, "--select", pool, "--size", str(a.size),
-                             "--leave-one-out", loo, "-o", output], 600, os.path.join(out, "select.log"))
+                             "--leave-one-out", loo, "-o", output, *bound], 600,
+                   os.path.join(out, "select.log"))
     print(r.stdout)
     if not r.ok:
         print(r.describe_failure("portfolio --select"), file=sys.stderr)

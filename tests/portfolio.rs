@@ -196,6 +196,29 @@ fn a_pool_a_matrix_and_a_leave_one_out_portfolio() {
             .is_empty()
     );
 
+    // A bound on the fit time that every evaluation exceeds leaves nothing to choose from.
+    let out = run_in(
+        dir,
+        &[
+            "portfolio",
+            "m-churn",
+            "m-xor",
+            "--select",
+            "pool.toml",
+            "--max-fit-seconds",
+            "0",
+            "-o",
+            "slow.toml",
+        ],
+    );
+    assert_eq!(out.code(), 1, "{}", out.stderr());
+    assert!(
+        out.stderr().contains("--max-fit-seconds 0"),
+        "{}",
+        out.stderr()
+    );
+    assert!(!dir.join("slow.toml").exists());
+
     // JSON: the leave-one-out rows.
     let out = run_in(
         dir,

@@ -160,6 +160,7 @@ fn select(a: PortfolioArgs, pool_path: &std::path::Path) -> Result<()> {
     let mut datasets: Vec<(String, Task)> = Vec::new();
     let mut sums: Vec<Vec<(f64, usize)>> = Vec::new(); // [dataset][pool entry]
     let mut studies = 0usize;
+    let mut too_slow = 0usize;
     for at in &a.stores {
         let store = crate::store_arg::open_existing(at)
             .with_context(|| format!("cannot read store `{at}`"))?;
@@ -187,6 +188,10 @@ fn select(a: PortfolioArgs, pool_path: &std::path::Path) -> Result<()> {
                 }) else {
                     continue;
                 };
+                if a.max_fit_seconds.is_some_and(|max| t.fit_time_s > max) {
+                    too_slow += 1;
+                    continue;
+                }
                 let s = if metric.higher_is_better() {
                     t.mean
                 } else {
@@ -236,6 +241,9 @@ fn select(a: PortfolioArgs, pool_path: &std::path::Path) -> Result<()> {
             ds.len(),
             entries.len()
         );
+        if evaluated == 0 {
+            continue;
+        }
         let regret = m.regrets();
         let all_c: Vec<usize> = (0..entries.len()).collect();
         let all_d: Vec<usize> = (0..ds.len()).collect();
@@ -265,6 +273,18 @@ fn select(a: PortfolioArgs, pool_path: &std::path::Path) -> Result<()> {
                 }));
             }
         }
+    }
+    if too_slow > 0 {
+        eprintln!(
+            "{too_slow} evaluation(s) took longer than --max-fit-seconds {} and count as failed",
+            a.max_fit_seconds.unwrap_or_default()
+        );
+    }
+    if chosen.is_empty() && too_slow > 0 {
+        bail!(
+            "every evaluation of the pool `{origin}` took longer than --max-fit-seconds {}: raise it",
+            a.max_fit_seconds.unwrap_or_default()
+        );
     }
     if chosen.is_empty() {
         bail!(
