@@ -7,7 +7,7 @@
 //! the same way, as kinds of their own, and built only when a candidate asks for one.
 
 use crate::error::TrainError;
-use crate::pipeline::{FittedPipeline, Predictor, PredictorInfo};
+use crate::pipeline::{BagWriter, FittedPipeline, PredictorInfo};
 use automl_core::{Candidate, Metric, Predictions, PrepKind, Task, TrialState};
 use automl_data::target_encode::Target;
 use automl_data::{
@@ -436,7 +436,8 @@ pub fn evaluate(
     let mut predicted_rows = 0usize;
     let mut oof_rows: Vec<usize> = Vec::new();
     let mut oof_parts: Vec<Predictions> = Vec::new();
-    let mut bag: Vec<FittedPipeline> = Vec::new();
+    // Each fold's pipeline is encoded as soon as it has predicted (one live model at a time).
+    let mut bag = BagWriter::new();
     let mut facts = BTreeMap::new();
     let first = cand
         .folds
@@ -568,12 +569,14 @@ pub fn evaluate(
         }
         oof_rows.extend_from_slice(&fold.split.valid);
         oof_parts.push(pred);
-        bag.push(FittedPipeline {
+        if let Err(e) = bag.push(FittedPipeline {
             prep: prepared.prep.clone(),
             family: cand.family.clone(),
             model,
             shrinkage,
-        });
+        }) {
+            return Evaluation::failed(TrialState::Failed, e.to_string(), fit_time);
+        }
     }
     // pooled out-of-fold predictions, in the order of oof_rows
     let pooled = concat_predictions(&oof_parts);
@@ -587,7 +590,7 @@ pub fn evaluate(
     }
     let (mean, std) = summarize(&fold_scores, metrics.get(data.metric.name()).copied());
     let n_models = bag.len().max(1) as u64;
-    let artifact = Predictor::Bag(bag).to_bytes(info);
+    let artifact = bag.finish(info);
     // Size of one fold pipeline: the bag's encoded size shared over its members (the bag is
     // encoded once; re-encoding a fold model just to measure it doubles the cost for big forests).
     let model_size_bytes = artifact
