@@ -106,6 +106,43 @@ SCORER_DEPS = ("numpy", "pandas", "sklearn")
 @unittest.skipUnless(os.path.isdir(rb.DEFAULT_DATA), "shared bench data not found")
 @unittest.skipUnless(all(importlib.util.find_spec(m) for m in SCORER_DEPS),
                      "the scorer needs numpy, pandas and scikit-learn (run with the bench venv, .venv)")
+class SeedsSummary(unittest.TestCase):
+    def test_mean_every_seed_and_noise(self):
+        import contextlib
+        import io
+        import seeds_summary
+        rows = [
+            # rmse: the peer (10.0) lies inside our seeds' range 9..11: within noise.
+            {"mode": "bench", "dataset": "a", "metric": "rmse", "ours": v, "flaml60": 10.0,
+             "budget_kept": True, "budget_s": 60.0} for v in (9.0, 9.5, 11.0)
+        ] + [
+            # roc_auc: every seed above the peer: better beyond noise.
+            {"mode": "bench", "dataset": "b", "metric": "roc_auc", "ours": v, "flaml60": 0.80,
+             "budget_kept": v > 0.83, "budget_s": 60.0} for v in (0.82, 0.84, 0.83)
+        ]
+        with tempfile.TemporaryDirectory() as d:
+            paths = []
+            for i in range(3):
+                path = os.path.join(d, f"s{i}.jsonl")
+                with open(path, "w") as f:
+                    for r in rows[i::3]:
+                        f.write(json.dumps(r) + "\n")
+                paths.append(path)
+            out = io.StringIO()
+            argv = sys.argv
+            sys.argv = ["seeds_summary.py", *paths, "--peers", "flaml60"]
+            try:
+                with contextlib.redirect_stdout(out):
+                    seeds_summary.main()
+            finally:
+                sys.argv = argv
+        text = out.getvalue()
+        self.assertIn("| a | rmse | 3 | 9.8333 | 9.0000..11.0000 | 3/3 | 10.0000 | yes / no / within noise |", text)
+        self.assertIn("yes / yes / better beyond noise", text)
+        self.assertIn("≥ FLAML@60: on the mean 2/2, on every seed 1/2; better beyond noise 1/2, worse beyond noise 0/2", text)
+        self.assertIn("budget kept: 4/6 runs", text)
+
+
 class EndToEnd(unittest.TestCase):
     def test_fake_binary_on_iris(self):
         fake = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_automl.py")
