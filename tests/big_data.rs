@@ -22,11 +22,21 @@ fn big_csv(dir: &Path, rows: usize) -> PathBuf {
 fn big_data_starts_every_trial_cheap_and_ends_with_the_planned_final_model() {
     let dir = tempfile::tempdir().unwrap();
     let data = big_csv(dir.path(), 150_000);
+    // A one-configuration portfolio of the test's own: the shipped one is rebuilt from the
+    // benchmark and its first configuration may be too slow for a debug build in 10 s.
+    std::fs::write(
+        dir.path().join("portfolio.toml"),
+        "version = 1\n\n[[config]]\nfamily = \"gbdt\"\ntasks = [\"regression\"]\n\
+         params = { learning_rate = 0.1, max_leaves = 15, max_rounds = 60, min_samples_leaf = 20 }\n",
+    )
+    .unwrap();
     let doc = run_json(
         dir.path(),
         &[
             "fit",
             data.to_str().unwrap(),
+            "--portfolio",
+            "portfolio.toml",
             "--store",
             "db",
             "--time-budget",

@@ -211,9 +211,10 @@ fn a_pool_a_matrix_and_a_leave_one_out_portfolio() {
             "slow.toml",
         ],
     );
-    assert_eq!(out.code(), 1, "{}", out.stderr());
+    assert_ne!(out.code(), 0, "{}", out.stderr());
     assert!(
-        out.stderr().contains("--max-fit-seconds 0"),
+        out.stderr()
+            .contains("took longer than --max-fit-seconds 0"),
         "{}",
         out.stderr()
     );

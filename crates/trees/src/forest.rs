@@ -598,7 +598,8 @@ fn find_split(
 /// the bound nearest the middle of the gap, `(upper(t) + lower(next)) / 2`, and keeps raw and
 /// binned prediction in agreement (the cut is still a bin bound).
 fn mid_gap_cut(fb: &crate::binning::FeatureBins, t: u8, next: u8) -> u8 {
-    if next <= t + 1 {
+    // u16: bin 255 is a valid `t` (`t + 1` would overflow a u8).
+    if u16::from(next) <= u16::from(t) + 1 {
         return t;
     }
     // threshold k cuts at upper[k - 1]; candidates k in t..next
@@ -649,7 +650,7 @@ fn random_threshold(fb: &crate::binning::FeatureBins, lo: u8, hi: u8, rng: &mut 
 
 #[cfg(test)]
 mod threshold_tests {
-    use super::random_threshold;
+    use super::{mid_gap_cut, random_threshold};
     use crate::binning::FeatureBins;
     use automl_core::Rng;
 
@@ -691,5 +692,22 @@ mod threshold_tests {
             assert_eq!(random_threshold(&fb, 3, 4, &mut rng), 3);
         }
         assert!(seen[1] && seen[2], "{seen:?}");
+    }
+
+    #[test]
+    fn the_mid_gap_cut_of_the_last_bin_does_not_overflow() {
+        // 256 bins (missing + 255 value bins): a split after bin 255 is valid, and `t + 1`
+        // overflowed a u8 (an extra_trees trial panicked on 150k rows in a debug build).
+        let fb = FeatureBins {
+            categorical: false,
+            n_bins: 256,
+            upper: (1..=255).map(f64::from).collect(),
+            cat_cap: 0,
+        };
+        assert_eq!(mid_gap_cut(&fb, 255, 255), 255);
+        assert_eq!(mid_gap_cut(&fb, 254, 255), 254);
+        // A wide gap still cuts near its middle.
+        let m = mid_gap_cut(&fb, 10, 20);
+        assert!((14..=15).contains(&m), "{m}");
     }
 }
