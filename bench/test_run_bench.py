@@ -103,9 +103,6 @@ class Peers(unittest.TestCase):
 SCORER_DEPS = ("numpy", "pandas", "sklearn")
 
 
-@unittest.skipUnless(os.path.isdir(rb.DEFAULT_DATA), "shared bench data not found")
-@unittest.skipUnless(all(importlib.util.find_spec(m) for m in SCORER_DEPS),
-                     "the scorer needs numpy, pandas and scikit-learn (run with the bench venv, .venv)")
 class SeedsSummary(unittest.TestCase):
     def test_mean_every_seed_and_noise(self):
         import contextlib
@@ -143,6 +140,9 @@ class SeedsSummary(unittest.TestCase):
         self.assertIn("budget kept: 4/6 runs", text)
 
 
+@unittest.skipUnless(os.path.isdir(rb.DEFAULT_DATA), "shared bench data not found")
+@unittest.skipUnless(all(importlib.util.find_spec(m) for m in SCORER_DEPS),
+                     "the scorer needs numpy, pandas and scikit-learn (run with the bench venv, .venv)")
 class EndToEnd(unittest.TestCase):
     def test_fake_binary_on_iris(self):
         fake = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_automl.py")
