@@ -11,16 +11,15 @@ Standard library only.
 """
 import argparse
 import json
+import os
 import statistics
+import sys
 
-LOWER_IS_BETTER = {"log_loss", "rmse", "mae"}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run_bench import at_least_as_good, lower_is_better  # noqa: E402
+
 PEER_NAMES = {"flaml10": "FLAML@10", "flaml60": "FLAML@60", "ag60": "AG@60", "rf": "sk-RF",
               "hgb": "sk-HGB"}
-
-
-def ge(a: float, b: float, metric: str) -> bool:
-    """a is at least as good as b."""
-    return a <= b if metric in LOWER_IS_BETTER else a >= b
 
 
 def fmt(v) -> str:
@@ -71,7 +70,7 @@ def main() -> None:
             continue
         mean = statistics.fmean(vals)
         lo, hi = min(vals), max(vals)
-        best, worst = (lo, hi) if metric in LOWER_IS_BETTER else (hi, lo)
+        best, worst = (lo, hi) if lower_is_better(metric) else (hi, lo)
         cells = [d, metric, str(len(vals)), fmt(mean), f"{fmt(lo)}..{fmt(hi)}",
                  f"{sum(1 for r in rs if r.get('budget_kept'))}/{len(rs)}"]
         for p in peers:
@@ -79,10 +78,10 @@ def main() -> None:
             if pv is None:
                 cells += ["–", "–"]
                 continue
-            m_ok = ge(mean, pv, metric)
-            every = all(ge(v, pv, metric) for v in vals)
-            beyond = ge(worst, pv, metric) and worst != pv
-            worse_beyond = not ge(best, pv, metric)
+            m_ok = at_least_as_good(metric, mean, pv)
+            every = all(at_least_as_good(metric, v, pv) for v in vals)
+            beyond = at_least_as_good(metric, worst, pv) and worst != pv
+            worse_beyond = not at_least_as_good(metric, best, pv)
             counts[p][0] += m_ok
             counts[p][1] += every
             counts[p][2] += beyond
