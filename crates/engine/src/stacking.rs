@@ -367,17 +367,20 @@ mod tests {
         let flats: Vec<&[f64]> = flats_v.iter().map(Vec::as_slice).collect();
         let parts: Vec<Vec<usize>> = (0..3).map(|k| (k * 30..(k + 1) * 30).collect()).collect();
         let grid = StackConfig::default().l2_grid;
-        let (pred, l2s) = cross_validated(
-            &flats,
-            &y,
-            &parts,
-            Metric::Rmse,
-            Task::Regression,
-            0,
-            &grid,
-            None,
-        )
-        .unwrap();
+        let cv = |y: &[f64]| {
+            cross_validated(
+                &flats,
+                y,
+                &parts,
+                Metric::Rmse,
+                Task::Regression,
+                0,
+                &grid,
+                None,
+            )
+            .unwrap()
+        };
+        let (pred, l2s) = cv(&y);
         for (k, part) in parts.iter().enumerate() {
             // By hand: the L2 chosen on the other two parts (each predicted by a fit on the
             // third), then the fit on both predicts part k.
@@ -415,17 +418,7 @@ mod tests {
         for v in &mut y2[..30] {
             *v = -*v * 5.0 + 100.0;
         }
-        let (pred2, _) = cross_validated(
-            &flats,
-            &y2,
-            &parts,
-            Metric::Rmse,
-            Task::Regression,
-            0,
-            &grid,
-            None,
-        )
-        .unwrap();
+        let (pred2, _) = cv(&y2);
         assert_eq!(pred[..30], pred2[..30]);
     }
 
