@@ -108,7 +108,7 @@ impl<'s, 'a, 'p> SearchDriver<'s, 'a, 'p> {
             data,
             study.config.ensemble,
             study.config.budget.time_s.unwrap_or(0.0),
-            study.config.cv.holdout_fraction,
+            study.config.cv.holdout_fraction_for(data.n_rows()),
         );
         let sv = study.config.seed_variance;
         reserve.set_seed_variance(
