@@ -196,21 +196,14 @@ fn a_pool_a_matrix_and_a_leave_one_out_portfolio() {
             .is_empty()
     );
 
+    // `portfolio m-churn m-xor --select pool.toml` with more arguments.
+    let select_two = |more: &[&str]| {
+        let mut args = vec!["portfolio", "m-churn", "m-xor", "--select", "pool.toml"];
+        args.extend_from_slice(more);
+        run_in(dir, &args)
+    };
     // A bound on the fit time that every evaluation exceeds leaves nothing to choose from.
-    let out = run_in(
-        dir,
-        &[
-            "portfolio",
-            "m-churn",
-            "m-xor",
-            "--select",
-            "pool.toml",
-            "--max-fit-seconds",
-            "0",
-            "-o",
-            "slow.toml",
-        ],
-    );
+    let out = select_two(&["--max-fit-seconds", "0", "-o", "slow.toml"]);
     assert_ne!(out.code(), 0, "{}", out.stderr());
     assert!(
         out.stderr()
@@ -221,24 +214,16 @@ fn a_pool_a_matrix_and_a_leave_one_out_portfolio() {
     assert!(!dir.join("slow.toml").exists());
 
     // JSON: the leave-one-out rows.
-    let out = run_in(
-        dir,
-        &[
-            "portfolio",
-            "m-churn",
-            "m-xor",
-            "--select",
-            "pool.toml",
-            "--size",
-            "2",
-            "--leave-one-out",
-            "loo2",
-            "-o",
-            "final2.toml",
-            "--format",
-            "json",
-        ],
-    )
+    let out = select_two(&[
+        "--size",
+        "2",
+        "--leave-one-out",
+        "loo2",
+        "-o",
+        "final2.toml",
+        "--format",
+        "json",
+    ])
     .ok();
     let doc: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
     let rows = doc["leave_one_out"].as_array().unwrap();
