@@ -815,3 +815,51 @@ fn a_given_forest_predicted_to_take_too_much_of_the_time_left_is_skipped() {
     };
     assert_eq!(s.ask(&empty).unwrap().params, forest(400, 1.0).params);
 }
+
+#[test]
+fn a_promotion_that_would_outlast_the_search_gives_way_to_a_new_trial() {
+    let space = synthetic();
+    let fams = families();
+    // Three trials told at the lowest rung (1/9): the best, id 0, fitted in 2 s there, so its
+    // promotion to 1/3 is estimated at 2 * 3 * 1.3 = 7.8 s.
+    let at = |id: u64, mean: f64| {
+        let mut c = Candidate::new("cheap", Params::new(), "random");
+        c.params.insert("a".into(), ParamValue::Float(id as f64 / 10.0));
+        c.params.insert("b".into(), ParamValue::Float(1.0));
+        c.fidelity = 1.0 / 9.0;
+        let mut r = record(id, c, TrialState::Complete, mean);
+        r.fit_time_s = 2.0;
+        r
+    };
+    let history: Vec<TrialRecord> = vec![at(0, 0.1), at(1, 0.5), at(2, 0.9)];
+    let ctx = |time_left_s| AskContext {
+        space: &space,
+        task: Task::Regression,
+        metric: Metric::Rmse,
+        families: &fams,
+        history: &history,
+        elapsed_fraction: 0.5,
+        time_left_s,
+    };
+    let first_ask = |time_left_s: Option<f64>| {
+        // Big data: every new candidate starts at the lowest rung.
+        let mut s = SuccessiveHalving::new(by_name("random", 3).unwrap(), 1.0 / 9.0, 3.0)
+            .with_cheap_start();
+        for t in &history {
+            s.tell(&ctx(time_left_s), t);
+        }
+        s.ask(&ctx(time_left_s)).unwrap()
+    };
+    // Enough time (or no time budget): trial 0 is promoted.
+    for left in [None, Some(8.0)] {
+        let c = first_ask(left);
+        assert_eq!(c.operator, "promote", "{left:?}");
+        assert_eq!(c.parents, vec![0]);
+        assert!((c.fidelity - 1.0 / 3.0).abs() < 1e-12);
+    }
+    // 7 s left: the promotion would be stopped by the end of the search; a new trial at the
+    // lowest rung is asked instead.
+    let c = first_ask(Some(7.0));
+    assert_ne!(c.operator, "promote");
+    assert!((c.fidelity - 1.0 / 9.0).abs() < 1e-12, "{}", c.fidelity);
+}
