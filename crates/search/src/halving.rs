@@ -54,8 +54,6 @@ pub struct SuccessiveHalving {
     promoted: BTreeSet<u64>,
     /// Family and params of each finished trial, to build promotions.
     configs: BTreeMap<u64, (String, Params)>,
-    /// Fit seconds of each finished trial (summed over its folds), to estimate a promotion.
-    fit_s: BTreeMap<u64, f64>,
     /// What the inner strategy is told (default [`InnerFeed::Unchanged`]).
     pub feed: InnerFeed,
     /// Every new candidate starts at the lowest rung, whatever its operator (big data).
@@ -119,7 +117,6 @@ impl SuccessiveHalving {
             eta,
             promoted: BTreeSet::new(),
             configs: BTreeMap::new(),
-            fit_s: BTreeMap::new(),
             feed: InnerFeed::Unchanged,
             cheap_start: false,
         }
@@ -152,20 +149,7 @@ impl SuccessiveHalving {
             .unwrap_or(0)
     }
 
-    /// Whether promoting trial `id` from rung `r` is estimated to finish in `time_left_s`
-    /// (always, without a time budget or a known fit time): its fit time scaled by the rung
-    /// ratio, plus 30 %. On a million rows at 60 s, the last two promotions of every run
-    /// started 10 s before the end of the search and were stopped by it, while trials at the
-    /// lowest rung took 2-4 s; a promotion that cannot finish gives its lane to one that can.
-    fn promotion_fits(&self, id: u64, r: usize, time_left_s: Option<f64>) -> bool {
-        match (time_left_s, self.fit_s.get(&id)) {
-            (Some(left), Some(fit)) => fit * self.rungs[r + 1] / self.rungs[r] * 1.3 <= left,
-            _ => true,
-        }
-    }
-
-    /// The next promotion, if any rung has an unpromoted trial in its top `1/eta` whose
-    /// promotion fits the time left ([`SuccessiveHalving::promotion_fits`]).
+    /// The next promotion, if any rung has an unpromoted trial in its top `1/eta`.
     fn next_promotion(&mut self, ctx: &AskContext<'_>) -> Option<Candidate> {
         let fams = allowed(ctx);
         for r in (0..self.rungs.len().saturating_sub(1)).rev() {
@@ -180,9 +164,6 @@ impl SuccessiveHalving {
                     continue;
                 };
                 if !fams.iter().any(|(_, f)| &f.name == family) {
-                    continue;
-                }
-                if !self.promotion_fits(id, r, ctx.time_left_s) {
                     continue;
                 }
                 self.promoted.insert(id);
@@ -230,7 +211,6 @@ impl Strategy for SuccessiveHalving {
                     trial.candidate.params.clone(),
                 ),
             );
-            self.fit_s.insert(trial.trial_id, trial.fit_time_s);
             if trial.candidate.operator == "promote" {
                 self.promoted
                     .extend(trial.candidate.parents.iter().copied());
