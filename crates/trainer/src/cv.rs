@@ -811,5 +811,16 @@ mod fold_subset_tests {
         let s = splits(&y, Task::Regression, 0, &cv, &blocks).unwrap();
         assert_eq!(s[0].valid.len(), HOLDOUT_MAX_ROWS);
         assert!(s[0].valid.iter().all(|&r| r >= 350_000));
+        // Grouped rows (groups of 10): whole groups until 50k rows are reached.
+        let blocks = RowBlocks::Groups {
+            column: "g".into(),
+            ids: (0..400_000u32).map(|i| i / 10).collect(),
+        };
+        let s = splits(&y, Task::Regression, 0, &cv, &blocks).unwrap();
+        let valid = s[0].valid.len();
+        assert!(
+            (HOLDOUT_MAX_ROWS..HOLDOUT_MAX_ROWS + 10).contains(&valid),
+            "{valid}"
+        );
     }
 }
