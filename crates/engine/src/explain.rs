@@ -222,9 +222,12 @@ pub fn study_data(
         ))
     })?;
     let folds_or_holdout = |folds: usize, holdout: Option<f64>| match holdout {
+        // The stored share is the one the trials used (a study stored before the holdout
+        // cap held out more than the cap): not capped again.
         Some(fraction) => CvConfig {
             holdout_above_rows: 0,
             holdout_fraction: fraction,
+            holdout_max_rows: usize::MAX,
             seed: study.seed,
             ..CvConfig::default()
         },

@@ -357,6 +357,7 @@ struct WireData {
     seed: u64,
     memory_limit: u64,
     blocks: RowBlocks,
+    holdout_max_rows: u64,
 }
 
 impl TrainingDataSpec {
@@ -374,6 +375,7 @@ impl TrainingDataSpec {
             seed: self.cv.seed,
             memory_limit: self.memory_limit,
             blocks: self.blocks.clone(),
+            holdout_max_rows: self.cv.holdout_max_rows as u64,
         })
     }
 
@@ -430,10 +432,14 @@ impl TrainingDataSpec {
         } else if w.y.iter().any(|v| !v.is_finite()) {
             return Err(bad("a target that is not a finite number".into()));
         }
-        if n < 2 || w.folds < 2 || !(w.holdout_fraction > 0.0 && w.holdout_fraction < 1.0) {
+        if n < 2
+            || w.folds < 2
+            || !(w.holdout_fraction > 0.0 && w.holdout_fraction < 1.0)
+            || w.holdout_max_rows == 0
+        {
             return Err(bad(format!(
-                "{n} rows, {} folds, holdout fraction {}",
-                w.folds, w.holdout_fraction
+                "{n} rows, {} folds, holdout fraction {} of at most {} rows",
+                w.folds, w.holdout_fraction, w.holdout_max_rows
             )));
         }
         let blocks_len = match &w.blocks {
@@ -460,6 +466,8 @@ impl TrainingDataSpec {
                 holdout_above_rows: usize::try_from(w.holdout_above_rows)
                     .map_err(|e| bad(e.to_string()))?,
                 holdout_fraction: w.holdout_fraction,
+                // u64::MAX (no cap) from a 64-bit coordinator is no cap on any worker.
+                holdout_max_rows: usize::try_from(w.holdout_max_rows).unwrap_or(usize::MAX),
                 seed: w.seed,
             },
             memory_limit: w.memory_limit,
@@ -638,6 +646,13 @@ mod tests {
         };
         let back = TrainingDataSpec::decode(&spec.encode()).unwrap();
         assert_eq!(back, spec);
+        // An uncapped holdout (a resumed study's stored fraction) reaches the workers.
+        let mut uncapped = spec.clone();
+        uncapped.cv.holdout_max_rows = usize::MAX;
+        assert_eq!(
+            TrainingDataSpec::decode(&uncapped.encode()).unwrap(),
+            uncapped
+        );
         let (a, b) = (spec.build().unwrap(), back.build().unwrap());
         assert_eq!(a.folds.len(), b.folds.len());
         for (fa, fb) in a.folds.iter().zip(&b.folds) {

@@ -31,6 +31,10 @@ pub struct CvConfig {
     pub holdout_above_rows: usize,
     /// Validation share of the holdout split.
     pub holdout_fraction: f64,
+    /// A holdout never takes more than this many validation rows (default
+    /// [`HOLDOUT_MAX_ROWS`]; `usize::MAX`: no cap, as a study resumed from a stored fraction
+    /// that was not capped, see [`CvConfig::holdout_fraction_for`]).
+    pub holdout_max_rows: usize,
     /// Seed of the split.
     pub seed: u64,
 }
@@ -48,6 +52,7 @@ impl Default for CvConfig {
             folds: 5,
             holdout_above_rows: 20_000,
             holdout_fraction: 0.2,
+            holdout_max_rows: HOLDOUT_MAX_ROWS,
             seed: 0,
         }
     }
@@ -55,10 +60,10 @@ impl Default for CvConfig {
 
 impl CvConfig {
     /// The validation share of a holdout on `n_rows` rows: [`CvConfig::holdout_fraction`], but
-    /// at most [`HOLDOUT_MAX_ROWS`] rows.
+    /// at most [`CvConfig::holdout_max_rows`] rows.
     pub fn holdout_fraction_for(&self, n_rows: usize) -> f64 {
         self.holdout_fraction
-            .min(HOLDOUT_MAX_ROWS as f64 / n_rows.max(1) as f64)
+            .min(self.holdout_max_rows as f64 / n_rows.max(1) as f64)
     }
 
     /// Training rows of a fold for a data set of `n_rows` rows (what a candidate is fitted
@@ -800,6 +805,13 @@ mod fold_subset_tests {
             cv.validation(400_000, Task::Regression),
             automl_core::Validation::Holdout { fraction: 0.125 }
         );
+        // Without the cap (a study resumed from a fraction stored before it): the 20 %.
+        let uncapped = CvConfig {
+            holdout_max_rows: usize::MAX,
+            ..cv
+        };
+        assert_eq!(uncapped.holdout_fraction_for(400_000), 0.2);
+        assert_eq!(uncapped.train_rows(400_000), 320_000);
         // Time-ordered rows: the last 50k validate.
         let t: Vec<f64> = (0..400_000).map(|i| i as f64).collect();
         let y = vec![0.0; 400_000];

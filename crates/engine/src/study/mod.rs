@@ -374,6 +374,64 @@ fn blocking(v: Option<&automl_core::Validation>) -> Option<(&'static str, &str, 
     }
 }
 
+/// The validation a resumed study scores its new trials with: the split its stored trials were
+/// scored on (`stored`, recorded when the study was created), not the one this run or build
+/// would choose now, so old and new trials share one leaderboard. k-fold: the stored number of
+/// folds (a resume's `--folds` does not change it). A holdout: the stored validation share,
+/// uncapped when it is not what [`CvConfig::holdout_fraction_for`] gives now (a study stored
+/// before [`automl_trainer::cv::HOLDOUT_MAX_ROWS`] held out 20 % of a million rows where a new
+/// one holds out 50k); shares equal up to float noise keep `cv`'s own, so a study made by this
+/// build resumes on bit-identical folds. A study stored without its scheme keeps `cv`.
+fn resumed_cv(
+    mut cv: CvConfig,
+    stored: Option<&automl_core::Validation>,
+    n_rows: usize,
+) -> Result<CvConfig, EngineError> {
+    use automl_core::Validation;
+    let (folds, fraction) = match stored {
+        None => return Ok(cv),
+        Some(Validation::KFold { folds, .. }) => (Some(*folds), None),
+        Some(Validation::Holdout { fraction }) => (None, Some(*fraction)),
+        Some(
+            Validation::Grouped {
+                folds,
+                holdout_fraction,
+                ..
+            }
+            | Validation::ForwardChaining {
+                folds,
+                holdout_fraction,
+                ..
+            },
+        ) => (Some(*folds), *holdout_fraction),
+    };
+    let corrupt = |reason: String| EngineError::Corrupt {
+        what: "the study's stored validation".into(),
+        reason,
+    };
+    if let Some(folds) = folds {
+        if folds < 2 {
+            return Err(corrupt(format!("{folds} folds")));
+        }
+        cv.folds = folds;
+    }
+    match fraction {
+        None => cv.holdout_above_rows = cv.holdout_above_rows.max(n_rows),
+        Some(stored) => {
+            if !(stored > 0.0 && stored < 1.0) {
+                return Err(corrupt(format!("holdout fraction {stored}")));
+            }
+            cv.holdout_above_rows = cv.holdout_above_rows.min(n_rows.saturating_sub(1));
+            let now = cv.holdout_fraction_for(n_rows);
+            if (stored - now).abs() > 1e-9 * stored.max(now) {
+                cv.holdout_fraction = stored;
+                cv.holdout_max_rows = usize::MAX;
+            }
+        }
+    }
+    Ok(cv)
+}
+
 /// Whether the data's groups or time order can make the folds (before a study is stored).
 fn check_splits(data: &Dataset, cv: &CvConfig) -> Result<(), EngineError> {
     if data.blocks == automl_data::RowBlocks::Independent {
@@ -458,7 +516,8 @@ impl<'a> Study<'a> {
     /// Continue an earlier study (`automl fit --resume`): trials left running by a dead
     /// process are marked interrupted, and new trials continue the numbering. The data must
     /// have the same fingerprint. The study keeps its seed, metric and parallelism (a study
-    /// stored without one has [`DEFAULT_PARALLELISM`]).
+    /// stored without one has [`DEFAULT_PARALLELISM`]), and new trials are scored on the split
+    /// its stored trials were (the stored folds or holdout share; see `resumed_cv`).
     ///
     /// The strategy is brought to where the earlier session left it by replaying that
     /// session's asks and tells as the scheduler made them: the `k`-th searched trial (in
@@ -501,6 +560,7 @@ impl<'a> Study<'a> {
                 stored.map_or_else(|| "random folds".to_string(), |v| v.to_string())
             )));
         }
+        config.cv = resumed_cv(config.cv, stored, data.y.len())?;
         check_splits(&data, &config.cv)?;
         check_same_features(study_id, &record.schema, &data.features.schema())?;
         let metric = Metric::from_name(&record.metric).ok_or_else(|| {
@@ -1047,4 +1107,97 @@ fn recover_running(
         store.finish_trial(&t, None)?;
     }
     Ok(adopted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automl_core::Validation;
+    use automl_trainer::cv::HOLDOUT_MAX_ROWS;
+
+    /// A million rows: what the holdout cap was made for.
+    const N: usize = 1_000_000;
+
+    #[test]
+    fn a_study_stored_before_the_holdout_cap_resumes_on_its_uncapped_share() {
+        let now = CvConfig::default();
+        assert_eq!(now.holdout_fraction_for(N), 0.05, "this build: 50k rows");
+        let stored = Validation::Holdout { fraction: 0.2 };
+        let cv = resumed_cv(now, Some(&stored), N).unwrap();
+        assert_eq!(cv.holdout_fraction_for(N), 0.2);
+        assert_eq!(cv.validation(N, Task::Binary), stored);
+        assert_eq!(cv.train_rows(N), 800_000);
+        // Grouped and time-ordered holdouts too.
+        for stored in [
+            Validation::Grouped {
+                column: "g".into(),
+                folds: 5,
+                stratified: true,
+                holdout_fraction: Some(0.2),
+            },
+            Validation::ForwardChaining {
+                column: "t".into(),
+                folds: 5,
+                gap: 3,
+                holdout_fraction: Some(0.2),
+            },
+        ] {
+            let cv = resumed_cv(now, Some(&stored), N).unwrap();
+            assert_eq!(cv.holdout_fraction_for(N), 0.2, "{stored}");
+        }
+    }
+
+    #[test]
+    fn a_study_made_by_this_build_resumes_on_its_own_settings() {
+        let now = CvConfig::default();
+        // The stored share as read back, up to a float's last bit: this build's own.
+        let share = now.holdout_fraction_for(N);
+        let bits = share.to_bits();
+        for fraction in [share, f64::from_bits(bits + 1), f64::from_bits(bits - 1)] {
+            let stored = Validation::Holdout { fraction };
+            let cv = resumed_cv(now, Some(&stored), N).unwrap();
+            assert_eq!(cv, now, "{fraction}");
+            assert_eq!(cv.holdout_max_rows, HOLDOUT_MAX_ROWS);
+        }
+        // Below the cap, and k-fold with the folds asked for.
+        let small = Validation::Holdout { fraction: 0.2 };
+        assert_eq!(resumed_cv(now, Some(&small), 100_000).unwrap(), now);
+        let kfold = Validation::KFold {
+            folds: 5,
+            stratified: true,
+        };
+        assert_eq!(resumed_cv(now, Some(&kfold), 600).unwrap(), now);
+        // A study stored without its scheme keeps the asked one.
+        assert_eq!(resumed_cv(now, None, N).unwrap(), now);
+    }
+
+    #[test]
+    fn a_resumed_study_keeps_its_stored_scheme_and_folds() {
+        let asked = CvConfig {
+            folds: 3,
+            ..CvConfig::default()
+        };
+        let kfold = Validation::KFold {
+            folds: 5,
+            stratified: true,
+        };
+        // Stored k-fold on rows this build would hold out: still 5 folds.
+        let cv = resumed_cv(asked, Some(&kfold), 30_000).unwrap();
+        assert_eq!(cv.validation(30_000, Task::Binary), kfold);
+        // Stored holdout on rows this build would fold.
+        let holdout = Validation::Holdout { fraction: 0.2 };
+        let cv = resumed_cv(asked, Some(&holdout), 10_000).unwrap();
+        assert_eq!(cv.validation(10_000, Task::Binary), holdout);
+        // A damaged record is an error, not a split.
+        for bad in [
+            Validation::Holdout { fraction: 1.5 },
+            Validation::KFold {
+                folds: 1,
+                stratified: false,
+            },
+        ] {
+            let e = resumed_cv(asked, Some(&bad), N).unwrap_err();
+            assert!(matches!(e, EngineError::Corrupt { .. }), "{e}");
+        }
+    }
 }
