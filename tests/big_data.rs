@@ -1,6 +1,6 @@
 //! Big data (issue 16 item 6): a generated 150k-row file gets cheap low-fidelity trials first
-//! (the portfolio too), the end of the study follows the reserve's plan and leaves a final
-//! model, and `--max-memory` refuses a bound the data cannot fit in (exit 2) and admits a
+//! (the portfolio too), then its best configuration pushed onto more rows, the end of the
+//! study follows the reserve's plan and leaves a final model, and `--max-memory` refuses a bound the data cannot fit in (exit 2) and admits a
 //! large one. No timing assertions: what the study recorded is checked.
 
 #[path = "../bench/gen_big/gen.rs"]
@@ -79,6 +79,69 @@ fn big_data_starts_every_trial_cheap_and_ends_with_the_planned_final_model() {
     for t in &first {
         let f = t["fidelity"].as_f64().unwrap();
         assert!((f - 1.0 / 9.0).abs() < 1e-9, "{t}");
+    }
+}
+
+#[test]
+fn big_data_pushes_its_best_configuration_onto_more_rows_before_the_search_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = big_csv(dir.path(), 150_000);
+    // gbdt alone, with few rounds: every trial is quick, so one is scored well before
+    // the push is due (45 % of the budget) and nothing slow holds a lane.
+    std::fs::write(
+        dir.path().join("space.toml"),
+        "version = 1\n[families.gbdt]\n[families.gbdt.params]\n\
+         learning_rate = { type = \"float\", low = 0.05, high = 0.3, log = true, default = 0.1 }\n\
+         max_leaves = { type = \"int\", low = 4, high = 31, default = 15 }\n\
+         max_rounds = { type = \"int\", low = 20, high = 80, default = 40 }\n",
+    )
+    .unwrap();
+    let doc = run_json(
+        dir.path(),
+        &[
+            "fit",
+            data.to_str().unwrap(),
+            "--space",
+            "space.toml",
+            "--portfolio",
+            "none",
+            "--store",
+            "db",
+            "--time-budget",
+            "20",
+            "--jobs",
+            "2",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(doc["final_model"].as_str().is_some(), "{doc}");
+    let board = run_json(
+        dir.path(),
+        &["leaderboard", "--store", "db", "--format", "json"],
+    );
+    let trials = board.as_array().unwrap();
+    let by_id = |id: u64| {
+        trials
+            .iter()
+            .find(|t| t["trial_id"].as_u64() == Some(id))
+            .unwrap_or_else(|| panic!("trial {id} in {board}"))
+    };
+    let pushes: Vec<_> = trials.iter().filter(|t| t["operator"] == "push").collect();
+    assert!(!pushes.is_empty(), "no push: {board:#}");
+    assert!(pushes.len() <= 4, "at most 2 x --jobs pushes: {board:#}");
+    for p in &pushes {
+        assert_eq!(p["state"], "complete", "{p}");
+        assert!(p["mean"].as_f64().is_some(), "scored on the holdout: {p}");
+        let parent = by_id(p["parents"][0].as_u64().expect("a parent"));
+        assert_eq!(parent["family"], p["family"], "{p}");
+        let (f, pf) = (
+            p["fidelity"].as_f64().unwrap(),
+            parent["fidelity"].as_f64().unwrap(),
+        );
+        assert!(f >= 2.0 * pf && f <= 1.0, "{f} against its parent's {pf}");
+        // At most 80 rounds: nothing to cut (gbdt keeps at least 200), so the same params.
+        assert_eq!(parent["params"], p["params"], "{p}");
     }
 }
 

@@ -284,7 +284,9 @@ pub struct FitArgs {
     #[arg(long, value_name = "FILE|none")]
     pub portfolio: Option<String>,
     /// Successive halving over data size: `auto` (on when folds have at least 3000 training
-    /// rows), `on` or `off`.
+    /// rows), `on` or `off`. On big data (100k training rows per fold) under a time budget,
+    /// trials start on 10k-30k rows, and after 45 % of the budget the best configurations are
+    /// refitted on as many rows as the time left allows (operator `push` in the leaderboard).
     #[arg(long, value_name = "MODE", value_enum, default_value = "auto")]
     pub multi_fidelity: MultiFidelityArg,
     /// Keep the fitted fold models of the best N trials only, or of `all` trials. Every

@@ -118,6 +118,14 @@ pub trait Family: Send + Sync {
     ) -> Option<u64> {
         None
     }
+    /// A variant of `params` whose fit is expected to take about `share` (in (0, 1]) of the
+    /// time `params` take on the same rows, for little accuracy, with the share it achieves
+    /// (at least `share` when the family can go no lower, at most 1). The big-data push fits a
+    /// configuration on more rows than its own cost allows in the time left
+    /// (`automl_engine`, operator `push`). `None`: the family has no such knob.
+    fn cheaper(&self, _params: &Params, _share: f64) -> Option<(Params, f64)> {
+        None
+    }
     /// Fit a model. Parameters absent from `params` take the family's documented defaults;
     /// out-of-range values are a `ModelError::InvalidParam`.
     fn fit(&self, params: &Params, input: &FitInput<'_>) -> Result<Box<dyn Model>, ModelError>;

@@ -56,6 +56,14 @@ pub const PATIENCE: usize = 30;
 /// Fewest training rows for which a validation split is made.
 pub const MIN_ROWS_FOR_VALID: usize = 40;
 
+/// [`Family::cheaper`] for `gbdt`: the largest learning rate it scales up to (LightGBM's
+/// default is 0.1; the search space goes to 0.3).
+pub const CHEAPER_MAX_RATE: f64 = 0.2;
+/// [`Family::cheaper`] for `gbdt`: the fewest rounds it keeps. More rows need more rounds:
+/// a 743-round configuration at rate 0.022, cut to 81 rounds at 0.2 and fitted on 475k rows,
+/// scored 1.06 RMSE against 0.92 for the original on 12k rows.
+pub const CHEAPER_MIN_ROUNDS: usize = 200;
+
 /// The `gbdt` family.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct GbdtFamily;
@@ -249,6 +257,28 @@ impl Family for GbdtFamily {
     }
     fn relative_cost(&self) -> f64 {
         4.0
+    }
+    /// Fewer rounds at a proportionally larger learning rate (rounds × rate is kept), the rate
+    /// at most [`CHEAPER_MAX_RATE`] and the rounds at least [`CHEAPER_MIN_ROUNDS`].
+    fn cheaper(&self, params: &Params, share: f64) -> Option<(Params, f64)> {
+        use automl_core::{ParamValue, params::ParamsExt};
+        let rate = params.f64_or("learning_rate", 0.1);
+        let rounds = params.i64_or("max_rounds", 500).max(1) as f64;
+        if !(rate > 0.0 && share > 0.0) {
+            return None;
+        }
+        let floor = (rate / CHEAPER_MAX_RATE)
+            .max(CHEAPER_MIN_ROUNDS as f64 / rounds)
+            .min(1.0);
+        let kept = (rounds * share.clamp(floor, 1.0)).round().max(1.0);
+        let achieved = kept / rounds;
+        let mut p = params.clone();
+        p.insert("max_rounds".into(), ParamValue::Int(kept as i64));
+        p.insert(
+            "learning_rate".into(),
+            ParamValue::Float((rate / achieved).min(1.0)),
+        );
+        Some((p, achieved))
     }
     fn fit(&self, params: &Params, input: &FitInput<'_>) -> Result<Box<dyn Model>, ModelError> {
         const NAME: &str = "gbdt";
@@ -643,6 +673,59 @@ mod tests {
             RandomForestFamily.fit(&Params::new(), &past),
             Err(ModelError::Deadline { .. })
         ));
+    }
+
+    #[test]
+    fn a_cheaper_gbdt_keeps_rounds_times_rate_within_its_bounds() {
+        let params = |rate: f64, rounds: i64| {
+            let mut p = Params::new();
+            p.insert("learning_rate".into(), ParamValue::Float(rate));
+            p.insert("max_rounds".into(), ParamValue::Int(rounds));
+            p.insert("max_leaves".into(), ParamValue::Int(27));
+            p
+        };
+        let get = |p: &Params| {
+            (
+                p["learning_rate"].as_f64().unwrap(),
+                p["max_rounds"].as_i64().unwrap(),
+            )
+        };
+        // A tenth of the time: a tenth of the rounds at ten times the rate, other params kept.
+        let (p, s) = GbdtFamily.cheaper(&params(0.01, 2000), 0.1).unwrap();
+        assert!(
+            (get(&p).0 - 0.1).abs() < 1e-12 && get(&p).1 == 200,
+            "{:?}",
+            get(&p)
+        );
+        assert_eq!(p["max_leaves"], ParamValue::Int(27));
+        assert!((s - 0.1).abs() < 1e-12);
+        // The rate stops at CHEAPER_MAX_RATE: 0.034 -> 0.2 keeps 17 % of 1891 rounds.
+        let (p, s) = GbdtFamily.cheaper(&params(0.034, 1891), 0.05).unwrap();
+        let (rate, rounds) = get(&p);
+        assert_eq!(rounds, 321);
+        assert!((s - 321.0 / 1891.0).abs() < 1e-12, "{s}");
+        assert!((rate - 0.034 / s).abs() < 1e-12 && rate <= CHEAPER_MAX_RATE * 1.01);
+        // At least CHEAPER_MIN_ROUNDS rounds, and fewer are never cut; a rate already at the
+        // bound is not scaled.
+        let (p, _) = GbdtFamily.cheaper(&params(0.001, 1000), 0.01).unwrap();
+        assert_eq!(get(&p).1, CHEAPER_MIN_ROUNDS as i64);
+        let (p, s) = GbdtFamily.cheaper(&params(0.001, 150), 0.01).unwrap();
+        assert_eq!((get(&p), s), ((0.001, 150), 1.0));
+        let (p, s) = GbdtFamily.cheaper(&params(0.25, 400), 0.1).unwrap();
+        assert_eq!((get(&p), s), ((0.25, 400), 1.0));
+        // Absent params take the defaults (0.1, 500 rounds); the cheaper params fit.
+        let (p, s) = GbdtFamily.cheaper(&Params::new(), 0.5).unwrap();
+        assert_eq!(get(&p), (0.2, 250));
+        assert_eq!(s, 0.5);
+        let mut rng = Rng::new(4);
+        let x = Array2::from_shape_fn((300, 3), |_| rng.normal());
+        let y: Vec<f64> = (0..300).map(|i| x[[i, 0]] + 0.1 * rng.normal()).collect();
+        let input = FitInput::new(x.view(), &y, Task::Regression, 0, 1);
+        let m = GbdtFamily.fit(&p, &input).unwrap();
+        let rounds: usize = m.facts()["n_rounds"].parse().unwrap();
+        assert!((1..=250).contains(&rounds), "{rounds}");
+        // Other families have no such knob.
+        assert!(RandomForestFamily.cheaper(&Params::new(), 0.5).is_none());
     }
 
     #[test]
