@@ -185,47 +185,20 @@ impl<'s, 'a, 'p> SearchDriver<'s, 'a, 'p> {
         if fit_s <= 0.0 {
             return None;
         }
-        let metric = self.study.metric;
-        let mut ranked: Vec<&TrialRecord> = self
+        let trials: Vec<&TrialRecord> = self
             .study
             .history
             .iter()
             .chain(self.held.values())
-            .filter(|t| {
-                t.is_scored()
-                    && t.fit_time_s > 0.0
-                    && t.candidate.fidelity < 1.0
-                    && !automl_core::is_meta_family(&t.candidate.family)
-            })
             .collect();
-        ranked.sort_by(|a, b| {
-            metric
-                .as_loss(a.mean)
-                .total_cmp(&metric.as_loss(b.mean))
-                .then(a.trial_id.cmp(&b.trial_id))
-        });
-        let best = ranked.into_iter().find(|t| {
-            !self
-                .pushed
-                .iter()
-                .any(|(f, p)| f == &t.candidate.family && p == &t.candidate.params)
-        })?;
-        let family = automl_models::registry().get(&best.candidate.family)?;
-        // Seconds of one fit on all of a fold's training rows, from the trial's own fits.
-        let full_s =
-            best.fit_time_s / self.data.folds.len().max(1) as f64 / best.candidate.fidelity;
-        let (params, share) = family
-            .cheaper(&best.candidate.params, (fit_s / full_s).min(1.0))
-            .unwrap_or_else(|| (best.candidate.params.clone(), 1.0));
-        let fidelity = ((fit_s / (full_s * share)).min(1.0) * 1000.0).floor() / 1000.0;
-        if fidelity < 2.0 * best.candidate.fidelity {
-            return None;
-        }
-        self.pushed
-            .push((best.candidate.family.clone(), best.candidate.params.clone()));
-        let mut c = Candidate::new(best.candidate.family.clone(), params, "push");
-        c.parents = vec![best.trial_id];
-        c.fidelity = fidelity;
+        let (c, config) = plan_push(
+            &trials,
+            &self.pushed,
+            self.study.metric,
+            self.data.folds.len().max(1),
+            fit_s,
+        )?;
+        self.pushed.push(config);
         Some(c)
     }
 
@@ -266,6 +239,72 @@ impl<'s, 'a, 'p> SearchDriver<'s, 'a, 'p> {
             (true, Some(dropped))
         }
     }
+}
+
+/// The push [`SearchDriver::push_candidate`] makes with `fit_s` seconds for its fit, from the
+/// study's `trials` so far over `n_folds` folds, and the configuration it pushes (to add to
+/// `pushed`): the best scored low-fidelity trial whose configuration is not in `pushed` (one
+/// candidate only: a worse configuration is not pushed in its place). Its cost on all of a
+/// fold's training rows is the lowest per-row cost measured among the trials of that exact
+/// configuration (a first trial fitted while the data still loads can take twice as long as
+/// its promotion per row). None when the push would not at least double its rows.
+fn plan_push(
+    trials: &[&TrialRecord],
+    pushed: &[(String, automl_core::Params)],
+    metric: automl_core::Metric,
+    n_folds: usize,
+    fit_s: f64,
+) -> Option<(Candidate, (String, automl_core::Params))> {
+    let mut ranked: Vec<&&TrialRecord> = trials
+        .iter()
+        .filter(|t| {
+            t.is_scored()
+                && t.fit_time_s > 0.0
+                && t.candidate.fidelity < 1.0
+                && !automl_core::is_meta_family(&t.candidate.family)
+        })
+        .collect();
+    ranked.sort_by(|a, b| {
+        metric
+            .as_loss(a.mean)
+            .total_cmp(&metric.as_loss(b.mean))
+            .then(a.trial_id.cmp(&b.trial_id))
+    });
+    let best = ranked.into_iter().find(|t| {
+        !pushed
+            .iter()
+            .any(|(f, p)| f == &t.candidate.family && p == &t.candidate.params)
+    })?;
+    let family = automl_models::registry().get(&best.candidate.family)?;
+    let same = |t: &&&TrialRecord| {
+        t.state == TrialState::Complete
+            && t.fit_time_s > 0.0
+            && t.candidate.family == best.candidate.family
+            && t.candidate.params == best.candidate.params
+    };
+    // Seconds of one fit on all of a fold's training rows.
+    let full_s = trials
+        .iter()
+        .filter(same)
+        .map(|t| t.fit_time_s / n_folds.max(1) as f64 / t.candidate.fidelity.clamp(1e-6, 1.0))
+        .fold(f64::INFINITY, f64::min);
+    if !full_s.is_finite() {
+        return None;
+    }
+    let (params, share) = family
+        .cheaper(&best.candidate.params, (fit_s / full_s).min(1.0))
+        .unwrap_or_else(|| (best.candidate.params.clone(), 1.0));
+    let fidelity = ((fit_s / (full_s * share)).min(1.0) * 1000.0).floor() / 1000.0;
+    if fidelity < 2.0 * best.candidate.fidelity {
+        return None;
+    }
+    let mut c = Candidate::new(best.candidate.family.clone(), params, "push");
+    c.parents = vec![best.trial_id];
+    c.fidelity = fidelity;
+    Some((
+        c,
+        (best.candidate.family.clone(), best.candidate.params.clone()),
+    ))
 }
 
 /// Under `--max-memory`: lower `c`'s row fidelity until its estimated need fits in `within`
@@ -517,6 +556,91 @@ mod tests {
             d.features.n_columns(),
             d.n_classes,
         )
+    }
+
+    /// A complete trial `id` of `family` with `params` at `fidelity`, RMSE `mean`, fitted in
+    /// `fit_s` seconds over its folds.
+    fn scored(
+        id: u64,
+        family: &str,
+        params: &Params,
+        fidelity: f64,
+        mean: f64,
+        fit_s: f64,
+    ) -> TrialRecord {
+        use automl_store::{MemoryStore, Store, conformance};
+        let store = MemoryStore::new();
+        let study = store.create_study(conformance::sample_study("p")).unwrap();
+        let mut c = Candidate::new(family, params.clone(), "portfolio");
+        c.fidelity = fidelity;
+        let mut t = conformance::completed(store.start_trial(study, &c, "test", 0).unwrap(), mean);
+        t.trial_id = id;
+        t.fit_time_s = fit_s;
+        t
+    }
+
+    fn gbdt(rate: f64, rounds: i64) -> Params {
+        use automl_core::ParamValue;
+        Params::from([
+            ("learning_rate".to_string(), ParamValue::Float(rate)),
+            ("max_rounds".to_string(), ParamValue::Int(rounds)),
+        ])
+    }
+
+    #[test]
+    fn a_push_takes_the_best_configuration_onto_the_rows_its_cheapest_measured_cost_allows() {
+        let slow = gbdt(0.02, 2000);
+        let quick = gbdt(0.1, 300);
+        // The slow configuration is the best: fitted on 1/81 of the rows in 3.6 s, then
+        // promoted to 1/27 and fitted in 24.3 s on a contended machine. The lower cost per row
+        // counts: 291.6 s on all rows, not the best trial's own 656.1 s.
+        let t0 = scored(0, "gbdt", &slow, 1.0 / 81.0, 0.78, 3.6);
+        let t1 = scored(1, "gbdt", &quick, 1.0 / 81.0, 0.90, 1.0);
+        let t2 = scored(2, "gbdt", &slow, 1.0 / 27.0, 0.68, 24.3);
+        let trials = [&t0, &t1, &t2];
+        let (c, config) = plan_push(&trials, &[], Metric::Rmse, 1, 29.2).expect("a push");
+        assert_eq!(
+            (c.operator.as_str(), c.parents.as_slice()),
+            ("push", &[2u64][..])
+        );
+        assert_eq!(config, ("gbdt".to_string(), slow.clone()));
+        // gbdt's cheaper variant: rate 0.02 -> 0.2 keeps 10 % of the rounds, so 29.2 s fit
+        // all the rows (29.16 s would do).
+        assert_eq!(c.params["max_rounds"].as_i64(), Some(200));
+        assert!((c.params["learning_rate"].as_f64().unwrap() - 0.2).abs() < 1e-12);
+        assert_eq!(c.fidelity, 1.0);
+        // Half the time: half the rows, floored to a thousandth.
+        let (c, _) = plan_push(&trials, &[], Metric::Rmse, 1, 14.6).unwrap();
+        assert_eq!(c.fidelity, 0.5);
+        // Five folds: each fold's fit took a fifth of the trial's fit time.
+        let (c, _) = plan_push(&trials, &[], Metric::Rmse, 5, 14.6 / 5.0).unwrap();
+        assert_eq!(c.fidelity, 0.5);
+        // Pushed already: the next configuration, with its own cost (its 300 rounds at 0.1 keep
+        // 200 at 0.15: 54 s on all rows at two thirds of the time).
+        let (c, config) = plan_push(&trials, &[config], Metric::Rmse, 1, 27.05).unwrap();
+        assert_eq!(config.1, quick);
+        assert_eq!(
+            (c.parents[0], c.params["max_rounds"].as_i64()),
+            (1, Some(200))
+        );
+        assert_eq!(c.fidelity, 0.5);
+        // Fewer than twice the rows its best trial saw: no push, and no worse configuration
+        // in its place.
+        assert!(plan_push(&trials, &[], Metric::Rmse, 1, 1.0).is_none());
+        // A family without a cheaper variant keeps its params; a higher-is-better metric ranks
+        // the other way.
+        let rf = scored(3, "random_forest", &Params::new(), 0.1, 0.9, 2.0);
+        let lr = scored(4, "logistic", &Params::new(), 0.1, 0.7, 0.1);
+        let (c, _) = plan_push(&[&rf, &lr], &[], Metric::RocAuc, 1, 10.0).unwrap();
+        assert_eq!(
+            (c.family.as_str(), c.params.clone(), c.fidelity),
+            ("random_forest", Params::new(), 0.5)
+        );
+        // Trials at full fidelity and unscored ones are never pushed.
+        let full = scored(5, "gbdt", &quick, 1.0, 0.1, 1.0);
+        let mut failed = scored(6, "gbdt", &quick, 0.1, 0.1, 1.0);
+        failed.state = TrialState::Failed;
+        assert!(plan_push(&[&full, &failed], &[], Metric::Rmse, 1, 100.0).is_none());
     }
 
     #[test]
