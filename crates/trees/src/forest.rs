@@ -412,6 +412,7 @@ fn grow_tree(p: &ForestParams, train: &Dataset<'_>, rows_all: &[u32], mut rng: R
     }
     values.resize(tree.n_leaves() * stride, 0.0);
     tree.values = values;
+    tree.finish();
     Built { tree, splits }
 }
 

@@ -368,6 +368,7 @@ impl Gbdt {
                         vs[r as usize] += tree.values[l] as f64;
                     }
                 }
+                tree.finish();
                 trees.push(tree);
             }
             round_imp.push(imp);

@@ -97,6 +97,17 @@ impl Tree {
         }
     }
 
+    /// Growth is over: drop what only growing needs and the spare capacity of its vectors. A
+    /// forest with one row per leaf has about as many nodes as rows per tree; on diamonds,
+    /// heaptrack put 449 MB of a 60 s search's 527 MB heap peak in `Tree::split`, whose vectors
+    /// grow by doubling (and `leaf_parent` holds one more entry per leaf).
+    pub(crate) fn finish(&mut self) {
+        self.leaf_parent = Vec::new();
+        self.nodes.shrink_to_fit();
+        self.cat_sets.shrink_to_fit();
+        self.values.shrink_to_fit();
+    }
+
     /// Number of leaves.
     pub fn n_leaves(&self) -> usize {
         self.nodes.len() + 1
