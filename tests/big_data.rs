@@ -96,6 +96,13 @@ fn big_data_pushes_its_best_configuration_onto_more_rows_before_the_search_ends(
          max_rounds = { type = \"int\", low = 20, high = 80, default = 40 }\n",
     )
     .unwrap();
+    let now_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+    };
+    let launched_ms = now_ms();
     let doc = run_json(
         dir.path(),
         &[
@@ -142,6 +149,16 @@ fn big_data_pushes_its_best_configuration_onto_more_rows_before_the_search_ends(
         assert!(f >= 2.0 * pf && f <= 1.0, "{f} against its parent's {pf}");
         // At most 80 rounds: nothing to cut (gbdt keeps at least 200), so the same params.
         assert_eq!(parent["params"], p["params"], "{p}");
+        // Asked only once 45 % of the 20 s budget had passed (the budget counts from the
+        // process start, after `launched_ms`; a slow machine only makes it later).
+        let id = p["trial_id"].as_u64().unwrap().to_string();
+        let shown = run_json(dir.path(), &["show", &id, "--store", "db", "--json"]);
+        let started = shown["started_at_ms"].as_u64().expect("a start time");
+        assert!(
+            started >= launched_ms + 9_000,
+            "push {id} started {} ms after the launch",
+            started.saturating_sub(launched_ms)
+        );
     }
 }
 

@@ -65,7 +65,7 @@ pub(crate) struct SearchDriver<'s, 'a, 'p> {
 /// configurations on a few thousand rows, and on a million rows it never reaches the rows that
 /// matter: in §29 of docs/BENCHMARKS.md every 60 s run ended with an ensemble of trials on
 /// 1/27 of the rows (test RMSE 0.67-0.68), while one default gbdt on all rows scored 0.6475.
-pub(crate) const PUSH_AT: f64 = 0.45;
+const PUSH_AT: f64 = 0.45;
 /// Share of a push's time for the fit itself; the rest covers copying and binning its rows,
 /// predicting the holdout, storing, and the estimate's error.
 const PUSH_FIT_SHARE: f64 = 0.7;
@@ -161,12 +161,9 @@ impl<'s, 'a, 'p> SearchDriver<'s, 'a, 'p> {
         }
     }
 
-    /// The next push, if one is due (see [`PUSH_AT`]): the best scored configuration not
-    /// pushed yet (a push's own configuration counts as new), on the rows its measured cost allows in [`PUSH_FIT_SHARE`] of the time left
-    /// (the search's or the trial limit, whichever ends first). A family with a cheaper variant
-    /// ([`automl_models::Family::cheaper`]: fewer gbdt rounds at a larger rate) trades its cost
-    /// for rows first. Nothing is pushed unless it sees at least twice the rows its
-    /// configuration was scored on.
+    /// The next push, if one is due (see [`PUSH_AT`]), as [`plan_push`] chooses it with
+    /// [`PUSH_FIT_SHARE`] of the time left for its fit (the search's or the trial limit,
+    /// whichever ends first).
     fn push_candidate(&mut self) -> Option<Candidate> {
         let cfg = &self.study.config;
         let budget = cfg.budget.time_s.filter(|t| *t > 0.0)?;
@@ -246,8 +243,11 @@ const PUSH_CONFIGS: usize = 3;
 
 /// The push [`SearchDriver::push_candidate`] makes with `fit_s` seconds for its fit, from the
 /// study's `trials` so far over `n_folds` folds, and the configuration it pushes (to add to
-/// `pushed`): of the best [`PUSH_CONFIGS`] scored low-fidelity configurations not in `pushed`,
-/// the first whose push at least doubles the rows it was scored on. When the best cannot (a
+/// `pushed`; a push's own, cheaper configuration counts as new): of the best [`PUSH_CONFIGS`]
+/// scored low-fidelity configurations not in `pushed`, the first whose push at least doubles
+/// the rows it was scored on. A family with a cheaper variant
+/// ([`automl_models::Family::cheaper`]: fewer gbdt rounds at a larger rate) trades its cost for
+/// rows first. When the best cannot (a
 /// push that ended early leaves too little time to double its rows again), a diverse second
 /// configuration still gets the time; on a million rows such a push (1/81 -> 1/9 of the rows)
 /// took a quarter of the ensemble. A configuration's cost on all of a fold's training rows is

@@ -56,6 +56,11 @@ pub const PATIENCE: usize = 30;
 /// Fewest training rows for which a validation split is made.
 pub const MIN_ROWS_FOR_VALID: usize = 40;
 
+/// `gbdt`'s default learning rate.
+const GBDT_RATE: f64 = 0.1;
+/// `gbdt`'s default maximum rounds.
+const GBDT_ROUNDS: usize = 500;
+
 /// [`Family::cheaper`] for `gbdt`: the largest learning rate it scales up to (LightGBM's
 /// default is 0.1; the search space goes to 0.3).
 pub const CHEAPER_MAX_RATE: f64 = 0.2;
@@ -262,8 +267,8 @@ impl Family for GbdtFamily {
     /// at most [`CHEAPER_MAX_RATE`] and the rounds at least [`CHEAPER_MIN_ROUNDS`].
     fn cheaper(&self, params: &Params, share: f64) -> Option<(Params, f64)> {
         use automl_core::{ParamValue, params::ParamsExt};
-        let rate = params.f64_or("learning_rate", 0.1);
-        let rounds = params.i64_or("max_rounds", 500).max(1) as f64;
+        let rate = params.f64_or("learning_rate", GBDT_RATE);
+        let rounds = params.i64_or("max_rounds", GBDT_ROUNDS as i64).max(1) as f64;
         if !(rate > 0.0 && share > 0.0) {
             return None;
         }
@@ -298,7 +303,7 @@ impl Family for GbdtFamily {
                 "max_bins",
             ],
         )?;
-        let learning_rate = p.positive("learning_rate", 0.1, 1.0)?;
+        let learning_rate = p.positive("learning_rate", GBDT_RATE, 1.0)?;
         let max_leaves = p.int("max_leaves", 31, 2, 4096)? as usize;
         let min_samples_leaf = p.int("min_samples_leaf", 20, 1, 1_000_000)? as usize;
         let min_child_weight = p.float("min_child_weight", 1e-3, 0.0, 1e6)?;
@@ -306,7 +311,7 @@ impl Family for GbdtFamily {
         let lambda_l1 = p.float("lambda_l1", 1e-3, 0.0, 1e6)?;
         let subsample = p.positive("subsample", 1.0, 1.0)?;
         let colsample = p.positive("colsample", 1.0, 1.0)?;
-        let max_rounds = p.int("max_rounds", 500, 1, 100_000)? as usize;
+        let max_rounds = p.int("max_rounds", GBDT_ROUNDS as i64, 1, 100_000)? as usize;
         let max_bins = p.int("max_bins", 255, 2, 255)? as usize;
         check(NAME, input)?;
         util::check_deadline(NAME, input.deadline)?;
