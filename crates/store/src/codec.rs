@@ -89,13 +89,19 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 /// Compress a blob (lz4 block with a checksummed header).
+///
+/// The payload is compressed in place behind the header (one buffer of lz4's bound, trimmed),
+/// not into a second buffer that is then copied: a forest's fold models are tens of MB.
 pub fn compress(raw: &[u8]) -> Vec<u8> {
-    let payload = lz4_flex::block::compress(raw);
-    let mut out = Vec::with_capacity(HEADER + payload.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&(raw.len() as u64).to_le_bytes());
-    out.extend_from_slice(&fnv1a(&payload).to_le_bytes());
-    out.extend_from_slice(&payload);
+    let mut out = vec![0u8; HEADER + lz4_flex::block::get_maximum_output_size(raw.len())];
+    let n = lz4_flex::block::compress_into(raw, &mut out[HEADER..])
+        .expect("lz4's bound holds any input");
+    out.truncate(HEADER + n);
+    let sum = fnv1a(&out[HEADER..]);
+    out[..4].copy_from_slice(MAGIC);
+    out[4..12].copy_from_slice(&(raw.len() as u64).to_le_bytes());
+    out[12..20].copy_from_slice(&sum.to_le_bytes());
+    out.shrink_to_fit();
     out
 }
 

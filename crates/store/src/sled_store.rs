@@ -66,6 +66,9 @@ pub struct SledStore {
     meta_current: std::sync::atomic::AtomicBool,
     /// Key of this handle in [`HANDLES`].
     handle_key: PathBuf,
+    /// Held from staging a chunked value to sweeping its key ([`chunked::sweep`] removes the
+    /// chunks of every other generation, which must not be another write's staged ones).
+    chunk_writes: Mutex<()>,
 }
 
 impl Drop for SledStore {
@@ -167,6 +170,7 @@ impl SledStore {
             db,
             publisher,
             handle_key,
+            chunk_writes: Mutex::new(()),
         };
         match meta.get(layout::META_KEY).map_err(|e| store.map_err(e))? {
             Some(bytes) => {
@@ -393,7 +397,67 @@ impl SledStore {
                 chunked::remove(a, &key[..])?;
                 Ok(())
             })
-            .map_err(|e| self.tx_err(e))
+            .map_err(|e| self.tx_err(e))?;
+        let _writing = self.chunk_writes.lock().unwrap_or_else(|p| p.into_inner());
+        chunked::sweep(&self.artifacts, &key, None).map_err(|e| self.map_err(e))?;
+        Ok(())
+    }
+
+    /// Write `packed` (or remove the value, for None) under `key` of `tree`, committing its head
+    /// in the transaction `commit` runs (which gets the tree's transactional view last). The
+    /// chunks are staged before the transaction, so sled does not buffer a large value twice.
+    fn write_chunked<T>(
+        &self,
+        tree: &sled::Tree,
+        key: &[u8],
+        packed: Option<Vec<u8>>,
+        commit: impl Fn(Option<&chunked::Staged>) -> Result<T, TransactionError<StoreError>>,
+    ) -> Result<T, StoreError> {
+        let _writing = self.chunk_writes.lock().unwrap_or_else(|p| p.into_inner());
+        let staged = match packed {
+            Some(p) => {
+                let generation = self.db.generate_id().map_err(|e| self.map_err(e))?;
+                Some(chunked::stage(tree, key, generation, &p).map_err(|e| self.map_err(e))?)
+            }
+            None => None,
+        };
+        match commit(staged.as_ref()) {
+            Ok(v) => {
+                let keep = staged.as_ref().map(chunked::Staged::generation);
+                chunked::sweep(tree, key, keep).map_err(|e| self.map_err(e))?;
+                Ok(v)
+            }
+            Err(e) => {
+                if let Some(s) = &staged {
+                    // Best effort: chunks left behind are swept by the key's next write.
+                    let _ = chunked::discard(tree, s);
+                }
+                Err(self.tx_err(e))
+            }
+        }
+    }
+
+    fn finish_packed(&self, rec: &TrialRecord, packed: Option<Vec<u8>>) -> Result<(), StoreError> {
+        self.upgrade_meta()?;
+        let bytes = codec::encode_trial(rec)?;
+        let key = layout::trial_key(rec.study_id, rec.trial_id);
+        let (study_id, trial_id) = (rec.study_id, rec.trial_id);
+        self.write_chunked(&self.artifacts, &key, packed, |staged| {
+            (&self.trials, &self.artifacts).transaction(|(t, a)| {
+                if t.get(key)?.is_none() {
+                    return Err(ConflictableTransactionError::Abort(StoreError::NotFound {
+                        what: trial_name(study_id, trial_id),
+                    }));
+                }
+                t.insert(&key[..], bytes.clone())?;
+                match staged {
+                    Some(s) => chunked::commit(a, s)?,
+                    None => chunked::remove(a, &key[..])?,
+                }
+                Ok(())
+            })
+        })?;
+        self.sync()
     }
 }
 
@@ -615,36 +679,29 @@ impl Store for SledStore {
         record: &TrialRecord,
         artifact: Option<&[u8]>,
     ) -> Result<(), StoreError> {
-        self.upgrade_meta()?;
         let rec = crate::prepare_finish(record, artifact)?;
-        let bytes = codec::encode_trial(&rec)?;
-        let packed = artifact.map(codec::compress);
-        let key = layout::trial_key(rec.study_id, rec.trial_id);
-        let (study_id, trial_id) = (rec.study_id, rec.trial_id);
-        (&self.trials, &self.artifacts)
-            .transaction(|(t, a)| {
-                if t.get(key)?.is_none() {
-                    return Err(ConflictableTransactionError::Abort(StoreError::NotFound {
-                        what: trial_name(study_id, trial_id),
-                    }));
-                }
-                t.insert(&key[..], bytes.clone())?;
-                match &packed {
-                    Some(p) => chunked::put(a, &key[..], p)?,
-                    None => chunked::remove(a, &key[..])?,
-                }
-                Ok(())
-            })
-            .map_err(|e| self.tx_err(e))?;
-        self.sync()
+        self.finish_packed(&rec, artifact.map(codec::compress))
+    }
+    fn finish_trial_owned(
+        &self,
+        record: &TrialRecord,
+        artifact: Option<Vec<u8>>,
+    ) -> Result<(), StoreError> {
+        let rec = crate::prepare_finish(record, artifact.as_deref())?;
+        // The raw artifact is freed here, before its chunks are written.
+        let packed = artifact.map(|a| codec::compress(&a));
+        self.finish_packed(&rec, packed)
     }
     fn put_blob(&self, study_id: u64, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
         self.require_study(study_id)?;
         let k = layout::blob_key(study_id, key);
         let packed = codec::compress(bytes);
-        self.blobs
-            .transaction(|b| chunked::put(b, &k, &packed).map_err(Into::into))
-            .map_err(|e: TransactionError<StoreError>| self.tx_err(e))?;
+        self.write_chunked(&self.blobs, &k, Some(packed), |staged| {
+            self.blobs.transaction(|b| match staged {
+                Some(s) => chunked::commit(b, s).map_err(Into::into),
+                None => Ok(()),
+            })
+        })?;
         self.sync()
     }
     fn delete_artifact(&self, study_id: u64, trial_id: u64) -> Result<(), StoreError> {

@@ -220,7 +220,7 @@ impl Study<'_> {
         rec.has_artifact = artifact.is_some();
         rec.ensemble = Some(decision.clone());
         rec.ended_at_ms = now_ms();
-        self.store.finish_trial(&rec, artifact.as_deref())?;
+        self.store.finish_trial_owned(&rec, artifact)?;
         self.record.ensemble = Some(decision);
         self.history.push(rec.clone());
         let stacking = match stacking {

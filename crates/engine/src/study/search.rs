@@ -440,7 +440,7 @@ impl Driver for SearchDriver<'_, '_, '_> {
         };
         fill_record(&mut rec, &eval);
         let metric = self.study.metric;
-        let mut artifact = eval.artifact.as_deref();
+        let mut artifact = eval.artifact;
         if rec.is_scored() {
             if let Some((_, p)) = eval.oof {
                 self.oof.push((rec.trial_id, metric.as_loss(rec.mean), p));
@@ -475,12 +475,13 @@ impl Driver for SearchDriver<'_, '_, '_> {
             }
         }
         let t_store = Instant::now();
-        self.study.store.finish_trial(&rec, artifact)?;
-        if let Some(a) = artifact {
+        let stored_len = artifact.as_ref().map(Vec::len);
+        self.study.store.finish_trial_owned(&rec, artifact)?;
+        if let Some(len) = stored_len {
             self.reserve
-                .stored(rec.trial_id, a.len(), t_store.elapsed().as_secs_f64());
+                .stored(rec.trial_id, len, t_store.elapsed().as_secs_f64());
         }
-        rec.has_artifact = artifact.is_some();
+        rec.has_artifact = stored_len.is_some();
         self.study.store.publish_snapshot()?;
         if rec.state != TrialState::Complete {
             self.failed += 1;

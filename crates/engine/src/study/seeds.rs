@@ -361,7 +361,7 @@ impl Study<'_> {
             } else {
                 None
             };
-            self.store.finish_trial(&rec, artifact.as_deref())?;
+            self.store.finish_trial_owned(&rec, artifact)?;
             if let Some(h) = self.history.iter_mut().find(|h| h.trial_id == t.trial_id) {
                 set_seed_variance(h, sv);
             }

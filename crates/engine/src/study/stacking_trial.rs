@@ -202,7 +202,7 @@ impl Study<'_> {
         rec.has_artifact = artifact.is_some();
         crate::stacking::set_stacking(&mut rec, &decision);
         rec.ended_at_ms = now_ms();
-        self.store.finish_trial(&rec, artifact.as_deref())?;
+        self.store.finish_trial_owned(&rec, artifact)?;
         let used = decision.used;
         self.record.stacking = Some(decision);
         self.history.push(rec.clone());
