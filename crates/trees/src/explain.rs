@@ -182,7 +182,7 @@ fn walk(
     let mut i = 0usize;
     loop {
         let n = &tree.nodes[i];
-        let c = if tree.goes_left(n, row[n.feature as usize]) {
+        let c = if tree.goes_left(n, row[n.feature() as usize]) {
             n.left
         } else {
             n.right
@@ -192,7 +192,7 @@ fn walk(
         } else {
             means[c as usize]
         };
-        credit(n.feature as usize, child - means[i]);
+        credit(n.feature() as usize, child - means[i]);
         if c < 0 {
             return !c as usize;
         }

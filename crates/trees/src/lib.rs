@@ -47,6 +47,13 @@ impl<'a> Dataset<'a> {
 
     pub(crate) fn check(&self, classification: bool, n_classes: usize) -> Result<(), TreeError> {
         let n = self.data.n_rows();
+        if self.data.n_features() > tree::MAX_FEATURES {
+            return Err(TreeError::Shape(format!(
+                "the data has {} features; tree models take at most {}",
+                self.data.n_features(),
+                tree::MAX_FEATURES
+            )));
+        }
         if self.y.len() != n {
             return Err(TreeError::Shape(format!(
                 "y has {} values but the data has {n} rows; pass one target per row",

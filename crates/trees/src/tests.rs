@@ -85,7 +85,7 @@ fn missing_values_follow_the_learned_default_direction() {
     )
     .unwrap();
     let t = &m.trees()[0];
-    assert!(!t.nodes[0].default_left);
+    assert!(!t.nodes[0].default_left());
     let p = m.predict(array![[f64::NAN], [1.5], [3.5]].view()).unwrap();
     for (a, b) in p.values.iter().zip([10.0, 0.0, 10.0]) {
         assert!((a - b).abs() < 1e-5, "{a} vs {b}");
@@ -99,7 +99,7 @@ fn missing_values_follow_the_learned_default_direction() {
         None,
     )
     .unwrap();
-    assert!(m2.trees()[0].nodes[0].default_left);
+    assert!(m2.trees()[0].nodes[0].default_left());
     assert!(m2.predict(array![[f64::NAN]].view()).unwrap().values[0].abs() < 1e-5);
 }
 

@@ -3,23 +3,114 @@
 use crate::binning::{BinnedData, FeatureBins, cat_bin};
 use serde::{Deserialize, Serialize};
 
+/// Largest feature index a node can hold (the index shares a 32-bit word with the bin and the
+/// missing-value direction). Fitting checks the data against it.
+pub const MAX_FEATURES: usize = 1 << 23;
+
 /// An internal node. Children `>= 0` are node indices; a child `c < 0` is leaf `!c`.
+///
+/// 24 bytes, not 32: the feature index, the split bin and where missing values go share one
+/// word. A forest with one row per leaf holds about one node per training row and tree, and on
+/// diamonds its live trees were most of a search's heap peak. Stored artifacts keep the earlier
+/// field-by-field layout ([`NodeWire`]), so they read the same either way.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "NodeWire", try_from = "NodeWire")]
 pub struct Node {
     /// Numeric split: rows with `value <= threshold` go left (the bin upper bound, f64).
     pub threshold: f64,
-    /// Feature index.
-    pub feature: u32,
     /// Left child.
     pub left: i32,
     /// Right child.
     pub right: i32,
-    /// Numeric split in bin space: bins `1..=bin` go left.
-    pub bin: u8,
-    /// Where missing values (bin 0) go.
-    pub default_left: bool,
     /// 0 for a numeric split, else `1 + index` into [`Tree::cat_sets`].
     pub cat: u32,
+    /// Feature index (bits 9..32), missing values go left (bit 8), split bin (bits 0..8).
+    packed: u32,
+}
+
+impl Node {
+    /// A node; `feature` must be below [`MAX_FEATURES`].
+    pub fn new(
+        threshold: f64,
+        feature: u32,
+        (left, right): (i32, i32),
+        bin: u8,
+        default_left: bool,
+        cat: u32,
+    ) -> Node {
+        debug_assert!((feature as usize) < MAX_FEATURES);
+        Node {
+            threshold,
+            left,
+            right,
+            cat,
+            packed: (feature << 9) | (u32::from(default_left) << 8) | u32::from(bin),
+        }
+    }
+
+    /// Feature index.
+    #[inline]
+    pub fn feature(&self) -> u32 {
+        self.packed >> 9
+    }
+
+    /// Numeric split in bin space: bins `1..=bin` go left.
+    #[inline]
+    pub fn bin(&self) -> u8 {
+        self.packed as u8
+    }
+
+    /// Where missing values (bin 0) go.
+    #[inline]
+    pub fn default_left(&self) -> bool {
+        self.packed & (1 << 8) != 0
+    }
+}
+
+/// A node as artifacts store it, field by field.
+#[derive(Clone, Serialize, Deserialize)]
+struct NodeWire {
+    threshold: f64,
+    feature: u32,
+    left: i32,
+    right: i32,
+    bin: u8,
+    default_left: bool,
+    cat: u32,
+}
+
+impl From<Node> for NodeWire {
+    fn from(n: Node) -> NodeWire {
+        NodeWire {
+            threshold: n.threshold,
+            feature: n.feature(),
+            left: n.left,
+            right: n.right,
+            bin: n.bin(),
+            default_left: n.default_left(),
+            cat: n.cat,
+        }
+    }
+}
+
+impl TryFrom<NodeWire> for Node {
+    type Error = String;
+    fn try_from(w: NodeWire) -> Result<Node, String> {
+        if w.feature as usize >= MAX_FEATURES {
+            return Err(format!(
+                "a tree node names feature {}; at most {MAX_FEATURES} are supported",
+                w.feature
+            ));
+        }
+        Ok(Node::new(
+            w.threshold,
+            w.feature,
+            (w.left, w.right),
+            w.bin,
+            w.default_left,
+            w.cat,
+        ))
+    }
 }
 
 /// The bins (bit `b` = bin `b`) sent left by a categorical split.
@@ -135,15 +226,14 @@ impl Tree {
                 (0.0, 0, bits[0] & 1 == 1, self.cat_sets.len() as u32)
             }
         };
-        self.nodes.push(Node {
+        self.nodes.push(Node::new(
             threshold,
-            feature: feature as u32,
-            left: !(leaf as i32),
-            right: !(right_leaf as i32),
+            feature as u32,
+            (!(leaf as i32), !(right_leaf as i32)),
             bin,
             default_left,
             cat,
-        });
+        ));
         if let Some((p, is_left)) = self.leaf_parent[leaf] {
             let pn = &mut self.nodes[p as usize];
             if is_left {
@@ -166,7 +256,7 @@ impl Tree {
         let mut i = 0usize;
         loop {
             let n = &self.nodes[i];
-            let c = if self.goes_left(n, row[n.feature as usize]) {
+            let c = if self.goes_left(n, row[n.feature() as usize]) {
                 n.left
             } else {
                 n.right
@@ -185,7 +275,7 @@ impl Tree {
             if v <= n.threshold {
                 true
             } else if v.is_nan() {
-                n.default_left
+                n.default_left()
             } else {
                 false
             }
@@ -204,9 +294,13 @@ impl Tree {
         let mut i = 0usize;
         loop {
             let n = &self.nodes[i];
-            let b = data.column(n.feature as usize)[r];
+            let b = data.column(n.feature() as usize)[r];
             let left = if n.cat == 0 {
-                if b == 0 { n.default_left } else { b <= n.bin }
+                if b == 0 {
+                    n.default_left()
+                } else {
+                    b <= n.bin()
+                }
             } else {
                 self.cat_sets[n.cat as usize - 1].contains(b)
             };
@@ -230,6 +324,30 @@ impl Tree {
 mod tests {
     use super::*;
     use ndarray::array;
+
+    #[test]
+    fn a_node_is_24_bytes_and_stored_field_by_field_as_before() {
+        assert_eq!(std::mem::size_of::<Node>(), 24);
+        let max = MAX_FEATURES as u32 - 1;
+        for (feature, bin, default_left, cat) in [
+            (0, 0, false, 0),
+            (max, 255, true, 7),
+            (70_000, 3, false, u32::MAX),
+        ] {
+            let n = Node::new(-1.5e300, feature, (-3, 9), bin, default_left, cat);
+            assert_eq!(
+                (n.feature(), n.bin(), n.default_left()),
+                (feature, bin, default_left)
+            );
+            let bytes = postcard::to_stdvec(&n).unwrap();
+            let before = (-1.5e300f64, feature, -3i32, 9i32, bin, default_left, cat);
+            assert_eq!(bytes, postcard::to_stdvec(&before).unwrap());
+            assert_eq!(postcard::from_bytes::<Node>(&bytes).unwrap(), n);
+        }
+        let too_far = (0.0f64, MAX_FEATURES as u32, 1i32, 2i32, 0u8, false, 0u32);
+        let err = postcard::from_bytes::<Node>(&postcard::to_stdvec(&too_far).unwrap());
+        assert!(err.is_err());
+    }
 
     #[test]
     fn raw_and_binned_routing_agree() {
