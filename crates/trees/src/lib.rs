@@ -47,13 +47,7 @@ impl<'a> Dataset<'a> {
 
     pub(crate) fn check(&self, classification: bool, n_classes: usize) -> Result<(), TreeError> {
         let n = self.data.n_rows();
-        if self.data.n_features() > tree::MAX_FEATURES {
-            return Err(TreeError::Shape(format!(
-                "the data has {} features; tree models take at most {}",
-                self.data.n_features(),
-                tree::MAX_FEATURES
-            )));
-        }
+        check_features(self.data.n_features())?;
         if self.y.len() != n {
             return Err(TreeError::Shape(format!(
                 "y has {} values but the data has {n} rows; pass one target per row",
@@ -122,6 +116,17 @@ pub(crate) fn check_deadline(deadline: Option<Instant>, done: usize) -> Result<(
         Some(d) if Instant::now() >= d => Err(TreeError::Deadline { rounds: done }),
         _ => Ok(()),
     }
+}
+
+/// Tree nodes hold feature indices below [`tree::MAX_FEATURES`].
+pub(crate) fn check_features(n: usize) -> Result<(), TreeError> {
+    if n > tree::MAX_FEATURES {
+        return Err(TreeError::Shape(format!(
+            "the data has {n} features; tree models take at most {}",
+            tree::MAX_FEATURES
+        )));
+    }
+    Ok(())
 }
 
 pub(crate) fn check_cols(got: usize, want: usize) -> Result<(), TreeError> {

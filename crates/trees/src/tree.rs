@@ -344,6 +344,9 @@ mod tests {
             assert_eq!(bytes, postcard::to_stdvec(&before).unwrap());
             assert_eq!(postcard::from_bytes::<Node>(&bytes).unwrap(), n);
         }
+        assert!(crate::check_features(MAX_FEATURES).is_ok());
+        let err = crate::check_features(MAX_FEATURES + 1).unwrap_err();
+        assert!(err.to_string().contains("at most 8388608"), "{err}");
         let too_far = (0.0f64, MAX_FEATURES as u32, 1i32, 2i32, 0u8, false, 0u32);
         let err = postcard::from_bytes::<Node>(&postcard::to_stdvec(&too_far).unwrap());
         assert!(err.is_err());
