@@ -6,6 +6,7 @@ pub mod error;
 pub mod families;
 pub mod registry;
 mod util;
+pub use util::postcard_exact;
 
 pub use error::ModelError;
 pub use registry::{Registry, registry};

@@ -341,13 +341,9 @@ pub fn average(parts: &[(f64, Predictions)], info: PredictorInfo, n_rows: usize)
     }
 }
 
-/// postcard bytes of `value` in one allocation of the exact size (a buffer grown by doubling
-/// holds up to twice the bytes while it grows).
+/// postcard bytes of `value` in one allocation of the exact size.
 fn to_vec_exact<T: Serialize>(value: &T) -> Result<Vec<u8>, TrainError> {
-    let err = |e: postcard::Error| TrainError::Encode(e.to_string());
-    let size = postcard::serialize_with_flavor(value, postcard::ser_flavors::Size::default())
-        .map_err(err)?;
-    postcard::to_extend(value, Vec::with_capacity(size)).map_err(err)
+    automl_models::postcard_exact(&[], value).map_err(|e| TrainError::Encode(e.to_string()))
 }
 
 /// A bag of fold pipelines encoded one by one as cross-validation fits them, so a trial holds
