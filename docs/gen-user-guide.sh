@@ -92,7 +92,10 @@ cat <<'MD'
 
 Every trial, best first: rank, trial id, family, the metric's mean ± std over the folds, the
 other metrics (on the pooled out-of-fold predictions), fit time, predict time per row, model
-size, strategy/operator, parent trials, data fidelity, state and key parameters. Options:
+size, strategy/operator, parent trials, data fidelity (with `, 1 fold` on a first look: on
+1,000+ rows too few to halve, `auto` cross-validates a new configuration on one fold first and
+promotes the best third to every fold; first looks follow the ranked trials, unranked, and never
+become the final model), state and key parameters. Options:
 `--top N`, `--family F`, `--state S`, `--sort score|trial|family|fit-time|predict-time|size`,
 `--study ID`, `--format table|csv|json|markdown`. It works while a `fit` runs on the same store
 (it then reads the snapshot the running search publishes after every trial).
@@ -106,8 +109,8 @@ cat <<'MD'
 JSON and CSV field names are stable: `rank`, `trial_id`, `family`, `state`, `metric`, `mean`,
 `std`, `fold_scores` (JSON), one column per other metric (CSV) or `metrics` (JSON),
 `fit_time_s`, `predict_time_per_row_s`, `model_size_bytes`, `strategy`, `operator`, `parents`,
-`fidelity`, `params`, `error`, and in JSON `final` (true on the trial the study's final model
-was refit from).
+`fidelity`, `folds` (a first look's number of folds; empty or null: every fold), `params`,
+`error`, and in JSON `final` (true on the trial the study's final model was refit from).
 
 ## 3. One trial: `automl show`, `automl compare`
 

@@ -5,7 +5,7 @@
 
 #[path = "../bench/gen_big/gen.rs"]
 #[allow(dead_code)]
-mod gen_big;
+pub(crate) mod gen_big;
 
 use crate::util::{run_in, run_json};
 use std::path::{Path, PathBuf};

@@ -12,6 +12,7 @@ mod distributed;
 mod drift;
 mod evaluate;
 mod explain;
+mod fold_fidelity;
 mod inspect;
 mod isolation;
 mod json_output;

@@ -287,6 +287,10 @@ pub struct FitArgs {
     /// rows), `on` or `off`. On big data (100k training rows per fold) under a time budget,
     /// trials start on 10k-30k rows, and after 45 % of the budget the best configurations are
     /// refitted on as many rows as the time left allows (operator `push` in the leaderboard).
+    /// With `auto` on 1000+ rows whose folds are too small to halve, it halves over folds
+    /// instead: a new configuration is first cross-validated on one fold, and the best third
+    /// of those on every fold (`promote`); first looks are listed unranked (`folds` = 1) and
+    /// never become the final model. `off` turns both off.
     #[arg(long, value_name = "MODE", value_enum, default_value = "auto")]
     pub multi_fidelity: MultiFidelityArg,
     /// Keep the fitted fold models of the best N trials only, or of `all` trials. Every

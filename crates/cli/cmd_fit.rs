@@ -2,7 +2,7 @@
 //! applies the search policy), report on the data, print progress and the summary.
 
 use crate::args::{FitArgs, MultiFidelityArg, TaskArg};
-use crate::output::{Doc, OutputFormat, fmt_bytes, fmt_score, fmt_secs, num, print_json};
+use crate::output::{Doc, OutputFormat, fmt_bytes, fmt_score, fmt_secs, num, plural, print_json};
 use anyhow::{Context, Result, anyhow, bail};
 use automl_engine::{
     EngineError, KeepModels, Metric, MultiFidelity, Progress, ReadOptions, Setting, StudyBuilder,
@@ -321,7 +321,10 @@ pub fn run(a: FitArgs) -> Result<()> {
                     t.candidate.family,
                     t.state.as_str(),
                     if t.is_scored() {
-                        fmt_score(t.mean)
+                        match t.candidate.folds {
+                            Some(k) => format!("{} (on {k} fold{})", fmt_score(t.mean), plural(k)),
+                            None => fmt_score(t.mean),
+                        }
                     } else {
                         t.error.clone().unwrap_or_default()
                     },

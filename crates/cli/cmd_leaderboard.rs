@@ -3,15 +3,15 @@
 //! JSON/CSV field names are stable (documented in the user guide and, for JSON, with their
 //! types and the `schema` tag of each row, in docs/json.md): rank, trial_id, family,
 //! state, metric, mean, std, <each metric>, fit_time_s, predict_time_per_row_s,
-//! model_size_bytes, strategy, operator, parents, fidelity, params, error, and the seed
+//! model_size_bytes, strategy, operator, parents, fidelity, folds, params, error, and the seed
 //! variance of the trials `fit` measured it for (null for the others): seed_std, churn,
 //! split_std, tied (JSON also seed_scores, the mean score per model seed, and `final`: true on
 //! the trial whose model the study's final model is).
 
 use crate::args::{Format, LeaderboardArgs, SortKey};
 use crate::output::{
-    Doc, fmt_bytes, fmt_parents, fmt_row_time, fmt_score, key_params, markdown, num, print_json,
-    table,
+    Doc, fmt_bytes, fmt_parents, fmt_row_time, fmt_score, key_params, markdown, num, plural,
+    print_json, table,
 };
 use crate::store_arg::{open_existing, pick_study};
 use anyhow::{Context, Result};
@@ -50,6 +50,7 @@ pub(crate) fn trial_json(t: &TrialRecord, metric: &str) -> Value {
         "operator": t.candidate.operator,
         "parents": t.candidate.parents,
         "fidelity": t.candidate.fidelity,
+        "folds": t.candidate.folds,
         "params": params,
         "error": t.error,
     });
@@ -140,6 +141,7 @@ pub fn run(a: LeaderboardArgs) -> Result<()> {
                 "operator",
                 "parents",
                 "fidelity",
+                "folds",
                 "params",
                 "error",
                 "seed_std",
@@ -171,6 +173,7 @@ pub fn run(a: LeaderboardArgs) -> Result<()> {
                     t.candidate.operator.clone(),
                     fmt_parents(t, ""),
                     format!("{}", t.candidate.fidelity),
+                    t.candidate.folds.map(|k| k.to_string()).unwrap_or_default(),
                     t.candidate.params.render(),
                     t.error.clone().unwrap_or_default(),
                 ]);
@@ -241,7 +244,10 @@ pub fn run(a: LeaderboardArgs) -> Result<()> {
                         format!("{}/{}", t.strategy, t.candidate.operator)
                     },
                     fmt_parents(t, "-"),
-                    format!("{:.2}", t.candidate.fidelity),
+                    match t.candidate.folds {
+                        Some(k) => format!("{:.2}, {k} fold{}", t.candidate.fidelity, plural(k)),
+                        None => format!("{:.2}", t.candidate.fidelity),
+                    },
                     t.state.as_str().to_string(),
                 ]);
                 if any_seeds {

@@ -181,7 +181,7 @@ fn select(a: PortfolioArgs, pool_path: &std::path::Path) -> Result<()> {
             };
             let trials = store.trials(study.study_id)?;
             for t in trials.iter().filter(|t| {
-                t.is_scored() && !is_meta_family(&t.candidate.family) && t.candidate.fidelity >= 1.0
+                t.is_scored() && !is_meta_family(&t.candidate.family) && t.candidate.is_full_cv()
             }) {
                 let Some(i) = pool.iter().position(|(c, _)| {
                     c.family == t.candidate.family && c.params == t.candidate.params

@@ -163,7 +163,7 @@ fn post_caption(d: &PostDecision) -> String {
 pub fn score_plot(trials: &[TrialRecord], start_ms: u64, metric: Metric) -> String {
     let pts: Vec<(f64, f64, &str)> = trials
         .iter()
-        .filter(|t| t.is_scored() && !is_meta_family(&t.candidate.family))
+        .filter(|t| t.is_ranked() && !is_meta_family(&t.candidate.family))
         .map(|t| {
             (
                 (t.ended_at_ms.saturating_sub(start_ms)) as f64 / 1000.0,
@@ -304,7 +304,7 @@ pub fn score_plot(trials: &[TrialRecord], start_ms: u64, metric: Metric) -> Stri
 /// Best score per family as horizontal bars.
 pub fn family_plot(trials: &[TrialRecord], metric: Metric) -> String {
     let mut best: BTreeMap<&str, f64> = BTreeMap::new();
-    for t in trials.iter().filter(|t| t.is_scored()) {
+    for t in trials.iter().filter(|t| t.is_ranked()) {
         let e = best.entry(t.candidate.family.as_str()).or_insert(t.mean);
         if metric.better(t.mean, *e) {
             *e = t.mean;

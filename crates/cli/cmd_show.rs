@@ -83,6 +83,9 @@ pub fn run(a: ShowArgs) -> Result<()> {
             t.candidate.fidelity * 100.0
         );
     }
+    if let Some(k) = t.candidate.folds {
+        println!("  folds       the last {k} of the study's folds only (a first look; not ranked)");
+    }
     println!("  seed        {}", t.seed);
     println!("  parameters");
     for (k, v) in &t.candidate.params {

@@ -34,7 +34,7 @@ pub fn run(a: StudiesArgs) -> Result<()> {
         let best = metric.and_then(|m| {
             trials
                 .iter()
-                .filter(|t| t.is_scored())
+                .filter(|t| t.is_ranked())
                 .map(|t| t.mean)
                 .reduce(|a, b| if m.better(b, a) { b } else { a })
         });

@@ -196,6 +196,11 @@ pub fn fmt_row_time(s: f64) -> String {
 }
 
 /// The first `n` parameters as `k=v, ...`.
+/// `"s"` unless `n` is 1 ("1 fold", "2 folds").
+pub fn plural(n: u32) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
 pub fn key_params(t: &TrialRecord, n: usize) -> String {
     let all = t.candidate.params.render();
     let parts: Vec<&str> = all.split(", ").filter(|s| !s.is_empty()).collect();

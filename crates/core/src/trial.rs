@@ -60,6 +60,19 @@ impl Candidate {
     pub fn is_full_cv(&self) -> bool {
         self.fidelity >= 0.999 && self.folds.is_none()
     }
+
+    /// How many of a study's `n_folds` folds the candidate is evaluated on (all when `folds`
+    /// is unset; at least 1).
+    pub fn evaluated_folds(&self, n_folds: usize) -> usize {
+        self.folds
+            .map_or(n_folds, |k| (k as usize).clamp(1, n_folds.max(1)))
+    }
+
+    /// The share of a full cross-validation's work the candidate does on `n_folds` folds: its
+    /// row fidelity times the share of the folds it evaluates.
+    pub fn cost_share(&self, n_folds: usize) -> f64 {
+        self.fidelity.clamp(0.0, 1.0) * self.evaluated_folds(n_folds) as f64 / n_folds.max(1) as f64
+    }
 }
 
 /// Lifecycle of a trial.
@@ -176,6 +189,15 @@ impl TrialRecord {
     /// True when complete with a finite score.
     pub fn is_scored(&self) -> bool {
         self.state == TrialState::Complete && self.mean.is_finite()
+    }
+
+    /// True when scored on every fold of the study, so its score ranks on the leaderboard and
+    /// it can be the best trial. A trial on fewer folds ([`Candidate::folds`], a first look of
+    /// fold fidelity) is scored but not ranked: one fold's score is noisier than the mean of all
+    /// of them and would win the leaderboard by luck. Row fidelity below 1 still ranks (its
+    /// score is pessimistic, not noisier).
+    pub fn is_ranked(&self) -> bool {
+        self.is_scored() && self.candidate.folds.is_none()
     }
 }
 

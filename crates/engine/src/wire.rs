@@ -19,7 +19,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The format version written first in every payload. A payload of another version is refused.
-pub const WIRE_VERSION: u8 = 1;
+/// Version 2 added the candidate's fold fidelity ([`Candidate::folds`]).
+pub const WIRE_VERSION: u8 = 2;
 
 /// The blob key under which a study's training data is stored: `training-data/<fingerprint>`.
 pub fn training_data_key(fingerprint: &str) -> String {
@@ -94,6 +95,7 @@ struct WireCandidate {
     parents: Vec<u64>,
     operator: String,
     fidelity: f64,
+    folds: Option<u32>,
 }
 
 impl From<&Candidate> for WireCandidate {
@@ -116,6 +118,7 @@ impl From<&Candidate> for WireCandidate {
             parents: c.parents.clone(),
             operator: c.operator.clone(),
             fidelity: c.fidelity,
+            folds: c.folds,
         }
     }
 }
@@ -141,9 +144,7 @@ impl From<WireCandidate> for Candidate {
             parents: w.parents,
             operator: w.operator,
             fidelity: w.fidelity,
-            // Fold fidelity is not on the wire yet: no strategy asks for it so far; the wire
-            // version that carries it must come with the strategy that does.
-            folds: None,
+            folds: w.folds,
         }
     }
 }
@@ -522,7 +523,7 @@ mod tests {
             parents: vec![3, 9],
             operator: "mutate".into(),
             fidelity: 1.0 / 3.0,
-            folds: None,
+            folds: Some(1),
         }
     }
 
@@ -572,6 +573,7 @@ mod tests {
         assert_eq!(back.candidate.family, "gbdt");
         assert_eq!(back.candidate.parents, vec![3, 9]);
         assert_eq!(back.candidate.fidelity.to_bits(), (1.0f64 / 3.0).to_bits());
+        assert_eq!(back.candidate.folds, Some(1));
         assert!(matches!(back.candidate.params["a"], ParamValue::Float(x) if x.is_nan()));
         assert_eq!(back.candidate.params["e"], ParamValue::Float(0.1 + 0.2));
         assert_eq!(back.candidate.params["b"], ParamValue::Int(-3));
@@ -701,8 +703,12 @@ mod tests {
             let e = eval_err(decode_evaluation(&eval[..n]));
             assert!(matches!(e, EngineError::Corrupt { .. }), "{e}");
         }
-        let e = eval_err(decode_evaluation(&[2, 0, 0]));
-        assert!(e.to_string().contains("format version 2"), "{e}");
+        let e = eval_err(decode_evaluation(&[WIRE_VERSION + 1, 0, 0]));
+        let want = format!("format version {}", WIRE_VERSION + 1);
+        assert!(e.to_string().contains(&want), "{e}");
+        // Version 1 (before fold fidelity) is refused, not misread.
+        let e = eval_err(decode_evaluation(&[1, 0, 0]));
+        assert!(e.to_string().contains("format version 1"), "{e}");
         // A result whose predictions disagree with their rows.
         let mut bad = evaluation();
         if let Some((rows, _)) = &mut bad.oof {

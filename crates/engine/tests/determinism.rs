@@ -59,6 +59,24 @@ fn delayed(schedule: u64) -> MakeExecutor<'static> {
 }
 
 fn run(strategy: &str, jobs: usize, schedule: u64, max_trials: u64) -> Vec<Row> {
+    let (rows, _) = run_with(strategy, jobs, schedule, max_trials, &Default::default());
+    rows
+}
+
+/// [`run`] with strategy options; also returns the trials and the final model's trial.
+fn run_with(
+    strategy: &str,
+    jobs: usize,
+    schedule: u64,
+    max_trials: u64,
+    opts: &automl_search::StrategyOptions,
+) -> (
+    Vec<Row>,
+    (
+        Vec<automl_core::TrialRecord>,
+        Option<automl_core::TrialRecord>,
+    ),
+) {
     let data = churn();
     let store = MemoryStore::new();
     let config = StudyConfig {
@@ -73,7 +91,7 @@ fn run(strategy: &str, jobs: usize, schedule: u64, max_trials: u64) -> Vec<Row> 
         ..StudyConfig::default()
     };
     let space = SearchSpace::builtin("fast").unwrap();
-    let strat = automl_search::by_name(strategy, 7).unwrap();
+    let strat = automl_search::by_name_with(strategy, 7, opts).unwrap();
     let study = Study::create(&store, data, space, strat, config).unwrap();
     let mut phases = Vec::new();
     let summary = study
@@ -95,7 +113,7 @@ fn run(strategy: &str, jobs: usize, schedule: u64, max_trials: u64) -> Vec<Row> 
         "{strategy} jobs {jobs}: {} trials",
         trials.len()
     );
-    rows(&trials)
+    (rows(&trials), (trials, summary.best))
 }
 
 #[test]
@@ -107,4 +125,74 @@ fn same_leaderboard_with_1_2_and_6_jobs_under_scrambled_finish_orders() {
             assert_same_rows(&reference, &other, &format!("{strategy}: jobs 1 vs {jobs}"));
         }
     }
+}
+
+/// Fold fidelity (first looks on one fold, the best third promoted to every fold) keeps
+/// invariant 6, and only trials on every fold feed the ensemble and the final model.
+#[test]
+fn fold_fidelity_keeps_the_leaderboard_and_feeds_only_full_cv_trials_onwards() {
+    let opts = automl_search::StrategyOptions {
+        fold_fidelity: Some(5),
+        ..Default::default()
+    };
+    let (reference, (trials, best)) = run_with("bayes", 1, 3, 30, &opts);
+    for jobs in [2, 6] {
+        let (other, _) = run_with("bayes", jobs, 3 + jobs as u64, 30, &opts);
+        assert_same_rows(
+            &reference,
+            &other,
+            &format!("fold fidelity: jobs 1 vs {jobs}"),
+        );
+    }
+    let one_fold: Vec<_> = trials
+        .iter()
+        .filter(|t| t.candidate.folds == Some(1))
+        .collect();
+    let promoted: Vec<_> = trials
+        .iter()
+        .filter(|t| t.candidate.operator == "promote")
+        .collect();
+    assert!(one_fold.len() >= 10, "{} first looks", one_fold.len());
+    assert!(!promoted.is_empty());
+    for t in &one_fold {
+        assert!(
+            t.fold_scores.len() <= 1,
+            "trial {}: {:?}",
+            t.trial_id,
+            t.fold_scores
+        );
+        assert!(!t.has_artifact, "trial {} kept fold models", t.trial_id);
+    }
+    for p in &promoted {
+        assert_eq!(p.candidate.folds, None);
+        let parent = trials
+            .iter()
+            .find(|t| t.trial_id == p.candidate.parents[0])
+            .unwrap();
+        assert_eq!(parent.candidate.folds, Some(1));
+        assert_eq!(parent.candidate.params, p.candidate.params);
+    }
+    // The final model's trial, and every member of an ensemble or stacking, saw every fold.
+    let best = best.expect("a final model");
+    let by_id = |id: u64| trials.iter().find(|t| t.trial_id == id).unwrap();
+    let mut members: Vec<u64> = vec![best.trial_id];
+    if let Some(e) = &best.ensemble {
+        members.extend(e.members.iter().map(|m| m.0));
+    }
+    for t in &trials {
+        if let Some(e) = &t.ensemble {
+            members.extend(e.members.iter().map(|m| m.0));
+        }
+    }
+    for id in members {
+        assert_eq!(by_id(id).candidate.folds, None, "trial {id}");
+    }
+    // A one-fold trial is never ranked first, however lucky its fold.
+    let board = automl_engine::leaderboard(&trials, automl_core::Metric::RocAuc);
+    assert!(board[0].trial.is_ranked());
+    assert!(
+        board
+            .iter()
+            .all(|r| r.rank.is_none() || r.trial.is_ranked())
+    );
 }

@@ -27,9 +27,10 @@ pub fn candidate_key(family: &str, params: &Params) -> String {
     key
 }
 
-/// Whether a trial ran at full fidelity (its score is comparable with the others).
+/// Whether a trial ran at full fidelity, on every row of every fold (its score is comparable
+/// with the others).
 pub(crate) fn full_fidelity(trial: &TrialRecord) -> bool {
-    trial.candidate.fidelity >= 0.999
+    trial.candidate.is_full_cv()
 }
 
 /// What the told trials say about one family.

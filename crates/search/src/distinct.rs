@@ -202,9 +202,12 @@ impl Strategy for Distinct {
         if let Some(fam) = ctx.space.family(&trial.candidate.family) {
             let (key, u) = split(fam, ctx.task, &trial.candidate.params);
             if trial.is_scored() && !trial.fold_scores.is_empty() {
-                // Told trials with identical fold scores (same family, choices and fidelity)
+                // Told trials with identical fold scores (same family, choices, fidelity, folds)
                 // span a region where the differing parameters did not matter.
-                let mut bits: Vec<u64> = vec![trial.candidate.fidelity.to_bits()];
+                let mut bits: Vec<u64> = vec![
+                    trial.candidate.fidelity.to_bits(),
+                    trial.candidate.folds.map_or(0, u64::from),
+                ];
                 bits.extend(trial.fold_scores.iter().map(|s| s.to_bits()));
                 let regions = self.regions.entry(key.clone()).or_default();
                 let twins = self.twins.entry((key, bits)).or_default();

@@ -1,5 +1,6 @@
 //! Multi-fidelity search: asynchronous successive halving (ASHA, Li et al. 2018) over the
-//! training-row fraction, wrapped around any strategy.
+//! training-row fraction or over the number of cross-validation folds evaluated, wrapped around
+//! any strategy.
 
 use crate::common::{allowed, trial_loss};
 use crate::{AskContext, Strategy};
@@ -58,6 +59,8 @@ pub struct SuccessiveHalving {
     pub feed: InnerFeed,
     /// Every new candidate starts at the lowest rung, whatever its operator (big data).
     cheap_start: bool,
+    /// Fold fidelity: the study's number of folds, when rungs count folds instead of rows.
+    n_folds: Option<u32>,
 }
 
 impl std::fmt::Debug for SuccessiveHalving {
@@ -93,6 +96,26 @@ pub fn rung_fidelities(min_fidelity: f64, eta: f64) -> Vec<f64> {
     rungs
 }
 
+/// The fold counts of [`SuccessiveHalving::over_folds`]'s rungs for `n_folds` folds,
+/// ascending: `[1, n]` up to `eta^2` folds (5-fold CV: one fold, then all five), `[1, n/eta, n]`
+/// beyond (10 folds, eta 3: 1, 3, 10). A single rung `[1]` for one fold.
+pub fn fold_rungs(n_folds: u32, eta: f64) -> Vec<u32> {
+    let n = n_folds.max(1);
+    let eta = if eta.is_finite() { eta.max(1.5) } else { 3.0 };
+    if n == 1 {
+        return vec![1];
+    }
+    let mut rungs = vec![1];
+    if f64::from(n) > eta * eta {
+        let mid = (f64::from(n) / eta).round() as u32;
+        if mid > 1 && mid < n {
+            rungs.push(mid);
+        }
+    }
+    rungs.push(n);
+    rungs
+}
+
 /// The smallest fidelity that still fits a model on `min_rows` of `train_rows` training rows
 /// (1 when the data has no more than `min_rows` rows).
 pub fn min_fidelity_for_rows(train_rows: usize, min_rows: usize) -> f64 {
@@ -119,6 +142,44 @@ impl SuccessiveHalving {
             configs: BTreeMap::new(),
             feed: InnerFeed::Unchanged,
             cheap_start: false,
+            n_folds: None,
+        }
+    }
+
+    /// ASHA over folds (fold fidelity) around `inner`, for a study of `n_folds` folds: a new
+    /// candidate is cross-validated on the last fold only ([`Candidate::folds`] = 1) and the
+    /// best `1/eta` of those are promoted to every fold. The rungs are [`fold_rungs`]. Row
+    /// fidelity is left at 1. Meant for data too small to halve the rows (a fold of a few
+    /// hundred rows), where a full trial's cost is its number of folds.
+    pub fn over_folds(inner: Box<dyn Strategy>, n_folds: u32, eta: f64) -> Self {
+        let n = n_folds.max(1);
+        let mut s = SuccessiveHalving::new(inner, 1.0, eta);
+        s.rungs = fold_rungs(n, s.eta)
+            .into_iter()
+            .map(|k| f64::from(k) / f64::from(n))
+            .collect();
+        s.results = vec![Vec::new(); s.rungs.len()];
+        s.n_folds = Some(n);
+        s
+    }
+
+    /// Place `c` at rung `r`: its row fidelity, or (over folds) the number of folds it is
+    /// evaluated on (`None` at the top rung).
+    fn set_rung(&self, c: &mut Candidate, r: usize) {
+        match self.n_folds {
+            None => c.fidelity = self.rungs[r],
+            Some(n) => {
+                let k = (self.rungs[r] * f64::from(n)).round() as u32;
+                c.folds = (k < n).then_some(k.max(1));
+            }
+        }
+    }
+
+    /// The share of the full evaluation a trial's candidate had, on this strategy's scale.
+    fn trial_fidelity(&self, c: &Candidate) -> f64 {
+        match self.n_folds {
+            None => c.fidelity,
+            Some(n) => c.cost_share(n as usize),
         }
     }
 
@@ -169,7 +230,7 @@ impl SuccessiveHalving {
                 self.promoted.insert(id);
                 let mut c = Candidate::new(family.clone(), params.clone(), "promote");
                 c.parents = vec![id];
-                c.fidelity = self.rungs[r + 1];
+                self.set_rung(&mut c, r + 1);
                 return Some(c);
             }
         }
@@ -187,12 +248,12 @@ impl Strategy for SuccessiveHalving {
             return Some(c);
         }
         let mut c = self.inner.ask(ctx)?;
-        c.fidelity = if !self.cheap_start && FULL_FIDELITY_OPERATORS.contains(&c.operator.as_str())
-        {
-            1.0
+        let rung = if !self.cheap_start && FULL_FIDELITY_OPERATORS.contains(&c.operator.as_str()) {
+            self.rungs.len() - 1
         } else {
-            self.rungs[0]
+            0
         };
+        self.set_rung(&mut c, rung);
         Some(c)
     }
 
@@ -202,7 +263,7 @@ impl Strategy for SuccessiveHalving {
             TrialState::Complete | TrialState::Failed | TrialState::TimedOut
         );
         if finished {
-            let r = self.rung_of(trial.candidate.fidelity);
+            let r = self.rung_of(self.trial_fidelity(&trial.candidate));
             self.results[r].push((trial.trial_id, trial_loss(ctx.metric, trial)));
             self.configs.insert(
                 trial.trial_id,
@@ -217,9 +278,10 @@ impl Strategy for SuccessiveHalving {
             }
         }
         match self.feed {
-            InnerFeed::Relabeled if trial.candidate.fidelity < 1.0 => {
+            InnerFeed::Relabeled if !trial.candidate.is_full_cv() => {
                 let mut t = trial.clone();
                 t.candidate.fidelity = 1.0;
+                t.candidate.folds = None;
                 self.inner.tell(ctx, &t);
             }
             _ => self.inner.tell(ctx, trial),
@@ -291,5 +353,151 @@ mod tests {
                 assert!((c.fidelity - want).abs() < 1e-12, "{op} {}", c.fidelity);
             }
         }
+    }
+
+    #[test]
+    fn over_folds_runs_the_portfolio_and_the_defaults_on_every_fold() {
+        use crate::{AskContext, FamilyInfo, StrategyOptions, by_name_with};
+        use automl_core::{Metric, Task};
+        let space = automl_space::SearchSpace::from_toml_str(
+            "version = 1\nname = \"t\"\n[families.good]\n[families.good.params]\n\
+             a = { type = \"float\", low = 0.0, high = 1.0, default = 0.5 }\n",
+            "t.toml",
+        )
+        .unwrap();
+        let fams = vec![FamilyInfo::new("good", 1.0)];
+        let mut p = Params::new();
+        p.insert("a".to_string(), automl_core::ParamValue::Float(0.25));
+        let opts = StrategyOptions {
+            fold_fidelity: Some(5),
+            portfolio: vec![Candidate::new("good", p, "portfolio")],
+            warm_start: vec![Candidate::new("good", Params::new(), "warm_start")],
+            ..StrategyOptions::default()
+        };
+        let mut s = by_name_with("auto", 0, &opts).unwrap();
+        let ctx = AskContext {
+            space: &space,
+            task: Task::Regression,
+            metric: Metric::Rmse,
+            families: &fams,
+            history: &[],
+            elapsed_fraction: 0.0,
+            time_left_s: None,
+        };
+        for op in ["warm_start", "portfolio", "default"] {
+            let c = s.ask(&ctx).unwrap();
+            assert_eq!(c.operator, op);
+            assert_eq!(c.folds, None, "{op}");
+        }
+        let c = s.ask(&ctx).unwrap();
+        assert_eq!(c.folds, Some(1), "{}", c.operator);
+    }
+
+    #[test]
+    fn fold_rungs_go_from_one_fold_to_all() {
+        assert_eq!(fold_rungs(5, 3.0), vec![1, 5]);
+        assert_eq!(fold_rungs(3, 3.0), vec![1, 3]);
+        assert_eq!(fold_rungs(9, 3.0), vec![1, 9]);
+        assert_eq!(fold_rungs(10, 3.0), vec![1, 3, 10]);
+        assert_eq!(fold_rungs(2, 3.0), vec![1, 2]);
+        assert_eq!(fold_rungs(1, 3.0), vec![1]);
+        assert_eq!(fold_rungs(0, 3.0), vec![1]);
+    }
+
+    #[test]
+    fn over_folds_first_looks_use_one_fold_and_the_best_third_gets_every_fold() {
+        use crate::{AskContext, FamilyInfo, StrategyOptions, by_name_with};
+        use automl_core::{Metric, SCHEMA_VERSION, Task};
+        let space = automl_space::SearchSpace::from_toml_str(
+            "version = 1\nname = \"t\"\n[families.good]\n[families.good.params]\n\
+             a = { type = \"float\", low = 0.0, high = 1.0, default = 0.5 }\n",
+            "t.toml",
+        )
+        .unwrap();
+        let fams = vec![FamilyInfo::new("good", 1.0)];
+        let opts = StrategyOptions {
+            fold_fidelity: Some(5),
+            ..StrategyOptions::default()
+        };
+        let mut s = by_name_with("random", 7, &opts).unwrap();
+        let mut history: Vec<TrialRecord> = Vec::new();
+        let mut asked = Vec::new();
+        for id in 0..4u64 {
+            let h = history.clone();
+            let c = s
+                .ask(&AskContext {
+                    space: &space,
+                    task: Task::Regression,
+                    metric: Metric::Rmse,
+                    families: &fams,
+                    history: &h,
+                    elapsed_fraction: 0.0,
+                    time_left_s: None,
+                })
+                .unwrap();
+            asked.push(c.clone());
+            // Scores: trial 2 is the best of the first looks.
+            let mean = [3.0, 2.0, 1.0, 4.0][id as usize];
+            let t = TrialRecord {
+                schema_version: SCHEMA_VERSION,
+                study_id: 1,
+                trial_id: id,
+                candidate: c,
+                strategy: "random".into(),
+                state: TrialState::Complete,
+                fold_scores: vec![mean],
+                mean,
+                std: 0.0,
+                metrics: Default::default(),
+                fit_time_s: 0.1,
+                predict_time_per_row_s: 0.0,
+                model_size_bytes: 0,
+                has_artifact: false,
+                error: None,
+                seed: 0,
+                started_at_ms: 0,
+                ended_at_ms: 0,
+                extra: Default::default(),
+                ensemble: None,
+            };
+            history.push(t.clone());
+            s.tell(
+                &AskContext {
+                    space: &space,
+                    task: Task::Regression,
+                    metric: Metric::Rmse,
+                    families: &fams,
+                    history: &history,
+                    elapsed_fraction: 0.0,
+                    time_left_s: None,
+                },
+                &t,
+            );
+        }
+        // The family default runs on every fold; the random proposals on the last fold only.
+        assert_eq!(asked[0].operator, "default");
+        assert_eq!(asked[0].folds, None);
+        for c in &asked[1..] {
+            assert_eq!(c.folds, Some(1), "{}", c.operator);
+            assert_eq!(c.fidelity, 1.0, "rows are not halved");
+        }
+        // Of the three first looks (trials 1-3), the best third (one: trial 2) is promoted to
+        // every fold, with the same parameters.
+        let c = s
+            .ask(&AskContext {
+                space: &space,
+                task: Task::Regression,
+                metric: Metric::Rmse,
+                families: &fams,
+                history: &history,
+                elapsed_fraction: 0.0,
+                time_left_s: None,
+            })
+            .unwrap();
+        assert_eq!(c.operator, "promote");
+        assert_eq!(c.parents, vec![2]);
+        assert_eq!(c.folds, None);
+        assert!(c.is_full_cv());
+        assert_eq!(c.params, asked[2].params);
     }
 }

@@ -28,7 +28,8 @@ pub use common::{candidate_key, trial_loss};
 pub use distinct::{Distinct, NEAR_COPY_DISTANCE, NEAR_COPY_RETRIES, TWIN_SPAN};
 pub use evolution::Evolution;
 pub use halving::{
-    FULL_FIDELITY_OPERATORS, InnerFeed, SuccessiveHalving, min_fidelity_for_rows, rung_fidelities,
+    FULL_FIDELITY_OPERATORS, InnerFeed, SuccessiveHalving, fold_rungs, min_fidelity_for_rows,
+    rung_fidelities,
 };
 pub use portfolio::{
     PORTFOLIO_VERSION, PortfolioConfig, PortfolioError, load_portfolio, portfolio_for,
@@ -107,6 +108,10 @@ pub struct StrategyOptions {
     /// family defaults start at the lowest rung too, and are promoted like any other
     /// (see [`SuccessiveHalving::with_cheap_start`]). Off by default.
     pub cheap_start: bool,
+    /// Fold fidelity: without `multi_fidelity`, the study's number of folds to halve over
+    /// ([`SuccessiveHalving::over_folds`]): new candidates are cross-validated on one fold
+    /// first. The engine sets it on data too small for row halving. None (off) by default.
+    pub fold_fidelity: Option<u32>,
     /// Zero-shot configurations tried by `auto` before its own proposals (operator
     /// `portfolio`; ignored by the other strategies, so that they stay plain baselines).
     pub portfolio: Vec<Candidate>,
@@ -122,6 +127,7 @@ impl Default for StrategyOptions {
             min_fidelity: 1.0 / 9.0,
             eta: 3.0,
             cheap_start: false,
+            fold_fidelity: None,
             portfolio: Vec::new(),
             warm_start: Vec::new(),
         }
@@ -131,8 +137,8 @@ impl Default for StrategyOptions {
 /// A strategy by name (`random`, `evolution`, `bayes` or `auto`), seeded, with options: the
 /// warm-start candidates first, then (for `auto`) the portfolio, then the strategy (its
 /// near-copies replaced by [`Distinct`]), wrapped in
-/// [`SuccessiveHalving`] when `multi_fidelity` is set (low-fidelity scores relabelled as full
-/// ones for `evolution`, see [`InnerFeed`]). Given candidates of families not in the
+/// [`SuccessiveHalving`] when `multi_fidelity` is set, or over folds when `fold_fidelity` is
+/// (low-fidelity scores relabelled as full ones for `evolution`, see [`InnerFeed`]). Given candidates of families not in the
 /// context are skipped and invalid parameters repaired ([`WarmStart`]); they run at full
 /// fidelity, as do the family defaults.
 pub fn by_name_with(name: &str, seed: u64, opts: &StrategyOptions) -> Option<Box<dyn Strategy>> {
@@ -152,6 +158,11 @@ pub fn by_name_with(name: &str, seed: u64, opts: &StrategyOptions) -> Option<Box
     let cheap_start = opts.multi_fidelity && opts.cheap_start;
     if opts.multi_fidelity && !cheap_start {
         s = Box::new(SuccessiveHalving::new(s, opts.min_fidelity, opts.eta).with_feed(feed));
+    } else if let Some(n) = opts
+        .fold_fidelity
+        .filter(|&n| n > 1 && !opts.multi_fidelity)
+    {
+        s = Box::new(SuccessiveHalving::over_folds(s, n, opts.eta).with_feed(feed));
     }
     let portfolio = if name == "auto" {
         opts.portfolio.clone()

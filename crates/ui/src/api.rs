@@ -50,8 +50,8 @@
 //! `metrics`, `fit_time_s`, `predict_time_per_row_s`, `model_size_bytes`, `has_artifact`,
 //! `error`, `seed`, `started_at_ms`, `ended_at_ms`, `extra`, and on an ensemble trial of a
 //! current store `ensemble` = `{used, trial_id, members: [[id, weight]...], cv_score,
-//! single_selection_cv, best_single_cv, reason}`) plus `rank` (1-based among complete trials,
-//! best first, or `null`) and, on the trials whose seed variance `fit` measured,
+//! single_selection_cv, best_single_cv, reason}`) plus `rank` (1-based among the trials
+//! complete on every fold, best first, or `null`, as for one-fold first looks) and, on the trials whose seed variance `fit` measured,
 //! `seed_variance` = `{seeds, seed_scores, seed_fold_scores, seed_std, churn, split_scores,
 //! split_std, tied, noise, note}`. The single-trial endpoint adds `children`: ids of
 //! trials whose `parents` include it.

@@ -36,6 +36,12 @@ pub const DEFAULT_SPACE: &str = "default";
 /// `MultiFidelity::Auto` turns successive halving on when each fold has at least this many
 /// training rows.
 pub const MULTI_FIDELITY_MIN_TRAIN_ROWS: usize = 3000;
+/// Fold fidelity ([`automl_search::SuccessiveHalving::over_folds`]): with
+/// `MultiFidelity::Auto`, a k-fold study (at least 3 folds, no holdout) whose folds are too
+/// small for row halving cross-validates new candidates on one fold first when it has at least
+/// this many rows, so that one fold's validation rows (200 of 1000 at 5 folds) still rank
+/// candidates. Below it a full trial is cheap anyway.
+pub const FOLD_FIDELITY_MIN_ROWS: usize = 1000;
 /// Training rows of the lowest multi-fidelity rung (never below 1/9 of a fold).
 pub const MIN_RUNG_ROWS: usize = 1000;
 /// Big data: from this many training rows per fold, successive halving goes lower (its lowest
@@ -604,17 +610,28 @@ impl StudyBuilder {
         Ok(())
     }
 
-    /// The strategy options for folds of `train_rows` training rows on `task`: multi-fidelity
-    /// by the threshold, the portfolio for `auto` only, the warm-start candidates.
+    /// The strategy options for `n_rows` rows validated by `cv` on `task`: multi-fidelity by
+    /// the threshold (over rows, or over folds, see [`FOLD_FIDELITY_MIN_ROWS`]), the portfolio
+    /// for `auto` only, the warm-start candidates.
     fn strategy_options(
         &self,
         task: Task,
-        train_rows: usize,
+        n_rows: usize,
+        cv: &CvConfig,
     ) -> Result<StrategyOptions, EngineError> {
         let auto = matches!(&self.strategy, StrategyChoice::Named(n) if n == "auto");
+        let train_rows = cv.train_rows(n_rows);
         let big = train_rows >= BIG_DATA_TRAIN_ROWS;
+        let rows_halving = self.multi_fidelity.enabled(train_rows);
+        let fold_fidelity = (self.multi_fidelity == MultiFidelity::Auto
+            && !rows_halving
+            && cv.folds >= 3
+            && n_rows >= FOLD_FIDELITY_MIN_ROWS
+            && n_rows <= cv.holdout_above_rows)
+            .then(|| u32::try_from(cv.folds).unwrap_or(u32::MAX));
         Ok(StrategyOptions {
-            multi_fidelity: self.multi_fidelity.enabled(train_rows),
+            multi_fidelity: rows_halving,
+            fold_fidelity,
             min_fidelity: if big {
                 min_fidelity_for_rows(train_rows, BIG_DATA_RUNG_ROWS)
             } else {
@@ -647,8 +664,7 @@ impl StudyBuilder {
             folds: self.folds,
             ..CvConfig::default()
         };
-        let train_rows = cv.train_rows(data.y.len());
-        let opts = self.strategy_options(data.task, train_rows)?;
+        let opts = self.strategy_options(data.task, data.y.len(), &cv)?;
         let config = StudyConfig {
             name: self
                 .name

@@ -113,6 +113,16 @@ fn the_metric_must_apply_to_the_task_of_the_data() {
     );
 }
 
+/// The strategy options for data with `train_rows` training rows per fold under 5-fold CV.
+fn options_for_train_rows(b: &StudyBuilder, train_rows: usize) -> StrategyOptions {
+    let cv = CvConfig::default();
+    // 5 folds train on n - n/5 rows: the smallest n with train_rows of them.
+    let n = (train_rows..)
+        .find(|&n| cv.train_rows(n) == train_rows)
+        .unwrap();
+    b.strategy_options(Task::Binary, n, &cv).unwrap()
+}
+
 #[test]
 fn multi_fidelity_turns_on_at_the_row_threshold_and_only_for_auto_mode() {
     let below = MULTI_FIDELITY_MIN_TRAIN_ROWS - 1;
@@ -121,32 +131,74 @@ fn multi_fidelity_turns_on_at_the_row_threshold_and_only_for_auto_mode() {
     assert!(MultiFidelity::On.enabled(10));
     assert!(!MultiFidelity::Off.enabled(1_000_000));
     let b = StudyBuilder::from_csv("x.csv");
-    let small = b.strategy_options(Task::Binary, below).unwrap();
+    let small = options_for_train_rows(&b, below);
     assert!(!small.multi_fidelity);
-    let large = b.strategy_options(Task::Binary, 9000).unwrap();
+    let large = options_for_train_rows(&b, 9000);
     assert!(large.multi_fidelity);
+    assert_eq!(large.fold_fidelity, None, "rows are halved, not folds");
     // The lowest rung has MIN_RUNG_ROWS rows, never less than 1/9 of a fold.
     assert!((large.min_fidelity - 1.0 / 9.0).abs() < 1e-12);
-    let mid = b.strategy_options(Task::Binary, 4000).unwrap();
+    let mid = options_for_train_rows(&b, 4000);
     assert!((mid.min_fidelity - 0.25).abs() < 1e-12);
-    let off = StudyBuilder::from_csv("x.csv")
-        .multi_fidelity(MultiFidelity::Off)
-        .strategy_options(Task::Binary, 9000)
-        .unwrap();
+    let off = options_for_train_rows(
+        &StudyBuilder::from_csv("x.csv").multi_fidelity(MultiFidelity::Off),
+        9000,
+    );
     assert!(!off.multi_fidelity);
 }
 
 #[test]
+fn fold_fidelity_is_on_for_k_fold_data_too_small_to_halve_rows() {
+    let cv = CvConfig::default();
+    let b = StudyBuilder::from_csv("x.csv");
+    let opts = |b: &StudyBuilder, n: usize, cv: &CvConfig| {
+        b.strategy_options(Task::Binary, n, cv).unwrap()
+    };
+    // From FOLD_FIDELITY_MIN_ROWS rows up to where row halving takes over.
+    assert_eq!(
+        opts(&b, FOLD_FIDELITY_MIN_ROWS - 1, &cv).fold_fidelity,
+        None
+    );
+    let small = opts(&b, FOLD_FIDELITY_MIN_ROWS, &cv);
+    assert_eq!(small.fold_fidelity, Some(5));
+    assert!(!small.multi_fidelity);
+    assert_eq!(opts(&b, 2000, &cv).fold_fidelity, Some(5));
+    assert_eq!(opts(&b, 3748, &cv).fold_fidelity, Some(5));
+    assert_eq!(opts(&b, 3750, &cv).fold_fidelity, None, "row halving");
+    // The study's fold count; none with 2 folds, a holdout, or multi-fidelity off or on.
+    let ten = CvConfig {
+        folds: 10,
+        ..CvConfig::default()
+    };
+    assert_eq!(opts(&b, 2000, &ten).fold_fidelity, Some(10));
+    let two = CvConfig {
+        folds: 2,
+        ..CvConfig::default()
+    };
+    assert_eq!(opts(&b, 2000, &two).fold_fidelity, None);
+    let holdout = CvConfig {
+        holdout_above_rows: 1500,
+        ..CvConfig::default()
+    };
+    assert_eq!(opts(&b, 2000, &holdout).fold_fidelity, None);
+    for mode in [MultiFidelity::Off, MultiFidelity::On] {
+        let m = StudyBuilder::from_csv("x.csv").multi_fidelity(mode);
+        assert_eq!(opts(&m, 2000, &cv).fold_fidelity, None, "{mode:?}");
+    }
+}
+
+#[test]
 fn the_shipped_portfolio_is_given_to_auto_only() {
+    let cv = CvConfig::default();
     let auto = StudyBuilder::from_csv("x.csv")
-        .strategy_options(Task::Binary, 100)
+        .strategy_options(Task::Binary, 100, &cv)
         .unwrap();
     assert!(!auto.portfolio.is_empty(), "auto starts from the portfolio");
     assert!(auto.portfolio.iter().all(|c| c.operator == "portfolio"));
     for name in ["bayes", "evolution", "random"] {
         let o = StudyBuilder::from_csv("x.csv")
             .strategy(name)
-            .strategy_options(Task::Binary, 100)
+            .strategy_options(Task::Binary, 100, &cv)
             .unwrap();
         assert!(o.portfolio.is_empty(), "{name} got the portfolio");
     }

@@ -81,7 +81,7 @@ impl Study<'_> {
                         b.trial_id,
                         self.history
                             .iter()
-                            .filter(|t| t.is_scored()
+                            .filter(|t| t.is_ranked()
                                 && !automl_core::is_meta_family(&t.candidate.family))
                             .count(),
                     )),
@@ -121,7 +121,7 @@ impl Study<'_> {
                             b.trial_id,
                             d.single_selection_cv.unwrap_or(f64::NAN),
                             b.trial_id,
-                            self.history.iter().filter(|t| t.is_scored()).count() - 1,
+                            self.history.iter().filter(|t| t.is_ranked()).count() - 1,
                         ))
                     }
                     _ => None,

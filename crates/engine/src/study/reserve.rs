@@ -96,7 +96,10 @@ pub(crate) const REFIT_MAX_SHARE: f64 = 0.25;
 /// Estimated seconds to refit `t` on all rows: one fold's fit time (its folds saw (k-1)/k of
 /// the rows, or the holdout's training share), scaled up from its row fidelity, plus 30 %.
 pub(crate) fn refit_estimate_s(t: &TrialRecord, n_folds: usize) -> f64 {
-    t.fit_time_s / n_folds.max(1) as f64 / t.candidate.fidelity.clamp(1e-3, 1.0) * 1.3
+    t.fit_time_s
+        / t.candidate.evaluated_folds(n_folds).max(1) as f64
+        / t.candidate.fidelity.clamp(1e-3, 1.0)
+        * 1.3
 }
 
 /// What the reserve is estimated from, learned as trials are stored.

@@ -102,7 +102,7 @@ impl<'s, 'a, 'p> SearchDriver<'s, 'a, 'p> {
             .history
             .iter()
             .chain(held.values())
-            .filter(|t| t.is_scored())
+            .filter(|t| t.is_ranked())
             .fold(None, |acc: Option<&TrialRecord>, t| match acc {
                 Some(b) if !metric.better(t.mean, b.mean) => Some(b),
                 _ => Some(t),
@@ -314,7 +314,11 @@ fn size_push(
     let full_s = trials
         .iter()
         .filter(same)
-        .map(|t| t.fit_time_s / n_folds.max(1) as f64 / t.candidate.fidelity.clamp(1e-6, 1.0))
+        .map(|t| {
+            t.fit_time_s
+                / t.candidate.evaluated_folds(n_folds).max(1) as f64
+                / t.candidate.fidelity.clamp(1e-6, 1.0)
+        })
         .fold(f64::INFINITY, f64::min);
     if !full_s.is_finite() {
         return None;
@@ -441,7 +445,13 @@ impl Driver for SearchDriver<'_, '_, '_> {
         fill_record(&mut rec, &eval);
         let metric = self.study.metric;
         let mut artifact = eval.artifact;
-        if rec.is_scored() {
+        if rec.is_scored() && !rec.is_ranked() {
+            // A first look on fewer folds (fold fidelity): its out-of-fold predictions cover
+            // those folds only, so it feeds neither the ensemble nor the stacking, and it can
+            // be neither the best trial nor the final model: its fold models are not kept.
+            artifact = None;
+        }
+        if rec.is_ranked() {
             if let Some((_, p)) = eval.oof {
                 self.oof.push((rec.trial_id, metric.as_loss(rec.mean), p));
                 self.oof

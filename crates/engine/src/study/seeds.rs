@@ -229,7 +229,7 @@ impl Study<'_> {
         let mut top: Vec<TrialRecord> = self
             .history
             .iter()
-            .filter(|t| t.is_scored() && !is_meta_family(&t.candidate.family))
+            .filter(|t| t.is_ranked() && !is_meta_family(&t.candidate.family))
             .cloned()
             .collect();
         top.sort_by(|a, b| {

@@ -56,7 +56,7 @@ impl Study<'_> {
             .iter()
             .filter_map(|(id, p)| {
                 let t = self.history.iter().find(|t| t.trial_id == *id)?;
-                (t.is_scored() && t.candidate.fidelity >= 1.0).then_some((
+                (t.is_scored() && t.candidate.is_full_cv()).then_some((
                     *id,
                     t.candidate.family.as_str(),
                     *p,
