@@ -110,7 +110,7 @@ JSON and CSV field names are stable: `rank`, `trial_id`, `family`, `state`, `met
 `std`, `fold_scores` (JSON), one column per other metric (CSV) or `metrics` (JSON),
 `fit_time_s`, `predict_time_per_row_s`, `model_size_bytes`, `strategy`, `operator`, `parents`,
 `fidelity`, `folds` (a first look's number of folds; empty or null: every fold), `params`,
-`error`, and in JSON `final` (true on the trial the study's final model was refit from).
+`error`, and in JSON `final` (true on the trial the study's final model comes from).
 
 ## 3. One trial: `automl show`, `automl compare`
 

@@ -187,7 +187,9 @@ pub struct StackingDecision {
 pub enum FinalModelKind {
     /// The best trial refit on all rows.
     Refit,
-    /// The best trial's cross-validation fold models (no time to refit, or the refit failed).
+    /// The best trial's cross-validation fold models: its family's fits vary too much with
+    /// the seed for one refit (`mlp`, k-fold CV only), or there was no time to refit, or the
+    /// refit failed.
     FoldModels,
     /// An ensemble trial: its members refit on all rows where time allowed, the rest with
     /// their fold models.

@@ -127,6 +127,14 @@ pub trait Family: Send + Sync {
     fn cheaper(&self, _params: &Params, _share: f64) -> Option<(Params, f64)> {
         None
     }
+    /// Whether one fit varies so much with its seed (a neural network's initialisation, batch
+    /// order and early-stopping split) that, under k-fold CV, the final model of a single trial
+    /// of this family keeps the trial's k fold models, averaged, instead of one refit on all
+    /// rows (measured in docs/BENCHMARKS.md §32: true for `mlp`; for `gbdt` the refit did
+    /// better on held-out seeds).
+    fn final_keeps_fold_models(&self) -> bool {
+        false
+    }
     /// Fit a model. Parameters absent from `params` take the family's documented defaults;
     /// out-of-range values are a `ModelError::InvalidParam`.
     fn fit(&self, params: &Params, input: &FitInput<'_>) -> Result<Box<dyn Model>, ModelError>;

@@ -152,7 +152,9 @@ impl Study<'_> {
                 let est = Duration::from_secs_f64(self.refit_estimate_s(b));
                 // A refit the reserve did not plan for is not tried: the search used its time.
                 let planned = reserve.refit_planned(b);
+                let keeps_folds = self.keeps_fold_models(b);
                 let can_refit = planned
+                    && !keeps_folds
                     && !self.config.abort.load(Ordering::SeqCst)
                     && wall_left.is_none_or(|w| w > est);
                 let refit = if can_refit {
@@ -164,7 +166,13 @@ impl Study<'_> {
                 let (bytes, kind, note) = match refit {
                     Ok(bytes) => (bytes, FinalModelKind::Refit, None),
                     Err(e) => {
-                        let why = if !planned {
+                        let why = if keeps_folds {
+                            format!(
+                                "kept: one {} fit varies with its seed, so its {} fold models, \
+                                 averaged, predict better than one refit",
+                                b.candidate.family, self.n_folds
+                            )
+                        } else if !planned {
                             "no refit planned: it would not fit the time budget".to_string()
                         } else if matches!(e, TrainError::Deadline) {
                             "no time left to refit".to_string()
@@ -196,6 +204,17 @@ impl Study<'_> {
         self.record.final_trial = Some(model.trial_id);
         self.record.final_model = Some(model);
         Ok(text)
+    }
+
+    /// Whether the final model of the single trial `t` keeps its fold models rather than a
+    /// refit: under k-fold CV (not a holdout, whose one fold model saw fewer rows than a refit
+    /// would), for a family whose fits vary much with the seed
+    /// ([`automl_models::Family::final_keeps_fold_models`]: `mlp`).
+    fn keeps_fold_models(&self, t: &TrialRecord) -> bool {
+        self.n_folds > 1
+            && automl_models::registry()
+                .get(&t.candidate.family)
+                .is_some_and(|f| f.final_keeps_fold_models())
     }
 
     /// Estimated seconds to refit a trial on all rows ([`super::reserve::refit_estimate_s`]).

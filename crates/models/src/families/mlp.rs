@@ -130,6 +130,9 @@ impl Family for MlpFamily {
     fn tasks(&self) -> &'static [Task] {
         TASKS
     }
+    fn final_keeps_fold_models(&self) -> bool {
+        true
+    }
     fn prep_kind(&self) -> PrepKind {
         PrepKind::Scaled
     }

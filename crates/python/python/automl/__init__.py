@@ -353,7 +353,8 @@ class AutoML(BaseEstimator):
 
     def leaderboard(self) -> pd.DataFrame:
         """Every trial of the search, best first; columns as ``automl leaderboard --format
-        json`` names them (rank is empty for failed or stopped trials)."""
+        json`` names them (rank is empty for failed or stopped trials, and for first looks
+        cross-validated on one fold only, which are listed after the ranked trials)."""
         check_is_fitted(self)
         rows = []
         for r in self._leaderboard:
