@@ -314,17 +314,65 @@ mod tests {
         assert_eq!(min_fidelity_for_rows(1_500, 2_000), 1.0);
     }
 
-    #[test]
-    fn cheap_start_puts_defaults_and_portfolio_at_the_lowest_rung() {
-        use crate::{AskContext, FamilyInfo, StrategyOptions, by_name_with};
-        use automl_core::{Metric, Task};
+    use crate::{AskContext, FamilyInfo, StrategyOptions, by_name_with};
+    use automl_core::{Metric, SCHEMA_VERSION, Task};
+
+    /// A space of one family, `good`, with one float parameter `a`.
+    fn one_family() -> (automl_space::SearchSpace, Vec<FamilyInfo>) {
         let space = automl_space::SearchSpace::from_toml_str(
             "version = 1\nname = \"t\"\n[families.good]\n[families.good.params]\n\
              a = { type = \"float\", low = 0.0, high = 1.0, default = 0.5 }\n",
             "t.toml",
         )
         .unwrap();
-        let fams = vec![FamilyInfo::new("good", 1.0)];
+        (space, vec![FamilyInfo::new("good", 1.0)])
+    }
+
+    fn ctx<'a>(
+        space: &'a automl_space::SearchSpace,
+        families: &'a [FamilyInfo],
+        history: &'a [TrialRecord],
+    ) -> AskContext<'a> {
+        AskContext {
+            space,
+            task: Task::Regression,
+            metric: Metric::Rmse,
+            families,
+            history,
+            elapsed_fraction: 0.0,
+            time_left_s: None,
+        }
+    }
+
+    /// A complete trial of `candidate` scored `mean` on one fold.
+    fn told(trial_id: u64, candidate: Candidate, mean: f64) -> TrialRecord {
+        TrialRecord {
+            schema_version: SCHEMA_VERSION,
+            study_id: 1,
+            trial_id,
+            candidate,
+            strategy: "random".into(),
+            state: TrialState::Complete,
+            fold_scores: vec![mean],
+            mean,
+            std: 0.0,
+            metrics: Default::default(),
+            fit_time_s: 0.1,
+            predict_time_per_row_s: 0.0,
+            model_size_bytes: 0,
+            has_artifact: false,
+            error: None,
+            seed: 0,
+            started_at_ms: 0,
+            ended_at_ms: 0,
+            extra: Default::default(),
+            ensemble: None,
+        }
+    }
+
+    #[test]
+    fn cheap_start_puts_defaults_and_portfolio_at_the_lowest_rung() {
+        let (space, fams) = one_family();
         let mut p = Params::new();
         p.insert("a".to_string(), automl_core::ParamValue::Float(0.25));
         for cheap_start in [false, true] {
@@ -336,19 +384,10 @@ mod tests {
                 ..StrategyOptions::default()
             };
             let mut s = by_name_with("auto", 0, &opts).unwrap();
-            let ctx = AskContext {
-                space: &space,
-                task: Task::Regression,
-                metric: Metric::Rmse,
-                families: &fams,
-                history: &[],
-                elapsed_fraction: 0.0,
-                time_left_s: None,
-            };
             let want = if cheap_start { 1.0 / 27.0 } else { 1.0 };
             // The portfolio's candidate, then the family default.
             for op in ["portfolio", "default"] {
-                let c = s.ask(&ctx).unwrap();
+                let c = s.ask(&ctx(&space, &fams, &[])).unwrap();
                 assert_eq!(c.operator, op);
                 assert!((c.fidelity - want).abs() < 1e-12, "{op} {}", c.fidelity);
             }
@@ -357,15 +396,7 @@ mod tests {
 
     #[test]
     fn over_folds_runs_the_portfolio_and_the_defaults_on_every_fold() {
-        use crate::{AskContext, FamilyInfo, StrategyOptions, by_name_with};
-        use automl_core::{Metric, Task};
-        let space = automl_space::SearchSpace::from_toml_str(
-            "version = 1\nname = \"t\"\n[families.good]\n[families.good.params]\n\
-             a = { type = \"float\", low = 0.0, high = 1.0, default = 0.5 }\n",
-            "t.toml",
-        )
-        .unwrap();
-        let fams = vec![FamilyInfo::new("good", 1.0)];
+        let (space, fams) = one_family();
         let mut p = Params::new();
         p.insert("a".to_string(), automl_core::ParamValue::Float(0.25));
         let opts = StrategyOptions {
@@ -375,21 +406,12 @@ mod tests {
             ..StrategyOptions::default()
         };
         let mut s = by_name_with("auto", 0, &opts).unwrap();
-        let ctx = AskContext {
-            space: &space,
-            task: Task::Regression,
-            metric: Metric::Rmse,
-            families: &fams,
-            history: &[],
-            elapsed_fraction: 0.0,
-            time_left_s: None,
-        };
         for op in ["warm_start", "portfolio", "default"] {
-            let c = s.ask(&ctx).unwrap();
+            let c = s.ask(&ctx(&space, &fams, &[])).unwrap();
             assert_eq!(c.operator, op);
             assert_eq!(c.folds, None, "{op}");
         }
-        let c = s.ask(&ctx).unwrap();
+        let c = s.ask(&ctx(&space, &fams, &[])).unwrap();
         assert_eq!(c.folds, Some(1), "{}", c.operator);
     }
 
@@ -406,15 +428,7 @@ mod tests {
 
     #[test]
     fn over_folds_first_looks_use_one_fold_and_the_best_third_gets_every_fold() {
-        use crate::{AskContext, FamilyInfo, StrategyOptions, by_name_with};
-        use automl_core::{Metric, SCHEMA_VERSION, Task};
-        let space = automl_space::SearchSpace::from_toml_str(
-            "version = 1\nname = \"t\"\n[families.good]\n[families.good.params]\n\
-             a = { type = \"float\", low = 0.0, high = 1.0, default = 0.5 }\n",
-            "t.toml",
-        )
-        .unwrap();
-        let fams = vec![FamilyInfo::new("good", 1.0)];
+        let (space, fams) = one_family();
         let opts = StrategyOptions {
             fold_fidelity: Some(5),
             ..StrategyOptions::default()
@@ -422,57 +436,13 @@ mod tests {
         let mut s = by_name_with("random", 7, &opts).unwrap();
         let mut history: Vec<TrialRecord> = Vec::new();
         let mut asked = Vec::new();
-        for id in 0..4u64 {
-            let h = history.clone();
-            let c = s
-                .ask(&AskContext {
-                    space: &space,
-                    task: Task::Regression,
-                    metric: Metric::Rmse,
-                    families: &fams,
-                    history: &h,
-                    elapsed_fraction: 0.0,
-                    time_left_s: None,
-                })
-                .unwrap();
+        // Scores: trial 2 is the best of the first looks.
+        for (id, mean) in [3.0, 2.0, 1.0, 4.0].into_iter().enumerate() {
+            let c = s.ask(&ctx(&space, &fams, &history)).unwrap();
             asked.push(c.clone());
-            // Scores: trial 2 is the best of the first looks.
-            let mean = [3.0, 2.0, 1.0, 4.0][id as usize];
-            let t = TrialRecord {
-                schema_version: SCHEMA_VERSION,
-                study_id: 1,
-                trial_id: id,
-                candidate: c,
-                strategy: "random".into(),
-                state: TrialState::Complete,
-                fold_scores: vec![mean],
-                mean,
-                std: 0.0,
-                metrics: Default::default(),
-                fit_time_s: 0.1,
-                predict_time_per_row_s: 0.0,
-                model_size_bytes: 0,
-                has_artifact: false,
-                error: None,
-                seed: 0,
-                started_at_ms: 0,
-                ended_at_ms: 0,
-                extra: Default::default(),
-                ensemble: None,
-            };
+            let t = told(id as u64, c, mean);
             history.push(t.clone());
-            s.tell(
-                &AskContext {
-                    space: &space,
-                    task: Task::Regression,
-                    metric: Metric::Rmse,
-                    families: &fams,
-                    history: &history,
-                    elapsed_fraction: 0.0,
-                    time_left_s: None,
-                },
-                &t,
-            );
+            s.tell(&ctx(&space, &fams, &history), &t);
         }
         // The family default runs on every fold; the random proposals on the last fold only.
         assert_eq!(asked[0].operator, "default");
@@ -483,17 +453,7 @@ mod tests {
         }
         // Of the three first looks (trials 1-3), the best third (one: trial 2) is promoted to
         // every fold, with the same parameters.
-        let c = s
-            .ask(&AskContext {
-                space: &space,
-                task: Task::Regression,
-                metric: Metric::Rmse,
-                families: &fams,
-                history: &history,
-                elapsed_fraction: 0.0,
-                time_left_s: None,
-            })
-            .unwrap();
+        let c = s.ask(&ctx(&space, &fams, &history)).unwrap();
         assert_eq!(c.operator, "promote");
         assert_eq!(c.parents, vec![2]);
         assert_eq!(c.folds, None);
