@@ -460,4 +460,45 @@ mod tests {
         assert!(c.is_full_cv());
         assert_eq!(c.params, asked[2].params);
     }
+
+    /// Records what it is told; proposes the family default.
+    struct Spy(std::sync::Arc<std::sync::Mutex<Vec<Candidate>>>);
+
+    impl Strategy for Spy {
+        fn name(&self) -> &'static str {
+            "spy"
+        }
+        fn ask(&mut self, _ctx: &AskContext<'_>) -> Option<Candidate> {
+            Some(Candidate::new("good", Params::new(), "random"))
+        }
+        fn tell(&mut self, _ctx: &AskContext<'_>, trial: &TrialRecord) {
+            self.0.lock().unwrap().push(trial.candidate.clone());
+        }
+    }
+
+    #[test]
+    fn over_folds_tells_the_inner_strategy_first_looks_as_they_are_or_relabelled() {
+        let (space, fams) = one_family();
+        for feed in [InnerFeed::Unchanged, InnerFeed::Relabeled] {
+            let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let mut s =
+                SuccessiveHalving::over_folds(Box::new(Spy(seen.clone())), 5, 3.0).with_feed(feed);
+            let c = s.ask(&ctx(&space, &fams, &[])).unwrap();
+            assert_eq!(c.folds, Some(1));
+            let t = told(0, c, 1.0);
+            s.tell(&ctx(&space, &fams, std::slice::from_ref(&t)), &t);
+            let told_folds = seen.lock().unwrap()[0].folds;
+            match feed {
+                // Unchanged: the inner strategy sees a first look (and full_fidelity() skips it).
+                InnerFeed::Unchanged => assert_eq!(told_folds, Some(1)),
+                // Relabelled (evolution): as if it had run on every fold.
+                InnerFeed::Relabeled => assert_eq!(told_folds, None),
+            }
+        }
+        let mut first_look = told(0, Candidate::new("good", Params::new(), "random"), 1.0);
+        first_look.candidate.folds = Some(1);
+        assert!(!crate::common::full_fidelity(&first_look));
+        first_look.candidate.folds = None;
+        assert!(crate::common::full_fidelity(&first_look));
+    }
 }
