@@ -23,7 +23,7 @@ pub fn leaderboard(trials: &[TrialRecord], metric: Metric) -> Vec<LeaderboardRow
 /// [`leaderboard`] over records it takes: they move into the rows (100k records take longer
 /// to clone than to rank). Indices are sorted, not the records.
 pub fn leaderboard_owned(trials: Vec<TrialRecord>, metric: Metric) -> Vec<LeaderboardRow> {
-    let (mut scored, rest): (Vec<usize>, Vec<usize>) =
+    let (mut scored, mut rest): (Vec<usize>, Vec<usize>) =
         (0..trials.len()).partition(|&i| trials[i].is_scored());
     let n_scored = scored.iter().filter(|&&i| trials[i].is_ranked()).count();
     scored.sort_by(|&a, &b| {
@@ -33,7 +33,6 @@ pub fn leaderboard_owned(trials: Vec<TrialRecord>, metric: Metric) -> Vec<Leader
             .then(metric.as_loss(a.mean).total_cmp(&metric.as_loss(b.mean)))
             .then(a.trial_id.cmp(&b.trial_id))
     });
-    let mut rest = rest;
     rest.sort_by_key(|&i| (trials[i].state == TrialState::Running, trials[i].trial_id));
     let mut slots: Vec<Option<TrialRecord>> = trials.into_iter().map(Some).collect();
     scored
