@@ -123,7 +123,15 @@ pub struct BinnedData {
     n_rows: usize,
     bins: Vec<u8>,
     mappers: Arc<Vec<FeatureBins>>,
+    /// Per feature, the bin holding at least [`DOMINANT_SHARE`] of the rows, if one does.
+    dominant: Vec<Option<u8>>,
 }
+
+/// Share of a feature's rows one bin must hold to be its dominant bin: the gradient histogram
+/// skips that bin's rows and gets its sums from the node's totals (as LightGBM does with a
+/// feature's most frequent bin). Runs of rows landing in one bin chain every addition through
+/// the same memory; below this share the branch that skips them costs more than it saves.
+pub const DOMINANT_SHARE: f64 = 0.7;
 
 impl BinnedData {
     /// Compute bin mappers on `x` (rows x features; NaN = missing) and bin it. `categorical[j]`
@@ -199,17 +207,28 @@ impl BinnedData {
     fn bin_with(mappers: Arc<Vec<FeatureBins>>, x: ArrayView2<'_, f64>) -> BinnedData {
         let n = x.nrows();
         let mut bins = vec![0u8; n * mappers.len()];
+        let mut dominant = Vec::with_capacity(mappers.len());
+        let mut counts = [0usize; 256];
         for (j, col) in x.columns().into_iter().enumerate() {
             let m = &mappers[j];
             let out = &mut bins[j * n..(j + 1) * n];
+            counts.fill(0);
             for (o, &v) in out.iter_mut().zip(col.iter()) {
                 *o = m.bin(v);
+                counts[*o as usize] += 1;
             }
+            let (top, &c) = counts
+                .iter()
+                .enumerate()
+                .max_by_key(|&(b, c)| (*c, std::cmp::Reverse(b)))
+                .expect("256 bins");
+            dominant.push((n > 0 && c as f64 >= DOMINANT_SHARE * n as f64).then_some(top as u8));
         }
         BinnedData {
             n_rows: n,
             bins,
             mappers,
+            dominant,
         }
     }
 
@@ -224,6 +243,20 @@ impl BinnedData {
     /// The bin mappers, one per feature.
     pub fn mappers(&self) -> &[FeatureBins] {
         &self.mappers
+    }
+    /// The bin of feature `j` holding at least [`DOMINANT_SHARE`] of the rows, if any.
+    #[inline]
+    pub fn dominant(&self, j: usize) -> Option<u8> {
+        self.dominant[j]
+    }
+    /// The same data with no dominant bins (every histogram adds every row): the reference
+    /// the skipping is tested against.
+    #[cfg(test)]
+    pub(crate) fn without_dominant(&self) -> BinnedData {
+        BinnedData {
+            dominant: vec![None; self.dominant.len()],
+            ..self.clone()
+        }
     }
     /// Bin codes of feature `j`, one per row.
     #[inline]
