@@ -485,6 +485,11 @@ fn best_numeric(cfg: &GrowConfig, hist: &[HBin], total: &HBin, parent: f64) -> O
     let mut acc = HBin::default();
     let l2 = cfg.lambda_l2;
     for (t, e) in hist.iter().enumerate().skip(1) {
+        if t > 1 && e.n == 0.0 {
+            // an empty bin leaves both candidates those of the bin before, which already
+            // had them (ties keep the first)
+            continue;
+        }
         acc.add(e);
         // missing right: L = acc. Allowed up to nb-1 only if there is missing data on the right.
         if t < nb - 1 || has_miss {

@@ -121,8 +121,9 @@ pub(crate) struct Reserve {
     /// The time budget, seconds.
     budget_s: f64,
     /// The seed-variance step: (its share of the budget at most, evaluations per lane it
-    /// makes in units of the best trial's fit time); None when it is off.
-    seeds: Option<(f64, f64)>,
+    /// makes in units of the best trial's fit time, those of one trial alone); None when it
+    /// is off.
+    seeds: Option<(f64, f64, f64)>,
 }
 
 impl Reserve {
@@ -147,16 +148,26 @@ impl Reserve {
     }
 
     /// Leave time for the seed-variance step: at most `share` of the budget, else `rounds` ×
-    /// the best trial's evaluation time (its evaluations over the lanes, × 1.2).
-    pub fn set_seed_variance(&mut self, share: f64, rounds: f64) {
-        self.seeds = (share > 0.0 && rounds > 0.0).then_some((share, rounds));
+    /// the best trial's evaluation time (its evaluations over the lanes, × 1.2). `one_rounds`
+    /// is the same count for one trial: the step measures a trial only when all of its
+    /// evaluations fit (`Study::measure_seed_variance`), so when the best
+    /// trial's do not fit in `share` of the budget nothing is reserved.
+    pub fn set_seed_variance(&mut self, share: f64, rounds: f64, one_rounds: f64) {
+        self.seeds = (share > 0.0 && rounds > 0.0).then_some((share, rounds, one_rounds));
     }
 
     /// Seconds reserved for the seed-variance step.
     fn seeds_secs(&self, best: Option<&TrialRecord>) -> f64 {
         match (self.seeds, best) {
-            (Some((share, rounds)), Some(b)) => {
-                (super::seeds::eval_secs(b) * rounds * 1.2).min(share * self.budget_s)
+            (Some((share, rounds, one_rounds)), Some(b)) => {
+                let cap = share * self.budget_s;
+                let eval = super::seeds::eval_secs(b) * 1.2;
+                if eval * one_rounds > cap {
+                    // the step would skip every trial: the search keeps that time
+                    0.0
+                } else {
+                    (eval * rounds).min(cap)
+                }
             }
             _ => 0.0,
         }
@@ -412,6 +423,47 @@ mod tests {
         );
         r.dropped(0);
         assert_eq!(r.duration(Some(&best), &oof), small);
+    }
+
+    #[test]
+    fn no_time_is_held_back_for_a_seed_variance_step_that_would_skip_every_trial() {
+        // 60 s, the step at most 10 % (6 s), 5 trials x 5 evaluations over 2 lanes: 13 rounds
+        // in all, 3 for one trial.
+        let d = data();
+        let mut r = Reserve::new(&d, false, 60.0, 0.2);
+        // the step's time per evaluation is the trial's fit time here (no wall time)
+        let trial = |fit: f64| TrialRecord {
+            ended_at_ms: 0,
+            started_at_ms: 0,
+            ..trial(fit)
+        };
+        let quick = trial(0.5);
+        let slow = trial(4.0);
+        let base_quick = r.duration(Some(&quick), &[]).as_secs_f64();
+        let base_slow = r.duration(Some(&slow), &[]).as_secs_f64();
+        r.set_seed_variance(0.1, 13.0, 3.0);
+        // One quick trial's evaluations (3 x 0.5 s x 1.2) fit in 6 s: the step gets its 6 s.
+        let with_quick = r.duration(Some(&quick), &[]).as_secs_f64();
+        assert!((with_quick - base_quick - 6.0).abs() < 1e-9, "{with_quick}");
+        // A slow best trial (3 x 4 s x 1.2 = 14.4 s > 6 s) would be skipped: nothing is held
+        // back for the step (a quicker trial further down is measured if time is left).
+        let with_slow = r.duration(Some(&slow), &[]).as_secs_f64();
+        assert!(
+            (with_slow - base_slow).abs() < 1e-9,
+            "{with_slow} vs {base_slow}"
+        );
+        // Under the cap the estimate itself is reserved: 13 x 0.3 s x 1.2.
+        let small = trial(0.3);
+        let base_small = {
+            let mut r0 = Reserve::new(&d, false, 60.0, 0.2);
+            r0.set_seed_variance(0.0, 0.0, 0.0);
+            r0.duration(Some(&small), &[]).as_secs_f64()
+        };
+        let with_small = r.duration(Some(&small), &[]).as_secs_f64();
+        assert!(
+            (with_small - base_small - 13.0 * 0.3 * 1.2).abs() < 1e-9,
+            "{with_small}"
+        );
     }
 
     #[test]

@@ -125,9 +125,11 @@ impl<'s, 'a, 'p> SearchDriver<'s, 'a, 'p> {
             study.config.cv.holdout_fraction_for(data.n_rows()),
         );
         let sv = study.config.seed_variance;
+        let lanes = study.config.jobs.max(1);
         reserve.set_seed_variance(
             sv.budget_share,
-            (sv.top * sv.evals_per_trial()).div_ceil(study.config.jobs.max(1)) as f64,
+            (sv.top * sv.evals_per_trial()).div_ceil(lanes) as f64,
+            sv.evals_per_trial().div_ceil(lanes) as f64,
         );
         let failed_before = study
             .history
