@@ -743,6 +743,77 @@ mod tests {
     }
 
     #[test]
+    fn numeric_split_search_over_empty_bins_matches_trying_every_threshold() {
+        // Reference: every threshold and both sides for missing rows, first best on ties.
+        fn reference(c: &GrowConfig, hist: &[HBin], total: &HBin) -> Option<(f64, u8, bool)> {
+            let parent = c.score(total, c.lambda_l2);
+            let nb = hist.len();
+            let mut best: Option<(f64, u8, bool)> = None;
+            for t in 1..nb {
+                let mut acc = HBin::default();
+                for e in &hist[1..=t] {
+                    acc.add(e);
+                }
+                let has_miss = hist[0].n > 0.0;
+                let mut try_side = |l: HBin, default_left: bool| {
+                    let r = total.sub(&l);
+                    if c.valid(&l) && c.valid(&r) {
+                        let gain = c.score(&l, c.lambda_l2) + c.score(&r, c.lambda_l2) - parent;
+                        if best.is_none_or(|b| gain > b.0) {
+                            best = Some((gain, t as u8, default_left));
+                        }
+                    }
+                };
+                if t < nb - 1 || has_miss {
+                    try_side(acc, !has_miss && acc.n >= total.n - acc.n);
+                }
+                if has_miss && t < nb - 1 {
+                    let mut lm = acc;
+                    lm.add(&hist[0]);
+                    try_side(lm, true);
+                }
+            }
+            best
+        }
+        let c = GrowConfig {
+            min_samples_leaf: 2,
+            ..cfg()
+        };
+        let mut state = 12345u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as f64 / (1u64 << 31) as f64
+        };
+        for case in 0..200 {
+            let nb = 3 + case % 40;
+            let mut hist = vec![HBin::default(); nb];
+            let mut total = HBin::default();
+            for (b, e) in hist.iter_mut().enumerate() {
+                // about half the bins empty, the missing bin in every other case
+                if next() < 0.5 || (b == 0 && case % 2 == 0) {
+                    continue;
+                }
+                let n = 1.0 + (next() * 6.0).floor();
+                *e = HBin {
+                    g: (next() - 0.5) * 4.0 * n,
+                    h: n * (0.2 + next()),
+                    n,
+                };
+                total.add(e);
+            }
+            let got = best_numeric(&c, &hist, &total, c.score(&total, c.lambda_l2)).map(
+                |(g, r)| match r {
+                    Rule::Numeric { bin, default_left } => (g, bin, default_left),
+                    Rule::Cat { .. } => unreachable!(),
+                },
+            );
+            assert_eq!(got, reference(&c, &hist, &total), "case {case}: {hist:?}");
+        }
+    }
+
+    #[test]
     fn dominant_bins_give_the_histograms_and_trees_of_adding_every_row() {
         // column 0: 90 % zeros (dominant); column 1: spread (no dominant bin); column 2: all
         // one value but a few missing
