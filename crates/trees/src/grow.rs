@@ -779,13 +779,8 @@ mod tests {
             min_samples_leaf: 2,
             ..cfg()
         };
-        let mut state = 12345u64;
-        let mut next = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) as f64 / (1u64 << 31) as f64
-        };
+        let mut rng = automl_core::Rng::new(12345);
+        let mut next = || rng.f64();
         for case in 0..200 {
             let nb = 3 + case % 40;
             let mut hist = vec![HBin::default(); nb];
