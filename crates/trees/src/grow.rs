@@ -151,7 +151,9 @@ impl<'a> Grower<'a> {
         }
     }
 
-    /// Histogram of `rows[start..end]` into `slot`, for the given features.
+    /// Histogram of `rows[start..end]` into `slot`, for the given features. `total` is the
+    /// node's sums (its gradients added in row order), which the dominant bins are derived
+    /// from.
     fn build(
         &mut self,
         slot: usize,
@@ -159,6 +161,7 @@ impl<'a> Grower<'a> {
         end: usize,
         gh: &[[f64; 2]],
         features: &[usize],
+        total: &HBin,
     ) {
         let rows = &self.rows[start..end];
         let og = &mut self.og;
@@ -167,15 +170,6 @@ impl<'a> Grower<'a> {
         let hist = &mut self.pool[slot];
         let data = self.data;
         let og: &[[f64; 2]] = og;
-        // the node's sums, in row order (those of `sums`), for the dominant bins
-        let mut total = HBin::default();
-        if features.iter().any(|&f| data.dominant(f).is_some()) {
-            for o in og {
-                total.g += o[0];
-                total.h += o[1];
-            }
-            total.n = rows.len() as f64;
-        }
         let fill = |f: usize, hf: &mut [HBin]| {
             hf.fill(HBin::default());
             let col = data.column(f);
@@ -263,7 +257,7 @@ impl<'a> Grower<'a> {
         };
         if cfg.max_leaves > 1 && self.can_split(cfg, &root) {
             let s = self.alloc();
-            self.build(s, 0, n, gh, features);
+            self.build(s, 0, n, gh, features, &root.sum);
             root.slot = Some(s);
             root.best = self.find_best(cfg, s, &root.sum, features);
         }
@@ -329,7 +323,7 @@ impl<'a> Grower<'a> {
                     (&mut right, &mut left)
                 };
                 let s = self.alloc();
-                self.build(s, small.start, small.end, gh, features);
+                self.build(s, small.start, small.end, gh, features, &small.sum);
                 small.slot = Some(s);
                 // sibling = parent - smaller, in the parent's slot
                 let (ps, ss) = two_mut(&mut self.pool, pslot, s);
@@ -854,8 +848,14 @@ mod tests {
         let (sa, sb) = (a.alloc(), b.alloc());
         a.rows = bag.clone();
         b.rows = bag.clone();
-        a.build(sa, 0, bag.len(), &gh, &features);
-        b.build(sb, 0, bag.len(), &gh, &features);
+        let mut total = HBin::default();
+        for &r in &bag {
+            total.g += gh[r as usize][0];
+            total.h += gh[r as usize][1];
+        }
+        total.n = bag.len() as f64;
+        a.build(sa, 0, bag.len(), &gh, &features, &total);
+        b.build(sb, 0, bag.len(), &gh, &features, &total);
         for (ea, eb) in a.pool[sa].iter().zip(&b.pool[sb]) {
             assert_eq!(ea.n, eb.n);
             assert!((ea.g - eb.g).abs() <= 1e-9 && (ea.h - eb.h).abs() <= 1e-9);
