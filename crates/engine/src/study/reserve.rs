@@ -161,12 +161,11 @@ impl Reserve {
         match (self.seeds, best) {
             (Some((share, rounds, one_rounds)), Some(b)) => {
                 let cap = share * self.budget_s;
-                let eval = super::seeds::eval_secs(b) * 1.2;
-                if eval * one_rounds > cap {
-                    // the step would skip every trial: the search keeps that time
+                if super::seeds::rounds_secs(b, one_rounds) > cap {
+                    // the step would skip the best trial: the search keeps that time
                     0.0
                 } else {
-                    (eval * rounds).min(cap)
+                    super::seeds::rounds_secs(b, rounds).min(cap)
                 }
             }
             _ => 0.0,

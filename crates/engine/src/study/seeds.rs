@@ -95,9 +95,16 @@ fn set_seed_variance(t: &mut TrialRecord, sv: &SeedVariance) {
 /// Seconds one evaluation of `t` is expected to take: its recorded wall time (fits, predictions
 /// and the artifact, under the search's load), at least its fit time. Read under a time
 /// budget only.
-pub(crate) fn eval_secs(t: &TrialRecord) -> f64 {
+fn eval_secs(t: &TrialRecord) -> f64 {
     let wall = t.ended_at_ms.saturating_sub(t.started_at_ms) as f64 / 1000.0;
     wall.max(t.fit_time_s).max(0.0)
+}
+
+/// Seconds `rounds` rounds of evaluations of `t` (its evaluations over the lanes) are expected
+/// to take, with a 20 % margin: what the step checks before measuring a trial, and what the
+/// search reserves for it.
+pub(crate) fn rounds_secs(t: &TrialRecord, rounds: f64) -> f64 {
+    eval_secs(t) * rounds * 1.2
 }
 
 /// Sample standard deviation, computed around the first value so that equal values give
@@ -287,7 +294,7 @@ impl Study<'_> {
             if let Some(end) = step_end {
                 // Predicted: the trial's own evaluation time, the work over the lanes.
                 let rounds = work.len().div_ceil(lanes) as f64;
-                let need = Duration::from_secs_f64(eval_secs(t) * rounds * 1.2);
+                let need = Duration::from_secs_f64(rounds_secs(t, rounds));
                 if Instant::now() + need > end {
                     skipped.push(t.trial_id);
                     continue;
