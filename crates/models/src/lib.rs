@@ -78,6 +78,13 @@ pub trait Model: Send + Sync {
     fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Predictions, ModelError>;
     /// Serialize the fitted state (compact; the store compresses it).
     fn to_bytes(&self) -> Result<Vec<u8>, ModelError>;
+    /// The bytes of [`Model::to_bytes`] handed to `sink` in pieces, consuming the model. A
+    /// model much larger than its encoding (a forest of deep trees) frees each part once it is
+    /// written, so it is never held beside the whole encoding.
+    fn encode_into(self: Box<Self>, sink: &mut dyn FnMut(&[u8])) -> Result<(), ModelError> {
+        sink(&self.to_bytes()?);
+        Ok(())
+    }
     /// Facts worth storing with the trial (e.g. `n_rounds` chosen by early stopping).
     fn facts(&self) -> BTreeMap<String, String> {
         BTreeMap::new()

@@ -295,10 +295,15 @@ pub fn postcard_exact<T: Serialize + ?Sized>(
 
 /// Serialize a fitted state: one format-version byte, then postcard ([`postcard_exact`]).
 pub(crate) fn encode<T: Serialize>(family: &'static str, value: &T) -> Result<Vec<u8>, ModelError> {
-    postcard_exact(&[FORMAT_VERSION], value).map_err(|e| ModelError::Predict {
+    postcard_exact(&[FORMAT_VERSION], value).map_err(|e| encode_error(family, e))
+}
+
+/// The error of a fitted model that cannot be serialized.
+pub(crate) fn encode_error(family: &'static str, e: postcard::Error) -> ModelError {
+    ModelError::Predict {
         family,
         reason: format!("cannot serialize the fitted model: {e}"),
-    })
+    }
 }
 
 /// Inverse of [`encode`].

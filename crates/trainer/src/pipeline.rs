@@ -348,15 +348,84 @@ fn to_vec_exact<T: Serialize>(value: &T) -> Result<Vec<u8>, TrainError> {
 
 /// A bag of fold pipelines encoded one by one as cross-validation fits them, so a trial holds
 /// one live fold model at a time beside the encoded ones, not every fold's model at once (a
-/// 100-tree forest with one row per leaf on 30k rows is about 130 MB live and 64 MB encoded).
-/// Each fold is kept as its final bytes, lz4-compressed while the next folds are fitted (a
-/// forest's encoding shrinks to about 60 %), and [`BagWriter::finish`] decompresses them into
-/// the artifact one by one, freeing each as it goes, so the bag is not held twice. It gives
-/// the same bytes as [`Predictor::to_bytes`] of the bag.
-#[derive(Default)]
+/// 100-tree forest with one row per leaf on 30k rows is about 64 MB encoded, and larger live).
+/// A fold's model is encoded piece by piece ([`Model::encode_into`]: a forest tree by tree,
+/// each tree freed once written), and the pieces are lz4-compressed in blocks as they come (a
+/// forest's encoding shrinks to about 60 %): the live model is never held beside its whole
+/// encoding. [`BagWriter::finish`] decompresses the folds into the artifact one by one,
+/// freeing each as it goes, so the bag is not held twice. It gives the same bytes as
+/// [`Predictor::to_bytes`] of the bag.
 pub struct BagWriter {
-    /// Length and lz4 block of the postcard bytes of each fold's [`StoredPipeline`].
-    parts: Vec<(usize, Vec<u8>)>,
+    folds: Vec<PackedFold>,
+    /// Raw bytes per lz4 block.
+    block: usize,
+}
+
+/// A fold's [`StoredPipeline`] bytes: postcard writes a struct as its fields in order, and the
+/// model's bytes as their length then the bytes.
+struct PackedFold {
+    /// The encoded family and preprocessing.
+    head: Vec<u8>,
+    model: Packed,
+    /// The encoded shrinkage.
+    tail: Vec<u8>,
+}
+
+/// Bytes lz4-compressed in blocks as they are written.
+#[derive(Default)]
+struct Packed {
+    /// Raw bytes written.
+    len: usize,
+    /// Raw length and lz4 block of each full block.
+    blocks: Vec<(usize, Vec<u8>)>,
+    /// Raw bytes not yet compressed.
+    pending: Vec<u8>,
+}
+
+impl Packed {
+    fn write(&mut self, bytes: &[u8], block: usize) {
+        self.pending.extend_from_slice(bytes);
+        self.len += bytes.len();
+        if self.pending.len() >= block {
+            self.seal();
+        }
+    }
+
+    /// Compress the pending bytes into a block.
+    fn seal(&mut self) {
+        if !self.pending.is_empty() {
+            let mut packed = lz4_flex::block::compress(&self.pending);
+            packed.shrink_to_fit();
+            self.blocks.push((self.pending.len(), packed));
+            self.pending.clear();
+        }
+    }
+
+    /// Decompress the blocks onto the end of `out`, freeing each as it goes.
+    fn unpack_into(mut self, out: &mut Vec<u8>) -> Result<(), TrainError> {
+        self.seal();
+        for (len, packed) in self.blocks {
+            let at = out.len();
+            out.resize(at + len, 0);
+            let n = lz4_flex::block::decompress_into(&packed, &mut out[at..])
+                .map_err(|e| TrainError::Encode(format!("a fold's bytes: {e}")))?;
+            if n != len {
+                return Err(TrainError::Encode(format!(
+                    "a fold's bytes decompressed to {n} bytes, not {len}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Raw bytes per lz4 block of a [`BagWriter`]: a few trees of a deep forest.
+const BAG_BLOCK: usize = 1 << 20;
+
+impl Default for BagWriter {
+    fn default() -> Self {
+        Self::with_block(BAG_BLOCK)
+    }
 }
 
 impl BagWriter {
@@ -365,26 +434,44 @@ impl BagWriter {
         Self::default()
     }
 
-    /// Encode `pipeline` and drop its live model.
+    fn with_block(block: usize) -> Self {
+        BagWriter {
+            folds: Vec::new(),
+            block,
+        }
+    }
+
+    /// Encode `pipeline`, consuming its live model as it is encoded.
     pub fn push(&mut self, pipeline: FittedPipeline) -> Result<(), TrainError> {
-        let stored = pipeline.to_stored()?;
-        drop(pipeline);
-        let raw = to_vec_exact(&stored)?;
-        drop(stored);
-        let mut packed = lz4_flex::block::compress(&raw);
-        packed.shrink_to_fit();
-        self.parts.push((raw.len(), packed));
+        let FittedPipeline {
+            prep,
+            family,
+            model,
+            shrinkage,
+        } = pipeline;
+        let head = to_vec_exact(&(family, prep))?;
+        let tail = to_vec_exact(&shrinkage)?;
+        let mut packed = Packed::default();
+        let block = self.block;
+        model.encode_into(&mut |bytes| packed.write(bytes, block))?;
+        packed.seal();
+        packed.pending = Vec::new();
+        self.folds.push(PackedFold {
+            head,
+            model: packed,
+            tail,
+        });
         Ok(())
     }
 
     /// Pipelines pushed so far.
     pub fn len(&self) -> usize {
-        self.parts.len()
+        self.folds.len()
     }
 
     /// Whether nothing was pushed.
     pub fn is_empty(&self) -> bool {
-        self.parts.is_empty()
+        self.folds.is_empty()
     }
 
     /// The artifact bytes of the bag.
@@ -402,20 +489,20 @@ impl BagWriter {
                 "an empty bag's envelope does not end with its length".to_string(),
             ));
         }
-        let body: usize = self.parts.iter().map(|p| p.0).sum();
+        // A varint holds 7 bits per byte.
+        let varint = |n: usize| (usize::BITS - n.leading_zeros()).div_ceil(7).max(1) as usize;
+        let body: usize = (self.folds.iter())
+            .map(|f| f.head.len() + varint(f.model.len) + f.model.len + f.tail.len())
+            .sum();
         out.reserve_exact(10 + body);
-        let mut out = postcard::to_extend(&(self.parts.len() as u64), out)
+        let mut out = postcard::to_extend(&(self.folds.len() as u64), out)
             .map_err(|e| TrainError::Encode(e.to_string()))?;
-        for (len, packed) in self.parts {
-            let at = out.len();
-            out.resize(at + len, 0);
-            let n = lz4_flex::block::decompress_into(&packed, &mut out[at..])
-                .map_err(|e| TrainError::Encode(format!("a fold's bytes: {e}")))?;
-            if n != len {
-                return Err(TrainError::Encode(format!(
-                    "a fold's bytes decompressed to {n} bytes, not {len}"
-                )));
-            }
+        for fold in self.folds {
+            out.extend_from_slice(&fold.head);
+            out = postcard::to_extend(&(fold.model.len as u64), out)
+                .map_err(|e| TrainError::Encode(e.to_string()))?;
+            fold.model.unpack_into(&mut out)?;
+            out.extend_from_slice(&fold.tail);
         }
         Ok(out)
     }
@@ -483,6 +570,15 @@ mod tests {
         assert_eq!(w.len(), 2);
         let bytes = w.finish(info).unwrap();
         assert_eq!(bytes, at_once);
+        // The same in blocks of a few bytes: the forest's trees span many blocks, and a
+        // block many trees.
+        for block in [1, 64, 5000] {
+            let mut w = BagWriter::with_block(block);
+            w.push(fit("random_forest", 1)).unwrap();
+            w.push(fit("ridge", 2)).unwrap();
+            assert!(w.folds[0].model.blocks.len() > 1, "block {block}");
+            assert_eq!(w.finish(info).unwrap(), at_once, "block {block}");
+        }
         let (back, _) = Predictor::from_bytes(&bytes).unwrap();
         assert!(matches!(back, Predictor::Bag(ref b) if b.len() == 2));
         // A bag's length takes two bytes from 128 pipelines on.

@@ -177,6 +177,35 @@ impl Forest {
         })
     }
 
+    /// The forest's postcard encoding (the bytes of `postcard::to_stdvec(&forest)`), handed to
+    /// `sink` in pieces, tree by tree, each tree freed once it is written: a forest of deep
+    /// trees is about twice its encoding, and is never held beside the whole of it.
+    pub fn encode_into(self, sink: &mut dyn FnMut(&[u8])) -> Result<(), postcard::Error> {
+        let Forest {
+            n_classes,
+            n_features,
+            trees,
+            gain,
+            split_count,
+        } = self;
+        // postcard writes a struct as its fields in order and a Vec as its length (the same
+        // varint as a u64's) then its elements.
+        sink(&postcard::to_stdvec(&(
+            n_classes,
+            n_features,
+            trees.len() as u64,
+        ))?);
+        let mut buf = Vec::new();
+        for tree in trees {
+            buf.clear();
+            buf = postcard::to_extend(&tree, buf)?;
+            drop(tree);
+            sink(&buf);
+        }
+        sink(&postcard::to_stdvec(&(gain, split_count))?);
+        Ok(())
+    }
+
     /// Number of features expected by predict.
     pub fn n_features(&self) -> usize {
         self.n_features

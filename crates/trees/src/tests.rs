@@ -244,6 +244,33 @@ fn serialization_round_trip_keeps_predictions() {
 }
 
 #[test]
+fn a_forest_encoded_tree_by_tree_is_its_postcard_encoding() {
+    // Classification (class frequencies per leaf) and regression, with a categorical column
+    // (category sets) and missing values in the data.
+    for n_classes in [3, 0] {
+        let (mut x, y) = synth(400, n_classes, 5);
+        x[[7, 1]] = f64::NAN;
+        x[[8, 4]] = f64::NAN;
+        let d = BinnedData::new(x.view(), &CAT, 255).unwrap();
+        for kind in [ForestKind::RandomForest, ForestKind::ExtraTrees] {
+            let f = Forest::fit(
+                &ForestParams::new(kind, n_classes),
+                &Dataset::new(&d, &y),
+                None,
+            )
+            .unwrap();
+            assert!(f.trees().iter().any(|t| !t.cat_sets.is_empty()));
+            let whole = postcard::to_stdvec(&f).unwrap();
+            let mut pieces = Vec::new();
+            f.encode_into(&mut |b| pieces.push(b.to_vec())).unwrap();
+            // the head, one piece per tree, the tail
+            assert_eq!(pieces.len(), 2 + ForestParams::new(kind, n_classes).n_trees);
+            assert_eq!(pieces.concat(), whole, "{kind:?}, {n_classes} classes");
+        }
+    }
+}
+
+#[test]
 fn training_loss_never_increases() {
     let (x, y) = synth(500, 0, 4);
     let d = BinnedData::new(x.view(), &CAT, 255).unwrap();

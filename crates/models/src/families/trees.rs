@@ -559,6 +559,35 @@ impl Model for TreeModel {
     fn to_bytes(&self) -> Result<Vec<u8>, ModelError> {
         util::encode(fam_name(&self.family), self)
     }
+    fn encode_into(self: Box<Self>, sink: &mut dyn FnMut(&[u8])) -> Result<(), ModelError> {
+        let TreeModel {
+            family,
+            n_features,
+            present,
+            inner,
+        } = *self;
+        let name = fam_name(&family);
+        let forest = match inner {
+            Inner::Forest(f) => f,
+            inner => {
+                let whole = TreeModel {
+                    family,
+                    n_features,
+                    present,
+                    inner,
+                };
+                sink(&whole.to_bytes()?);
+                return Ok(());
+            }
+        };
+        // `to_bytes`: the format byte, the fields in order, and `inner` as its variant's index
+        // then the forest.
+        const FOREST: u32 = 1;
+        sink(&util::encode(name, &(family, n_features, present, FOREST))?);
+        forest
+            .encode_into(sink)
+            .map_err(|e| util::encode_error(name, e))
+    }
     fn tree_ensemble(&self) -> Option<automl_trees::Ensemble<'_>> {
         Some(match &self.inner {
             Inner::Gbdt(m) => automl_trees::Ensemble::Gbdt(m),
@@ -648,8 +677,15 @@ mod tests {
             }
             let acc = pa.values.iter().zip(&y).filter(|(p, t)| p == t).count() as f64 / 300.0;
             assert!(acc > 0.7, "{} accuracy {acc}", fam.name());
-            let back = fam.decode(&a.to_bytes().unwrap()).unwrap();
+            let bytes = a.to_bytes().unwrap();
+            let back = fam.decode(&bytes).unwrap();
             assert_eq!(back.predict(x.view()).unwrap(), pa);
+            // Encoded piece by piece (a forest tree by tree), the bytes are the same.
+            let mut pieces = Vec::new();
+            b.encode_into(&mut |p| pieces.push(p.to_vec())).unwrap();
+            let n_pieces = if fam.name() == "gbdt" { 1 } else { 1 + 20 + 2 };
+            assert_eq!(pieces.len(), n_pieces, "{}", fam.name());
+            assert_eq!(pieces.concat(), bytes, "{}", fam.name());
             if fam.name() == "gbdt" {
                 let rounds: usize = a.facts()["n_rounds"].parse().unwrap();
                 assert!((1..=60).contains(&rounds));
