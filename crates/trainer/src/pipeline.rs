@@ -384,19 +384,30 @@ struct Packed {
 
 impl Packed {
     fn write(&mut self, bytes: &[u8], block: usize) {
-        self.pending.extend_from_slice(bytes);
         self.len += bytes.len();
+        if self.pending.is_empty() && bytes.len() >= block {
+            // A whole block (a model encoded in one piece): not copied first.
+            self.push_block(bytes);
+            return;
+        }
+        self.pending.extend_from_slice(bytes);
         if self.pending.len() >= block {
             self.seal();
         }
     }
 
+    fn push_block(&mut self, raw: &[u8]) {
+        let mut packed = lz4_flex::block::compress(raw);
+        packed.shrink_to_fit();
+        self.blocks.push((raw.len(), packed));
+    }
+
     /// Compress the pending bytes into a block.
     fn seal(&mut self) {
         if !self.pending.is_empty() {
-            let mut packed = lz4_flex::block::compress(&self.pending);
-            packed.shrink_to_fit();
-            self.blocks.push((self.pending.len(), packed));
+            let pending = std::mem::take(&mut self.pending);
+            self.push_block(&pending);
+            self.pending = pending;
             self.pending.clear();
         }
     }
