@@ -60,6 +60,7 @@ fn show_and_report_read_the_typed_metadata() {
         s.validation = Some(Validation::KFold {
             folds: 5,
             stratified: true,
+            repeats: 1,
         });
         s.n_rows = Some(150);
         s.ensemble = Some(decision);

@@ -273,3 +273,87 @@ fn time_folds_store_their_scheme_and_flag_errors_are_one_line() {
         r.stderr()
     );
 }
+
+/// The fold scores of every complete trial in `store`'s leaderboard.
+fn fold_counts(dir: &Path, store: &str) -> Vec<usize> {
+    let lb: Value = serde_json::from_str(
+        &run_in(dir, &["leaderboard", "--store", store, "--format", "json"])
+            .ok()
+            .stdout(),
+    )
+    .unwrap();
+    lb.as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["state"] == "complete")
+        .map(|t| t["fold_scores"].as_array().unwrap().len())
+        .collect()
+}
+
+#[test]
+fn cv_repeats_cross_validates_every_trial_on_every_fold_set_and_a_resume_keeps_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut g = Gen(21);
+    let mut s = String::from("a,b,y\n");
+    for _ in 0..300 {
+        let (a, b) = (g.normal(), g.normal());
+        s.push_str(&format!(
+            "{a:.4},{b:.4},{:.4}\n",
+            a - 0.5 * b + 0.3 * g.normal()
+        ));
+    }
+    std::fs::write(dir.join("train.csv"), &s).unwrap();
+    let fit = |store: &str, trials: &str, extra: &[&str]| {
+        let mut args = vec![
+            "fit",
+            "train.csv",
+            "--store",
+            store,
+            "--max-trials",
+            trials,
+            "--space",
+            "fast",
+            "--no-ensemble",
+            "-q",
+        ];
+        args.extend_from_slice(extra);
+        run_in(dir, &args)
+    };
+    fit("three", "3", &["--cv-repeats", "3"]).ok();
+    let lb = run_in(dir, &["leaderboard", "--store", "three"])
+        .ok()
+        .stdout();
+    assert!(lb.contains("5-fold CV repeated 3 times"), "{lb}");
+    assert!(fold_counts(dir, "three").iter().all(|&k| k == 15));
+    // The final model predicts; the report's interval divides by the folds of one set.
+    let preds = predict_in(dir, "three", "train.csv", "p.csv", &[]);
+    assert_eq!(read_csv(&preds).1.len(), 300);
+    run_in(dir, &["report", "--store", "three", "-o", "r.md"]).ok();
+    let report = std::fs::read_to_string(dir.join("r.md")).unwrap();
+    assert!(
+        report.contains("std / √folds of one of the 3 fold sets"),
+        "{report}"
+    );
+    // One fold set by default.
+    fit("one", "3", &[]).ok();
+    let lb = run_in(dir, &["leaderboard", "--store", "one"])
+        .ok()
+        .stdout();
+    assert!(lb.contains("5-fold CV") && !lb.contains("repeated"), "{lb}");
+    assert!(fold_counts(dir, "one").iter().all(|&k| k == 5));
+    // A resume keeps the study's fold sets, whatever it asks for.
+    fit("three", "5", &["--resume", "--cv-repeats", "1"]).ok();
+    let counts = fold_counts(dir, "three");
+    assert_eq!(counts.len(), 5, "{counts:?}");
+    assert!(counts.iter().all(|&k| k == 15), "{counts:?}");
+    // 0 is no number of fold sets.
+    let bad = fit("bad", "3", &["--cv-repeats", "0"]);
+    assert_eq!(bad.code(), 2, "{}", bad.stderr());
+    assert!(
+        bad.stderr()
+            .contains("--cv-repeats must be between 1 and 100 (got 0)"),
+        "{}",
+        bad.stderr()
+    );
+}

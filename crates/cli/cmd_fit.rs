@@ -29,6 +29,7 @@ fn flag_error(e: EngineError) -> anyhow::Error {
                 Setting::MaxTrials => "--max-trials",
                 Setting::Jobs => "--jobs",
                 Setting::Folds => "--folds",
+                Setting::CvRepeats => "--cv-repeats",
                 Setting::TrialTimeLimit => "--trial-time-limit",
                 Setting::MemoryLimit => "--memory-limit",
                 Setting::KeepModels => "--keep-models",
@@ -125,6 +126,7 @@ pub fn run(a: FitArgs) -> Result<()> {
         .started(started)
         .seed(a.seed)
         .folds(a.folds)
+        .cv_repeats(a.cv_repeats)
         .strategy(&a.strategy)
         .multi_fidelity(match a.multi_fidelity {
             MultiFidelityArg::Auto => MultiFidelity::Auto,
@@ -367,7 +369,11 @@ fn summary_json(s: &StudySummary, store: &StoreLocation, disk: Option<u64>) -> V
             "family": b.candidate.family,
             "mean": num(b.mean),
             "std": num(b.std),
-            "interval": automl_engine::evaluate::cv_interval(b).map(num),
+            "interval": automl_engine::evaluate::cv_interval(
+                b,
+                s.study.validation.as_ref().map_or(1, |v| v.repeats()),
+            )
+            .map(num),
             "folds": b.fold_scores.len(),
             "params": serde_json::to_value(&b.candidate.params).unwrap_or(Value::Null),
         })

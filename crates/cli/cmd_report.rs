@@ -575,17 +575,23 @@ pub fn run(a: ReportArgs) -> Result<()> {
         .and_then(|id| trials.iter().find(|t| t.trial_id == id))
         .filter(|t| t.is_scored())
     {
-        let iv = automl_engine::evaluate::cv_interval(t);
+        let repeats = study.validation.as_ref().map_or(1, |v| v.repeats());
+        let iv = automl_engine::evaluate::cv_interval(t, repeats);
         let _ = writeln!(
             md,
-            "- estimate: {} {} ± {} over {} folds (trial {}); 95 % interval of the CV mean [{}, {}] (mean ± 1.96 · std / √folds; `automl evaluate` compares new labelled rows with it)",
+            "- estimate: {} {} ± {} over {} folds (trial {}); 95 % interval of the CV mean [{}, {}] (mean ± 1.96 · std / √folds{}; `automl evaluate` compares new labelled rows with it)",
             study.metric,
             fmt_score(t.mean),
             fmt_score(t.std),
             t.fold_scores.len(),
             t.trial_id,
             fmt_score(iv[0]),
-            fmt_score(iv[1])
+            fmt_score(iv[1]),
+            if repeats > 1 {
+                format!(" of one of the {repeats} fold sets")
+            } else {
+                String::new()
+            }
         );
     }
     let post = post_decision(&study);

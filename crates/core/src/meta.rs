@@ -32,6 +32,14 @@ pub fn is_meta_family(family: &str) -> bool {
     META_FAMILIES.contains(&family)
 }
 
+fn one() -> usize {
+    1
+}
+
+fn is_one(v: &usize) -> bool {
+    *v == 1
+}
+
 /// How the candidates of a study are validated.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -42,6 +50,10 @@ pub enum Validation {
         folds: usize,
         /// Whether folds keep the class proportions.
         stratified: bool,
+        /// Fold sets (repeated k-fold: each a reshuffle of the rows; 1 when not repeated,
+        /// and for studies stored before repeats existed).
+        #[serde(default = "one", skip_serializing_if = "is_one")]
+        repeats: usize,
     },
     /// One holdout split.
     Holdout {
@@ -76,17 +88,31 @@ pub enum Validation {
     },
 }
 
+impl Validation {
+    /// Fold sets of a repeated k-fold (1 for every other scheme).
+    pub fn repeats(&self) -> usize {
+        match self {
+            Validation::KFold { repeats, .. } => (*repeats).max(1),
+            _ => 1,
+        }
+    }
+}
+
 impl fmt::Display for Validation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Validation::KFold {
                 folds,
-                stratified: true,
-            } => write!(f, "{folds}-fold stratified CV"),
-            Validation::KFold {
-                folds,
-                stratified: false,
-            } => write!(f, "{folds}-fold CV"),
+                stratified,
+                repeats,
+            } => {
+                let kind = if *stratified { " stratified" } else { "" };
+                write!(f, "{folds}-fold{kind} CV")?;
+                if *repeats > 1 {
+                    write!(f, " repeated {repeats} times")?;
+                }
+                Ok(())
+            }
             Validation::Holdout { fraction } => {
                 write!(f, "holdout ({:.0} % validation)", fraction * 100.0)
             }
@@ -337,12 +363,24 @@ mod tests {
         let k = Validation::KFold {
             folds: 5,
             stratified: true,
+            repeats: 1,
         };
         assert_eq!(k.to_string(), "5-fold stratified CV");
         let h = Validation::Holdout { fraction: 0.2 };
         assert_eq!(h.to_string(), "holdout (20 % validation)");
         let json = serde_json::to_string(&k).unwrap();
+        // One fold set is stored as before repeats existed, and read back from that.
+        assert_eq!(json, r#"{"kind":"k_fold","folds":5,"stratified":true}"#);
         assert_eq!(serde_json::from_str::<Validation>(&json).unwrap(), k);
+        let r = Validation::KFold {
+            folds: 5,
+            stratified: false,
+            repeats: 3,
+        };
+        assert_eq!(r.to_string(), "5-fold CV repeated 3 times");
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains(r#""repeats":3"#), "{json}");
+        assert_eq!(serde_json::from_str::<Validation>(&json).unwrap(), r);
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub enum Setting {
     Jobs,
     /// The number of cross-validation folds.
     Folds,
+    /// The number of fold sets of a repeated k-fold.
+    CvRepeats,
     /// The per-trial time limit in seconds.
     TrialTimeLimit,
     /// The per-trial memory limit.
@@ -33,6 +35,7 @@ impl fmt::Display for Setting {
             Setting::MaxTrials => "trial budget (max trials)",
             Setting::Jobs => "jobs",
             Setting::Folds => "folds",
+            Setting::CvRepeats => "cv repeats (fold sets)",
             Setting::TrialTimeLimit => "trial time limit",
             Setting::MemoryLimit => "memory limit",
             Setting::KeepModels => "number of trials that keep their models",

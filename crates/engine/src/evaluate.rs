@@ -117,7 +117,8 @@ pub fn evaluate_labeled(
     let n_classes = study.classes.len();
     let live = score(metric, &y, &pred, n_classes);
     let (live_se, live_interval) = bootstrap(metric, &y, &pred, n_classes, seed);
-    let cv_se = cv_standard_error(cv);
+    let repeats = study.validation.as_ref().map_or(1, |v| v.repeats());
+    let cv_se = cv_standard_error(cv, repeats);
     let gap = live - cv.mean;
     let se = (live_se * live_se + cv_se * cv_se).sqrt();
     let z = if se > 0.0 {
@@ -146,7 +147,7 @@ pub fn evaluate_labeled(
         cv: cv.mean,
         cv_std: cv.std,
         cv_folds: cv.fold_scores.len(),
-        cv_interval: cv_interval(cv),
+        cv_interval: cv_interval(cv, repeats),
         gap,
         z,
         verdict,
@@ -193,9 +194,21 @@ pub fn model_estimate(model: &LoadedModel) -> Option<TrialRecord> {
 }
 
 /// The standard error of a trial's CV estimate: the std of its fold scores over
-/// `sqrt(folds)` (0 when it has no spread to speak of).
-pub fn cv_standard_error(cv: &TrialRecord) -> f64 {
-    let k = cv.fold_scores.len().max(1);
+/// `sqrt(folds)` (0 when it has no spread to speak of). Under a repeated k-fold (`repeats`
+/// fold sets, [`automl_core::Validation::repeats`]) the folds of one set count: the sets reuse
+/// the same rows, so their folds are not independent estimates (a trial scored on every set
+/// has `repeats` times as many fold scores; a meta-trial or a first look has one set's or fewer).
+pub fn cv_standard_error(cv: &TrialRecord, repeats: usize) -> f64 {
+    let n = cv.fold_scores.len();
+    let per_set = if repeats > 1
+        && cv.candidate.folds.is_none()
+        && !automl_core::is_meta_family(&cv.candidate.family)
+    {
+        n / repeats
+    } else {
+        n
+    };
+    let k = per_set.max(1);
     if cv.std.is_finite() {
         cv.std / (k as f64).sqrt()
     } else {
@@ -204,9 +217,10 @@ pub fn cv_standard_error(cv: &TrialRecord) -> f64 {
 }
 
 /// The 95 % interval of a trial's CV estimate, `mean ± 1.96 · std / sqrt(folds)` (what
-/// `automl report` states and `automl evaluate` compares with).
-pub fn cv_interval(cv: &TrialRecord) -> [f64; 2] {
-    let se = cv_standard_error(cv);
+/// `automl report` states and `automl evaluate` compares with; the folds of one fold set under
+/// a repeated k-fold of `repeats` sets, see [`cv_standard_error`]).
+pub fn cv_interval(cv: &TrialRecord, repeats: usize) -> [f64; 2] {
+    let se = cv_standard_error(cv, repeats);
     [cv.mean - Z95 * se, cv.mean + Z95 * se]
 }
 
@@ -317,6 +331,26 @@ fn read_labels(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cv_standard_error_counts_the_folds_of_one_fold_set() {
+        let trial = |family: &str, folds: usize| {
+            let mut t = crate::study::seeds::tests::trial(0, 0.5, 0.2);
+            t.candidate.family = family.into();
+            t.fold_scores = vec![0.5; folds];
+            t
+        };
+        let se5 = 0.2 / 5f64.sqrt();
+        // 15 fold scores of 3 sets of 5 folds: the 5 folds of one set count.
+        assert!((cv_standard_error(&trial("gbdt", 15), 3) - se5).abs() < 1e-15);
+        // One set of 15 folds: all 15.
+        let se15 = 0.2 / 15f64.sqrt();
+        assert!((cv_standard_error(&trial("gbdt", 15), 1) - se15).abs() < 1e-15);
+        // A meta-trial is scored on the first set's 5 folds alone.
+        assert!((cv_standard_error(&trial("ensemble", 5), 3) - se5).abs() < 1e-15);
+        let iv = cv_interval(&trial("gbdt", 15), 3);
+        assert!((iv[1] - iv[0] - 2.0 * Z95 * se5).abs() < 1e-12);
+    }
 
     #[test]
     fn labels_match_classes_by_text_or_number_and_skip_missing() {

@@ -221,7 +221,8 @@ pub fn study_data(
             study.study_id, study.metric
         ))
     })?;
-    let folds_or_holdout = |folds: usize, holdout: Option<f64>| match holdout {
+    // A study stored without its number of fold sets had one.
+    let folds_or_holdout = |folds: usize, holdout: Option<f64>, repeats: usize| match holdout {
         // The stored share is the one the trials used (a study stored before the holdout
         // cap held out more than the cap): not capped again.
         Some(fraction) => CvConfig {
@@ -235,6 +236,7 @@ pub fn study_data(
             folds,
             holdout_above_rows: usize::MAX,
             seed: study.seed,
+            repeats,
             ..CvConfig::default()
         },
     };
@@ -248,11 +250,12 @@ pub fn study_data(
             folds,
             holdout_fraction,
             ..
-        }) => folds_or_holdout(folds, holdout_fraction),
-        Some(Validation::Holdout { fraction }) => folds_or_holdout(0, Some(fraction)),
-        Some(Validation::KFold { folds, .. }) => folds_or_holdout(folds, None),
+        }) => folds_or_holdout(folds, holdout_fraction, 1),
+        Some(Validation::Holdout { fraction }) => folds_or_holdout(0, Some(fraction), 1),
+        Some(Validation::KFold { folds, repeats, .. }) => folds_or_holdout(folds, None, repeats),
         None => CvConfig {
             seed: study.seed,
+            repeats: 1,
             ..CvConfig::default()
         },
     };

@@ -19,8 +19,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The format version written first in every payload. A payload of another version is refused.
-/// Version 2 added the candidate's fold fidelity ([`Candidate::folds`]).
-pub const WIRE_VERSION: u8 = 2;
+/// Version 2 added the candidate's fold fidelity ([`Candidate::folds`]), version 3 the fold
+/// sets of a repeated k-fold ([`CvConfig::repeats`]).
+pub const WIRE_VERSION: u8 = 3;
 
 /// The blob key under which a study's training data is stored: `training-data/<fingerprint>`.
 pub fn training_data_key(fingerprint: &str) -> String {
@@ -359,6 +360,8 @@ struct WireData {
     memory_limit: u64,
     blocks: RowBlocks,
     holdout_max_rows: u64,
+    /// Fold sets, as the coordinator resolved them ([`CvConfig::repeats_for`]).
+    repeats: u64,
 }
 
 impl TrainingDataSpec {
@@ -377,6 +380,7 @@ impl TrainingDataSpec {
             memory_limit: self.memory_limit,
             blocks: self.blocks.clone(),
             holdout_max_rows: self.cv.holdout_max_rows as u64,
+            repeats: self.cv.repeats_for(self.y.len()) as u64,
         })
     }
 
@@ -437,10 +441,12 @@ impl TrainingDataSpec {
             || w.folds < 2
             || !(w.holdout_fraction > 0.0 && w.holdout_fraction < 1.0)
             || w.holdout_max_rows == 0
+            // A corrupt count is refused rather than fitting every candidate millions of times.
+            || !(1..=automl_trainer::cv::MAX_REPEATS as u64).contains(&w.repeats)
         {
             return Err(bad(format!(
-                "{n} rows, {} folds, holdout fraction {} of at most {} rows",
-                w.folds, w.holdout_fraction, w.holdout_max_rows
+                "{n} rows, {} folds repeated {} times, holdout fraction {} of at most {} rows",
+                w.folds, w.repeats, w.holdout_fraction, w.holdout_max_rows
             )));
         }
         let blocks_len = match &w.blocks {
@@ -470,6 +476,7 @@ impl TrainingDataSpec {
                 // u64::MAX (no cap) from a 64-bit coordinator is no cap on any worker.
                 holdout_max_rows: usize::try_from(w.holdout_max_rows).unwrap_or(usize::MAX),
                 seed: w.seed,
+                repeats: w.repeats as usize,
             },
             memory_limit: w.memory_limit,
             blocks: w.blocks,
@@ -706,9 +713,15 @@ mod tests {
         let e = eval_err(decode_evaluation(&[WIRE_VERSION + 1, 0, 0]));
         let want = format!("format version {}", WIRE_VERSION + 1);
         assert!(e.to_string().contains(&want), "{e}");
-        // Version 1 (before fold fidelity) is refused, not misread.
-        let e = eval_err(decode_evaluation(&[1, 0, 0]));
-        assert!(e.to_string().contains("format version 1"), "{e}");
+        // Versions 1 (before fold fidelity) and 2 (before repeated folds) are refused, not
+        // misread.
+        for old in [1u8, 2] {
+            let e = eval_err(decode_evaluation(&[old, 0, 0]));
+            assert!(
+                e.to_string().contains(&format!("format version {old}")),
+                "{e}"
+            );
+        }
         // A result whose predictions disagree with their rows.
         let mut bad = evaluation();
         if let Some((rows, _)) = &mut bad.oof {

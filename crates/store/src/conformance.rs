@@ -151,6 +151,7 @@ pub fn sample_study(name: &str) -> StudyRecord {
         validation: Some(automl_core::Validation::KFold {
             folds: 5,
             stratified: true,
+            repeats: 1,
         }),
         n_rows: Some(600),
         data_report: Some("600 rows x 2 columns".to_string()),

@@ -76,6 +76,7 @@ fn write_study(dir: &Path, legacy: bool) -> (u64, u64) {
         s.validation = Some(Validation::KFold {
             folds: 3,
             stratified: true,
+            repeats: 1,
         });
         s.n_rows = Some(150);
         s.final_model = Some(FinalModel {

@@ -165,6 +165,7 @@ pub struct StudyBuilder {
     metric: Option<Metric>,
     space: Option<SearchSpace>,
     folds: usize,
+    cv_repeats: usize,
     multi_fidelity: MultiFidelity,
     warm_start: Vec<Candidate>,
     portfolio: Option<Vec<PortfolioConfig>>,
@@ -218,6 +219,7 @@ impl StudyBuilder {
             metric: None,
             space: None,
             folds: CvConfig::default().folds,
+            cv_repeats: CvConfig::default().repeats,
             multi_fidelity: MultiFidelity::Auto,
             warm_start: Vec::new(),
             portfolio: None,
@@ -334,6 +336,14 @@ impl StudyBuilder {
         self
     }
 
+    /// Fold sets of a k-fold on independent rows (repeated CV; default 1, at least 1, at most
+    /// [`automl_trainer::cv::MAX_REPEATS`]). Every candidate is fitted on every fold of every
+    /// set. A resumed study keeps its stored fold sets.
+    pub fn cv_repeats(mut self, repeats: usize) -> Self {
+        self.cv_repeats = repeats;
+        self
+    }
+
     /// Successive halving over the data size (default [`MultiFidelity::Auto`]).
     pub fn multi_fidelity(mut self, mode: MultiFidelity) -> Self {
         self.multi_fidelity = mode;
@@ -444,13 +454,14 @@ impl StudyBuilder {
         };
         let cv = CvConfig {
             folds: self.folds,
+            repeats: self.cv_repeats,
             ..CvConfig::default()
         };
         let rows = data.y.len();
         let folds = if rows > cv.holdout_above_rows {
             1
         } else {
-            cv.folds
+            cv.folds * cv.repeats_for(rows)
         };
         let need = automl_trainer::process_rss().unwrap_or(0).saturating_add(
             automl_trainer::study_floor_bytes(
@@ -533,6 +544,13 @@ impl StudyBuilder {
         }
         if self.folds < 2 {
             return Err(invalid(Setting::Folds, self.folds, "at least 2"));
+        }
+        if !(1..=automl_trainer::cv::MAX_REPEATS).contains(&self.cv_repeats) {
+            return Err(invalid(
+                Setting::CvRepeats,
+                self.cv_repeats,
+                &format!("between 1 and {}", automl_trainer::cv::MAX_REPEATS),
+            ));
         }
         if let Some(t) = self.trial_time_limit {
             if !(t.is_finite() && t > 0.0) {
@@ -662,6 +680,7 @@ impl StudyBuilder {
         };
         let cv = CvConfig {
             folds: self.folds,
+            repeats: self.cv_repeats,
             ..CvConfig::default()
         };
         let opts = self.strategy_options(data.task, data.y.len(), &cv)?;

@@ -47,11 +47,15 @@ impl Study<'_> {
         budget_end: Option<Instant>,
     ) -> Result<Option<EnsembleTrial>, EngineError> {
         let y: Vec<f64> = data
-            .folds
+            .oof_folds()
             .iter()
             .flat_map(|f| f.split.valid.iter().map(|&r| data.y[r]))
             .collect();
-        let fold_lens: Vec<usize> = data.folds.iter().map(|f| f.split.valid.len()).collect();
+        let fold_lens: Vec<usize> = data
+            .oof_folds()
+            .iter()
+            .map(|f| f.split.valid.len())
+            .collect();
         // Under a time budget, only candidates whose models can be written in time.
         let avail = budget_end.map(|e| {
             e.saturating_duration_since(Instant::now()).as_secs_f64()

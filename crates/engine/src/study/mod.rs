@@ -381,7 +381,8 @@ fn blocking(v: Option<&automl_core::Validation>) -> Option<(&'static str, &str, 
 /// uncapped when it is not what [`CvConfig::holdout_fraction_for`] gives now (a study stored
 /// before [`automl_trainer::cv::HOLDOUT_MAX_ROWS`] held out 20 % of a million rows where a new
 /// one holds out 50k); shares equal up to float noise keep `cv`'s own, so a study made by this
-/// build resumes on bit-identical folds. A study stored without its scheme keeps `cv`.
+/// build resumes on bit-identical folds. A repeated k-fold: the stored number of fold sets (a
+/// k-fold stored without one had one). A study stored without its scheme keeps `cv`.
 fn resumed_cv(
     mut cv: CvConfig,
     stored: Option<&automl_core::Validation>,
@@ -390,7 +391,18 @@ fn resumed_cv(
     use automl_core::Validation;
     let (folds, fraction) = match stored {
         None => return Ok(cv),
-        Some(Validation::KFold { folds, .. }) => (Some(*folds), None),
+        Some(Validation::KFold { folds, repeats, .. }) => {
+            if !(1..=automl_trainer::cv::MAX_REPEATS).contains(repeats) {
+                return Err(EngineError::Corrupt {
+                    what: "the study's stored validation".into(),
+                    reason: format!("{repeats} fold sets"),
+                });
+            }
+            if cv.repeats_for(n_rows) != *repeats {
+                cv.repeats = *repeats;
+            }
+            (Some(*folds), None)
+        }
         Some(Validation::Holdout { fraction }) => (None, Some(*fraction)),
         Some(
             Validation::Grouped {
@@ -1165,8 +1177,17 @@ mod tests {
         let kfold = Validation::KFold {
             folds: 5,
             stratified: true,
+            repeats: 1,
         };
-        assert_eq!(resumed_cv(now, Some(&kfold), 600).unwrap(), now);
+        assert_eq!(resumed_cv(now, Some(&kfold), 6000).unwrap(), now);
+        let repeated = Validation::KFold {
+            folds: 5,
+            stratified: true,
+            repeats: 3,
+        };
+        let three = CvConfig { repeats: 3, ..now };
+        assert_eq!(three.validation(600, Task::Binary), repeated);
+        assert_eq!(resumed_cv(three, Some(&repeated), 600).unwrap(), three);
         // A study stored without its scheme keeps the asked one.
         assert_eq!(resumed_cv(now, None, N).unwrap(), now);
     }
@@ -1180,10 +1201,30 @@ mod tests {
         let kfold = Validation::KFold {
             folds: 5,
             stratified: true,
+            repeats: 1,
         };
         // Stored k-fold on rows this build would hold out: still 5 folds.
         let cv = resumed_cv(asked, Some(&kfold), 30_000).unwrap();
         assert_eq!(cv.validation(30_000, Task::Binary), kfold);
+        // Stored with one fold set where three are asked for, or with three where one is: the
+        // stored fold sets.
+        let cv = resumed_cv(
+            CvConfig {
+                repeats: 3,
+                ..asked
+            },
+            Some(&kfold),
+            300,
+        )
+        .unwrap();
+        assert_eq!(cv.validation(300, Task::Binary), kfold);
+        let repeated = Validation::KFold {
+            folds: 5,
+            stratified: true,
+            repeats: 3,
+        };
+        let cv = resumed_cv(asked, Some(&repeated), 5_000).unwrap();
+        assert_eq!(cv.validation(5_000, Task::Binary), repeated);
         // Stored holdout on rows this build would fold.
         let holdout = Validation::Holdout { fraction: 0.2 };
         let cv = resumed_cv(asked, Some(&holdout), 10_000).unwrap();
@@ -1194,6 +1235,17 @@ mod tests {
             Validation::KFold {
                 folds: 1,
                 stratified: false,
+                repeats: 1,
+            },
+            Validation::KFold {
+                folds: 5,
+                stratified: false,
+                repeats: 0,
+            },
+            Validation::KFold {
+                folds: 5,
+                stratified: false,
+                repeats: 1_000,
             },
         ] {
             let e = resumed_cv(asked, Some(&bad), N).unwrap_err();

@@ -75,7 +75,7 @@ impl Study<'_> {
         };
         let proba = pred.proba.as_ref()?;
         let y: Vec<f64> = data
-            .folds
+            .oof_folds()
             .iter()
             .flat_map(|f| f.split.valid.iter().map(|&r| data.y[r]))
             .collect();
@@ -84,7 +84,7 @@ impl Study<'_> {
         }
         let mut folds: Vec<Vec<usize>> = Vec::new();
         let mut offset = 0;
-        for f in &data.folds {
+        for f in data.oof_folds() {
             let n = f.split.valid.len();
             folds.push((offset..offset + n).collect());
             offset += n;

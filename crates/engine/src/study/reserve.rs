@@ -130,14 +130,17 @@ impl Reserve {
     /// A reserve for a study over `data` with a time budget of `budget_s` seconds.
     pub fn new(data: &TrainingData, ensemble: bool, budget_s: f64, holdout_fraction: f64) -> Self {
         let n_folds = data.folds.len().max(1);
+        // One fold set's folds (a repeated k-fold fits every set, but the nested selections
+        // run over the first set's parts and a fold trains on (k-1)/k of the rows).
+        let k = data.oof_folds().len().max(1);
         Reserve {
             rate: ArtifactRate::default(),
             one_eval: None,
             bag_bytes: BTreeMap::new(),
             n_folds,
-            parts: if n_folds >= 2 { n_folds } else { 5 },
-            growth: if n_folds >= 2 {
-                1.0 / (n_folds as f64 - 1.0)
+            parts: if k >= 2 { k } else { 5 },
+            growth: if k >= 2 {
+                1.0 / (k as f64 - 1.0)
             } else {
                 1.0 / (1.0 - holdout_fraction)
             },
@@ -195,7 +198,7 @@ impl Reserve {
             return;
         }
         let y: Vec<f64> = data
-            .folds
+            .oof_folds()
             .iter()
             .flat_map(|f| f.split.valid.iter().map(|&r| data.y[r]))
             .collect();

@@ -13,7 +13,8 @@
 //!   `splits` reshuffles of them (other split seeds, the same groups), the trial's own seed.
 //!   Not measured for time-ordered folds (reshuffling them is meaningless).
 //! - `tied`: |mean − leader's mean| ≤ noise, noise = max(√(seed_std_leader² + seed_std²),
-//!   the leader's fold standard error std/√folds); the leader (the best measured trial) is tied.
+//!   the leader's fold standard error std/√folds, the folds of one fold set under a repeated
+//!   k-fold); the leader (the best measured trial) is tied.
 //! - `Select::Stable`: among tied trials, the lowest seed_std + churn (ties: the better score,
 //!   then the lower trial id). An ensemble that is used stays the final model.
 //!
@@ -353,7 +354,8 @@ impl Study<'_> {
             }
             measured.push((t.clone(), sv));
         }
-        mark_ties(&top[0], &mut measured, self.n_folds);
+        // The folds of one fold set: those of a repeated k-fold reuse the same rows.
+        mark_ties(&top[0], &mut measured, data.oof_folds().len());
         // Store: the record as it is in the store now (retention may have dropped its models),
         // rewritten with its models.
         for (t, sv) in &measured {
@@ -427,11 +429,12 @@ impl Study<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use automl_core::{Metric, Params, SCHEMA_VERSION, TrialState};
 
-    fn trial(id: u64, mean: f64, std: f64) -> TrialRecord {
+    /// A complete gbdt trial scored `mean` ± `std` on one fold (also used by other modules' tests).
+    pub(crate) fn trial(id: u64, mean: f64, std: f64) -> TrialRecord {
         TrialRecord {
             schema_version: SCHEMA_VERSION,
             study_id: 1,

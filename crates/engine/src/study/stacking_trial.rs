@@ -290,7 +290,7 @@ mod tests {
     ) {
         let data = s.training_data_spec().build().unwrap();
         let y: Vec<f64> = data
-            .folds
+            .oof_folds()
             .iter()
             .flat_map(|f| f.split.valid.iter().map(|&r| data.y[r]))
             .collect();
