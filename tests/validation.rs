@@ -335,6 +335,16 @@ fn cv_repeats_cross_validates_every_trial_on_every_fold_set_and_a_resume_keeps_t
         report.contains("std / √folds of one of the 3 fold sets"),
         "{report}"
     );
+    // Explanations rebuild every fold set: each row held out once per set.
+    let ex = run_in(dir, &["explain", "--store", "three", "--format", "json"])
+        .ok()
+        .stdout();
+    let ex: Value = serde_json::from_str(&ex).unwrap();
+    assert_eq!(
+        (ex["folds"].as_u64(), ex["rows"].as_u64()),
+        (Some(15), Some(900)),
+        "{ex}"
+    );
     // One fold set by default.
     fit("one", "3", &[]).ok();
     let lb = run_in(dir, &["leaderboard", "--store", "one"])
