@@ -163,7 +163,7 @@ fn a_pool_a_matrix_and_a_leave_one_out_portfolio() {
     .ok();
     let stdout = out.stdout();
     assert!(
-        stdout.contains("held-out") && stdout.contains("mean"),
+        stdout.contains("held-out") && stdout.contains("mean") && stdout.contains("fit s"),
         "{stdout}"
     );
     let final_text = std::fs::read_to_string(dir.join("final.toml")).unwrap();
@@ -229,10 +229,21 @@ fn a_pool_a_matrix_and_a_leave_one_out_portfolio() {
     let rows = doc["leave_one_out"].as_array().unwrap();
     assert_eq!(rows.len(), 2);
     for r in rows {
-        assert_eq!(
-            r["k"].as_array().unwrap().len(),
-            r["held_out"].as_array().unwrap().len()
-        );
+        let k = r["k"].as_array().unwrap().len();
+        assert_eq!(k, r["held_out"].as_array().unwrap().len());
+        // The fit seconds of the first k members: one per k, never shrinking as k grows, and
+        // more than zero once a member was evaluated (every pool entry was, in the matrix).
+        for field in ["in_sample_fit_s", "held_out_fit_s"] {
+            let secs: Vec<f64> = r[field]
+                .as_array()
+                .unwrap_or_else(|| panic!("{field} in {r}"))
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
+            assert_eq!(secs.len(), k, "{r}");
+            assert!(secs.windows(2).all(|w| w[0] <= w[1]), "{r}");
+        }
+        assert!(r["in_sample_fit_s"][k - 1].as_f64().unwrap() > 0.0, "{r}");
     }
 }
 

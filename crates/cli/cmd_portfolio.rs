@@ -159,6 +159,9 @@ fn select(a: PortfolioArgs, pool_path: &std::path::Path) -> Result<()> {
     // name (e.g. several seeds) are averaged.
     let mut datasets: Vec<(String, Task)> = Vec::new();
     let mut sums: Vec<Vec<(f64, usize)>> = Vec::new(); // [dataset][pool entry]
+    // Fit seconds (summed over a trial's folds) per dataset, per pool entry, averaged like the
+    // scores; too slow evaluations included, as a budgeted search pays for them too.
+    let mut secs: Vec<Vec<(f64, usize)>> = Vec::new();
     let mut studies = 0usize;
     let mut too_slow = 0usize;
     for at in &a.stores {
@@ -176,6 +179,7 @@ fn select(a: PortfolioArgs, pool_path: &std::path::Path) -> Result<()> {
                 None => {
                     datasets.push((study.name.clone(), study.task));
                     sums.push(vec![(0.0, 0); pool.len()]);
+                    secs.push(vec![(0.0, 0); pool.len()]);
                     datasets.len() - 1
                 }
             };
@@ -188,6 +192,8 @@ fn select(a: PortfolioArgs, pool_path: &std::path::Path) -> Result<()> {
                 }) else {
                     continue;
                 };
+                secs[d][i].0 += t.fit_time_s;
+                secs[d][i].1 += 1;
                 if a.max_fit_seconds.is_some_and(|max| t.fit_time_s > max) {
                     too_slow += 1;
                     continue;
@@ -247,12 +253,25 @@ fn select(a: PortfolioArgs, pool_path: &std::path::Path) -> Result<()> {
         let regret = m.regrets();
         let all_c: Vec<usize> = (0..entries.len()).collect();
         let all_d: Vec<usize> = (0..ds.len()).collect();
-        for c in greedy(&regret, &all_c, &all_d, a.size) {
+        let in_sample = greedy(&regret, &all_c, &all_d, a.size);
+        for &c in &in_sample {
             chosen.push((pool[entries[c]].0.clone(), vec![task]));
             chosen_origins.push(m.origins[c].clone());
         }
+        // The fit seconds of a portfolio's first k members on dataset `d` (a member never
+        // evaluated there counts 0).
+        let cost = |portfolio: &[usize], d: usize, k: usize| -> f64 {
+            portfolio
+                .iter()
+                .take(k)
+                .map(|&c| {
+                    let (sum, n) = secs[ds[d]][entries[c]];
+                    if n > 0 { sum / n as f64 } else { 0.0 }
+                })
+                .sum()
+        };
         if a.leave_one_out.is_some() {
-            for row in leave_one_out(&m, a.size, &ks) {
+            for (d, row) in leave_one_out(&m, a.size, &ks).into_iter().enumerate() {
                 let configs: Vec<(Candidate, Vec<Task>)> = row
                     .portfolio
                     .iter()
@@ -270,6 +289,8 @@ fn select(a: PortfolioArgs, pool_path: &std::path::Path) -> Result<()> {
                     "k": ks,
                     "in_sample": row.in_sample,
                     "held_out": row.held_out,
+                    "in_sample_fit_s": ks.iter().map(|&k| cost(&in_sample, d, k)).collect::<Vec<_>>(),
+                    "held_out_fit_s": ks.iter().map(|&k| cost(&row.portfolio, d, k)).collect::<Vec<_>>(),
                 }));
             }
         }
@@ -333,32 +354,37 @@ fn select(a: PortfolioArgs, pool_path: &std::path::Path) -> Result<()> {
             "normalised regret on each dataset (0 = the pool's best configuration there, 1 = its median) after the first k configurations:"
         );
         println!(
-            "{:<24} {:<11} {:>4} {:>10} {:>10}",
-            "dataset", "task", "k", "in-sample", "held-out"
+            "(fit s: the members' cross-validation fit seconds on that dataset, what `auto` spends on them)"
         );
-        let mut mean = vec![(0.0, 0.0); ks.len()];
+        println!(
+            "{:<24} {:<11} {:>4} {:>10} {:>10} {:>12} {:>12}",
+            "dataset", "task", "k", "in-sample", "held-out", "in-s. fit s", "held. fit s"
+        );
+        let mut mean = vec![[0.0; 4]; ks.len()];
+        let fields = ["in_sample", "held_out", "in_sample_fit_s", "held_out_fit_s"];
         for row in &loo_json {
             for (j, k) in ks.iter().enumerate() {
-                let (i, h) = (
-                    row["in_sample"][j].as_f64().unwrap_or(f64::NAN),
-                    row["held_out"][j].as_f64().unwrap_or(f64::NAN),
-                );
-                mean[j].0 += i / loo_json.len() as f64;
-                mean[j].1 += h / loo_json.len() as f64;
+                let v = fields.map(|f| row[f][j].as_f64().unwrap_or(f64::NAN));
+                for (m, x) in mean[j].iter_mut().zip(v) {
+                    *m += x / loo_json.len() as f64;
+                }
                 println!(
-                    "{:<24} {:<11} {:>4} {:>10.3} {:>10.3}",
+                    "{:<24} {:<11} {:>4} {:>10.3} {:>10.3} {:>12.1} {:>12.1}",
                     row["dataset"].as_str().unwrap_or(""),
                     row["task"].as_str().unwrap_or(""),
                     k,
-                    i,
-                    h
+                    v[0],
+                    v[1],
+                    v[2],
+                    v[3]
                 );
             }
         }
         for (j, k) in ks.iter().enumerate() {
+            let v = mean[j];
             println!(
-                "{:<24} {:<11} {:>4} {:>10.3} {:>10.3}",
-                "mean", "", k, mean[j].0, mean[j].1
+                "{:<24} {:<11} {:>4} {:>10.3} {:>10.3} {:>12.1} {:>12.1}",
+                "mean", "", k, v[0], v[1], v[2], v[3]
             );
         }
         if let Some(dir) = &a.leave_one_out {
