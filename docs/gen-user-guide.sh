@@ -66,7 +66,9 @@ process, none by default: data that cannot fit within it is refused before the s
 are admitted only while the bound covers them, and a candidate too big for it runs on fewer
 rows), `--portfolio FILE|none` (the configurations `--strategy auto` tries first; default the
 shipped `search-spaces/portfolio.toml`, built by `automl portfolio`, see
-docs/architecture.md). Ctrl-C stops asking for new trials, gives running ones a few
+docs/architecture.md; under a time budget the entries and the default of a model family already
+far behind the others on your data, and not cheap to fit, are passed over, so a portfolio chosen
+on other datasets does not spend your budget on a family that lost here). Ctrl-C stops asking for new trials, gives running ones a few
 seconds, refits the best so far and saves it; a second Ctrl-C quits at once (the store stays
 consistent and `automl fit --resume` continues the study).
 

@@ -106,7 +106,8 @@ pub struct PortfolioArgs {
     #[arg(long, default_value_t = 36)]
     pub size: usize,
     /// Choose from a score matrix instead of taking each study's best: STORE holds `automl fit
-    /// --portfolio POOL --max-trials N` runs, one study per dataset (named after it), that
+    /// --portfolio POOL --max-trials N` runs (no time budget, so every configuration runs), one
+    /// study per dataset (named after it), that
     /// cross-validated the pool's configurations on every dataset of their task. The portfolio
     /// is built greedily by normalised regret, preferring configurations good on every dataset.
     #[arg(long, value_name = "POOL")]
@@ -280,7 +281,9 @@ pub struct FitArgs {
     pub warm_start: Option<String>,
     /// The zero-shot portfolio that `--strategy auto` tries first: a file written by `automl
     /// portfolio`, or `none` for no portfolio [default: the shipped one,
-    /// search-spaces/portfolio.toml]. Entries for other tasks are skipped.
+    /// search-spaces/portfolio.toml]. Entries for other tasks are skipped. Under a time budget,
+    /// the entries (and the default) of a family already far behind the others on this data
+    /// and not cheap are passed over; without one, every entry runs.
     #[arg(long, value_name = "FILE|none")]
     pub portfolio: Option<String>,
     /// Successive halving over data size: `auto` (on when folds have at least 3000 training

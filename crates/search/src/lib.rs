@@ -24,7 +24,9 @@ mod warm;
 
 pub use auto::Auto;
 pub use bayes::Bayes;
-pub use common::{candidate_key, trial_loss};
+pub use common::{
+    FAR_BEHIND, FAR_BEHIND_MIN_SHARE_OF_TIME_LEFT, FAR_BEHIND_MIN_TOLD, candidate_key, trial_loss,
+};
 pub use distinct::{Distinct, NEAR_COPY_DISTANCE, NEAR_COPY_RETRIES, TWIN_SPAN};
 pub use evolution::Evolution;
 pub use halving::{

@@ -1,7 +1,7 @@
 //! Warm start and zero-shot portfolio: given configurations proposed before the wrapped
 //! strategy's own.
 
-use crate::common::{allowed, candidate_key, predicted_fit_s};
+use crate::common::{allowed, candidate_key, far_behind, predicted_fit_s};
 use crate::{AskContext, Strategy};
 use automl_core::{Candidate, Rng, TrialRecord};
 use std::collections::{BTreeSet, VecDeque};
@@ -23,7 +23,8 @@ pub const GIVEN_MAX_SHARE_OF_TIME_LEFT: f64 = 0.25;
 /// told so far, see `predicted_fit_s`) is more than [`GIVEN_MAX_SHARE_OF_TIME_LEFT`] of the
 /// search time left is skipped: the portfolio was chosen on other datasets, and on ames its
 /// 258-tree random forest ran into the per-trial limit (30 s of a 60 s budget) after three of
-/// five folds.
+/// five folds. So is a portfolio candidate (not a warm-start one) whose family is far behind
+/// on this dataset and not cheap (`common::far_behind`).
 pub struct WarmStart {
     inner: Box<dyn Strategy>,
     queue: VecDeque<Candidate>,
@@ -83,6 +84,9 @@ impl WarmStart {
                 if pred > GIVEN_MAX_SHARE_OF_TIME_LEFT * left {
                     continue;
                 }
+            }
+            if c.operator == "portfolio" && far_behind(ctx, &c.family) {
+                continue;
             }
             if self.seen.insert(candidate_key(&c.family, &c.params)) {
                 c.fidelity = 1.0;

@@ -668,3 +668,119 @@ fn distinct_replaces_a_near_copy_of_a_told_trial() {
     assert!(a[1..].iter().all(|c| c.operator == "explore"));
     assert_eq!(near_copy_pairs(&space, &a), 0);
 }
+
+/// Three one-parameter families; family `slow` scores far behind the others (loss 10-11
+/// against 1-2 and 2-3) and costs `slow_fit_s` a trial. The first ten proposals, each told at
+/// once.
+fn given_run(time_left_s: Option<f64>, slow_fit_s: f64) -> Vec<(String, String)> {
+    let space = SearchSpace::from_toml_str(
+        r#"
+version = 1
+name = "three"
+[families.fast.params]
+x = { type = "float", low = 0.0, high = 1.0, default = 0.5 }
+[families.slow.params]
+x = { type = "float", low = 0.0, high = 1.0, default = 0.5 }
+[families.mid.params]
+x = { type = "float", low = 0.0, high = 1.0, default = 0.5 }
+"#,
+        "three",
+    )
+    .unwrap();
+    let fams = vec![
+        FamilyInfo::new("fast", 1.0),
+        FamilyInfo::new("slow", 2.0),
+        FamilyInfo::new("mid", 3.0),
+    ];
+    let at = |f: &str, x: f64| {
+        let mut p = Params::new();
+        p.insert("x".into(), automl_core::ParamValue::Float(x));
+        Candidate::new(f, p, "x")
+    };
+    let portfolio = vec![
+        at("slow", 0.1),
+        at("fast", 0.1),
+        at("mid", 0.1),
+        at("fast", 0.2),
+        at("slow", 0.3),
+        at("slow", 0.7),
+        at("slow", 0.9),
+    ];
+    let opts = automl_search::StrategyOptions {
+        portfolio,
+        ..Default::default()
+    };
+    let mut s = automl_search::by_name_with("auto", 3, &opts).unwrap();
+    let mut history: Vec<TrialRecord> = Vec::new();
+    let mut out = Vec::new();
+    for id in 0..10 {
+        let ctx = AskContext {
+            space: &space,
+            task: Task::Regression,
+            metric: Metric::Rmse,
+            families: &fams,
+            history: &history,
+            elapsed_fraction: 0.1,
+            time_left_s,
+        };
+        let c = s.ask(&ctx).unwrap();
+        let x = c.params["x"].as_f64().unwrap();
+        let (loss, fit) = match c.family.as_str() {
+            "slow" => (10.0 + x, slow_fit_s),
+            "fast" => (1.0 + x, 0.1),
+            _ => (2.0 + x, 0.1),
+        };
+        out.push((c.family.clone(), c.operator.clone()));
+        let r = record(id, c, TrialState::Complete, loss, fit);
+        s.tell(&ctx, &r);
+        history.push(r);
+    }
+    out
+}
+
+#[test]
+fn a_costly_family_far_behind_loses_its_portfolio_configurations_and_default() {
+    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    // Once three trials of the other families are told (losses 1.1, 2.1, 1.2: best 1.1, median
+    // 1.2), `slow` (10.1) trails by 9 against a gap of 0.1 and costs 5 s of 100 left: its three
+    // other portfolio configurations and its default are passed over.
+    let gated = given_run(Some(100.0), 5.0);
+    assert_eq!(
+        gated[..6],
+        pairs(&[
+            ("slow", "portfolio"),
+            ("fast", "portfolio"),
+            ("mid", "portfolio"),
+            ("fast", "portfolio"),
+            ("fast", "default"),
+            ("mid", "default"),
+        ])[..],
+        "{gated:?}"
+    );
+    assert!(
+        gated[6..]
+            .iter()
+            .all(|(_, op)| op != "portfolio" && op != "default"),
+        "{gated:?}"
+    );
+    // Every configuration runs without a time budget (a portfolio's score matrix needs them
+    // all), and when the family is cheap (1 s is not over 2 % of 100 s).
+    let all = pairs(&[
+        ("slow", "portfolio"),
+        ("fast", "portfolio"),
+        ("mid", "portfolio"),
+        ("fast", "portfolio"),
+        ("slow", "portfolio"),
+        ("slow", "portfolio"),
+        ("slow", "portfolio"),
+        ("fast", "default"),
+        ("slow", "default"),
+        ("mid", "default"),
+    ]);
+    assert_eq!(given_run(None, 5.0), all);
+    assert_eq!(given_run(Some(100.0), 1.0), all);
+}
