@@ -1,7 +1,7 @@
 //! Bench datasets load with the task, target, row counts, classes and column kinds of their
 //! manifests. The facts of all twelve public manifests are copied into
-//! `tests/fixtures/bench-manifests.json`, and three datasets into `tests/fixtures/bench/`, so a
-//! bare clone always checks those three. An ignored test (run by `.ci/run` where the shared bench
+//! `tests/fixtures/bench-manifests.json`, and five datasets into `tests/fixtures/bench/`, so a
+//! bare clone always checks those five. An ignored test (run by `.ci/run` where the shared bench
 //! folder is beside the repo, `../shared/bench/data`) checks every dataset there too, and that
 //! the fixture and the copied files still match it.
 //!

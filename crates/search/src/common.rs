@@ -267,6 +267,16 @@ pub(crate) fn predicted_fit_s(history: &[TrialRecord], c: &Candidate) -> Option<
     Some(per_unit[per_unit.len() / 2] * size)
 }
 
+/// The median of ascending, non-empty `v` (the mean of the two middle values for an even length).
+pub(crate) fn median_of_sorted(v: &[f64]) -> f64 {
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
 /// A family is far behind on this dataset when its best loss is worse than the median loss of
 /// the other families' told trials by more than the gap between their best and that median:
 /// its best trails their best by more than this many times the gap.
@@ -323,12 +333,7 @@ pub(crate) fn far_behind(ctx: &AskContext<'_>, family: &str) -> bool {
     }
     others.sort_by(f64::total_cmp);
     let best = others[0];
-    let median = if others.len() % 2 == 1 {
-        others[others.len() / 2]
-    } else {
-        0.5 * (others[others.len() / 2 - 1] + others[others.len() / 2])
-    };
-    let gap = median - best;
+    let gap = median_of_sorted(&others) - best;
     gap > 0.0 && fam_best - best > FAR_BEHIND * gap
 }
 

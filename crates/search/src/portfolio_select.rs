@@ -25,6 +25,8 @@
 //! seen, beside the in-sample figure that a portfolio chosen on the very datasets it is scored
 //! on reports.
 
+use crate::common::median_of_sorted;
+
 /// The regret given to a configuration that failed or was not evaluated on a dataset, and the
 /// largest regret counted (a very poor configuration should not outweigh everything else).
 pub const REGRET_CAP: f64 = 2.0;
@@ -65,11 +67,7 @@ impl ScoreMatrix {
             seen.sort_by(f64::total_cmp);
             let best = seen[seen.len() - 1];
             let worst = seen[0];
-            let median = if seen.len() % 2 == 1 {
-                seen[seen.len() / 2]
-            } else {
-                0.5 * (seen[seen.len() / 2 - 1] + seen[seen.len() / 2])
-            };
+            let median = median_of_sorted(&seen);
             let scale = if best > median {
                 best - median
             } else {

@@ -105,6 +105,21 @@ fn simulate(
     batch: usize,
     eval: &dyn Fn(&Candidate) -> Outcome,
 ) -> Run {
+    simulate_within(strategy, space, families, metric, n, batch, eval, None)
+}
+
+/// [`simulate`] under a time budget: every ask sees `time_left_s` seconds left.
+#[allow(clippy::too_many_arguments)] // simulate's arguments and the budget
+fn simulate_within(
+    strategy: &mut dyn Strategy,
+    space: &SearchSpace,
+    families: &[FamilyInfo],
+    metric: Metric,
+    n: usize,
+    batch: usize,
+    eval: &dyn Fn(&Candidate) -> Outcome,
+    time_left_s: Option<f64>,
+) -> Run {
     let mut history: Vec<TrialRecord> = Vec::new();
     let mut proposals = Vec::new();
     while proposals.len() < n {
@@ -117,7 +132,7 @@ fn simulate(
                 families,
                 history: &history,
                 elapsed_fraction: 0.0,
-                time_left_s: None,
+                time_left_s,
             };
             match strategy.ask(&ctx) {
                 Some(c) => pending.push(c),
@@ -711,31 +726,28 @@ x = { type = "float", low = 0.0, high = 1.0, default = 0.5 }
         ..Default::default()
     };
     let mut s = automl_search::by_name_with("auto", 3, &opts).unwrap();
-    let mut history: Vec<TrialRecord> = Vec::new();
-    let mut out = Vec::new();
-    for id in 0..10 {
-        let ctx = AskContext {
-            space: &space,
-            task: Task::Regression,
-            metric: Metric::Rmse,
-            families: &fams,
-            history: &history,
-            elapsed_fraction: 0.1,
-            time_left_s,
-        };
-        let c = s.ask(&ctx).unwrap();
+    let eval = |c: &Candidate| -> Outcome {
         let x = c.params["x"].as_f64().unwrap();
-        let (loss, fit) = match c.family.as_str() {
-            "slow" => (10.0 + x, slow_fit_s),
-            "fast" => (1.0 + x, 0.1),
-            _ => (2.0 + x, 0.1),
-        };
-        out.push((c.family.clone(), c.operator.clone()));
-        let r = record(id, c, TrialState::Complete, loss, fit);
-        s.tell(&ctx, &r);
-        history.push(r);
-    }
-    out
+        match c.family.as_str() {
+            "slow" => (TrialState::Complete, 10.0 + x, slow_fit_s),
+            "fast" => (TrialState::Complete, 1.0 + x, 0.1),
+            _ => (TrialState::Complete, 2.0 + x, 0.1),
+        }
+    };
+    let run = simulate_within(
+        &mut *s,
+        &space,
+        &fams,
+        Metric::Rmse,
+        10,
+        1,
+        &eval,
+        time_left_s,
+    );
+    run.proposals
+        .into_iter()
+        .map(|c| (c.family, c.operator))
+        .collect()
 }
 
 #[test]
