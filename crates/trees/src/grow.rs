@@ -59,8 +59,10 @@ impl GrowConfig {
     }
     #[inline]
     fn score(&self, s: &HBin, l2: f64) -> f64 {
-        let t = self.tl1(s.g);
-        t * t / (s.h + l2)
+        // `tl1(g)²` without its branches on the sign of `g`, which the split scan cannot
+        // predict (the same value: `tl1(g)` is `±a`, and a NaN gradient gives 0 both ways)
+        let a = (s.g.abs() - self.lambda_l1).max(0.0);
+        a * a / (s.h + l2)
     }
     /// The optimal (unshrunk) leaf output for sums `s`.
     #[inline]
@@ -90,6 +92,9 @@ pub(crate) struct LeafInfo {
     depth: usize,
     slot: Option<usize>,
     best: Option<Best>,
+    /// The features that had a valid threshold in this leaf (`find_best`): the only ones its
+    /// children can split on, so the only ones whose histograms they build.
+    feats: Vec<usize>,
 }
 
 /// Reusable state for growing many trees on one binned dataset (no allocation per node).
@@ -109,6 +114,11 @@ pub(crate) struct Grower<'a> {
     pub splits: Vec<(usize, f64)>,
     /// Build histograms of different features in parallel (inside a caller's rayon pool).
     pub parallel: bool,
+    /// Children sum, subtract and search only the features their parent found a valid
+    /// threshold for (as LightGBM does; the same trees, see the test). Off only in tests.
+    prune_features: bool,
+    /// Per-feature histogram passes so far (one feature summed over one node's rows).
+    pub(crate) feature_passes: u64,
 }
 
 impl<'a> Grower<'a> {
@@ -132,6 +142,8 @@ impl<'a> Grower<'a> {
             leaves: Vec::new(),
             splits: Vec::new(),
             parallel: false,
+            prune_features: true,
+            feature_passes: 0,
         }
     }
 
@@ -163,6 +175,7 @@ impl<'a> Grower<'a> {
         features: &[usize],
         total: &HBin,
     ) {
+        self.feature_passes += features.len() as u64;
         let rows = &self.rows[start..end];
         let og = &mut self.og;
         og.clear();
@@ -254,12 +267,13 @@ impl<'a> Grower<'a> {
             depth: 0,
             slot: None,
             best: None,
+            feats: Vec::new(),
         };
         if cfg.max_leaves > 1 && self.can_split(cfg, &root) {
             let s = self.alloc();
             self.build(s, 0, n, gh, features, &root.sum);
             root.slot = Some(s);
-            root.best = self.find_best(cfg, s, &root.sum, features);
+            root.best = self.find_best(cfg, s, &root.sum, features, &mut root.feats);
         }
         self.leaves.push(root);
         while self.leaves.len() < cfg.max_leaves {
@@ -274,6 +288,10 @@ impl<'a> Grower<'a> {
             }
             let Some((li, _)) = pick else { break };
             let best = self.leaves[li].best.take().expect("picked");
+            let mut pfeats = std::mem::take(&mut self.leaves[li].feats);
+            if !self.prune_features {
+                pfeats = features.to_vec();
+            }
             let (start, end, depth, pslot) = {
                 let l = &self.leaves[li];
                 (l.start, l.end, l.depth, l.slot)
@@ -303,6 +321,7 @@ impl<'a> Grower<'a> {
                 depth: depth + 1,
                 slot: None,
                 best: None,
+                feats: Vec::new(),
             };
             let mut right = LeafInfo {
                 start: mid,
@@ -311,6 +330,7 @@ impl<'a> Grower<'a> {
                 depth: depth + 1,
                 slot: None,
                 best: None,
+                feats: Vec::new(),
             };
             let more = self.leaves.len() + 1 < cfg.max_leaves;
             let cl = more && self.can_split(cfg, &left);
@@ -323,21 +343,26 @@ impl<'a> Grower<'a> {
                     (&mut right, &mut left)
                 };
                 let s = self.alloc();
-                self.build(s, small.start, small.end, gh, features, &small.sum);
+                // a feature with no valid threshold in the parent has none in a child either
+                // (each side of a child's threshold holds a subset of the parent's rows for
+                // that threshold); only `pfeats` are summed, subtracted and searched
+                self.build(s, small.start, small.end, gh, &pfeats, &small.sum);
                 small.slot = Some(s);
                 // sibling = parent - smaller, in the parent's slot
                 let (ps, ss) = two_mut(&mut self.pool, pslot, s);
-                for &f in features {
+                for &f in &pfeats {
                     for i in self.offsets[f]..self.offsets[f + 1] {
                         ps[i] = exact_empty(ps[i].sub(&ss[i]));
                     }
                 }
                 large.slot = Some(pslot);
                 if cl {
-                    left.best = self.find_best(cfg, left.slot.unwrap(), &left.sum, features);
+                    let slot = left.slot.unwrap();
+                    left.best = self.find_best(cfg, slot, &left.sum, &pfeats, &mut left.feats);
                 }
                 if cr {
-                    right.best = self.find_best(cfg, right.slot.unwrap(), &right.sum, features);
+                    let slot = right.slot.unwrap();
+                    right.best = self.find_best(cfg, slot, &right.sum, &pfeats, &mut right.feats);
                 }
             } else {
                 self.release(Some(pslot));
@@ -394,15 +419,24 @@ impl<'a> Grower<'a> {
         slot: usize,
         total: &HBin,
         features: &[usize],
+        splittable: &mut Vec<usize>,
     ) -> Option<Best> {
         let mut best: Option<Best> = None;
         let parent = cfg.score(total, cfg.lambda_l2);
+        splittable.clear();
         for &f in features {
             let hist = &self.pool[slot][self.offsets[f]..self.offsets[f + 1]];
             let cand = if self.data.mappers()[f].categorical {
+                // kept for the children whatever this leaf found: the category sets tried
+                // depend on the leaf's own statistics, so a child may find a valid one
+                splittable.push(f);
                 best_categorical(cfg, hist, total, &mut self.cats)
             } else {
-                best_numeric(cfg, hist, total, parent)
+                let cand = best_numeric(cfg, hist, total, parent);
+                if cand.is_some() {
+                    splittable.push(f);
+                }
+                cand
             };
             if let Some((gain, rule)) = cand
                 && gain > cfg.min_split_gain
@@ -452,18 +486,22 @@ pub(crate) fn partition(
     col: &[u8],
     table: &[bool; 256],
 ) -> usize {
+    // Branch-free: every row is written to both sides and only the side it belongs to
+    // advances (a split's rows go left or right unpredictably; a mispredicted branch per row
+    // cost more than the extra store). `rows[l]` is behind the read position, `scratch` holds
+    // the right side in order.
+    let n = rows.len();
     scratch.clear();
+    scratch.resize(n, 0);
     let mut l = 0usize;
-    for i in 0..rows.len() {
+    for i in 0..n {
         let r = rows[i];
-        if table[col[r as usize] as usize] {
-            rows[l] = r;
-            l += 1;
-        } else {
-            scratch.push(r);
-        }
+        let left = table[col[r as usize] as usize] as usize;
+        rows[l] = r;
+        scratch[i - l] = r;
+        l += left;
     }
-    rows[l..].copy_from_slice(scratch);
+    rows[l..].copy_from_slice(&scratch[..n - l]);
     l
 }
 
@@ -485,22 +523,26 @@ fn best_numeric(cfg: &GrowConfig, hist: &[HBin], total: &HBin, parent: f64) -> O
             continue;
         }
         acc.add(e);
+        let r = total.sub(&acc);
+        if !cfg.valid(&r) {
+            // the rows right of `t` only get fewer and lighter (hessians are not negative), and
+            // the missing-left candidate's right side is a subset of them: no later threshold
+            // is valid
+            break;
+        }
         // missing right: L = acc. Allowed up to nb-1 only if there is missing data on the right.
-        if t < nb - 1 || has_miss {
-            let r = total.sub(&acc);
-            if cfg.valid(&acc) && cfg.valid(&r) {
-                let gain = cfg.score(&acc, l2) + cfg.score(&r, l2) - parent;
-                if best.as_ref().is_none_or(|b| gain > b.0) {
-                    // without missing data, send future missing values to the larger side
-                    let default_left = !has_miss && acc.n >= r.n;
-                    best = Some((
-                        gain,
-                        Rule::Numeric {
-                            bin: t as u8,
-                            default_left,
-                        },
-                    ));
-                }
+        if (t < nb - 1 || has_miss) && cfg.valid(&acc) {
+            let gain = cfg.score(&acc, l2) + cfg.score(&r, l2) - parent;
+            if best.as_ref().is_none_or(|b| gain > b.0) {
+                // without missing data, send future missing values to the larger side
+                let default_left = !has_miss && acc.n >= r.n;
+                best = Some((
+                    gain,
+                    Rule::Numeric {
+                        bin: t as u8,
+                        default_left,
+                    },
+                ));
             }
         }
         if has_miss && t < nb - 1 {
@@ -862,6 +904,52 @@ mod tests {
             if eb.n == 0.0 {
                 assert_eq!(ea, &HBin::default());
             }
+        }
+    }
+
+    #[test]
+    fn children_skip_only_features_without_a_valid_threshold() {
+        // column 0: constant; 1: a few distinct values; 2: spread, some missing; 3: mostly
+        // one value; 4: categorical. With large leaves many features lose every valid
+        // threshold deep in the tree: the pruned grower must grow the very same trees.
+        let n = 900;
+        let mut x = ndarray::Array2::<f64>::zeros((n, 5));
+        let mut rng = automl_core::Rng::new(7);
+        let mut gh = Vec::with_capacity(n);
+        for i in 0..n {
+            let u = rng.f64();
+            x[[i, 0]] = 1.0;
+            x[[i, 1]] = (rng.f64() * 4.0).floor();
+            x[[i, 2]] = if i % 13 == 0 { f64::NAN } else { u };
+            x[[i, 3]] = if rng.f64() < 0.9 { 0.0 } else { rng.f64() };
+            x[[i, 4]] = (rng.f64() * 6.0).floor();
+            let y = (u * 6.0).sin() + x[[i, 1]] * 0.3 - x[[i, 3]] + (x[[i, 4]] == 2.0) as u8 as f64;
+            gh.push([-y + 0.1 * rng.f64(), 0.2 + rng.f64()]);
+        }
+        let data = BinnedData::new(x.view(), &[false, false, false, false, true], 255).unwrap();
+        let features = [0usize, 1, 2, 3, 4];
+        let bag: Vec<u32> = (0..n as u32).filter(|r| r % 5 != 0).collect();
+        for (leaf, cw) in [(1usize, 0.0), (20, 1e-3), (60, 5.0)] {
+            let c = GrowConfig {
+                min_samples_leaf: leaf,
+                min_child_weight: cw,
+                ..cfg()
+            };
+            let (mut a, mut b) = (Grower::new(&data), Grower::new(&data));
+            b.prune_features = false;
+            let (ta, tb) = (
+                a.grow(&c, &gh, &bag, &features),
+                b.grow(&c, &gh, &bag, &features),
+            );
+            assert_eq!(ta, tb, "min_samples_leaf {leaf}");
+            assert_eq!(a.splits, b.splits);
+            assert!(a.splits.len() > 5, "{} splits", a.splits.len());
+            assert!(
+                a.feature_passes < b.feature_passes,
+                "min_samples_leaf {leaf}: {} passes pruned, {} not",
+                a.feature_passes,
+                b.feature_passes
+            );
         }
     }
 
