@@ -293,7 +293,8 @@ pub struct FitArgs {
     /// With `auto` on 1000+ rows whose folds are too small to halve, it halves over folds
     /// instead: a new configuration is first cross-validated on one fold, and the best third
     /// of those on every fold (`promote`); first looks are listed unranked (`folds` = 1) and
-    /// never become the final model. `off` turns both off.
+    /// never become the final model. Under a time budget, a promotion predicted to fit for more
+    /// than half the search time left is passed over. `off` turns both off.
     #[arg(long, value_name = "MODE", value_enum, default_value = "auto")]
     pub multi_fidelity: MultiFidelityArg,
     /// Keep the fitted fold models of the best N trials only, or of `all` trials. Every

@@ -30,8 +30,8 @@ pub use common::{
 pub use distinct::{Distinct, NEAR_COPY_DISTANCE, NEAR_COPY_RETRIES, TWIN_SPAN};
 pub use evolution::Evolution;
 pub use halving::{
-    FULL_FIDELITY_OPERATORS, InnerFeed, SuccessiveHalving, fold_rungs, min_fidelity_for_rows,
-    rung_fidelities,
+    FULL_FIDELITY_OPERATORS, InnerFeed, PROMOTION_MAX_SHARE_OF_TIME_LEFT, SuccessiveHalving,
+    fold_rungs, min_fidelity_for_rows, rung_fidelities,
 };
 pub use portfolio::{
     PORTFOLIO_VERSION, PortfolioConfig, PortfolioError, load_portfolio, portfolio_for,
