@@ -409,10 +409,13 @@ pub struct FitArgs {
     /// only with --jobs N (N local lanes beside the workers).
     #[arg(long)]
     pub remote_workers: bool,
-    /// At most W trials in flight: the k-th trial is asked once trials 0..k-W are recorded.
-    /// Set it to the number of lanes you plan (workers x their --jobs). Stored with the study:
-    /// the same seed, --max-trials and W give the same leaderboard with any --jobs and any
-    /// number of workers [default: 6].
+    /// At most W trials in flight, and the strategy sees a trial's result W trials later:
+    /// with --max-trials, the k-th trial is asked once trials 0..k-W are recorded. Set it to
+    /// the number of lanes you plan (workers x their --jobs). Stored with the study: the same
+    /// seed, --max-trials and W give the same leaderboard with any --jobs and any number of
+    /// workers. Under --time-budget alone the search does not wait for a slow trial (the
+    /// strategy learns its result once it finishes), so which trials run depends on timing
+    /// [default: 6].
     #[arg(long, value_name = "W")]
     pub parallelism: Option<usize>,
     /// Print only the final summary.

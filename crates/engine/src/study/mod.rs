@@ -836,6 +836,7 @@ impl<'a> Study<'a> {
         let searched_before = self.history.len();
         let scheduler = Scheduler::new(SchedulerConfig {
             window: cfg.parallelism.max(1),
+            wait_for_stragglers: scheduler::waits_for_stragglers(&cfg.budget),
             max_new: cfg.budget.max_trials.map(|m| {
                 usize::try_from(m)
                     .unwrap_or(usize::MAX)

@@ -10,12 +10,20 @@
 //! trials before it and the trial budget, never on `jobs` or on the order in which
 //! evaluations finish.
 //!
+//! Under a time budget alone (no trial budget) the result depends on the clock anyway, so
+//! the scheduler does not let one long trial hold the workers back
+//! ([`SchedulerConfig::wait_for_stragglers`] off): it asks as soon as a worker is free, and
+//! before each ask tells the strategy the due trials (positions `0..k-W`) that have finished,
+//! in ask order. A straggler still running when its turn comes is told once it finishes,
+//! before the next ask. So the strategy still sees results W trials late, and sees each trial
+//! exactly once, but no longer waits for the slowest.
+//!
 //! The scheduler knows nothing of strategies, stores or models: it talks to a [`Driver`] (the
 //! study) for asking, recording and telling, and to an [`Executor`] for running evaluations.
 
 use super::executor::{Executor, Job};
 use crate::error::EngineError;
-use automl_core::TrialState;
+use automl_core::{Budget, TrialState};
 use automl_trainer::Evaluation;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -29,6 +37,14 @@ pub const DEFAULT_PARALLELISM: usize = 6;
 
 /// The asking window of a study that does not set its parallelism ([`DEFAULT_PARALLELISM`]).
 pub const ASK_WINDOW: usize = DEFAULT_PARALLELISM;
+
+/// Whether a search under `budget` waits for stragglers (see
+/// [`SchedulerConfig::wait_for_stragglers`]): yes unless it has a time budget and no trial
+/// budget. A trial budget (alone or with a time budget that does not cut it short) promises
+/// the same leaderboard for the same seed (invariant 6); so does no budget at all.
+pub(crate) fn waits_for_stragglers(budget: &Budget) -> bool {
+    budget.max_trials.is_some() || budget.time_s.is_none()
+}
 
 /// After Ctrl-C, running trials get this long to finish before they are recorded as interrupted.
 pub const CANCEL_GRACE: Duration = Duration::from_secs(3);
@@ -74,6 +90,10 @@ pub(crate) trait Driver {
 pub(crate) struct SchedulerConfig {
     /// The asking window: the study's parallelism W.
     pub window: usize,
+    /// Ask the `k`-th trial only once the trials `0..k-W` have finished (invariant 6). Off
+    /// under a time budget alone (see the module docs and [`waits_for_stragglers`]): workers
+    /// then never sit idle behind one long trial.
+    pub wait_for_stragglers: bool,
     /// Trials this session may still ask (None = no trial budget).
     pub max_new: Option<usize>,
     /// A trial's own time limit (its deadline is the earlier of this and the search end).
@@ -116,8 +136,10 @@ pub(crate) struct Scheduler {
     done: Vec<bool>,
     /// Leading positions all finished.
     done_prefix: usize,
-    /// Leading positions told to the strategy (`told <= done_prefix`).
+    /// Leading positions all told to the strategy (`told <= done_prefix`).
     told: usize,
+    /// Per position: told (beyond `told`, only stragglers passed over are not).
+    told_at: Vec<bool>,
     /// Asked, waiting for memory to be submitted.
     waiting: VecDeque<(Job, u64)>,
     in_flight: BTreeMap<u64, Running>,
@@ -135,6 +157,7 @@ impl Scheduler {
             done: Vec::new(),
             done_prefix: 0,
             told: 0,
+            told_at: Vec::new(),
             waiting: VecDeque::new(),
             in_flight: BTreeMap::new(),
             exhausted: false,
@@ -155,6 +178,7 @@ impl Scheduler {
             self.index.insert(id, self.order.len());
             self.order.push(id);
             self.done.push(job.is_none());
+            self.told_at.push(false);
             match job {
                 Some(job) => {
                     let need = driver.memory_need(&job);
@@ -186,6 +210,7 @@ impl Scheduler {
                 self.index.insert(job.trial_id, self.order.len());
                 self.order.push(job.trial_id);
                 self.done.push(false);
+                self.told_at.push(false);
                 let need = driver.memory_need(&job);
                 self.waiting.push_back((job, need));
                 self.submit_waiting(exec, search_end)?;
@@ -257,9 +282,11 @@ impl Scheduler {
             || self.cfg.max_new.is_some_and(|m| self.order.len() >= m)
     }
 
-    /// Whether the next ask may happen: every trial it is due to have seen has finished.
+    /// Whether the next ask may happen: every trial it is due to have seen has finished (or
+    /// stragglers are not waited for).
     fn due_ready(&self) -> bool {
-        self.done_prefix >= self.order.len().saturating_sub(self.cfg.window)
+        !self.cfg.wait_for_stragglers
+            || self.done_prefix >= self.order.len().saturating_sub(self.cfg.window)
     }
 
     fn stop_reason(&self) -> (TrialState, &'static str) {
@@ -270,11 +297,20 @@ impl Scheduler {
         }
     }
 
-    /// Tell the strategy the session's trials up to position `upto` (exclusive), in order.
+    /// Tell the strategy the session's finished trials before position `upto` not told yet,
+    /// in ask order. Waiting for stragglers, those are exactly the positions `told..upto`.
     fn tell_due(&mut self, driver: &mut dyn Driver, upto: usize) -> Result<(), EngineError> {
-        debug_assert!(upto <= self.done_prefix, "telling an unfinished trial");
-        while self.told < upto.min(self.done_prefix) {
-            driver.tell(self.order[self.told])?;
+        debug_assert!(
+            !self.cfg.wait_for_stragglers || upto <= self.done_prefix,
+            "telling an unfinished trial"
+        );
+        for pos in self.told..upto.min(self.order.len()) {
+            if self.done[pos] && !self.told_at[pos] {
+                driver.tell(self.order[pos])?;
+                self.told_at[pos] = true;
+            }
+        }
+        while self.told < self.told_at.len() && self.told_at[self.told] {
             self.told += 1;
         }
         Ok(())
@@ -467,6 +503,7 @@ mod tests {
     fn config_w(max_new: Option<usize>, window: usize) -> SchedulerConfig {
         SchedulerConfig {
             window,
+            wait_for_stragglers: true,
             max_new,
             trial_limit: None,
             cancel: Arc::new(AtomicBool::new(false)),
@@ -539,6 +576,92 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn under_a_time_budget_alone_a_long_trial_holds_no_worker_back() {
+        let window = 6;
+        let n = 40u64;
+        // Trial 0 runs until nothing else is left to run.
+        let straggler =
+            || -> Pick { Box::new(|h: &[u64]| h.iter().position(|&id| id != 0).unwrap_or(0)) };
+        let session = |wait: bool| {
+            let mut exec = FakeExecutor {
+                capacity: 2,
+                held: Vec::new(),
+                pick: straggler(),
+            };
+            let mut driver = LogDriver {
+                limit: n,
+                ..LogDriver::default()
+            };
+            let mut cfg = config_w(None, window);
+            cfg.wait_for_stragglers = wait;
+            Scheduler::new(cfg).run(&mut exec, &mut driver).unwrap();
+            driver
+        };
+        // Waiting for it: the 8th ask (due to see trial 0) waits until trial 0 finished, so
+        // one worker sat idle once trials 1..7 had finished.
+        let waited = session(true);
+        assert_eq!(waited.seen_at_ask[7], vec![0]);
+        assert_eq!(waited.told, (0..n).collect::<Vec<_>>());
+
+        // Not waiting: every ask goes ahead and sees the due trials that finished, in ask
+        // order, trial 0 left out until it finished; it is told once, at the end.
+        let free = session(false);
+        assert_eq!(free.seen_at_ask.len(), n as usize);
+        for (k, seen) in free.seen_at_ask.iter().enumerate() {
+            let due: Vec<u64> = (1..k.saturating_sub(window) as u64).collect();
+            assert_eq!(seen, &due, "ask {k}");
+        }
+        let mut told = free.told.clone();
+        told.sort_unstable();
+        assert_eq!(told, (0..n).collect::<Vec<_>>(), "every trial told once");
+        assert_eq!(free.told[..33], (1..34).collect::<Vec<_>>()[..]);
+        assert_eq!(free.told[33], 0, "the straggler is told once it finished");
+
+        // Whatever the finish order: an ask sees only due trials, what it saw stays seen, and
+        // every trial is told exactly once.
+        for (name, pick) in orders() {
+            let mut exec = FakeExecutor {
+                capacity: 3,
+                held: Vec::new(),
+                pick,
+            };
+            let mut driver = LogDriver {
+                limit: n,
+                ..LogDriver::default()
+            };
+            let mut cfg = config_w(None, window);
+            cfg.wait_for_stragglers = false;
+            Scheduler::new(cfg).run(&mut exec, &mut driver).unwrap();
+            for (k, seen) in driver.seen_at_ask.iter().enumerate() {
+                assert!(
+                    seen.iter()
+                        .all(|&id| (id as usize) < k.saturating_sub(window)),
+                    "{name}: ask {k} saw {seen:?}"
+                );
+                if k > 0 {
+                    assert!(
+                        seen.starts_with(&driver.seen_at_ask[k - 1]),
+                        "{name}: ask {k}"
+                    );
+                }
+            }
+            let mut told = driver.told.clone();
+            told.sort_unstable();
+            assert_eq!(told, (0..n).collect::<Vec<_>>(), "{name}");
+            assert!(driver.peak_running <= 3, "{name}");
+        }
+    }
+
+    #[test]
+    fn only_a_time_budget_alone_stops_waiting_for_stragglers() {
+        let budget = |time_s, max_trials| Budget { time_s, max_trials };
+        assert!(!waits_for_stragglers(&budget(Some(60.0), None)));
+        assert!(waits_for_stragglers(&budget(Some(60.0), Some(50))));
+        assert!(waits_for_stragglers(&budget(None, Some(50))));
+        assert!(waits_for_stragglers(&budget(None, None)));
     }
 
     #[test]
