@@ -513,6 +513,11 @@ mod tests {
     }
 
     fn run(jobs: usize, window: usize, pick: Pick, n: u64) -> LogDriver {
+        run_cfg(jobs, config_w(None, window), pick, n)
+    }
+
+    /// A session of `n` asks on `jobs` fake workers under `cfg`.
+    fn run_cfg(jobs: usize, cfg: SchedulerConfig, pick: Pick, n: u64) -> LogDriver {
         let mut exec = FakeExecutor {
             capacity: jobs,
             held: Vec::new(),
@@ -522,9 +527,7 @@ mod tests {
             limit: n,
             ..LogDriver::default()
         };
-        let out = Scheduler::new(config_w(None, window))
-            .run(&mut exec, &mut driver)
-            .unwrap();
+        let out = Scheduler::new(cfg).run(&mut exec, &mut driver).unwrap();
         assert_eq!(out.asked as u64, n);
         driver
     }
@@ -585,21 +588,11 @@ mod tests {
         // Trial 0 runs until nothing else is left to run.
         let straggler =
             || -> Pick { Box::new(|h: &[u64]| h.iter().position(|&id| id != 0).unwrap_or(0)) };
-        let session = |wait: bool| {
-            let mut exec = FakeExecutor {
-                capacity: 2,
-                held: Vec::new(),
-                pick: straggler(),
-            };
-            let mut driver = LogDriver {
-                limit: n,
-                ..LogDriver::default()
-            };
-            let mut cfg = config_w(None, window);
-            cfg.wait_for_stragglers = wait;
-            Scheduler::new(cfg).run(&mut exec, &mut driver).unwrap();
-            driver
+        let free_cfg = |wait: bool| SchedulerConfig {
+            wait_for_stragglers: wait,
+            ..config_w(None, window)
         };
+        let session = |wait: bool| run_cfg(2, free_cfg(wait), straggler(), n);
         // Waiting for it: the 8th ask (due to see trial 0) waits until trial 0 finished, so
         // one worker sat idle once trials 1..7 had finished.
         let waited = session(true);
@@ -623,18 +616,7 @@ mod tests {
         // Whatever the finish order: an ask sees only due trials, what it saw stays seen, and
         // every trial is told exactly once.
         for (name, pick) in orders() {
-            let mut exec = FakeExecutor {
-                capacity: 3,
-                held: Vec::new(),
-                pick,
-            };
-            let mut driver = LogDriver {
-                limit: n,
-                ..LogDriver::default()
-            };
-            let mut cfg = config_w(None, window);
-            cfg.wait_for_stragglers = false;
-            Scheduler::new(cfg).run(&mut exec, &mut driver).unwrap();
+            let driver = run_cfg(3, free_cfg(false), pick, n);
             for (k, seen) in driver.seen_at_ask.iter().enumerate() {
                 assert!(
                     seen.iter()
