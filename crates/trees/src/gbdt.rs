@@ -406,11 +406,34 @@ impl Gbdt {
         })
     }
 
+    /// Fit again on `all` (no validation set) for `rounds` rounds, keeping this model's
+    /// validation loss curve as the record of how the round count was chosen: early stopping on
+    /// a holdout picks the rounds, then every row trains the model that is kept.
+    pub fn refit_on(
+        mut self,
+        params: &GbdtParams,
+        all: &Dataset<'_>,
+        rounds: usize,
+        deadline: Option<Instant>,
+    ) -> Result<Gbdt, TreeError> {
+        // This model's trees are freed before the second fit grows its own.
+        let valid_loss = std::mem::take(&mut self.valid_loss);
+        drop(self);
+        let p = GbdtParams {
+            max_rounds: rounds.max(1),
+            ..params.clone()
+        };
+        let mut m = Gbdt::fit(&p, all, None, deadline)?;
+        m.valid_loss = valid_loss;
+        Ok(m)
+    }
+
     /// The objective.
     pub fn objective(&self) -> Objective {
         self.objective
     }
-    /// Number of boosting rounds kept (the best round with early stopping).
+    /// Number of boosting rounds kept (the best round with early stopping; after
+    /// [`Gbdt::refit_on`], the rounds refitted).
     pub fn n_rounds(&self) -> usize {
         self.trees.len() / self.objective.n_outputs()
     }
