@@ -122,11 +122,40 @@ fn an_imbalanced_target_with_f1_gets_a_tuned_threshold_that_predict_and_export_a
     assert!(d.options.iter().any(|o| o.tuned_threshold));
     let untouched = &d.options[0];
     assert!(!untouched.tuned_threshold && untouched.method == CalibrationMethod::None);
+    // The rule the user guide states: among the options within noise of the best nested F1
+    // (paired per-fold differences averaging at most one standard error), the lowest nested
+    // log loss. F1 on ~15 positives per fold is noisy, so the winner may score below the
+    // untouched option, but only within that noise.
+    let top = d
+        .options
+        .iter()
+        .max_by(|a, b| a.nested.total_cmp(&b.nested))
+        .unwrap();
+    let within = |fold_scores: &[f64]| {
+        let diffs: Vec<f64> = fold_scores
+            .iter()
+            .zip(&top.fold_scores)
+            .map(|(a, b)| a - b)
+            .collect();
+        let k = diffs.len() as f64;
+        let mean = diffs.iter().sum::<f64>() / k;
+        let var = diffs.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (k - 1.0);
+        mean.abs() <= (var / k).sqrt() + 1e-12
+    };
+    let chosen = d
+        .options
+        .iter()
+        .find(|o| o.method == d.chosen.method && o.tuned_threshold && o.nested == d.after)
+        .unwrap_or_else(|| panic!("the chosen option among {:?}", d.options));
+    assert!(within(&chosen.fold_scores), "{}: {:?}", d.reason, d.options);
     assert!(
-        d.after >= untouched.nested,
-        "{} < {}",
-        d.after,
-        untouched.nested
+        d.options
+            .iter()
+            .filter(|o| within(&o.fold_scores))
+            .all(|o| o.nested_log_loss >= chosen.nested_log_loss - 1e-12),
+        "{}: {:?}",
+        d.reason,
+        d.options
     );
     // `predict` applies it: the label is yes exactly when P(yes) >= threshold.
     let check = |file: &Path| {

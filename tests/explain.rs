@@ -7,7 +7,8 @@ use automl_core::Rng;
 use serde_json::Value;
 use std::path::Path;
 
-/// y = 3·x1 + 0.7·x2 + noise; x3 is pure noise. Fits a study; returns the final trial's id.
+/// y = 3·x1 + 0.7·x2 + 0.3·sin(6·x1) + noise; x3 is pure noise. Fits a study; returns the
+/// final trial's id.
 fn planted(dir: &Path) -> u64 {
     let mut rng = Rng::new(7);
     let mut text = String::from("x1,x2,x3,y\n");
@@ -17,7 +18,9 @@ fn planted(dir: &Path) -> u64 {
             rng.uniform(-1.0, 1.0),
             rng.uniform(-1.0, 1.0),
         );
-        let y = 3.0 * x1 + 0.7 * x2 + 0.1 * rng.normal();
+        // The wiggle in x1 is what a linear model misses and trees catch, so the
+        // ensemble of the two beats either alone and is built.
+        let y = 3.0 * x1 + 0.7 * x2 + 0.3 * (6.0 * x1).sin() + 0.1 * rng.normal();
         text.push_str(&format!("{x1:.5},{x2:.5},{x3:.5},{y:.5}\n"));
     }
     std::fs::write(dir.join("train.csv"), text).unwrap();
