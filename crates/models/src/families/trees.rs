@@ -230,6 +230,14 @@ fn binned(
 }
 
 /// Split `0..n` into (train, valid) row lists, stratified by class for classification.
+/// The rounds to refit on all `n` rows after early stopping kept `best` rounds trained on
+/// `n_train` of them: as many more as there are more rows, at most `max_rounds`; None (keep
+/// the early-stopped model) above [`REFIT_MAX_ROWS`].
+fn refit_rounds(n: usize, n_train: usize, best: usize, max_rounds: usize) -> Option<usize> {
+    (n <= REFIT_MAX_ROWS && n_train > 0)
+        .then(|| (((best * n) as f64 / n_train as f64).round() as usize).clamp(1, max_rounds))
+}
+
 fn holdout(y: &[f64], n_classes: usize, seed: u64) -> (Vec<u32>, Vec<u32>) {
     let mut rng = Rng::derive(seed, 0x7EE5);
     let groups: Vec<Vec<u32>> = if n_classes > 0 {
@@ -381,13 +389,9 @@ impl Family for GbdtFamily {
             };
             let stopped = Gbdt::fit(&gp, &train, Some(&valid), input.deadline)
                 .map_err(|e| map_err(NAME, e))?;
-            if n <= REFIT_MAX_ROWS {
-                // The holdout chose the rounds; every row trains the kept model, for as many
-                // more rounds as it has more rows (at most `max_rounds`).
-                let rounds = ((stopped.n_rounds() * n) as f64 / tr.len() as f64).round() as usize;
-                stopped.refit_on(&gp, &base, rounds.min(max_rounds), input.deadline)
-            } else {
-                Ok(stopped)
+            match refit_rounds(n, tr.len(), stopped.n_rounds(), max_rounds) {
+                Some(rounds) => stopped.refit_on(&gp, &base, rounds, input.deadline),
+                None => Ok(stopped),
             }
         } else {
             Gbdt::fit(&gp, &base, None, input.deadline)
@@ -811,6 +815,22 @@ mod tests {
         let rounds: usize = m.facts()["n_rounds"].parse().unwrap();
         assert!((1..=80).contains(&rounds), "{rounds}");
         assert!(m.facts().contains_key("valid_loss"));
+    }
+
+    #[test]
+    fn refit_rounds_scale_with_the_rows_up_to_max_rounds_and_stop_above_the_row_cap() {
+        // 85 of 100 rows trained 170 rounds: 200 on all rows.
+        assert_eq!(refit_rounds(100, 85, 170, 500), Some(200));
+        assert_eq!(refit_rounds(100, 85, 170, 180), Some(180));
+        assert_eq!(refit_rounds(100, 85, 0, 500), Some(1));
+        assert_eq!(
+            refit_rounds(REFIT_MAX_ROWS, REFIT_MAX_ROWS * 85 / 100, 100, 500),
+            Some(118)
+        );
+        assert_eq!(
+            refit_rounds(REFIT_MAX_ROWS + 1, REFIT_MAX_ROWS, 100, 500),
+            None
+        );
     }
 
     #[test]
