@@ -131,27 +131,17 @@ fn an_imbalanced_target_with_f1_gets_a_tuned_threshold_that_predict_and_export_a
         .iter()
         .max_by(|a, b| a.nested.total_cmp(&b.nested))
         .unwrap();
-    let within = |fold_scores: &[f64]| {
-        let diffs: Vec<f64> = fold_scores
-            .iter()
-            .zip(&top.fold_scores)
-            .map(|(a, b)| a - b)
-            .collect();
-        let k = diffs.len() as f64;
-        let mean = diffs.iter().sum::<f64>() / k;
-        let var = diffs.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (k - 1.0);
-        mean.abs() <= (var / k).sqrt() + 1e-12
-    };
+    let within = |o| automl_trainer::calibrate::within_noise(o, top);
     let chosen = d
         .options
         .iter()
         .find(|o| o.method == d.chosen.method && o.tuned_threshold && o.nested == d.after)
         .unwrap_or_else(|| panic!("the chosen option among {:?}", d.options));
-    assert!(within(&chosen.fold_scores), "{}: {:?}", d.reason, d.options);
+    assert!(within(chosen), "{}: {:?}", d.reason, d.options);
     assert!(
         d.options
             .iter()
-            .filter(|o| within(&o.fold_scores))
+            .filter(|o| within(o))
             .all(|o| o.nested_log_loss >= chosen.nested_log_loss - 1e-12),
         "{}: {:?}",
         d.reason,

@@ -665,7 +665,7 @@ fn metric_slack(metric: Metric) -> f64 {
 
 /// Whether option `o`'s nested score is within noise of option `best`'s: the mean of their
 /// paired per-fold differences is at most one standard error of those differences.
-fn within_noise(o: &OptionScore, best: &OptionScore) -> bool {
+pub fn within_noise(o: &OptionScore, best: &OptionScore) -> bool {
     let d: Vec<f64> = o
         .fold_scores
         .iter()
