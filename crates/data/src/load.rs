@@ -2,6 +2,7 @@
 //! inference, the training [`Dataset`] and the prediction frame.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use automl_core::Task;
 use automl_core::trial::SchemaColumn;
@@ -67,7 +68,9 @@ impl Default for ReadOptions {
 #[derive(Debug, Clone)]
 pub struct Dataset {
     /// Modelling columns only (constant, ID-like and leaking columns dropped, target removed).
-    pub features: Frame,
+    /// Shared: the study's training data and every reshuffled fold set read these columns
+    /// without copying them.
+    pub features: Arc<Frame>,
     /// Class index 0..k-1 (classification) or value (regression), one per kept row.
     pub y: Vec<f64>,
     /// The task (inferred or as overridden).
@@ -568,7 +571,7 @@ fn training_from_raw(
         });
     }
     Ok(Dataset {
-        features,
+        features: Arc::new(features),
         y,
         task: target.task,
         target: target_name,

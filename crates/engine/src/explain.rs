@@ -27,7 +27,6 @@ use automl_store::StoreRead;
 use automl_trainer::{CvConfig, FittedPipeline, Predictor, PredictorInfo, TrainingData};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// What can go wrong explaining a trial.
 #[derive(Debug, thiserror::Error)]
@@ -260,7 +259,7 @@ pub fn study_data(
         },
     };
     let data = TrainingData::with_blocks(
-        Arc::new(ds.features),
+        ds.features,
         ds.y,
         ds.task,
         ds.classes.len(),

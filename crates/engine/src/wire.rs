@@ -328,8 +328,8 @@ pub fn decode_evaluation(bytes: &[u8]) -> Result<Evaluation, EngineError> {
 /// identical because they are derived from the same rows and the study seed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainingDataSpec {
-    /// Feature columns.
-    pub features: Frame,
+    /// Feature columns (shared with the study's dataset, never copied per spec).
+    pub features: Arc<Frame>,
     /// Targets (class index or value).
     pub y: Vec<f64>,
     /// Task.
@@ -346,9 +346,11 @@ pub struct TrainingDataSpec {
     pub blocks: RowBlocks,
 }
 
+/// The blob's layout: `F` is `&Frame` when encoding (the shared columns are not copied) and
+/// `Frame` when decoding.
 #[derive(Serialize, Deserialize)]
-struct WireData {
-    features: Frame,
+struct WireData<F> {
+    features: F,
     y: Vec<f64>,
     task: String,
     n_classes: u64,
@@ -368,7 +370,7 @@ impl TrainingDataSpec {
     /// The blob bytes (the store compresses blobs).
     pub fn encode(&self) -> Vec<u8> {
         encode(&WireData {
-            features: self.features.clone(),
+            features: &*self.features,
             y: self.y.clone(),
             task: self.task.as_str().to_string(),
             n_classes: self.n_classes as u64,
@@ -388,7 +390,7 @@ impl TrainingDataSpec {
     /// their levels, class targets within the classes, a usable validation scheme.
     pub fn decode(bytes: &[u8]) -> Result<TrainingDataSpec, EngineError> {
         const WHAT: &str = "training data";
-        let w: WireData = decode(bytes, WHAT)?;
+        let w: WireData<Frame> = decode(bytes, WHAT)?;
         let bad = |reason: String| corrupt(WHAT, reason);
         let task: Task = w
             .task
@@ -463,7 +465,7 @@ impl TrainingDataSpec {
             }
         }
         Ok(TrainingDataSpec {
-            features: w.features,
+            features: Arc::new(w.features),
             y: w.y,
             task,
             n_classes,
@@ -487,7 +489,7 @@ impl TrainingDataSpec {
     /// that cannot make the folds are an [`EngineError::Split`].
     pub fn build(self) -> Result<TrainingData, EngineError> {
         Ok(TrainingData::with_blocks(
-            Arc::new(self.features),
+            self.features,
             self.y,
             self.task,
             self.n_classes,
@@ -641,7 +643,7 @@ mod tests {
             },
         ]);
         let spec = TrainingDataSpec {
-            features,
+            features: Arc::new(features),
             y: (0..40).map(|i| (i % 2) as f64).collect(),
             task: Task::Binary,
             n_classes: 2,
@@ -743,7 +745,8 @@ mod tests {
             features: Frame::new(vec![Column::numeric(
                 "x",
                 (0..n).map(|i| i as f64).collect(),
-            )]),
+            )])
+            .into(),
             y: (0..n).map(|i| (i % 2) as f64).collect(),
             task: Task::Binary,
             n_classes: 2,
@@ -814,7 +817,7 @@ mod tests {
     #[test]
     fn training_data_that_would_break_the_folds_is_refused() {
         let good = TrainingDataSpec {
-            features: Frame::new(vec![Column::numeric("x", vec![1.0, 2.0, 3.0, 4.0])]),
+            features: Frame::new(vec![Column::numeric("x", vec![1.0, 2.0, 3.0, 4.0])]).into(),
             y: vec![0.0, 1.0, 0.0, 1.0],
             task: Task::Binary,
             n_classes: 2,

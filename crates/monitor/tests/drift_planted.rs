@@ -9,7 +9,11 @@ use std::path::Path;
 
 fn churn() -> Frame {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/churn.csv");
-    load_training(&p, &ReadOptions::default()).unwrap().features
+    load_training(&p, &ReadOptions::default())
+        .unwrap()
+        .features
+        .as_ref()
+        .clone()
 }
 
 /// Rows split in two halves by a seeded shuffle.

@@ -258,7 +258,7 @@ pub fn assert_blob_gives_the_one_process_folds(store: &dyn StoreRead, id: u64) {
         ..StudyConfig::default().cv
     };
     let local = TrainingData::new(
-        Arc::new(data.features),
+        data.features,
         data.y,
         data.task,
         data.classes.len(),
