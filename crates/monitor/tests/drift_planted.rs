@@ -9,11 +9,7 @@ use std::path::Path;
 
 fn churn() -> Frame {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/churn.csv");
-    load_training(&p, &ReadOptions::default())
-        .unwrap()
-        .features
-        .as_ref()
-        .clone()
+    std::sync::Arc::unwrap_or_clone(load_training(&p, &ReadOptions::default()).unwrap().features)
 }
 
 /// Rows split in two halves by a seeded shuffle.

@@ -252,13 +252,10 @@ impl Study<'_> {
         }
         let time_order = matches!(self.data.blocks, RowBlocks::Time { .. });
         let splits = if time_order { 0 } else { cfg.splits };
+        // The reshuffled fold sets are built once a trial is to be measured on them: a step
+        // that skips every trial for lack of time builds none.
         let mut datasets = vec![data.clone()];
         let base = Rng::derive_seed(self.config.seed, u64::MAX - 1);
-        for r in 0..splits {
-            let mut spec = self.training_data_spec();
-            spec.cv.seed = Rng::derive_seed(base, r as u64);
-            datasets.push(Arc::new(spec.build()?));
-        }
         let tol = 0.01 * sample_std(&data.y);
         let lanes = self.config.jobs.max(1);
         let mut measured: Vec<(TrialRecord, SeedVariance)> = Vec::new();
@@ -299,6 +296,13 @@ impl Study<'_> {
                 if Instant::now() + need > end {
                     skipped.push(t.trial_id);
                     continue;
+                }
+            }
+            if datasets.len() == 1 {
+                for r in 0..splits {
+                    let mut spec = self.training_data_spec();
+                    spec.cv.seed = Rng::derive_seed(base, r as u64);
+                    datasets.push(Arc::new(spec.build()?));
                 }
             }
             let evals = run_all(&work, &datasets, lanes, step_end);

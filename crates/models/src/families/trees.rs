@@ -229,7 +229,6 @@ fn binned(
     }
 }
 
-/// Split `0..n` into (train, valid) row lists, stratified by class for classification.
 /// The rounds to refit on all `n` rows after early stopping kept `best` rounds trained on
 /// `n_train` of them: as many more as there are more rows, at most `max_rounds`; None (keep
 /// the early-stopped model) above [`REFIT_MAX_ROWS`].
@@ -238,6 +237,7 @@ fn refit_rounds(n: usize, n_train: usize, best: usize, max_rounds: usize) -> Opt
         .then(|| (((best * n) as f64 / n_train as f64).round() as usize).clamp(1, max_rounds))
 }
 
+/// Split `0..n` into (train, valid) row lists, stratified by class for classification.
 fn holdout(y: &[f64], n_classes: usize, seed: u64) -> (Vec<u32>, Vec<u32>) {
     let mut rng = Rng::derive(seed, 0x7EE5);
     let groups: Vec<Vec<u32>> = if n_classes > 0 {
