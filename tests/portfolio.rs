@@ -163,7 +163,10 @@ fn a_pool_a_matrix_and_a_leave_one_out_portfolio() {
     .ok();
     let stdout = out.stdout();
     assert!(
-        stdout.contains("held-out") && stdout.contains("mean") && stdout.contains("fit s"),
+        stdout.contains("held-out")
+            && stdout.contains("mean")
+            && stdout.contains("fit s")
+            && stdout.contains("anytime regret"),
         "{stdout}"
     );
     let final_text = std::fs::read_to_string(dir.join("final.toml")).unwrap();
@@ -244,7 +247,44 @@ fn a_pool_a_matrix_and_a_leave_one_out_portfolio() {
             assert!(secs.windows(2).all(|w| w[0] <= w[1]), "{r}");
         }
         assert!(r["in_sample_fit_s"][k - 1].as_f64().unwrap() > 0.0, "{r}");
+        // The anytime regret the choice minimised (by default, within 60 fit seconds): the
+        // mean over that time of the best regret so far, so between the full portfolio's best
+        // regret and the cap.
+        for (field, regrets) in [
+            ("in_sample_anytime", "in_sample"),
+            ("held_out_anytime", "held_out"),
+        ] {
+            let v = r[field]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{field} in {r}"));
+            let last = r[regrets][k - 1].as_f64().unwrap();
+            assert!((last - 1e-12..=2.0).contains(&v), "{field}: {r}");
+        }
     }
+    // `--anytime-seconds 0` chooses by the regret alone and reports no anytime regret.
+    let out = select_two(&[
+        "--anytime-seconds",
+        "0",
+        "--leave-one-out",
+        "loo3",
+        "-o",
+        "final3.toml",
+        "--format",
+        "json",
+    ])
+    .ok();
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    for r in doc["leave_one_out"].as_array().unwrap() {
+        assert!(r["held_out_anytime"].is_null(), "{r}");
+    }
+    let out = select_two(&["--anytime-seconds=-1", "-o", "bad.toml"]);
+    assert_ne!(out.code(), 0);
+    assert!(
+        out.stderr().contains("--anytime-seconds"),
+        "{}",
+        out.stderr()
+    );
+    assert!(!dir.join("bad.toml").exists());
 }
 
 #[test]

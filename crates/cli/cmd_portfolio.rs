@@ -146,7 +146,7 @@ fn loo_ks(size: usize) -> Vec<usize> {
 
 /// `--select POOL`: choose the portfolio from the score matrix that the stores' studies hold.
 fn select(a: PortfolioArgs, pool_path: &std::path::Path) -> Result<()> {
-    use automl_search::portfolio_select::{ScoreMatrix, greedy, leave_one_out};
+    use automl_search::portfolio_select::{ScoreMatrix, Worth, greedy, leave_one_out};
     let text = std::fs::read_to_string(pool_path)
         .with_context(|| format!("--select {}: cannot read the pool", pool_path.display()))?;
     let origin = pool_path.display().to_string();
@@ -213,6 +213,19 @@ fn select(a: PortfolioArgs, pool_path: &std::path::Path) -> Result<()> {
     let mut loo_json = Vec::new();
     let mut held_files: Vec<HeldOut> = Vec::new();
     let ks = loo_ks(a.size);
+    if !(a.anytime_seconds.is_finite() && a.anytime_seconds >= 0.0) {
+        bail!(
+            "--anytime-seconds {}: give a number of seconds, or 0 to choose by the best regret alone",
+            a.anytime_seconds
+        );
+    }
+    let worth = if a.anytime_seconds > 0.0 {
+        Worth::Anytime {
+            budget_s: a.anytime_seconds,
+        }
+    } else {
+        Worth::Final
+    };
     for task in [Task::Binary, Task::Multiclass, Task::Regression] {
         let ds: Vec<usize> = (0..datasets.len())
             .filter(|&d| datasets[d].1 == task)
@@ -240,6 +253,17 @@ fn select(a: PortfolioArgs, pool_path: &std::path::Path) -> Result<()> {
                 .iter()
                 .map(|&i| pool_origins.get(i).cloned().flatten())
                 .collect(),
+            fit_s: entries
+                .iter()
+                .map(|&i| {
+                    ds.iter()
+                        .map(|&d| {
+                            let (sum, n) = secs[d][i];
+                            if n > 0 { sum / n as f64 } else { 0.0 }
+                        })
+                        .collect()
+                })
+                .collect(),
         };
         let evaluated = m.scores.iter().flatten().filter(|s| s.is_some()).count();
         eprintln!(
@@ -253,7 +277,7 @@ fn select(a: PortfolioArgs, pool_path: &std::path::Path) -> Result<()> {
         let regret = m.regrets();
         let all_c: Vec<usize> = (0..entries.len()).collect();
         let all_d: Vec<usize> = (0..ds.len()).collect();
-        let in_sample = greedy(&regret, &all_c, &all_d, a.size);
+        let in_sample = greedy(&regret, &m.fit_s, worth, &all_c, &all_d, a.size);
         for &c in &in_sample {
             chosen.push((pool[entries[c]].0.clone(), vec![task]));
             chosen_origins.push(m.origins[c].clone());
@@ -261,17 +285,13 @@ fn select(a: PortfolioArgs, pool_path: &std::path::Path) -> Result<()> {
         // The fit seconds of a portfolio's first k members on dataset `d` (a member never
         // evaluated there counts 0).
         let cost = |portfolio: &[usize], d: usize, k: usize| -> f64 {
-            portfolio
-                .iter()
-                .take(k)
-                .map(|&c| {
-                    let (sum, n) = secs[ds[d]][entries[c]];
-                    if n > 0 { sum / n as f64 } else { 0.0 }
-                })
-                .sum()
+            portfolio.iter().take(k).map(|&c| m.fit_s[c][d]).sum()
         };
         if a.leave_one_out.is_some() {
-            for (d, row) in leave_one_out(&m, a.size, &ks).into_iter().enumerate() {
+            for (d, row) in leave_one_out(&m, a.size, &ks, worth)
+                .into_iter()
+                .enumerate()
+            {
                 let configs: Vec<(Candidate, Vec<Task>)> = row
                     .portfolio
                     .iter()
@@ -291,6 +311,8 @@ fn select(a: PortfolioArgs, pool_path: &std::path::Path) -> Result<()> {
                     "held_out": row.held_out,
                     "in_sample_fit_s": ks.iter().map(|&k| cost(&in_sample, d, k)).collect::<Vec<_>>(),
                     "held_out_fit_s": ks.iter().map(|&k| cost(&row.portfolio, d, k)).collect::<Vec<_>>(),
+                    "in_sample_anytime": row.anytime.map(|a| a.0),
+                    "held_out_anytime": row.anytime.map(|a| a.1),
                 }));
             }
         }
@@ -313,9 +335,14 @@ fn select(a: PortfolioArgs, pool_path: &std::path::Path) -> Result<()> {
         );
     }
     let description = format!(
-        "Zero-shot portfolio: {} configurations chosen by `automl portfolio --select` from {} datasets (greedy by normalised regret, per task; see docs/BENCHMARKS.md)",
+        "Zero-shot portfolio: {} configurations chosen by `automl portfolio --select` from {} datasets (greedy by {}, per task; see docs/BENCHMARKS.md)",
         chosen.len(),
-        datasets.len()
+        datasets.len(),
+        match worth {
+            Worth::Final => "normalised regret".to_string(),
+            Worth::Anytime { budget_s } =>
+                format!("normalised regret, anytime over {budget_s} fit seconds"),
+        }
     );
     let text =
         automl_search::portfolio_to_toml_with_origins(&chosen, &chosen_origins, &description);
@@ -385,6 +412,34 @@ fn select(a: PortfolioArgs, pool_path: &std::path::Path) -> Result<()> {
             println!(
                 "{:<24} {:<11} {:>4} {:>10.3} {:>10.3} {:>12.1} {:>12.1}",
                 "mean", "", k, v[0], v[1], v[2], v[3]
+            );
+        }
+        if let Worth::Anytime { budget_s } = worth {
+            println!(
+                "anytime regret (the best regret reached so far, averaged over the first {budget_s} fit seconds of running the members in order; what the choice minimised):"
+            );
+            println!(
+                "{:<24} {:<11} {:>10} {:>10}",
+                "dataset", "task", "in-sample", "held-out"
+            );
+            let mut mean = [0.0; 2];
+            for row in &loo_json {
+                let v = ["in_sample_anytime", "held_out_anytime"]
+                    .map(|f| row[f].as_f64().unwrap_or(f64::NAN));
+                for (m, x) in mean.iter_mut().zip(v) {
+                    *m += x / loo_json.len() as f64;
+                }
+                println!(
+                    "{:<24} {:<11} {:>10.3} {:>10.3}",
+                    row["dataset"].as_str().unwrap_or(""),
+                    row["task"].as_str().unwrap_or(""),
+                    v[0],
+                    v[1]
+                );
+            }
+            println!(
+                "{:<24} {:<11} {:>10.3} {:>10.3}",
+                "mean", "", mean[0], mean[1]
             );
         }
         if let Some(dir) = &a.leave_one_out {
