@@ -240,14 +240,7 @@ fn select(a: PortfolioArgs, pool_path: &std::path::Path) -> Result<()> {
             datasets: ds.iter().map(|&d| datasets[d].0.clone()).collect(),
             scores: entries
                 .iter()
-                .map(|&i| {
-                    ds.iter()
-                        .map(|&d| {
-                            let (sum, n) = sums[d][i];
-                            (n > 0).then(|| sum / n as f64)
-                        })
-                        .collect()
-                })
+                .map(|&i| ds.iter().map(|&d| mean_of(sums[d][i])).collect())
                 .collect(),
             origins: entries
                 .iter()
@@ -257,10 +250,7 @@ fn select(a: PortfolioArgs, pool_path: &std::path::Path) -> Result<()> {
                 .iter()
                 .map(|&i| {
                     ds.iter()
-                        .map(|&d| {
-                            let (sum, n) = secs[d][i];
-                            if n > 0 { sum / n as f64 } else { 0.0 }
-                        })
+                        .map(|&d| mean_of(secs[d][i]).unwrap_or(0.0))
                         .collect()
                 })
                 .collect(),
@@ -456,6 +446,11 @@ fn select(a: PortfolioArgs, pool_path: &std::path::Path) -> Result<()> {
         a.output.display()
     );
     Ok(())
+}
+
+/// The mean of a (sum, count) cell, if it counted anything.
+fn mean_of((sum, n): (f64, usize)) -> Option<f64> {
+    (n > 0).then(|| sum / n as f64)
 }
 
 /// A dataset name as a file name: path separators and other odd characters become `_`.
