@@ -107,7 +107,7 @@ pub(crate) struct Grower<'a> {
     pub rows: Vec<u32>,
     scratch: Vec<u32>,
     og: Vec<[f64; 2]>,
-    cats: Vec<(u8, HBin)>,
+    cats: Vec<(f64, u8, HBin)>,
     /// Leaves of the last grown tree (index = leaf id in the tree).
     pub leaves: Vec<LeafInfo>,
     /// (feature, gain) of every split of the last grown tree.
@@ -427,10 +427,15 @@ impl<'a> Grower<'a> {
         for &f in features {
             let hist = &self.pool[slot][self.offsets[f]..self.offsets[f + 1]];
             let cand = if self.data.mappers()[f].categorical {
-                // kept for the children whatever this leaf found: the category sets tried
-                // depend on the leaf's own statistics, so a child may find a valid one
-                splittable.push(f);
-                best_categorical(cfg, hist, total, &mut self.cats)
+                // kept for the children unless no category set can be valid in any of them:
+                // the sets tried depend on the leaf's own statistics, so a child may find a
+                // valid one where this leaf found none
+                let (cand, children_may_split) =
+                    best_categorical(cfg, hist, total, parent, &mut self.cats);
+                if children_may_split {
+                    splittable.push(f);
+                }
+                cand
             } else {
                 let cand = best_numeric(cfg, hist, total, parent);
                 if cand.is_some() {
@@ -567,69 +572,94 @@ fn best_numeric(cfg: &GrowConfig, hist: &[HBin], total: &HBin, parent: f64) -> O
 }
 
 /// Best category set: one-vs-rest for few categories, else LightGBM-style prefix scan of the
-/// categories sorted by gradient / (hessian + cat_smooth), from both ends.
+/// categories sorted by gradient / (hessian + cat_smooth), from both ends. `parent` is the
+/// node's score with `lambda_l2`.
+///
+/// Also tells whether a child of this node could have a valid split on the feature. Whatever
+/// set a split sends left, one side lacks the most frequent category `d`, so it holds at most
+/// `n - n_d` rows; in a child (a subset of the rows) at most that many too. When that is below
+/// `min_samples_leaf` (or one category is present), no split on the feature is valid here or
+/// below, and the children need not sum or search it. Counts only: they are exact.
 fn best_categorical(
     cfg: &GrowConfig,
     hist: &[HBin],
     total: &HBin,
-    cats: &mut Vec<(u8, HBin)>,
-) -> Option<(f64, Rule)> {
+    parent: f64,
+    cats: &mut Vec<(f64, u8, HBin)>,
+) -> (Option<(f64, Rule)>, bool) {
     cats.clear();
+    let mut most = 0.0f64;
     for (b, e) in hist.iter().enumerate() {
         if e.n > 0.0 {
-            cats.push((b as u8, *e));
+            cats.push((0.0, b as u8, *e));
+            most = most.max(e.n);
         }
     }
     if cats.len() < 2 {
-        return None;
+        return (None, false);
     }
-    let mut best: Option<(f64, Vec<u8>)> = None;
+    let children_may_split = total.n - most >= cfg.min_samples_leaf as f64;
+    // the best set so far: (gain, direction, last index of the prefix) or one category
+    let mut best: Option<(f64, usize, usize)> = None;
     let consider = |l: &HBin,
-                    members: &mut dyn Iterator<Item = u8>,
                     l2: f64,
-                    best: &mut Option<(f64, Vec<u8>)>| {
+                    parent: f64,
+                    at: (usize, usize),
+                    best: &mut Option<(f64, usize, usize)>| {
         let r = total.sub(l);
         if !(cfg.valid(l) && cfg.valid(&r)) {
             return;
         }
-        let gain = cfg.score(l, l2) + cfg.score(&r, l2) - cfg.score(total, l2);
+        let gain = cfg.score(l, l2) + cfg.score(&r, l2) - parent;
         if best.as_ref().is_none_or(|b| gain > b.0) {
-            *best = Some((gain, members.collect()));
+            *best = Some((gain, at.0, at.1));
         }
     };
-    if cats.len() <= cfg.max_cat_onehot {
-        for (b, e) in cats.iter() {
-            consider(e, &mut std::iter::once(*b), cfg.lambda_l2, &mut best);
+    let k = cats.len();
+    let onehot = k <= cfg.max_cat_onehot;
+    if onehot {
+        for (i, (_, _, e)) in cats.iter().enumerate() {
+            consider(e, cfg.lambda_l2, parent, (2, i), &mut best);
         }
     } else {
         let smooth = cfg.cat_smooth;
+        for c in cats.iter_mut() {
+            c.0 = c.2.g / (c.2.h + smooth);
+        }
         cats.sort_by(|a, b| {
-            let ra = a.1.g / (a.1.h + smooth);
-            let rb = b.1.g / (b.1.h + smooth);
-            ra.partial_cmp(&rb)
+            a.0.partial_cmp(&b.0)
                 .unwrap_or(std::cmp::Ordering::Equal)
-                .then(a.0.cmp(&b.0))
+                .then(a.1.cmp(&b.1))
         });
         let l2 = cfg.lambda_l2 + cfg.cat_l2;
-        let k = cats.len();
+        let parent = if cfg.cat_l2 == 0.0 {
+            parent
+        } else {
+            cfg.score(total, l2)
+        };
         let lim = (k - 1).min(cfg.max_cat_threshold);
         for dir in 0..2 {
             let mut acc = HBin::default();
             for i in 0..lim {
                 let idx = if dir == 0 { i } else { k - 1 - i };
-                acc.add(&cats[idx].1);
-                let mut it = (0..=i).map(|j| cats[if dir == 0 { j } else { k - 1 - j }].0);
-                consider(&acc, &mut it, l2, &mut best);
+                acc.add(&cats[idx].2);
+                consider(&acc, l2, parent, (dir, i), &mut best);
             }
         }
     }
-    best.map(|(gain, members)| {
+    let found = best.map(|(gain, dir, i)| {
         let mut bits = [0u64; 4];
+        let members: &mut dyn Iterator<Item = u8> = match dir {
+            2 => &mut std::iter::once(cats[i].1),
+            0 => &mut cats[..=i].iter().map(|c| c.1),
+            _ => &mut cats[k - 1 - i..].iter().map(|c| c.1),
+        };
         for b in members {
             bits[(b >> 6) as usize] |= 1 << (b & 63);
         }
         (gain, Rule::Cat { bits })
-    })
+    });
+    (found, children_may_split)
 }
 
 #[cfg(test)]
@@ -765,7 +795,9 @@ mod tests {
             n: 30.0,
         };
         let mut cats = Vec::new();
-        let (gain, rule) = best_categorical(&cfg(), &hist, &total, &mut cats).unwrap();
+        let (found, children_may_split) = best_categorical(&cfg(), &hist, &total, 0.0, &mut cats);
+        assert!(children_may_split);
+        let (gain, rule) = found.unwrap();
         let Rule::Cat { bits } = rule else {
             panic!("expected a categorical rule")
         };
@@ -908,12 +940,62 @@ mod tests {
     }
 
     #[test]
+    fn a_categorical_feature_is_dropped_for_the_children_only_when_no_set_can_be_valid() {
+        // bin 1: 50 rows, bin 2: `small` rows; with min_samples_leaf 5 a set needs 5 rows on
+        // each side, so the feature splits (and stays for the children) only when bin 2 has 5
+        let c = GrowConfig {
+            min_samples_leaf: 5,
+            ..cfg()
+        };
+        for (small, splits) in [(5.0, true), (4.0, false)] {
+            let mut hist = vec![HBin::default(); 4];
+            hist[1] = HBin {
+                g: -50.0,
+                h: 50.0,
+                n: 50.0,
+            };
+            hist[2] = HBin {
+                g: small * 3.0,
+                h: small,
+                n: small,
+            };
+            let total = HBin {
+                g: -50.0 + small * 3.0,
+                h: 50.0 + small,
+                n: 50.0 + small,
+            };
+            let parent = c.score(&total, 0.0);
+            let (found, children_may_split) =
+                best_categorical(&c, &hist, &total, parent, &mut Vec::new());
+            assert_eq!(
+                found.is_some(),
+                splits,
+                "{small} rows in the small category"
+            );
+            assert_eq!(
+                children_may_split, splits,
+                "{small} rows in the small category"
+            );
+        }
+        // one category present: no split, and none below
+        let mut hist = vec![HBin::default(); 3];
+        hist[2] = HBin {
+            g: 1.0,
+            h: 9.0,
+            n: 9.0,
+        };
+        let (found, children_may_split) =
+            best_categorical(&cfg(), &hist, &hist[2], 0.0, &mut Vec::new());
+        assert!(found.is_none() && !children_may_split);
+    }
+
+    #[test]
     fn children_skip_only_features_without_a_valid_threshold() {
         // column 0: constant; 1: a few distinct values; 2: spread, some missing; 3: mostly
         // one value; 4: categorical. With large leaves many features lose every valid
         // threshold deep in the tree: the pruned grower must grow the very same trees.
         let n = 900;
-        let mut x = ndarray::Array2::<f64>::zeros((n, 5));
+        let mut x = ndarray::Array2::<f64>::zeros((n, 6));
         let mut rng = automl_core::Rng::new(7);
         let mut gh = Vec::with_capacity(n);
         for i in 0..n {
@@ -923,11 +1005,20 @@ mod tests {
             x[[i, 2]] = if i % 13 == 0 { f64::NAN } else { u };
             x[[i, 3]] = if rng.f64() < 0.9 { 0.0 } else { rng.f64() };
             x[[i, 4]] = (rng.f64() * 6.0).floor();
-            let y = (u * 6.0).sin() + x[[i, 1]] * 0.3 - x[[i, 3]] + (x[[i, 4]] == 2.0) as u8 as f64;
+            // categorical, mostly one category: deep leaves lose every valid set on it
+            x[[i, 5]] = if rng.f64() < 0.85 {
+                0.0
+            } else {
+                (rng.f64() * 7.0).floor()
+            };
+            let y = (u * 6.0).sin() + x[[i, 1]] * 0.3 - x[[i, 3]]
+                + (x[[i, 4]] == 2.0) as u8 as f64
+                + 0.8 * (x[[i, 5]] >= 4.0) as u8 as f64;
             gh.push([-y + 0.1 * rng.f64(), 0.2 + rng.f64()]);
         }
-        let data = BinnedData::new(x.view(), &[false, false, false, false, true], 255).unwrap();
-        let features = [0usize, 1, 2, 3, 4];
+        let data =
+            BinnedData::new(x.view(), &[false, false, false, false, true, true], 255).unwrap();
+        let features = [0usize, 1, 2, 3, 4, 5];
         let bag: Vec<u32> = (0..n as u32).filter(|r| r % 5 != 0).collect();
         for (leaf, cw) in [(1usize, 0.0), (20, 1e-3), (60, 5.0)] {
             let c = GrowConfig {
