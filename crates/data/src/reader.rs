@@ -295,6 +295,25 @@ pub(crate) fn parse_raw_only(
     }
 }
 
+/// How many lines `body` (a CSV file, header included) holds, to reserve the column buffers
+/// once: its size over the mean length of the lines in its first MiB, a little over rather than
+/// under. A file of one line or less in that sample falls back to the header's length
+/// (`header_len`). At most 2^24: beyond, the buffers grow as they fill.
+fn estimate_rows(body: &[u8], header_len: usize) -> usize {
+    const SAMPLE: usize = 1 << 20;
+    let sample = &body[..body.len().min(SAMPLE)];
+    let lines = sample.iter().filter(|&&b| b == b'\n').count();
+    let est = if lines >= 2 && sample.len() < body.len() {
+        let mean_len = sample.len() as f64 / lines as f64;
+        (body.len() as f64 / mean_len * 1.02).ceil() as usize
+    } else if lines >= 2 {
+        lines + 1
+    } else {
+        body.len() / header_len.max(1)
+    };
+    est.min(1 << 24)
+}
+
 /// Parse CSV bytes.
 fn parse_csv(
     path: &Path,
@@ -341,7 +360,7 @@ fn parse_csv(
     }
     let n_cols = header.len();
     // Estimate rows from the byte size to reserve buffers once.
-    let est_rows = (body.len() / (rec.as_slice().len() + n_cols).max(1)).min(1 << 24);
+    let est_rows = estimate_rows(body, rec.as_slice().len() + n_cols);
     let mut columns: Vec<RawColumn> = header
         .iter()
         .map(|h| {
@@ -428,6 +447,34 @@ fn parse_csv(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_are_estimated_from_the_data_lines_not_the_header() {
+        // a short header over long rows, and a long header over short rows: 3 MB of body either
+        // way, far more than the 1 MiB sample
+        for (header, row) in [
+            (
+                "a,b\n".to_string(),
+                "0.12345678901234567,0.98765432109876543\n",
+            ),
+            (
+                format!("{},y\n", "a_long_descriptive_column_name_".repeat(8)),
+                "1,2\n",
+            ),
+        ] {
+            let n = 3_000_000 / row.len();
+            let body = format!("{header}{}", row.repeat(n));
+            let est = estimate_rows(body.as_bytes(), header.len());
+            assert!(
+                est >= n && est <= n + n / 10,
+                "{n} rows estimated as {est} (header {} bytes)",
+                header.len()
+            );
+        }
+        // a small file is counted exactly (its lines, header included)
+        assert_eq!(estimate_rows(b"a,b\n1,2\n3,4\n", 4), 4);
+        assert_eq!(estimate_rows(b"a,b", 4), 0);
+    }
 
     #[test]
     fn missing_set_matches_trimmed_case_insensitive() {
