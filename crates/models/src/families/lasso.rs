@@ -1,4 +1,5 @@
-//! `lasso`: L1-penalised least squares (elastic net with `l1_ratio` = 1, linfa-elasticnet).
+//! `lasso`: L1-penalised least squares (elastic net with `l1_ratio` = 1, the same coordinate
+//! descent).
 //!
 //! | param | default | valid range | meaning |
 //! |---|---|---|---|
@@ -23,7 +24,7 @@ impl Family for Lasso {
         NAME
     }
     fn description(&self) -> &'static str {
-        "lasso regression (linfa-elasticnet coordinate descent)"
+        "lasso regression (coordinate descent)"
     }
     fn tasks(&self) -> &'static [Task] {
         REGRESSION
