@@ -555,6 +555,11 @@ fn find_split(
         let n_slots = if ext { 1 } else { (t_hi - lo) as usize + 1 };
         for k in 0..n_slots {
             let slot = k + 1;
+            if k > 0 && ctx.cnt[slot] == 0 {
+                // an empty slot leaves the left side as it was: its candidates are the slot
+                // before's, already scored, and a tie never wins (strict `>`)
+                continue;
+            }
             acc_cnt += ctx.cnt[slot];
             for (l, h) in left.iter_mut().zip(&ctx.hist[slot * s..slot * s + s]) {
                 *l += h;

@@ -346,6 +346,44 @@ fn early_stopping_stops_and_keeps_the_best_round() {
 }
 
 #[test]
+fn a_forest_split_is_found_across_bins_empty_in_the_node() {
+    // x1 = 1..=8, x0 = x1 odd; y = 100 x0 + 10 [x1 > 4]. The root splits on x0; in each child
+    // x1's rows fill every other bin (2, 4, 6, 8 or 1, 3, 5, 7), so the child's threshold scan
+    // crosses empty bins, and only the cut between 4 and 5 makes both depth-2 leaves exact.
+    let mut rows = Vec::new();
+    for v in 1..=8u32 {
+        for _ in 0..5 {
+            rows.push(v);
+        }
+    }
+    let x = Array2::from_shape_fn((rows.len(), 2), |(i, j)| {
+        let v = rows[i];
+        if j == 0 { (v % 2) as f64 } else { v as f64 }
+    });
+    let y: Vec<f64> = rows
+        .iter()
+        .map(|&v| 100.0 * (v % 2) as f64 + if v > 4 { 10.0 } else { 0.0 })
+        .collect();
+    let d = BinnedData::new(x.view(), &[false, false], 255).unwrap();
+    let p = ForestParams {
+        n_trees: 1,
+        max_features: 1.0,
+        max_depth: Some(2),
+        bootstrap: false,
+        ..ForestParams::new(ForestKind::RandomForest, 0)
+    };
+    let f = Forest::fit(&p, &Dataset::new(&d, &y), None).unwrap();
+    let pred = f.predict(x.view()).unwrap();
+    for (i, (got, want)) in pred.values.iter().zip(&y).enumerate() {
+        assert!(
+            (got - want).abs() < 1e-9,
+            "row {i} (x1 = {}): {got} vs {want}",
+            rows[i]
+        );
+    }
+}
+
+#[test]
 fn forests_give_valid_probabilities_and_learn() {
     let (x, y) = synth(600, 3, 6);
     let d = BinnedData::new(x.view(), &CAT, 255).unwrap();
