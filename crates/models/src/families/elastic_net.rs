@@ -97,141 +97,170 @@ pub(crate) fn coordinate_descent(
     deadline: Option<Instant>,
 ) -> Result<Descent, PastDeadline> {
     let (n, p) = x.dim();
-    let l1 = alpha * l1_ratio * n as f64;
-    let l2 = alpha * (1.0 - l1_ratio) * n as f64;
-    let y_norm2 = y.dot(&y);
-    let tol_gap = tol * y_norm2;
-    let mut w = Array1::<f64>::zeros(p);
-    let soft = |z: f64, den: f64| z.signum() * (z.abs() - l1).max(0.0) / den;
-    let late = |sweep: usize| sweep % 16 == 15 && deadline.is_some_and(|d| Instant::now() >= d);
+    let pen = Penalty {
+        l1: alpha * l1_ratio * n as f64,
+        l2: alpha * (1.0 - l1_ratio) * n as f64,
+        y_norm2: y.dot(&y),
+    };
+    let run = |state: &mut dyn Sweep| sweeps(state, p, &pen, max_sweeps, tol, deadline);
     if n > p {
-        // q = x'y, h = x'x, hw = h w (kept up to date as coordinates change)
         let q = x.t().dot(&y);
-        let h: Array2<f64> = x.t().dot(&x);
-        let mut hw = Array1::<f64>::zeros(p);
-        let gap = |w: &Array1<f64>, hw: &Array1<f64>| {
-            let qw = q.dot(w);
-            let r_norm2 = (y_norm2 + w.dot(hw) - 2.0 * qw).max(0.0);
-            let mut dual = 0.0f64;
-            for j in 0..p {
-                dual = dual.max((q[j] - hw[j] - l2 * w[j]).abs());
-            }
-            let l1_norm: f64 = w.iter().map(|v| v.abs()).sum();
-            duality_gap(r_norm2, y_norm2 - qw, dual, l1_norm, w.dot(w), l1, l2)
-        };
-        let mut last_gap = f64::INFINITY;
-        for sweep in 0..max_sweeps {
-            if late(sweep) {
-                return Err(PastDeadline);
-            }
-            let (mut w_max, mut d_max) = (0.0f64, 0.0f64);
-            for j in 0..p {
-                let hjj = h[[j, j]];
-                if hjj == 0.0 {
-                    continue;
-                }
-                let old = w[j];
-                let hj = h.row(j);
-                if old != 0.0 {
-                    hw.scaled_add(-old, &hj);
-                }
-                let new = soft(q[j] - hw[j], hjj + l2);
-                w[j] = new;
-                if new != 0.0 {
-                    hw.scaled_add(new, &hj);
-                }
-                d_max = d_max.max((new - old).abs());
-                w_max = w_max.max(new.abs());
-            }
-            if w_max == 0.0 || d_max / w_max < tol || sweep + 1 == max_sweeps {
-                last_gap = gap(&w, &hw);
-                if last_gap < tol_gap {
-                    return Ok(Descent {
-                        coef: w,
-                        sweeps: sweep + 1,
-                        gap: last_gap,
-                    });
-                }
-            }
-        }
-        Ok(Descent {
-            coef: w,
-            sweeps: max_sweeps,
-            gap: last_gap,
+        run(&mut GramSweep {
+            h: x.t().dot(&x),
+            hw: Array1::zeros(p),
+            q,
         })
     } else {
         // columns contiguous: row j of `xt` is column j of `x`
         let xt = x.t().as_standard_layout().into_owned();
-        let norms: Vec<f64> = xt.rows().into_iter().map(|c| c.dot(&c)).collect();
-        let mut r = y.to_owned();
-        let gap = |w: &Array1<f64>, r: &Array1<f64>| {
-            let mut dual = 0.0f64;
-            for (j, c) in xt.rows().into_iter().enumerate() {
-                dual = dual.max((c.dot(r) - l2 * w[j]).abs());
-            }
-            let l1_norm: f64 = w.iter().map(|v| v.abs()).sum();
-            duality_gap(r.dot(r), r.dot(&y), dual, l1_norm, w.dot(w), l1, l2)
-        };
-        let mut last_gap = f64::INFINITY;
-        for sweep in 0..max_sweeps {
-            if late(sweep) {
-                return Err(PastDeadline);
-            }
-            let (mut w_max, mut d_max) = (0.0f64, 0.0f64);
-            for (j, c) in xt.rows().into_iter().enumerate() {
-                if norms[j] == 0.0 {
-                    continue;
-                }
-                let old = w[j];
-                if old != 0.0 {
-                    r.scaled_add(old, &c);
-                }
-                let new = soft(c.dot(&r), norms[j] + l2);
-                w[j] = new;
-                if new != 0.0 {
-                    r.scaled_add(-new, &c);
-                }
-                d_max = d_max.max((new - old).abs());
-                w_max = w_max.max(new.abs());
-            }
-            if w_max == 0.0 || d_max / w_max < tol || sweep + 1 == max_sweeps {
-                last_gap = gap(&w, &r);
-                if last_gap < tol_gap {
-                    return Ok(Descent {
-                        coef: w,
-                        sweeps: sweep + 1,
-                        gap: last_gap,
-                    });
-                }
-            }
-        }
-        Ok(Descent {
-            coef: w,
-            sweeps: max_sweeps,
-            gap: last_gap,
+        let norms = xt.rows().into_iter().map(|c| c.dot(&c)).collect();
+        run(&mut ResidualSweep {
+            xt,
+            norms,
+            r: y.to_owned(),
+            y,
         })
     }
 }
 
-/// scikit-learn's duality gap of the elastic net from `|r|²`, `r'y`, `max_j |x_j'r - l2 w_j|`,
-/// `|w|₁` and `|w|²` (`l1`, `l2` already scaled by the rows).
-fn duality_gap(
-    r_norm2: f64,
-    r_dot_y: f64,
-    dual_norm: f64,
-    l1_norm: f64,
-    w_norm2: f64,
+/// The penalties scaled by the rows, and |y|².
+struct Penalty {
     l1: f64,
     l2: f64,
-) -> f64 {
-    let (c, mut gap) = if dual_norm > l1 {
-        let c = l1 / dual_norm;
+    y_norm2: f64,
+}
+
+/// What a coordinate-descent sweep needs of the data, in the two forms of
+/// [`coordinate_descent`]; `w` is the coefficients.
+trait Sweep {
+    /// x_j'x_j.
+    fn norm(&self, j: usize) -> f64;
+    /// x_j'(y - x w).
+    fn corr(&self, j: usize) -> f64;
+    /// Record that w_j grew by `by`.
+    fn shift(&mut self, j: usize, by: f64);
+    /// The duality gap at `w`.
+    fn gap(&self, w: &Array1<f64>, pen: &Penalty) -> f64;
+}
+
+/// x'(y - x w) kept as q - h w through the Gram matrix h = x'x (q = x'y).
+struct GramSweep {
+    h: Array2<f64>,
+    q: Array1<f64>,
+    hw: Array1<f64>,
+}
+
+impl Sweep for GramSweep {
+    fn norm(&self, j: usize) -> f64 {
+        self.h[[j, j]]
+    }
+    fn corr(&self, j: usize) -> f64 {
+        self.q[j] - self.hw[j]
+    }
+    fn shift(&mut self, j: usize, by: f64) {
+        self.hw.scaled_add(by, &self.h.row(j));
+    }
+    fn gap(&self, w: &Array1<f64>, pen: &Penalty) -> f64 {
+        let qw = self.q.dot(w);
+        let r_norm2 = (pen.y_norm2 + w.dot(&self.hw) - 2.0 * qw).max(0.0);
+        let dual = (0..w.len())
+            .map(|j| (self.corr(j) - pen.l2 * w[j]).abs())
+            .fold(0.0, f64::max);
+        duality_gap(r_norm2, pen.y_norm2 - qw, dual, w, pen)
+    }
+}
+
+/// The residual r = y - x w, updated through contiguous columns (rows of `xt`).
+struct ResidualSweep<'a> {
+    xt: Array2<f64>,
+    norms: Vec<f64>,
+    r: Array1<f64>,
+    y: ArrayView1<'a, f64>,
+}
+
+impl Sweep for ResidualSweep<'_> {
+    fn norm(&self, j: usize) -> f64 {
+        self.norms[j]
+    }
+    fn corr(&self, j: usize) -> f64 {
+        self.xt.row(j).dot(&self.r)
+    }
+    fn shift(&mut self, j: usize, by: f64) {
+        self.r.scaled_add(-by, &self.xt.row(j));
+    }
+    fn gap(&self, w: &Array1<f64>, pen: &Penalty) -> f64 {
+        let dual = (0..w.len())
+            .map(|j| (self.corr(j) - pen.l2 * w[j]).abs())
+            .fold(0.0, f64::max);
+        duality_gap(self.r.dot(&self.r), self.r.dot(&self.y), dual, w, pen)
+    }
+}
+
+/// The cyclic sweeps and scikit-learn's stopping rule over either form of the data.
+fn sweeps(
+    state: &mut dyn Sweep,
+    p: usize,
+    pen: &Penalty,
+    max_sweeps: usize,
+    tol: f64,
+    deadline: Option<Instant>,
+) -> Result<Descent, PastDeadline> {
+    let tol_gap = tol * pen.y_norm2;
+    let mut w = Array1::<f64>::zeros(p);
+    let mut gap = f64::INFINITY;
+    for sweep in 0..max_sweeps {
+        if sweep % 16 == 15 && deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(PastDeadline);
+        }
+        let (mut w_max, mut d_max) = (0.0f64, 0.0f64);
+        for j in 0..p {
+            let norm = state.norm(j);
+            if norm == 0.0 {
+                continue;
+            }
+            let old = w[j];
+            if old != 0.0 {
+                state.shift(j, -old);
+            }
+            let z = state.corr(j);
+            let new = z.signum() * (z.abs() - pen.l1).max(0.0) / (norm + pen.l2);
+            w[j] = new;
+            if new != 0.0 {
+                state.shift(j, new);
+            }
+            d_max = d_max.max((new - old).abs());
+            w_max = w_max.max(new.abs());
+        }
+        if w_max == 0.0 || d_max / w_max < tol || sweep + 1 == max_sweeps {
+            gap = state.gap(&w, pen);
+            if gap < tol_gap {
+                return Ok(Descent {
+                    coef: w,
+                    sweeps: sweep + 1,
+                    gap,
+                });
+            }
+        }
+    }
+    Ok(Descent {
+        coef: w,
+        sweeps: max_sweeps,
+        gap,
+    })
+}
+
+/// scikit-learn's duality gap of the elastic net from `|r|²`, `r'y` and
+/// `max_j |x_j'r - l2 w_j|` at coefficients `w`.
+fn duality_gap(r_norm2: f64, r_dot_y: f64, dual_norm: f64, w: &Array1<f64>, pen: &Penalty) -> f64 {
+    let (c, gap) = if dual_norm > pen.l1 {
+        let c = pen.l1 / dual_norm;
         (c, 0.5 * (r_norm2 + r_norm2 * c * c))
     } else {
         (1.0, r_norm2)
     };
-    gap += l1 * l1_norm - c * r_dot_y + 0.5 * l2 * (1.0 + c * c) * w_norm2;
-    gap
+    let l1_norm: f64 = w.iter().map(|v| v.abs()).sum();
+    // (summed in this order as scikit-learn does: gap += l1 |w|₁ - c r'y + ...)
+    gap + (pen.l1 * l1_norm - c * r_dot_y + 0.5 * pen.l2 * (1.0 + c * c) * w.dot(w))
 }
 
 /// The `elastic_net` family.
