@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod families;
+mod lbfgs;
 pub mod registry;
 mod util;
 pub use util::postcard_exact;
