@@ -33,6 +33,15 @@ pub(crate) enum Stop {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct PastDeadline;
 
+/// When [`minimize`] stops: after `max_iterations` iterations, when the gradient's norm is
+/// below `tol_grad`, or (an error) past the deadline.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub max_iterations: usize,
+    pub tol_grad: f64,
+    pub deadline: Option<Instant>,
+}
+
 /// The result of [`minimize`].
 #[derive(Debug, Clone)]
 pub(crate) struct Minimum {
@@ -53,10 +62,13 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 pub(crate) fn minimize(
     mut f: impl FnMut(&[f64], &mut [f64]) -> f64,
     x0: Vec<f64>,
-    max_iterations: usize,
-    tol_grad: f64,
-    deadline: Option<Instant>,
+    limits: Limits,
 ) -> Result<Minimum, PastDeadline> {
+    let Limits {
+        max_iterations,
+        tol_grad,
+        deadline,
+    } = limits;
     let n = x0.len();
     let mut x = x0;
     let mut g = vec![0.0; n];
@@ -68,7 +80,7 @@ pub(crate) fn minimize(
     let mut s_hist: VecDeque<Vec<f64>> = VecDeque::with_capacity(MEMORY);
     let mut y_hist: VecDeque<Vec<f64>> = VecDeque::with_capacity(MEMORY);
     let mut rho_hist: VecDeque<f64> = VecDeque::with_capacity(MEMORY);
-    let mut alpha = vec![0.0; MEMORY];
+    let mut alpha = [0.0; MEMORY];
     let done = |iterations, stop, x: Vec<f64>| {
         Ok(Minimum {
             x,
@@ -112,7 +124,7 @@ pub(crate) fn minimize(
             *di = -*di;
         }
         let mut slope = dot(&g, &d);
-        if !(slope < 0.0) {
+        if slope.is_nan() || slope >= 0.0 {
             // not a descent direction (rounding): restart from steepest descent
             s_hist.clear();
             y_hist.clear();
@@ -185,6 +197,14 @@ pub(crate) fn minimize(
 mod tests {
     use super::*;
 
+    fn limits(max_iterations: usize, tol_grad: f64, deadline: Option<Instant>) -> Limits {
+        Limits {
+            max_iterations,
+            tol_grad,
+            deadline,
+        }
+    }
+
     /// An ill-conditioned quadratic 1/2 sum c_i (x_i - i)^2 with c from 1 to 1e4 (its minimum
     /// value is 0, so the relative-decrease stop ends it when the decrease is ~1e-14).
     fn quadratic(x: &[f64], g: &mut [f64]) -> f64 {
@@ -200,7 +220,7 @@ mod tests {
 
     #[test]
     fn minimizes_an_ill_conditioned_quadratic() {
-        let m = minimize(quadratic, vec![0.0; 20], 1000, 1e-10, None).unwrap();
+        let m = minimize(quadratic, vec![0.0; 20], limits(1000, 1e-10, None)).unwrap();
         assert_eq!(m.stop, Stop::Converged, "{m:?}");
         for (i, xi) in m.x.iter().enumerate() {
             assert!((xi - i as f64).abs() < 1e-6, "x[{i}] = {xi}");
@@ -216,7 +236,7 @@ mod tests {
             g[1] = 200.0 * (b - a * a);
             (1.0 - a).powi(2) + 100.0 * (b - a * a).powi(2)
         };
-        let m = minimize(rosen, vec![-1.2, 1.0], 1000, 1e-9, None).unwrap();
+        let m = minimize(rosen, vec![-1.2, 1.0], limits(1000, 1e-9, None)).unwrap();
         assert!(
             (m.x[0] - 1.0).abs() < 1e-6 && (m.x[1] - 1.0).abs() < 1e-6,
             "{m:?}"
@@ -225,10 +245,10 @@ mod tests {
 
     #[test]
     fn stops_at_max_iterations_and_at_a_past_deadline() {
-        let m = minimize(quadratic, vec![0.0; 20], 3, 0.0, None).unwrap();
+        let m = minimize(quadratic, vec![0.0; 20], limits(3, 0.0, None)).unwrap();
         assert_eq!((m.iterations, m.stop), (3, Stop::MaxIterations));
         let past = Instant::now() - std::time::Duration::from_secs(1);
-        let got = minimize(quadratic, vec![0.0; 20], 1_000_000, 0.0, Some(past));
+        let got = minimize(quadratic, vec![0.0; 20], limits(1_000_000, 0.0, Some(past)));
         assert_eq!(got.err(), Some(PastDeadline));
     }
 }

@@ -73,9 +73,11 @@ impl Family for Logistic {
             input.sample_weight,
             &classes,
             alpha,
-            max_iterations,
-            TOL_GRAD,
-            input.deadline,
+            lbfgs::Limits {
+                max_iterations,
+                tol_grad: TOL_GRAD,
+                deadline: input.deadline,
+            },
         )
         .map_err(|_| ModelError::Deadline { family: NAME })?;
         if coef.iter().chain(intercept.iter()).any(|v| !v.is_finite()) {
@@ -97,8 +99,7 @@ impl Family for Logistic {
 }
 
 /// Minimise the summed (weighted) softmax log loss of `y` (class indices, all in `classes`)
-/// plus `alpha / 2 · |W|²` by L-BFGS from zero, stopped at `max_iterations` or when the
-/// gradient's norm is below `tol_grad`. Returns the coefficients (features ×
+/// plus `alpha / 2 · |W|²` by L-BFGS from zero, within `limits`. Returns the coefficients (features ×
 /// `classes`) and the intercepts (one per entry of `classes`).
 fn fit_softmax(
     x: ArrayView2<'_, f64>,
@@ -106,9 +107,7 @@ fn fit_softmax(
     sample_weight: Option<&[f64]>,
     classes: &[usize],
     alpha: f64,
-    max_iterations: usize,
-    tol_grad: f64,
-    deadline: Option<std::time::Instant>,
+    limits: lbfgs::Limits,
 ) -> Result<(Array2<f64>, Array1<f64>), lbfgs::PastDeadline> {
     let x = x.as_standard_layout();
     let (n, p) = x.dim();
@@ -172,13 +171,7 @@ fn fit_softmax(
         }
         loss + 0.5 * alpha * penalty
     };
-    let min = lbfgs::minimize(
-        objective,
-        vec![0.0; (p + 1) * k],
-        max_iterations,
-        tol_grad,
-        deadline,
-    )?;
+    let min = lbfgs::minimize(objective, vec![0.0; (p + 1) * k], limits)?;
     let coef = Array2::from_shape_vec((p, k), min.x[..p * k].to_vec()).expect("p × k values");
     let intercept = Array1::from(min.x[p * k..].to_vec());
     Ok((coef, intercept))
@@ -208,6 +201,14 @@ mod tests {
     use super::*;
     use std::time::{Duration, Instant};
 
+    fn limits(max_iterations: usize, tol_grad: f64, deadline: Option<Instant>) -> lbfgs::Limits {
+        lbfgs::Limits {
+            max_iterations,
+            tol_grad,
+            deadline,
+        }
+    }
+
     /// `n` rows of `p` smooth features; the class follows the first two features plus a
     /// deterministic wobble, so the classes overlap (no separation).
     fn data(n: usize, p: usize, k: usize) -> (Array2<f64>, Vec<f64>) {
@@ -236,7 +237,15 @@ mod tests {
         alpha: f64,
     ) -> (Array2<f64>, Array1<f64>) {
         let classes: Vec<usize> = (0..k).collect();
-        fit_softmax(x.view(), y, w, &classes, alpha, 100_000, 1e-10, None).unwrap()
+        fit_softmax(
+            x.view(),
+            y,
+            w,
+            &classes,
+            alpha,
+            limits(100_000, 1e-10, None),
+        )
+        .unwrap()
     }
 
     /// scikit-learn 1.9.1's `LogisticRegression(C=1/alpha, tol=1e-14, max_iter=100000)` on the
@@ -374,9 +383,7 @@ mod tests {
             None,
             &[0, 1, 2],
             1e-6,
-            1_000_000,
-            0.0,
-            Some(past),
+            limits(1_000_000, 0.0, Some(past)),
         );
         assert!(got.is_err());
     }
