@@ -9,6 +9,7 @@ pub mod logistic;
 pub mod mlp;
 pub mod naive_bayes;
 pub mod ridge;
+mod smo;
 pub mod svm;
 pub mod testing;
 pub mod trees;

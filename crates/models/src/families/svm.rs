@@ -1,6 +1,8 @@
 //! `svm`: support vector machines — C-SVC with Platt probabilities for classification
 //! (one-vs-rest for more than two classes), epsilon-SVR for regression. The rbf kernel uses
-//! linfa-svm's SMO solver; the linear kernel uses a dual coordinate descent solver written
+//! libsvm's SMO ([`super::smo`]) on one kernel matrix per fit, shared by all its machines and
+//! Platt folds (linfa-svm, used before, computed one per machine and fold; its fitted models
+//! are still read); the linear kernel uses a dual coordinate descent solver written
 //! here (Hsieh et al. 2008 / Ho & Lin 2012, as liblinear: hinge and epsilon-insensitive loss,
 //! bias as a constant feature), because linfa's SMO needed 140 s for a linear fit on
 //! 3000 rows.
@@ -27,12 +29,12 @@
 //! rows, `examples/svm_limit.rs` re-measures it). Linear fits are far cheaper but share the
 //! limit. `sample_weight` is ignored.
 
+use super::smo::{self, Problem, RbfMachines};
 use crate::util::{self, ParamReader, TargetScale};
 use crate::{Family, FitInput, Model, ModelError};
 use automl_core::{Params, Predictions, PrepKind, Rng, Task};
-use linfa::prelude::*;
 use linfa_svm::Svm;
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -49,20 +51,13 @@ const CD_TOL: f64 = 0.01;
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SvmFamily;
 
-#[derive(Debug, Clone, Copy)]
-struct Hyper {
-    c: f64,
-    /// `None` = linear kernel, `Some(eps)` = rbf with linfa's eps = 1 / gamma.
-    rbf_eps: Option<f64>,
-    epsilon: f64,
-}
-
 /// A decision function.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 enum Decision {
-    /// linfa-svm classifier (rbf): f = sum alpha k(sv, x) - rho.
+    /// linfa-svm classifier (rbf): f = sum alpha k(sv, x) - rho. Only in models stored before
+    /// the rbf machines were fitted here ([`Fitted::RbfClassifier`]).
     Svc(Svm<f64, bool>),
-    /// linfa-svm regressor (rbf).
+    /// linfa-svm regressor (rbf), likewise only read.
     Svr(Svm<f64, f64>),
     /// Linear: f = w . x + b.
     Linear { w: Array1<f64>, b: f64 },
@@ -109,6 +104,18 @@ enum Fitted {
     OneVsRest(Vec<Machine>),
     /// Epsilon-SVR on the standardized target.
     Regression { dec: Decision, scale: TargetScale },
+    /// rbf machines sharing their support vectors, each with its Platt sigmoid `(a, b)`: one
+    /// machine (`classes[1]` against `classes[0]`) for two present classes, else one per
+    /// present class (one-vs-rest).
+    RbfClassifier {
+        machines: RbfMachines,
+        platt: Vec<(f64, f64)>,
+    },
+    /// rbf epsilon-SVR (one machine) on the standardized target.
+    RbfRegression {
+        machines: RbfMachines,
+        scale: TargetScale,
+    },
 }
 
 /// A fitted SVM.
@@ -259,30 +266,6 @@ fn finite_linear(w: Array1<f64>, b: f64) -> Result<Decision, ModelError> {
     Ok(Decision::Linear { w, b })
 }
 
-fn fit_svc(
-    x: ArrayView2<'_, f64>,
-    y: &[bool],
-    h: Hyper,
-    seed: u64,
-    input: &FitInput<'_>,
-) -> Result<Decision, ModelError> {
-    let Some(eps) = h.rbf_eps else {
-        return linear_svc(x, y, h.c, seed, input);
-    };
-    let params = Svm::<f64, bool>::params()
-        .pos_neg_weights(h.c, h.c)
-        .eps(1e-3)
-        .shrinking(false)
-        .gaussian_kernel(eps);
-    let y = ArrayView1::from(y);
-    let ds = DatasetBase::new(x, y);
-    let svm = util::catch(NAME, || params.fit(&ds))?.map_err(fit_error)?;
-    if !svm.rho.is_finite() || svm.alpha.iter().any(|a| !a.is_finite()) {
-        return Err(fit_error("the SMO solver produced non-finite values"));
-    }
-    Ok(Decision::Svc(svm))
-}
-
 /// Platt's sigmoid fit (Lin, Lin & Weng 2007): returns (a, b).
 fn platt(f: &[f64], y: &[bool]) -> (f64, f64) {
     let prior1 = y.iter().filter(|v| **v).count() as f64;
@@ -363,38 +346,57 @@ fn platt_prob(f: f64, a: f64, b: f64) -> f64 {
     }
 }
 
-/// Fit one binary machine plus its Platt sigmoid on out-of-fold decision values.
+/// The Platt folds of a machine's labels `y`: stratified (each label's rows shuffled and dealt
+/// round-robin), `None` when a fold would lack a label or the rows are too few.
+fn platt_folds(y: &[bool], seed: u64) -> Option<Vec<usize>> {
+    let n = y.len();
+    let n_pos = y.iter().filter(|v| **v).count();
+    if n_pos < PLATT_FOLDS || n - n_pos < PLATT_FOLDS || n < 10 * PLATT_FOLDS {
+        return None;
+    }
+    let mut rng = Rng::new(seed);
+    let mut fold = vec![0usize; n];
+    for label in [false, true] {
+        let mut idx: Vec<usize> = (0..n).filter(|&i| y[i] == label).collect();
+        rng.shuffle(&mut idx);
+        for (k, i) in idx.into_iter().enumerate() {
+            fold[i] = k % PLATT_FOLDS;
+        }
+    }
+    Some(fold)
+}
+
+/// Platt's sigmoid on decision values, refused when it does not converge.
+fn checked_platt(f: &[f64], y: &[bool]) -> Result<(f64, f64), ModelError> {
+    let (a, b) = platt(f, y);
+    if !a.is_finite() || !b.is_finite() {
+        return Err(fit_error("Platt scaling did not converge"));
+    }
+    Ok((a, b))
+}
+
+/// Fit one linear binary machine plus its Platt sigmoid on out-of-fold decision values.
 fn fit_machine(
     x: ArrayView2<'_, f64>,
     y: &[bool],
-    h: Hyper,
+    c: f64,
     seed: u64,
     input: &FitInput<'_>,
 ) -> Result<Machine, ModelError> {
     util::check_deadline(NAME, input.deadline)?;
-    let dec = fit_svc(x, y, h, seed, input)?;
+    let dec = linear_svc(x, y, c, seed, input)?;
     let n = y.len();
-    let n_pos = y.iter().filter(|v| **v).count();
-    // Stratified folds: shuffle each label's rows, deal them round-robin.
     let mut oof = vec![0.0; n];
-    let mut use_oof = n_pos >= PLATT_FOLDS && n - n_pos >= PLATT_FOLDS && n >= 10 * PLATT_FOLDS;
-    if use_oof {
-        let mut rng = Rng::new(seed);
-        let mut fold = vec![0usize; n];
-        for label in [false, true] {
-            let mut idx: Vec<usize> = (0..n).filter(|&i| y[i] == label).collect();
-            rng.shuffle(&mut idx);
-            for (k, i) in idx.into_iter().enumerate() {
-                fold[i] = k % PLATT_FOLDS;
-            }
-        }
+    let folds = platt_folds(y, seed);
+    let mut use_oof = folds.is_some();
+    if let Some(fold) = folds {
         for k in 0..PLATT_FOLDS {
             util::check_deadline(NAME, input.deadline)?;
             let train: Vec<usize> = (0..n).filter(|&i| fold[i] != k).collect();
             let test: Vec<usize> = (0..n).filter(|&i| fold[i] == k).collect();
             let xt = x.select(Axis(0), &train);
             let yt: Vec<bool> = train.iter().map(|&i| y[i]).collect();
-            match fit_svc(xt.view(), &yt, h, seed ^ (k as u64 + 1), input) {
+            match linear_svc(xt.view(), &yt, c, seed ^ (k as u64 + 1), input) {
                 Ok(m) => {
                     let f = m.values(x.select(Axis(0), &test).view());
                     for (i, v) in test.into_iter().zip(f) {
@@ -410,11 +412,80 @@ fn fit_machine(
         }
     }
     let f = if use_oof { oof } else { dec.values(x) };
-    let (a, b) = platt(&f, y);
-    if !a.is_finite() || !b.is_finite() {
-        return Err(fit_error("Platt scaling did not converge"));
-    }
+    let (a, b) = checked_platt(&f, y)?;
     Ok(Machine { dec, a, b })
+}
+
+/// Solve an SMO problem, mapping a past deadline and non-finite results to errors.
+fn solve(problem: &Problem<'_>, input: &FitInput<'_>) -> Result<smo::Solution, ModelError> {
+    let s = problem
+        .solve(input.deadline)
+        .map_err(|_| ModelError::Deadline { family: NAME })?;
+    if !s.rho.is_finite() || s.alpha.iter().any(|a| !a.is_finite()) {
+        return Err(fit_error("the SMO solver produced non-finite values"));
+    }
+    Ok(s)
+}
+
+/// rbf C-SVC machines, one per label vector in `labels` (seeded by `seeds` for their Platt
+/// folds), with Platt sigmoids fitted on 2-fold out-of-fold decision values; every machine
+/// and fold reads one kernel matrix of the rows of `x`.
+fn fit_rbf_classifier(
+    x: ArrayView2<'_, f64>,
+    labels: &[Vec<bool>],
+    seeds: &[u64],
+    c: f64,
+    gamma: f64,
+    input: &FitInput<'_>,
+) -> Result<Fitted, ModelError> {
+    let n = x.nrows();
+    let kernel = smo::rbf_square(x, gamma);
+    let (mut coefs, mut rhos, mut platts) = (Vec::new(), Vec::new(), Vec::new());
+    let signed = |alpha: &[f64], rows: &[usize], y: &[bool]| -> Vec<f64> {
+        alpha
+            .iter()
+            .zip(rows)
+            .map(|(a, &r)| if y[r] { *a } else { -*a })
+            .collect()
+    };
+    for (y, &seed) in labels.iter().zip(seeds) {
+        util::check_deadline(NAME, input.deadline)?;
+        let all: Vec<usize> = (0..n).collect();
+        let sol = solve(&Problem::svc(&kernel, all.clone(), y, c), input)?;
+        let coef = signed(&sol.alpha, &all, y);
+        let f = match platt_folds(y, seed) {
+            Some(fold) => {
+                let mut oof = vec![0.0; n];
+                for k in 0..PLATT_FOLDS {
+                    let train: Vec<usize> = (0..n).filter(|&i| fold[i] != k).collect();
+                    let yt: Vec<bool> = train.iter().map(|&i| y[i]).collect();
+                    let s = solve(&Problem::svc(&kernel, train.clone(), &yt, c), input)?;
+                    let w = signed(&s.alpha, &train, y);
+                    for t in (0..n).filter(|&i| fold[i] == k) {
+                        let k_t = kernel.row(t);
+                        oof[t] = train
+                            .iter()
+                            .zip(&w)
+                            .map(|(&r, wr)| wr * k_t[r])
+                            .sum::<f64>()
+                            - s.rho;
+                    }
+                }
+                oof
+            }
+            None => {
+                let w = Array1::from(coef.clone());
+                (0..n).map(|t| kernel.row(t).dot(&w) - sol.rho).collect()
+            }
+        };
+        platts.push(checked_platt(&f, y)?);
+        coefs.push(coef);
+        rhos.push(sol.rho);
+    }
+    Ok(Fitted::RbfClassifier {
+        machines: RbfMachines::new(x, gamma, &coefs, rhos),
+        platt: platts,
+    })
 }
 
 impl Family for SvmFamily {
@@ -422,7 +493,7 @@ impl Family for SvmFamily {
         NAME
     }
     fn description(&self) -> &'static str {
-        "SVM (linfa-svm): C-SVC with Platt probabilities (one-vs-rest), epsilon-SVR"
+        "SVM: C-SVC with Platt probabilities (one-vs-rest), epsilon-SVR (SMO for rbf, dual coordinate descent for linear)"
     }
     fn tasks(&self) -> &'static [Task] {
         TASKS
@@ -452,54 +523,56 @@ impl Family for SvmFamily {
                 ),
             });
         }
-        let h = Hyper {
-            c,
-            rbf_eps: (kernel == "rbf").then(|| d as f64 / gamma_scale),
-            epsilon,
-        };
+        let gamma = (kernel == "rbf").then(|| gamma_scale / d as f64);
         let classes = util::classes_present(input.y, input.n_classes);
         let fitted = if input.task == Task::Regression {
             util::check_deadline(NAME, input.deadline)?;
             let scale = TargetScale::fit(input.y);
-            let y = Array1::from(scale.forward(input.y));
-            let base = Svm::<f64, f64>::params()
-                .c_svr(h.c, Some(h.epsilon))
-                .eps(1e-3)
-                .shrinking(false);
-            let params = match h.rbf_eps {
-                Some(eps) => base.gaussian_kernel(eps),
-                None => base.linear_kernel(),
-            };
-            let dec = match h.rbf_eps {
-                None => linear_svr(
-                    input.x,
-                    y.as_slice().unwrap_or(&[]),
-                    h.c,
-                    h.epsilon,
-                    input.seed,
-                    input,
-                )?,
-                Some(_) => {
-                    let ds = DatasetBase::new(input.x, y.view());
-                    let svm = util::catch(NAME, || params.fit(&ds))?.map_err(fit_error)?;
-                    if !svm.rho.is_finite() {
-                        return Err(fit_error("the SMO solver produced non-finite values"));
+            let z = scale.forward(input.y);
+            match gamma {
+                None => Fitted::Regression {
+                    dec: linear_svr(input.x, &z, c, epsilon, input.seed, input)?,
+                    scale,
+                },
+                Some(gamma) => {
+                    let kernel = smo::rbf_square(input.x, gamma);
+                    let s = solve(&Problem::svr(&kernel, &z, c, epsilon), input)?;
+                    let coef: Vec<f64> = (0..n).map(|i| s.alpha[i] - s.alpha[i + n]).collect();
+                    Fitted::RbfRegression {
+                        machines: RbfMachines::new(input.x, gamma, &[coef], vec![s.rho]),
+                        scale,
                     }
-                    Decision::Svr(svm)
                 }
-            };
-            Fitted::Regression { dec, scale }
-        } else if classes.len() == 2 {
-            let y: Vec<bool> = input.y.iter().map(|v| *v as usize == classes[1]).collect();
-            Fitted::Binary(fit_machine(input.x, &y, h, input.seed, input)?)
-        } else {
-            let mut machines = Vec::with_capacity(classes.len());
-            for (j, &c) in classes.iter().enumerate() {
-                let y: Vec<bool> = input.y.iter().map(|v| *v as usize == c).collect();
-                let seed = Rng::derive_seed(input.seed, j as u64);
-                machines.push(fit_machine(input.x, &y, h, seed, input)?);
             }
-            Fitted::OneVsRest(machines)
+        } else {
+            // one label vector per machine: classes[1] against classes[0], or one-vs-rest
+            let (labels, seeds): (Vec<Vec<bool>>, Vec<u64>) = if classes.len() == 2 {
+                let y = input.y.iter().map(|v| *v as usize == classes[1]).collect();
+                (vec![y], vec![input.seed])
+            } else {
+                classes
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &k)| {
+                        let y = input.y.iter().map(|v| *v as usize == k).collect();
+                        (y, Rng::derive_seed(input.seed, j as u64))
+                    })
+                    .unzip()
+            };
+            match gamma {
+                Some(gamma) => fit_rbf_classifier(input.x, &labels, &seeds, c, gamma, input)?,
+                None => {
+                    let mut machines = Vec::with_capacity(labels.len());
+                    for (y, &seed) in labels.iter().zip(&seeds) {
+                        machines.push(fit_machine(input.x, y, c, seed, input)?);
+                    }
+                    if classes.len() == 2 {
+                        Fitted::Binary(machines.pop().expect("one machine"))
+                    } else {
+                        Fitted::OneVsRest(machines)
+                    }
+                }
+            }
         };
         Ok(Box::new(SvmModel {
             fitted,
@@ -519,48 +592,67 @@ impl Model for SvmModel {
     }
     fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Predictions, ModelError> {
         util::check_predict(NAME, x, self.n_features)?;
-        match &self.fitted {
-            Fitted::Regression { dec, scale } => Ok(Predictions::regression(
-                dec.values(x)
-                    .into_iter()
-                    .map(|f| f * scale.sd + scale.mean)
-                    .collect(),
-            )),
-            Fitted::Binary(m) => {
-                let mut p = Array2::zeros((x.nrows(), 2));
-                for (i, f) in m.dec.values(x).into_iter().enumerate() {
-                    let p1 = platt_prob(f, m.a, m.b);
-                    p[[i, 0]] = 1.0 - p1;
-                    p[[i, 1]] = p1;
-                }
-                Ok(Predictions::from_proba(util::expand_proba(
-                    &p,
-                    &self.classes,
-                    self.n_classes,
-                )))
+        let (f, platt): (Array2<f64>, Vec<(f64, f64)>) = match &self.fitted {
+            Fitted::Regression { dec, scale } => {
+                return Ok(Predictions::regression(
+                    dec.values(x)
+                        .into_iter()
+                        .map(|f| f * scale.sd + scale.mean)
+                        .collect(),
+                ));
             }
+            Fitted::RbfRegression { machines, scale } => {
+                return Ok(Predictions::regression(
+                    machines
+                        .values(x)
+                        .column(0)
+                        .iter()
+                        .map(|f| f * scale.sd + scale.mean)
+                        .collect(),
+                ));
+            }
+            Fitted::Binary(m) => (
+                Array2::from_shape_vec((x.nrows(), 1), m.dec.values(x)).expect("one column"),
+                vec![(m.a, m.b)],
+            ),
             Fitted::OneVsRest(ms) => {
-                let mut p = Array2::zeros((x.nrows(), ms.len()));
+                let mut f = Array2::zeros((x.nrows(), ms.len()));
                 for (j, m) in ms.iter().enumerate() {
-                    for (i, f) in m.dec.values(x).into_iter().enumerate() {
-                        p[[i, j]] = platt_prob(f, m.a, m.b);
-                    }
+                    f.column_mut(j).assign(&Array1::from(m.dec.values(x)));
                 }
-                for mut row in p.rows_mut() {
-                    let s: f64 = row.sum();
-                    if s > 0.0 {
-                        row.mapv_inplace(|v| v / s);
-                    } else {
-                        row.fill(1.0 / ms.len() as f64);
-                    }
-                }
-                Ok(Predictions::from_proba(util::expand_proba(
-                    &p,
-                    &self.classes,
-                    self.n_classes,
-                )))
+                (f, ms.iter().map(|m| (m.a, m.b)).collect())
             }
-        }
+            Fitted::RbfClassifier { machines, platt } => (machines.values(x), platt.clone()),
+        };
+        let p = if platt.len() == 1 {
+            let (a, b) = platt[0];
+            let mut p = Array2::zeros((x.nrows(), 2));
+            for (i, &v) in f.column(0).iter().enumerate() {
+                let p1 = platt_prob(v, a, b);
+                p[[i, 0]] = 1.0 - p1;
+                p[[i, 1]] = p1;
+            }
+            p
+        } else {
+            let mut p = Array2::zeros(f.dim());
+            for ((i, j), v) in f.indexed_iter() {
+                p[[i, j]] = platt_prob(*v, platt[j].0, platt[j].1);
+            }
+            for mut row in p.rows_mut() {
+                let s: f64 = row.sum();
+                if s > 0.0 {
+                    row.mapv_inplace(|v| v / s);
+                } else {
+                    row.fill(1.0 / platt.len() as f64);
+                }
+            }
+            p
+        };
+        Ok(Predictions::from_proba(util::expand_proba(
+            &p,
+            &self.classes,
+            self.n_classes,
+        )))
     }
     fn to_bytes(&self) -> Result<Vec<u8>, ModelError> {
         util::encode(NAME, self)
@@ -570,7 +662,141 @@ impl Model for SvmModel {
             Fitted::Regression { dec, .. } => dec.n_support(),
             Fitted::Binary(m) => m.dec.n_support(),
             Fitted::OneVsRest(ms) => ms.iter().map(|m| m.dec.n_support()).sum(),
+            Fitted::RbfClassifier { machines, .. } | Fitted::RbfRegression { machines, .. } => {
+                machines.n_support()
+            }
         };
         BTreeMap::from([("n_support".to_string(), n_support.to_string())])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use linfa::prelude::*;
+    use ndarray::ArrayView1;
+
+    fn data(n: usize, d: usize) -> Array2<f64> {
+        Array2::from_shape_fn((n, d), |(i, j)| {
+            (i as f64 * (j + 1) as f64 * 0.53 + j as f64).sin() * 1.5
+        })
+    }
+
+    fn labels(x: &Array2<f64>) -> Vec<bool> {
+        (0..x.nrows())
+            .map(|i| x[[i, 0]] * x[[i, 1]] + 0.3 * (2.1 * i as f64).cos() > 0.0)
+            .collect()
+    }
+
+    /// Our machine's decision values on `x` are within 0.02 of `want`.
+    fn assert_agrees(
+        x: &Array2<f64>,
+        gamma: f64,
+        coef: Vec<f64>,
+        rho: f64,
+        want: Vec<f64>,
+        what: &str,
+    ) {
+        let f = RbfMachines::new(x.view(), gamma, &[coef], vec![rho]).values(x.view());
+        for (i, want) in want.into_iter().enumerate() {
+            let got = f[[i, 0]];
+            assert!((got - want).abs() < 0.02, "{what} row {i}: {got} vs {want}");
+        }
+    }
+
+    /// Our SMO and linfa-svm's (the same libsvm algorithm) give the same decision values to
+    /// within the stopping tolerance's effect, for C-SVC and epsilon-SVR.
+    #[test]
+    fn the_smo_agrees_with_linfa_svm() {
+        let x = data(150, 3);
+        let y = labels(&x);
+        let (gamma, c) = (0.5, 2.0);
+        let kernel = smo::rbf_square(x.view(), gamma);
+        let ours = Problem::svc(&kernel, (0..150).collect(), &y, c)
+            .solve(None)
+            .unwrap();
+        let theirs = Svm::<f64, bool>::params()
+            .pos_neg_weights(c, c)
+            .eps(1e-3)
+            .shrinking(false)
+            .gaussian_kernel(1.0 / gamma)
+            .fit(&DatasetBase::new(x.view(), ArrayView1::from(&y)))
+            .unwrap();
+        let coef: Vec<f64> = ours
+            .alpha
+            .iter()
+            .zip(&y)
+            .map(|(a, &p)| if p { *a } else { -*a })
+            .collect();
+        let want = x
+            .rows()
+            .into_iter()
+            .map(|r| theirs.weighted_sum(&r) - theirs.rho);
+        assert_agrees(&x, gamma, coef, ours.rho, want.collect(), "svc");
+        let z: Vec<f64> = (0..150)
+            .map(|i| x[[i, 0]] * x[[i, 1]] + x[[i, 2]])
+            .collect();
+        let ours = Problem::svr(&kernel, &z, c, 0.1).solve(None).unwrap();
+        let theirs = Svm::<f64, f64>::params()
+            .c_svr(c, Some(0.1))
+            .eps(1e-3)
+            .shrinking(false)
+            .gaussian_kernel(1.0 / gamma)
+            .fit(&DatasetBase::new(x.view(), ArrayView1::from(&z)))
+            .unwrap();
+        let coef: Vec<f64> = (0..150)
+            .map(|i| ours.alpha[i] - ours.alpha[i + 150])
+            .collect();
+        let want = x
+            .rows()
+            .into_iter()
+            .map(|r| theirs.weighted_sum(&r) - theirs.rho);
+        assert_agrees(&x, gamma, coef, ours.rho, want.collect(), "svr");
+    }
+
+    /// A model stored with linfa-svm's machines (before the SMO moved here) still decodes and
+    /// predicts what it did.
+    #[test]
+    fn a_model_with_linfa_machines_still_decodes() {
+        let x = data(80, 3);
+        let y = labels(&x);
+        let svm = Svm::<f64, bool>::params()
+            .pos_neg_weights(1.0, 1.0)
+            .gaussian_kernel(3.0)
+            .fit(&DatasetBase::new(x.view(), ArrayView1::from(&y)))
+            .unwrap();
+        let model = SvmModel {
+            fitted: Fitted::Binary(Machine {
+                dec: Decision::Svc(svm),
+                a: -1.5,
+                b: 0.1,
+            }),
+            classes: vec![0, 1],
+            n_classes: 2,
+            n_features: 3,
+        };
+        let back = SvmFamily.decode(&model.to_bytes().unwrap()).unwrap();
+        let (p, q) = (
+            model.predict(x.view()).unwrap(),
+            back.predict(x.view()).unwrap(),
+        );
+        assert_eq!(p, q);
+        assert!(p.proba.unwrap().iter().all(|v| (0.0..=1.0).contains(v)));
+    }
+
+    /// One-vs-rest rbf machines share their support vectors: the model keeps each training row
+    /// at most once, however many machines use it.
+    #[test]
+    fn one_vs_rest_machines_share_support_vectors() {
+        let x = data(90, 3);
+        let y: Vec<f64> = (0..90).map(|i| (i % 3) as f64).collect();
+        let input = FitInput::new(x.view(), &y, Task::Multiclass, 3, 7);
+        let model = SvmFamily.fit(&Params::new(), &input).unwrap();
+        let n_support: usize = model.facts()["n_support"].parse().unwrap();
+        assert!(n_support > 0 && n_support <= 90, "{n_support}");
+        let p = model.predict(x.view()).unwrap();
+        for row in p.proba.unwrap().rows() {
+            assert!((row.sum() - 1.0).abs() < 1e-9);
+        }
     }
 }
