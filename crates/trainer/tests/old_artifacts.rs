@@ -1,6 +1,8 @@
 //! Artifacts written before `cat_encoding` existed (a committed fixture: a bag of logistic
 //! fold pipelines with one-hot, frequency-encoded and numeric inputs, encoded by the code of
-//! that time) still decode and predict exactly as the same candidate fitted today.
+//! that time) still decode and predict as the same candidate fitted today: the same classes,
+//! and the same probabilities up to the solver (the fixture's fold models were fitted by
+//! linfa-logistic, today's by our own L-BFGS; both reach the optimum to within 1e-6 here).
 
 use automl_core::{Candidate, ParamValue, Params, Rng, Task};
 use automl_data::{Column, Frame};
@@ -72,7 +74,10 @@ fn an_artifact_written_before_cat_encoding_decodes_and_predicts_as_today() {
     let today = fit_full(&f, &y, Task::Binary, 2, &candidate(), 3, None).unwrap();
     let a = old.predict(&f, info).unwrap();
     let b = Predictor::Bag(vec![today]).predict(&f, info).unwrap();
-    assert_eq!(a, b);
+    assert_eq!(a.values, b.values);
+    let (pa, pb) = (a.proba.unwrap(), b.proba.unwrap());
+    let diff = (&pa - &pb).iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    assert!(diff < 1e-5, "probabilities differ by {diff}");
     // Unseen and missing levels still predict.
     let new = Frame::new(vec![
         Column::numeric("num", vec![0.1, f64::NAN]),
