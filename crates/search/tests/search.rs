@@ -684,10 +684,9 @@ fn distinct_replaces_a_near_copy_of_a_told_trial() {
     assert_eq!(near_copy_pairs(&space, &a), 0);
 }
 
-/// Three one-parameter families; family `slow` scores far behind the others (loss 10-11
-/// against 1-2 and 2-3) and costs `slow_fit_s` a trial. The first ten proposals, each told at
-/// once.
-fn given_run(time_left_s: Option<f64>, slow_fit_s: f64) -> Vec<(String, String)> {
+/// The space of three one-parameter families (`x` in 0..1, default 0.5) and their infos, cheap
+/// first: `fast`, `slow`, `mid`.
+fn three_families() -> (SearchSpace, Vec<FamilyInfo>) {
     let space = SearchSpace::from_toml_str(
         r#"
 version = 1
@@ -707,11 +706,21 @@ x = { type = "float", low = 0.0, high = 1.0, default = 0.5 }
         FamilyInfo::new("slow", 2.0),
         FamilyInfo::new("mid", 3.0),
     ];
-    let at = |f: &str, x: f64| {
-        let mut p = Params::new();
-        p.insert("x".into(), automl_core::ParamValue::Float(x));
-        Candidate::new(f, p, "x")
-    };
+    (space, fams)
+}
+
+/// A candidate of `family` at `x` (see [`three_families`]).
+fn at(family: &str, x: f64) -> Candidate {
+    let mut p = Params::new();
+    p.insert("x".into(), automl_core::ParamValue::Float(x));
+    Candidate::new(family, p, "x")
+}
+
+/// Three one-parameter families; family `slow` scores far behind the others (loss 10-11
+/// against 1-2 and 2-3) and costs `slow_fit_s` a trial. The first ten proposals, each told at
+/// once.
+fn given_run(time_left_s: Option<f64>, slow_fit_s: f64) -> Vec<(String, String)> {
+    let (space, fams) = three_families();
     let portfolio = vec![
         at("slow", 0.1),
         at("fast", 0.1),
@@ -795,4 +804,99 @@ fn a_costly_family_far_behind_loses_its_portfolio_configurations_and_default() {
     ]);
     assert_eq!(given_run(None, 5.0), all);
     assert_eq!(given_run(Some(100.0), 1.0), all);
+}
+
+/// The [`three_families`] with one portfolio configuration of `slow` that stays in flight for
+/// the next three asks (each told at once); then it is told with loss `slow_loss` and 5 s of
+/// fit (the others score 1-2 and 2-3 in 0.1 s), and six more asks follow, told at once. The
+/// proposals as (family, operator).
+fn waiting_run(time_left_s: Option<f64>, slow_loss: f64) -> Vec<(String, String)> {
+    let (space, fams) = three_families();
+    let opts = automl_search::StrategyOptions {
+        portfolio: vec![at("slow", 0.1)],
+        ..Default::default()
+    };
+    let mut s = automl_search::by_name_with("auto", 3, &opts).unwrap();
+    let tell = |s: &mut dyn Strategy, history: &mut Vec<TrialRecord>, c: Candidate| {
+        let x = c.params["x"].as_f64().unwrap();
+        let (loss, fit) = match c.family.as_str() {
+            "slow" => (slow_loss + x, 5.0),
+            "fast" => (1.0 + x, 0.1),
+            _ => (2.0 + x, 0.1),
+        };
+        let rec = record(history.len() as u64, c, TrialState::Complete, loss, fit);
+        let ctx = AskContext {
+            space: &space,
+            task: Task::Regression,
+            metric: Metric::Rmse,
+            families: &fams,
+            history,
+            elapsed_fraction: 0.0,
+            time_left_s,
+        };
+        s.tell(&ctx, &rec);
+        history.push(rec);
+    };
+    let ask = |s: &mut dyn Strategy, history: &[TrialRecord]| {
+        let ctx = AskContext {
+            space: &space,
+            task: Task::Regression,
+            metric: Metric::Rmse,
+            families: &fams,
+            history,
+            elapsed_fraction: 0.0,
+            time_left_s,
+        };
+        s.ask(&ctx).expect("a proposal")
+    };
+    let mut history: Vec<TrialRecord> = Vec::new();
+    let mut proposals = vec![ask(&mut *s, &history)];
+    for i in 0..9 {
+        if i == 3 {
+            tell(&mut *s, &mut history, proposals[0].clone());
+        }
+        let c = ask(&mut *s, &history);
+        proposals.push(c.clone());
+        tell(&mut *s, &mut history, c);
+    }
+    proposals
+        .into_iter()
+        .map(|c| (c.family, c.operator))
+        .collect()
+}
+
+#[test]
+fn a_family_default_waits_while_its_portfolio_trial_runs() {
+    let pair = |f: &str, o: &str| (f.to_string(), o.to_string());
+    // Without a time budget the defaults come in cheap-first order at once, `slow`'s while its
+    // portfolio trial is still running.
+    let plain = waiting_run(None, 10.0);
+    assert_eq!(
+        plain[..3],
+        [
+            pair("slow", "portfolio"),
+            pair("fast", "default"),
+            pair("slow", "default")
+        ],
+        "{plain:?}"
+    );
+    // Under a time budget `slow`'s default waits for that trial; `slow` scores far behind
+    // (10.1 against 1.x and 2.x, 5 s of 100 left), so its default is never asked, and no other
+    // `slow` configuration was while the portfolio trial ran.
+    let gated = waiting_run(Some(100.0), 10.0);
+    assert_eq!(
+        gated[..3],
+        [
+            pair("slow", "portfolio"),
+            pair("fast", "default"),
+            pair("mid", "default")
+        ],
+        "{gated:?}"
+    );
+    assert!(gated[1..4].iter().all(|(f, _)| f != "slow"), "{gated:?}");
+    assert!(!gated.contains(&pair("slow", "default")), "{gated:?}");
+    // When `slow` turns out the best, its held default is the first ask after it is told.
+    let good = waiting_run(Some(100.0), 0.5);
+    assert!(good[1..4].iter().all(|(f, _)| f != "slow"), "{good:?}");
+    assert_eq!(good[4], pair("slow", "default"), "{good:?}");
 }
