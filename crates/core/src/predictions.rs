@@ -27,22 +27,28 @@ impl Predictions {
     /// Classification predictions from probabilities; `values` is the argmax per row
     /// (ties go to the lowest class index).
     pub fn from_proba(proba: Array2<f64>) -> Self {
-        let values = proba
-            .rows()
-            .into_iter()
-            .map(|r| {
-                let mut best = 0usize;
-                for (j, &p) in r.iter().enumerate() {
-                    if p > r[best] {
-                        best = j;
-                    }
-                }
-                best as f64
-            })
-            .collect();
-        Predictions {
-            values,
+        let mut p = Predictions {
+            values: vec![0.0; proba.nrows()],
             proba: Some(proba),
+        };
+        p.refresh_values();
+        p
+    }
+    /// Classification: set `values` to the argmax of each row of `proba` again (ties go to the
+    /// lowest class index), after `proba` was changed in place. Nothing without `proba`.
+    pub fn refresh_values(&mut self) {
+        let Some(proba) = &self.proba else {
+            return;
+        };
+        self.values.resize(proba.nrows(), 0.0);
+        for (r, v) in proba.rows().into_iter().zip(self.values.iter_mut()) {
+            let mut best = 0usize;
+            for (j, &p) in r.iter().enumerate() {
+                if p > r[best] {
+                    best = j;
+                }
+            }
+            *v = best as f64;
         }
     }
     /// Number of rows predicted.
