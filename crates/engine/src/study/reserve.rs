@@ -303,16 +303,25 @@ impl Reserve {
             return "no trial completed".to_string();
         };
         let est = refit_estimate_s(b, self.n_folds);
+        // With an ensemble its members are refit too: the rule counts the estimate twice.
+        let counted = if self.ensemble {
+            format!(
+                "estimated {est:.1} s, {:.1} s with the ensemble's members",
+                2.0 * est
+            )
+        } else {
+            format!("estimated {est:.1} s")
+        };
         let reserved = self.final_duration(best).as_secs_f64();
         if self.refit_planned(b) {
             format!(
-                "refit planned (estimated {est:.1} s, within {:.0} % of the budget); \
+                "refit planned ({counted}, within {:.0} % of the budget); \
                  {reserved:.1} s reserved for the final model",
                 REFIT_MAX_SHARE * 100.0
             )
         } else {
             format!(
-                "no refit planned (estimated {est:.1} s, more than {:.0} % of the {:.0} s \
+                "no refit planned ({counted}, more than {:.0} % of the {:.0} s \
                  budget): the fold models are the final model; {reserved:.1} s reserved for it",
                 REFIT_MAX_SHARE * 100.0,
                 self.budget_s
@@ -494,6 +503,19 @@ mod tests {
         // Without a time budget a refit is always planned.
         let unbounded = Reserve::new(&d, false, 0.0, 0.2);
         assert!(unbounded.refit_planned(&slow));
+        // With an ensemble its members are refit too, so the estimate counts twice, and the
+        // plan says so: a fold time of 8 s (10.4 s estimated, 20.8 s counted) is not planned
+        // within 25 % of 60 s.
+        let with_ensemble = Reserve::new(&d, true, 60.0, 0.2);
+        let mid = trial(8.0 * d.folds.len() as f64);
+        assert!(!with_ensemble.refit_planned(&mid) && r.refit_planned(&mid));
+        let text = with_ensemble.plan_text(Some(&mid));
+        assert!(
+            text.starts_with(
+                "no refit planned (estimated 10.4 s, 20.8 s with the ensemble's members"
+            ),
+            "{text}"
+        );
     }
 
     #[test]
