@@ -80,11 +80,6 @@ impl WarmStart {
         }
     }
 
-    /// Candidates held back until their family's first trial is told.
-    pub fn held(&self) -> usize {
-        self.held.len()
-    }
-
     /// Whether `family` has a trial in flight and none told yet (under a time budget only: a
     /// trial budget's proposals must not depend on when trials finish).
     fn waiting(&self, ctx: &AskContext<'_>, family: &str) -> bool {
