@@ -76,17 +76,22 @@ impl Shape {
     /// `(sum + p) / m`, in place: the same predictions `predictions` would make of it, without
     /// allocating (one greedy step evaluates every candidate this way).
     fn blend_into(&self, pred: &mut Predictions, sum: &[f64], p: &[f64], m: f64) {
-        let blend = |dst: &mut [f64]| {
-            for ((d, s), q) in dst.iter_mut().zip(sum).zip(p) {
+        fn blend<'a>(dst: impl Iterator<Item = &'a mut f64>, sum: &[f64], p: &[f64], m: f64) {
+            for ((d, s), q) in dst.zip(sum).zip(p) {
                 *d = (s + q) / m;
             }
-        };
-        match pred.proba.as_mut().and_then(|a| a.as_slice_mut()) {
-            Some(flat) => {
-                blend(flat);
+        }
+        match pred.proba.as_mut() {
+            // Row by row, as `flat` lays the probabilities out (a slice when contiguous, as
+            // `predictions` makes it: the faster loop).
+            Some(a) => {
+                match a.as_slice_mut() {
+                    Some(flat) => blend(flat.iter_mut(), sum, p, m),
+                    None => blend(a.iter_mut(), sum, p, m),
+                }
                 pred.refresh_values();
             }
-            None => blend(&mut pred.values),
+            None => blend(pred.values.iter_mut(), sum, p, m),
         }
     }
 
