@@ -806,6 +806,24 @@ fn a_costly_family_far_behind_loses_its_portfolio_configurations_and_default() {
     assert_eq!(given_run(Some(100.0), 1.0), all);
 }
 
+/// The context of a regression study scored by RMSE, at the start of its budget.
+fn rmse_ctx<'a>(
+    space: &'a SearchSpace,
+    families: &'a [FamilyInfo],
+    history: &'a [TrialRecord],
+    time_left_s: Option<f64>,
+) -> AskContext<'a> {
+    AskContext {
+        space,
+        task: Task::Regression,
+        metric: Metric::Rmse,
+        families,
+        history,
+        elapsed_fraction: 0.0,
+        time_left_s,
+    }
+}
+
 /// The [`three_families`] with one portfolio configuration of `slow` that stays in flight for
 /// the next three asks (each told at once); then it is told with loss `slow_loss` and 5 s of
 /// fit (the others score 1-2 and 2-3 in 0.1 s), and six more asks follow, told at once. The
@@ -825,29 +843,12 @@ fn waiting_run(time_left_s: Option<f64>, slow_loss: f64) -> Vec<(String, String)
             _ => (2.0 + x, 0.1),
         };
         let rec = record(history.len() as u64, c, TrialState::Complete, loss, fit);
-        let ctx = AskContext {
-            space: &space,
-            task: Task::Regression,
-            metric: Metric::Rmse,
-            families: &fams,
-            history,
-            elapsed_fraction: 0.0,
-            time_left_s,
-        };
-        s.tell(&ctx, &rec);
+        s.tell(&rmse_ctx(&space, &fams, history, time_left_s), &rec);
         history.push(rec);
     };
     let ask = |s: &mut dyn Strategy, history: &[TrialRecord]| {
-        let ctx = AskContext {
-            space: &space,
-            task: Task::Regression,
-            metric: Metric::Rmse,
-            families: &fams,
-            history,
-            elapsed_fraction: 0.0,
-            time_left_s,
-        };
-        s.ask(&ctx).expect("a proposal")
+        s.ask(&rmse_ctx(&space, &fams, history, time_left_s))
+            .expect("a proposal")
     };
     let mut history: Vec<TrialRecord> = Vec::new();
     let mut proposals = vec![ask(&mut *s, &history)];
