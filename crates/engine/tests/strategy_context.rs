@@ -8,7 +8,7 @@ mod common;
 use automl_core::{Candidate, TrialRecord};
 use automl_engine::StudyBuilder;
 use automl_search::{AskContext, Strategy, by_name};
-use automl_store::MemoryStore;
+use automl_store::{MemoryStore, StoreRead};
 use std::sync::{Arc, Mutex};
 
 /// Random search that records the `time_left_s` of every ask.
@@ -58,4 +58,45 @@ fn asks_carry_the_seconds_left_only_under_a_time_budget() {
         assert!(left > 0.0 && left <= 120.0, "{left}");
     }
     assert!(asks(None).iter().all(Option::is_none));
+}
+
+/// The first trials `auto` runs on churn with the shipped portfolio: family and operator.
+fn auto_first(time_budget: Option<f64>) -> Vec<(String, String)> {
+    let store = MemoryStore::new();
+    let mut b = StudyBuilder::new(common::churn())
+        .max_trials(3)
+        .jobs(1)
+        .ensemble(false)
+        .seed(common::SEED);
+    if let Some(t) = time_budget {
+        b = b.time_budget(t);
+    }
+    let study = b.create(&store).unwrap();
+    let id = study.id();
+    study.run(&mut |_| {}).unwrap();
+    store
+        .trials(id)
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.candidate.family, t.candidate.operator))
+        .collect()
+}
+
+/// docs/user-guide.md: under a time budget `auto` tries the GBDT default first, then the
+/// portfolio; under a trial budget alone the portfolio comes first (its score matrix must hold
+/// exactly its configurations).
+#[test]
+fn auto_leads_with_the_gbdt_default_only_under_a_time_budget() {
+    let timed = auto_first(Some(120.0));
+    assert_eq!(
+        timed[0],
+        ("gbdt".to_string(), "default".to_string()),
+        "{timed:?}"
+    );
+    assert_eq!(timed[1].1, "portfolio", "{timed:?}");
+    let counted = auto_first(None);
+    assert!(
+        counted.iter().all(|(_, op)| op == "portfolio"),
+        "{counted:?}"
+    );
 }

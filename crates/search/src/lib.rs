@@ -120,6 +120,11 @@ pub struct StrategyOptions {
     /// Configurations proposed first of all by every strategy (operator `warm_start`, parents
     /// kept), typically the best ones of an earlier study.
     pub warm_start: Vec<Candidate>,
+    /// `auto` under a time budget: the family whose default is asked first of all, after the
+    /// warm start and before the portfolio (operator `default`). The engine names `gbdt`: the
+    /// portfolio is chosen on other datasets, and held out on one unlike them its first
+    /// configurations can fill a short budget with weak or slow models (see [`WarmStart`]).
+    pub lead: Option<String>,
 }
 
 impl Default for StrategyOptions {
@@ -132,6 +137,7 @@ impl Default for StrategyOptions {
             fold_fidelity: None,
             portfolio: Vec::new(),
             warm_start: Vec::new(),
+            lead: None,
         }
     }
 }
@@ -166,13 +172,13 @@ pub fn by_name_with(name: &str, seed: u64, opts: &StrategyOptions) -> Option<Box
     {
         s = Box::new(SuccessiveHalving::over_folds(s, n, opts.eta).with_feed(feed));
     }
-    let portfolio = if name == "auto" {
-        opts.portfolio.clone()
+    let (portfolio, lead) = if name == "auto" {
+        (opts.portfolio.clone(), opts.lead.clone())
     } else {
-        Vec::new()
+        (Vec::new(), None)
     };
-    if !opts.warm_start.is_empty() || !portfolio.is_empty() {
-        s = Box::new(WarmStart::new(s, opts.warm_start.clone(), portfolio, seed));
+    if !opts.warm_start.is_empty() || !portfolio.is_empty() || lead.is_some() {
+        s = Box::new(WarmStart::new(s, opts.warm_start.clone(), portfolio, seed).with_lead(lead));
     }
     if cheap_start {
         // Halving outside the warm start: its candidates start at the lowest rung too.

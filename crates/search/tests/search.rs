@@ -716,6 +716,68 @@ fn at(family: &str, x: f64) -> Candidate {
     Candidate::new(family, p, "x")
 }
 
+/// Under a time budget `auto`'s lead family default comes right after the warm start and
+/// before the portfolio, once; without a time budget (a portfolio's score matrix) the given
+/// order is kept and the default comes with the others.
+#[test]
+fn the_lead_default_comes_before_the_portfolio_under_a_time_budget() {
+    let (space, fams) = three_families();
+    let mid_default = space
+        .family("mid")
+        .unwrap()
+        .default_params(Task::Regression);
+    let eval = |c: &Candidate| -> Outcome {
+        let x = c.params["x"].as_f64().unwrap();
+        (TrialState::Complete, 1.0 + x, 0.1)
+    };
+    let run = |time_left_s: Option<f64>, warm: Vec<Candidate>| {
+        let opts = automl_search::StrategyOptions {
+            portfolio: vec![at("fast", 0.1), at("slow", 0.2)],
+            warm_start: warm,
+            lead: Some("mid".into()),
+            ..Default::default()
+        };
+        let mut s = automl_search::by_name_with("auto", 3, &opts).unwrap();
+        simulate_within(
+            &mut *s,
+            &space,
+            &fams,
+            Metric::Rmse,
+            12,
+            1,
+            &eval,
+            time_left_s,
+        )
+        .proposals
+    };
+    let is_lead = |c: &Candidate| c.family == "mid" && c.params == mid_default;
+
+    let timed = run(Some(60.0), Vec::new());
+    assert!(is_lead(&timed[0]), "{:?}", timed[0]);
+    assert_eq!(timed[0].operator, "default");
+    assert_eq!(timed[0].fidelity, 1.0);
+    assert_eq!(
+        (timed[1].family.as_str(), timed[1].operator.as_str()),
+        ("fast", "portfolio")
+    );
+    assert_eq!(
+        timed.iter().filter(|c| is_lead(c)).count(),
+        1,
+        "the lead default is asked once"
+    );
+
+    let warm = run(Some(60.0), vec![at("slow", 0.9)]);
+    assert_eq!(warm[0].operator, "warm_start");
+    assert!(is_lead(&warm[1]), "{:?}", warm[1]);
+
+    let untimed = run(None, Vec::new());
+    assert_eq!(
+        (untimed[0].family.as_str(), untimed[0].operator.as_str()),
+        ("fast", "portfolio")
+    );
+    assert_eq!(untimed.iter().filter(|c| is_lead(c)).count(), 1);
+}
+
 /// Three one-parameter families; family `slow` scores far behind the others (loss 10-11
 /// against 1-2 and 2-3) and costs `slow_fit_s` a trial. The first ten proposals, each told at
 /// once.

@@ -52,6 +52,9 @@ pub const BIG_DATA_TRAIN_ROWS: usize = 100_000;
 pub const BIG_DATA_RUNG_ROWS: usize = 10_000;
 /// Successive-halving rate: the best third of a rung is promoted.
 pub const HALVING_ETA: f64 = 3.0;
+/// The family whose default `auto` asks first under a time budget, before the portfolio
+/// ([`automl_search::StrategyOptions::lead`]).
+pub const LEAD_FAMILY: &str = "gbdt";
 /// Configurations taken from an earlier study by [`warm_start_candidates`].
 pub const WARM_START_TOP: usize = 10;
 /// How long [`open_store`] retries a store held by a reader.
@@ -666,6 +669,9 @@ impl StudyBuilder {
                 Vec::new()
             },
             warm_start: self.warm_start.clone(),
+            // The GBDT default before the portfolio: robust on any table, while the portfolio's
+            // first members may suit the datasets it was chosen on only (BENCHMARKS §53).
+            lead: auto.then(|| LEAD_FAMILY.to_string()),
         })
     }
 

@@ -195,12 +195,18 @@ fn the_shipped_portfolio_is_given_to_auto_only() {
         .unwrap();
     assert!(!auto.portfolio.is_empty(), "auto starts from the portfolio");
     assert!(auto.portfolio.iter().all(|c| c.operator == "portfolio"));
+    assert_eq!(
+        auto.lead.as_deref(),
+        Some(LEAD_FAMILY),
+        "auto leads with the GBDT default"
+    );
     for name in ["bayes", "evolution", "random"] {
         let o = StudyBuilder::from_csv("x.csv")
             .strategy(name)
             .strategy_options(Task::Binary, 100, &cv)
             .unwrap();
         assert!(o.portfolio.is_empty(), "{name} got the portfolio");
+        assert_eq!(o.lead, None, "{name} got a lead default");
     }
 }
 
