@@ -1,5 +1,7 @@
 //! Times `svm` fits at its row limit on synthetic data (run in release), to check that
-//! `Family::max_rows` keeps a default fit within a few seconds.
+//! `Family::max_rows` keeps a default fit within a few seconds. An argument times that many
+//! rows instead (`cargo run --release -p automl-models --example svm_limit -- 1000`); above
+//! the limit the family refuses to fit, so a local build with `MAX_ROWS` raised is needed.
 
 use automl_core::{Params, Rng, Task};
 use automl_models::{FitInput, registry};
@@ -8,7 +10,18 @@ use std::time::Instant;
 
 fn main() {
     let f = registry().get("svm").expect("svm is registered");
-    let n = f.max_rows().expect("svm declares max_rows");
+    let limit = f.max_rows().expect("svm declares max_rows");
+    let n = match std::env::args().nth(1) {
+        Some(a) => a.parse().expect("the argument is a row count"),
+        None => limit,
+    };
+    if n > limit {
+        eprintln!(
+            "svm refuses more than {limit} training rows; to time {n}, raise \
+             `automl_models::families::svm::MAX_ROWS` in a local build"
+        );
+        std::process::exit(2);
+    }
     let d = 30;
     let mut rng = Rng::new(1);
     for (task, k) in [

@@ -22,12 +22,16 @@
 //! Regression standardizes the target, so `epsilon` is scale free.
 //!
 //! Only offered up to [`MAX_ROWS`] training rows (`Family::max_rows`), and a larger fit is
-//! refused (`ModelError::Data`): the SMO solver keeps an n x n kernel matrix and its time
-//! grows about quadratically (measured in release, 30 features: a default rbf binary fit with
-//! 3 Platt folds took 8.8 s at 3000 rows; with 2 folds at 2000 rows: binary 1.7 s, 4-class
-//! one-vs-rest 11.4 s, regression 3.6 s, linear kernel 0.1-1.2 s; hence the limit of 1500
-//! rows, `examples/svm_limit.rs` re-measures it). Linear fits are far cheaper but share the
-//! limit. `sample_weight` is ignored.
+//! refused (`ModelError::Data`): the SMO solver keeps an n x n kernel matrix of `f64`
+//! (18 MB at 1500 rows, 72 MB at 3000, 200 MB at 5000, per fit in flight). The limit was set
+//! when linfa-svm fitted these machines (a default rbf binary fit with 3 Platt folds took 8.8 s
+//! at 3000 rows). On the shared kernel matrix a default fit (release, 30 features,
+//! `examples/svm_limit.rs ROWS`, with `MAX_ROWS` raised for the larger counts) takes
+//! 0.03-0.11 s at 1500 rows, 0.14-0.51 s at 3000 and 0.38-1.52 s at 5000 (binary, 4-class
+//! one-vs-rest, regression), so time no longer sets the limit: it stays at 1500 because a
+//! limit of 3000, measured end to end (BENCHMARKS.md §54), gained nothing on ames or on
+//! 3000-row samples of four larger datasets. Linear fits are far cheaper but share the limit.
+//! `sample_weight` is ignored.
 
 use super::smo::{self, Problem, RbfMachines};
 use crate::util::{self, ParamReader, TargetScale};
