@@ -29,8 +29,9 @@
 //! `examples/svm_limit.rs ROWS`, with `MAX_ROWS` raised for the larger counts) takes
 //! 0.03-0.11 s at 1500 rows, 0.14-0.51 s at 3000 and 0.38-1.52 s at 5000 (binary, 4-class
 //! one-vs-rest, regression), so time no longer sets the limit: it stays at 1500 because a
-//! limit of 3000, measured end to end (BENCHMARKS.md §54), gained nothing on ames or on
-//! 3000-row samples of four larger datasets. Linear fits are far cheaper but share the limit.
+//! limit of 3000, measured end to end (BENCHMARKS.md §54), was better nowhere beyond the
+//! seeds' spread (ames worse on both seeds at 60 s, a 3000-row rodents sample better on both).
+//! Linear fits are far cheaper but share the limit.
 //! `sample_weight` is ignored.
 
 use super::smo::{self, Problem, RbfMachines};
