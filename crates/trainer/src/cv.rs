@@ -148,17 +148,49 @@ impl CvConfig {
 }
 
 /// Preprocessed matrices of one fold for one [`PrepKind`].
+///
+/// The fold's whole training matrix (and the tree bins of it) is built only when a candidate
+/// fits on every training row ([`TrainingData::train_matrix`]); a candidate on a row subsample
+/// (fidelity below 1) has only its rows transformed ([`TrainingData::train_rows`]), the same
+/// values row for row. On a million rows the first `Scaled` trials come at a low rung: building
+/// the whole standardized matrix for them held 800k rows × every one-hot column for the rest of
+/// the run (BENCHMARKS §54-§55).
 pub struct Prepared {
     /// The preprocessing fitted on the fold's training rows.
     pub prep: Preprocessor,
-    /// Training rows, transformed.
-    pub x_train: Arc<Array2<f64>>,
     /// Validation rows, transformed.
     pub x_valid: Array2<f64>,
     /// Which transformed columns are category codes.
     pub categorical: Vec<bool>,
-    /// Shared tree bins of `x_train` (Tree kind only).
+    /// Every training row, transformed, with its tree bins: built on first use, or at once for
+    /// the target-encoded kinds (their training rows are encoded out of inner folds, which a
+    /// row-wise transform cannot reproduce).
+    train: OnceLock<Result<Arc<PreparedTrain>, String>>,
+}
+
+/// A fold's whole training matrix for one [`PrepKind`].
+pub struct PreparedTrain {
+    /// Training rows, transformed.
+    pub x: Arc<Array2<f64>>,
+    /// Shared tree bins of `x` (Tree kind only).
     pub binned: Option<BinnedCache>,
+}
+
+impl PreparedTrain {
+    fn new(x: Array2<f64>, kind: PrepKind, categorical: &[bool]) -> PreparedTrain {
+        let x = Arc::new(x);
+        let binned =
+            (kind == PrepKind::Tree).then(|| BinnedCache::new(x.clone(), categorical.to_vec()));
+        PreparedTrain { x, binned }
+    }
+}
+
+impl Prepared {
+    /// Whether the whole training matrix was built (by a full-fidelity candidate, or at once
+    /// for a target-encoded kind).
+    pub fn has_train_matrix(&self) -> bool {
+        self.train.get().is_some()
+    }
 }
 
 /// One validation fold and its lazily prepared matrices.
@@ -305,42 +337,82 @@ impl TrainingData {
             .unwrap_or(0)
     }
 
-    /// The prepared matrices of fold `i` for `kind`, built on first use.
+    /// The preprocessing and validation matrix of fold `i` for `kind`, built on first use.
     pub fn prepared(&self, i: usize, kind: PrepKind) -> Result<Arc<Prepared>, String> {
         let fold = &self.folds[i];
         fold.prepared[kind_index(kind)]
             .get_or_init(|| {
-                let (prep, x_train) = if kind.is_target_encoded() {
+                let train = OnceLock::new();
+                let prep = if kind.is_target_encoded() {
                     let target = Target {
                         y: &fold.y_train,
                         n_classes: self.n_classes,
                         seed: target_seed(i),
                     };
-                    Preprocessor::fit_target(&self.features, &fold.split.train, kind, &target)
-                        .map_err(|e| e.to_string())?
+                    let (prep, x) =
+                        Preprocessor::fit_target(&self.features, &fold.split.train, kind, &target)
+                            .map_err(|e| e.to_string())?;
+                    let categorical = prep.categorical_mask();
+                    let _ = train.set(Ok(Arc::new(PreparedTrain::new(x, kind, &categorical))));
+                    prep
                 } else {
-                    let prep = Preprocessor::fit(&self.features, &fold.split.train, kind);
-                    let x = prep
-                        .transform_rows(&self.features, &fold.split.train)
-                        .map_err(|e| e.to_string())?;
-                    (prep, x)
+                    Preprocessor::fit(&self.features, &fold.split.train, kind)
                 };
                 let x_valid = prep
                     .transform_rows(&self.features, &fold.split.valid)
                     .map_err(|e| e.to_string())?;
                 let categorical = prep.categorical_mask();
-                let x_train = Arc::new(x_train);
-                let binned = (kind == PrepKind::Tree)
-                    .then(|| BinnedCache::new(x_train.clone(), categorical.clone()));
                 Ok(Arc::new(Prepared {
                     prep,
-                    x_train,
                     x_valid,
                     categorical,
-                    binned,
+                    train,
                 }))
             })
             .clone()
+    }
+
+    /// Every training row of fold `i`, transformed by `prepared` (that fold's, from
+    /// [`TrainingData::prepared`]), with its tree bins: built on first use and kept.
+    pub fn train_matrix(
+        &self,
+        i: usize,
+        prepared: &Prepared,
+    ) -> Result<Arc<PreparedTrain>, String> {
+        prepared
+            .train
+            .get_or_init(|| {
+                let x = prepared
+                    .prep
+                    .transform_rows(&self.features, &self.folds[i].split.train)
+                    .map_err(|e| e.to_string())?;
+                Ok(Arc::new(PreparedTrain::new(
+                    x,
+                    prepared.prep.kind(),
+                    &prepared.categorical,
+                )))
+            })
+            .clone()
+    }
+
+    /// Training rows `rows` of fold `i` (positions among its training rows, ascending),
+    /// transformed by `prepared`: taken from the whole training matrix when it was built, else
+    /// transformed alone (the same values, row for row), so a subsample never builds it.
+    pub fn train_rows(
+        &self,
+        i: usize,
+        prepared: &Prepared,
+        rows: &[usize],
+    ) -> Result<Array2<f64>, String> {
+        if let Some(built) = prepared.train.get() {
+            return Ok(built.clone()?.x.select(Axis(0), rows));
+        }
+        let train = &self.folds[i].split.train;
+        let original: Vec<usize> = rows.iter().map(|&r| train[r]).collect();
+        prepared
+            .prep
+            .transform_rows(&self.features, &original)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -468,6 +540,11 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
+/// A failed evaluation: the fold's preprocessing failed with `e`.
+fn preprocessing_failed(e: String, fit_time: f64) -> Evaluation {
+    Evaluation::failed(TrialState::Failed, format!("preprocessing: {e}"), fit_time)
+}
+
 fn subsample_rows(n: usize, fidelity: f64, seed: u64) -> Option<Vec<usize>> {
     if fidelity >= 1.0 || n < 2 {
         return None;
@@ -535,28 +612,31 @@ pub fn evaluate(
         }
         let prepared = match data.prepared(i, kind) {
             Ok(p) => p,
-            Err(e) => {
-                return Evaluation::failed(
-                    TrialState::Failed,
-                    format!("preprocessing: {e}"),
-                    fit_time,
-                );
-            }
+            Err(e) => return preprocessing_failed(e, fit_time),
         };
         let fold_seed = automl_core::Rng::derive_seed(seed, i as u64);
         let sub = subsample_rows(fold.y_train.len(), cand.fidelity, fold_seed);
-        let (x_sub, y_sub);
+        let (x_sub, y_sub, whole);
         let (x_view, y_fit, binned) = match &sub {
             Some(rows) => {
-                x_sub = prepared.x_train.select(Axis(0), rows);
+                x_sub = match data.train_rows(i, &prepared, rows) {
+                    Ok(x) => x,
+                    Err(e) => return preprocessing_failed(e, fit_time),
+                };
                 y_sub = rows.iter().map(|&r| fold.y_train[r]).collect::<Vec<f64>>();
                 (x_sub.view(), y_sub.as_slice(), None)
             }
-            None => (
-                prepared.x_train.view(),
-                fold.y_train.as_slice(),
-                prepared.binned.as_ref(),
-            ),
+            None => {
+                whole = match data.train_matrix(i, &prepared) {
+                    Ok(t) => t,
+                    Err(e) => return preprocessing_failed(e, fit_time),
+                };
+                (
+                    whole.x.view(),
+                    fold.y_train.as_slice(),
+                    whole.binned.as_ref(),
+                )
+            }
         };
         if let Err(e) = crate::memory::check(
             family,
