@@ -343,8 +343,7 @@ impl TrainingData {
         let fold = &self.folds[i];
         fold.prepared[kind_index(kind)]
             .get_or_init(|| {
-                let train = OnceLock::new();
-                let prep = if kind.is_target_encoded() {
+                let (prep, x_train) = if kind.is_target_encoded() {
                     let target = Target {
                         y: &fold.y_train,
                         n_classes: self.n_classes,
@@ -353,16 +352,21 @@ impl TrainingData {
                     let (prep, x) =
                         Preprocessor::fit_target(&self.features, &fold.split.train, kind, &target)
                             .map_err(|e| e.to_string())?;
-                    let categorical = prep.categorical_mask();
-                    let _ = train.set(Ok(Arc::new(PreparedTrain::new(x, kind, &categorical))));
-                    prep
+                    (prep, Some(x))
                 } else {
-                    Preprocessor::fit(&self.features, &fold.split.train, kind)
+                    (
+                        Preprocessor::fit(&self.features, &fold.split.train, kind),
+                        None,
+                    )
                 };
                 let x_valid = prep
                     .transform_rows(&self.features, &fold.split.valid)
                     .map_err(|e| e.to_string())?;
                 let categorical = prep.categorical_mask();
+                let train = OnceLock::new();
+                if let Some(x) = x_train {
+                    let _ = train.set(Ok(Arc::new(PreparedTrain::new(x, kind, &categorical))));
+                }
                 Ok(Arc::new(Prepared {
                     prep,
                     x_valid,
@@ -569,6 +573,30 @@ pub fn evaluate(
     seed: u64,
     deadline: Option<Instant>,
 ) -> Evaluation {
+    evaluate_keeping(data, cand, seed, deadline, true)
+}
+
+/// [`evaluate`] for its scores and out-of-fold predictions only: each fold's model is dropped
+/// once it has predicted, never encoded (no `artifact`, `model_size_bytes` 0), for a caller
+/// that would throw the fold models away (seed variance: re-encoding a large forest's five
+/// fold models per evaluation, and holding them, is what grew a diamonds study to 980 MB,
+/// BENCHMARKS §55).
+pub fn evaluate_scores(
+    data: &TrainingData,
+    cand: &Candidate,
+    seed: u64,
+    deadline: Option<Instant>,
+) -> Evaluation {
+    evaluate_keeping(data, cand, seed, deadline, false)
+}
+
+fn evaluate_keeping(
+    data: &TrainingData,
+    cand: &Candidate,
+    seed: u64,
+    deadline: Option<Instant>,
+    keep_models: bool,
+) -> Evaluation {
     let Some(family) = registry().get(&cand.family) else {
         return Evaluation::failed(
             TrialState::Failed,
@@ -727,6 +755,9 @@ pub fn evaluate(
         }
         oof_rows.extend_from_slice(&fold.split.valid);
         oof_parts.push(pred);
+        if !keep_models {
+            continue;
+        }
         if let Err(e) = bag.push(FittedPipeline {
             prep: prepared.prep.clone(),
             family: cand.family.clone(),
@@ -752,15 +783,19 @@ pub fn evaluate(
     let (oof_rows, pooled) = first_set(data, first, oof_rows, pooled, &oof_parts);
     drop(oof_parts);
     let n_models = bag.len().max(1) as u64;
-    let artifact = bag.finish(info);
+    let artifact = if keep_models {
+        bag.finish(info).map(Some)
+    } else {
+        Ok(None)
+    };
     // Size of one fold pipeline: the bag's encoded size shared over its members (the bag is
     // encoded once; re-encoding a fold model just to measure it doubles the cost for big forests).
-    let model_size_bytes = artifact
-        .as_ref()
-        .map(|a| a.len() as u64 / n_models)
-        .unwrap_or(0);
+    let model_size_bytes = match &artifact {
+        Ok(Some(a)) => a.len() as u64 / n_models,
+        _ => 0,
+    };
     let (artifact, state, error) = match artifact {
-        Ok(a) => (Some(a), TrialState::Complete, None),
+        Ok(a) => (a, TrialState::Complete, None),
         Err(e) => (None, TrialState::Failed, Some(e.to_string())),
     };
     Evaluation {

@@ -13,7 +13,7 @@ pub mod pool;
 pub mod stack;
 pub mod weights;
 
-pub use cv::{CvConfig, Evaluation, TrainingData, evaluate, fit_full, splits};
+pub use cv::{CvConfig, Evaluation, TrainingData, evaluate, evaluate_scores, fit_full, splits};
 pub use error::TrainError;
 pub use memory::{
     default_memory_limit, estimate_bytes, parse_bytes, process_peak_rss, process_rss,

@@ -29,7 +29,7 @@ use automl_core::{
     Candidate, Predictions, Rng, SEED_VARIANCE_KEY, SeedVariance, Task, TrialRecord, is_meta_family,
 };
 use automl_data::RowBlocks;
-use automl_trainer::{Evaluation, TrainingData, evaluate};
+use automl_trainer::{Evaluation, TrainingData, evaluate_scores};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -195,10 +195,10 @@ struct Work {
 }
 
 /// Run `work` on at most `lanes` scoped threads; results in the order of `work`, without their
-/// artifacts: only the scores and out-of-fold predictions are read, and every evaluation is held
-/// until the last one ends. Kept, each fold bag stayed in memory: on diamonds one `random_forest`
-/// (334 trees, one row per leaf) grew the process by 200-300 MB per seed evaluation, to 980 MB
-/// (BENCHMARKS §55).
+/// fold models ([`evaluate_scores`]): only the scores and out-of-fold predictions are read, and
+/// every evaluation is held until the last one ends. Kept, each fold bag stayed in memory: on
+/// diamonds one `random_forest` (334 trees, one row per leaf) grew the process by 200-300 MB
+/// per seed evaluation, to 980 MB (BENCHMARKS §55).
 fn run_all(
     work: &[Work],
     datasets: &[Arc<TrainingData>],
@@ -213,8 +213,7 @@ fn run_all(
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(w) = work.get(i) else { break };
-                    let mut e = evaluate(&datasets[w.data], &w.candidate, w.seed, deadline);
-                    e.artifact = None;
+                    let e = evaluate_scores(&datasets[w.data], &w.candidate, w.seed, deadline);
                     if let Ok(mut o) = out.lock() {
                         o[i] = Some(e);
                     }
@@ -498,15 +497,19 @@ pub(crate) mod tests {
             })
             .collect();
         // The same evaluation alone does write an artifact.
-        let alone = evaluate(&data, &work[0].candidate, 0, None);
+        let alone = automl_trainer::evaluate(&data, &work[0].candidate, 0, None);
         assert!(alone.artifact.is_some());
         let out = run_all(&work, &[data], 2, None);
         assert_eq!(out.len(), 3);
-        for e in out {
-            let e = e.expect("evaluated");
+        for e in &out {
+            let e = e.as_ref().expect("evaluated");
             assert_eq!(e.state, TrialState::Complete, "{:?}", e.error);
             assert!(e.oof.is_some() && e.artifact.is_none());
         }
+        // The same scores and out-of-fold predictions as the evaluation that kept its models.
+        let first = out[0].as_ref().expect("evaluated");
+        assert_eq!(first.fold_scores, alone.fold_scores);
+        assert_eq!(first.oof, alone.oof);
     }
 
     #[test]
