@@ -29,6 +29,17 @@ pub(crate) struct DriftWindow {
 struct Window {
     requests: VecDeque<(Arc<Input>, usize)>,
     rows: usize,
+    /// Requests ever kept: the newest request's number, which orders the checks' snapshots.
+    answered: u64,
+}
+
+/// A check of the window as it was at one moment.
+pub(crate) struct WindowCheck {
+    pub report: DriftReport,
+    /// Rows in the window checked.
+    pub rows: usize,
+    /// The number of the newest request in it: a later snapshot has a larger one.
+    pub seq: u64,
 }
 
 impl DriftWindow {
@@ -48,6 +59,7 @@ impl DriftWindow {
             let mut w = self.inputs.lock().unwrap();
             w.requests.push_back((input.clone(), rows));
             w.rows += rows;
+            w.answered += 1;
             while w.rows > self.cap_rows && w.requests.len() > 1 {
                 let (_, r) = w.requests.pop_front().unwrap();
                 w.rows -= r;
@@ -64,11 +76,6 @@ impl DriftWindow {
         }
     }
 
-    /// Rows in the window now.
-    pub(crate) fn rows(&self) -> usize {
-        self.inputs.lock().unwrap().rows
-    }
-
     /// Stop waking the checker (shutdown).
     pub(crate) fn close(&self) {
         self.trigger.lock().unwrap().take();
@@ -80,7 +87,7 @@ impl DriftWindow {
         &self,
         served: &ServedModel,
         tokens: &[String],
-    ) -> Result<DriftReport, ApiError> {
+    ) -> Result<WindowCheck, ApiError> {
         let model = &served.model;
         let Some(profile) = &model.profile else {
             return Err(ApiError::new(
@@ -91,9 +98,10 @@ impl DriftWindow {
                 ),
             ));
         };
-        let requests: Vec<Arc<Input>> = {
+        let (requests, rows, seq): (Vec<Arc<Input>>, usize, u64) = {
             let w = self.inputs.lock().unwrap();
-            w.requests.iter().map(|(i, _)| i.clone()).collect()
+            let requests = w.requests.iter().map(|(i, _)| i.clone()).collect();
+            (requests, w.rows, w.answered)
         };
         if requests.is_empty() {
             return Err(ApiError::new(
@@ -124,12 +132,13 @@ impl DriftWindow {
         let pred = model
             .predict_frame(&frame)
             .map_err(|e| ApiError::new(500, format!("predicting the drift window: {e}")))?;
-        check(
+        let report = check(
             profile,
             &frame,
             Some((&pred, model.study.task)),
             &DriftOptions::default(),
         )
-        .map_err(|e| ApiError::new(500, format!("the drift check failed: {e}")))
+        .map_err(|e| ApiError::new(500, format!("the drift check failed: {e}")))?;
+        Ok(WindowCheck { report, rows, seq })
     }
 }

@@ -63,8 +63,9 @@ pub struct Metrics {
     pub canary_rollbacks: AtomicU64,
     /// Drift checks of the recent traffic.
     pub drift_checks: AtomicU64,
-    /// The last drift check: (model, drift found, rows checked).
-    drift_last: Mutex<Option<(String, bool, usize)>>,
+    /// The drift check of the newest window: (its snapshot's number, model, drift found,
+    /// rows checked).
+    drift_last: Mutex<Option<(u64, String, bool, usize)>>,
 }
 
 impl Metrics {
@@ -79,10 +80,15 @@ impl Metrics {
         s
     }
 
-    /// Record a drift check of the recent traffic.
-    pub fn drift_checked(&self, model: &str, drift: bool, rows: usize) {
+    /// Record a drift check of the recent traffic, of the window snapshot numbered `seq`.
+    /// Checks run concurrently (`GET /drift` beside the automatic checker), so one of an older
+    /// window can end after one of a newer window: the gauges keep the newest window's check.
+    pub fn drift_checked(&self, model: &str, drift: bool, rows: usize, seq: u64) {
         self.drift_checks.fetch_add(1, Relaxed);
-        *self.drift_last.lock().unwrap() = Some((model.to_string(), drift, rows));
+        let mut last = self.drift_last.lock().unwrap();
+        if last.as_ref().is_none_or(|(s, ..)| *s <= seq) {
+            *last = Some((seq, model.to_string(), drift, rows));
+        }
     }
 
     /// Count one HTTP response.
@@ -196,7 +202,7 @@ impl Metrics {
                 v.load(Relaxed)
             );
         }
-        if let Some((model, drift, rows)) = self.drift_last.lock().unwrap().clone() {
+        if let Some((_, model, drift, rows)) = self.drift_last.lock().unwrap().clone() {
             let m = escape(&model);
             let _ = writeln!(
                 o,
@@ -217,6 +223,31 @@ fn escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_drift_gauges_keep_the_newest_windows_check_whatever_order_checks_end_in() {
+        let m = Metrics::default();
+        // The check of window 7 (drift) ends first; the check of the older window 5 (none)
+        // ends after it and must not hide it.
+        m.drift_checked("final", true, 400, 7);
+        m.drift_checked("final", false, 300, 5);
+        let text = m.render();
+        assert!(text.contains("automl_drift_checks_total 2"), "{text}");
+        assert!(
+            text.contains("automl_drift_detected{model=\"final\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("automl_drift_checked_rows{model=\"final\"} 400"),
+            "{text}"
+        );
+        // A check of the same or a newer window replaces it.
+        m.drift_checked("final", false, 400, 7);
+        assert!(
+            m.render()
+                .contains("automl_drift_detected{model=\"final\"} 0")
+        );
+    }
 
     #[test]
     fn histogram_is_cumulative_and_labels_are_escaped() {

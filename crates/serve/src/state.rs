@@ -2,7 +2,7 @@
 //! schema, pick primary or canary, score, count, hand a copy to the shadow queue and a record
 //! to the log writer.
 
-use crate::drift::DriftWindow;
+use crate::drift::{DriftWindow, WindowCheck};
 use crate::metrics::{Metrics, ModelStats};
 use crate::{ServeConfig, ServeError};
 use automl_data::{DataError, Frame};
@@ -352,9 +352,9 @@ impl State {
     /// logged and shown in `/metrics`.
     pub(crate) fn run_drift_check(&self) -> Result<(String, usize, DriftReport), ApiError> {
         let served = self.primary_model();
-        let rows = self.drift.rows();
-        let report = self.drift.check(&served, &self.tokens)?;
-        self.metrics.drift_checked(&served.name, report.drift, rows);
+        let WindowCheck { report, rows, seq } = self.drift.check(&served, &self.tokens)?;
+        self.metrics
+            .drift_checked(&served.name, report.drift, rows, seq);
         if let Ok(json) = serde_json::to_value(&report) {
             self.log(LogRecord::Drift(DriftEntry {
                 ts_ms: now_ms(),
