@@ -19,5 +19,7 @@ pub use memory::{
     default_memory_limit, estimate_bytes, parse_bytes, process_peak_rss, process_rss,
     study_floor_bytes,
 };
-pub use pipeline::{BagWriter, FittedPipeline, Predictor, PredictorInfo, Shrinkage};
+pub use pipeline::{
+    BagWriter, CompositeWriter, FittedPipeline, Predictor, PredictorInfo, Shrinkage,
+};
 pub use pool::Pool;

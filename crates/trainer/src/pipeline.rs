@@ -239,17 +239,32 @@ impl Predictor {
         to_vec_exact(&env)
     }
 
+    /// The bytes of [`Predictor::to_bytes`], consuming the predictor: each live model is
+    /// encoded piece by piece (a forest tree by tree, each tree freed once written) into lz4
+    /// blocks, which are unpacked into the artifact at the end. A refit forest is never held
+    /// beside its encoding, nor its encoding twice (`to_bytes` holds the live model, every
+    /// model's bytes and the artifact at once: on diamonds, 237 + 156 + 156 MB for one forest).
+    pub fn into_bytes(self, info: PredictorInfo) -> Result<Vec<u8>, TrainError> {
+        let mut pieces = Pieces::new(self.format_needed(), info, BAG_BLOCK)?;
+        pieces.predictor(self)?;
+        pieces.finish()
+    }
+
     /// Decode bytes written by [`Predictor::to_bytes`].
     pub fn from_bytes(bytes: &[u8]) -> Result<(Predictor, PredictorInfo), TrainError> {
         let env: Envelope =
             postcard::from_bytes(bytes).map_err(|e| TrainError::Decode(e.to_string()))?;
-        if env.format > ARTIFACT_FORMAT {
-            return Err(TrainError::Decode(format!(
-                "artifact format {} is newer than this build supports ({ARTIFACT_FORMAT}); upgrade automl",
-                env.format
-            )));
-        }
+        check_format(env.format)?;
         Ok((Predictor::from_stored(env.predictor)?, env.info))
+    }
+
+    /// The lowest format of a composite before its members are known (an ensemble's is its
+    /// members' highest, at least 2).
+    fn format_of(kind: &Composite) -> u32 {
+        match kind {
+            Composite::Ensemble(_) => Predictor::Ensemble(Vec::new()).format_needed(),
+            Composite::Stacked(..) => 4,
+        }
     }
 
     /// Families of the pipelines inside (for display).
@@ -304,6 +319,16 @@ impl Predictor {
             }
         }
     }
+}
+
+/// An artifact's format must be one this build reads.
+fn check_format(format: u32) -> Result<(), TrainError> {
+    if format > ARTIFACT_FORMAT {
+        return Err(TrainError::Decode(format!(
+            "artifact format {format} is newer than this build supports ({ARTIFACT_FORMAT}); upgrade automl"
+        )));
+    }
+    Ok(())
 }
 
 /// Weighted average of predictions (probabilities for classification, values for regression).
@@ -433,6 +458,267 @@ impl Packed {
 /// Raw bytes per lz4 block of a [`BagWriter`]: a few trees of a deep forest.
 const BAG_BLOCK: usize = 1 << 20;
 
+/// A varint (postcard's encoding of lengths and of u32/u64) of `n` holds 7 bits per byte.
+fn varint_len(n: usize) -> usize {
+    (usize::BITS - n.leading_zeros()).div_ceil(7).max(1) as usize
+}
+
+impl PackedFold {
+    /// Encode `pipeline`, consuming its live model as it is encoded (a forest tree by tree).
+    fn pack(pipeline: FittedPipeline, block: usize) -> Result<PackedFold, TrainError> {
+        let FittedPipeline {
+            prep,
+            family,
+            model,
+            shrinkage,
+        } = pipeline;
+        let head = to_vec_exact(&(family, prep))?;
+        let tail = to_vec_exact(&shrinkage)?;
+        let mut packed = Packed::default();
+        model.encode_into(&mut |bytes| packed.write(bytes, block))?;
+        packed.seal();
+        packed.pending = Vec::new();
+        Ok(PackedFold {
+            head,
+            model: packed,
+            tail,
+        })
+    }
+
+    /// Length of its [`StoredPipeline`] bytes.
+    fn len(&self) -> usize {
+        self.head.len() + varint_len(self.model.len) + self.model.len + self.tail.len()
+    }
+
+    /// Append its [`StoredPipeline`] bytes to `out`, freeing its blocks as they are written.
+    fn write_into(self, out: Vec<u8>) -> Result<Vec<u8>, TrainError> {
+        let mut out = out;
+        out.extend_from_slice(&self.head);
+        out = postcard::to_extend(&(self.model.len as u64), out)
+            .map_err(|e| TrainError::Encode(e.to_string()))?;
+        self.model.unpack_into(&mut out)?;
+        out.extend_from_slice(&self.tail);
+        Ok(out)
+    }
+}
+
+/// An artifact being written: small pieces already encoded, and pipelines packed in lz4
+/// blocks. Their sum is known before anything is unpacked, so the artifact is one allocation
+/// of its exact size.
+enum Piece {
+    Bytes(Vec<u8>),
+    Fold(PackedFold),
+}
+
+struct Pieces {
+    pieces: Vec<Piece>,
+    block: usize,
+}
+
+impl Pieces {
+    /// The envelope's head: its format and what the predictor is for.
+    fn new(format: u32, info: PredictorInfo, block: usize) -> Result<Pieces, TrainError> {
+        // postcard writes a struct as its fields in order, so the envelope is its format, its
+        // info, then the predictor.
+        Ok(Pieces {
+            pieces: vec![Piece::Bytes(to_vec_exact(&(format, info))?)],
+            block,
+        })
+    }
+
+    fn bytes<T: Serialize>(&mut self, value: &T) -> Result<(), TrainError> {
+        self.pieces.push(Piece::Bytes(to_vec_exact(value)?));
+        Ok(())
+    }
+
+    /// postcard writes an enum as its variant's index (a varint u32), then its fields.
+    fn variant(&mut self, index: u32) -> Result<(), TrainError> {
+        self.bytes(&index)
+    }
+
+    /// A sequence's length (a varint) before its elements.
+    fn length(&mut self, n: usize) -> Result<(), TrainError> {
+        self.bytes(&(n as u64))
+    }
+
+    fn fold(&mut self, fold: PackedFold) {
+        self.pieces.push(Piece::Fold(fold));
+    }
+
+    fn pipeline(&mut self, p: FittedPipeline) -> Result<(), TrainError> {
+        let fold = PackedFold::pack(p, self.block)?;
+        self.fold(fold);
+        Ok(())
+    }
+
+    /// The pieces of a [`StoredPredictor`], in the order of its postcard encoding (the
+    /// variants' indices are their positions in [`StoredPredictor`]).
+    fn predictor(&mut self, p: Predictor) -> Result<(), TrainError> {
+        match p {
+            Predictor::Single(f) => {
+                self.variant(0)?;
+                self.pipeline(f)?;
+            }
+            Predictor::Bag(fs) => {
+                self.variant(1)?;
+                self.length(fs.len())?;
+                for f in fs {
+                    self.pipeline(f)?;
+                }
+            }
+            Predictor::Ensemble(m) => {
+                self.variant(2)?;
+                self.length(m.len())?;
+                for (w, p) in m {
+                    self.bytes(&w)?;
+                    self.predictor(p)?;
+                }
+            }
+            Predictor::PostProcessed(p, post) => {
+                self.variant(3)?;
+                self.predictor(*p)?;
+                self.bytes(&post)?;
+            }
+            Predictor::Stacked(m, meta) => {
+                self.variant(4)?;
+                self.length(m.len())?;
+                for p in m {
+                    self.predictor(p)?;
+                }
+                self.bytes(&meta)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The artifact, in one allocation of its exact size; each packed pipeline is freed as it
+    /// is unpacked into it.
+    fn finish(self) -> Result<Vec<u8>, TrainError> {
+        let total: usize = (self.pieces.iter())
+            .map(|p| match p {
+                Piece::Bytes(b) => b.len(),
+                Piece::Fold(f) => f.len(),
+            })
+            .sum();
+        let mut out = Vec::with_capacity(total);
+        for piece in self.pieces {
+            match piece {
+                Piece::Bytes(b) => out.extend_from_slice(&b),
+                Piece::Fold(f) => out = f.write_into(out)?,
+            }
+        }
+        debug_assert_eq!(out.len(), total);
+        Ok(out)
+    }
+}
+
+/// The artifact of an ensemble or a stacking of stored predictors (the members' artifacts,
+/// e.g. trials' fold models read from the store), written from the members' bytes as they are:
+/// nothing is decoded, so no member's live models are built (a deep forest's are about twice
+/// its bytes). The bytes are those of [`Predictor::to_bytes`] of the decoded members.
+pub struct CompositeWriter {
+    out: Vec<u8>,
+    format: u32,
+    kind: Composite,
+    pushed: usize,
+}
+
+enum Composite {
+    /// The members' weights, in order.
+    Ensemble(Vec<f64>),
+    Stacked(usize, MetaLearner),
+}
+
+// The envelope's format is one varint byte, set when the members' formats are known.
+const _: () = assert!(ARTIFACT_FORMAT < 128);
+
+impl CompositeWriter {
+    /// An ensemble of one member per weight; `size_hint`: the members' artifact bytes in all.
+    pub fn ensemble(
+        info: PredictorInfo,
+        weights: Vec<f64>,
+        size_hint: usize,
+    ) -> Result<Self, TrainError> {
+        let n = weights.len();
+        Self::start(info, 2, n, Composite::Ensemble(weights), size_hint)
+    }
+
+    /// A stacking of `n` members under `meta`.
+    pub fn stacked(
+        info: PredictorInfo,
+        n: usize,
+        meta: MetaLearner,
+        size_hint: usize,
+    ) -> Result<Self, TrainError> {
+        Self::start(info, 4, n, Composite::Stacked(n, meta), size_hint)
+    }
+
+    fn start(
+        info: PredictorInfo,
+        variant: u32,
+        n: usize,
+        kind: Composite,
+        size_hint: usize,
+    ) -> Result<Self, TrainError> {
+        let format = Predictor::format_of(&kind);
+        let mut out = Vec::with_capacity(size_hint + 64);
+        out = postcard::to_extend(&(format, info, variant, n as u64), out)
+            .map_err(|e| TrainError::Encode(e.to_string()))?;
+        Ok(CompositeWriter {
+            out,
+            format,
+            kind,
+            pushed: 0,
+        })
+    }
+
+    /// Members still to push.
+    fn expected(&self) -> usize {
+        match &self.kind {
+            Composite::Ensemble(w) => w.len(),
+            Composite::Stacked(n, _) => *n,
+        }
+    }
+
+    /// Append the next member, from its artifact bytes ([`Predictor::to_bytes`]).
+    pub fn push(&mut self, artifact: &[u8]) -> Result<(), TrainError> {
+        if self.pushed >= self.expected() {
+            return Err(TrainError::Encode(format!(
+                "a composite of {} members was given one more",
+                self.expected()
+            )));
+        }
+        let ((format, _info), predictor): ((u32, PredictorInfo), &[u8]) =
+            postcard::take_from_bytes(artifact).map_err(|e| TrainError::Decode(e.to_string()))?;
+        check_format(format)?;
+        self.format = self.format.max(format);
+        if let Composite::Ensemble(w) = &self.kind {
+            self.out = postcard::to_extend(&w[self.pushed], std::mem::take(&mut self.out))
+                .map_err(|e| TrainError::Encode(e.to_string()))?;
+        }
+        self.out.extend_from_slice(predictor);
+        self.pushed += 1;
+        Ok(())
+    }
+
+    /// The artifact, once every member is pushed.
+    pub fn finish(self) -> Result<Vec<u8>, TrainError> {
+        if self.pushed != self.expected() {
+            return Err(TrainError::Encode(format!(
+                "a composite of {} members was given {}",
+                self.expected(),
+                self.pushed
+            )));
+        }
+        let mut out = self.out;
+        if let Composite::Stacked(_, meta) = &self.kind {
+            out = postcard::to_extend(meta, out).map_err(|e| TrainError::Encode(e.to_string()))?;
+        }
+        out[0] = self.format as u8;
+        Ok(out)
+    }
+}
+
 impl Default for BagWriter {
     fn default() -> Self {
         Self::with_block(BAG_BLOCK)
@@ -454,24 +740,7 @@ impl BagWriter {
 
     /// Encode `pipeline`, consuming its live model as it is encoded.
     pub fn push(&mut self, pipeline: FittedPipeline) -> Result<(), TrainError> {
-        let FittedPipeline {
-            prep,
-            family,
-            model,
-            shrinkage,
-        } = pipeline;
-        let head = to_vec_exact(&(family, prep))?;
-        let tail = to_vec_exact(&shrinkage)?;
-        let mut packed = Packed::default();
-        let block = self.block;
-        model.encode_into(&mut |bytes| packed.write(bytes, block))?;
-        packed.seal();
-        packed.pending = Vec::new();
-        self.folds.push(PackedFold {
-            head,
-            model: packed,
-            tail,
-        });
+        self.folds.push(PackedFold::pack(pipeline, self.block)?);
         Ok(())
     }
 
@@ -487,35 +756,14 @@ impl BagWriter {
 
     /// The artifact bytes of the bag.
     pub fn finish(self, info: PredictorInfo) -> Result<Vec<u8>, TrainError> {
-        // postcard writes a struct as its fields in order, an enum as its variant's index then
-        // its fields, and a Vec as its length then its elements: the envelope of an empty bag
-        // ends with the length 0, which becomes the bag's length.
-        let mut out = to_vec_exact(&Envelope {
-            format: Predictor::Bag(Vec::new()).format_needed(),
-            info,
-            predictor: StoredPredictor::Bag(Vec::new()),
-        })?;
-        if out.pop() != Some(0) {
-            return Err(TrainError::Encode(
-                "an empty bag's envelope does not end with its length".to_string(),
-            ));
-        }
-        // A varint holds 7 bits per byte.
-        let varint = |n: usize| (usize::BITS - n.leading_zeros()).div_ceil(7).max(1) as usize;
-        let body: usize = (self.folds.iter())
-            .map(|f| f.head.len() + varint(f.model.len) + f.model.len + f.tail.len())
-            .sum();
-        out.reserve_exact(10 + body);
-        let mut out = postcard::to_extend(&(self.folds.len() as u64), out)
-            .map_err(|e| TrainError::Encode(e.to_string()))?;
+        let format = Predictor::Bag(Vec::new()).format_needed();
+        let mut pieces = Pieces::new(format, info, self.block)?;
+        pieces.variant(1)?;
+        pieces.length(self.folds.len())?;
         for fold in self.folds {
-            out.extend_from_slice(&fold.head);
-            out = postcard::to_extend(&(fold.model.len as u64), out)
-                .map_err(|e| TrainError::Encode(e.to_string()))?;
-            fold.model.unpack_into(&mut out)?;
-            out.extend_from_slice(&fold.tail);
+            pieces.fold(fold);
         }
-        Ok(out)
+        pieces.finish()
     }
 }
 
@@ -600,5 +848,112 @@ mod tests {
             w.push(p).unwrap();
         }
         assert_eq!(w.finish(info).unwrap(), at_once);
+    }
+
+    #[test]
+    fn into_bytes_and_a_composite_of_stored_members_give_to_bytes_exact_bytes() {
+        use crate::calibrate::{CalibrationMethod, Calibrator, PostProcess};
+        use automl_core::{Candidate, Params};
+        use automl_data::Column;
+        let x = Frame::new(vec![
+            Column::numeric("a", (0..90).map(|i| f64::from(i % 7)).collect()),
+            Column::numeric("b", (0..90).map(|i| f64::from((i * 5) % 3)).collect()),
+        ]);
+        let y: Vec<f64> = (0..90).map(|i| f64::from(u8::from(i % 7 > 2))).collect();
+        let info = PredictorInfo {
+            task: Task::Binary,
+            n_classes: 2,
+        };
+        let fit = |family: &str, seed| {
+            let cand = Candidate::new(family, Params::new(), "test");
+            crate::cv::fit_full(&x, &y, Task::Binary, 2, &cand, seed, None).unwrap()
+        };
+        let bag = |seed| Predictor::Bag(vec![fit("random_forest", seed), fit("logistic", seed)]);
+        let meta = MetaLearner {
+            weights: vec![1.5, -0.5],
+            intercepts: vec![0.0, 0.2],
+            l2: 0.01,
+        };
+        let post = PostProcess {
+            method: CalibrationMethod::Isotonic,
+            calibrators: vec![Calibrator::fit_isotonic(&[0.2, 0.6], &[false, true])],
+            threshold: Some(0.3),
+        };
+        // Every variant, nested: a post-processed stacking of an ensemble (of a bag and a
+        // single pipeline) and a bag.
+        let every = || {
+            Predictor::PostProcessed(
+                Box::new(Predictor::Stacked(
+                    vec![
+                        Predictor::Ensemble(vec![
+                            (0.75, bag(1)),
+                            (0.25, Predictor::Single(fit("extra_trees", 3))),
+                        ]),
+                        bag(4),
+                    ],
+                    meta.clone(),
+                )),
+                post.clone(),
+            )
+        };
+        let want = every().to_bytes(info).unwrap();
+        assert_eq!(want[0], 4);
+        assert_eq!(every().into_bytes(info).unwrap(), want);
+        for p in [
+            bag(5),
+            Predictor::Single(fit("gbdt", 6)),
+            Predictor::Ensemble(Vec::new()),
+        ] {
+            let want = p.to_bytes(info).unwrap();
+            let (p, _) = Predictor::from_bytes(&want).unwrap();
+            assert_eq!(p.into_bytes(info).unwrap(), want);
+        }
+
+        // Composites of stored members, spliced from their artifacts without decoding them.
+        let members = || [bag(7), bag(8), Predictor::Single(fit("gbdt", 9))];
+        let stored: Vec<Vec<u8>> = members()
+            .into_iter()
+            .map(|p| p.to_bytes(info).unwrap())
+            .collect();
+        let weights = vec![0.5, 0.3, 0.2];
+        let want = Predictor::Ensemble(weights.iter().copied().zip(members()).collect())
+            .to_bytes(info)
+            .unwrap();
+        let mut w = CompositeWriter::ensemble(info, weights.clone(), 0).unwrap();
+        for s in &stored {
+            w.push(s).unwrap();
+        }
+        assert_eq!(w.finish().unwrap(), want);
+        let want = Predictor::Stacked(members().into(), meta.clone())
+            .to_bytes(info)
+            .unwrap();
+        let mut w = CompositeWriter::stacked(info, 3, meta.clone(), 1 << 20).unwrap();
+        for s in &stored {
+            w.push(s).unwrap();
+        }
+        let got = w.finish().unwrap();
+        assert_eq!(got, want);
+        assert!(matches!(
+            Predictor::from_bytes(&got).unwrap().0,
+            Predictor::Stacked(ref m, _) if m.len() == 3
+        ));
+        // An ensemble takes its members' highest format (a stacking inside: 4).
+        let mut w = CompositeWriter::ensemble(info, vec![1.0], 0).unwrap();
+        w.push(&got).unwrap();
+        let nested = w.finish().unwrap();
+        assert_eq!(nested[0], 4);
+        let (back, _) = Predictor::from_bytes(&nested).unwrap();
+        assert_eq!(back.format_needed(), 4);
+        // Too few or too many members, or a member from a newer build, are errors.
+        let mut w = CompositeWriter::ensemble(info, weights, 0).unwrap();
+        w.push(&stored[0]).unwrap();
+        assert!(w.finish().is_err());
+        let mut w = CompositeWriter::stacked(info, 1, meta, 0).unwrap();
+        w.push(&stored[0]).unwrap();
+        assert!(w.push(&stored[1]).is_err());
+        let mut newer = stored[0].clone();
+        newer[0] = ARTIFACT_FORMAT as u8 + 1;
+        let mut w = CompositeWriter::ensemble(info, vec![1.0], 0).unwrap();
+        assert!(w.push(&newer).unwrap_err().to_string().contains("newer"));
     }
 }

@@ -12,7 +12,7 @@ use automl_core::{
     Candidate, ENSEMBLE_FAMILY, EnsembleDecision, ParamValue, Params, Predictions, Rng,
     TrialRecord, TrialState,
 };
-use automl_trainer::{Predictor, PredictorInfo, TrainingData};
+use automl_trainer::{CompositeWriter, PredictorInfo, TrainingData};
 use std::time::Instant;
 
 /// The share of the time left after the search that the stacking's nested selection may take
@@ -153,7 +153,6 @@ impl Study<'_> {
         };
         // Its artifact: the members' fold models, weighted (so `predict --trial` works for it
         // and the final model can fall back to it whatever the members' retention).
-        let mut parts = Vec::new();
         let mut fit_time = 0.0;
         let mut size = 0;
         for (id, _) in &scored.members {
@@ -162,7 +161,13 @@ impl Study<'_> {
                 size += t.model_size_bytes;
             }
         }
-        for (id, w) in scored.members.iter().filter(|_| affordable) {
+        // Spliced from the members' stored bytes, never decoded into live models.
+        let mut writer = CompositeWriter::ensemble(
+            info,
+            scored.members.iter().map(|(_, w)| *w).collect(),
+            size as usize,
+        )?;
+        for (id, _) in scored.members.iter().filter(|_| affordable) {
             let Some(bytes) = self.store.artifact(self.record.study_id, *id)? else {
                 self.record.ensemble = Some(EnsembleDecision {
                     used: false,
@@ -177,11 +182,10 @@ impl Study<'_> {
                 });
                 return Ok(None);
             };
-            let (p, _) = Predictor::from_bytes(&bytes)?;
-            parts.push((*w, p));
+            writer.push(&bytes)?;
         }
         let artifact = if affordable {
-            Some(Predictor::Ensemble(parts).to_bytes(info)?)
+            Some(writer.finish()?)
         } else {
             None
         };

@@ -73,7 +73,7 @@ impl Study<'_> {
                 let (members, refit) =
                     self.refit_members(&s.members, s.record.trial_id, budget_end)?;
                 let predictor = Predictor::Stacked(members, s.meta.clone());
-                let bytes = with_post(predictor, post).to_bytes(info)?;
+                let bytes = with_post(predictor, post).into_bytes(info)?;
                 let note = match best {
                     Some(b) if !self.metric.better(s.record.mean, b.mean) => Some(format!(
                         "used although trial {} ranks above it: its score is the best of {} \
@@ -110,7 +110,7 @@ impl Study<'_> {
                     Some(&e.record),
                 );
                 let (predictor, refit) = self.refit_ensemble(e, budget_end)?;
-                let bytes = with_post(predictor, post).to_bytes(info)?;
+                let bytes = with_post(predictor, post).into_bytes(info)?;
                 // Say why the ensemble is used when it ranks below the best single trial.
                 let note = match (best, &e.record.ensemble) {
                     (Some(b), Some(d)) if !self.metric.better(e.record.mean, b.mean) => {
@@ -159,7 +159,7 @@ impl Study<'_> {
                     && wall_left.is_none_or(|w| w > est);
                 let refit = if can_refit {
                     self.refit(b, Rng::derive_seed(self.config.seed, u64::MAX), budget_end)
-                        .and_then(|p| with_post(Predictor::Single(p), post).to_bytes(info))
+                        .and_then(|p| with_post(Predictor::Single(p), post).into_bytes(info))
                 } else {
                     Err(TrainError::Deadline)
                 };
@@ -182,7 +182,7 @@ impl Study<'_> {
                         let mut bytes = self.stored_models(b.trial_id)?;
                         if post.is_some() {
                             let (p, _) = Predictor::from_bytes(&bytes)?;
-                            bytes = with_post(p, post).to_bytes(info)?;
+                            bytes = with_post(p, post).into_bytes(info)?;
                         }
                         (bytes, FinalModelKind::FoldModels, Some(why))
                     }

@@ -14,7 +14,7 @@ use automl_core::{
     TrialRecord, TrialState,
 };
 use automl_trainer::stack::MetaLearner;
-use automl_trainer::{Predictor, PredictorInfo};
+use automl_trainer::{CompositeWriter, PredictorInfo};
 
 /// A stacking stored as a trial.
 pub(crate) struct StackingTrial {
@@ -137,7 +137,6 @@ impl Study<'_> {
         decision.members = s.members.clone();
         decision.meta_learner = s.meta.summary();
         decision.cv_score = Some(s.mean);
-        let mut bags = Vec::new();
         let (mut fit_time, mut size) = (0.0, 0);
         for id in &s.members {
             if let Some(t) = self.history.iter().find(|t| t.trial_id == *id) {
@@ -146,9 +145,12 @@ impl Study<'_> {
             }
         }
         let mut stored = rivals.affordable;
+        // Spliced from the members' stored bytes, never decoded into live models.
+        let mut writer =
+            CompositeWriter::stacked(info, s.members.len(), s.meta.clone(), size as usize)?;
         for id in s.members.iter().filter(|_| rivals.affordable) {
             match self.store.artifact(self.record.study_id, *id)? {
-                Some(bytes) => bags.push(Predictor::from_bytes(&bytes)?.0),
+                Some(bytes) => writer.push(&bytes)?,
                 None => {
                     decision.used = false;
                     decision.reason = format!(
@@ -159,11 +161,7 @@ impl Study<'_> {
                 }
             }
         }
-        let artifact = if stored {
-            Some(Predictor::Stacked(bags, s.meta.clone()).to_bytes(info)?)
-        } else {
-            None
-        };
+        let artifact = if stored { Some(writer.finish()?) } else { None };
         let mut params = Params::new();
         let ids: Vec<String> = s.members.iter().map(u64::to_string).collect();
         params.insert("members".into(), ParamValue::Str(ids.join(" ")));
@@ -234,6 +232,7 @@ mod tests {
     use super::*;
     use crate::builder::{KeepModels, StudyBuilder};
     use automl_store::{MemoryStore, StoreRead};
+    use automl_trainer::Predictor;
     use std::path::PathBuf;
 
     fn houses() -> PathBuf {
