@@ -1,6 +1,7 @@
 //! Shared types of the automl workspace: tasks, parameter values, trial and study records,
 //! predictions, metrics and a small seeded RNG. No IO, no threads, no database.
 
+pub mod artifact;
 pub mod meta;
 pub mod metrics;
 pub mod params;
@@ -9,6 +10,7 @@ pub mod rng;
 pub mod task;
 pub mod trial;
 
+pub use artifact::{Artifact, Blocks};
 pub use meta::{
     ENSEMBLE_FAMILY, EnsembleDecision, FinalModel, FinalModelKind, META_FAMILIES, STACKING_FAMILY,
     STACKING_KEY, StackingDecision, Validation, is_meta_family,

@@ -9,7 +9,7 @@
 //! training data is validated before folds are built from it.
 
 use crate::error::EngineError;
-use automl_core::{Candidate, Metric, ParamValue, Params, Predictions, Task, TrialState};
+use automl_core::{Artifact, Candidate, Metric, ParamValue, Params, Predictions, Task, TrialState};
 use automl_data::{ColumnData, Frame, MISSING_CODE, RowBlocks};
 use automl_trainer::{CvConfig, Evaluation, TrainingData};
 use ndarray::Array2;
@@ -217,9 +217,12 @@ struct WireEvaluation {
     facts: Vec<(String, String)>,
 }
 
-/// A worker's result: the evaluation, bit for bit.
-pub fn encode_evaluation(e: &Evaluation) -> Vec<u8> {
-    encode(&WireEvaluation {
+/// A worker's result: the evaluation, bit for bit (its artifact whole: the coordinator's store
+/// compresses it again). An error only if the artifact's own blocks do not decompress.
+pub fn encode_evaluation(e: &Evaluation) -> Result<Vec<u8>, EngineError> {
+    let artifact = (e.artifact.as_ref().map(Artifact::to_raw).transpose())
+        .map_err(|reason| corrupt("the worker's artifact", reason))?;
+    Ok(encode(&WireEvaluation {
         state: e.state.code(),
         fold_scores: e.fold_scores.clone(),
         mean: e.mean,
@@ -243,14 +246,14 @@ pub fn encode_evaluation(e: &Evaluation) -> Vec<u8> {
                 },
             )
         }),
-        artifact: e.artifact.clone(),
+        artifact,
         model_size_bytes: e.model_size_bytes,
         facts: e
             .facts
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
-    })
+    }))
 }
 
 /// Read a worker's result; [`EngineError::Corrupt`] when it is damaged (including predictions
@@ -318,7 +321,7 @@ pub fn decode_evaluation(bytes: &[u8]) -> Result<Evaluation, EngineError> {
         predict_time_per_row_s: w.predict_time_per_row_s,
         error: w.error,
         oof,
-        artifact: w.artifact,
+        artifact: w.artifact.map(Artifact::Raw),
         model_size_bytes: w.model_size_bytes,
         facts: w.facts.into_iter().collect(),
     })
@@ -550,7 +553,7 @@ mod tests {
                     .unwrap(),
             ),
         ));
-        e.artifact = Some((0..=255u8).collect());
+        e.artifact = Some(Artifact::Raw((0..=255u8).collect()));
         e.model_size_bytes = 256;
         e.facts.insert("n_rounds".into(), "17".into());
         e
@@ -600,7 +603,7 @@ mod tests {
     #[test]
     fn an_evaluation_round_trips_bit_for_bit() {
         let e = evaluation();
-        let back = decode_evaluation(&encode_evaluation(&e)).unwrap();
+        let back = decode_evaluation(&encode_evaluation(&e).unwrap()).unwrap();
         assert_eq!(back.state, TrialState::Complete);
         assert_eq!(bits(&back.fold_scores), bits(&e.fold_scores));
         assert_eq!(back.mean.to_bits(), e.mean.to_bits());
@@ -621,7 +624,7 @@ mod tests {
             bits(&a0.iter().copied().collect::<Vec<_>>())
         );
         let failed = Evaluation::failed(TrialState::TimedOut, "late".into(), 2.0);
-        let back = decode_evaluation(&encode_evaluation(&failed)).unwrap();
+        let back = decode_evaluation(&encode_evaluation(&failed).unwrap()).unwrap();
         assert_eq!(back.state, TrialState::TimedOut);
         assert_eq!(back.error.as_deref(), Some("late"));
         assert!(back.oof.is_none() && back.artifact.is_none());
@@ -682,7 +685,7 @@ mod tests {
             deadline_ms: None,
         }
         .encode();
-        let eval = encode_evaluation(&evaluation());
+        let eval = encode_evaluation(&evaluation()).unwrap();
         for bytes in [&job, &eval] {
             // Every truncation, a wrong version byte, trailing garbage, flipped bytes.
             let mut inputs: Vec<Vec<u8>> = (0..bytes.len()).map(|n| bytes[..n].to_vec()).collect();
@@ -729,7 +732,7 @@ mod tests {
         if let Some((rows, _)) = &mut bad.oof {
             rows.push(9);
         }
-        let e = eval_err(decode_evaluation(&encode_evaluation(&bad)));
+        let e = eval_err(decode_evaluation(&encode_evaluation(&bad).unwrap()));
         assert!(matches!(e, EngineError::Corrupt { .. }), "{e}");
     }
 

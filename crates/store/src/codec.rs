@@ -11,10 +11,14 @@
 //! float fields of a JSON trial record (`mean`, `std`, `fit_time_s`, `predict_time_per_row_s`,
 //! `fold_scores[i]`, `metrics[k]`); binary records keep floats bit for bit.
 //!
-//! A blob is `MAGIC (4) | raw length u64 LE | FNV-1a 64 of the payload u64 LE | lz4 block`.
+//! A blob is `MAGIC (4) | raw length u64 LE | FNV-1a 64 of the payload u64 LE | lz4 block`,
+//! or, for an artifact that arrives compressed in blocks ([`Artifact::Blocks`]: a bag of fold
+//! models, compressed as its models were encoded), `MAGIC_BLOCKS (4) | raw length u64 LE |
+//! FNV-1a 64 of the payload u64 LE | blocks`, each block `raw length u64 LE | lz4 length u64 LE
+//! | lz4 block`. Both are read by [`decompress`]; builds before the blocked form cannot read it.
 
 use crate::error::StoreError;
-use automl_core::{SCHEMA_VERSION, StudyRecord, TrialRecord};
+use automl_core::{Artifact, SCHEMA_VERSION, StudyRecord, TrialRecord};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::path::Path;
@@ -69,6 +73,7 @@ pub mod layout {
 }
 
 const MAGIC: &[u8; 4] = b"AMZ1";
+const MAGIC_BLOCKS: &[u8; 4] = b"AMZ2";
 const HEADER: usize = 20;
 
 /// Unix milliseconds now.
@@ -105,13 +110,40 @@ pub fn compress(raw: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Decompress a blob written by [`compress`]; any damage gives `Corrupt`, never a panic.
+/// An artifact as a store keeps it: compressed whole ([`compress`]), or its blocks as they
+/// are (never unpacked whole).
+pub fn pack(artifact: Artifact) -> Vec<u8> {
+    match artifact {
+        Artifact::Raw(raw) => compress(&raw),
+        Artifact::Blocks(blocks) => {
+            let raw_len = blocks.len();
+            let blocks = blocks.into_blocks();
+            let body: usize = blocks.iter().map(|(_, b)| 16 + b.len()).sum();
+            let mut out = Vec::with_capacity(HEADER + body);
+            out.extend_from_slice(MAGIC_BLOCKS);
+            out.extend_from_slice(&(raw_len as u64).to_le_bytes());
+            out.extend_from_slice(&[0; 8]);
+            // Each block is freed once copied.
+            for (len, packed) in blocks {
+                out.extend_from_slice(&(len as u64).to_le_bytes());
+                out.extend_from_slice(&(packed.len() as u64).to_le_bytes());
+                out.extend_from_slice(&packed);
+            }
+            let sum = fnv1a(&out[HEADER..]);
+            out[12..20].copy_from_slice(&sum.to_le_bytes());
+            out
+        }
+    }
+}
+
+/// Decompress a blob written by [`compress`] or [`pack`]; any damage gives `Corrupt`, never a
+/// panic.
 pub(crate) fn decompress(stored: &[u8], what: &str) -> Result<Vec<u8>, StoreError> {
     let corrupt = |reason: String| StoreError::Corrupt {
         what: what.to_string(),
         reason,
     };
-    if stored.len() < HEADER || &stored[..4] != MAGIC {
+    if stored.len() < HEADER || (&stored[..4] != MAGIC && &stored[..4] != MAGIC_BLOCKS) {
         return Err(corrupt(format!(
             "not a compressed automl blob ({} bytes, bad header)",
             stored.len()
@@ -130,6 +162,9 @@ pub(crate) fn decompress(stored: &[u8], what: &str) -> Result<Vec<u8>, StoreErro
             payload.len()
         )));
     }
+    if &stored[..4] == MAGIC_BLOCKS {
+        return unblock(payload, raw_len as usize).map_err(corrupt);
+    }
     let out = lz4_flex::block::decompress(payload, raw_len as usize)
         .map_err(|e| corrupt(format!("lz4 decode failed: {e}")))?;
     if out.len() as u64 != raw_len {
@@ -137,6 +172,41 @@ pub(crate) fn decompress(stored: &[u8], what: &str) -> Result<Vec<u8>, StoreErro
             "decoded {} bytes, expected {raw_len}",
             out.len()
         )));
+    }
+    Ok(out)
+}
+
+/// The bytes of a blocked payload, `raw_len` of them.
+fn unblock(mut payload: &[u8], raw_len: usize) -> Result<Vec<u8>, String> {
+    let mut out = vec![0u8; raw_len];
+    let mut at = 0;
+    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+    while !payload.is_empty() {
+        if payload.len() < 16 {
+            return Err(format!(
+                "a block header is cut short ({} bytes)",
+                payload.len()
+            ));
+        }
+        let (len, packed_len) = (word(&payload[..8]), word(&payload[8..16]));
+        payload = &payload[16..];
+        let end = (at as u64).saturating_add(len);
+        if end > raw_len as u64 || packed_len > payload.len() as u64 {
+            return Err(format!(
+                "a block of {len} bytes ({packed_len} compressed) overruns the blob"
+            ));
+        }
+        let (packed, rest) = payload.split_at(packed_len as usize);
+        let n = lz4_flex::block::decompress_into(packed, &mut out[at..end as usize])
+            .map_err(|e| format!("lz4 decode failed: {e}"))?;
+        if n as u64 != len {
+            return Err(format!("a block decoded to {n} bytes, expected {len}"));
+        }
+        at = end as usize;
+        payload = rest;
+    }
+    if at != raw_len {
+        return Err(format!("the blocks hold {at} bytes, expected {raw_len}"));
     }
     Ok(out)
 }
@@ -437,6 +507,57 @@ mod tests {
         ));
         assert!(matches!(
             decompress(b"AMZ", "x"),
+            Err(StoreError::Corrupt { .. })
+        ));
+    }
+
+    #[test]
+    fn blocked_artifacts_round_trip_and_damage_is_detected() {
+        use automl_core::Blocks;
+        let raw: Vec<u8> = (0..50_000u32).map(|i| (i * 13 % 251) as u8).collect();
+        let blocked = |cuts: &[usize]| {
+            let mut b = Blocks::new();
+            let mut at = 0;
+            for &c in cuts.iter().chain([&raw.len()]) {
+                b.push_raw(&raw[at..c]);
+                at = c;
+            }
+            Artifact::Blocks(b)
+        };
+        for cuts in [&[][..], &[1], &[7, 4096, 4097, 30_000]] {
+            let packed = pack(blocked(cuts));
+            assert_eq!(&packed[..4], MAGIC_BLOCKS);
+            assert_eq!(decompress(&packed, "x").unwrap(), raw, "{cuts:?}");
+        }
+        assert_eq!(pack(Artifact::Raw(raw.clone())), compress(&raw));
+        assert_eq!(
+            decompress(&pack(Artifact::Blocks(Blocks::new())), "x").unwrap(),
+            Vec::<u8>::new()
+        );
+        let good = pack(blocked(&[7, 4096]));
+        // Any flipped byte past the header fails the checksum; a header that lies about the
+        // length, or blocks that overrun, are refused before or while decoding.
+        for at in [HEADER, HEADER + 9, good.len() - 1] {
+            let mut bad = good.clone();
+            bad[at] ^= 0x40;
+            assert!(matches!(
+                decompress(&bad, "x"),
+                Err(StoreError::Corrupt { .. })
+            ));
+        }
+        for len in [0u64, 49_999, 50_001] {
+            let mut bad = good.clone();
+            bad[4..12].copy_from_slice(&len.to_le_bytes());
+            assert!(matches!(
+                decompress(&bad, "x"),
+                Err(StoreError::Corrupt { .. })
+            ));
+        }
+        let mut cut = good[..good.len() - 3].to_vec();
+        let sum = fnv1a(&cut[HEADER..]);
+        cut[12..20].copy_from_slice(&sum.to_le_bytes());
+        assert!(matches!(
+            decompress(&cut, "x"),
             Err(StoreError::Corrupt { .. })
         ));
     }

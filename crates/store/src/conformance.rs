@@ -34,6 +34,7 @@ macro_rules! __conformance_names {
             non_finite_scores_roundtrip,
             finish_errors,
             artifacts_roundtrip,
+            blocked_artifacts_roundtrip,
             blobs,
             delete_artifact,
             retention_keeps_best_and_protected,
@@ -444,6 +445,63 @@ fn artifacts_roundtrip(make: MakeStore<'_>) {
     assert!(s.artifact(id, 2).unwrap().is_none());
     assert!(!s.trial(id, 2).unwrap().unwrap().has_artifact);
     assert!(s.artifact(id, 99).unwrap().is_none());
+}
+
+/// Artifacts handed over by value ([`Store::finish_trial_owned`]), whole or compressed in
+/// blocks (a bag of fold models as cross-validation wrote it), read back whole, their raw
+/// length recorded.
+fn blocked_artifacts_roundtrip(make: MakeStore<'_>) {
+    use automl_core::{Artifact, Blocks};
+    let s = make();
+    let id = s.create_study(sample_study("a")).unwrap();
+    let blocked = |bytes: &[u8], cut: usize| {
+        let mut b = Blocks::new();
+        for piece in bytes.chunks(cut.max(1)) {
+            b.push_raw(piece);
+        }
+        Artifact::Blocks(b)
+    };
+    let cases: Vec<(Vec<u8>, Artifact)> = vec![
+        (
+            sample_artifact(1, 200_000),
+            blocked(&sample_artifact(1, 200_000), 65_536),
+        ),
+        (
+            sample_artifact(2, 1000),
+            blocked(&sample_artifact(2, 1000), 1),
+        ),
+        (Vec::new(), Artifact::Blocks(Blocks::new())),
+        (
+            sample_artifact(3, 5000),
+            Artifact::Raw(sample_artifact(3, 5000)),
+        ),
+    ];
+    let n = cases.len();
+    for (i, (_, art)) in cases.into_iter().enumerate() {
+        let t = s
+            .start_trial(id, &sample_candidate(i as u64), "random", 0)
+            .unwrap();
+        s.finish_trial_owned(&completed(t, 0.5), Some(art)).unwrap();
+    }
+    let wants = [
+        sample_artifact(1, 200_000),
+        sample_artifact(2, 1000),
+        Vec::new(),
+        sample_artifact(3, 5000),
+    ];
+    assert_eq!(wants.len(), n);
+    for (i, want) in wants.iter().enumerate() {
+        let got = s.artifact(id, i as u64).unwrap().expect("artifact stored");
+        assert_eq!(&got, want, "artifact {i} bytes");
+        let t = s.trial(id, i as u64).unwrap().unwrap();
+        assert!(t.has_artifact, "artifact {i}");
+        assert_eq!(t.model_size_bytes, want.len() as u64, "artifact {i} size");
+    }
+    // Re-finishing by value without an artifact removes it.
+    let t = s.trial(id, 0).unwrap().unwrap();
+    s.finish_trial_owned(&t, None).unwrap();
+    assert!(s.artifact(id, 0).unwrap().is_none());
+    assert!(!s.trial(id, 0).unwrap().unwrap().has_artifact);
 }
 
 fn blobs(make: MakeStore<'_>) {

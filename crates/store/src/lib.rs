@@ -32,7 +32,7 @@ pub use queue::{Lease, QueueCounts, QueueResult, QueueState, TrialQueue};
 pub use sled_store::SledStore;
 pub use snapshot::SnapshotStore;
 
-use automl_core::{Candidate, SCHEMA_VERSION, StudyRecord, TrialRecord, TrialState};
+use automl_core::{Artifact, Candidate, SCHEMA_VERSION, StudyRecord, TrialRecord, TrialState};
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -82,15 +82,24 @@ pub trait Store: StoreRead {
     /// be `Running`; the trial must have been started (`NotFound` otherwise).
     fn finish_trial(&self, record: &TrialRecord, artifact: Option<&[u8]>)
     -> Result<(), StoreError>;
-    /// [`Store::finish_trial`] taking the artifact by value, so a store that compresses it can
-    /// free the raw bytes before it writes (the sled store: a forest's fold models, 70 MB raw
-    /// on diamonds, no longer sit beside their compressed copy while it is written).
+    /// [`Store::finish_trial`] taking the artifact by value, whole or compressed in blocks
+    /// ([`Artifact`]): a store that compresses frees the raw bytes before it writes, and writes
+    /// blocks as they are, so a bag of fold models compressed while it was encoded is never
+    /// unpacked whole on its way in (on diamonds, a forest's 125 MB bag beside its compressed
+    /// copy was a 60 s search's memory peak). `model_size_bytes` is the raw length either way.
     fn finish_trial_owned(
         &self,
         record: &TrialRecord,
-        artifact: Option<Vec<u8>>,
+        artifact: Option<Artifact>,
     ) -> Result<(), StoreError> {
-        self.finish_trial(record, artifact.as_deref())
+        let raw = artifact
+            .map(Artifact::into_raw)
+            .transpose()
+            .map_err(|reason| StoreError::Invalid {
+                what: codec::trial_name(record.study_id, record.trial_id),
+                reason: format!("its artifact's blocks do not decompress: {reason}"),
+            })?;
+        self.finish_trial(record, raw.as_deref())
     }
     /// Store a named blob of a study (compressed, flushed), replacing any previous one.
     fn put_blob(&self, study_id: u64, key: &str, bytes: &[u8]) -> Result<(), StoreError>;
@@ -194,7 +203,7 @@ pub(crate) fn new_trial_record(
 /// Validate and complete a record given to `finish_trial`.
 pub(crate) fn prepare_finish(
     record: &TrialRecord,
-    artifact: Option<&[u8]>,
+    artifact_len: Option<usize>,
 ) -> Result<TrialRecord, StoreError> {
     if record.state == TrialState::Running {
         return Err(StoreError::Invalid {
@@ -207,10 +216,10 @@ pub(crate) fn prepare_finish(
     if r.ended_at_ms == 0 {
         r.ended_at_ms = codec::now_ms();
     }
-    match artifact {
-        Some(a) => {
+    match artifact_len {
+        Some(len) => {
             r.has_artifact = true;
-            r.model_size_bytes = a.len() as u64;
+            r.model_size_bytes = len as u64;
         }
         None => r.has_artifact = false,
     }

@@ -6,7 +6,7 @@
 use crate::codec::{self, artifact_name, blob_name, trial_name};
 use crate::queue::{Lease, QueueCounts, QueueResult, QueueState, TrialQueue};
 use crate::{Store, StoreError, StoreRead};
-use automl_core::{Candidate, StudyRecord, TrialRecord, TrialState};
+use automl_core::{Artifact, Candidate, StudyRecord, TrialRecord, TrialState};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -133,6 +133,26 @@ impl StoreRead for MemoryStore {
     }
 }
 
+impl MemoryStore {
+    /// Write a finished trial's record (prepared) and its packed artifact.
+    fn finish_packed(&self, rec: &TrialRecord, packed: Option<Vec<u8>>) -> Result<(), StoreError> {
+        let bytes = codec::encode_trial(rec)?;
+        let key = (rec.study_id, rec.trial_id);
+        let mut g = self.lock();
+        if !g.trials.contains_key(&key) {
+            return Err(StoreError::NotFound {
+                what: trial_name(rec.study_id, rec.trial_id),
+            });
+        }
+        g.trials.insert(key, bytes);
+        match packed {
+            Some(p) => g.artifacts.insert(key, p),
+            None => g.artifacts.remove(&key),
+        };
+        Ok(())
+    }
+}
+
 impl Store for MemoryStore {
     fn create_study(&self, study: StudyRecord) -> Result<u64, StoreError> {
         let mut g = self.lock();
@@ -172,22 +192,16 @@ impl Store for MemoryStore {
         record: &TrialRecord,
         artifact: Option<&[u8]>,
     ) -> Result<(), StoreError> {
-        let rec = crate::prepare_finish(record, artifact)?;
-        let bytes = codec::encode_trial(&rec)?;
-        let packed = artifact.map(codec::compress);
-        let key = (rec.study_id, rec.trial_id);
-        let mut g = self.lock();
-        if !g.trials.contains_key(&key) {
-            return Err(StoreError::NotFound {
-                what: trial_name(rec.study_id, rec.trial_id),
-            });
-        }
-        g.trials.insert(key, bytes);
-        match packed {
-            Some(p) => g.artifacts.insert(key, p),
-            None => g.artifacts.remove(&key),
-        };
-        Ok(())
+        let rec = crate::prepare_finish(record, artifact.map(<[u8]>::len))?;
+        self.finish_packed(&rec, artifact.map(codec::compress))
+    }
+    fn finish_trial_owned(
+        &self,
+        record: &TrialRecord,
+        artifact: Option<Artifact>,
+    ) -> Result<(), StoreError> {
+        let rec = crate::prepare_finish(record, artifact.as_ref().map(Artifact::len))?;
+        self.finish_packed(&rec, artifact.map(codec::pack))
     }
     fn put_blob(&self, study_id: u64, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
         let packed = codec::compress(bytes);

@@ -368,6 +368,58 @@ fn large_values_are_chunked_and_whole_values_from_older_stores_still_read() {
     );
 }
 
+/// A bag of fold models handed over in lz4 blocks is stored as those blocks (never unpacked
+/// whole and compressed again), and reads back whole; an artifact handed over whole is
+/// compressed whole, as before.
+#[test]
+fn blocked_artifacts_are_stored_as_their_blocks() {
+    use automl_core::{Artifact, Blocks};
+    let dir = tempfile::tempdir().unwrap();
+    let big = sample_artifact(5, 100_000);
+    let id = {
+        let s = SledStore::open(dir.path()).unwrap();
+        let id = s.create_study(sample_study("blocks")).unwrap();
+        let mut blocks = Blocks::new();
+        for piece in big.chunks(30_000) {
+            blocks.push_raw(piece);
+        }
+        for (i, art) in [Artifact::Blocks(blocks), Artifact::Raw(big.clone())]
+            .into_iter()
+            .enumerate()
+        {
+            let t = s
+                .start_trial(id, &sample_candidate(i as u64), "random", 0)
+                .unwrap();
+            s.finish_trial_owned(&completed(t, 0.5), Some(art)).unwrap();
+        }
+        id
+    };
+    {
+        let db = raw_sled(dir.path());
+        let arts = db.open_tree(layout::ARTIFACTS_TREE).unwrap();
+        // The stored value: the head's chunks, in order (a value written whole is its head).
+        let stored = |t: u64| -> Vec<u8> {
+            let parts: Vec<Vec<u8>> = arts
+                .scan_prefix(layout::trial_key(id, t))
+                .map(|kv| kv.unwrap().1.to_vec())
+                .collect();
+            if parts.len() == 1 {
+                parts[0].clone()
+            } else {
+                parts[1..].concat()
+            }
+        };
+        assert_eq!(&stored(0)[..4], b"AMZ2", "blocks are stored as blocks");
+        assert_eq!(&stored(1)[..4], b"AMZ1", "whole bytes are compressed whole");
+    }
+    let s = after_raw(|| SledStore::open(dir.path())).unwrap();
+    for t in 0..2 {
+        assert_eq!(s.artifact(id, t).unwrap().as_deref(), Some(&big[..]));
+        let rec = s.trial(id, t).unwrap().unwrap();
+        assert_eq!(rec.model_size_bytes, big.len() as u64);
+    }
+}
+
 #[test]
 fn snapshot_is_published_atomically_and_readable() {
     let dir = tempfile::tempdir().unwrap();

@@ -9,7 +9,7 @@
 
 use crate::error::TrainError;
 use crate::pipeline::{BagWriter, FittedPipeline, PredictorInfo};
-use automl_core::{Candidate, Metric, Predictions, PrepKind, Task, TrialState};
+use automl_core::{Artifact, Candidate, Metric, Predictions, PrepKind, Task, TrialState};
 use automl_data::target_encode::Target;
 use automl_data::{
     Frame, Preprocessor, RowBlocks, Split, SplitError, forward_folds, forward_holdout,
@@ -507,8 +507,9 @@ pub struct Evaluation {
     pub error: Option<String>,
     /// Out-of-fold predictions: validation row indices and their predictions.
     pub oof: Option<(Vec<usize>, Predictions)>,
-    /// The fold models as a bag (serialized artifact), when complete.
-    pub artifact: Option<Vec<u8>>,
+    /// The fold models as a bag (serialized artifact, compressed in blocks as it was
+    /// encoded), when complete.
+    pub artifact: Option<Artifact>,
     /// Size of one fold pipeline, bytes.
     pub model_size_bytes: u64,
     /// Facts reported by the models (first fold), e.g. `n_rounds`.
@@ -784,7 +785,7 @@ fn evaluate_keeping(
     drop(oof_parts);
     let n_models = bag.len().max(1) as u64;
     let artifact = if keep_models {
-        bag.finish(info).map(Some)
+        bag.finish_blocks(info).map(|b| Some(Artifact::Blocks(b)))
     } else {
         Ok(None)
     };

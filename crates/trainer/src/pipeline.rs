@@ -5,7 +5,7 @@
 use crate::calibrate::PostProcess;
 use crate::error::TrainError;
 use crate::stack::MetaLearner;
-use automl_core::{Predictions, Task};
+use automl_core::{Blocks, Predictions, Task};
 use automl_data::{Frame, Preprocessor};
 use automl_models::{Model, registry};
 use ndarray::Array2;
@@ -399,20 +399,17 @@ struct PackedFold {
 /// Bytes lz4-compressed in blocks as they are written.
 #[derive(Default)]
 struct Packed {
-    /// Raw bytes written.
-    len: usize,
-    /// Raw length and lz4 block of each full block.
-    blocks: Vec<(usize, Vec<u8>)>,
+    /// The full blocks.
+    blocks: Blocks,
     /// Raw bytes not yet compressed.
     pending: Vec<u8>,
 }
 
 impl Packed {
     fn write(&mut self, bytes: &[u8], block: usize) {
-        self.len += bytes.len();
         if self.pending.is_empty() && bytes.len() >= block {
             // A whole block (a model encoded in one piece): not copied first.
-            self.push_block(bytes);
+            self.blocks.push_raw(bytes);
             return;
         }
         self.pending.extend_from_slice(bytes);
@@ -421,37 +418,23 @@ impl Packed {
         }
     }
 
-    fn push_block(&mut self, raw: &[u8]) {
-        let mut packed = lz4_flex::block::compress(raw);
-        packed.shrink_to_fit();
-        self.blocks.push((raw.len(), packed));
-    }
-
     /// Compress the pending bytes into a block.
     fn seal(&mut self) {
         if !self.pending.is_empty() {
-            let pending = std::mem::take(&mut self.pending);
-            self.push_block(&pending);
-            self.pending = pending;
+            self.blocks.push_raw(&self.pending);
             self.pending.clear();
         }
     }
 
-    /// Decompress the blocks onto the end of `out`, freeing each as it goes.
-    fn unpack_into(mut self, out: &mut Vec<u8>) -> Result<(), TrainError> {
+    /// Raw bytes written.
+    fn len(&self) -> usize {
+        self.blocks.len() + self.pending.len()
+    }
+
+    /// The blocks, the pending bytes sealed.
+    fn into_blocks(mut self) -> Blocks {
         self.seal();
-        for (len, packed) in self.blocks {
-            let at = out.len();
-            out.resize(at + len, 0);
-            let n = lz4_flex::block::decompress_into(&packed, &mut out[at..])
-                .map_err(|e| TrainError::Encode(format!("a fold's bytes: {e}")))?;
-            if n != len {
-                return Err(TrainError::Encode(format!(
-                    "a fold's bytes decompressed to {n} bytes, not {len}"
-                )));
-            }
-        }
-        Ok(())
+        self.blocks
     }
 }
 
@@ -487,16 +470,18 @@ impl PackedFold {
 
     /// Length of its [`StoredPipeline`] bytes.
     fn len(&self) -> usize {
-        self.head.len() + varint_len(self.model.len) + self.model.len + self.tail.len()
+        let model = self.model.len();
+        self.head.len() + varint_len(model) + model + self.tail.len()
     }
 
     /// Append its [`StoredPipeline`] bytes to `out`, freeing its blocks as they are written.
     fn write_into(self, out: Vec<u8>) -> Result<Vec<u8>, TrainError> {
         let mut out = out;
         out.extend_from_slice(&self.head);
-        out = postcard::to_extend(&(self.model.len as u64), out)
+        out = postcard::to_extend(&(self.model.len() as u64), out)
             .map_err(|e| TrainError::Encode(e.to_string()))?;
-        self.model.unpack_into(&mut out)?;
+        (self.model.into_blocks().unpack_into(&mut out))
+            .map_err(|e| TrainError::Encode(format!("a fold's bytes: {e}")))?;
         out.extend_from_slice(&self.tail);
         Ok(out)
     }
@@ -609,6 +594,31 @@ impl Pieces {
         }
         debug_assert_eq!(out.len(), total);
         Ok(out)
+    }
+
+    /// The artifact as lz4 blocks, never unpacked: each pipeline's blocks as they are, the
+    /// small pieces between them compressed as blocks of their own.
+    fn finish_blocks(self) -> Result<Blocks, TrainError> {
+        let mut out = Packed::default();
+        for piece in self.pieces {
+            match piece {
+                Piece::Bytes(b) => out.pending.extend_from_slice(&b),
+                Piece::Fold(f) => {
+                    out.pending.extend_from_slice(&f.head);
+                    out.pending = postcard::to_extend(
+                        &(f.model.len() as u64),
+                        std::mem::take(&mut out.pending),
+                    )
+                    .map_err(|e| TrainError::Encode(e.to_string()))?;
+                    out.seal();
+                    for (len, packed) in f.model.into_blocks().into_blocks() {
+                        out.blocks.push_packed(len, packed);
+                    }
+                    out.pending.extend_from_slice(&f.tail);
+                }
+            }
+        }
+        Ok(out.into_blocks())
     }
 }
 
@@ -756,6 +766,16 @@ impl BagWriter {
 
     /// The artifact bytes of the bag.
     pub fn finish(self, info: PredictorInfo) -> Result<Vec<u8>, TrainError> {
+        self.pieces(info)?.finish()
+    }
+
+    /// The artifact of the bag as its lz4 blocks, never unpacked whole: what a store keeps
+    /// ([`automl_core::Artifact::Blocks`]). Its bytes are those of [`BagWriter::finish`].
+    pub fn finish_blocks(self, info: PredictorInfo) -> Result<Blocks, TrainError> {
+        self.pieces(info)?.finish_blocks()
+    }
+
+    fn pieces(self, info: PredictorInfo) -> Result<Pieces, TrainError> {
         let format = Predictor::Bag(Vec::new()).format_needed();
         let mut pieces = Pieces::new(format, info, self.block)?;
         pieces.variant(1)?;
@@ -763,7 +783,7 @@ impl BagWriter {
         for fold in self.folds {
             pieces.fold(fold);
         }
-        pieces.finish()
+        Ok(pieces)
     }
 }
 
@@ -829,14 +849,27 @@ mod tests {
         assert_eq!(w.len(), 2);
         let bytes = w.finish(info).unwrap();
         assert_eq!(bytes, at_once);
+        // As blocks, never unpacked: the same bytes once unpacked.
+        let mut w = BagWriter::new();
+        w.push(fit("random_forest", 1)).unwrap();
+        w.push(fit("ridge", 2)).unwrap();
+        let blocks = w.finish_blocks(info).unwrap();
+        assert_eq!(blocks.len(), at_once.len());
+        let blocked = automl_core::Artifact::Blocks(blocks).into_raw().unwrap();
+        assert_eq!(blocked, at_once);
         // The same in blocks of a few bytes: the forest's trees span many blocks, and a
         // block many trees.
         for block in [1, 64, 5000] {
             let mut w = BagWriter::with_block(block);
             w.push(fit("random_forest", 1)).unwrap();
             w.push(fit("ridge", 2)).unwrap();
-            assert!(w.folds[0].model.blocks.len() > 1, "block {block}");
+            assert!(w.folds[0].model.blocks.n_blocks() > 1, "block {block}");
             assert_eq!(w.finish(info).unwrap(), at_once, "block {block}");
+            let mut w = BagWriter::with_block(block);
+            w.push(fit("random_forest", 1)).unwrap();
+            w.push(fit("ridge", 2)).unwrap();
+            let blocks = automl_core::Artifact::Blocks(w.finish_blocks(info).unwrap());
+            assert_eq!(blocks.into_raw().unwrap(), at_once, "block {block}");
         }
         let (back, _) = Predictor::from_bytes(&bytes).unwrap();
         assert!(matches!(back, Predictor::Bag(ref b) if b.len() == 2));

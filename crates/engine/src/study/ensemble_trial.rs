@@ -9,7 +9,7 @@ use super::stacking_trial::{StackingRivals, StackingTrial};
 use super::{Study, now_ms};
 use crate::error::EngineError;
 use automl_core::{
-    Candidate, ENSEMBLE_FAMILY, EnsembleDecision, ParamValue, Params, Predictions, Rng,
+    Artifact, Candidate, ENSEMBLE_FAMILY, EnsembleDecision, ParamValue, Params, Predictions, Rng,
     TrialRecord, TrialState,
 };
 use automl_trainer::{CompositeWriter, PredictorInfo, TrainingData};
@@ -228,7 +228,8 @@ impl Study<'_> {
         rec.has_artifact = artifact.is_some();
         rec.ensemble = Some(decision.clone());
         rec.ended_at_ms = now_ms();
-        self.store.finish_trial_owned(&rec, artifact)?;
+        self.store
+            .finish_trial_owned(&rec, artifact.map(Artifact::Raw))?;
         self.record.ensemble = Some(decision);
         self.history.push(rec.clone());
         let stacking = match stacking {

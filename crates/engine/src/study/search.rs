@@ -8,7 +8,7 @@ use super::reserve::Reserve;
 use super::scheduler::Driver;
 use super::{OOF_KEEP, Phase, Progress, Study, now_ms};
 use crate::error::EngineError;
-use automl_core::{Candidate, Predictions, Rng, TrialRecord, TrialState};
+use automl_core::{Artifact, Candidate, Predictions, Rng, TrialRecord, TrialState};
 use automl_search::AskContext;
 use automl_trainer::{Evaluation, TrainingData};
 use std::collections::{BTreeMap, HashMap};
@@ -487,7 +487,7 @@ impl Driver for SearchDriver<'_, '_, '_> {
             }
         }
         let t_store = Instant::now();
-        let stored_len = artifact.as_ref().map(Vec::len);
+        let stored_len = artifact.as_ref().map(Artifact::len);
         self.study.store.finish_trial_owned(&rec, artifact)?;
         if let Some(len) = stored_len {
             self.reserve

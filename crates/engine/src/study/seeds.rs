@@ -26,7 +26,8 @@
 use super::Study;
 use crate::error::EngineError;
 use automl_core::{
-    Candidate, Predictions, Rng, SEED_VARIANCE_KEY, SeedVariance, Task, TrialRecord, is_meta_family,
+    Artifact, Candidate, Predictions, Rng, SEED_VARIANCE_KEY, SeedVariance, Task, TrialRecord,
+    is_meta_family,
 };
 use automl_data::RowBlocks;
 use automl_trainer::{Evaluation, TrainingData, evaluate_scores};
@@ -378,7 +379,8 @@ impl Study<'_> {
             } else {
                 None
             };
-            self.store.finish_trial_owned(&rec, artifact)?;
+            self.store
+                .finish_trial_owned(&rec, artifact.map(Artifact::Raw))?;
             if let Some(h) = self.history.iter_mut().find(|h| h.trial_id == t.trial_id) {
                 set_seed_variance(h, sv);
             }

@@ -10,7 +10,7 @@ use super::{Study, now_ms};
 use crate::error::EngineError;
 use crate::stacking::{ScoredStacking, StackCandidate, StackConfig};
 use automl_core::{
-    Candidate, ParamValue, Params, Predictions, Rng, STACKING_FAMILY, StackingDecision,
+    Artifact, Candidate, ParamValue, Params, Predictions, Rng, STACKING_FAMILY, StackingDecision,
     TrialRecord, TrialState,
 };
 use automl_trainer::stack::MetaLearner;
@@ -200,7 +200,8 @@ impl Study<'_> {
         rec.has_artifact = artifact.is_some();
         crate::stacking::set_stacking(&mut rec, &decision);
         rec.ended_at_ms = now_ms();
-        self.store.finish_trial_owned(&rec, artifact)?;
+        self.store
+            .finish_trial_owned(&rec, artifact.map(Artifact::Raw))?;
         let used = decision.used;
         self.record.stacking = Some(decision);
         self.history.push(rec.clone());
