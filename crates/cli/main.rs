@@ -176,5 +176,11 @@ mod allocator_tests {
         drop(v);
         let after = tikv_jemalloc_ctl::thread::allocatedp::read().unwrap().get();
         assert!(after >= before + (1 << 20), "{before} -> {after}");
+        // Pages freed are handed back after 0.1 s: with the 1 s decay, a forest's trees freed
+        // while its bag was encoded stayed resident beside the bag.
+        let mut opts = Vec::new();
+        tikv_jemalloc_ctl::stats_print::stats_print(&mut opts, Default::default()).unwrap();
+        let opts = String::from_utf8_lossy(&opts);
+        assert!(opts.contains("opt.dirty_decay_ms: 100 "), "{opts}");
     }
 }

@@ -84,3 +84,29 @@ fn a_subsample_never_builds_the_whole_training_matrix_and_scores_the_same_either
             .has_train_matrix()
     );
 }
+
+/// A complete trial hands its fold models over as the lz4 blocks they were compressed in while
+/// they were encoded (never unpacked whole), and those blocks are the bag's artifact.
+#[test]
+fn a_trials_bag_comes_as_blocks_that_unpack_to_its_fold_models() {
+    use automl_core::Artifact;
+    use automl_trainer::Predictor;
+    let d = data();
+    let e = evaluate(&d, &at("random_forest", 1.0), 3, None);
+    assert_eq!(e.state, TrialState::Complete, "{:?}", e.error);
+    let Some(Artifact::Blocks(blocks)) = e.artifact else {
+        panic!(
+            "the bag is not handed over as blocks: {:?}",
+            e.artifact.is_some()
+        );
+    };
+    assert!(blocks.n_blocks() > 1 && blocks.packed_len() < blocks.len());
+    let n = blocks.len();
+    let raw = Artifact::Blocks(blocks).into_raw().unwrap();
+    assert_eq!(raw.len(), n);
+    assert_eq!(e.model_size_bytes, (n / d.folds.len()) as u64);
+    match Predictor::from_bytes(&raw).unwrap().0 {
+        Predictor::Bag(folds) => assert_eq!(folds.len(), d.folds.len()),
+        _ => panic!("not a bag"),
+    }
+}
