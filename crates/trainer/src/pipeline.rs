@@ -636,14 +636,16 @@ pub struct CompositeWriter {
 enum Composite {
     /// The members' weights, in order.
     Ensemble(Vec<f64>),
-    Stacked(usize, MetaLearner),
+    /// The members, and the encoded meta-learner that follows them.
+    Stacked(usize, Vec<u8>),
 }
 
 // The envelope's format is one varint byte, set when the members' formats are known.
 const _: () = assert!(ARTIFACT_FORMAT < 128);
 
 impl CompositeWriter {
-    /// An ensemble of one member per weight; `size_hint`: the members' artifact bytes in all.
+    /// An ensemble of one member per weight; `size_hint`: the members' artifact bytes in all
+    /// (with it, the artifact is one allocation: a member's part is at most its artifact).
     pub fn ensemble(
         info: PredictorInfo,
         weights: Vec<f64>,
@@ -660,6 +662,7 @@ impl CompositeWriter {
         meta: MetaLearner,
         size_hint: usize,
     ) -> Result<Self, TrainError> {
+        let meta = to_vec_exact(&meta)?;
         Self::start(info, 4, n, Composite::Stacked(n, meta), size_hint)
     }
 
@@ -671,7 +674,12 @@ impl CompositeWriter {
         size_hint: usize,
     ) -> Result<Self, TrainError> {
         let format = Predictor::format_of(&kind);
-        let mut out = Vec::with_capacity(size_hint + 64);
+        let tail = match &kind {
+            // A weight (8 bytes) before each member.
+            Composite::Ensemble(w) => 8 * w.len(),
+            Composite::Stacked(_, meta) => meta.len(),
+        };
+        let mut out = Vec::with_capacity(size_hint + tail + 32);
         out = postcard::to_extend(&(format, info, variant, n as u64), out)
             .map_err(|e| TrainError::Encode(e.to_string()))?;
         Ok(CompositeWriter {
@@ -722,7 +730,7 @@ impl CompositeWriter {
         }
         let mut out = self.out;
         if let Composite::Stacked(_, meta) = &self.kind {
-            out = postcard::to_extend(meta, out).map_err(|e| TrainError::Encode(e.to_string()))?;
+            out.extend_from_slice(meta);
         }
         out[0] = self.format as u8;
         Ok(out)
@@ -966,6 +974,20 @@ mod tests {
         }
         let got = w.finish().unwrap();
         assert_eq!(got, want);
+        // Given the members' sizes, the artifact is written into one allocation.
+        let sizes: usize = stored.iter().map(Vec::len).sum();
+        let mut w = CompositeWriter::stacked(info, 3, meta.clone(), sizes).unwrap();
+        let cap = w.out.capacity();
+        for s in &stored {
+            w.push(s).unwrap();
+        }
+        assert_eq!(w.out.capacity(), cap);
+        let mut w = CompositeWriter::ensemble(info, weights.clone(), sizes).unwrap();
+        let cap = w.out.capacity();
+        for s in &stored {
+            w.push(s).unwrap();
+        }
+        assert_eq!(w.out.capacity(), cap);
         assert!(matches!(
             Predictor::from_bytes(&got).unwrap().0,
             Predictor::Stacked(ref m, _) if m.len() == 3

@@ -162,10 +162,15 @@ impl Study<'_> {
             }
         }
         // Spliced from the members' stored bytes, never decoded into live models.
+        let ids: Vec<u64> = scored.members.iter().map(|(id, _)| *id).collect();
         let mut writer = CompositeWriter::ensemble(
             info,
             scored.members.iter().map(|(_, w)| *w).collect(),
-            size as usize,
+            if affordable {
+                self.stored_artifact_bytes(&ids)?
+            } else {
+                0
+            },
         )?;
         for (id, _) in scored.members.iter().filter(|_| affordable) {
             let Some(bytes) = self.store.artifact(self.record.study_id, *id)? else {

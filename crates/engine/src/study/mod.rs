@@ -1059,6 +1059,19 @@ impl<'a> Study<'a> {
         });
     }
 
+    /// The bytes of the trials' stored artifacts in all, from their stored records (the
+    /// records in `history` give a fold model's size, not the artifact's): a composite of them
+    /// is written into one allocation of this size, not a buffer grown by doubling.
+    pub(crate) fn stored_artifact_bytes(&self, trial_ids: &[u64]) -> Result<usize, EngineError> {
+        let mut total = 0;
+        for &id in trial_ids {
+            if let Some(t) = self.store.trial(self.record.study_id, id)? {
+                total += t.model_size_bytes as usize;
+            }
+        }
+        Ok(total)
+    }
+
     /// The stored fold models of a trial (its artifact); missing ones are an error.
     fn stored_models(&self, trial_id: u64) -> Result<Vec<u8>, EngineError> {
         self.store

@@ -146,8 +146,12 @@ impl Study<'_> {
         }
         let mut stored = rivals.affordable;
         // Spliced from the members' stored bytes, never decoded into live models.
-        let mut writer =
-            CompositeWriter::stacked(info, s.members.len(), s.meta.clone(), size as usize)?;
+        let hint = if stored {
+            self.stored_artifact_bytes(&s.members)?
+        } else {
+            0
+        };
+        let mut writer = CompositeWriter::stacked(info, s.members.len(), s.meta.clone(), hint)?;
         for id in s.members.iter().filter(|_| rivals.affordable) {
             match self.store.artifact(self.record.study_id, *id)? {
                 Some(bytes) => writer.push(&bytes)?,
