@@ -439,3 +439,30 @@ impl TrialQueue for MemoryStore {
         Ok(c)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conformance::{completed, sample_artifact, sample_candidate, sample_study};
+    use automl_core::Blocks;
+
+    /// A bag handed over in lz4 blocks is kept as those blocks, never unpacked whole and
+    /// compressed again.
+    #[test]
+    fn blocked_artifacts_are_kept_as_their_blocks() {
+        let s = MemoryStore::new();
+        let id = s.create_study(sample_study("blocks")).unwrap();
+        let raw = sample_artifact(4, 50_000);
+        let mut blocks = Blocks::new();
+        for piece in raw.chunks(20_000) {
+            blocks.push_raw(piece);
+        }
+        let t = s
+            .start_trial(id, &sample_candidate(0), "random", 0)
+            .unwrap();
+        s.finish_trial_owned(&completed(t, 0.5), Some(Artifact::Blocks(blocks)))
+            .unwrap();
+        assert_eq!(&s.lock().artifacts[&(id, 0)][..4], b"AMZ2");
+        assert_eq!(s.artifact(id, 0).unwrap(), Some(raw));
+    }
+}

@@ -359,6 +359,36 @@ fn artifacts_and_blobs_are_chunked() {
     assert_eq!(count(&mut c, "automl_artifact_chunks"), 0);
 }
 
+/// A bag handed over in lz4 blocks is stored as those blocks (its first chunk starts with the
+/// blocked form's magic), never unpacked whole and compressed again.
+#[test]
+fn blocked_artifacts_are_stored_as_their_blocks() {
+    use automl_core::{Artifact, Blocks};
+    let url = server().create_database();
+    let s = PgStore::open(&url).unwrap();
+    let id = s.create_study(sample_study("blocks")).unwrap();
+    let raw_bytes: Vec<u8> = (0..50_000u32).map(|i| (i * 31 % 253) as u8).collect();
+    let mut blocks = Blocks::new();
+    for piece in raw_bytes.chunks(20_000) {
+        blocks.push_raw(piece);
+    }
+    let t = s
+        .start_trial(id, &sample_candidate(0), "random", 0)
+        .unwrap();
+    s.finish_trial_owned(&completed(t, 0.5), Some(Artifact::Blocks(blocks)))
+        .unwrap();
+    let mut c = raw(&url);
+    let first: Vec<u8> = c
+        .query_one(
+            "SELECT data FROM automl_artifact_chunks ORDER BY chunk LIMIT 1",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(&first[..4], b"AMZ2");
+    assert_eq!(s.artifact(id, 0).unwrap(), Some(raw_bytes));
+}
+
 #[test]
 fn corrupt_rows_are_errors_not_panics() {
     let url = server().url();
