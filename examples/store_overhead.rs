@@ -89,6 +89,22 @@ impl Store for Timed {
     ) -> Result<(), StoreError> {
         self.time("finish_trial", || self.inner.finish_trial(record, artifact))
     }
+    fn finish_trial_owned(
+        &self,
+        record: &TrialRecord,
+        artifact: Option<automl_core::Artifact>,
+    ) -> Result<(), StoreError> {
+        self.time("finish_trial", || {
+            self.inner.finish_trial_owned(record, artifact)
+        })
+    }
+    fn write_finished(
+        &self,
+        record: &TrialRecord,
+        packed: Option<Vec<u8>>,
+    ) -> Result<(), StoreError> {
+        self.time("finish_trial", || self.inner.write_finished(record, packed))
+    }
     fn put_blob(&self, study_id: u64, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
         self.time("put_blob", || self.inner.put_blob(study_id, key, bytes))
     }

@@ -447,6 +447,16 @@ fn artifacts_roundtrip(make: MakeStore<'_>) {
     assert!(s.artifact(id, 99).unwrap().is_none());
 }
 
+/// `bytes` as an artifact compressed in blocks of `cut` bytes (the form a bag of fold models
+/// reaches a store in).
+pub fn sample_blocks(bytes: &[u8], cut: usize) -> automl_core::Artifact {
+    let mut b = automl_core::Blocks::new();
+    for piece in bytes.chunks(cut.max(1)) {
+        b.push_raw(piece);
+    }
+    automl_core::Artifact::Blocks(b)
+}
+
 /// Artifacts handed over by value ([`Store::finish_trial_owned`]), whole or compressed in
 /// blocks (a bag of fold models as cross-validation wrote it), read back whole, their raw
 /// length recorded.
@@ -454,21 +464,14 @@ fn blocked_artifacts_roundtrip(make: MakeStore<'_>) {
     use automl_core::{Artifact, Blocks};
     let s = make();
     let id = s.create_study(sample_study("a")).unwrap();
-    let blocked = |bytes: &[u8], cut: usize| {
-        let mut b = Blocks::new();
-        for piece in bytes.chunks(cut.max(1)) {
-            b.push_raw(piece);
-        }
-        Artifact::Blocks(b)
-    };
     let cases: Vec<(Vec<u8>, Artifact)> = vec![
         (
             sample_artifact(1, 200_000),
-            blocked(&sample_artifact(1, 200_000), 65_536),
+            sample_blocks(&sample_artifact(1, 200_000), 65_536),
         ),
         (
             sample_artifact(2, 1000),
-            blocked(&sample_artifact(2, 1000), 1),
+            sample_blocks(&sample_artifact(2, 1000), 1),
         ),
         (Vec::new(), Artifact::Blocks(Blocks::new())),
         (

@@ -80,27 +80,36 @@ pub trait Store: StoreRead {
     /// trial is durable when this returns. Sets `has_artifact` (and `model_size_bytes` to the
     /// artifact length when one is given); `ended_at_ms` = now when it is 0. The state must not
     /// be `Running`; the trial must have been started (`NotFound` otherwise).
-    fn finish_trial(&self, record: &TrialRecord, artifact: Option<&[u8]>)
-    -> Result<(), StoreError>;
+    fn finish_trial(
+        &self,
+        record: &TrialRecord,
+        artifact: Option<&[u8]>,
+    ) -> Result<(), StoreError> {
+        let rec = prepare_finish(record, artifact.map(<[u8]>::len))?;
+        self.write_finished(&rec, artifact.map(codec::compress))
+    }
     /// [`Store::finish_trial`] taking the artifact by value, whole or compressed in blocks
-    /// ([`Artifact`]): a store that compresses frees the raw bytes before it writes, and writes
-    /// blocks as they are, so a bag of fold models compressed while it was encoded is never
-    /// unpacked whole on its way in (on diamonds, a forest's 125 MB bag beside its compressed
-    /// copy was a 60 s search's memory peak). `model_size_bytes` is the raw length either way.
+    /// ([`Artifact`]): the raw bytes are freed once compressed, and blocks are written as they
+    /// are, so a bag of fold models compressed while it was encoded is never unpacked whole on
+    /// its way in (on diamonds, a forest's 125 MB bag beside its compressed copy was a 60 s
+    /// search's memory peak). `model_size_bytes` is the raw length either way.
     fn finish_trial_owned(
         &self,
         record: &TrialRecord,
         artifact: Option<Artifact>,
     ) -> Result<(), StoreError> {
-        let raw = artifact
-            .map(Artifact::into_raw)
-            .transpose()
-            .map_err(|reason| StoreError::Invalid {
-                what: codec::trial_name(record.study_id, record.trial_id),
-                reason: format!("its artifact's blocks do not decompress: {reason}"),
-            })?;
-        self.finish_trial(record, raw.as_deref())
+        let rec = prepare_finish(record, artifact.as_ref().map(Artifact::len))?;
+        self.write_finished(&rec, artifact.map(codec::pack))
     }
+    /// The write behind [`Store::finish_trial`] and [`Store::finish_trial_owned`]: the final
+    /// record as given (already checked and stamped by them) and the artifact as the store
+    /// keeps it ([`codec::compress`] or [`codec::pack`] bytes), atomically, then flush; a trial
+    /// never started is `NotFound`. Call those two instead.
+    fn write_finished(
+        &self,
+        record: &TrialRecord,
+        packed: Option<Vec<u8>>,
+    ) -> Result<(), StoreError>;
     /// Store a named blob of a study (compressed, flushed), replacing any previous one.
     fn put_blob(&self, study_id: u64, key: &str, bytes: &[u8]) -> Result<(), StoreError>;
     /// Drop the artifact of a trial and clear its `has_artifact` (the record stays; `model_size_bytes` is kept).

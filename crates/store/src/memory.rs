@@ -6,7 +6,7 @@
 use crate::codec::{self, artifact_name, blob_name, trial_name};
 use crate::queue::{Lease, QueueCounts, QueueResult, QueueState, TrialQueue};
 use crate::{Store, StoreError, StoreRead};
-use automl_core::{Artifact, Candidate, StudyRecord, TrialRecord, TrialState};
+use automl_core::{Candidate, StudyRecord, TrialRecord, TrialState};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -133,26 +133,6 @@ impl StoreRead for MemoryStore {
     }
 }
 
-impl MemoryStore {
-    /// Write a finished trial's record (prepared) and its packed artifact.
-    fn finish_packed(&self, rec: &TrialRecord, packed: Option<Vec<u8>>) -> Result<(), StoreError> {
-        let bytes = codec::encode_trial(rec)?;
-        let key = (rec.study_id, rec.trial_id);
-        let mut g = self.lock();
-        if !g.trials.contains_key(&key) {
-            return Err(StoreError::NotFound {
-                what: trial_name(rec.study_id, rec.trial_id),
-            });
-        }
-        g.trials.insert(key, bytes);
-        match packed {
-            Some(p) => g.artifacts.insert(key, p),
-            None => g.artifacts.remove(&key),
-        };
-        Ok(())
-    }
-}
-
 impl Store for MemoryStore {
     fn create_study(&self, study: StudyRecord) -> Result<u64, StoreError> {
         let mut g = self.lock();
@@ -187,21 +167,21 @@ impl Store for MemoryStore {
         g.next_trial.insert(study_id, id + 1);
         Ok(rec)
     }
-    fn finish_trial(
-        &self,
-        record: &TrialRecord,
-        artifact: Option<&[u8]>,
-    ) -> Result<(), StoreError> {
-        let rec = crate::prepare_finish(record, artifact.map(<[u8]>::len))?;
-        self.finish_packed(&rec, artifact.map(codec::compress))
-    }
-    fn finish_trial_owned(
-        &self,
-        record: &TrialRecord,
-        artifact: Option<Artifact>,
-    ) -> Result<(), StoreError> {
-        let rec = crate::prepare_finish(record, artifact.as_ref().map(Artifact::len))?;
-        self.finish_packed(&rec, artifact.map(codec::pack))
+    fn write_finished(&self, rec: &TrialRecord, packed: Option<Vec<u8>>) -> Result<(), StoreError> {
+        let bytes = codec::encode_trial(rec)?;
+        let key = (rec.study_id, rec.trial_id);
+        let mut g = self.lock();
+        if !g.trials.contains_key(&key) {
+            return Err(StoreError::NotFound {
+                what: trial_name(rec.study_id, rec.trial_id),
+            });
+        }
+        g.trials.insert(key, bytes);
+        match packed {
+            Some(p) => g.artifacts.insert(key, p),
+            None => g.artifacts.remove(&key),
+        };
+        Ok(())
     }
     fn put_blob(&self, study_id: u64, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
         let packed = codec::compress(bytes);
@@ -443,8 +423,9 @@ impl TrialQueue for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conformance::{completed, sample_artifact, sample_candidate, sample_study};
-    use automl_core::Blocks;
+    use crate::conformance::{
+        completed, sample_artifact, sample_blocks, sample_candidate, sample_study,
+    };
 
     /// A bag handed over in lz4 blocks is kept as those blocks, never unpacked whole and
     /// compressed again.
@@ -453,14 +434,10 @@ mod tests {
         let s = MemoryStore::new();
         let id = s.create_study(sample_study("blocks")).unwrap();
         let raw = sample_artifact(4, 50_000);
-        let mut blocks = Blocks::new();
-        for piece in raw.chunks(20_000) {
-            blocks.push_raw(piece);
-        }
         let t = s
             .start_trial(id, &sample_candidate(0), "random", 0)
             .unwrap();
-        s.finish_trial_owned(&completed(t, 0.5), Some(Artifact::Blocks(blocks)))
+        s.finish_trial_owned(&completed(t, 0.5), Some(sample_blocks(&raw, 20_000)))
             .unwrap();
         assert_eq!(&s.lock().artifacts[&(id, 0)][..4], b"AMZ2");
         assert_eq!(s.artifact(id, 0).unwrap(), Some(raw));

@@ -5,7 +5,7 @@ use crate::chunked;
 use crate::codec::{self, artifact_name, blob_name, layout, trial_name};
 use crate::publisher::{Publisher, Source};
 use crate::{Store, StoreError, StoreRead};
-use automl_core::{Artifact, Candidate, SCHEMA_VERSION, StudyRecord, TrialRecord, TrialState};
+use automl_core::{Candidate, SCHEMA_VERSION, StudyRecord, TrialRecord, TrialState};
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -674,22 +674,12 @@ impl Store for SledStore {
         self.sync()?;
         Ok(rec)
     }
-    fn finish_trial(
+    fn write_finished(
         &self,
         record: &TrialRecord,
-        artifact: Option<&[u8]>,
+        packed: Option<Vec<u8>>,
     ) -> Result<(), StoreError> {
-        let rec = crate::prepare_finish(record, artifact.map(<[u8]>::len))?;
-        self.finish_packed(&rec, artifact.map(codec::compress))
-    }
-    fn finish_trial_owned(
-        &self,
-        record: &TrialRecord,
-        artifact: Option<Artifact>,
-    ) -> Result<(), StoreError> {
-        let rec = crate::prepare_finish(record, artifact.as_ref().map(Artifact::len))?;
-        // Raw bytes are freed here, once compressed; blocks are written as they are.
-        self.finish_packed(&rec, artifact.map(codec::pack))
+        self.finish_packed(record, packed)
     }
     fn put_blob(&self, study_id: u64, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
         self.require_study(study_id)?;

@@ -5,7 +5,7 @@
 //! server restart during a call (on a server of its own).
 
 use automl_core::TrialState;
-use automl_store::conformance::{completed, sample_candidate, sample_study};
+use automl_store::conformance::{completed, sample_blocks, sample_candidate, sample_study};
 use automl_store::pg_test::{self, PgServer};
 use automl_store::postgres::{PgUrl, SslMode};
 use automl_store::{PgStore, Store, StoreError, StoreLocation, StoreRead, open_read, open_store};
@@ -363,19 +363,14 @@ fn artifacts_and_blobs_are_chunked() {
 /// blocked form's magic), never unpacked whole and compressed again.
 #[test]
 fn blocked_artifacts_are_stored_as_their_blocks() {
-    use automl_core::{Artifact, Blocks};
     let url = server().create_database();
     let s = PgStore::open(&url).unwrap();
     let id = s.create_study(sample_study("blocks")).unwrap();
     let raw_bytes: Vec<u8> = (0..50_000u32).map(|i| (i * 31 % 253) as u8).collect();
-    let mut blocks = Blocks::new();
-    for piece in raw_bytes.chunks(20_000) {
-        blocks.push_raw(piece);
-    }
     let t = s
         .start_trial(id, &sample_candidate(0), "random", 0)
         .unwrap();
-    s.finish_trial_owned(&completed(t, 0.5), Some(Artifact::Blocks(blocks)))
+    s.finish_trial_owned(&completed(t, 0.5), Some(sample_blocks(&raw_bytes, 20_000)))
         .unwrap();
     let mut c = raw(&url);
     let first: Vec<u8> = c

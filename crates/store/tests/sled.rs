@@ -6,7 +6,9 @@
 //! environment variable `AUTOML_STORE_TEST_CHILD` saying what to do.
 
 use automl_core::TrialState;
-use automl_store::conformance::{completed, sample_artifact, sample_candidate, sample_study};
+use automl_store::conformance::{
+    completed, sample_artifact, sample_blocks, sample_candidate, sample_study,
+};
 use automl_store::{
     SledStore, SnapshotStore, Store, StoreError, StoreRead, layout, open_read_only,
 };
@@ -373,17 +375,13 @@ fn large_values_are_chunked_and_whole_values_from_older_stores_still_read() {
 /// compressed whole, as before.
 #[test]
 fn blocked_artifacts_are_stored_as_their_blocks() {
-    use automl_core::{Artifact, Blocks};
+    use automl_core::Artifact;
     let dir = tempfile::tempdir().unwrap();
     let big = sample_artifact(5, 100_000);
     let id = {
         let s = SledStore::open(dir.path()).unwrap();
         let id = s.create_study(sample_study("blocks")).unwrap();
-        let mut blocks = Blocks::new();
-        for piece in big.chunks(30_000) {
-            blocks.push_raw(piece);
-        }
-        for (i, art) in [Artifact::Blocks(blocks), Artifact::Raw(big.clone())]
+        for (i, art) in [sample_blocks(&big, 30_000), Artifact::Raw(big.clone())]
             .into_iter()
             .enumerate()
         {

@@ -43,7 +43,7 @@ pub use url::{PgUrl, SslMode};
 
 use crate::codec::{self, artifact_name, blob_name, trial_name};
 use crate::{Store, StoreError, StoreRead, TrialQueue};
-use automl_core::{Artifact, Candidate, StudyRecord, TrialRecord, TrialState};
+use automl_core::{Candidate, StudyRecord, TrialRecord, TrialState};
 use postgres::Client;
 use postgres::types::ToSql;
 use std::path::{Path, PathBuf};
@@ -673,46 +673,6 @@ impl StoreRead for PgStore {
     }
 }
 
-impl PgStore {
-    /// Write a finished trial's record (prepared) and its packed artifact.
-    fn finish_packed(&self, rec: &TrialRecord, packed: Option<Vec<u8>>) -> Result<(), StoreError> {
-        let bytes = codec::encode_trial(rec)?;
-        let head = packed.as_deref().map(chunk_count).transpose()?;
-        let (s, t) = (db_id(rec.study_id), db_id(rec.trial_id));
-        self.run("finishing a trial", |c, _| {
-            let mut tx = c.transaction()?;
-            let n = tx.execute(
-                "UPDATE automl_trials SET record = $3 WHERE study_id = $1 AND trial_id = $2",
-                &[&s, &t, &bytes],
-            )?;
-            if n == 0 {
-                return Err(Fail::Store(StoreError::NotFound {
-                    what: trial_name(rec.study_id, rec.trial_id),
-                }));
-            }
-            tx.execute(
-                "DELETE FROM automl_artifacts WHERE study_id = $1 AND trial_id = $2",
-                &[&s, &t],
-            )?;
-            if let (Some(p), Some((n, len))) = (&packed, head) {
-                tx.execute(
-                    "INSERT INTO automl_artifacts (study_id, trial_id, chunks, len) VALUES ($1, $2, $3, $4)",
-                    &[&s, &t, &n, &len],
-                )?;
-                write_chunks(
-                    &mut tx,
-                    "INSERT INTO automl_artifact_chunks (study_id, trial_id, chunk, data) VALUES ($1, $2, $3, $4)",
-                    &s,
-                    &t,
-                    p,
-                )?;
-            }
-            tx.commit()?;
-            Ok(())
-        })
-    }
-}
-
 impl Store for PgStore {
     fn create_study(&self, study: StudyRecord) -> Result<u64, StoreError> {
         let tag = nonce();
@@ -802,21 +762,41 @@ impl Store for PgStore {
             Ok(rec)
         })
     }
-    fn finish_trial(
-        &self,
-        record: &TrialRecord,
-        artifact: Option<&[u8]>,
-    ) -> Result<(), StoreError> {
-        let rec = crate::prepare_finish(record, artifact.map(<[u8]>::len))?;
-        self.finish_packed(&rec, artifact.map(codec::compress))
-    }
-    fn finish_trial_owned(
-        &self,
-        record: &TrialRecord,
-        artifact: Option<Artifact>,
-    ) -> Result<(), StoreError> {
-        let rec = crate::prepare_finish(record, artifact.as_ref().map(Artifact::len))?;
-        self.finish_packed(&rec, artifact.map(codec::pack))
+    fn write_finished(&self, rec: &TrialRecord, packed: Option<Vec<u8>>) -> Result<(), StoreError> {
+        let bytes = codec::encode_trial(rec)?;
+        let head = packed.as_deref().map(chunk_count).transpose()?;
+        let (s, t) = (db_id(rec.study_id), db_id(rec.trial_id));
+        self.run("finishing a trial", |c, _| {
+            let mut tx = c.transaction()?;
+            let n = tx.execute(
+                "UPDATE automl_trials SET record = $3 WHERE study_id = $1 AND trial_id = $2",
+                &[&s, &t, &bytes],
+            )?;
+            if n == 0 {
+                return Err(Fail::Store(StoreError::NotFound {
+                    what: trial_name(rec.study_id, rec.trial_id),
+                }));
+            }
+            tx.execute(
+                "DELETE FROM automl_artifacts WHERE study_id = $1 AND trial_id = $2",
+                &[&s, &t],
+            )?;
+            if let (Some(p), Some((n, len))) = (&packed, head) {
+                tx.execute(
+                    "INSERT INTO automl_artifacts (study_id, trial_id, chunks, len) VALUES ($1, $2, $3, $4)",
+                    &[&s, &t, &n, &len],
+                )?;
+                write_chunks(
+                    &mut tx,
+                    "INSERT INTO automl_artifact_chunks (study_id, trial_id, chunk, data) VALUES ($1, $2, $3, $4)",
+                    &s,
+                    &t,
+                    p,
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
     }
     fn put_blob(&self, study_id: u64, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
         let packed = codec::compress(bytes);
