@@ -61,7 +61,7 @@ fn one_split_found_by_hand_with_known_gain() {
     .unwrap();
     let t = &m.trees()[0];
     assert_eq!(t.nodes.len(), 1);
-    assert_eq!(t.nodes[0].threshold, 2.5);
+    assert_eq!(t.threshold(&t.nodes[0]), 2.5);
     // base 3, gradients (2, 2, -2, -2): gain = 4^2/2 + 4^2/2 - 0 = 16
     assert_eq!(m.feature_importance(Importance::Gain), vec![16.0]);
     assert_eq!(m.feature_importance(Importance::Split), vec![1.0]);
@@ -122,7 +122,11 @@ fn categorical_split_on_a_category_set() {
     let mut p = exact_params(Objective::L2);
     p.cat_l2 = 0.0;
     let m = Gbdt::fit(&p, &Dataset::new(&d, &y), None, None).unwrap();
-    assert_eq!(m.trees()[0].nodes[0].cat, 1, "expected a categorical split");
+    assert_eq!(
+        m.trees()[0].nodes[0].cat(),
+        1,
+        "expected a categorical split"
+    );
     let pred = m.predict(x.view()).unwrap();
     for (a, b) in pred.values.iter().zip(&y) {
         assert!((a - b).abs() < 1e-5, "{a} vs {b}");
