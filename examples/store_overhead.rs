@@ -13,7 +13,7 @@
 
 use automl_core::{Candidate, StudyRecord, TrialRecord};
 use automl_engine::StudyBuilder;
-use automl_store::{Store, StoreError, StoreLocation, StoreRead, TrialQueue};
+use automl_store::{Packed, Store, StoreError, StoreLocation, StoreRead, TrialQueue};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -98,12 +98,11 @@ impl Store for Timed {
             self.inner.finish_trial_owned(record, artifact)
         })
     }
-    fn write_finished(
-        &self,
-        record: &TrialRecord,
-        packed: Option<Vec<u8>>,
-    ) -> Result<(), StoreError> {
+    fn write_finished(&self, record: &TrialRecord, packed: Packed) -> Result<(), StoreError> {
         self.time("finish_trial", || self.inner.write_finished(record, packed))
+    }
+    fn update_finished(&self, record: &TrialRecord) -> Result<(), StoreError> {
+        self.time("update_finished", || self.inner.update_finished(record))
     }
     fn put_blob(&self, study_id: u64, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
         self.time("put_blob", || self.inner.put_blob(study_id, key, bytes))

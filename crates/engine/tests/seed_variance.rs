@@ -145,3 +145,56 @@ fn select_stable_follows_its_rule() {
         best.trial_id
     );
 }
+
+/// A measured trial's record gains its measurement and keeps its models as they were stored:
+/// the same bytes as in a study without the step (the measurement's own fits are never
+/// stored), and as many as the record says.
+#[test]
+fn measured_trials_keep_their_models_as_stored() {
+    let artifacts = |sv: SeedVarianceConfig| {
+        let store = MemoryStore::new();
+        let cfg = StudyConfig {
+            seed_variance: sv,
+            ensemble: false,
+            jobs: 2,
+            ..config(4, 2, None)
+        };
+        let space = SearchSpace::from_toml_str(SPACE, "test").unwrap();
+        let strategy = automl_search::by_name("random", SEED).unwrap();
+        let study = Study::create(&store, churn(), space, strategy, cfg).unwrap();
+        let id = study.run(&mut |_| {}).unwrap().study.study_id;
+        store
+            .trials(id)
+            .unwrap()
+            .into_iter()
+            .filter(|t| !is_meta_family(&t.candidate.family))
+            .map(|t| {
+                let art = store.artifact(id, t.trial_id).unwrap();
+                (t, art)
+            })
+            .collect::<Vec<_>>()
+    };
+    let with = artifacts(SeedVarianceConfig::default());
+    let without = artifacts(SeedVarianceConfig {
+        top: 0,
+        ..SeedVarianceConfig::default()
+    });
+    assert_eq!(with.len(), without.len());
+    let mut measured_with_models = 0;
+    for ((t, art), (t0, art0)) in with.iter().zip(&without) {
+        assert_eq!(t.trial_id, t0.trial_id);
+        assert!(seed_variance_of(t0).is_none());
+        if seed_variance_of(t).is_some() && t.has_artifact {
+            measured_with_models += 1;
+        }
+        assert_eq!(t.has_artifact, art.is_some(), "trial {}", t.trial_id);
+        if let Some(a) = art {
+            assert_eq!(a.len() as u64, t.model_size_bytes, "trial {}", t.trial_id);
+        }
+        assert_eq!(art, art0, "trial {}: its models", t.trial_id);
+    }
+    assert!(
+        measured_with_models > 0,
+        "no measured trial kept its models"
+    );
+}

@@ -35,6 +35,7 @@ macro_rules! __conformance_names {
             finish_errors,
             artifacts_roundtrip,
             blocked_artifacts_roundtrip,
+            update_finished_keeps_the_artifact,
             blobs,
             delete_artifact,
             retention_keeps_best_and_protected,
@@ -445,6 +446,62 @@ fn artifacts_roundtrip(make: MakeStore<'_>) {
     assert!(s.artifact(id, 2).unwrap().is_none());
     assert!(!s.trial(id, 2).unwrap().unwrap().has_artifact);
     assert!(s.artifact(id, 99).unwrap().is_none());
+}
+
+/// [`Store::update_finished`] rewrites a finished trial's record and leaves its artifact as
+/// stored (blocked or whole, or none), whatever the given record says about it; it refuses a
+/// trial not in the store and a running one.
+fn update_finished_keeps_the_artifact(make: MakeStore<'_>) {
+    let s = make();
+    let id = s.create_study(sample_study("u")).unwrap();
+    let bytes = sample_artifact(7, 150_000);
+    let arts = [
+        Some(sample_blocks(&bytes, 40_000)),
+        Some(automl_core::Artifact::Raw(bytes.clone())),
+        None,
+    ];
+    for (i, art) in arts.into_iter().enumerate() {
+        let t = s
+            .start_trial(id, &sample_candidate(i as u64), "random", 0)
+            .unwrap();
+        s.finish_trial_owned(&completed(t, 0.25), art).unwrap();
+        let stored = s.trial(id, i as u64).unwrap().unwrap();
+        let mut rec = stored.clone();
+        rec.extra
+            .insert("seed_variance".into(), "{\"seed_std\":0.5}".into());
+        // What the caller says about the artifact is ignored.
+        rec.has_artifact = !stored.has_artifact;
+        rec.model_size_bytes = 3;
+        s.update_finished(&rec).unwrap();
+        let back = s.trial(id, i as u64).unwrap().unwrap();
+        assert_eq!(back.extra, rec.extra, "trial {i}: the new record");
+        assert_eq!(back.mean, stored.mean, "trial {i}");
+        assert_eq!(back.has_artifact, stored.has_artifact, "trial {i}");
+        assert_eq!(back.model_size_bytes, stored.model_size_bytes, "trial {i}");
+        let want = (i < 2).then(|| bytes.clone());
+        assert_eq!(
+            s.artifact(id, i as u64).unwrap(),
+            want,
+            "trial {i}: the artifact"
+        );
+    }
+    let mut missing = s.trial(id, 0).unwrap().unwrap();
+    missing.trial_id = 99;
+    assert!(matches!(
+        s.update_finished(&missing),
+        Err(StoreError::NotFound { .. })
+    ));
+    let running = s
+        .start_trial(id, &sample_candidate(9), "random", 0)
+        .unwrap();
+    let mut done = running.clone();
+    done.state = TrialState::Complete;
+    assert!(s.update_finished(&done).is_err(), "a running trial");
+    assert!(s.update_finished(&running).is_err(), "a running record");
+    assert_eq!(
+        s.trial(id, running.trial_id).unwrap().unwrap().state,
+        TrialState::Running
+    );
 }
 
 /// `bytes` as an artifact compressed in blocks of `cut` bytes (the form a bag of fold models

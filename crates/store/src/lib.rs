@@ -61,6 +61,23 @@ pub trait StoreRead: Send + Sync {
     }
 }
 
+/// What [`Store::write_finished`] does with a trial's artifact.
+#[derive(Debug)]
+pub enum Packed {
+    /// Store these bytes, as the store keeps them ([`codec::compress`] or [`codec::pack`]).
+    Replace(Vec<u8>),
+    /// Drop any stored artifact (the trial has none).
+    Delete,
+    /// Leave the stored artifact, if any, as it is.
+    Keep,
+}
+
+impl From<Option<Vec<u8>>> for Packed {
+    fn from(packed: Option<Vec<u8>>) -> Packed {
+        packed.map_or(Packed::Delete, Packed::Replace)
+    }
+}
+
 /// Writing studies and trials. The engine is the only writer.
 pub trait Store: StoreRead {
     /// Allocate a study id (ignoring `study.study_id`), persist the record and flush. Ids start at 1.
@@ -86,7 +103,7 @@ pub trait Store: StoreRead {
         artifact: Option<&[u8]>,
     ) -> Result<(), StoreError> {
         let rec = prepare_finish(record, artifact.map(<[u8]>::len))?;
-        self.write_finished(&rec, artifact.map(codec::compress))
+        self.write_finished(&rec, Packed::from(artifact.map(codec::compress)))
     }
     /// [`Store::finish_trial`] taking the artifact by value, whole or compressed in blocks
     /// ([`Artifact`]): the raw bytes are freed once compressed, and blocks are written as they
@@ -99,17 +116,36 @@ pub trait Store: StoreRead {
         artifact: Option<Artifact>,
     ) -> Result<(), StoreError> {
         let rec = prepare_finish(record, artifact.as_ref().map(Artifact::len))?;
-        self.write_finished(&rec, artifact.map(codec::pack))
+        self.write_finished(&rec, Packed::from(artifact.map(codec::pack)))
     }
-    /// The write behind [`Store::finish_trial`] and [`Store::finish_trial_owned`]: the final
-    /// record as given (already checked and stamped by them) and the artifact as the store
-    /// keeps it ([`codec::compress`] or [`codec::pack`] bytes), atomically, then flush; a trial
-    /// never started is `NotFound`. Call those two instead.
-    fn write_finished(
-        &self,
-        record: &TrialRecord,
-        packed: Option<Vec<u8>>,
-    ) -> Result<(), StoreError>;
+    /// Rewrite the record of a finished trial, its artifact left as it is stored: the record's
+    /// `has_artifact` and `model_size_bytes` are taken from the stored record (a seed-variance
+    /// measurement added to a trial whose models are kept never reads them back or stores
+    /// them again). `NotFound` for a trial not in the store; the stored and the given state
+    /// must both be final. Relies on the store's one writer: no other write to this trial
+    /// comes between the read and the write.
+    fn update_finished(&self, record: &TrialRecord) -> Result<(), StoreError> {
+        let what = || codec::trial_name(record.study_id, record.trial_id);
+        let stored = self
+            .trial(record.study_id, record.trial_id)?
+            .ok_or_else(|| StoreError::NotFound { what: what() })?;
+        if stored.state == TrialState::Running {
+            return Err(StoreError::Invalid {
+                what: what(),
+                reason: "update_finished needs a finished trial; this one is still running"
+                    .to_string(),
+            });
+        }
+        let mut rec = prepare_finish(record, None)?;
+        rec.has_artifact = stored.has_artifact;
+        rec.model_size_bytes = stored.model_size_bytes;
+        self.write_finished(&rec, Packed::Keep)
+    }
+    /// The write behind [`Store::finish_trial`], [`Store::finish_trial_owned`] and
+    /// [`Store::update_finished`]: the final record as given (already checked and stamped by
+    /// them) and what becomes of the artifact ([`Packed`]), atomically, then flush; a trial
+    /// never started is `NotFound`. Call those three instead.
+    fn write_finished(&self, record: &TrialRecord, packed: Packed) -> Result<(), StoreError>;
     /// Store a named blob of a study (compressed, flushed), replacing any previous one.
     fn put_blob(&self, study_id: u64, key: &str, bytes: &[u8]) -> Result<(), StoreError>;
     /// Drop the artifact of a trial and clear its `has_artifact` (the record stays; `model_size_bytes` is kept).

@@ -5,7 +5,7 @@
 
 use crate::codec::{self, artifact_name, blob_name, trial_name};
 use crate::queue::{Lease, QueueCounts, QueueResult, QueueState, TrialQueue};
-use crate::{Store, StoreError, StoreRead};
+use crate::{Packed, Store, StoreError, StoreRead};
 use automl_core::{Candidate, StudyRecord, TrialRecord, TrialState};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -167,7 +167,7 @@ impl Store for MemoryStore {
         g.next_trial.insert(study_id, id + 1);
         Ok(rec)
     }
-    fn write_finished(&self, rec: &TrialRecord, packed: Option<Vec<u8>>) -> Result<(), StoreError> {
+    fn write_finished(&self, rec: &TrialRecord, packed: Packed) -> Result<(), StoreError> {
         let bytes = codec::encode_trial(rec)?;
         let key = (rec.study_id, rec.trial_id);
         let mut g = self.lock();
@@ -178,9 +178,14 @@ impl Store for MemoryStore {
         }
         g.trials.insert(key, bytes);
         match packed {
-            Some(p) => g.artifacts.insert(key, p),
-            None => g.artifacts.remove(&key),
-        };
+            Packed::Replace(p) => {
+                g.artifacts.insert(key, p);
+            }
+            Packed::Delete => {
+                g.artifacts.remove(&key);
+            }
+            Packed::Keep => {}
+        }
         Ok(())
     }
     fn put_blob(&self, study_id: u64, key: &str, bytes: &[u8]) -> Result<(), StoreError> {

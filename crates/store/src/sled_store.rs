@@ -4,7 +4,7 @@
 use crate::chunked;
 use crate::codec::{self, artifact_name, blob_name, layout, trial_name};
 use crate::publisher::{Publisher, Source};
-use crate::{Store, StoreError, StoreRead};
+use crate::{Packed, Store, StoreError, StoreRead};
 use automl_core::{Candidate, SCHEMA_VERSION, StudyRecord, TrialRecord, TrialState};
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
@@ -437,11 +437,32 @@ impl SledStore {
         }
     }
 
-    fn finish_packed(&self, rec: &TrialRecord, packed: Option<Vec<u8>>) -> Result<(), StoreError> {
+    fn finish_packed(&self, rec: &TrialRecord, packed: Packed) -> Result<(), StoreError> {
         self.upgrade_meta()?;
         let bytes = codec::encode_trial(rec)?;
         let key = layout::trial_key(rec.study_id, rec.trial_id);
         let (study_id, trial_id) = (rec.study_id, rec.trial_id);
+        let packed = match packed {
+            Packed::Replace(p) => Some(p),
+            Packed::Delete => None,
+            Packed::Keep => {
+                // The record alone: the artifact's head and chunks are not touched.
+                self.trials
+                    .transaction(|t| {
+                        if t.get(key)?.is_none() {
+                            return Err(ConflictableTransactionError::Abort(
+                                StoreError::NotFound {
+                                    what: trial_name(study_id, trial_id),
+                                },
+                            ));
+                        }
+                        t.insert(&key[..], bytes.clone())?;
+                        Ok(())
+                    })
+                    .map_err(|e| self.tx_err(e))?;
+                return self.sync();
+            }
+        };
         self.write_chunked(&self.artifacts, &key, packed, |staged| {
             (&self.trials, &self.artifacts).transaction(|(t, a)| {
                 if t.get(key)?.is_none() {
@@ -674,11 +695,7 @@ impl Store for SledStore {
         self.sync()?;
         Ok(rec)
     }
-    fn write_finished(
-        &self,
-        record: &TrialRecord,
-        packed: Option<Vec<u8>>,
-    ) -> Result<(), StoreError> {
+    fn write_finished(&self, record: &TrialRecord, packed: Packed) -> Result<(), StoreError> {
         self.finish_packed(record, packed)
     }
     fn put_blob(&self, study_id: u64, key: &str, bytes: &[u8]) -> Result<(), StoreError> {

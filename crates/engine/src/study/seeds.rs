@@ -26,8 +26,7 @@
 use super::Study;
 use crate::error::EngineError;
 use automl_core::{
-    Artifact, Candidate, Predictions, Rng, SEED_VARIANCE_KEY, SeedVariance, Task, TrialRecord,
-    is_meta_family,
+    Candidate, Predictions, Rng, SEED_VARIANCE_KEY, SeedVariance, Task, TrialRecord, is_meta_family,
 };
 use automl_data::RowBlocks;
 use automl_trainer::{Evaluation, TrainingData, evaluate_scores};
@@ -365,8 +364,8 @@ impl Study<'_> {
         }
         // The folds of one fold set: those of a repeated k-fold reuse the same rows.
         mark_ties(&top[0], &mut measured, data.oof_folds().len());
-        // Store: the record as it is in the store now (retention may have dropped its models),
-        // rewritten with its models.
+        // Store: the record as it is in the store now, with the measurement; its models (if
+        // retention kept them) stay as they are stored.
         for (t, sv) in &measured {
             let study_id = self.record.study_id;
             let mut rec = self
@@ -374,13 +373,7 @@ impl Study<'_> {
                 .trial(study_id, t.trial_id)?
                 .unwrap_or_else(|| t.clone());
             set_seed_variance(&mut rec, sv);
-            let artifact = if rec.has_artifact {
-                self.store.artifact(study_id, t.trial_id)?
-            } else {
-                None
-            };
-            self.store
-                .finish_trial_owned(&rec, artifact.map(Artifact::Raw))?;
+            self.store.update_finished(&rec)?;
             if let Some(h) = self.history.iter_mut().find(|h| h.trial_id == t.trial_id) {
                 set_seed_variance(h, sv);
             }

@@ -42,7 +42,7 @@ pub use schema::VERSION as SCHEMA_VERSION;
 pub use url::{PgUrl, SslMode};
 
 use crate::codec::{self, artifact_name, blob_name, trial_name};
-use crate::{Store, StoreError, StoreRead, TrialQueue};
+use crate::{Packed, Store, StoreError, StoreRead, TrialQueue};
 use automl_core::{Candidate, StudyRecord, TrialRecord, TrialState};
 use postgres::Client;
 use postgres::types::ToSql;
@@ -762,8 +762,13 @@ impl Store for PgStore {
             Ok(rec)
         })
     }
-    fn write_finished(&self, rec: &TrialRecord, packed: Option<Vec<u8>>) -> Result<(), StoreError> {
+    fn write_finished(&self, rec: &TrialRecord, packed: Packed) -> Result<(), StoreError> {
         let bytes = codec::encode_trial(rec)?;
+        let keep = matches!(packed, Packed::Keep);
+        let packed = match packed {
+            Packed::Replace(p) => Some(p),
+            Packed::Delete | Packed::Keep => None,
+        };
         let head = packed.as_deref().map(chunk_count).transpose()?;
         let (s, t) = (db_id(rec.study_id), db_id(rec.trial_id));
         self.run("finishing a trial", |c, _| {
@@ -776,6 +781,10 @@ impl Store for PgStore {
                 return Err(Fail::Store(StoreError::NotFound {
                     what: trial_name(rec.study_id, rec.trial_id),
                 }));
+            }
+            if keep {
+                tx.commit()?;
+                return Ok(());
             }
             tx.execute(
                 "DELETE FROM automl_artifacts WHERE study_id = $1 AND trial_id = $2",
