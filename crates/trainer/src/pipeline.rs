@@ -10,6 +10,7 @@ use automl_data::{Frame, Preprocessor};
 use automl_models::{Model, registry};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// Version of the artifact envelope.
 /// Format 3 adds [`Predictor::PostProcessed`], format 4 [`Predictor::Stacked`]; an artifact is
@@ -93,11 +94,11 @@ impl FittedPipeline {
             None => pred,
         })
     }
-    fn to_stored(&self) -> Result<StoredPipeline, TrainError> {
+    fn to_stored(&self) -> Result<StoredPipeline<'static>, TrainError> {
         Ok(StoredPipeline {
             family: self.family.clone(),
             prep: self.prep.clone(),
-            model: self.model.to_bytes()?,
+            model: Cow::Owned(self.model.to_bytes()?),
             shrinkage: self.shrinkage.clone(),
         })
     }
@@ -128,34 +129,39 @@ pub struct PredictorInfo {
     pub n_classes: usize,
 }
 
+/// A pipeline as an artifact holds it. Decoding borrows a model's bytes from the artifact
+/// (written the same as a `Vec<u8>`: a length, then the bytes), so loading a model never holds
+/// a copy of its encoding beside the artifact.
 #[derive(Serialize, Deserialize)]
-struct StoredPipeline {
+struct StoredPipeline<'a> {
     family: String,
     prep: Preprocessor,
-    model: Vec<u8>,
+    #[serde(borrow)]
+    model: Cow<'a, [u8]>,
     shrinkage: Option<Shrinkage>,
 }
 
 #[derive(Serialize, Deserialize)]
-enum StoredPredictor {
-    Single(StoredPipeline),
-    Bag(Vec<StoredPipeline>),
-    Ensemble(Vec<(f64, StoredPredictor)>),
+enum StoredPredictor<'a> {
+    Single(#[serde(borrow)] StoredPipeline<'a>),
+    Bag(#[serde(borrow)] Vec<StoredPipeline<'a>>),
+    Ensemble(#[serde(borrow)] Vec<(f64, StoredPredictor<'a>)>),
     /// Appended in artifact format 3 (postcard numbers variants by position).
-    PostProcessed(Box<StoredPredictor>, PostProcess),
+    PostProcessed(#[serde(borrow)] Box<StoredPredictor<'a>>, PostProcess),
     /// Appended in artifact format 4.
-    Stacked(Vec<StoredPredictor>, MetaLearner),
+    Stacked(#[serde(borrow)] Vec<StoredPredictor<'a>>, MetaLearner),
 }
 
 #[derive(Serialize, Deserialize)]
-struct Envelope {
+struct Envelope<'a> {
     format: u32,
     info: PredictorInfo,
-    predictor: StoredPredictor,
+    #[serde(borrow)]
+    predictor: StoredPredictor<'a>,
 }
 
 impl Predictor {
-    fn to_stored(&self) -> Result<StoredPredictor, TrainError> {
+    fn to_stored(&self) -> Result<StoredPredictor<'static>, TrainError> {
         Ok(match self {
             Predictor::Single(p) => StoredPredictor::Single(p.to_stored()?),
             Predictor::Bag(ps) => {
@@ -176,8 +182,8 @@ impl Predictor {
         })
     }
 
-    fn from_stored(s: StoredPredictor) -> Result<Predictor, TrainError> {
-        let load = |p: StoredPipeline| -> Result<FittedPipeline, TrainError> {
+    fn from_stored(s: StoredPredictor<'_>) -> Result<Predictor, TrainError> {
+        let load = |p: StoredPipeline<'_>| -> Result<FittedPipeline, TrainError> {
             let model = registry().decode(&p.family, &p.model)?;
             Ok(FittedPipeline {
                 prep: p.prep,
@@ -940,6 +946,19 @@ mod tests {
         let want = every().to_bytes(info).unwrap();
         assert_eq!(want[0], 4);
         assert_eq!(every().into_bytes(info).unwrap(), want);
+        // Decoding borrows every model's bytes from the artifact (no copy beside it).
+        fn borrowed(p: &StoredPredictor<'_>) -> Vec<bool> {
+            let pipe = |q: &StoredPipeline<'_>| matches!(q.model, Cow::Borrowed(_));
+            match p {
+                StoredPredictor::Single(q) => vec![pipe(q)],
+                StoredPredictor::Bag(qs) => qs.iter().map(pipe).collect(),
+                StoredPredictor::Ensemble(m) => m.iter().flat_map(|(_, p)| borrowed(p)).collect(),
+                StoredPredictor::PostProcessed(p, _) => borrowed(p),
+                StoredPredictor::Stacked(m, _) => m.iter().flat_map(borrowed).collect(),
+            }
+        }
+        let env: Envelope<'_> = postcard::from_bytes(&want).unwrap();
+        assert_eq!(borrowed(&env.predictor), vec![true; 5]);
         for p in [
             bag(5),
             Predictor::Single(fit("gbdt", 6)),
