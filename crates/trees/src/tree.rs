@@ -136,7 +136,14 @@ impl TryFrom<TreeWire> for Tree {
                 ));
             }
             let aux = if n.cat == 0 {
-                tree.cut_index(n.feature, n.bin, n.threshold)
+                let i = tree.cut_index(n.feature, n.bin, n.threshold);
+                if tree.cuts[i as usize].to_bits() == n.threshold.to_bits() {
+                    i
+                } else {
+                    // Not from one binning (no fit writes this): kept as written all the same.
+                    tree.cuts.push(n.threshold);
+                    (tree.cuts.len() - 1) as u32
+                }
             } else if n.cat & CAT_BIT == 0 {
                 CAT_BIT | n.cat
             } else {
@@ -444,6 +451,8 @@ mod tests {
             (7.25, 0, 4, -7, 9, false, 0),
             (0.0, 5, -8, -9, 0, false, 2),
             (1e-300, 5, -10, -11, 1, true, 0),
+            // The same feature and bin with another threshold reads back as written.
+            (9.5, 0, -12, -13, 3, false, 0),
         ];
         let cat_sets = vec![
             CatSet {
@@ -455,13 +464,13 @@ mod tests {
                 cap: 3,
             },
         ];
-        let values: Vec<f32> = (0..12).map(|v| v as f32 * 0.5).collect();
+        let values: Vec<f32> = (0..14).map(|v| v as f32 * 0.5).collect();
         // (Categorical nodes were written with threshold 0 and bin 0.)
         let before = postcard::to_stdvec(&(&wire, &cat_sets, &values, 1u32)).unwrap();
         let t: Tree = postcard::from_bytes(&before).unwrap();
         assert_eq!(postcard::to_stdvec(&t).unwrap(), before);
         // Each distinct (feature, bin) threshold is kept once; categorical nodes have none.
-        assert_eq!(t.cuts, vec![2.5, -1.5e300, 7.25, 1e-300]);
+        assert_eq!(t.cuts, vec![2.5, -1.5e300, 7.25, 1e-300, 9.5]);
         for (n, w) in t.nodes.iter().zip(&wire) {
             assert_eq!(
                 (
