@@ -16,7 +16,9 @@
 //! `cache_capacity` from 8 to 64 MB), and a forest's fold models on diamonds are such a value.
 //! A value is still never half-written: until the head commits, readers see the old value (or
 //! none) and the staged chunks belong to no head. Chunks a crash left behind that way are
-//! removed by the next write or removal of the same key ([`sweep`]).
+//! removed by the next write or removal of the same key ([`sweep`]). So are the chunks of a
+//! value that a transaction replaced or removed: [`sweep`] removes them after it commits, as
+//! a transaction would hold every removed chunk until then.
 //!
 //! Heads of an earlier version ([`MAGIC`]) name chunks under `key ++ 0xFF ++ index`; they are
 //! still read, replaced and removed. A value written whole by a still earlier version (no magic)
@@ -126,8 +128,10 @@ pub fn stage(tree: &sled::Tree, key: &[u8], generation: u64, value: &[u8]) -> sl
     })
 }
 
-/// Inside the caller's transaction: make the staged value the value under its key, removing
-/// the chunks of the value it replaces (whole, plain or staged).
+/// Inside the caller's transaction: make the staged value the value under its key. The
+/// chunks of the value it replaces are removed here only in the earlier plain layout; staged
+/// chunks of other generations are left to [`sweep`], which the caller runs after the
+/// transaction (see [`remove_in_transaction`]).
 pub fn commit(
     tree: &TransactionalTree,
     staged: &Staged,
@@ -138,7 +142,7 @@ pub fn commit(
         .and_then(Head::parse);
     if let Some(old) = old {
         if old.generation != staged.head.generation {
-            remove_chunks(tree, &staged.key, &old)?;
+            remove_in_transaction(tree, &staged.key, &old)?;
         }
     }
     Ok(())
@@ -152,10 +156,28 @@ pub fn discard(tree: &sled::Tree, staged: &Staged) -> sled::Result<()> {
     Ok(())
 }
 
-/// Remove the value under `key` (whole or chunked); nothing if there is none.
+/// Remove the value under `key` (whole or chunked); nothing if there is none. Its staged
+/// chunks go with the caller's [`sweep`] after the transaction (see
+/// [`remove_in_transaction`]): once the head is gone no reader sees them.
 pub fn remove(tree: &TransactionalTree, key: &[u8]) -> Result<(), UnabortableTransactionError> {
     if let Some(head) = tree.remove(key)?.as_deref().and_then(Head::parse) {
-        remove_chunks(tree, key, &head)?;
+        remove_in_transaction(tree, key, &head)?;
+    }
+    Ok(())
+}
+
+/// The chunks of a head a transaction replaces or removes that are removed inside it: those of
+/// the earlier plain layout only, which [`sweep`] does not reach. A sled transaction holds every
+/// value it removes until it commits, so removing a large value's staged chunks there held
+/// all of them at once (thousands of 16 KB chunks for a forest's fold models); [`sweep`]
+/// removes them one by one after the commit.
+fn remove_in_transaction(
+    tree: &TransactionalTree,
+    key: &[u8],
+    head: &Head,
+) -> Result<(), UnabortableTransactionError> {
+    if head.generation.is_none() {
+        remove_chunks(tree, key, head)?;
     }
     Ok(())
 }
@@ -299,12 +321,15 @@ mod tests {
         tree.transaction(|t| -> TxResult { Ok(commit(t, &staged)?) })
             .unwrap();
         assert_eq!(get(&tree, b"k").unwrap(), Some(b.clone()));
+        // The old value's chunks are not removed inside the transaction (sled would hold them
+        // all until it commits), but by the sweep after it.
+        assert_eq!(chunks(&tree, b"k"), 4 + 2);
+        assert_eq!(sweep(&tree, b"k", Some(staged.generation())).unwrap(), 4);
         assert_eq!(
             chunks(&tree, b"k"),
             2,
-            "the old value's chunks went with it"
+            "the old value's chunks went after it"
         );
-        assert_eq!(sweep(&tree, b"k", Some(staged.generation())).unwrap(), 0);
         assert_eq!(get(&tree, b"k").unwrap(), Some(b));
     }
 
@@ -327,7 +352,9 @@ mod tests {
         stage(&tree, b"k", db.generate_id().unwrap(), &value(6, CHUNK)).unwrap();
         tree.transaction(|t| -> TxResult { Ok(remove(t, b"k")?) })
             .unwrap();
-        assert_eq!(sweep(&tree, b"k", None).unwrap(), 1);
+        assert_eq!(get(&tree, b"k").unwrap(), None, "gone once the head is");
+        // The removed value's chunk and the crash's, after the transaction.
+        assert_eq!(sweep(&tree, b"k", None).unwrap(), 2);
         assert_eq!(tree.scan_prefix(b"k").count(), 3, "kk's head and 2 chunks");
         assert_eq!(get(&tree, b"k").unwrap(), None);
         assert_eq!(get(&tree, b"kk").unwrap(), Some(value(5, CHUNK + 2)));
