@@ -2,6 +2,7 @@
 //! predictions, metrics and a small seeded RNG. No IO, no threads, no database.
 
 pub mod artifact;
+pub mod hash;
 pub mod meta;
 pub mod metrics;
 pub mod params;
@@ -11,6 +12,7 @@ pub mod task;
 pub mod trial;
 
 pub use artifact::{Artifact, Blocks};
+pub use hash::{FxHasher, FxMap};
 pub use meta::{
     ENSEMBLE_FAMILY, EnsembleDecision, FinalModel, FinalModelKind, META_FAMILIES, STACKING_FAMILY,
     STACKING_KEY, StackingDecision, Validation, is_meta_family,

@@ -1,9 +1,8 @@
 //! One fitted decision tree: compact nodes, routing of raw rows (NaN allowed) and binned rows.
 
 use crate::binning::{BinnedData, FeatureBins, cat_bin};
+use automl_core::FxMap;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 /// Largest feature index a node can hold (the index shares a 32-bit word with the bin and the
 /// missing-value direction). Fitting checks the data against it.
@@ -76,25 +75,6 @@ impl Node {
     }
 }
 
-/// The hash of a (feature, bin) key: one multiplication (the Fx hash), as a forest with one row
-/// per leaf looks one up per split.
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-    fn write_u32(&mut self, k: u32) {
-        self.0 = (self.0.rotate_left(5) ^ u64::from(k)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
 /// A node as artifacts store it, field by field.
 #[derive(Clone, Serialize, Deserialize)]
 struct NodeWire {
@@ -125,7 +105,7 @@ impl TryFrom<TreeWire> for Tree {
             values: w.values,
             stride: w.stride,
             cuts: Vec::new(),
-            cut_of: HashMap::default(),
+            cut_of: FxMap::default(),
             leaf_parent: Vec::new(),
         };
         for n in w.nodes {
@@ -256,7 +236,7 @@ pub struct Tree {
     cuts: Vec<f64>,
     /// While the tree grows or is read: the index in `cuts` of each (feature, bin) split on,
     /// keyed `feature << 8 | bin`.
-    cut_of: HashMap<u32, u32, BuildHasherDefault<KeyHasher>>,
+    cut_of: FxMap<u32, u32>,
     /// Where each leaf hangs (node, is_left) while the tree grows.
     leaf_parent: Vec<Option<(u32, bool)>>,
 }
@@ -270,7 +250,7 @@ impl Tree {
             values: Vec::new(),
             stride: stride as u32,
             cuts: Vec::new(),
-            cut_of: HashMap::default(),
+            cut_of: FxMap::default(),
             leaf_parent: vec![None],
         }
     }
@@ -281,7 +261,7 @@ impl Tree {
     /// grow by doubling (and `leaf_parent` holds one more entry per leaf).
     pub(crate) fn finish(&mut self) {
         self.leaf_parent = Vec::new();
-        self.cut_of = HashMap::default();
+        self.cut_of = FxMap::default();
         self.nodes.shrink_to_fit();
         self.cat_sets.shrink_to_fit();
         self.values.shrink_to_fit();
