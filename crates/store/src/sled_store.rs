@@ -442,35 +442,30 @@ impl SledStore {
         let bytes = codec::encode_trial(rec)?;
         let key = layout::trial_key(rec.study_id, rec.trial_id);
         let (study_id, trial_id) = (rec.study_id, rec.trial_id);
+        // The record over the started one, in the caller's transaction.
+        let put_record = |t: &sled::transaction::TransactionalTree| {
+            if t.get(key)?.is_none() {
+                return Err(ConflictableTransactionError::Abort(StoreError::NotFound {
+                    what: trial_name(study_id, trial_id),
+                }));
+            }
+            t.insert(&key[..], bytes.clone())?;
+            Ok(())
+        };
         let packed = match packed {
             Packed::Replace(p) => Some(p),
             Packed::Delete => None,
             Packed::Keep => {
                 // The record alone: the artifact's head and chunks are not touched.
                 self.trials
-                    .transaction(|t| {
-                        if t.get(key)?.is_none() {
-                            return Err(ConflictableTransactionError::Abort(
-                                StoreError::NotFound {
-                                    what: trial_name(study_id, trial_id),
-                                },
-                            ));
-                        }
-                        t.insert(&key[..], bytes.clone())?;
-                        Ok(())
-                    })
+                    .transaction(|t| put_record(t))
                     .map_err(|e| self.tx_err(e))?;
                 return self.sync();
             }
         };
         self.write_chunked(&self.artifacts, &key, packed, |staged| {
             (&self.trials, &self.artifacts).transaction(|(t, a)| {
-                if t.get(key)?.is_none() {
-                    return Err(ConflictableTransactionError::Abort(StoreError::NotFound {
-                        what: trial_name(study_id, trial_id),
-                    }));
-                }
-                t.insert(&key[..], bytes.clone())?;
+                put_record(t)?;
                 match staged {
                     Some(s) => chunked::commit(a, s)?,
                     None => chunked::remove(a, &key[..])?,
