@@ -148,4 +148,43 @@ pub trait Family: Send + Sync {
     fn fit(&self, params: &Params, input: &FitInput<'_>) -> Result<Box<dyn Model>, ModelError>;
     /// Decode a model written by `Model::to_bytes` of this family.
     fn decode(&self, bytes: &[u8]) -> Result<Box<dyn Model>, ModelError>;
+    /// Fit, predict the rows of `valid`, and hand the model's [`Model::encode_into`] bytes to
+    /// `sink` when one is given (none: the model is not kept). The predictions, facts and
+    /// bytes are those of [`Family::fit`], [`Model::predict`], [`Model::facts`] and
+    /// `encode_into`, which is what this default does. A family whose model is built from
+    /// parts does it without ever holding the whole model: a forest predicts with each tree
+    /// and writes it as soon as it is grown, so one tree is live instead of hundreds. On an
+    /// error what `sink` received is not a model.
+    fn fit_predict(
+        &self,
+        params: &Params,
+        input: &FitInput<'_>,
+        valid: ArrayView2<'_, f64>,
+        sink: Option<automl_trees::Sink<'_>>,
+    ) -> Result<FitPredicted, ModelError> {
+        let model = self.fit(params, input)?;
+        let t0 = Instant::now();
+        let predictions = model.predict(valid)?;
+        let predict_s = t0.elapsed().as_secs_f64();
+        let facts = model.facts();
+        if let Some(sink) = sink {
+            model.encode_into(sink)?;
+        }
+        Ok(FitPredicted {
+            predictions,
+            facts,
+            predict_s,
+        })
+    }
+}
+
+/// What [`Family::fit_predict`] hands back besides the model's bytes.
+#[derive(Debug, Clone)]
+pub struct FitPredicted {
+    /// The model's predictions on the validation rows.
+    pub predictions: Predictions,
+    /// The model's [`Model::facts`].
+    pub facts: BTreeMap<String, String>,
+    /// Seconds of the fit spent predicting the validation rows.
+    pub predict_s: f64,
 }

@@ -694,12 +694,25 @@ fn evaluate_keeping(
             seed: fold_seed,
             deadline,
         };
+        let shrinkage = crate::pipeline::Shrinkage::for_training(y_fit, data.n_classes);
+        let valid_x = prepared.x_valid.view();
+        // Fitted, predicted and encoded in one go: a forest writes each tree into the bag as
+        // soon as it has predicted, so a fold never holds all its trees live.
         let t0 = Instant::now();
-        let fitted = catch_unwind(AssertUnwindSafe(|| family.fit(&params, &input)));
-        fit_time += t0.elapsed().as_secs_f64();
-        let model = match fitted {
-            Ok(Ok(m)) => m,
-            Ok(Err(automl_models::ModelError::Deadline { .. })) => {
+        let fitted = catch_unwind(AssertUnwindSafe(|| {
+            if keep_models {
+                bag.push_streamed(&prepared.prep, &cand.family, &shrinkage, |sink| {
+                    family.fit_predict(&params, &input, valid_x, Some(sink))
+                })
+            } else {
+                Ok(family.fit_predict(&params, &input, valid_x, None))
+            }
+        }));
+        let elapsed = t0.elapsed().as_secs_f64();
+        let fitted = match fitted {
+            Ok(Ok(Ok(f))) => f,
+            Ok(Ok(Err(automl_models::ModelError::Deadline { .. }))) => {
+                fit_time += elapsed;
                 return Evaluation::failed(
                     TrialState::TimedOut,
                     format!(
@@ -710,8 +723,16 @@ fn evaluate_keeping(
                     fit_time,
                 );
             }
-            Ok(Err(e)) => return Evaluation::failed(TrialState::Failed, e.to_string(), fit_time),
+            Ok(Ok(Err(e))) => {
+                fit_time += elapsed;
+                return Evaluation::failed(TrialState::Failed, e.to_string(), fit_time);
+            }
+            Ok(Err(e)) => {
+                fit_time += elapsed;
+                return Evaluation::failed(TrialState::Failed, e.to_string(), fit_time);
+            }
             Err(p) => {
+                fit_time += elapsed;
                 return Evaluation::failed(
                     TrialState::Failed,
                     format!("the fit panicked: {}", panic_message(p)),
@@ -719,23 +740,11 @@ fn evaluate_keeping(
                 );
             }
         };
-        let t1 = Instant::now();
-        let pred = catch_unwind(AssertUnwindSafe(|| model.predict(prepared.x_valid.view())));
-        predict_time += t1.elapsed().as_secs_f64();
-        let shrinkage = crate::pipeline::Shrinkage::for_training(y_fit, data.n_classes);
-        let pred = match pred {
-            Ok(Ok(p)) => match &shrinkage {
-                Some(s) => s.apply(p),
-                None => p,
-            },
-            Ok(Err(e)) => return Evaluation::failed(TrialState::Failed, e.to_string(), fit_time),
-            Err(p) => {
-                return Evaluation::failed(
-                    TrialState::Failed,
-                    format!("predict panicked: {}", panic_message(p)),
-                    fit_time,
-                );
-            }
+        fit_time += elapsed - fitted.predict_s;
+        predict_time += fitted.predict_s;
+        let pred = match &shrinkage {
+            Some(s) => s.apply(fitted.predictions),
+            None => fitted.predictions,
         };
         if pred.values.iter().any(|v| !v.is_finite())
             || pred
@@ -752,21 +761,10 @@ fn evaluate_keeping(
         predicted_rows += fold.y_valid.len();
         fold_scores.push(data.metric.compute(&fold.y_valid, &pred, data.n_classes));
         if i == first {
-            facts = model.facts();
+            facts = fitted.facts;
         }
         oof_rows.extend_from_slice(&fold.split.valid);
         oof_parts.push(pred);
-        if !keep_models {
-            continue;
-        }
-        if let Err(e) = bag.push(FittedPipeline {
-            prep: prepared.prep.clone(),
-            family: cand.family.clone(),
-            model,
-            shrinkage,
-        }) {
-            return Evaluation::failed(TrialState::Failed, e.to_string(), fit_time);
-        }
     }
     // pooled out-of-fold predictions, in the order of oof_rows
     let pooled = concat_predictions(&oof_parts);

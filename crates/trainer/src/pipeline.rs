@@ -461,17 +461,37 @@ impl PackedFold {
             model,
             shrinkage,
         } = pipeline;
+        let encoded = PackedFold::pack_with(&prep, &family, &shrinkage, block, |sink| {
+            model.encode_into(sink)
+        })?;
+        let (fold, done) = encoded;
+        done?;
+        Ok(fold)
+    }
+
+    /// A fold whose model's bytes `write` hands to the sink it is given, with what `write`
+    /// returned.
+    fn pack_with<R>(
+        prep: &Preprocessor,
+        family: &str,
+        shrinkage: &Option<Shrinkage>,
+        block: usize,
+        write: impl FnOnce(&mut dyn FnMut(&[u8])) -> R,
+    ) -> Result<(PackedFold, R), TrainError> {
         let head = to_vec_exact(&(family, prep))?;
-        let tail = to_vec_exact(&shrinkage)?;
+        let tail = to_vec_exact(shrinkage)?;
         let mut packed = Packed::default();
-        model.encode_into(&mut |bytes| packed.write(bytes, block))?;
+        let r = write(&mut |bytes| packed.write(bytes, block));
         packed.seal();
         packed.pending = Vec::new();
-        Ok(PackedFold {
-            head,
-            model: packed,
-            tail,
-        })
+        Ok((
+            PackedFold {
+                head,
+                model: packed,
+                tail,
+            },
+            r,
+        ))
     }
 
     /// Length of its [`StoredPipeline`] bytes.
@@ -766,6 +786,24 @@ impl BagWriter {
     pub fn push(&mut self, pipeline: FittedPipeline) -> Result<(), TrainError> {
         self.folds.push(PackedFold::pack(pipeline, self.block)?);
         Ok(())
+    }
+
+    /// Push the pipeline of `prep`, a model of `family` and `shrinkage`, the model's bytes
+    /// written by `write` as it produces them ([`automl_models::Family::fit_streamed`]: a
+    /// forest fitted tree by tree). The pipeline is pushed when `write` returns `Ok`; its
+    /// result is handed back either way.
+    pub fn push_streamed<T, E>(
+        &mut self,
+        prep: &Preprocessor,
+        family: &str,
+        shrinkage: &Option<Shrinkage>,
+        write: impl FnOnce(&mut dyn FnMut(&[u8])) -> Result<T, E>,
+    ) -> Result<Result<T, E>, TrainError> {
+        let (fold, r) = PackedFold::pack_with(prep, family, shrinkage, self.block, write)?;
+        if r.is_ok() {
+            self.folds.push(fold);
+        }
+        Ok(r)
     }
 
     /// Pipelines pushed so far.

@@ -110,3 +110,55 @@ fn a_trials_bag_comes_as_blocks_that_unpack_to_its_fold_models() {
         _ => panic!("not a bag"),
     }
 }
+
+/// A trial's fold models, fitted and encoded in one go (a forest tree by tree), are the models
+/// that predicted its out-of-fold rows: each one read back from the bag predicts its fold's
+/// validation rows exactly as the trial's out-of-fold predictions hold them, and a trial that
+/// keeps no models scores and predicts the same.
+#[test]
+fn a_trials_fold_models_read_back_predict_its_out_of_fold_rows() {
+    use automl_trainer::{Predictor, evaluate_scores};
+    let d = data();
+    for (family, kind) in [
+        ("random_forest", PrepKind::Tree),
+        ("extra_trees", PrepKind::Tree),
+        ("gbdt", PrepKind::Tree),
+        ("ridge", PrepKind::Scaled),
+    ] {
+        let e = evaluate(&d, &at(family, 1.0), 5, None);
+        assert_eq!(e.state, TrialState::Complete, "{family}: {:?}", e.error);
+        let raw = e.artifact.unwrap().into_raw().unwrap();
+        let Predictor::Bag(folds) = Predictor::from_bytes(&raw).unwrap().0 else {
+            panic!("{family}: not a bag");
+        };
+        assert_eq!(folds.len(), d.folds.len(), "{family}");
+        let (rows, pooled) = e.oof.clone().unwrap();
+        let mut at_row = 0;
+        for (i, (fold, pipeline)) in d.folds.iter().zip(&folds).enumerate() {
+            assert_eq!(pipeline.family, family);
+            let n = fold.y_valid.len();
+            assert_eq!(
+                rows[at_row..at_row + n],
+                fold.split.valid[..],
+                "{family} fold {i}"
+            );
+            let x = &d.prepared(i, kind).unwrap().x_valid;
+            let p = pipeline.model.predict(x.view()).unwrap();
+            assert_eq!(
+                p.values[..],
+                pooled.values[at_row..at_row + n],
+                "{family} fold {i}"
+            );
+            if i == 0 && family != "ridge" {
+                assert_eq!(e.facts, pipeline.model.facts(), "{family}");
+            }
+            at_row += n;
+        }
+        assert_eq!(at_row, rows.len(), "{family}");
+        let scores = evaluate_scores(&d, &at(family, 1.0), 5, None);
+        assert_eq!(scores.fold_scores, e.fold_scores, "{family}");
+        assert_eq!(scores.oof, e.oof, "{family}");
+        assert_eq!(scores.facts, e.facts, "{family}");
+        assert!(scores.artifact.is_none(), "{family}");
+    }
+}

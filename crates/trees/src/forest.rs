@@ -106,32 +106,7 @@ impl Forest {
         train: &Dataset<'_>,
         deadline: Option<Instant>,
     ) -> Result<Forest, TreeError> {
-        if params.n_trees == 0 {
-            return Err(TreeError::InvalidParam {
-                param: "n_trees",
-                value: "0".into(),
-                reason: "must be >= 1".into(),
-            });
-        }
-        if !(params.max_features > 0.0 && params.max_features <= 1.0) {
-            return Err(TreeError::InvalidParam {
-                param: "max_features",
-                value: params.max_features.to_string(),
-                reason: "must be a fraction in (0, 1]".into(),
-            });
-        }
-        if params.n_classes == 1 {
-            return Err(TreeError::InvalidParam {
-                param: "n_classes",
-                value: "1".into(),
-                reason: "use 0 for regression or >= 2 classes".into(),
-            });
-        }
-        train.check(params.n_classes > 0, params.n_classes)?;
-        let rows: Vec<u32> = match train.rows {
-            Some(r) => r.to_vec(),
-            None => (0..train.data.n_rows() as u32).collect(),
-        };
+        let rows = check_fit(params, train)?;
         let grow = |t: usize| -> Result<Built, TreeError> {
             check_deadline(deadline, t)?;
             Ok(grow_tree(
@@ -142,13 +117,7 @@ impl Forest {
             ))
         };
         let built: Vec<Built> = if params.n_threads > 1 {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(params.n_threads)
-                .build()
-                .map_err(|e| {
-                    TreeError::Data(format!("cannot start {} threads: {e}", params.n_threads))
-                })?;
-            pool.install(|| {
+            thread_pool(params.n_threads)?.install(|| {
                 (0..params.n_trees)
                     .into_par_iter()
                     .map(grow)
@@ -162,10 +131,7 @@ impl Forest {
         let mut split_count = vec![0u32; nf];
         let mut trees = Vec::with_capacity(built.len());
         for b in built {
-            for (f, (g, c)) in b.gain.iter().zip(&b.split_count).enumerate() {
-                gain[f] += g;
-                split_count[f] += c;
-            }
+            b.add_importance(&mut gain, &mut split_count);
             trees.push(b.tree);
         }
         Ok(Forest {
@@ -174,6 +140,113 @@ impl Forest {
             trees,
             gain,
             split_count,
+        })
+    }
+
+    /// Fit a forest as [`Forest::fit`] does, without ever holding it: each tree, once grown,
+    /// predicts the rows of `valid` (raw rows, NaN = missing) and is written to `sink` as its
+    /// part of [`Forest::encode_into`]'s bytes, then freed. A forest of deep trees is several
+    /// times its lz4-compressed encoding; a cross-validation fold that keeps that encoding
+    /// holds one live tree instead of all of them.
+    ///
+    /// The bytes handed to `sink` are those of `encode_into` of the forest `fit` grows, and
+    /// the predictions those of its [`Forest::predict`] on `valid`, bit for bit. On an error
+    /// (the deadline, as in `fit`) what `sink` received is not a forest. Without a sink the
+    /// trees are not encoded: the predictions are all that is kept.
+    pub fn fit_streamed(
+        params: &ForestParams,
+        train: &Dataset<'_>,
+        deadline: Option<Instant>,
+        valid: ArrayView2<'_, f64>,
+        mut sink: Option<Sink<'_>>,
+    ) -> Result<StreamedFit, TreeError> {
+        let rows = check_fit(params, train)?;
+        let nf = train.data.n_features();
+        crate::check_cols(valid.ncols(), nf)?;
+        let encode_error =
+            |e: postcard::Error| TreeError::Data(format!("cannot encode a tree: {e}"));
+        let valid = valid.as_standard_layout();
+        let xs = valid.as_slice().expect("standard layout");
+        let k = params.n_classes.max(1);
+        let mut acc = Array2::<f64>::zeros((valid.nrows(), k));
+        // `encode_into`'s layout: the fields in order, the trees as their count then each tree.
+        if let Some(sink) = sink.as_mut() {
+            sink(
+                &postcard::to_stdvec(&(params.n_classes, nf, params.n_trees as u64))
+                    .map_err(encode_error)?,
+            );
+        }
+        let mut gain = vec![0.0; nf];
+        let mut split_count = vec![0u32; nf];
+        let mut n_leaves = 0usize;
+        let mut predict_s = 0.0;
+        let mut buf = Vec::new();
+        let mut take = |b: Built| -> Result<(), TreeError> {
+            b.add_importance(&mut gain, &mut split_count);
+            n_leaves += b.tree.n_leaves();
+            let t0 = Instant::now();
+            if nf > 0 {
+                for (row, out) in xs.chunks_exact(nf).zip(acc.rows_mut()) {
+                    let v = b.tree.leaf_values(b.tree.leaf_raw(row));
+                    for (a, &p) in out.into_iter().zip(v) {
+                        *a += p as f64;
+                    }
+                }
+            }
+            predict_s += t0.elapsed().as_secs_f64();
+            if let Some(sink) = sink.as_mut() {
+                buf.clear();
+                buf =
+                    postcard::to_extend(&b.tree, std::mem::take(&mut buf)).map_err(encode_error)?;
+                drop(b);
+                sink(&buf);
+            }
+            Ok(())
+        };
+        let grow = |t: usize| -> Result<Built, TreeError> {
+            check_deadline(deadline, t)?;
+            Ok(grow_tree(
+                params,
+                train,
+                &rows,
+                Rng::derive(params.seed, t as u64),
+            ))
+        };
+        if params.n_threads > 1 {
+            // A few trees per thread at a time: all threads busy, few trees live.
+            let pool = thread_pool(params.n_threads)?;
+            let step = 2 * params.n_threads;
+            for start in (0..params.n_trees).step_by(step) {
+                let end = (start + step).min(params.n_trees);
+                let built: Vec<Built> = pool.install(|| {
+                    (start..end)
+                        .into_par_iter()
+                        .map(grow)
+                        .collect::<Result<_, _>>()
+                })?;
+                for b in built {
+                    take(b)?;
+                }
+            }
+        } else {
+            for t in 0..params.n_trees {
+                take(grow(t)?)?;
+            }
+        }
+        if let Some(sink) = sink.as_mut() {
+            sink(&postcard::to_stdvec(&(&gain, &split_count)).map_err(encode_error)?);
+        }
+        let t0 = Instant::now();
+        let inv = 1.0 / params.n_trees as f64;
+        acc.mapv_inplace(|v| v * inv);
+        let predictions = finish_predictions(acc, params.n_classes);
+        predict_s += t0.elapsed().as_secs_f64();
+        Ok(StreamedFit {
+            predictions,
+            n_trees: params.n_trees,
+            n_leaves,
+            split_count,
+            predict_s,
         })
     }
 
@@ -256,16 +329,87 @@ impl Forest {
                 }
             }
         });
-        if self.n_classes == 0 {
-            return Ok(Predictions::regression(out.column(0).to_vec()));
+        Ok(finish_predictions(out, self.n_classes))
+    }
+}
+
+/// The mean over the trees of their leaves' values, per row, as predictions: regression the
+/// first column, classification each row's class frequencies scaled to sum to 1.
+fn finish_predictions(mut out: Array2<f64>, n_classes: usize) -> Predictions {
+    if n_classes == 0 {
+        return Predictions::regression(out.column(0).to_vec());
+    }
+    for mut r in out.rows_mut() {
+        let s: f64 = r.sum();
+        if s > 0.0 {
+            r.mapv_inplace(|v| v / s);
         }
-        for mut r in out.rows_mut() {
-            let s: f64 = r.sum();
-            if s > 0.0 {
-                r.mapv_inplace(|v| v / s);
-            }
+    }
+    Predictions::from_proba(out)
+}
+
+/// Where an encoding is written, piece by piece.
+pub type Sink<'a> = &'a mut dyn FnMut(&[u8]);
+
+/// What [`Forest::fit_streamed`] hands back besides the forest's bytes.
+#[derive(Debug, Clone)]
+pub struct StreamedFit {
+    /// The forest's predictions on the validation rows.
+    pub predictions: Predictions,
+    /// Trees grown.
+    pub n_trees: usize,
+    /// Leaves over all trees.
+    pub n_leaves: usize,
+    /// Per feature, how many splits use it ([`Importance::Split`]).
+    pub split_count: Vec<u32>,
+    /// Seconds spent predicting the validation rows.
+    pub predict_s: f64,
+}
+
+/// The checks of a fit; the training rows.
+fn check_fit(params: &ForestParams, train: &Dataset<'_>) -> Result<Vec<u32>, TreeError> {
+    if params.n_trees == 0 {
+        return Err(TreeError::InvalidParam {
+            param: "n_trees",
+            value: "0".into(),
+            reason: "must be >= 1".into(),
+        });
+    }
+    if !(params.max_features > 0.0 && params.max_features <= 1.0) {
+        return Err(TreeError::InvalidParam {
+            param: "max_features",
+            value: params.max_features.to_string(),
+            reason: "must be a fraction in (0, 1]".into(),
+        });
+    }
+    if params.n_classes == 1 {
+        return Err(TreeError::InvalidParam {
+            param: "n_classes",
+            value: "1".into(),
+            reason: "use 0 for regression or >= 2 classes".into(),
+        });
+    }
+    train.check(params.n_classes > 0, params.n_classes)?;
+    Ok(match train.rows {
+        Some(r) => r.to_vec(),
+        None => (0..train.data.n_rows() as u32).collect(),
+    })
+}
+
+fn thread_pool(n: usize) -> Result<rayon::ThreadPool, TreeError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build()
+        .map_err(|e| TreeError::Data(format!("cannot start {n} threads: {e}")))
+}
+
+impl Built {
+    /// Add this tree's gains and split counts to the forest's.
+    fn add_importance(&self, gain: &mut [f64], split_count: &mut [u32]) {
+        for (f, (g, c)) in self.gain.iter().zip(&self.split_count).enumerate() {
+            gain[f] += g;
+            split_count[f] += c;
         }
-        Ok(Predictions::from_proba(out))
     }
 }
 

@@ -14,7 +14,7 @@ pub mod tree;
 pub use binning::{BinnedCache, BinnedData, FeatureBins};
 pub use error::TreeError;
 pub use explain::{Contributions, Ensemble};
-pub use forest::{Criterion, Forest, ForestKind, ForestParams};
+pub use forest::{Criterion, Forest, ForestKind, ForestParams, Sink, StreamedFit};
 pub use gbdt::{Gbdt, GbdtParams, Objective};
 pub use tree::Tree;
 

@@ -3,7 +3,7 @@
 use crate::gbdt::train_loss_curve;
 use crate::*;
 use automl_core::Rng;
-use ndarray::{Array2, array};
+use ndarray::{Array2, ShapeBuilder, array};
 
 /// Synthetic classification data: 4 numeric features (one with 10 % NaN) + 1 categorical code.
 fn synth(n: usize, n_classes: usize, seed: u64) -> (Array2<f64>, Vec<f64>) {
@@ -272,6 +272,74 @@ fn a_forest_encoded_tree_by_tree_is_its_postcard_encoding() {
             assert_eq!(pieces.concat(), whole, "{kind:?}, {n_classes} classes");
         }
     }
+}
+
+#[test]
+fn a_streamed_forest_writes_the_fitted_forests_bytes_and_predicts_as_it_does() {
+    // Classification and regression, both kinds, with and without threads, on rows with a
+    // categorical column and missing values, predicting rows it was not fitted on.
+    for n_classes in [3, 0] {
+        let (mut x, y) = synth(400, n_classes, 6);
+        x[[7, 1]] = f64::NAN;
+        x[[8, 4]] = f64::NAN;
+        let (mut valid, _) = synth(57, n_classes, 7);
+        valid[[3, 0]] = f64::NAN;
+        let d = BinnedData::new(x.view(), &CAT, 255).unwrap();
+        for kind in [ForestKind::RandomForest, ForestKind::ExtraTrees] {
+            for n_threads in [1, 3] {
+                let params = ForestParams {
+                    n_trees: 23,
+                    n_threads,
+                    seed: 9,
+                    ..ForestParams::new(kind, n_classes)
+                };
+                let train = Dataset::new(&d, &y);
+                let f = Forest::fit(&params, &train, None).unwrap();
+                let mut bytes = Vec::new();
+                let mut sink = |b: &[u8]| bytes.extend_from_slice(b);
+                let s = Forest::fit_streamed(&params, &train, None, valid.view(), Some(&mut sink))
+                    .unwrap();
+                let unkept = Forest::fit_streamed(&params, &train, None, valid.view(), None);
+                assert_eq!(unkept.unwrap().predictions, s.predictions);
+                let what = format!("{kind:?}, {n_classes} classes, {n_threads} threads");
+                assert_eq!(bytes, postcard::to_stdvec(&f).unwrap(), "{what}");
+                assert_eq!(s.predictions, f.predict(valid.view()).unwrap(), "{what}");
+                assert_eq!(s.n_trees, 23);
+                assert_eq!(
+                    s.n_leaves,
+                    f.trees().iter().map(|t| t.n_leaves()).sum::<usize>()
+                );
+                let splits: Vec<u32> = f
+                    .feature_importance(Importance::Split)
+                    .iter()
+                    .map(|&c| c as u32)
+                    .collect();
+                assert_eq!(s.split_count, splits, "{what}");
+            }
+        }
+    }
+    // A column-major view of the validation rows predicts the same.
+    let (x, y) = synth(200, 0, 8);
+    let d = BinnedData::new(x.view(), &CAT, 255).unwrap();
+    let params = ForestParams::new(ForestKind::ExtraTrees, 0);
+    let train = Dataset::new(&d, &y);
+    let mut fortran = Array2::zeros(x.raw_dim().f());
+    fortran.assign(&x);
+    assert!(!fortran.is_standard_layout());
+    let a = Forest::fit_streamed(&params, &train, None, fortran.view(), None).unwrap();
+    let b = Forest::fit_streamed(&params, &train, None, x.view(), None).unwrap();
+    assert_eq!(a.predictions, b.predictions);
+    // The checks of `fit`: no trees, a wrong column count, the deadline.
+    let none = ForestParams {
+        n_trees: 0,
+        ..params.clone()
+    };
+    assert!(Forest::fit_streamed(&none, &train, None, x.view(), None).is_err());
+    let narrow = x.slice_axis(ndarray::Axis(1), (0..4).into());
+    assert!(Forest::fit_streamed(&params, &train, None, narrow, None).is_err());
+    let past = std::time::Instant::now() - std::time::Duration::from_secs(1);
+    let r = Forest::fit_streamed(&params, &train, Some(past), x.view(), None);
+    assert!(matches!(r, Err(TreeError::Deadline { .. })), "{r:?}");
 }
 
 #[test]

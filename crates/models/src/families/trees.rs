@@ -41,7 +41,7 @@
 //! exactly `FitInput::x`), else the family bins `x` itself; both give identical models.
 
 use crate::util::{self, ParamReader};
-use crate::{Family, FitInput, Model, ModelError};
+use crate::{Family, FitInput, FitPredicted, Model, ModelError};
 use automl_core::{Params, Predictions, PrepKind, Rng, Task};
 use automl_trees::{
     BinnedData, Criterion, Dataset, Forest, ForestKind, ForestParams, Gbdt, GbdtParams, Importance,
@@ -409,13 +409,14 @@ impl Family for GbdtFamily {
     }
 }
 
-fn fit_forest(
+/// A forest family's parameters read and its input checked and binned.
+fn forest_setup(
     name: &'static str,
     kind: ForestKind,
     default_max_features: f64,
     params: &Params,
     input: &FitInput<'_>,
-) -> Result<Box<dyn Model>, ModelError> {
+) -> Result<(ForestParams, Arc<automl_trees::BinnedData>), ModelError> {
     let p = ParamReader::new(
         name,
         params,
@@ -444,6 +445,17 @@ fn fit_forest(
         seed: input.seed,
         ..ForestParams::new(kind, n_classes)
     };
+    Ok((fp, data))
+}
+
+fn fit_forest(
+    name: &'static str,
+    kind: ForestKind,
+    default_max_features: f64,
+    params: &Params,
+    input: &FitInput<'_>,
+) -> Result<Box<dyn Model>, ModelError> {
+    let (fp, data) = forest_setup(name, kind, default_max_features, params, input)?;
     let train = Dataset {
         weights: input.sample_weight,
         ..Dataset::new(&data, input.y)
@@ -455,6 +467,113 @@ fn fit_forest(
         present: present_of(input),
         inner: Inner::Forest(model),
     }))
+}
+
+/// [`Family::fit_predict`] of a forest family: [`Forest::fit_streamed`] behind the
+/// [`TreeModel`] head `encode_into` writes.
+fn fit_predict_forest(
+    name: &'static str,
+    kind: ForestKind,
+    default_max_features: f64,
+    params: &Params,
+    input: &FitInput<'_>,
+    valid: ArrayView2<'_, f64>,
+    mut sink: Option<automl_trees::Sink<'_>>,
+) -> Result<FitPredicted, ModelError> {
+    let (fp, data) = forest_setup(name, kind, default_max_features, params, input)?;
+    let n_features = input.x.ncols();
+    check_predict_input(name, n_features, valid)?;
+    let train = Dataset {
+        weights: input.sample_weight,
+        ..Dataset::new(&data, input.y)
+    };
+    let present = present_of(input);
+    if let Some(sink) = sink.as_mut() {
+        sink(&util::encode(
+            name,
+            &(name.to_string(), n_features, &present, FOREST),
+        )?);
+    }
+    let s = Forest::fit_streamed(&fp, &train, input.deadline, valid, sink)
+        .map_err(|e| map_err(name, e))?;
+    let predictions = zero_absent(s.predictions, &present);
+    Ok(FitPredicted {
+        predictions,
+        facts: tree_facts(
+            s.n_trees,
+            s.n_leaves,
+            s.split_count.iter().map(|&c| c as f64),
+        ),
+        predict_s: s.predict_s,
+    })
+}
+
+/// `Inner::Forest`'s variant index in [`TreeModel`]'s postcard encoding.
+const FOREST: u32 = 1;
+
+/// The checks of [`TreeModel::predict`]: the model's column count and no infinity.
+fn check_predict_input(
+    family: &'static str,
+    n_features: usize,
+    x: ArrayView2<'_, f64>,
+) -> Result<(), ModelError> {
+    if x.ncols() != n_features {
+        return Err(ModelError::Predict {
+            family,
+            reason: format!(
+                "x has {} columns but the model was fitted on {}",
+                x.ncols(),
+                n_features
+            ),
+        });
+    }
+    for (i, row) in x.rows().into_iter().enumerate() {
+        if let Some(j) = row.iter().position(|v| v.is_infinite()) {
+            return Err(ModelError::Predict {
+                family,
+                reason: format!(
+                    "x[{i}, {j}] = {} is infinite; use NaN for missing values",
+                    row[j]
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Classes never seen in training get exactly zero probability.
+fn zero_absent(p: Predictions, present: &[bool]) -> Predictions {
+    match p.proba {
+        Some(mut proba) if present.iter().any(|&q| !q) => {
+            for mut row in proba.rows_mut() {
+                for (v, &q) in row.iter_mut().zip(present) {
+                    if !q {
+                        *v = 0.0;
+                    }
+                }
+                let s = row.sum();
+                if s > 0.0 {
+                    row.mapv_inplace(|v| v / s);
+                }
+            }
+            Predictions::from_proba(proba)
+        }
+        _ => p,
+    }
+}
+
+/// A tree ensemble's facts: its trees, leaves and the features its splits use.
+fn tree_facts(
+    n_trees: usize,
+    n_leaves: usize,
+    split_counts: impl Iterator<Item = f64>,
+) -> BTreeMap<String, String> {
+    let mut f = BTreeMap::new();
+    f.insert("n_trees".to_string(), n_trees.to_string());
+    f.insert("n_leaves".to_string(), n_leaves.to_string());
+    let used = split_counts.filter(|&c| c > 0.0).count();
+    f.insert("features_used".to_string(), used.to_string());
+    f
 }
 
 impl Family for RandomForestFamily {
@@ -485,6 +604,23 @@ impl Family for RandomForestFamily {
     fn decode(&self, bytes: &[u8]) -> Result<Box<dyn Model>, ModelError> {
         decode_as("random_forest", bytes)
     }
+    fn fit_predict(
+        &self,
+        params: &Params,
+        input: &FitInput<'_>,
+        valid: ArrayView2<'_, f64>,
+        sink: Option<automl_trees::Sink<'_>>,
+    ) -> Result<FitPredicted, ModelError> {
+        fit_predict_forest(
+            "random_forest",
+            ForestKind::RandomForest,
+            0.3,
+            params,
+            input,
+            valid,
+            sink,
+        )
+    }
 }
 
 impl Family for ExtraTreesFamily {
@@ -509,6 +645,23 @@ impl Family for ExtraTreesFamily {
     fn decode(&self, bytes: &[u8]) -> Result<Box<dyn Model>, ModelError> {
         decode_as("extra_trees", bytes)
     }
+    fn fit_predict(
+        &self,
+        params: &Params,
+        input: &FitInput<'_>,
+        valid: ArrayView2<'_, f64>,
+        sink: Option<automl_trees::Sink<'_>>,
+    ) -> Result<FitPredicted, ModelError> {
+        fit_predict_forest(
+            "extra_trees",
+            ForestKind::ExtraTrees,
+            0.5,
+            params,
+            input,
+            valid,
+            sink,
+        )
+    }
 }
 
 fn decode_as(family: &'static str, bytes: &[u8]) -> Result<Box<dyn Model>, ModelError> {
@@ -528,27 +681,7 @@ impl Model for TreeModel {
     }
     fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Predictions, ModelError> {
         let family = fam_name(&self.family);
-        if x.ncols() != self.n_features {
-            return Err(ModelError::Predict {
-                family,
-                reason: format!(
-                    "x has {} columns but the model was fitted on {}",
-                    x.ncols(),
-                    self.n_features
-                ),
-            });
-        }
-        for (i, row) in x.rows().into_iter().enumerate() {
-            if let Some(j) = row.iter().position(|v| v.is_infinite()) {
-                return Err(ModelError::Predict {
-                    family,
-                    reason: format!(
-                        "x[{i}, {j}] = {} is infinite; use NaN for missing values",
-                        row[j]
-                    ),
-                });
-            }
-        }
+        check_predict_input(family, self.n_features, x)?;
         let r = match &self.inner {
             Inner::Gbdt(m) => m.predict(x),
             Inner::Forest(m) => m.predict(x),
@@ -557,24 +690,7 @@ impl Model for TreeModel {
             family,
             reason: e.to_string(),
         })?;
-        match p.proba {
-            Some(mut proba) if self.present.iter().any(|&q| !q) => {
-                // classes never seen in training get exactly zero probability
-                for mut row in proba.rows_mut() {
-                    for (v, &q) in row.iter_mut().zip(&self.present) {
-                        if !q {
-                            *v = 0.0;
-                        }
-                    }
-                    let s = row.sum();
-                    if s > 0.0 {
-                        row.mapv_inplace(|v| v / s);
-                    }
-                }
-                Ok(Predictions::from_proba(proba))
-            }
-            _ => Ok(p),
-        }
+        Ok(zero_absent(p, &self.present))
     }
     fn to_bytes(&self) -> Result<Vec<u8>, ModelError> {
         util::encode(fam_name(&self.family), self)
@@ -602,7 +718,6 @@ impl Model for TreeModel {
         };
         // `to_bytes`: the format byte, the fields in order, and `inner` as its variant's index
         // then the forest.
-        const FOREST: u32 = 1;
         sink(&util::encode(name, &(family, n_features, present, FOREST))?);
         forest
             .encode_into(sink)
@@ -615,22 +730,18 @@ impl Model for TreeModel {
         })
     }
     fn facts(&self) -> BTreeMap<String, String> {
-        let mut f = BTreeMap::new();
         let (trees, split_counts) = match &self.inner {
-            Inner::Gbdt(m) => {
-                f.insert("n_rounds".to_string(), m.n_rounds().to_string());
-                if let Some(best) = m.valid_loss().iter().copied().reduce(f64::min) {
-                    f.insert("valid_loss".to_string(), format!("{best:.6}"));
-                }
-                (m.trees(), m.feature_importance(Importance::Split))
-            }
+            Inner::Gbdt(m) => (m.trees(), m.feature_importance(Importance::Split)),
             Inner::Forest(m) => (m.trees(), m.feature_importance(Importance::Split)),
         };
         let leaves: usize = trees.iter().map(|t| t.n_leaves()).sum();
-        f.insert("n_trees".to_string(), trees.len().to_string());
-        f.insert("n_leaves".to_string(), leaves.to_string());
-        let used = split_counts.iter().filter(|&&c| c > 0.0).count();
-        f.insert("features_used".to_string(), used.to_string());
+        let mut f = tree_facts(trees.len(), leaves, split_counts.into_iter());
+        if let Inner::Gbdt(m) = &self.inner {
+            f.insert("n_rounds".to_string(), m.n_rounds().to_string());
+            if let Some(best) = m.valid_loss().iter().copied().reduce(f64::min) {
+                f.insert("valid_loss".to_string(), format!("{best:.6}"));
+            }
+        }
         f
     }
 }
@@ -711,6 +822,74 @@ mod tests {
                 assert!((1..=60).contains(&rounds));
             }
         }
+    }
+
+    #[test]
+    fn a_forest_fitted_tree_by_tree_equals_fit_predict_facts_and_encode() {
+        let (x, y) = data(300, 2);
+        let (valid, _) = data(40, 3);
+        let cat = [false, false, true];
+        // Class 1 absent from the training rows: it must get probability 0 on both paths.
+        let y3: Vec<f64> = y.iter().map(|&v| if v == 1.0 { 2.0 } else { v }).collect();
+        let y_reg: Vec<f64> = (0..300).map(|i| x[[i, 0]] * 2.0 + y[i]).collect();
+        let families: [&dyn Family; 2] = [&RandomForestFamily, &ExtraTreesFamily];
+        for fam in families {
+            for (task, n_classes, target) in
+                [(Task::Multiclass, 3, &y3), (Task::Regression, 0, &y_reg)]
+            {
+                let mut params = Params::new();
+                params.insert("n_trees".into(), ParamValue::Int(15));
+                let mut input = FitInput::new(x.view(), target, task, n_classes, 4);
+                input.categorical = &cat;
+                let model = fam.fit(&params, &input).unwrap();
+                let predictions = model.predict(valid.view()).unwrap();
+                let facts = model.facts();
+                let mut bytes = Vec::new();
+                model
+                    .encode_into(&mut |b| bytes.extend_from_slice(b))
+                    .unwrap();
+                let mut streamed = Vec::new();
+                let mut sink = |b: &[u8]| streamed.extend_from_slice(b);
+                let s = fam
+                    .fit_predict(&params, &input, valid.view(), Some(&mut sink))
+                    .unwrap();
+                let what = format!("{} {task}", fam.name());
+                assert_eq!(streamed, bytes, "{what}");
+                assert_eq!(s.predictions, predictions, "{what}");
+                assert_eq!(s.facts, facts, "{what}");
+                if let Some(p) = &s.predictions.proba {
+                    assert!(p.column(1).iter().all(|&v| v == 0.0), "{what}");
+                }
+                let back = fam.decode(&streamed).unwrap();
+                assert_eq!(back.predict(valid.view()).unwrap(), predictions, "{what}");
+                // The checks of `predict`: an infinity, a wrong column count.
+                let mut bad = valid.clone();
+                bad[[5, 0]] = f64::INFINITY;
+                let e = fam
+                    .fit_predict(&params, &input, bad.view(), None)
+                    .unwrap_err();
+                assert!(e.to_string().contains("infinite"), "{e}");
+                let narrow = valid.slice_axis(ndarray::Axis(1), (0..2).into());
+                assert!(fam.fit_predict(&params, &input, narrow, None).is_err());
+                // Not kept: the same predictions and facts.
+                let unkept = fam
+                    .fit_predict(&params, &input, valid.view(), None)
+                    .unwrap();
+                assert_eq!(unkept.predictions, predictions, "{what}");
+                assert_eq!(unkept.facts, facts, "{what}");
+            }
+        }
+        // The default path (the gbdt): fit, predict, facts and encode.
+        let input = FitInput::new(x.view(), &y, Task::Multiclass, 3, 4);
+        let model = GbdtFamily.fit(&Params::new(), &input).unwrap();
+        let mut bytes = Vec::new();
+        let mut sink = |b: &[u8]| bytes.extend_from_slice(b);
+        let s = GbdtFamily
+            .fit_predict(&Params::new(), &input, valid.view(), Some(&mut sink))
+            .unwrap();
+        assert_eq!(s.predictions, model.predict(valid.view()).unwrap());
+        assert_eq!(s.facts, model.facts());
+        assert_eq!(bytes, model.to_bytes().unwrap());
     }
 
     #[test]
