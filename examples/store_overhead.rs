@@ -107,6 +107,17 @@ impl Store for Timed {
     fn put_blob(&self, study_id: u64, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
         self.time("put_blob", || self.inner.put_blob(study_id, key, bytes))
     }
+    fn put_blob_owned(
+        &self,
+        study_id: u64,
+        key: &str,
+        blob: automl_core::Artifact,
+    ) -> Result<(), StoreError> {
+        self.time("put_blob", || self.inner.put_blob_owned(study_id, key, blob))
+    }
+    fn write_blob(&self, study_id: u64, key: &str, stored: Vec<u8>) -> Result<(), StoreError> {
+        self.time("put_blob", || self.inner.write_blob(study_id, key, stored))
+    }
     fn delete_artifact(&self, study_id: u64, trial_id: u64) -> Result<(), StoreError> {
         self.time("delete_artifact", || {
             self.inner.delete_artifact(study_id, trial_id)

@@ -598,6 +598,25 @@ fn blobs(make: MakeStore<'_>) {
         matches!(r, Err(StoreError::NotFound { .. })),
         "blob for unknown study: {r:?}"
     );
+    // By value, whole or in blocks (a final model compressed while it was encoded), read back
+    // whole, replacing what was there.
+    let big = sample_artifact(4, 300_000);
+    s.put_blob_owned(a, "ensemble", sample_blocks(&big, 65_536))
+        .unwrap();
+    assert_eq!(s.blob(a, "ensemble").unwrap().as_deref(), Some(&big[..]));
+    s.put_blob_owned(a, "one", sample_blocks(b"x", 1)).unwrap();
+    assert_eq!(s.blob(a, "one").unwrap().as_deref(), Some(&b"x"[..]));
+    s.put_blob_owned(a, "empty", sample_blocks(b"", 1)).unwrap();
+    assert_eq!(s.blob(a, "empty").unwrap(), Some(Vec::new()));
+    s.put_blob_owned(b, "ensemble", automl_core::Artifact::Raw(b"raw".to_vec()))
+        .unwrap();
+    assert_eq!(s.blob(b, "ensemble").unwrap().as_deref(), Some(&b"raw"[..]));
+    assert_eq!(s.blob(a, "ensemble").unwrap().as_deref(), Some(&big[..]));
+    let r = s.put_blob_owned(b + 1, "x", sample_blocks(b"y", 1));
+    assert!(
+        matches!(r, Err(StoreError::NotFound { .. })),
+        "blob for unknown study: {r:?}"
+    );
 }
 
 fn delete_artifact(make: MakeStore<'_>) {

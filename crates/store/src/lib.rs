@@ -147,7 +147,19 @@ pub trait Store: StoreRead {
     /// never started is `NotFound`. Call those three instead.
     fn write_finished(&self, record: &TrialRecord, packed: Packed) -> Result<(), StoreError>;
     /// Store a named blob of a study (compressed, flushed), replacing any previous one.
-    fn put_blob(&self, study_id: u64, key: &str, bytes: &[u8]) -> Result<(), StoreError>;
+    fn put_blob(&self, study_id: u64, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.write_blob(study_id, key, codec::compress(bytes))
+    }
+    /// [`Store::put_blob`] taking the blob by value, whole or compressed in blocks
+    /// ([`Artifact`]): blocks are written as they are, so a final model compressed while it
+    /// was encoded is never unpacked whole on its way in (on diamonds, a refit forest's
+    /// 150 MB beside its compressed copy was the end of a study's memory peak).
+    fn put_blob_owned(&self, study_id: u64, key: &str, blob: Artifact) -> Result<(), StoreError> {
+        self.write_blob(study_id, key, codec::pack(blob))
+    }
+    /// The write behind [`Store::put_blob`] and [`Store::put_blob_owned`]: the blob as stored
+    /// (compressed by them), replacing any previous one, then flush. Call those two instead.
+    fn write_blob(&self, study_id: u64, key: &str, stored: Vec<u8>) -> Result<(), StoreError>;
     /// Drop the artifact of a trial and clear its `has_artifact` (the record stays; `model_size_bytes` is kept).
     fn delete_artifact(&self, study_id: u64, trial_id: u64) -> Result<(), StoreError>;
     /// Mark the study's `Running` trials as `Interrupted` (ended now, error [`INTERRUPTED_ERROR`]).

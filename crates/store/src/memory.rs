@@ -188,11 +188,10 @@ impl Store for MemoryStore {
         }
         Ok(())
     }
-    fn put_blob(&self, study_id: u64, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        let packed = codec::compress(bytes);
+    fn write_blob(&self, study_id: u64, key: &str, stored: Vec<u8>) -> Result<(), StoreError> {
         let mut g = self.lock();
         g.require_study(study_id)?;
-        g.blobs.insert((study_id, key.to_string()), packed);
+        g.blobs.insert((study_id, key.to_string()), stored);
         Ok(())
     }
     fn delete_artifact(&self, study_id: u64, trial_id: u64) -> Result<(), StoreError> {

@@ -693,11 +693,10 @@ impl Store for SledStore {
     fn write_finished(&self, record: &TrialRecord, packed: Packed) -> Result<(), StoreError> {
         self.finish_packed(record, packed)
     }
-    fn put_blob(&self, study_id: u64, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+    fn write_blob(&self, study_id: u64, key: &str, stored: Vec<u8>) -> Result<(), StoreError> {
         self.require_study(study_id)?;
         let k = layout::blob_key(study_id, key);
-        let packed = codec::compress(bytes);
-        self.write_chunked(&self.blobs, &k, Some(packed), |staged| {
+        self.write_chunked(&self.blobs, &k, Some(stored), |staged| {
             self.blobs.transaction(|b| match staged {
                 Some(s) => chunked::commit(b, s).map_err(Into::into),
                 None => Ok(()),

@@ -807,9 +807,8 @@ impl Store for PgStore {
             Ok(())
         })
     }
-    fn put_blob(&self, study_id: u64, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        let packed = codec::compress(bytes);
-        let (n, len) = chunk_count(&packed)?;
+    fn write_blob(&self, study_id: u64, key: &str, stored: Vec<u8>) -> Result<(), StoreError> {
+        let (n, len) = chunk_count(&stored)?;
         let s = db_id(study_id);
         self.run("writing a blob", |c, _| {
             let mut tx = c.transaction()?;
@@ -834,7 +833,7 @@ impl Store for PgStore {
                 "INSERT INTO automl_blob_chunks (study_id, key, chunk, data) VALUES ($1, $2, $3, $4)",
                 &s,
                 &key,
-                &packed,
+                &stored,
             )?;
             tx.commit()?;
             Ok(())
