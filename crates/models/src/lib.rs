@@ -164,7 +164,12 @@ pub trait Family: Send + Sync {
     ) -> Result<FitPredicted, ModelError> {
         let model = self.fit(params, input)?;
         let t0 = Instant::now();
-        let predictions = model.predict(valid)?;
+        let predictions = if valid.nrows() == 0 {
+            // No rows to predict (a final refit): not every model accepts an empty batch.
+            no_predictions(input)
+        } else {
+            model.predict(valid)?
+        };
         let predict_s = t0.elapsed().as_secs_f64();
         let facts = model.facts();
         if let Some(sink) = sink {
@@ -175,6 +180,15 @@ pub trait Family: Send + Sync {
             facts,
             predict_s,
         })
+    }
+}
+
+/// Predictions for no rows, shaped for `input`'s task.
+fn no_predictions(input: &FitInput<'_>) -> Predictions {
+    if input.task.is_classification() {
+        Predictions::from_proba(ndarray::Array2::zeros((0, input.n_classes)))
+    } else {
+        Predictions::regression(Vec::new())
     }
 }
 

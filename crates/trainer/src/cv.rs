@@ -8,7 +8,7 @@
 //! the same way, as kinds of their own, and built only when a candidate asks for one.
 
 use crate::error::TrainError;
-use crate::pipeline::{BagWriter, FittedPipeline, PredictorInfo};
+use crate::pipeline::{BagWriter, FittedPipeline, PackedPipeline, PredictorInfo};
 use automl_core::{Artifact, Candidate, Metric, Predictions, PrepKind, Task, TrialState};
 use automl_data::target_encode::Target;
 use automl_data::{
@@ -895,6 +895,79 @@ pub fn fit_full(
     seed: u64,
     deadline: Option<Instant>,
 ) -> Result<FittedPipeline, TrainError> {
+    fit_full_with(
+        features,
+        y,
+        task,
+        n_classes,
+        cand,
+        seed,
+        deadline,
+        |family, params, input, prep, shrinkage| {
+            let model = catch_unwind(AssertUnwindSafe(|| family.fit(params, input)))
+                .map_err(|p| TrainError::Panic(panic_message(p)))??;
+            Ok(FittedPipeline {
+                prep,
+                family: cand.family.clone(),
+                model,
+                shrinkage,
+            })
+        },
+    )
+}
+
+/// [`fit_full`], the model written into its encoding as it is fitted
+/// ([`automl_models::Family::fit_predict`]: a forest tree by tree, one tree live at a time).
+/// Its bytes in a final model are those of the pipeline `fit_full` gives.
+pub fn fit_full_packed(
+    features: &Frame,
+    y: &[f64],
+    task: Task,
+    n_classes: usize,
+    cand: &Candidate,
+    seed: u64,
+    deadline: Option<Instant>,
+) -> Result<PackedPipeline, TrainError> {
+    fit_full_with(
+        features,
+        y,
+        task,
+        n_classes,
+        cand,
+        seed,
+        deadline,
+        |family, params, input, prep, shrinkage| {
+            let no_rows = Array2::<f64>::zeros((0, input.x.ncols()));
+            let (packed, fitted) =
+                PackedPipeline::write(&prep, &cand.family, &shrinkage, |sink| {
+                    catch_unwind(AssertUnwindSafe(|| {
+                        family.fit_predict(params, input, no_rows.view(), Some(sink))
+                    }))
+                })?;
+            fitted.map_err(|p| TrainError::Panic(panic_message(p)))??;
+            Ok(packed)
+        },
+    )
+}
+
+/// The preprocessing of `cand` fitted on every row and the model's input, handed to `fit`.
+#[allow(clippy::too_many_arguments)]
+fn fit_full_with<R>(
+    features: &Frame,
+    y: &[f64],
+    task: Task,
+    n_classes: usize,
+    cand: &Candidate,
+    seed: u64,
+    deadline: Option<Instant>,
+    fit: impl FnOnce(
+        &dyn automl_models::Family,
+        &automl_core::Params,
+        &FitInput<'_>,
+        Preprocessor,
+        Option<crate::pipeline::Shrinkage>,
+    ) -> Result<R, TrainError>,
+) -> Result<R, TrainError> {
     let family = registry()
         .get(&cand.family)
         .ok_or_else(|| automl_models::ModelError::UnknownFamily(cand.family.clone()))?;
@@ -921,15 +994,8 @@ pub fn fit_full(
         seed,
         deadline,
     };
-    let model = catch_unwind(AssertUnwindSafe(|| family.fit(&params, &input)))
-        .map_err(|p| TrainError::Panic(panic_message(p)))??;
     let shrinkage = crate::pipeline::Shrinkage::for_training(y, n_classes);
-    Ok(FittedPipeline {
-        prep,
-        family: cand.family.clone(),
-        model,
-        shrinkage,
-    })
+    fit(family, &params, &input, prep, shrinkage)
 }
 
 #[cfg(test)]

@@ -13,13 +13,17 @@ pub mod pool;
 pub mod stack;
 pub mod weights;
 
-pub use cv::{CvConfig, Evaluation, TrainingData, evaluate, evaluate_scores, fit_full, splits};
+pub use cv::{
+    CvConfig, Evaluation, TrainingData, evaluate, evaluate_scores, fit_full, fit_full_packed,
+    splits,
+};
 pub use error::TrainError;
 pub use memory::{
     default_memory_limit, estimate_bytes, parse_bytes, process_peak_rss, process_rss,
     study_floor_bytes,
 };
 pub use pipeline::{
-    BagWriter, CompositeWriter, FittedPipeline, Predictor, PredictorInfo, Shrinkage,
+    BagWriter, CompositeWriter, FittedPipeline, PackedPipeline, Predictor, PredictorInfo,
+    Shrinkage, ToWrite,
 };
 pub use pool::Pool;

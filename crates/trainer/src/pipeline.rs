@@ -5,7 +5,7 @@
 use crate::calibrate::PostProcess;
 use crate::error::TrainError;
 use crate::stack::MetaLearner;
-use automl_core::{Blocks, Predictions, Task};
+use automl_core::{Artifact, Blocks, Predictions, Task};
 use automl_data::{Frame, Preprocessor};
 use automl_models::{Model, registry};
 use ndarray::Array2;
@@ -513,6 +513,89 @@ impl PackedFold {
     }
 }
 
+/// A pipeline fitted on all rows straight into its encoding ([`crate::cv::fit_full_packed`]):
+/// its bytes in lz4 blocks. Its model was never held whole (a forest was written tree by tree
+/// as it grew), and is not decoded again to be written into a final model ([`ToWrite`]).
+pub struct PackedPipeline {
+    fold: PackedFold,
+}
+
+impl PackedPipeline {
+    /// A pipeline of `prep`, a model of `family` and `shrinkage`, the model's bytes written by
+    /// `write`; with what `write` returned.
+    pub(crate) fn write<R>(
+        prep: &Preprocessor,
+        family: &str,
+        shrinkage: &Option<Shrinkage>,
+        write: impl FnOnce(&mut dyn FnMut(&[u8])) -> R,
+    ) -> Result<(PackedPipeline, R), TrainError> {
+        let (fold, r) = PackedFold::pack_with(prep, family, shrinkage, BAG_BLOCK, write)?;
+        Ok((PackedPipeline { fold }, r))
+    }
+}
+
+/// A predictor to be written whose pipelines may already be encoded: a final model whose
+/// members were refit straight into their encodings ([`PackedPipeline`]) beside members that
+/// keep their decoded fold models. Its bytes are those of [`Predictor::to_bytes`] of the
+/// predictor it stands for, each packed pipeline a [`Predictor::Single`].
+pub enum ToWrite {
+    /// A pipeline fitted on all rows, encoded as it was fitted ([`Predictor::Single`]).
+    Packed(PackedPipeline),
+    /// A live predictor.
+    Predictor(Predictor),
+    /// [`Predictor::Ensemble`].
+    Ensemble(Vec<(f64, ToWrite)>),
+    /// [`Predictor::PostProcessed`].
+    PostProcessed(Box<ToWrite>, PostProcess),
+    /// [`Predictor::Stacked`].
+    Stacked(Vec<ToWrite>, MetaLearner),
+}
+
+impl ToWrite {
+    /// [`Predictor::format_needed`] of the predictor it stands for.
+    fn format_needed(&self) -> u32 {
+        match self {
+            ToWrite::Packed(_) => Predictor::Bag(Vec::new()).format_needed(),
+            ToWrite::Predictor(p) => p.format_needed(),
+            ToWrite::Ensemble(m) => m
+                .iter()
+                .map(|(_, p)| p.format_needed())
+                .max()
+                .unwrap_or_else(|| Predictor::Ensemble(Vec::new()).format_needed()),
+            ToWrite::PostProcessed(p, post) => p.format_needed().max(
+                Predictor::PostProcessed(Box::new(Predictor::Bag(Vec::new())), post.clone())
+                    .format_needed(),
+            ),
+            ToWrite::Stacked(_, meta) => {
+                Predictor::Stacked(Vec::new(), meta.clone()).format_needed()
+            }
+        }
+    }
+
+    /// The artifact's bytes, consuming it ([`Predictor::into_bytes`] for the live parts).
+    pub fn into_bytes(self, info: PredictorInfo) -> Result<Vec<u8>, TrainError> {
+        let mut pieces = Pieces::new(self.format_needed(), info, BAG_BLOCK)?;
+        pieces.write_part(self)?;
+        pieces.finish()
+    }
+
+    /// The artifact as its lz4 blocks ([`Artifact::Blocks`]), never unpacked whole: what a
+    /// store keeps. Its bytes are those of [`ToWrite::into_bytes`].
+    pub fn into_artifact(self, info: PredictorInfo) -> Result<Artifact, TrainError> {
+        let mut pieces = Pieces::new(self.format_needed(), info, BAG_BLOCK)?;
+        pieces.write_part(self)?;
+        Ok(Artifact::Blocks(pieces.finish_blocks()?))
+    }
+
+    /// `self` with `post` around it, if any.
+    pub fn with_post(self, post: Option<&PostProcess>) -> ToWrite {
+        match post {
+            Some(post) => ToWrite::PostProcessed(Box::new(self), post.clone()),
+            None => self,
+        }
+    }
+}
+
 /// An artifact being written: small pieces already encoded, and pipelines packed in lz4
 /// blocks. Their sum is known before anything is unpacked, so the artifact is one allocation
 /// of its exact size.
@@ -562,44 +645,64 @@ impl Pieces {
         Ok(())
     }
 
-    /// The pieces of a [`StoredPredictor`], in the order of its postcard encoding (the
-    /// variants' indices are their positions in [`StoredPredictor`]).
-    fn predictor(&mut self, p: Predictor) -> Result<(), TrainError> {
-        match p {
-            Predictor::Single(f) => {
+    /// The pieces of the [`StoredPredictor`] a [`ToWrite`] stands for, in the order of its
+    /// postcard encoding (the variants' indices are their positions in [`StoredPredictor`]).
+    fn write_part(&mut self, w: ToWrite) -> Result<(), TrainError> {
+        match w {
+            ToWrite::Packed(p) => {
+                self.variant(0)?;
+                self.fold(p.fold);
+            }
+            ToWrite::Predictor(Predictor::Single(f)) => {
                 self.variant(0)?;
                 self.pipeline(f)?;
             }
-            Predictor::Bag(fs) => {
+            ToWrite::Predictor(Predictor::Bag(fs)) => {
                 self.variant(1)?;
                 self.length(fs.len())?;
                 for f in fs {
                     self.pipeline(f)?;
                 }
             }
-            Predictor::Ensemble(m) => {
+            ToWrite::Predictor(Predictor::Ensemble(m)) => self.write_part(ToWrite::Ensemble(
+                m.into_iter()
+                    .map(|(w, p)| (w, ToWrite::Predictor(p)))
+                    .collect(),
+            ))?,
+            ToWrite::Predictor(Predictor::PostProcessed(p, post)) => self.write_part(
+                ToWrite::PostProcessed(Box::new(ToWrite::Predictor(*p)), post),
+            )?,
+            ToWrite::Predictor(Predictor::Stacked(m, meta)) => self.write_part(
+                ToWrite::Stacked(m.into_iter().map(ToWrite::Predictor).collect(), meta),
+            )?,
+            ToWrite::Ensemble(m) => {
                 self.variant(2)?;
                 self.length(m.len())?;
                 for (w, p) in m {
                     self.bytes(&w)?;
-                    self.predictor(p)?;
+                    self.write_part(p)?;
                 }
             }
-            Predictor::PostProcessed(p, post) => {
+            ToWrite::PostProcessed(p, post) => {
                 self.variant(3)?;
-                self.predictor(*p)?;
+                self.write_part(*p)?;
                 self.bytes(&post)?;
             }
-            Predictor::Stacked(m, meta) => {
+            ToWrite::Stacked(m, meta) => {
                 self.variant(4)?;
                 self.length(m.len())?;
                 for p in m {
-                    self.predictor(p)?;
+                    self.write_part(p)?;
                 }
                 self.bytes(&meta)?;
             }
         }
         Ok(())
+    }
+
+    /// The pieces of a [`StoredPredictor`], in the order of its postcard encoding.
+    fn predictor(&mut self, p: Predictor) -> Result<(), TrainError> {
+        self.write_part(ToWrite::Predictor(p))
     }
 
     /// The artifact, in one allocation of its exact size; each packed pipeline is freed as it
@@ -933,6 +1036,99 @@ mod tests {
             w.push(p).unwrap();
         }
         assert_eq!(w.finish(info).unwrap(), at_once);
+    }
+
+    #[test]
+    fn pipelines_refit_straight_into_their_encoding_write_the_bytes_of_live_ones() {
+        use crate::calibrate::{CalibrationMethod, Calibrator, PostProcess};
+        use automl_core::{Candidate, Params};
+        use automl_data::Column;
+        let x = Frame::new(vec![
+            Column::numeric("a", (0..120).map(|i| f64::from(i % 11)).collect()),
+            Column::numeric("b", (0..120).map(|i| f64::from((i * 7) % 5)).collect()),
+        ]);
+        for (task, n_classes) in [(Task::Binary, 2), (Task::Regression, 0)] {
+            let y: Vec<f64> = (0..120)
+                .map(|i| match task {
+                    Task::Regression => f64::from(i % 11) * 0.5 + f64::from((i * 7) % 5),
+                    _ => f64::from(u8::from(i % 11 > 4)),
+                })
+                .collect();
+            let info = PredictorInfo { task, n_classes };
+            let cand = |family: &str| Candidate::new(family, Params::new(), "test");
+            let live = |family: &str, seed| {
+                crate::cv::fit_full(&x, &y, task, n_classes, &cand(family), seed, None).unwrap()
+            };
+            let packed = |family: &str, seed| {
+                crate::cv::fit_full_packed(&x, &y, task, n_classes, &cand(family), seed, None)
+                    .unwrap()
+            };
+            let linear = if task == Task::Regression {
+                "ridge"
+            } else {
+                "logistic"
+            };
+            for family in ["random_forest", "extra_trees", "gbdt", linear, "knn"] {
+                let want = Predictor::Single(live(family, 3)).to_bytes(info).unwrap();
+                let got = ToWrite::Packed(packed(family, 3)).into_bytes(info).unwrap();
+                assert_eq!(got, want, "{family} {task}");
+            }
+            // Packed members beside live ones, in every composite, post-processed or not.
+            let meta = MetaLearner {
+                weights: vec![1.5, -0.5],
+                intercepts: vec![0.0, 0.2],
+                l2: 0.01,
+            };
+            let post = (task == Task::Binary).then(|| PostProcess {
+                method: CalibrationMethod::Isotonic,
+                calibrators: vec![Calibrator::fit_isotonic(&[0.2, 0.6], &[false, true])],
+                threshold: Some(0.3),
+            });
+            let bag = |seed| Predictor::Bag(vec![live("extra_trees", seed), live(linear, seed)]);
+            let want = Predictor::Stacked(
+                vec![
+                    Predictor::Ensemble(vec![
+                        (0.75, Predictor::Single(live("random_forest", 1))),
+                        (0.25, bag(2)),
+                    ]),
+                    Predictor::Single(live("gbdt", 4)),
+                ],
+                meta.clone(),
+            );
+            let want = match &post {
+                Some(post) => Predictor::PostProcessed(Box::new(want), post.clone()),
+                None => want,
+            };
+            let got = ToWrite::Stacked(
+                vec![
+                    ToWrite::Ensemble(vec![
+                        (0.75, ToWrite::Packed(packed("random_forest", 1))),
+                        (0.25, ToWrite::Predictor(bag(2))),
+                    ]),
+                    ToWrite::Packed(packed("gbdt", 4)),
+                ],
+                meta.clone(),
+            )
+            .with_post(post.as_ref());
+            let want = want.to_bytes(info).unwrap();
+            assert_eq!(got.into_bytes(info).unwrap(), want, "{task}");
+            let ensemble =
+                |p: ToWrite| ToWrite::Ensemble(vec![(0.4, p), (0.6, ToWrite::Predictor(bag(5)))]);
+            let want = Predictor::Ensemble(vec![
+                (0.4, Predictor::Single(live("extra_trees", 6))),
+                (0.6, bag(5)),
+            ])
+            .to_bytes(info)
+            .unwrap();
+            assert_eq!(want[0], 2);
+            let got = ensemble(ToWrite::Packed(packed("extra_trees", 6)));
+            assert_eq!(got.into_bytes(info).unwrap(), want, "{task}");
+            // A fit that fails (an invalid parameter) is an error, not a pipeline.
+            let mut bad = cand("random_forest");
+            bad.params
+                .insert("n_trees".into(), automl_core::ParamValue::Int(0));
+            assert!(crate::cv::fit_full_packed(&x, &y, task, n_classes, &bad, 1, None).is_err());
+        }
     }
 
     #[test]

@@ -8,9 +8,10 @@ use super::reserve::Reserve;
 use super::stacking_trial::StackingTrial;
 use super::{FINAL_MODEL_BLOB, Phase, Progress, Study};
 use crate::error::EngineError;
-use automl_core::{FinalModel, FinalModelKind, Rng, TrialRecord};
-use automl_trainer::calibrate::PostProcess;
-use automl_trainer::{FittedPipeline, Predictor, PredictorInfo, TrainError, fit_full};
+use automl_core::{Artifact, FinalModel, FinalModelKind, Rng, TrialRecord};
+use automl_trainer::{
+    PackedPipeline, Predictor, PredictorInfo, ToWrite, TrainError, fit_full_packed,
+};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -72,8 +73,8 @@ impl Study<'_> {
                 );
                 let (members, refit) =
                     self.refit_members(&s.members, s.record.trial_id, budget_end)?;
-                let predictor = Predictor::Stacked(members, s.meta.clone());
-                let bytes = with_post(predictor, post).into_bytes(info)?;
+                let predictor = ToWrite::Stacked(members, s.meta.clone());
+                let model = predictor.with_post(post).into_artifact(info)?;
                 let note = match best {
                     Some(b) if !self.metric.better(s.record.mean, b.mean) => Some(format!(
                         "used although trial {} ranks above it: its score is the best of {} \
@@ -88,7 +89,7 @@ impl Study<'_> {
                     _ => None,
                 };
                 self.store
-                    .put_blob(self.record.study_id, FINAL_MODEL_BLOB, &bytes)?;
+                    .put_blob_owned(self.record.study_id, FINAL_MODEL_BLOB, model)?;
                 FinalModel {
                     trial_id: s.record.trial_id,
                     kind: FinalModelKind::Stacking,
@@ -110,7 +111,7 @@ impl Study<'_> {
                     Some(&e.record),
                 );
                 let (predictor, refit) = self.refit_ensemble(e, budget_end)?;
-                let bytes = with_post(predictor, post).into_bytes(info)?;
+                let model = predictor.with_post(post).into_artifact(info)?;
                 // Say why the ensemble is used when it ranks below the best single trial.
                 let note = match (best, &e.record.ensemble) {
                     (Some(b), Some(d)) if !self.metric.better(e.record.mean, b.mean) => {
@@ -127,7 +128,7 @@ impl Study<'_> {
                     _ => None,
                 };
                 self.store
-                    .put_blob(self.record.study_id, FINAL_MODEL_BLOB, &bytes)?;
+                    .put_blob_owned(self.record.study_id, FINAL_MODEL_BLOB, model)?;
                 FinalModel {
                     trial_id: e.record.trial_id,
                     kind: FinalModelKind::Ensemble,
@@ -159,12 +160,12 @@ impl Study<'_> {
                     && wall_left.is_none_or(|w| w > est);
                 let refit = if can_refit {
                     self.refit(b, Rng::derive_seed(self.config.seed, u64::MAX), budget_end)
-                        .and_then(|p| with_post(Predictor::Single(p), post).into_bytes(info))
+                        .and_then(|p| ToWrite::Packed(p).with_post(post).into_artifact(info))
                 } else {
                     Err(TrainError::Deadline)
                 };
-                let (bytes, kind, note) = match refit {
-                    Ok(bytes) => (bytes, FinalModelKind::Refit, None),
+                let (model, kind, note) = match refit {
+                    Ok(model) => (model, FinalModelKind::Refit, None),
                     Err(e) => {
                         let why = if keeps_folds {
                             format!(
@@ -179,16 +180,19 @@ impl Study<'_> {
                         } else {
                             format!("refit failed: {e}")
                         };
-                        let mut bytes = self.stored_models(b.trial_id)?;
-                        if post.is_some() {
+                        let bytes = self.stored_models(b.trial_id)?;
+                        let model = if post.is_some() {
                             let (p, _) = Predictor::from_bytes(&bytes)?;
-                            bytes = with_post(p, post).into_bytes(info)?;
-                        }
-                        (bytes, FinalModelKind::FoldModels, Some(why))
+                            drop(bytes);
+                            ToWrite::Predictor(p).with_post(post).into_artifact(info)?
+                        } else {
+                            Artifact::Raw(bytes)
+                        };
+                        (model, FinalModelKind::FoldModels, Some(why))
                     }
                 };
                 self.store
-                    .put_blob(self.record.study_id, FINAL_MODEL_BLOB, &bytes)?;
+                    .put_blob_owned(self.record.study_id, FINAL_MODEL_BLOB, model)?;
                 FinalModel {
                     trial_id: b.trial_id,
                     kind,
@@ -222,13 +226,14 @@ impl Study<'_> {
         super::reserve::refit_estimate_s(t, self.n_folds)
     }
 
-    /// Fit a trial's candidate on all rows, giving up a little before `budget_end`.
+    /// Fit a trial's candidate on all rows, giving up a little before `budget_end`, straight
+    /// into its encoding.
     fn refit(
         &self,
         t: &TrialRecord,
         seed: u64,
         budget_end: Option<Instant>,
-    ) -> Result<FittedPipeline, TrainError> {
+    ) -> Result<PackedPipeline, TrainError> {
         refit_on(&self.data, t, seed, refit_deadline(budget_end))
     }
 
@@ -242,10 +247,10 @@ impl Study<'_> {
         &self,
         e: &EnsembleTrial,
         budget_end: Option<Instant>,
-    ) -> Result<(Predictor, usize), EngineError> {
+    ) -> Result<(ToWrite, usize), EngineError> {
         let (parts, n_refit) = self.refit_members(&e.members, e.record.trial_id, budget_end)?;
         let parts = e.members.iter().map(|m| m.1).zip(parts).collect();
-        Ok((Predictor::Ensemble(parts), n_refit))
+        Ok((ToWrite::Ensemble(parts), n_refit))
     }
 
     /// Refit `members` (trial id, weight) on all rows, heaviest weight first, in `jobs` lanes
@@ -257,7 +262,7 @@ impl Study<'_> {
         members: &[(u64, f64)],
         trial_id: u64,
         budget_end: Option<Instant>,
-    ) -> Result<(Vec<Predictor>, usize), EngineError> {
+    ) -> Result<(Vec<ToWrite>, usize), EngineError> {
         let trials: Vec<Option<&TrialRecord>> = members
             .iter()
             .map(|(id, _)| self.history.iter().find(|t| t.trial_id == *id))
@@ -278,7 +283,9 @@ impl Study<'_> {
         };
         let deadline = refit_deadline(budget_end);
         let seed = self.config.seed;
-        let mut refits: Vec<Option<FittedPipeline>> = (0..members.len()).map(|_| None).collect();
+        // Each refit is written into its encoding as it is fitted: the members are never
+        // live together (a forest's trees not even within one member).
+        let mut refits: Vec<Option<PackedPipeline>> = (0..members.len()).map(|_| None).collect();
         std::thread::scope(|scope| {
             let handles: Vec<_> = plan
                 .iter()
@@ -304,10 +311,10 @@ impl Study<'_> {
             }
         });
         let n_refit = refits.iter().filter(|r| r.is_some()).count();
-        let parts: Vec<Predictor> = if n_refit == members.len() {
+        let parts: Vec<ToWrite> = if n_refit == members.len() {
             refits
                 .into_iter()
-                .filter_map(|r| Some(Predictor::Single(r?)))
+                .filter_map(|r| Some(ToWrite::Packed(r?)))
                 .collect()
         } else {
             // The others' fold models come from the meta-trial's own artifact (members in
@@ -326,18 +333,10 @@ impl Study<'_> {
             }
             bags.into_iter()
                 .zip(refits)
-                .map(|(bag, r)| r.map_or(bag, Predictor::Single))
+                .map(|(bag, r)| r.map_or(ToWrite::Predictor(bag), ToWrite::Packed))
                 .collect()
         };
         Ok((parts, n_refit))
-    }
-}
-
-/// `p` with the final model's post-processing around it, if any.
-fn with_post(p: Predictor, post: Option<&PostProcess>) -> Predictor {
-    match post {
-        Some(post) => Predictor::PostProcessed(Box::new(p), post.clone()),
-        None => p,
     }
 }
 
@@ -351,8 +350,8 @@ fn refit_on(
     t: &TrialRecord,
     seed: u64,
     deadline: Option<Instant>,
-) -> Result<FittedPipeline, TrainError> {
-    fit_full(
+) -> Result<PackedPipeline, TrainError> {
+    fit_full_packed(
         &data.features,
         &data.y,
         data.task,
