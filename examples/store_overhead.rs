@@ -113,9 +113,16 @@ impl Store for Timed {
         key: &str,
         blob: automl_core::Artifact,
     ) -> Result<(), StoreError> {
-        self.time("put_blob", || self.inner.put_blob_owned(study_id, key, blob))
+        self.time("put_blob", || {
+            self.inner.put_blob_owned(study_id, key, blob)
+        })
     }
-    fn write_blob(&self, study_id: u64, key: &str, stored: Vec<u8>) -> Result<(), StoreError> {
+    fn write_blob(
+        &self,
+        study_id: u64,
+        key: &str,
+        stored: automl_store::codec::Stored,
+    ) -> Result<(), StoreError> {
         self.time("put_blob", || self.inner.write_blob(study_id, key, stored))
     }
     fn delete_artifact(&self, study_id: u64, trial_id: u64) -> Result<(), StoreError> {

@@ -7,7 +7,7 @@
 //! same 600 writes). So a value is stored as a head under its key plus chunks of at most
 //! [`CHUNK`] bytes.
 //!
-//! The chunks are written *before* the transaction that commits the head ([`stage`], then
+//! The chunks are written *before* the transaction that commits the head ([`stage_stored`], then
 //! [`commit`] inside the caller's transaction), under `key ++ 0xFE ++ generation ++ index` with
 //! a generation no head names yet (big-endian u64 and u32; `0xFE` and `0xFF` never occur in a
 //! UTF-8 blob name, and a 16-byte trial key plus a suffix is never another trial key). A sled
@@ -24,6 +24,7 @@
 //! still read, replaced and removed. A value written whole by a still earlier version (no magic)
 //! is read as it is.
 
+use crate::codec::Stored;
 use sled::transaction::{TransactionalTree, UnabortableTransactionError};
 
 /// Largest chunk in bytes.
@@ -112,16 +113,54 @@ impl Staged {
 
 /// Write the chunks of `value` under `key` outside any transaction, as `generation` (which no
 /// head of this key may name: take it from `sled::Db::generate_id`). Nothing reads them until
-/// [`commit`] writes their head; [`discard`] removes them if that never happens.
-pub fn stage(tree: &sled::Tree, key: &[u8], generation: u64, value: &[u8]) -> sled::Result<Staged> {
+/// [`commit`] writes their head; [`discard`] removes them if that never happens. The value is
+/// taken block by block ([`Stored::write_to`]) and the chunks cut from the blocks as they come,
+/// so it is never in one piece.
+pub fn stage_stored(
+    tree: &sled::Tree,
+    key: &[u8],
+    generation: u64,
+    value: Stored,
+) -> sled::Result<Staged> {
+    let len = value.len();
+    stage_pieces(tree, key, generation, len, |sink| value.write_to(sink))
+}
+
+/// [`stage_stored`] of a value of `len` bytes that `write` hands to the sink it is given, in
+/// pieces of any size.
+fn stage_pieces(
+    tree: &sled::Tree,
+    key: &[u8],
+    generation: u64,
+    len: usize,
+    write: impl FnOnce(&mut dyn FnMut(&[u8]) -> sled::Result<()>) -> sled::Result<()>,
+) -> sled::Result<Staged> {
     let head = Head {
-        n: value.len().div_ceil(CHUNK) as u32,
-        len: value.len() as u64,
+        n: len.div_ceil(CHUNK) as u32,
+        len: len as u64,
         generation: Some(generation),
     };
-    for (i, c) in value.chunks(CHUNK).enumerate() {
-        tree.insert(head.chunk_key(key, i as u32), c)?;
+    let mut chunk = Vec::with_capacity(CHUNK.min(len));
+    let mut i = 0u32;
+    let mut written = 0usize;
+    write(&mut |mut piece: &[u8]| {
+        written += piece.len();
+        while !piece.is_empty() {
+            let take = (CHUNK - chunk.len()).min(piece.len());
+            chunk.extend_from_slice(&piece[..take]);
+            piece = &piece[take..];
+            if chunk.len() == CHUNK {
+                tree.insert(head.chunk_key(key, i), &chunk[..])?;
+                chunk.clear();
+                i += 1;
+            }
+        }
+        Ok(())
+    })?;
+    if !chunk.is_empty() {
+        tree.insert(head.chunk_key(key, i), &chunk[..])?;
     }
+    assert_eq!(written, len, "a staged value's pieces add up to its length");
     Ok(Staged {
         key: key.to_vec(),
         head,
@@ -184,7 +223,7 @@ fn remove_in_transaction(
 
 /// After the transaction that wrote (`keep` = its generation) or removed (`keep` = None) the
 /// value under `key`: remove staged chunks of any other generation, which a crash between
-/// [`stage`] and [`commit`] can leave behind. Only the chunks of other generations are read.
+/// [`stage_stored`] and [`commit`] can leave behind. Only the chunks of other generations are read.
 /// Returns how many were removed.
 pub fn sweep(tree: &sled::Tree, key: &[u8], keep: Option<u64>) -> sled::Result<usize> {
     let at = |g: Option<u64>| {
@@ -281,6 +320,11 @@ mod tests {
     use super::*;
     use sled::transaction::ConflictableTransactionError;
 
+    /// [`stage_stored`] of bytes in one piece.
+    fn stage(tree: &sled::Tree, key: &[u8], generation: u64, value: &[u8]) -> sled::Result<Staged> {
+        stage_pieces(tree, key, generation, value.len(), |sink| sink(value))
+    }
+
     type TxResult = Result<(), ConflictableTransactionError<()>>;
 
     fn value(seed: u8, len: usize) -> Vec<u8> {
@@ -331,6 +375,44 @@ mod tests {
             "the old value's chunks went after it"
         );
         assert_eq!(get(&tree, b"k").unwrap(), Some(b));
+    }
+
+    #[test]
+    fn a_value_staged_block_by_block_is_the_value_staged_whole() {
+        use automl_core::{Artifact, Blocks};
+        let (_dir, db, tree) = db();
+        // Blocks smaller and larger than a chunk, a chunk's boundary inside a block's header.
+        for (len, cut) in [
+            (0, 1),
+            (10, 3),
+            (3 * CHUNK + 7, CHUNK - 9),
+            (5 * CHUNK, 2 * CHUNK + 1),
+        ] {
+            let raw = value(7, len);
+            let mut b = Blocks::new();
+            for piece in raw.chunks(cut) {
+                b.push_raw(piece);
+            }
+            let stored = crate::codec::pack_stored(Artifact::Blocks(b.clone()));
+            let whole = crate::codec::pack(Artifact::Blocks(b));
+            assert_eq!(stored.len(), whole.len());
+            let staged = stage_stored(&tree, b"s", db.generate_id().unwrap(), stored).unwrap();
+            tree.transaction(|t| -> TxResult { Ok(commit(t, &staged)?) })
+                .unwrap();
+            sweep(&tree, b"s", Some(staged.generation())).unwrap();
+            put(&db, &tree, b"w", &whole);
+            assert_eq!(
+                get(&tree, b"s").unwrap(),
+                Some(whole.clone()),
+                "{len} by {cut}"
+            );
+            assert_eq!(chunks(&tree, b"s"), chunks(&tree, b"w"), "{len} by {cut}");
+            assert_eq!(
+                crate::codec::decompress(&whole, "test").unwrap(),
+                raw,
+                "{len} by {cut}"
+            );
+        }
     }
 
     #[test]

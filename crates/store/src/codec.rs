@@ -74,7 +74,7 @@ pub mod layout {
 
 const MAGIC: &[u8; 4] = b"AMZ1";
 const MAGIC_BLOCKS: &[u8; 4] = b"AMZ2";
-const HEADER: usize = 20;
+pub(crate) const HEADER: usize = 20;
 
 /// Unix milliseconds now.
 pub(crate) fn now_ms() -> u64 {
@@ -85,12 +85,7 @@ pub(crate) fn now_ms() -> u64 {
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
+    fnv1a_extend(0xcbf2_9ce4_8422_2325, bytes)
 }
 
 /// Compress a blob (lz4 block with a checksummed header).
@@ -110,28 +105,103 @@ pub fn compress(raw: &[u8]) -> Vec<u8> {
     out
 }
 
+fn fnv1a_extend(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
 /// An artifact as a store keeps it: compressed whole ([`compress`]), or its blocks as they
-/// are (never unpacked whole).
+/// are (never unpacked whole). The bytes of [`Stored::into_vec`].
 pub fn pack(artifact: Artifact) -> Vec<u8> {
+    pack_stored(artifact).into_vec()
+}
+
+/// [`pack`], not yet in one piece: a store that writes in chunks takes the blocks one by one
+/// ([`Stored::write_to`]) and never holds the stored form whole beside them.
+pub fn pack_stored(artifact: Artifact) -> Stored {
     match artifact {
-        Artifact::Raw(raw) => compress(&raw),
+        Artifact::Raw(raw) => Stored::Whole(compress(&raw)),
         Artifact::Blocks(blocks) => {
             let raw_len = blocks.len();
             let blocks = blocks.into_blocks();
-            let body: usize = blocks.iter().map(|(_, b)| 16 + b.len()).sum();
-            let mut out = Vec::with_capacity(HEADER + body);
-            out.extend_from_slice(MAGIC_BLOCKS);
-            out.extend_from_slice(&(raw_len as u64).to_le_bytes());
-            out.extend_from_slice(&[0; 8]);
-            // Each block is freed once copied.
-            for (len, packed) in blocks {
-                out.extend_from_slice(&(len as u64).to_le_bytes());
-                out.extend_from_slice(&(packed.len() as u64).to_le_bytes());
-                out.extend_from_slice(&packed);
+            let mut sum = 0xcbf2_9ce4_8422_2325;
+            for (len, packed) in &blocks {
+                sum = fnv1a_extend(sum, &(*len as u64).to_le_bytes());
+                sum = fnv1a_extend(sum, &(packed.len() as u64).to_le_bytes());
+                sum = fnv1a_extend(sum, packed);
             }
-            let sum = fnv1a(&out[HEADER..]);
-            out[12..20].copy_from_slice(&sum.to_le_bytes());
-            out
+            let mut header = [0u8; HEADER];
+            header[..4].copy_from_slice(MAGIC_BLOCKS);
+            header[4..12].copy_from_slice(&(raw_len as u64).to_le_bytes());
+            header[12..20].copy_from_slice(&sum.to_le_bytes());
+            Stored::Blocks { header, blocks }
+        }
+    }
+}
+
+/// A value as a store keeps it ([`compress`] or [`pack`]), whole or as the `AMZ2` header and
+/// its blocks.
+#[derive(Debug)]
+pub enum Stored {
+    /// The bytes.
+    Whole(Vec<u8>),
+    /// The header (its checksum already taken over the blocks), then per block its raw
+    /// length, its packed length and its packed bytes.
+    Blocks {
+        /// The `AMZ2` header.
+        header: [u8; HEADER],
+        /// (raw length, packed bytes) per block.
+        blocks: Vec<(usize, Vec<u8>)>,
+    },
+}
+
+impl Stored {
+    /// Length of the stored bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            Stored::Whole(b) => b.len(),
+            Stored::Blocks { blocks, .. } => {
+                HEADER + blocks.iter().map(|(_, b)| 16 + b.len()).sum::<usize>()
+            }
+        }
+    }
+
+    /// Whether there are no bytes (never: a stored value has a header).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The stored bytes in one piece.
+    pub fn into_vec(self) -> Vec<u8> {
+        match self {
+            Stored::Whole(b) => b,
+            stored => {
+                let mut out = Vec::with_capacity(stored.len());
+                let _: Result<(), ()> = stored.write_to(|piece| {
+                    out.extend_from_slice(piece);
+                    Ok(())
+                });
+                out
+            }
+        }
+    }
+
+    /// Hand the stored bytes to `sink` in order, in pieces, each block freed once written.
+    pub fn write_to<E>(self, mut sink: impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
+        match self {
+            Stored::Whole(b) => sink(&b),
+            Stored::Blocks { header, blocks } => {
+                sink(&header)?;
+                for (len, packed) in blocks {
+                    sink(&(len as u64).to_le_bytes())?;
+                    sink(&(packed.len() as u64).to_le_bytes())?;
+                    sink(&packed)?;
+                }
+                Ok(())
+            }
         }
     }
 }

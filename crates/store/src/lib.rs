@@ -64,8 +64,9 @@ pub trait StoreRead: Send + Sync {
 /// What [`Store::write_finished`] does with a trial's artifact.
 #[derive(Debug)]
 pub enum Packed {
-    /// Store these bytes, as the store keeps them ([`codec::compress`] or [`codec::pack`]).
-    Replace(Vec<u8>),
+    /// Store these bytes, as the store keeps them ([`codec::compress`] or
+    /// [`codec::pack_stored`]).
+    Replace(codec::Stored),
     /// Drop any stored artifact (the trial has none).
     Delete,
     /// Leave the stored artifact, if any, as it is.
@@ -74,6 +75,12 @@ pub enum Packed {
 
 impl From<Option<Vec<u8>>> for Packed {
     fn from(packed: Option<Vec<u8>>) -> Packed {
+        Packed::from(packed.map(codec::Stored::Whole))
+    }
+}
+
+impl From<Option<codec::Stored>> for Packed {
+    fn from(packed: Option<codec::Stored>) -> Packed {
         packed.map_or(Packed::Delete, Packed::Replace)
     }
 }
@@ -116,7 +123,7 @@ pub trait Store: StoreRead {
         artifact: Option<Artifact>,
     ) -> Result<(), StoreError> {
         let rec = prepare_finish(record, artifact.as_ref().map(Artifact::len))?;
-        self.write_finished(&rec, Packed::from(artifact.map(codec::pack)))
+        self.write_finished(&rec, Packed::from(artifact.map(codec::pack_stored)))
     }
     /// Rewrite the record of a finished trial, its artifact left as it is stored: the record's
     /// `has_artifact` and `model_size_bytes` are taken from the stored record (a seed-variance
@@ -148,18 +155,19 @@ pub trait Store: StoreRead {
     fn write_finished(&self, record: &TrialRecord, packed: Packed) -> Result<(), StoreError>;
     /// Store a named blob of a study (compressed, flushed), replacing any previous one.
     fn put_blob(&self, study_id: u64, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        self.write_blob(study_id, key, codec::compress(bytes))
+        self.write_blob(study_id, key, codec::Stored::Whole(codec::compress(bytes)))
     }
     /// [`Store::put_blob`] taking the blob by value, whole or compressed in blocks
     /// ([`Artifact`]): blocks are written as they are, so a final model compressed while it
     /// was encoded is never unpacked whole on its way in (on diamonds, a refit forest's
     /// 150 MB beside its compressed copy was the end of a study's memory peak).
     fn put_blob_owned(&self, study_id: u64, key: &str, blob: Artifact) -> Result<(), StoreError> {
-        self.write_blob(study_id, key, codec::pack(blob))
+        self.write_blob(study_id, key, codec::pack_stored(blob))
     }
     /// The write behind [`Store::put_blob`] and [`Store::put_blob_owned`]: the blob as stored
     /// (compressed by them), replacing any previous one, then flush. Call those two instead.
-    fn write_blob(&self, study_id: u64, key: &str, stored: Vec<u8>) -> Result<(), StoreError>;
+    fn write_blob(&self, study_id: u64, key: &str, stored: codec::Stored)
+    -> Result<(), StoreError>;
     /// Drop the artifact of a trial and clear its `has_artifact` (the record stays; `model_size_bytes` is kept).
     fn delete_artifact(&self, study_id: u64, trial_id: u64) -> Result<(), StoreError>;
     /// Mark the study's `Running` trials as `Interrupted` (ended now, error [`INTERRUPTED_ERROR`]).

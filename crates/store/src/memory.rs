@@ -179,7 +179,7 @@ impl Store for MemoryStore {
         g.trials.insert(key, bytes);
         match packed {
             Packed::Replace(p) => {
-                g.artifacts.insert(key, p);
+                g.artifacts.insert(key, p.into_vec());
             }
             Packed::Delete => {
                 g.artifacts.remove(&key);
@@ -188,7 +188,13 @@ impl Store for MemoryStore {
         }
         Ok(())
     }
-    fn write_blob(&self, study_id: u64, key: &str, stored: Vec<u8>) -> Result<(), StoreError> {
+    fn write_blob(
+        &self,
+        study_id: u64,
+        key: &str,
+        stored: codec::Stored,
+    ) -> Result<(), StoreError> {
+        let stored = stored.into_vec();
         let mut g = self.lock();
         g.require_study(study_id)?;
         g.blobs.insert((study_id, key.to_string()), stored);

@@ -410,14 +410,14 @@ impl SledStore {
         &self,
         tree: &sled::Tree,
         key: &[u8],
-        packed: Option<Vec<u8>>,
+        packed: Option<codec::Stored>,
         commit: impl Fn(Option<&chunked::Staged>) -> Result<T, TransactionError<StoreError>>,
     ) -> Result<T, StoreError> {
         let _writing = self.chunk_writes.lock().unwrap_or_else(|p| p.into_inner());
         let staged = match packed {
             Some(p) => {
                 let generation = self.db.generate_id().map_err(|e| self.map_err(e))?;
-                Some(chunked::stage(tree, key, generation, &p).map_err(|e| self.map_err(e))?)
+                Some(chunked::stage_stored(tree, key, generation, p).map_err(|e| self.map_err(e))?)
             }
             None => None,
         };
@@ -693,7 +693,12 @@ impl Store for SledStore {
     fn write_finished(&self, record: &TrialRecord, packed: Packed) -> Result<(), StoreError> {
         self.finish_packed(record, packed)
     }
-    fn write_blob(&self, study_id: u64, key: &str, stored: Vec<u8>) -> Result<(), StoreError> {
+    fn write_blob(
+        &self,
+        study_id: u64,
+        key: &str,
+        stored: codec::Stored,
+    ) -> Result<(), StoreError> {
         self.require_study(study_id)?;
         let k = layout::blob_key(study_id, key);
         self.write_chunked(&self.blobs, &k, Some(stored), |staged| {

@@ -766,7 +766,7 @@ impl Store for PgStore {
         let bytes = codec::encode_trial(rec)?;
         let keep = matches!(packed, Packed::Keep);
         let packed = match packed {
-            Packed::Replace(p) => Some(p),
+            Packed::Replace(p) => Some(p.into_vec()),
             Packed::Delete | Packed::Keep => None,
         };
         let head = packed.as_deref().map(chunk_count).transpose()?;
@@ -807,7 +807,13 @@ impl Store for PgStore {
             Ok(())
         })
     }
-    fn write_blob(&self, study_id: u64, key: &str, stored: Vec<u8>) -> Result<(), StoreError> {
+    fn write_blob(
+        &self,
+        study_id: u64,
+        key: &str,
+        stored: codec::Stored,
+    ) -> Result<(), StoreError> {
+        let stored = stored.into_vec();
         let (n, len) = chunk_count(&stored)?;
         let s = db_id(study_id);
         self.run("writing a blob", |c, _| {
