@@ -708,11 +708,10 @@ fn evaluate_keeping(
                 Ok(family.fit_predict(&params, &input, valid_x, None))
             }
         }));
-        let elapsed = t0.elapsed().as_secs_f64();
+        fit_time += t0.elapsed().as_secs_f64();
         let fitted = match fitted {
             Ok(Ok(Ok(f))) => f,
             Ok(Ok(Err(automl_models::ModelError::Deadline { .. }))) => {
-                fit_time += elapsed;
                 return Evaluation::failed(
                     TrialState::TimedOut,
                     format!(
@@ -724,15 +723,10 @@ fn evaluate_keeping(
                 );
             }
             Ok(Ok(Err(e))) => {
-                fit_time += elapsed;
                 return Evaluation::failed(TrialState::Failed, e.to_string(), fit_time);
             }
-            Ok(Err(e)) => {
-                fit_time += elapsed;
-                return Evaluation::failed(TrialState::Failed, e.to_string(), fit_time);
-            }
+            Ok(Err(e)) => return Evaluation::failed(TrialState::Failed, e.to_string(), fit_time),
             Err(p) => {
-                fit_time += elapsed;
                 return Evaluation::failed(
                     TrialState::Failed,
                     format!("the fit panicked: {}", panic_message(p)),
@@ -740,7 +734,8 @@ fn evaluate_keeping(
                 );
             }
         };
-        fit_time += elapsed - fitted.predict_s;
+        // The fit's time without its predictions.
+        fit_time -= fitted.predict_s;
         predict_time += fitted.predict_s;
         let pred = match &shrinkage {
             Some(s) => s.apply(fitted.predictions),
