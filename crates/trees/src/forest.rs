@@ -107,15 +107,7 @@ impl Forest {
         deadline: Option<Instant>,
     ) -> Result<Forest, TreeError> {
         let rows = check_fit(params, train)?;
-        let grow = |t: usize| -> Result<Built, TreeError> {
-            check_deadline(deadline, t)?;
-            Ok(grow_tree(
-                params,
-                train,
-                &rows,
-                Rng::derive(params.seed, t as u64),
-            ))
-        };
+        let grow = grower(params, train, &rows, deadline);
         let built: Vec<Built> = if params.n_threads > 1 {
             thread_pool(params.n_threads)?.install(|| {
                 (0..params.n_trees)
@@ -203,15 +195,7 @@ impl Forest {
             }
             Ok(())
         };
-        let grow = |t: usize| -> Result<Built, TreeError> {
-            check_deadline(deadline, t)?;
-            Ok(grow_tree(
-                params,
-                train,
-                &rows,
-                Rng::derive(params.seed, t as u64),
-            ))
-        };
+        let grow = grower(params, train, &rows, deadline);
         if params.n_threads > 1 {
             // A few trees per thread at a time: all threads busy, few trees live.
             let pool = thread_pool(params.n_threads)?;
@@ -221,7 +205,7 @@ impl Forest {
                 let built: Vec<Built> = pool.install(|| {
                     (start..end)
                         .into_par_iter()
-                        .map(grow)
+                        .map(&grow)
                         .collect::<Result<_, _>>()
                 })?;
                 for b in built {
@@ -364,6 +348,24 @@ pub struct StreamedFit {
     pub split_count: Vec<u32>,
     /// Seconds spent predicting the validation rows.
     pub predict_s: f64,
+}
+
+/// Tree `t` of a forest, grown from its own seed, once the deadline is checked.
+fn grower<'a>(
+    params: &'a ForestParams,
+    train: &'a Dataset<'a>,
+    rows: &'a [u32],
+    deadline: Option<Instant>,
+) -> impl Fn(usize) -> Result<Built, TreeError> + Sync + 'a {
+    move |t| {
+        check_deadline(deadline, t)?;
+        Ok(grow_tree(
+            params,
+            train,
+            rows,
+            Rng::derive(params.seed, t as u64),
+        ))
+    }
 }
 
 /// The checks of a fit; the training rows.
