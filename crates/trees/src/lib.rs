@@ -118,8 +118,14 @@ pub(crate) fn check_deadline(deadline: Option<Instant>, done: usize) -> Result<(
     }
 }
 
-/// Tree nodes hold feature indices below [`tree::MAX_FEATURES`].
+/// Tree nodes hold feature indices below [`tree::MAX_FEATURES`], and a tree needs a feature to
+/// split on (a forest draws at least one per split).
 pub(crate) fn check_features(n: usize) -> Result<(), TreeError> {
+    if n == 0 {
+        return Err(TreeError::Shape(
+            "the data has no feature columns; tree models need at least one".into(),
+        ));
+    }
     if n > tree::MAX_FEATURES {
         return Err(TreeError::Shape(format!(
             "the data has {n} features; tree models take at most {}",

@@ -547,6 +547,30 @@ fn bad_labels_and_shapes_are_reported() {
 }
 
 #[test]
+fn data_without_feature_columns_is_an_error_not_a_panic() {
+    let x = Array2::<f64>::zeros((6, 0));
+    let d = BinnedData::new(x.view(), &[], 255).unwrap();
+    let y = [0.0, 1.0, 0.0, 1.0, 0.0, 1.0];
+    let no_features = |e: TreeError| matches!(e, TreeError::Shape(m) if m.contains("no feature"));
+    let g = GbdtParams {
+        objective: Objective::Binary,
+        ..GbdtParams::default()
+    };
+    assert!(no_features(
+        Gbdt::fit(&g, &Dataset::new(&d, &y), None, None).unwrap_err()
+    ));
+    for kind in [ForestKind::RandomForest, ForestKind::ExtraTrees] {
+        let p = ForestParams {
+            n_trees: 3,
+            ..ForestParams::new(kind, 2)
+        };
+        assert!(no_features(
+            Forest::fit(&p, &Dataset::new(&d, &y), None).unwrap_err()
+        ));
+    }
+}
+
+#[test]
 fn models_are_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<Gbdt>();
