@@ -71,6 +71,32 @@ impl Blocks {
         self.blocks
     }
 
+    /// The blocks, in order, borrowed: (raw length, lz4 block).
+    pub fn blocks(&self) -> &[(usize, Vec<u8>)] {
+        &self.blocks
+    }
+
+    /// Blocks read from outside (a remote worker's result), checked: each must decompress to
+    /// exactly its raw length, which may not exceed what lz4 can expand its packed bytes to
+    /// (so a damaged length cannot ask for a huge buffer). Each block is decompressed into one
+    /// scratch buffer of the largest block's size, never into the whole.
+    pub fn from_checked(blocks: Vec<(usize, Vec<u8>)>) -> Result<Blocks, String> {
+        let mut out = Blocks::new();
+        let mut scratch = Vec::new();
+        for (i, (len, packed)) in blocks.into_iter().enumerate() {
+            if len == 0 || len > LZ4_MAX_RATIO.saturating_mul(packed.len()) {
+                return Err(format!(
+                    "block {i} claims {len} raw bytes from {} packed bytes",
+                    packed.len()
+                ));
+            }
+            scratch.clear();
+            unpack_block(len, &packed, &mut scratch).map_err(|e| format!("block {i}: {e}"))?;
+            out.push_packed(len, packed);
+        }
+        Ok(out)
+    }
+
     /// Decompress onto the end of `out`, freeing each block as it goes.
     pub fn unpack_into(self, out: &mut Vec<u8>) -> Result<(), String> {
         out.reserve_exact(self.len);
@@ -80,6 +106,9 @@ impl Blocks {
         Ok(())
     }
 }
+
+/// lz4 expands a block at most about 255 times (a run of one byte costs a byte per 255).
+const LZ4_MAX_RATIO: usize = 256;
 
 /// Decompress one block (`len` raw bytes) onto the end of `out`.
 fn unpack_block(len: usize, packed: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
@@ -166,5 +195,29 @@ mod tests {
         bad.push_packed(11, lz4_flex::block::compress(&raw[..10]));
         assert!(Artifact::Blocks(bad.clone()).to_raw().is_err());
         assert!(Artifact::Blocks(bad).into_raw().is_err());
+    }
+
+    #[test]
+    fn blocks_from_outside_are_checked_before_they_are_kept() {
+        let raw: Vec<u8> = (0..50_000u32).map(|i| (i / 100 % 7) as u8).collect();
+        let mut b = Blocks::new();
+        b.push_raw(&raw[..20_000]);
+        b.push_raw(&raw[20_000..]);
+        let back = Blocks::from_checked(b.blocks().to_vec()).unwrap();
+        assert_eq!(back, b);
+        assert_eq!(Artifact::Blocks(back).into_raw().unwrap(), raw);
+        let blocks = b.into_blocks();
+        // A wrong raw length, a damaged block, an empty one, an absurd length: errors.
+        let mut wrong = blocks.clone();
+        wrong[1].0 += 1;
+        assert!(Blocks::from_checked(wrong).is_err());
+        let mut damaged = blocks.clone();
+        let last = damaged[0].1.len() - 1;
+        damaged[0].1.truncate(last);
+        assert!(Blocks::from_checked(damaged).is_err());
+        assert!(Blocks::from_checked(vec![(0, Vec::new())]).is_err());
+        let huge = Blocks::from_checked(vec![(usize::MAX, blocks[0].1.clone())]).unwrap_err();
+        assert!(huge.contains("claims"), "{huge}");
+        assert_eq!(Blocks::from_checked(Vec::new()).unwrap(), Blocks::new());
     }
 }

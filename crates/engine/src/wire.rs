@@ -20,8 +20,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The format version written first in every payload. A payload of another version is refused.
 /// Version 2 added the candidate's fold fidelity ([`Candidate::folds`]), version 3 the fold
-/// sets of a repeated k-fold ([`CvConfig::repeats`]).
-pub const WIRE_VERSION: u8 = 3;
+/// sets of a repeated k-fold ([`CvConfig::repeats`]), version 4 a result's fold models as their
+/// lz4 blocks.
+pub const WIRE_VERSION: u8 = 4;
 
 /// The blob key under which a study's training data is stored: `training-data/<fingerprint>`.
 pub fn training_data_key(fingerprint: &str) -> String {
@@ -201,8 +202,16 @@ struct WirePredictions {
     proba: Option<(u64, u64, Vec<f64>)>,
 }
 
+/// A result's fold models as the worker holds them: whole, or as the lz4 blocks the trainer
+/// wrote them in (raw length, packed bytes), which travel and are stored as they are.
 #[derive(Serialize, Deserialize)]
-struct WireEvaluation {
+enum WireArtifact<B> {
+    Raw(B),
+    Blocks(Vec<(u64, B)>),
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireEvaluation<B> {
     state: u8,
     fold_scores: Vec<f64>,
     mean: f64,
@@ -212,17 +221,25 @@ struct WireEvaluation {
     predict_time_per_row_s: f64,
     error: Option<String>,
     oof: Option<(Vec<u64>, WirePredictions)>,
-    artifact: Option<Vec<u8>>,
+    artifact: Option<WireArtifact<B>>,
     model_size_bytes: u64,
     facts: Vec<(String, String)>,
 }
 
-/// A worker's result: the evaluation, bit for bit (its artifact whole: the coordinator's store
-/// compresses it again). An error only if the artifact's own blocks do not decompress.
-pub fn encode_evaluation(e: &Evaluation) -> Result<Vec<u8>, EngineError> {
-    let artifact = (e.artifact.as_ref().map(Artifact::to_raw).transpose())
-        .map_err(|reason| corrupt("the worker's artifact", reason))?;
-    Ok(encode(&WireEvaluation {
+/// A worker's result: the evaluation, bit for bit, its fold models in the blocks they were
+/// written in (no whole copy on the worker, none on the coordinator, whose store keeps the
+/// blocks).
+pub fn encode_evaluation(e: &Evaluation) -> Vec<u8> {
+    let artifact = e.artifact.as_ref().map(|a| match a {
+        Artifact::Raw(b) => WireArtifact::Raw(b.as_slice()),
+        Artifact::Blocks(b) => WireArtifact::Blocks(
+            b.blocks()
+                .iter()
+                .map(|(len, packed)| (*len as u64, packed.as_slice()))
+                .collect(),
+        ),
+    });
+    encode(&WireEvaluation::<&[u8]> {
         state: e.state.code(),
         fold_scores: e.fold_scores.clone(),
         mean: e.mean,
@@ -253,14 +270,15 @@ pub fn encode_evaluation(e: &Evaluation) -> Result<Vec<u8>, EngineError> {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
-    }))
+    })
 }
 
 /// Read a worker's result; [`EngineError::Corrupt`] when it is damaged (including predictions
-/// whose shapes disagree, or a `running` state).
+/// whose shapes disagree, fold-model blocks that do not decompress to their length, or a
+/// `running` state).
 pub fn decode_evaluation(bytes: &[u8]) -> Result<Evaluation, EngineError> {
     const WHAT: &str = "worker result";
-    let w: WireEvaluation = decode(bytes, WHAT)?;
+    let w: WireEvaluation<Vec<u8>> = decode(bytes, WHAT)?;
     let state = match TrialState::from_code(w.state) {
         Some(s) if s != TrialState::Running => s,
         _ => return Err(corrupt(WHAT, format!("invalid trial state {}", w.state))),
@@ -321,7 +339,20 @@ pub fn decode_evaluation(bytes: &[u8]) -> Result<Evaluation, EngineError> {
         predict_time_per_row_s: w.predict_time_per_row_s,
         error: w.error,
         oof,
-        artifact: w.artifact.map(Artifact::Raw),
+        artifact: match w.artifact {
+            None => None,
+            Some(WireArtifact::Raw(b)) => Some(Artifact::Raw(b)),
+            Some(WireArtifact::Blocks(blocks)) => {
+                let blocks = blocks
+                    .into_iter()
+                    .map(|(len, b)| Ok((usize::try_from(len).map_err(|e| corrupt(WHAT, e))?, b)))
+                    .collect::<Result<Vec<_>, EngineError>>()?;
+                Some(Artifact::Blocks(
+                    automl_core::Blocks::from_checked(blocks)
+                        .map_err(|e| corrupt(WHAT, format!("fold models: {e}")))?,
+                ))
+            }
+        },
         model_size_bytes: w.model_size_bytes,
         facts: w.facts.into_iter().collect(),
     })
@@ -559,6 +590,19 @@ mod tests {
         e
     }
 
+    /// [`evaluation`] with its fold models as three lz4 blocks, as the trainer writes them.
+    fn with_blocks() -> Evaluation {
+        let raw: Vec<u8> = (0..30_000u32).map(|i| (i / 50 % 13) as u8).collect();
+        let mut b = automl_core::Blocks::new();
+        for part in raw.chunks(12_000) {
+            b.push_raw(part);
+        }
+        let mut e = evaluation();
+        e.artifact = Some(Artifact::Blocks(b));
+        e.model_size_bytes = raw.len() as u64;
+        e
+    }
+
     fn eval_err(r: Result<Evaluation, EngineError>) -> EngineError {
         match r {
             Err(e) => e,
@@ -603,7 +647,7 @@ mod tests {
     #[test]
     fn an_evaluation_round_trips_bit_for_bit() {
         let e = evaluation();
-        let back = decode_evaluation(&encode_evaluation(&e).unwrap()).unwrap();
+        let back = decode_evaluation(&encode_evaluation(&e)).unwrap();
         assert_eq!(back.state, TrialState::Complete);
         assert_eq!(bits(&back.fold_scores), bits(&e.fold_scores));
         assert_eq!(back.mean.to_bits(), e.mean.to_bits());
@@ -623,8 +667,20 @@ mod tests {
             bits(&a.iter().copied().collect::<Vec<_>>()),
             bits(&a0.iter().copied().collect::<Vec<_>>())
         );
+        // Fold models in blocks travel as the same blocks (not decompressed and packed again),
+        // and the payload is smaller than the bytes whole.
+        let e = with_blocks();
+        let payload = encode_evaluation(&e);
+        assert!(
+            payload.len() < e.model_size_bytes as usize / 4,
+            "{}",
+            payload.len()
+        );
+        let back = decode_evaluation(&payload).unwrap();
+        assert!(matches!(back.artifact, Some(Artifact::Blocks(_))));
+        assert_eq!(back.artifact, e.artifact);
         let failed = Evaluation::failed(TrialState::TimedOut, "late".into(), 2.0);
-        let back = decode_evaluation(&encode_evaluation(&failed).unwrap()).unwrap();
+        let back = decode_evaluation(&encode_evaluation(&failed)).unwrap();
         assert_eq!(back.state, TrialState::TimedOut);
         assert_eq!(back.error.as_deref(), Some("late"));
         assert!(back.oof.is_none() && back.artifact.is_none());
@@ -685,8 +741,9 @@ mod tests {
             deadline_ms: None,
         }
         .encode();
-        let eval = encode_evaluation(&evaluation()).unwrap();
-        for bytes in [&job, &eval] {
+        let eval = encode_evaluation(&evaluation());
+        let blocked = encode_evaluation(&with_blocks());
+        for bytes in [&job, &eval, &blocked] {
             // Every truncation, a wrong version byte, trailing garbage, flipped bytes.
             let mut inputs: Vec<Vec<u8>> = (0..bytes.len()).map(|n| bytes[..n].to_vec()).collect();
             let mut v = bytes.clone();
@@ -718,9 +775,9 @@ mod tests {
         let e = eval_err(decode_evaluation(&[WIRE_VERSION + 1, 0, 0]));
         let want = format!("format version {}", WIRE_VERSION + 1);
         assert!(e.to_string().contains(&want), "{e}");
-        // Versions 1 (before fold fidelity) and 2 (before repeated folds) are refused, not
-        // misread.
-        for old in [1u8, 2] {
+        // Versions 1 (before fold fidelity), 2 (before repeated folds) and 3 (fold models sent
+        // whole) are refused, not misread.
+        for old in [1u8, 2, 3] {
             let e = eval_err(decode_evaluation(&[old, 0, 0]));
             assert!(
                 e.to_string().contains(&format!("format version {old}")),
@@ -732,8 +789,21 @@ mod tests {
         if let Some((rows, _)) = &mut bad.oof {
             rows.push(9);
         }
-        let e = eval_err(decode_evaluation(&encode_evaluation(&bad).unwrap()));
+        let e = eval_err(decode_evaluation(&encode_evaluation(&bad)));
         assert!(matches!(e, EngineError::Corrupt { .. }), "{e}");
+        // Fold models whose blocks do not decompress to their stated length.
+        let mut bad = with_blocks();
+        if let Some(Artifact::Blocks(b)) = bad.artifact.take() {
+            let mut blocks = b.into_blocks();
+            blocks[0].0 += 1;
+            let mut lying = automl_core::Blocks::new();
+            for (len, packed) in blocks {
+                lying.push_packed(len, packed);
+            }
+            bad.artifact = Some(Artifact::Blocks(lying));
+        }
+        let e = eval_err(decode_evaluation(&encode_evaluation(&bad)));
+        assert!(e.to_string().contains("fold models: block 0"), "{e}");
     }
 
     /// A worker rebuilds the coordinator's grouped and forward-chaining folds from the blob;

@@ -313,7 +313,7 @@ impl Worker<'_> {
                 return Ok(());
             }
         };
-        if self.queue.finish(&lease, &encode_evaluation(&eval)?)? {
+        if self.queue.finish(&lease, &encode_evaluation(&eval))? {
             self.finished.fetch_add(1, Ordering::SeqCst);
             (self.progress)(&WorkerEvent::Finished {
                 study_id: lease.study_id,

@@ -395,11 +395,7 @@ fn resume_adopts_trials_that_live_workers_hold_and_requeues_expired_leases() {
         .unwrap();
     assert_eq!(lost.trial_id, 4);
     let eval = Evaluation::failed(TrialState::Failed, "taken, never recorded".into(), 0.5);
-    assert!(
-        store
-            .finish(&lost, &encode_evaluation(&eval).unwrap())
-            .unwrap()
-    );
+    assert!(store.finish(&lost, &encode_evaluation(&eval)).unwrap());
     assert_eq!(store.take_results(id).unwrap().len(), 1);
     assert_eq!(store.entry_state(id, 4).unwrap(), Some(QueueState::Closed));
     queue(0);
@@ -425,11 +421,7 @@ fn resume_adopts_trials_that_live_workers_hold_and_requeues_expired_leases() {
         s.spawn(|| {
             std::thread::sleep(Duration::from_millis(200));
             let eval = Evaluation::failed(TrialState::Failed, "from the live worker".into(), 0.5);
-            assert!(
-                store
-                    .finish(&held, &encode_evaluation(&eval).unwrap())
-                    .unwrap()
-            );
+            assert!(store.finish(&held, &encode_evaluation(&eval)).unwrap());
         });
         let summary = study.run(&mut |_| {}).unwrap();
         w.join().unwrap().unwrap();
