@@ -306,14 +306,17 @@ impl Worker<'_> {
                 Ok(data) => self.evaluate(&lease, data, job)?,
             },
         };
-        let eval = match work {
+        let mut eval = match work {
             Work::Done(eval) => *eval,
             Work::Dropped => {
                 self.dropped(&lease);
                 return Ok(());
             }
         };
-        if self.queue.finish(&lease, &encode_evaluation(&eval))? {
+        let payload = encode_evaluation(&eval);
+        // The fold models' blocks are in the payload now: not held twice while it is sent.
+        eval.artifact = None;
+        if self.queue.finish(&lease, &payload)? {
             self.finished.fetch_add(1, Ordering::SeqCst);
             (self.progress)(&WorkerEvent::Finished {
                 study_id: lease.study_id,
