@@ -23,7 +23,7 @@ mod random;
 mod warm;
 
 pub use auto::Auto;
-pub use bayes::Bayes;
+pub use bayes::{Bayes, FAR_BEHIND_WEIGHT};
 pub use common::{
     FAR_BEHIND, FAR_BEHIND_MIN_SHARE_OF_TIME_LEFT, FAR_BEHIND_MIN_TOLD, candidate_key, trial_loss,
 };

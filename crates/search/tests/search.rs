@@ -1018,3 +1018,56 @@ fn far_behind_is_judged_against_the_leading_familys_spread() {
     assert!(plain.contains(&pair("slow", "portfolio")), "{plain:?}");
     assert!(plain.contains(&pair("slow", "default")), "{plain:?}");
 }
+
+/// How often `bayes`, late in a time budget (cost no longer weighs), draws `slow` in 200 asks
+/// after it was told: `fast` leads (1.0, 1.1, 1.2), ten cheap `mid` trials score 50, and `slow`
+/// scored 2.0 in `slow_fit_s` seconds, with 100 s left.
+fn slow_draws(slow_fit_s: f64) -> usize {
+    let (space, fams) = three_families();
+    let mut history: Vec<TrialRecord> = Vec::new();
+    let mut told = |c: Candidate, loss: f64, fit: f64| {
+        let id = history.len() as u64;
+        history.push(record(id, c, TrialState::Complete, loss, fit));
+    };
+    for (i, loss) in [1.0, 1.1, 1.2].into_iter().enumerate() {
+        told(at("fast", 0.1 * (i + 1) as f64), loss, 0.1);
+    }
+    told(at("slow", 0.1), 2.0, slow_fit_s);
+    for i in 0..10 {
+        told(at("mid", 0.01 * (i + 1) as f64), 50.0, 0.01);
+    }
+    fn late<'a>(
+        space: &'a SearchSpace,
+        fams: &'a [FamilyInfo],
+        h: &'a [TrialRecord],
+    ) -> AskContext<'a> {
+        AskContext {
+            elapsed_fraction: 0.5,
+            ..rmse_ctx(space, fams, h, Some(100.0))
+        }
+    }
+    let mut s = by_name("bayes", 11).unwrap();
+    for (i, t) in history.iter().enumerate() {
+        s.tell(&late(&space, &fams, &history[..i]), t);
+    }
+    (0..200)
+        .filter_map(|_| s.ask(&late(&space, &fams, &history)))
+        .filter(|c| c.family == "slow" && c.operator != "default")
+        .count()
+}
+
+/// The bandit's own potential measures `slow`'s gap (1.0) against the spread of every family's
+/// losses (the median 50 of the cheap `mid` trials: a gap of 49), so it would draw `slow` about
+/// as often as the leader. Far behind against the leader's spread (0.1) and costing 5 s of
+/// 100 s left, its weight is multiplied by `FAR_BEHIND_WEIGHT`; at 1 s a trial (not over 2 % of
+/// the time left) it is not far behind and keeps its weight.
+#[test]
+fn the_bandit_draws_a_costly_family_far_behind_less_often() {
+    let damped = slow_draws(5.0);
+    let kept = slow_draws(1.0);
+    assert!(kept >= 40, "slow drawn {kept} of 200 times at 1 s a trial");
+    assert!(
+        damped * 4 < kept,
+        "slow drawn {damped} times at 5 s a trial against {kept} at 1 s"
+    );
+}
