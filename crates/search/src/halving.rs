@@ -379,6 +379,18 @@ mod tests {
         }
     }
 
+    /// [`ctx`] with `time_left_s` seconds of search left.
+    fn at<'a>(
+        space: &'a automl_space::SearchSpace,
+        fams: &'a [FamilyInfo],
+        h: &'a [TrialRecord],
+        time_left_s: Option<f64>,
+    ) -> AskContext<'a> {
+        let mut c = ctx(space, fams, h);
+        c.time_left_s = time_left_s;
+        c
+    }
+
     /// A complete trial of `candidate` scored `mean` on one fold.
     fn told(trial_id: u64, candidate: Candidate, mean: f64) -> TrialRecord {
         TrialRecord {
@@ -458,16 +470,6 @@ mod tests {
             let inner = by_name_with("random", 3, &StrategyOptions::default()).unwrap();
             let mut s = SuccessiveHalving::new(inner, 1.0 / 3.0, 3.0);
             let mut history: Vec<TrialRecord> = Vec::new();
-            fn at<'a>(
-                space: &'a automl_space::SearchSpace,
-                fams: &'a [FamilyInfo],
-                h: &'a [TrialRecord],
-                time_left_s: Option<f64>,
-            ) -> AskContext<'a> {
-                let mut c = ctx(space, fams, h);
-                c.time_left_s = time_left_s;
-                c
-            }
             for (id, mean) in [1.0, 2.0, 3.0].into_iter().enumerate() {
                 let mut p = Params::new();
                 p.insert("a".to_string(), automl_core::ParamValue::Float(mean / 10.0));
@@ -531,16 +533,6 @@ mod tests {
             (cand("good", 0.6, 1.0 / 3.0), 4.0, 0.1),
         ];
         let mut history: Vec<TrialRecord> = Vec::new();
-        fn at<'a>(
-            space: &'a automl_space::SearchSpace,
-            fams: &'a [FamilyInfo],
-            h: &'a [TrialRecord],
-            time_left_s: Option<f64>,
-        ) -> AskContext<'a> {
-            let mut c = ctx(space, fams, h);
-            c.time_left_s = time_left_s;
-            c
-        }
         for (id, (c, loss, fit_s)) in trials.into_iter().enumerate() {
             let mut t = told(id as u64, c, loss);
             t.fit_time_s = fit_s;
