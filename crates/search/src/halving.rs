@@ -235,6 +235,8 @@ impl SuccessiveHalving {
     /// The next promotion, if any rung has an unpromoted trial in its top `1/eta`.
     fn next_promotion(&mut self, ctx: &AskContext<'_>) -> Option<Candidate> {
         let fams = allowed(ctx);
+        // Whether each family is far behind, judged once per ask (it reads the whole history).
+        let mut behind: BTreeMap<&str, bool> = BTreeMap::new();
         for r in (0..self.rungs.len().saturating_sub(1)).rev() {
             let mut ranked = self.results[r].clone();
             ranked.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
@@ -251,7 +253,10 @@ impl SuccessiveHalving {
                 }
                 // A family far behind on this dataset (and not cheap) is not promoted, however
                 // its first look ranked in a rung shared with families worse still.
-                if far_behind(ctx, family) {
+                if *behind
+                    .entry(family.as_str())
+                    .or_insert_with(|| far_behind(ctx, family))
+                {
                     continue;
                 }
                 // An unknown (NaN) fit time predicts nothing and does not hold a promotion back.
