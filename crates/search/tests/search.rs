@@ -971,9 +971,9 @@ fn a_family_default_waits_while_its_portfolio_trial_runs() {
 /// spread (0.1) it is far behind, so under a time budget its portfolio configuration and its
 /// default are passed over (BENCHMARKS §55: bikeshare's `mlp` default ran once the linear
 /// defaults' RMSE 103 had raised the median).
-#[test]
-fn far_behind_is_judged_against_the_leading_familys_spread() {
-    let (space, fams) = three_families();
+/// Told trials of [`three_families`]: `fast` leads (1.0, 1.1, 1.2 in 0.1 s, portfolio), `slow`
+/// scored 2.0 in `slow_fit_s` seconds (portfolio), and ten cheap `mid` trials score 50.
+fn leader_slow_and_cheap_poor(slow_fit_s: f64) -> Vec<TrialRecord> {
     let mut history: Vec<TrialRecord> = Vec::new();
     let mut push = |c: Candidate, loss: f64, fit: f64| {
         let id = history.len() as u64;
@@ -986,10 +986,17 @@ fn far_behind_is_judged_against_the_leading_familys_spread() {
     }
     let mut c = at("slow", 0.05);
     c.operator = "portfolio".into();
-    push(c, 2.0, 5.0);
+    push(c, 2.0, slow_fit_s);
     for i in 0..10 {
         push(at("mid", 0.01 * (i + 1) as f64), 50.0, 0.01);
     }
+    history
+}
+
+#[test]
+fn far_behind_is_judged_against_the_leading_familys_spread() {
+    let (space, fams) = three_families();
+    let history = leader_slow_and_cheap_poor(5.0);
     let asked = |time_left_s: Option<f64>| -> Vec<(String, String)> {
         let opts = automl_search::StrategyOptions {
             portfolio: vec![at("slow", 0.9)],
@@ -1024,18 +1031,7 @@ fn far_behind_is_judged_against_the_leading_familys_spread() {
 /// scored 2.0 in `slow_fit_s` seconds, with 100 s left.
 fn slow_draws(slow_fit_s: f64) -> usize {
     let (space, fams) = three_families();
-    let mut history: Vec<TrialRecord> = Vec::new();
-    let mut told = |c: Candidate, loss: f64, fit: f64| {
-        let id = history.len() as u64;
-        history.push(record(id, c, TrialState::Complete, loss, fit));
-    };
-    for (i, loss) in [1.0, 1.1, 1.2].into_iter().enumerate() {
-        told(at("fast", 0.1 * (i + 1) as f64), loss, 0.1);
-    }
-    told(at("slow", 0.1), 2.0, slow_fit_s);
-    for i in 0..10 {
-        told(at("mid", 0.01 * (i + 1) as f64), 50.0, 0.01);
-    }
+    let history = leader_slow_and_cheap_poor(slow_fit_s);
     fn late<'a>(
         space: &'a SearchSpace,
         fams: &'a [FamilyInfo],
