@@ -43,6 +43,23 @@ pub struct FitInput<'a> {
     /// Shared per-fold bins for the tree-engine families (built from exactly `x`);
     /// `None` -> the family bins `x` itself (same result, more work).
     pub binned: Option<&'a automl_trees::BinnedCache>,
+    /// What the model is for: a first look's fold or a full fit.
+    pub purpose: FitPurpose,
+}
+
+/// What a fit is for. A family may spend less on a first look than on a model that is kept
+/// or scored as a full trial: `gbdt` early-stops on a holdout of its own rows in both, and
+/// only a full fit then fits again on every row for the chosen rounds (a first look's score
+/// only ranks it against other first looks; BENCHMARKS §61).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FitPurpose {
+    /// A model that is kept, or one fold of a full-fidelity cross-validation (the default).
+    #[default]
+    Full,
+    /// One fold of a low-fidelity first look (successive halving on a fraction of the rows
+    /// or of the folds): its score ranks it against other first looks, and its models are
+    /// never part of a final model.
+    FirstLook,
 }
 
 impl<'a> FitInput<'a> {
@@ -65,6 +82,7 @@ impl<'a> FitInput<'a> {
             seed,
             deadline: None,
             binned: None,
+            purpose: FitPurpose::Full,
         }
     }
 }
@@ -142,6 +160,13 @@ pub trait Family: Send + Sync {
     /// better on held-out seeds).
     fn final_keeps_fold_models(&self) -> bool {
         false
+    }
+    /// A [`FitPurpose::Full`] fit's time on `n_rows` rows against a [`FitPurpose::FirstLook`]
+    /// fit's on as many, for the same parameters: above 1 when the family does more for a full
+    /// fit (`gbdt`'s second fit on every row). The end-of-study reserve scales a first look's
+    /// fold time by it to estimate a refit.
+    fn final_fit_cost(&self, _n_rows: usize) -> f64 {
+        1.0
     }
     /// Fit a model. Parameters absent from `params` take the family's documented defaults;
     /// out-of-range values are a `ModelError::InvalidParam`.

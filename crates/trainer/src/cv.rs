@@ -15,7 +15,7 @@ use automl_data::{
     Frame, Preprocessor, RowBlocks, Split, SplitError, forward_folds, forward_holdout,
     group_holdout, group_kfold, holdout, kfold,
 };
-use automl_models::{FitInput, registry};
+use automl_models::{FitInput, FitPurpose, registry};
 use automl_trees::BinnedCache;
 use ndarray::{Array2, Axis};
 use std::collections::BTreeMap;
@@ -591,6 +591,17 @@ pub fn evaluate_scores(
     evaluate_keeping(data, cand, seed, deadline, false)
 }
 
+/// What a fold's fit is for: a full fit for a full-fidelity trial (its models may serve in a
+/// final model, its out-of-fold predictions in the ensemble), a first look otherwise (a
+/// fraction of the rows or of the folds: successive halving's lower rungs).
+fn purpose_of(cand: &Candidate) -> FitPurpose {
+    if cand.is_full_cv() {
+        FitPurpose::Full
+    } else {
+        FitPurpose::FirstLook
+    }
+}
+
 fn evaluate_keeping(
     data: &TrainingData,
     cand: &Candidate,
@@ -693,6 +704,7 @@ fn evaluate_keeping(
             sample_weight: weights.as_deref(),
             seed: fold_seed,
             deadline,
+            purpose: purpose_of(cand),
         };
         let shrinkage = crate::pipeline::Shrinkage::for_training(y_fit, data.n_classes);
         let valid_x = prepared.x_valid.view();
@@ -988,6 +1000,7 @@ fn fit_full_with<R>(
         sample_weight: weights.as_deref(),
         seed,
         deadline,
+        purpose: FitPurpose::Full,
     };
     let shrinkage = crate::pipeline::Shrinkage::for_training(y, n_classes);
     fit(family, &params, &input, prep, shrinkage)
@@ -1022,9 +1035,27 @@ mod fold_subset_tests {
     }
 
     #[test]
+    fn only_a_full_fidelity_trial_fits_its_folds_as_full_fits() {
+        let full = Candidate::new("gbdt", Params::new(), "test");
+        assert_eq!(purpose_of(&full), FitPurpose::Full);
+        let rows = Candidate {
+            fidelity: 1.0 / 3.0,
+            ..full.clone()
+        };
+        assert_eq!(purpose_of(&rows), FitPurpose::FirstLook);
+        let one_fold = Candidate {
+            folds: Some(1),
+            ..full
+        };
+        assert_eq!(purpose_of(&one_fold), FitPurpose::FirstLook);
+    }
+
+    #[test]
     fn a_fold_subset_evaluates_the_last_folds_exactly_as_full_cv_does() {
         let data = data();
-        let mut cand = Candidate::new("gbdt", Params::new(), "test");
+        // A family whose first looks fit as its full fits do (a `gbdt` first look keeps its
+        // early-stopped model: `only_a_full_fidelity_trial_fits_its_folds_as_full_fits`).
+        let mut cand = Candidate::new("random_forest", Params::new(), "test");
         let full = evaluate(&data, &cand, 11, None);
         assert_eq!(full.state, TrialState::Complete, "{:?}", full.error);
         assert_eq!(full.fold_scores.len(), 5);

@@ -223,7 +223,7 @@ impl Study<'_> {
 
     /// Estimated seconds to refit a trial on all rows ([`super::reserve::refit_estimate_s`]).
     fn refit_estimate_s(&self, t: &TrialRecord) -> f64 {
-        super::reserve::refit_estimate_s(t, self.n_folds)
+        super::reserve::refit_estimate_s(t, self.n_folds, self.data.y.len())
     }
 
     /// Fit a trial's candidate on all rows, giving up a little before `budget_end`, straight

@@ -93,13 +93,26 @@ pub(crate) fn wrapup_secs(bytes: &[u64], work: Wrapup, rate: &ArtifactRate) -> f
 /// done ("no time left to refit"), and the search stopped at 31 s with one trial.
 pub(crate) const REFIT_MAX_SHARE: f64 = 0.25;
 
-/// Estimated seconds to refit `t` on all rows: one fold's fit time (its folds saw (k-1)/k of
-/// the rows, or the holdout's training share), scaled up from its row fidelity, plus 30 %.
-pub(crate) fn refit_estimate_s(t: &TrialRecord, n_folds: usize) -> f64 {
-    t.fit_time_s
-        / t.candidate.evaluated_folds(n_folds).max(1) as f64
+/// Estimated seconds to refit `t` on all `n_rows` rows: one fold's fit time (its folds saw
+/// (k-1)/k of the rows, or the holdout's training share), scaled up from its row fidelity and
+/// by what a final fit does beyond a fold's ([`final_fit_cost`]), plus 30 %.
+pub(crate) fn refit_estimate_s(t: &TrialRecord, n_folds: usize, n_rows: usize) -> f64 {
+    t.fit_time_s / t.candidate.evaluated_folds(n_folds).max(1) as f64 * final_fit_cost(t, n_rows)
         / t.candidate.fidelity.clamp(1e-3, 1.0)
         * 1.3
+}
+
+/// A full fit's time on `n_rows` rows against the fold fits `t`'s time measured: its family's
+/// `Family::final_fit_cost` for a first look (2.4 for a `gbdt`, whose first looks keep the
+/// early-stopped model where a full fit fits every row again), 1 for a full-fidelity trial or a
+/// family the registry lacks.
+pub(crate) fn final_fit_cost(t: &TrialRecord, n_rows: usize) -> f64 {
+    if t.candidate.is_full_cv() {
+        return 1.0;
+    }
+    automl_models::registry()
+        .get(&t.candidate.family)
+        .map_or(1.0, |f| f.final_fit_cost(n_rows))
 }
 
 /// What the reserve is estimated from, learned as trials are stored.
@@ -112,6 +125,8 @@ pub(crate) struct Reserve {
     bag_bytes: BTreeMap<u64, u64>,
     /// Validation folds (a holdout is one fold).
     n_folds: usize,
+    /// Rows a final refit fits on.
+    n_rows: usize,
     /// Parts the ensemble's selection is cross-validated over.
     parts: usize,
     /// A refit on all rows against one fold model (see [`Wrapup::refit_growth`]).
@@ -138,6 +153,7 @@ impl Reserve {
             one_eval: None,
             bag_bytes: BTreeMap::new(),
             n_folds,
+            n_rows: data.n_rows(),
             parts: if k >= 2 { k } else { 5 },
             growth: if k >= 2 {
                 1.0 / (k as f64 - 1.0)
@@ -241,7 +257,8 @@ impl Reserve {
         // No time is held back for a refit that will not be done (see [`REFIT_MAX_SHARE`]);
         // a low-fidelity best trial's refit sees all rows, so its time scales up.
         let per_fold = best.filter(|b| self.refit_planned(b)).map_or(0.0, |b| {
-            b.fit_time_s / self.n_folds as f64 / b.candidate.fidelity.clamp(1e-3, 1.0)
+            b.fit_time_s / self.n_folds as f64 * final_fit_cost(b, self.n_rows)
+                / b.candidate.fidelity.clamp(1e-3, 1.0)
         });
         let ens = self.ensemble && oof.len() >= 2;
         let sel = if ens {
@@ -293,7 +310,8 @@ impl Reserve {
     pub fn refit_planned(&self, best: &TrialRecord) -> bool {
         let factor = if self.ensemble { 2.0 } else { 1.0 };
         self.budget_s <= 0.0
-            || refit_estimate_s(best, self.n_folds) * factor <= REFIT_MAX_SHARE * self.budget_s
+            || refit_estimate_s(best, self.n_folds, self.n_rows) * factor
+                <= REFIT_MAX_SHARE * self.budget_s
     }
 
     /// One line for the study record: what the end of the study was planned as for `best`
@@ -302,7 +320,7 @@ impl Reserve {
         let Some(b) = best else {
             return "no trial completed".to_string();
         };
-        let est = refit_estimate_s(b, self.n_folds);
+        let est = refit_estimate_s(b, self.n_folds, self.n_rows);
         // With an ensemble its members are refit too: the rule counts the estimate twice.
         let counted = if self.ensemble {
             format!(
@@ -399,11 +417,16 @@ mod tests {
         )
     }
 
+    /// A completed trial of a family whose final fit costs what a fold's does.
     fn trial(fit_time_s: f64) -> TrialRecord {
+        trial_of("random_forest", fit_time_s)
+    }
+
+    fn trial_of(family: &str, fit_time_s: f64) -> TrialRecord {
         use automl_store::{MemoryStore, Store, conformance};
         let store = MemoryStore::new();
         let study = store.create_study(conformance::sample_study("r")).unwrap();
-        let cand = Candidate::new("gbdt", Params::new(), "test");
+        let cand = Candidate::new(family, Params::new(), "test");
         let mut t =
             conformance::completed(store.start_trial(study, &cand, "test", 0).unwrap(), 0.5);
         t.fit_time_s = fit_time_s;
@@ -515,6 +538,35 @@ mod tests {
                 "no refit planned (estimated 10.4 s, 20.8 s with the ensemble's members"
             ),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn a_gbdt_first_looks_refit_is_estimated_at_its_full_fit_cost() {
+        // A gbdt's first look keeps its early-stopped model; a full fit also fits every row
+        // again: 2.4 times the first look's time per fold. A full-fidelity trial's folds
+        // already did.
+        let d = data();
+        let r = Reserve::new(&d, false, 60.0, 0.2);
+        let folds = d.folds.len() as f64;
+        let est = |t: &TrialRecord| refit_estimate_s(t, d.folds.len(), d.n_rows());
+        let first_look = |family: &str, per_fold: f64| {
+            let mut t = trial_of(family, per_fold);
+            t.candidate.folds = Some(1);
+            t
+        };
+        assert!((est(&trial_of("gbdt", 2.0 * folds)) - 2.6).abs() < 1e-9);
+        assert!((est(&first_look("random_forest", 2.0)) - 2.6).abs() < 1e-9);
+        let gbdt = first_look("gbdt", 2.0);
+        assert!((est(&gbdt) - 2.6 * 2.4).abs() < 1e-9, "{}", est(&gbdt));
+        // 5.2 s on its fold: planned for a forest (6.76 s ≤ 15 s), not for a gbdt (16.2 s).
+        assert!(r.refit_planned(&first_look("random_forest", 5.2)));
+        assert!(!r.refit_planned(&first_look("gbdt", 5.2)));
+        assert!(r.refit_planned(&trial_of("gbdt", 5.2 * folds)));
+        // Above the gbdt's refit row cap its full fit is one fit, as a first look's.
+        assert_eq!(
+            final_fit_cost(&gbdt, automl_models::families::trees::REFIT_MAX_ROWS + 1),
+            1.0
         );
     }
 

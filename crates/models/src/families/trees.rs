@@ -20,11 +20,13 @@
 //! The number of rounds is chosen by early stopping: with at least 40 training rows,
 //! [`VALID_FRACTION`] of them (stratified by class for classification, drawn with
 //! `FitInput::seed`) are held out and boosting stops after [`PATIENCE`] rounds without
-//! improvement of the held-out loss. With at most [`REFIT_MAX_ROWS`] training rows the model
-//! is then fitted again on every row, for the best round count times all rows / non-held-out
-//! rows (at most `max_rounds`), so the held-out rows train the kept model too (on bikeshare the
-//! 15 % left out cost 4 % of RMSE: BENCHMARKS §40); with more rows the model is kept at its
-//! best round. `facts()["n_rounds"]` reports the kept model's rounds, `facts()["valid_loss"]`
+//! improvement of the held-out loss. In a final fit ([`FitPurpose::Full`]) with at most
+//! [`REFIT_MAX_ROWS`] training rows the model is then fitted again on every row, for the best
+//! round count times all rows / non-held-out rows (at most `max_rounds`), so the held-out rows
+//! train the kept model too (on bikeshare the 15 % left out cost 4 % of RMSE: BENCHMARKS §40);
+//! with more rows, and in a cross-validation fold's fit ([`FitPurpose::FirstLook`], where the
+//! second fit would more than double the trial's cost: BENCHMARKS §61), the model is kept at
+//! its best round. `facts()["n_rounds"]` reports the kept model's rounds, `facts()["valid_loss"]`
 //! the holdout's best loss. With fewer than 40 rows all rows train for `max_rounds`.
 //!
 //! `random_forest` / `extra_trees` (bootstrap only for the random forest; 255 bins; categorical
@@ -41,7 +43,7 @@
 //! exactly `FitInput::x`), else the family bins `x` itself; both give identical models.
 
 use crate::util::{self, ParamReader};
-use crate::{Family, FitInput, FitPredicted, Model, ModelError};
+use crate::{Family, FitInput, FitPredicted, FitPurpose, Model, ModelError};
 use automl_core::{Params, Predictions, PrepKind, Rng, Task};
 use automl_trees::{
     BinnedData, Criterion, Dataset, Forest, ForestKind, ForestParams, Gbdt, GbdtParams, Importance,
@@ -62,6 +64,10 @@ pub const MIN_ROWS_FOR_VALID: usize = 40;
 /// Most training rows for which the rounds chosen on the holdout are refitted on every row;
 /// above it the holdout's rows are a small loss and a second fit a large cost.
 pub const REFIT_MAX_ROWS: usize = 100_000;
+
+/// A `gbdt` full fit's time against a first look's on as many rows, where it refits (see
+/// `Family::final_fit_cost`).
+pub const FINAL_FIT_COST: f64 = 2.4;
 
 /// `gbdt`'s default learning rate.
 const GBDT_RATE: f64 = 0.1;
@@ -278,6 +284,16 @@ impl Family for GbdtFamily {
     fn relative_cost(&self) -> f64 {
         4.0
     }
+    /// A full fit early-stops as a first look's does (0.85 of the rows for the best rounds +
+    /// 30) and then fits every row again for 1/0.85 × the best rounds: 1 + 1.18 / 0.85 = 2.4
+    /// times a fold's fit as the rounds grow (less with few rounds), where it refits.
+    fn final_fit_cost(&self, n_rows: usize) -> f64 {
+        if (MIN_ROWS_FOR_VALID..=REFIT_MAX_ROWS).contains(&n_rows) {
+            FINAL_FIT_COST
+        } else {
+            1.0
+        }
+    }
     /// Fewer rounds at a proportionally larger learning rate (rounds × rate is kept), the rate
     /// at most [`CHEAPER_MAX_RATE`] and the rounds at least [`CHEAPER_MIN_ROUNDS`].
     fn cheaper(&self, params: &Params, share: f64) -> Option<(Params, f64)> {
@@ -389,9 +405,13 @@ impl Family for GbdtFamily {
             };
             let stopped = Gbdt::fit(&gp, &train, Some(&valid), input.deadline)
                 .map_err(|e| map_err(NAME, e))?;
+            // A first look's model stays early-stopped: a second fit would double its cost,
+            // and it is only ranked against other first looks.
             match refit_rounds(n, tr.len(), stopped.n_rounds(), max_rounds) {
-                Some(rounds) => stopped.refit_on(&gp, &base, rounds, input.deadline),
-                None => Ok(stopped),
+                Some(rounds) if input.purpose == FitPurpose::Full => {
+                    stopped.refit_on(&gp, &base, rounds, input.deadline)
+                }
+                _ => Ok(stopped),
             }
         } else {
             Gbdt::fit(&gp, &base, None, input.deadline)
@@ -982,18 +1002,42 @@ mod tests {
             x[[r as usize, 1]] = 1.0 + 10.0 * x[[r as usize, 1]].abs();
             y[r as usize] = 10.0;
         }
-        let input = FitInput::new(x.view(), &y, Task::Regression, 0, 7);
         let mut params = Params::new();
         params.insert("max_rounds".into(), ParamValue::Int(80));
         params.insert("learning_rate".into(), ParamValue::Float(1.0));
         params.insert("min_samples_leaf".into(), ParamValue::Int(5));
-        let m = GbdtFamily.fit(&params, &input).unwrap();
-        let p = m.predict(x.view()).unwrap().values;
-        let held: f64 = va.iter().map(|&r| p[r as usize]).sum::<f64>() / va.len() as f64;
+        let fit = |purpose| {
+            let input = FitInput {
+                purpose,
+                ..FitInput::new(x.view(), &y, Task::Regression, 0, 7)
+            };
+            let m = GbdtFamily.fit(&params, &input).unwrap();
+            let p = m.predict(x.view()).unwrap().values;
+            let held = va.iter().map(|&r| p[r as usize]).sum::<f64>() / va.len() as f64;
+            (m, held)
+        };
+        let (m, held) = fit(FitPurpose::Full);
         assert!(held > 5.0, "held-out rows predicted {held}, not near 10");
         let rounds: usize = m.facts()["n_rounds"].parse().unwrap();
         assert!((1..=80).contains(&rounds), "{rounds}");
         assert!(m.facts().contains_key("valid_loss"));
+        // A first look's model is the early-stopped one: it never saw those rows.
+        let (m, held) = fit(FitPurpose::FirstLook);
+        assert!(
+            held.abs() < 1.0,
+            "a fold's model predicted {held} on rows it never saw"
+        );
+        assert!(m.facts().contains_key("valid_loss"));
+    }
+
+    #[test]
+    fn only_a_full_gbdt_fit_costs_more_than_a_first_looks() {
+        assert_eq!(GbdtFamily.final_fit_cost(6_483), FINAL_FIT_COST);
+        assert_eq!(GbdtFamily.final_fit_cost(REFIT_MAX_ROWS), FINAL_FIT_COST);
+        // Above the refit's row cap, and below the rows a holdout needs, both fits are one.
+        assert_eq!(GbdtFamily.final_fit_cost(REFIT_MAX_ROWS + 1), 1.0);
+        assert_eq!(GbdtFamily.final_fit_cost(MIN_ROWS_FOR_VALID - 1), 1.0);
+        assert_eq!(RandomForestFamily.final_fit_cost(6_483), 1.0);
     }
 
     #[test]
