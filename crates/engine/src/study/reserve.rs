@@ -95,7 +95,7 @@ pub(crate) const REFIT_MAX_SHARE: f64 = 0.25;
 
 /// Estimated seconds to refit `t` on all `n_rows` rows: one fold's fit time (its folds saw
 /// (k-1)/k of the rows, or the holdout's training share), scaled up from its row fidelity and
-/// by what a final fit does beyond a fold's ([`final_fit_cost`]), plus 30 %.
+/// by what a full fit does beyond a first look's ([`final_fit_cost`]), plus 30 %.
 pub(crate) fn refit_estimate_s(t: &TrialRecord, n_folds: usize, n_rows: usize) -> f64 {
     t.fit_time_s / t.candidate.evaluated_folds(n_folds).max(1) as f64 * final_fit_cost(t, n_rows)
         / t.candidate.fidelity.clamp(1e-3, 1.0)
@@ -417,7 +417,8 @@ mod tests {
         )
     }
 
-    /// A completed trial of a family whose final fit costs what a fold's does.
+    /// A completed full-fidelity trial (a `random_forest`: its first looks fit as its full
+    /// fits do).
     fn trial(fit_time_s: f64) -> TrialRecord {
         trial_of("random_forest", fit_time_s)
     }

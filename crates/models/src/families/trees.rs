@@ -20,13 +20,13 @@
 //! The number of rounds is chosen by early stopping: with at least 40 training rows,
 //! [`VALID_FRACTION`] of them (stratified by class for classification, drawn with
 //! `FitInput::seed`) are held out and boosting stops after [`PATIENCE`] rounds without
-//! improvement of the held-out loss. In a final fit ([`FitPurpose::Full`]) with at most
-//! [`REFIT_MAX_ROWS`] training rows the model is then fitted again on every row, for the best
-//! round count times all rows / non-held-out rows (at most `max_rounds`), so the held-out rows
-//! train the kept model too (on bikeshare the 15 % left out cost 4 % of RMSE: BENCHMARKS §40);
-//! with more rows, and in a cross-validation fold's fit ([`FitPurpose::FirstLook`], where the
-//! second fit would more than double the trial's cost: BENCHMARKS §61), the model is kept at
-//! its best round. `facts()["n_rounds"]` reports the kept model's rounds, `facts()["valid_loss"]`
+//! improvement of the held-out loss. In a full fit ([`FitPurpose::Full`]: a final model, or a
+//! fold of a full-fidelity trial) with at most [`REFIT_MAX_ROWS`] training rows the model is
+//! then fitted again on every row, for the best round count times all rows / non-held-out rows
+//! (at most `max_rounds`), so the held-out rows train the kept model too (on bikeshare the 15 %
+//! left out cost 4 % of RMSE: BENCHMARKS §40); with more rows, and in a fold of a successive-
+//! halving first look ([`FitPurpose::FirstLook`], where the second fit would more than double
+//! the look's cost: BENCHMARKS §61), the model is kept at its best round. `facts()["n_rounds"]` reports the kept model's rounds, `facts()["valid_loss"]`
 //! the holdout's best loss. With fewer than 40 rows all rows train for `max_rounds`.
 //!
 //! `random_forest` / `extra_trees` (bootstrap only for the random forest; 255 bins; categorical
@@ -286,7 +286,7 @@ impl Family for GbdtFamily {
     }
     /// A full fit early-stops as a first look's does (0.85 of the rows for the best rounds +
     /// 30) and then fits every row again for 1/0.85 × the best rounds: 1 + 1.18 / 0.85 = 2.4
-    /// times a fold's fit as the rounds grow (less with few rounds), where it refits.
+    /// times a first look's fit as the rounds grow (less with few rounds), where it refits.
     fn final_fit_cost(&self, n_rows: usize) -> f64 {
         if (MIN_ROWS_FOR_VALID..=REFIT_MAX_ROWS).contains(&n_rows) {
             FINAL_FIT_COST
@@ -1025,7 +1025,7 @@ mod tests {
         let (m, held) = fit(FitPurpose::FirstLook);
         assert!(
             held.abs() < 1.0,
-            "a fold's model predicted {held} on rows it never saw"
+            "a first look's model predicted {held} on rows it never saw"
         );
         assert!(m.facts().contains_key("valid_loss"));
     }
