@@ -93,13 +93,17 @@ pub(crate) fn wrapup_secs(bytes: &[u64], work: Wrapup, rate: &ArtifactRate) -> f
 /// done ("no time left to refit"), and the search stopped at 31 s with one trial.
 pub(crate) const REFIT_MAX_SHARE: f64 = 0.25;
 
-/// Estimated seconds to refit `t` on all `n_rows` rows: one fold's fit time (its folds saw
-/// (k-1)/k of the rows, or the holdout's training share), scaled up from its row fidelity and
-/// by what a full fit does beyond a first look's ([`final_fit_cost`]), plus 30 %.
+/// Estimated seconds to refit `t` on all `n_rows` rows: [`full_fold_time_s`] plus 30 %.
 pub(crate) fn refit_estimate_s(t: &TrialRecord, n_folds: usize, n_rows: usize) -> f64 {
+    full_fold_time_s(t, n_folds, n_rows) * 1.3
+}
+
+/// One fold's fit time of `t` (its folds saw (k-1)/k of the rows, or the holdout's training
+/// share), per fold it evaluated, scaled up from its row fidelity and by what a full fit does
+/// beyond a first look's ([`final_fit_cost`]).
+fn full_fold_time_s(t: &TrialRecord, n_folds: usize, n_rows: usize) -> f64 {
     t.fit_time_s / t.candidate.evaluated_folds(n_folds).max(1) as f64 * final_fit_cost(t, n_rows)
         / t.candidate.fidelity.clamp(1e-3, 1.0)
-        * 1.3
 }
 
 /// A full fit's time on `n_rows` rows against the fold fits `t`'s time measured: its family's
@@ -256,10 +260,9 @@ impl Reserve {
         let refit_factor = if self.ensemble { 2.5 } else { 1.5 };
         // No time is held back for a refit that will not be done (see [`REFIT_MAX_SHARE`]);
         // a low-fidelity best trial's refit sees all rows, so its time scales up.
-        let per_fold = best.filter(|b| self.refit_planned(b)).map_or(0.0, |b| {
-            b.fit_time_s / self.n_folds as f64 * final_fit_cost(b, self.n_rows)
-                / b.candidate.fidelity.clamp(1e-3, 1.0)
-        });
+        let per_fold = best
+            .filter(|b| self.refit_planned(b))
+            .map_or(0.0, |b| full_fold_time_s(b, self.n_folds, self.n_rows));
         let ens = self.ensemble && oof.len() >= 2;
         let sel = if ens {
             self.selection_secs(oof.len())
@@ -564,6 +567,13 @@ mod tests {
         assert!(r.refit_planned(&first_look("random_forest", 5.2)));
         assert!(!r.refit_planned(&first_look("gbdt", 5.2)));
         assert!(r.refit_planned(&trial_of("gbdt", 5.2 * folds)));
+        // The reserve holds the same: 1.5 x the first look's fold time x 2.4, + 2 % of 60 s
+        // + 0.3 s.
+        let reserved = r.duration(Some(&gbdt), &[]).as_secs_f64();
+        assert!(
+            (reserved - (2.0 * 2.4 * 1.5 + 1.5)).abs() < 1e-9,
+            "{reserved}"
+        );
         // Above the gbdt's refit row cap its full fit is one fit, as a first look's.
         assert_eq!(
             final_fit_cost(&gbdt, automl_models::families::trees::REFIT_MAX_ROWS + 1),
