@@ -592,7 +592,7 @@ def meta_lines(meta) -> list[str]:
         f"- load average before start (1/5/15 min): {la_s}; busy CPU share over 2 s before start: "
         f"{'n/a' if quiet is None else quiet}{verdict}",
         f"- binary: `{meta['binary']}`" + (f" ({meta['binary_version']})" if meta.get("binary_version") else ""),
-        f"- repo commit: {meta.get('git_commit') or 'n/a'}",
+        f"- repo commit (the checkout; the binary's own is in its version): {meta.get('git_commit') or 'n/a'}",
     ]
 
 
@@ -781,7 +781,8 @@ def emit_jsonl(path, row, meta, mode) -> None:
     if not path:
         return
     rec = {"mode": mode, "run_id": meta["run_id"], "date": meta["date"], "command": meta["command"],
-           "nproc": meta["nproc"], "loadavg_before": meta["loadavg_before"], **row}
+           "nproc": meta["nproc"], "loadavg_before": meta["loadavg_before"],
+           "binary_version": meta.get("binary_version"), **row}
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "a") as f:
         f.write(json.dumps(rec) + "\n")

@@ -447,3 +447,21 @@ fn fold_models_are_kept_for_the_best_n_trials_only_and_every_record_stays() {
     );
     assert!(complete > 20);
 }
+
+#[test]
+fn version_names_the_commit_the_binary_was_built_from() {
+    // Benchmarks record it, so a figure names the code that produced it.
+    let git = std::process::Command::new("git")
+        .args(["rev-parse", "--short=7", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8(o.stdout).unwrap().trim().to_string());
+    let commit = git.unwrap_or_else(|| "unknown commit".to_string());
+    let r = run_in(&std::env::temp_dir(), &["--version"]).ok();
+    assert_eq!(
+        r.stdout().trim(),
+        format!("automl {} ({commit})", env!("CARGO_PKG_VERSION"))
+    );
+}

@@ -6,10 +6,19 @@ use automl_store::StoreLocation;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+/// `automl --version`: the crate version and the commit the binary was built from (`build.rs`;
+/// "unknown commit" outside a git checkout). Uncommitted changes are not shown.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("AUTOML_GIT_COMMIT"),
+    ")"
+);
+
 /// AutoML model search for tabular data: give it a CSV, it searches many candidate models with
 /// honest cross-validation, stores every evaluated model, and predicts with the winner.
 #[derive(Parser, Debug)]
-#[command(name = "automl", version, about, long_about = None, after_help = "\
+#[command(name = "automl", version = VERSION, about, long_about = None, after_help = "\
 Typical use:
   automl fit examples/data/churn.csv                 # search for 60 s, store in ./automl.db
   automl leaderboard                                 # every candidate, best first
