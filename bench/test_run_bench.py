@@ -140,7 +140,25 @@ class SeedsSummary(unittest.TestCase):
         self.assertIn("budget kept: 4/6 runs", text)
 
 
-@unittest.skipUnless(os.path.isdir(rb.DEFAULT_DATA), "shared bench data not found")
+# iris, the scorer and the peers' iris rows, copied from ../shared/bench (a bare clone has no
+# ../shared).
+FIXTURE_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "bench", "data")
+
+
+class JsonlRecord(unittest.TestCase):
+    def test_every_line_names_the_binary_version(self):
+        fake = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_automl.py")
+        version = rb.binary_version([sys.executable, fake])
+        self.assertEqual(version, "fake_automl 0 (harness self-test)")
+        meta = {"run_id": "r", "date": "d", "command": "c", "nproc": 2, "loadavg_before": None,
+                "binary_version": version}
+        with tempfile.TemporaryDirectory() as tmp:
+            jl = os.path.join(tmp, "r.jsonl")
+            rb.emit_jsonl(jl, {"dataset": "iris"}, meta, "bench")
+            with open(jl) as f:
+                self.assertEqual(json.loads(f.readline())["binary_version"], version)
+
+
 @unittest.skipUnless(all(importlib.util.find_spec(m) for m in SCORER_DEPS),
                      "the scorer needs numpy, pandas and scikit-learn (run with the bench venv, .venv)")
 class EndToEnd(unittest.TestCase):
@@ -148,13 +166,15 @@ class EndToEnd(unittest.TestCase):
         fake = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_automl.py")
         with tempfile.TemporaryDirectory() as tmp:
             jl = os.path.join(tmp, "r.jsonl")
-            rc = rb.main(["--binary", f"{sys.executable} {fake}", "--datasets", "iris", "--budget", "1",
+            rc = rb.main(["--binary", f"{sys.executable} {fake}", "--data", FIXTURE_DATA,
+                          "--datasets", "iris", "--budget", "1",
                           "--out", tmp, "--jsonl", jl, "--markdown", os.path.join(tmp, "r.md")])
             self.assertEqual(rc, 0)
             with open(jl) as f:
                 rows = [json.loads(x) for x in f]
             run = rows[0]
             self.assertIsNone(run["error"])
+            self.assertEqual(run["binary_version"], "fake_automl 0 (harness self-test)")
             self.assertEqual(run["metric"], "log_loss")
             self.assertGreater(run["trials_total"], 0)
             # the fake predicts (shrunk) priors: close to the constant peer's log loss
