@@ -274,6 +274,49 @@ pub fn nested_fit_units(parts: usize, grid: usize) -> Option<f64> {
     Some((inner + outer + top + 1.0) / ((p - 2.0) / p))
 }
 
+/// Time one second-layer fit of the nested selection (the first inner one: the rows of all
+/// parts but two, the grid's strongest L2) and return (its seconds, [`nested_fit_units`]):
+/// their product is the selection's projected time. None with fewer than 3 parts.
+fn time_one_fit(
+    flats: &[&[f64]],
+    y: &[f64],
+    parts: &[Vec<usize>],
+    task: Task,
+    n_classes: usize,
+    cfg: &StackConfig,
+) -> Option<(f64, f64)> {
+    let units = nested_fit_units(parts.len(), cfg.l2_grid.len())?;
+    let t0 = std::time::Instant::now();
+    let rows: Vec<usize> = parts[2..].iter().flatten().copied().collect();
+    let l2 = cfg.l2_grid.last().copied().unwrap_or(1.0);
+    let _ = MetaLearner::fit(flats, y, &rows, task, n_classes, l2);
+    Some((t0.elapsed().as_secs_f64(), units))
+}
+
+/// Projected seconds of [`select_and_score`]'s nested selection on these candidates (best
+/// first), from one timed second-layer fit on the members it would choose ([`time_one_fit`]),
+/// None when fewer than 2 members or 3 parts. The search times
+/// it to leave room for the stacking in its reserve (`study::reserve`).
+pub fn projected_secs(
+    candidates: &[StackCandidate<'_>],
+    y: &[f64],
+    fold_lens: &[usize],
+    task: Task,
+    n_classes: usize,
+    cfg: &StackConfig,
+) -> Option<f64> {
+    let flats_all: Vec<Vec<f64>> = candidates.iter().map(|c| flatten(c.2, task)).collect();
+    let families: Vec<&str> = candidates.iter().map(|c| c.1).collect();
+    let idx = choose_members(&families, &flats_all, y, task, n_classes, cfg);
+    if idx.len() < 2 {
+        return None;
+    }
+    let flats: Vec<&[f64]> = idx.iter().map(|&i| flats_all[i].as_slice()).collect();
+    let (_, parts) = crate::ensemble::folds_and_parts(fold_lens, y.len());
+    let (one, units) = time_one_fit(&flats, y, &parts, task, n_classes, cfg)?;
+    Some(one * units)
+}
+
 /// Choose the members among `candidates` (best first), fit the second layer on every
 /// out-of-fold row and score it by nested cross-validation over the study's folds
 /// (`fold_lens`: each validation fold's length, the rows concatenated in fold order; a single
@@ -312,24 +355,20 @@ pub fn select_and_score(
     // of all parts but two, the grid's strongest L2), projected to the whole selection: on
     // rodents (5,128 holdout rows, 8 members x 16 classes) the selection never fitted in its
     // share of the time left, and spent all of it before giving up.
-    if let (Some(d), Some(units)) = (
-        cfg.deadline,
-        nested_fit_units(parts.len(), cfg.l2_grid.len()),
-    ) {
+    if let Some(d) = cfg.deadline {
         let t0 = std::time::Instant::now();
-        let rows: Vec<usize> = parts[2..].iter().flatten().copied().collect();
-        let l2 = cfg.l2_grid.last().copied().unwrap_or(1.0);
-        let _ = MetaLearner::fit(&flats, y, &rows, task, n_classes, l2);
-        let one = t0.elapsed().as_secs_f64();
-        let left = d.saturating_duration_since(t0).as_secs_f64();
-        if one * units > left {
-            return Err(format!(
-                "no stacking: no time left for its nested cross-validation: it would take \
-                 about {:.1} s ({units:.0} times its first second-layer fit, {one:.3} s), more \
-                 than the {left:.1} s it may use (a share of the time left after the search; \
-                 see docs/architecture.md)",
-                one * units,
-            ));
+        if let Some((one, units)) = time_one_fit(&flats, y, &parts, task, n_classes, cfg) {
+            let left = d.saturating_duration_since(t0).as_secs_f64();
+            if one * units > left {
+                return Err(format!(
+                    "no stacking: no time left for its nested cross-validation: it would take \
+                     about {:.1} s ({units:.0} times its first second-layer fit, {one:.3} s), \
+                     more than the {left:.1} s it may use (a share of the time left after the \
+                     search, or the time the search reserved for it; see \
+                     docs/architecture.md)",
+                    one * units,
+                ));
+            }
         }
     }
     let Some((honest, fold_l2)) = cross_validated(
@@ -540,6 +579,21 @@ mod tests {
             err.contains("no time left") && err.contains("would take about"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_projection_times_a_fit_on_the_members_it_would_choose() {
+        let (y, a, b) = biased(400);
+        let cands: Vec<StackCandidate<'_>> = vec![(1, "gbdt", &a), (2, "linear", &b)];
+        let cfg = StackConfig::default();
+        let secs = projected_secs(&cands, &y, &[80; 5], Task::Regression, 0, &cfg).unwrap();
+        assert!(secs > 0.0 && secs.is_finite(), "{secs}");
+        // One candidate, or a copy of it, has no stacking to project; nor a split into 2 parts
+        // (no inner fits).
+        let copy: Vec<StackCandidate<'_>> = vec![(1, "gbdt", &a), (2, "gbdt", &a)];
+        assert!(projected_secs(&copy, &y, &[80; 5], Task::Regression, 0, &cfg).is_none());
+        assert!(projected_secs(&cands[..1], &y, &[80; 5], Task::Regression, 0, &cfg).is_none());
+        assert!(projected_secs(&cands, &y, &[200; 2], Task::Regression, 0, &cfg).is_none());
     }
 
     #[test]

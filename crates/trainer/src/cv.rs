@@ -318,6 +318,23 @@ impl TrainingData {
         &self.folds[..self.folds.len() / self.repeats.max(1)]
     }
 
+    /// The labels of the out-of-fold rows ([`TrainingData::oof_folds`]' validation rows, in
+    /// fold order): what the ensemble, the stacking and the post-processing score against.
+    pub fn oof_y(&self) -> Vec<f64> {
+        self.oof_folds()
+            .iter()
+            .flat_map(|f| f.split.valid.iter().map(|&r| self.y[r]))
+            .collect()
+    }
+
+    /// The length of each of [`TrainingData::oof_folds`]' validation folds.
+    pub fn oof_fold_lens(&self) -> Vec<usize> {
+        self.oof_folds()
+            .iter()
+            .map(|f| f.split.valid.len())
+            .collect()
+    }
+
     /// Set the per-trial memory limit in bytes (see [`crate::memory::default_memory_limit`]; independent of how many trials run at once).
     pub fn with_memory_limit(mut self, bytes: u64) -> TrainingData {
         self.memory_limit = bytes;

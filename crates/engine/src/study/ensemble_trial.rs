@@ -13,10 +13,11 @@ use automl_core::{
     TrialRecord, TrialState,
 };
 use automl_trainer::{CompositeWriter, PredictorInfo, TrainingData};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The share of the time left after the search that the stacking's nested selection may take
-/// under a time budget (past it, no stacking this study; the reason says so).
+/// under a time budget when the search reserved less for it (past it, no stacking this study;
+/// the reason says so).
 const STACKING_SHARE: f64 = 0.25;
 
 /// An ensemble stored as a trial.
@@ -46,16 +47,8 @@ impl Study<'_> {
         reserve: &Reserve,
         budget_end: Option<Instant>,
     ) -> Result<Option<EnsembleTrial>, EngineError> {
-        let y: Vec<f64> = data
-            .oof_folds()
-            .iter()
-            .flat_map(|f| f.split.valid.iter().map(|&r| data.y[r]))
-            .collect();
-        let fold_lens: Vec<usize> = data
-            .oof_folds()
-            .iter()
-            .map(|f| f.split.valid.len())
-            .collect();
+        let y: Vec<f64> = data.oof_y();
+        let fold_lens = data.oof_fold_lens();
         // Under a time budget, only candidates whose models can be written in time.
         let avail = budget_end.map(|e| {
             e.saturating_duration_since(Instant::now()).as_secs_f64()
@@ -98,11 +91,19 @@ impl Study<'_> {
         // The stacking on the same candidates, scored before the ensemble's decision: when it
         // beats both the ensemble and picking one trial, it is the final model instead.
         let stacking = self.config.stacking.then(|| {
-            // Under a time budget it may take a quarter of the time left: the reserve was
-            // sized for the ensemble, the refit and the writes, not for the stacking.
+            // Under a time budget it may take a quarter of the time left, or, when the search
+            // reserved time for it (`Reserve::stacking_secs`: none when its projection was too
+            // dear), all of the time left but what the rest of the study needs.
             let deadline = budget_end.map(|e| {
                 let now = Instant::now();
-                now + e.saturating_duration_since(now).mul_f64(STACKING_SHARE)
+                let left = e.saturating_duration_since(now);
+                let share = left.mul_f64(STACKING_SHARE);
+                let planned = if reserve.stacking_secs() > 0.0 {
+                    left.saturating_sub(reserve.after_meta(Some(best), oof))
+                } else {
+                    Duration::ZERO
+                };
+                now + share.max(planned)
             });
             let s = self.score_stacking(&cands, &y, &fold_lens, info, deadline);
             let stack_ids: Vec<(u64, f64)> = s

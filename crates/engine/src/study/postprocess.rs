@@ -74,11 +74,7 @@ impl Study<'_> {
             (None, None) => return None,
         };
         let proba = pred.proba.as_ref()?;
-        let y: Vec<f64> = data
-            .oof_folds()
-            .iter()
-            .flat_map(|f| f.split.valid.iter().map(|&r| data.y[r]))
-            .collect();
+        let y: Vec<f64> = data.oof_y();
         if proba.nrows() != y.len() || y.len() < 2 {
             return None;
         }

@@ -1,9 +1,10 @@
 //! The time the search leaves for the end of the study (invariant 9, the budget promise): the
-//! final refit, ensemble scoring, and the artifact work that no deadline bounds (building the
-//! ensemble trial, re-reading fold models, encoding and writing the final model). The artifact
-//! work grows with model size: on diamonds at `--time-budget 10`, three 40-tree forests (16 MB
-//! each) took 1.43 s to store as the ensemble trial and 3.39 s after the refits to re-read and
-//! write as the final model, so the fit took 12.87 s against a promise of 11.5 s.
+//! final refit, ensemble scoring, the stacking's nested selection when it is cheap enough, and
+//! the artifact work that no deadline bounds (building the ensemble trial, re-reading fold
+//! models, encoding and writing the final model). The artifact work grows with model size: on
+//! diamonds at `--time-budget 10`, three 40-tree forests (16 MB each) took 1.43 s to store as
+//! the ensemble trial and 3.39 s after the refits to re-read and write as the final model, so
+//! the fit took 12.87 s against a promise of 11.5 s.
 
 use crate::ensemble::{EnsembleConfig, selection_secs, time_one_evaluation};
 use automl_core::{Metric, Predictions, TrialRecord};
@@ -93,6 +94,12 @@ pub(crate) fn wrapup_secs(bytes: &[u64], work: Wrapup, rate: &ArtifactRate) -> f
 /// done ("no time left to refit"), and the search stopped at 31 s with one trial.
 pub(crate) const REFIT_MAX_SHARE: f64 = 0.25;
 
+/// The stacking's nested selection is planned for (held back from the search) only when it is
+/// projected at most this share of the time budget ([`Reserve::stacking_secs`]): it is used
+/// only when it beats the ensemble, so a dear one is not worth the search time it would take
+/// on every study. On rodents at 60 s its projection was 7.9-14.1 s (16 classes, 8 members).
+pub(crate) const STACKING_RESERVE_MAX_SHARE: f64 = 0.1;
+
 /// Estimated seconds to refit `t` on all `n_rows` rows: [`full_fold_time_s`] plus 30 %.
 pub(crate) fn refit_estimate_s(t: &TrialRecord, n_folds: usize, n_rows: usize) -> f64 {
     full_fold_time_s(t, n_folds, n_rows) * 1.3
@@ -119,6 +126,17 @@ pub(crate) fn final_fit_cost(t: &TrialRecord, n_rows: usize) -> f64 {
         .map_or(1.0, |f| f.final_fit_cost(n_rows))
 }
 
+/// Which parts of the end of the study a duration counts (the artifact work always).
+#[derive(Debug, Clone, Copy)]
+struct Parts {
+    /// The final refit, when planned.
+    refit: bool,
+    /// The ensemble's selection and the stacking's nested selection.
+    meta: bool,
+    /// The seed-variance step.
+    seeds: bool,
+}
+
 /// What the reserve is estimated from, learned as trials are stored.
 pub(crate) struct Reserve {
     /// Seconds per artifact byte of this study's store.
@@ -143,6 +161,12 @@ pub(crate) struct Reserve {
     /// makes in units of the best trial's fit time, those of one trial alone); None when it
     /// is off.
     seeds: Option<(f64, f64, f64)>,
+    /// Whether a stacking is built beside the ensemble (`StudyConfig::stacking`).
+    stacking: bool,
+    /// The stacking's nested selection, projected from one timed second-layer fit on the
+    /// members it would choose ([`crate::stacking::projected_secs`]), and the candidate
+    /// count it was timed at.
+    stacking_projection: Option<(f64, usize)>,
 }
 
 impl Reserve {
@@ -167,6 +191,53 @@ impl Reserve {
             ensemble,
             budget_s,
             seeds: None,
+            stacking: false,
+            stacking_projection: None,
+        }
+    }
+
+    /// Leave time for the stacking built beside the ensemble (see [`Reserve::stacking_secs`]).
+    pub fn set_stacking(&mut self, on: bool) {
+        self.stacking = on;
+    }
+
+    /// Whether the stacking's projection should be timed (again) now that the search keeps
+    /// `n_candidates` out-of-fold candidates: under a time budget, with the stacking on, when
+    /// more candidates are in reach of its members than at the last timing (a second-layer
+    /// fit grows with its members, at most [`StackConfig::max_members`](crate::stacking::StackConfig)).
+    pub fn wants_stacking_timing(&self, n_candidates: usize) -> bool {
+        let reach = n_candidates.min(crate::stacking::StackConfig::default().max_members);
+        self.stacking
+            && self.ensemble
+            && self.budget_s > 0.0
+            && reach >= 2
+            && self.stacking_projection.is_none_or(|(_, at)| reach > at)
+    }
+
+    /// The stacking's nested selection was projected at `secs` seconds (None: no stacking
+    /// possible yet) with `n_candidates` out-of-fold candidates.
+    pub fn timed_stacking(&mut self, n_candidates: usize, secs: Option<f64>) {
+        let reach = n_candidates.min(crate::stacking::StackConfig::default().max_members);
+        self.stacking_projection = Some((secs.unwrap_or(0.0), reach));
+    }
+
+    /// Seconds held back for the stacking's nested selection: its projection × 1.2 when that
+    /// is at most [`STACKING_RESERVE_MAX_SHARE`] of the budget, else none (the stacking then
+    /// gets only its share of whatever time is left, as a stacking the search did not plan for).
+    /// Measured before this term: on digits at 60 s the selection (about 1.2 s) ran only when
+    /// the search happened to stop early, and the runs whose final model was the stacking
+    /// scored 0.039-0.059 log loss, those without it 0.061-0.068.
+    pub fn stacking_secs(&self) -> f64 {
+        match self.stacking_projection {
+            Some((secs, _)) if self.stacking && self.ensemble => {
+                let want = secs * 1.2;
+                if want <= STACKING_RESERVE_MAX_SHARE * self.budget_s {
+                    want
+                } else {
+                    0.0
+                }
+            }
+            _ => 0.0,
         }
     }
 
@@ -198,7 +269,15 @@ impl Reserve {
     /// The time the final model needs after the seed-variance step (what [`Reserve::duration`]
     /// leaves for it, without ensemble selection and the step itself).
     pub fn final_duration(&self, best: Option<&TrialRecord>) -> Duration {
-        self.duration_of(best, &[], false)
+        self.duration_of(
+            best,
+            &[],
+            Parts {
+                refit: true,
+                meta: false,
+                seeds: false,
+            },
+        )
     }
 
     /// A trial's artifact of `bytes` bytes was stored in `secs` seconds.
@@ -217,11 +296,7 @@ impl Reserve {
         if self.one_eval.is_some() {
             return;
         }
-        let y: Vec<f64> = data
-            .oof_folds()
-            .iter()
-            .flat_map(|f| f.split.valid.iter().map(|&r| data.y[r]))
-            .collect();
+        let y: Vec<f64> = data.oof_y();
         self.one_eval = Some(time_one_evaluation(
             pred,
             &y,
@@ -239,8 +314,8 @@ impl Reserve {
     /// The time the search leaves for the end of the study, given the best trial so far and
     /// the ensemble candidates (`oof`, best first): the refit when one is planned
     /// ([`Reserve::refit_planned`]: 2.5 × the best trial's fold time at full fidelity with an
-    /// ensemble, 1.5 × without), 2 % of the budget + 0.3 s, ensemble scoring, and
-    /// the artifact work for the likely members (the best three candidates), and the
+    /// ensemble, 1.5 × without), 2 % of the budget + 0.3 s, ensemble scoring, the stacking's
+    /// nested selection ([`Reserve::stacking_secs`]), and the artifact work for the likely members (the best three candidates), and the
     /// seed-variance step ([`Reserve::set_seed_variance`]); at most half the budget, but never
     /// less than writing the best trial's fold models + 0.3 s.
     pub fn duration(
@@ -248,24 +323,54 @@ impl Reserve {
         best: Option<&TrialRecord>,
         oof: &[(u64, f64, Predictions)],
     ) -> Duration {
-        self.duration_of(best, oof, true)
+        self.duration_of(
+            best,
+            oof,
+            Parts {
+                refit: true,
+                meta: true,
+                seeds: true,
+            },
+        )
+    }
+
+    /// The time the end of the study cannot do without after the stacking: writing the final
+    /// model (an ensemble's likely members), 2 % of the budget + 0.3 s; not the refit nor the
+    /// seed-variance step, which are skipped when no time is left for them. A stacking the
+    /// search reserved time for may run until this much before the budget's end: on digits
+    /// at 60 s the ensemble's selection and the trials still running when the search stopped
+    /// took longer than estimated, and the stacking's quarter of what was left was too short.
+    pub fn after_meta(
+        &self,
+        best: Option<&TrialRecord>,
+        oof: &[(u64, f64, Predictions)],
+    ) -> Duration {
+        self.duration_of(
+            best,
+            oof,
+            Parts {
+                refit: false,
+                meta: false,
+                seeds: false,
+            },
+        )
     }
 
     fn duration_of(
         &self,
         best: Option<&TrialRecord>,
         oof: &[(u64, f64, Predictions)],
-        seeds: bool,
+        parts: Parts,
     ) -> Duration {
         let refit_factor = if self.ensemble { 2.5 } else { 1.5 };
         // No time is held back for a refit that will not be done (see [`REFIT_MAX_SHARE`]);
         // a low-fidelity best trial's refit sees all rows, so its time scales up.
         let per_fold = best
-            .filter(|b| self.refit_planned(b))
+            .filter(|b| parts.refit && self.refit_planned(b))
             .map_or(0.0, |b| full_fold_time_s(b, self.n_folds, self.n_rows));
         let ens = self.ensemble && oof.len() >= 2;
-        let sel = if ens {
-            self.selection_secs(oof.len())
+        let sel = if ens && parts.meta {
+            self.selection_secs(oof.len()) + self.stacking_secs()
         } else {
             0.0
         };
@@ -300,7 +405,11 @@ impl Reserve {
                 + 0.3
                 + sel
                 + io
-                + if seeds { self.seeds_secs(best) } else { 0.0 })
+                + if parts.seeds {
+                    self.seeds_secs(best)
+                } else {
+                    0.0
+                })
             .min(total * 0.5)
             .max(must + 0.3),
         )
@@ -334,7 +443,25 @@ impl Reserve {
             format!("estimated {est:.1} s")
         };
         let reserved = self.final_duration(best).as_secs_f64();
-        if self.refit_planned(b) {
+        let stacking = match self.stacking_projection {
+            Some((secs, _)) if self.stacking && self.ensemble && secs > 0.0 => {
+                let held = self.stacking_secs();
+                if held > 0.0 {
+                    format!(
+                        "; the stacking's nested selection projected at {secs:.1} s, {held:.1} s \
+                         reserved for it"
+                    )
+                } else {
+                    format!(
+                        "; the stacking's nested selection projected at {secs:.1} s, more than \
+                         {:.0} % of the budget: not reserved for",
+                        STACKING_RESERVE_MAX_SHARE * 100.0
+                    )
+                }
+            }
+            _ => String::new(),
+        };
+        let plan = if self.refit_planned(b) {
             format!(
                 "refit planned ({counted}, within {:.0} % of the budget); \
                  {reserved:.1} s reserved for the final model",
@@ -347,7 +474,8 @@ impl Reserve {
                 REFIT_MAX_SHARE * 100.0,
                 self.budget_s
             )
-        }
+        };
+        plan + &stacking
     }
 
     /// Estimated seconds of ensemble selection and its scoring over `n_candidates`.
@@ -501,6 +629,68 @@ mod tests {
         assert!(
             (with_small - base_small - 13.0 * 0.3 * 1.2).abs() < 1e-9,
             "{with_small}"
+        );
+    }
+
+    #[test]
+    fn the_stacking_is_reserved_for_only_when_its_projection_is_cheap_enough() {
+        let d = data();
+        let mut r = Reserve::new(&d, true, 60.0, 0.2);
+        let best = trial(5.0);
+        let pred = |v: f64| Predictions::regression(vec![v; d.n_rows()]);
+        let oof = vec![(0, 0.1, pred(0.4)), (1, 0.2, pred(0.6))];
+        let base = r.duration(Some(&best), &oof).as_secs_f64();
+        // Off: nothing to time, nothing reserved.
+        assert!(!r.wants_stacking_timing(2));
+        r.set_stacking(true);
+        assert!(r.wants_stacking_timing(2) && !r.wants_stacking_timing(1));
+        assert_eq!(r.stacking_secs(), 0.0, "not timed yet");
+        // Projected at 2 s with two candidates: 2.4 s held back (within 10 % of 60 s)...
+        r.timed_stacking(2, Some(2.0));
+        assert!((r.stacking_secs() - 2.4).abs() < 1e-9);
+        let with = r.duration(Some(&best), &oof).as_secs_f64();
+        assert!((with - base - 2.4).abs() < 1e-9, "{base} -> {with}");
+        // ...and timed again only when more candidates are in reach of its members (8 at most).
+        assert!(!r.wants_stacking_timing(2) && r.wants_stacking_timing(3));
+        r.timed_stacking(20, Some(4.0));
+        assert!(!r.wants_stacking_timing(20));
+        assert!((r.stacking_secs() - 4.8).abs() < 1e-9);
+        // Projected at 10 s (12 s > 6 s): too dear to plan for, the search keeps the time.
+        let mut dear = Reserve::new(&d, true, 60.0, 0.2);
+        dear.set_stacking(true);
+        dear.timed_stacking(8, Some(10.0));
+        assert_eq!(dear.stacking_secs(), 0.0);
+        assert!((dear.duration(Some(&best), &oof).as_secs_f64() - base).abs() < 1e-9);
+        // Without an ensemble (no stacking beside it) or a time budget, nothing is timed.
+        let mut alone = Reserve::new(&d, false, 60.0, 0.2);
+        alone.set_stacking(true);
+        assert!(!alone.wants_stacking_timing(5));
+        let mut unbounded = Reserve::new(&d, true, 0.0, 0.2);
+        unbounded.set_stacking(true);
+        assert!(!unbounded.wants_stacking_timing(5));
+        // The study record's plan says what was projected and reserved.
+        let plan = r.plan_text(Some(&best));
+        assert!(
+            plan.ends_with(
+                "the stacking's nested selection projected at 4.0 s, 4.8 s reserved for it"
+            ),
+            "{plan}"
+        );
+        let plan = dear.plan_text(Some(&best));
+        assert!(
+            plan.ends_with("projected at 10.0 s, more than 10 % of the budget: not reserved for"),
+            "{plan}"
+        );
+        assert!(!alone.plan_text(Some(&best)).contains("stacking"));
+        // After the stacking only the writes are needed (here 2 % of 60 s + 0.3 s): the
+        // stacking may use the refit's time (a refit that no longer fits is skipped).
+        // (The search's reserve holds the refit: 1 s per fold × 2.5.)
+        assert!((base - 1.5 - 2.5).abs() < 1e-9, "{base}");
+        assert!((r.after_meta(Some(&best), &oof).as_secs_f64() - 1.5).abs() < 1e-9);
+        // The final model's share (after the ensemble and the stacking) never holds it.
+        assert_eq!(
+            r.final_duration(Some(&best)),
+            dear.final_duration(Some(&best))
         );
     }
 

@@ -124,6 +124,7 @@ impl<'s, 'a, 'p> SearchDriver<'s, 'a, 'p> {
             study.config.budget.time_s.unwrap_or(0.0),
             study.config.cv.holdout_fraction_for(data.n_rows()),
         );
+        reserve.set_stacking(study.config.stacking);
         let sv = study.config.seed_variance;
         let lanes = study.config.jobs.max(1);
         reserve.set_seed_variance(
@@ -208,6 +209,36 @@ impl<'s, 'a, 'p> SearchDriver<'s, 'a, 'p> {
             failed: self.failed,
             reserve: self.reserve,
         }
+    }
+
+    /// Project the stacking's nested selection on the kept out-of-fold candidates (as
+    /// `Study::score_stacking` would choose its members) for the reserve; `rec` is the trial
+    /// just finished, not yet held or told.
+    fn time_stacking(&mut self, rec: &TrialRecord) {
+        let family = |id: u64| {
+            if id == rec.trial_id {
+                Some(rec.candidate.family.as_str())
+            } else {
+                self.held
+                    .get(&id)
+                    .or_else(|| self.study.history.iter().find(|t| t.trial_id == id))
+                    .map(|t| t.candidate.family.as_str())
+            }
+        };
+        let cands: Vec<crate::stacking::StackCandidate<'_>> = self
+            .oof
+            .iter()
+            .filter_map(|(id, _, p)| Some((*id, family(*id)?, p)))
+            .collect();
+        let secs = crate::stacking::projected_secs(
+            &cands,
+            &self.data.oof_y(),
+            &self.data.oof_fold_lens(),
+            self.data.task,
+            self.data.n_classes,
+            &crate::stacking::StackConfig::default(),
+        );
+        self.reserve.timed_stacking(self.oof.len(), secs);
     }
 
     /// Time reserved for the end of the study ([`Reserve::duration`]), re-estimated as the
@@ -461,6 +492,9 @@ impl Driver for SearchDriver<'_, '_, '_> {
                 self.oof.truncate(OOF_KEEP);
                 if let Some((_, _, p)) = self.oof.first() {
                     self.reserve.time_selection_step(p, self.data, metric);
+                }
+                if self.reserve.wants_stacking_timing(self.oof.len()) {
+                    self.time_stacking(&rec);
                 }
             }
             if artifact.is_some() {

@@ -293,11 +293,7 @@ mod tests {
         Reserve,
     ) {
         let data = s.training_data_spec().build().unwrap();
-        let y: Vec<f64> = data
-            .oof_folds()
-            .iter()
-            .flat_map(|f| f.split.valid.iter().map(|&r| data.y[r]))
-            .collect();
+        let y: Vec<f64> = data.oof_y();
         let scored: Vec<&TrialRecord> = s.history.iter().filter(|t| t.is_scored()).collect();
         assert!(scored.len() >= 2, "the study has two complete trials");
         let (ia, ib) = (scored[0].trial_id, scored[1].trial_id);
