@@ -13,12 +13,7 @@ use automl_core::{
     TrialRecord, TrialState,
 };
 use automl_trainer::{CompositeWriter, PredictorInfo, TrainingData};
-use std::time::{Duration, Instant};
-
-/// The share of the time left after the search that the stacking's nested selection may take
-/// under a time budget when the search reserved less for it (past it, no stacking this study;
-/// the reason says so).
-const STACKING_SHARE: f64 = 0.25;
+use std::time::Instant;
 
 /// An ensemble stored as a trial.
 pub(crate) struct EnsembleTrial {
@@ -91,19 +86,10 @@ impl Study<'_> {
         // The stacking on the same candidates, scored before the ensemble's decision: when it
         // beats both the ensemble and picking one trial, it is the final model instead.
         let stacking = self.config.stacking.then(|| {
-            // Under a time budget it may take a quarter of the time left, or, when the search
-            // reserved time for it (`Reserve::stacking_secs`: none when its projection was too
-            // dear), all of the time left but what the rest of the study needs.
+            // Under a time budget: `Reserve::stacking_time` of the time left.
             let deadline = budget_end.map(|e| {
                 let now = Instant::now();
-                let left = e.saturating_duration_since(now);
-                let share = left.mul_f64(STACKING_SHARE);
-                let planned = if reserve.stacking_secs() > 0.0 {
-                    left.saturating_sub(reserve.after_meta(Some(best), oof))
-                } else {
-                    Duration::ZERO
-                };
-                now + share.max(planned)
+                now + reserve.stacking_time(e.saturating_duration_since(now), best, oof)
             });
             let s = self.score_stacking(&cands, &y, &fold_lens, info, deadline);
             let stack_ids: Vec<(u64, f64)> = s

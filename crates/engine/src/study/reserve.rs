@@ -94,6 +94,11 @@ pub(crate) fn wrapup_secs(bytes: &[u64], work: Wrapup, rate: &ArtifactRate) -> f
 /// done ("no time left to refit"), and the search stopped at 31 s with one trial.
 pub(crate) const REFIT_MAX_SHARE: f64 = 0.25;
 
+/// The share of the time left after the search that the stacking's nested selection may take
+/// under a time budget when the search reserved nothing for it (past it, no stacking this
+/// study; the reason says so).
+pub(crate) const STACKING_SHARE: f64 = 0.25;
+
 /// The stacking's nested selection is planned for (held back from the search) only when it is
 /// projected at most this share of the time budget ([`Reserve::stacking_secs`]): it is used
 /// only when it beats the ensemble, so a dear one is not worth the search time it would take
@@ -219,6 +224,24 @@ impl Reserve {
     pub fn timed_stacking(&mut self, n_candidates: usize, secs: Option<f64>) {
         let reach = n_candidates.min(crate::stacking::StackConfig::default().max_members);
         self.stacking_projection = Some((secs.unwrap_or(0.0), reach));
+    }
+
+    /// How long the stacking's nested selection may take when `left` is what remains of the
+    /// budget after the ensemble's selection: a quarter of it ([`STACKING_SHARE`]), or, when
+    /// the search reserved time for it ([`Reserve::stacking_secs`]), all of it but what the
+    /// end of the study cannot do without ([`Reserve::after_meta`]), whichever is longer.
+    pub fn stacking_time(
+        &self,
+        left: Duration,
+        best: &TrialRecord,
+        oof: &[(u64, f64, Predictions)],
+    ) -> Duration {
+        let share = left.mul_f64(STACKING_SHARE);
+        if self.stacking_secs() > 0.0 {
+            share.max(left.saturating_sub(self.after_meta(Some(best), oof)))
+        } else {
+            share
+        }
     }
 
     /// Seconds held back for the stacking's nested selection: its projection × 1.2 when that
@@ -687,6 +710,23 @@ mod tests {
         // (The search's reserve holds the refit: 1 s per fold × 2.5.)
         assert!((base - 1.5 - 2.5).abs() < 1e-9, "{base}");
         assert!((r.after_meta(Some(&best), &oof).as_secs_f64() - 1.5).abs() < 1e-9);
+        // The stacking's deadline: with 10 s left, all but those 1.5 s when it was reserved
+        // for, a quarter of them when it was too dear.
+        let ten = Duration::from_secs(10);
+        assert_eq!(
+            r.stacking_time(ten, &best, &oof),
+            Duration::from_secs_f64(8.5)
+        );
+        assert_eq!(
+            dear.stacking_time(ten, &best, &oof),
+            Duration::from_secs_f64(2.5)
+        );
+        // With less left than the writes need, still the quarter.
+        let one = Duration::from_secs(1);
+        assert_eq!(
+            r.stacking_time(one, &best, &oof),
+            Duration::from_secs_f64(0.25)
+        );
         // The final model's share (after the ensemble and the stacking) never holds it.
         assert_eq!(
             r.final_duration(Some(&best)),
