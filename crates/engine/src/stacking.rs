@@ -294,9 +294,9 @@ fn time_one_fit(
 }
 
 /// Projected seconds of [`select_and_score`]'s nested selection on these candidates (best
-/// first), from one timed second-layer fit on the members it would choose ([`time_one_fit`]),
-/// None when fewer than 2 members or 3 parts. The search times
-/// it to leave room for the stacking in its reserve (`study::reserve`).
+/// first), from one timed second-layer fit on the members it would choose ([`time_one_fit`]);
+/// None with fewer than 2 members or 3 parts. The search times it to leave room for the
+/// stacking in its reserve (`study::reserve`).
 pub fn projected_secs(
     candidates: &[StackCandidate<'_>],
     y: &[f64],

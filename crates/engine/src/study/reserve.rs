@@ -131,6 +131,13 @@ pub(crate) fn final_fit_cost(t: &TrialRecord, n_rows: usize) -> f64 {
         .map_or(1.0, |f| f.final_fit_cost(n_rows))
 }
 
+/// How many of `n_candidates` out-of-fold candidates the stacking's members can be (at most
+/// [`StackConfig::max_members`](crate::stacking::StackConfig)): its projection is timed again
+/// only when this grows.
+fn stacking_reach(n_candidates: usize) -> usize {
+    n_candidates.min(crate::stacking::StackConfig::default().max_members)
+}
+
 /// Which parts of the end of the study a duration counts (the artifact work always).
 #[derive(Debug, Clone, Copy)]
 struct Parts {
@@ -140,6 +147,27 @@ struct Parts {
     meta: bool,
     /// The seed-variance step.
     seeds: bool,
+}
+
+impl Parts {
+    /// What the search leaves room for: everything.
+    const SEARCH: Parts = Parts {
+        refit: true,
+        meta: true,
+        seeds: true,
+    };
+    /// What the final model needs after the seed-variance step.
+    const FINAL_MODEL: Parts = Parts {
+        refit: true,
+        meta: false,
+        seeds: false,
+    };
+    /// The writes alone (the artifact work, 2 % of the budget + 0.3 s).
+    const WRITES: Parts = Parts {
+        refit: false,
+        meta: false,
+        seeds: false,
+    };
 }
 
 /// What the reserve is estimated from, learned as trials are stored.
@@ -211,7 +239,7 @@ impl Reserve {
     /// more candidates are in reach of its members than at the last timing (a second-layer
     /// fit grows with its members, at most [`StackConfig::max_members`](crate::stacking::StackConfig)).
     pub fn wants_stacking_timing(&self, n_candidates: usize) -> bool {
-        let reach = n_candidates.min(crate::stacking::StackConfig::default().max_members);
+        let reach = stacking_reach(n_candidates);
         self.stacking
             && self.ensemble
             && self.budget_s > 0.0
@@ -222,8 +250,7 @@ impl Reserve {
     /// The stacking's nested selection was projected at `secs` seconds (None: no stacking
     /// possible yet) with `n_candidates` out-of-fold candidates.
     pub fn timed_stacking(&mut self, n_candidates: usize, secs: Option<f64>) {
-        let reach = n_candidates.min(crate::stacking::StackConfig::default().max_members);
-        self.stacking_projection = Some((secs.unwrap_or(0.0), reach));
+        self.stacking_projection = Some((secs.unwrap_or(0.0), stacking_reach(n_candidates)));
     }
 
     /// How long the stacking's nested selection may take when `left` is what remains of the
@@ -292,15 +319,7 @@ impl Reserve {
     /// The time the final model needs after the seed-variance step (what [`Reserve::duration`]
     /// leaves for it, without ensemble selection and the step itself).
     pub fn final_duration(&self, best: Option<&TrialRecord>) -> Duration {
-        self.duration_of(
-            best,
-            &[],
-            Parts {
-                refit: true,
-                meta: false,
-                seeds: false,
-            },
-        )
+        self.duration_of(best, &[], Parts::FINAL_MODEL)
     }
 
     /// A trial's artifact of `bytes` bytes was stored in `secs` seconds.
@@ -338,45 +357,29 @@ impl Reserve {
     /// the ensemble candidates (`oof`, best first): the refit when one is planned
     /// ([`Reserve::refit_planned`]: 2.5 × the best trial's fold time at full fidelity with an
     /// ensemble, 1.5 × without), 2 % of the budget + 0.3 s, ensemble scoring, the stacking's
-    /// nested selection ([`Reserve::stacking_secs`]), and the artifact work for the likely members (the best three candidates), and the
-    /// seed-variance step ([`Reserve::set_seed_variance`]); at most half the budget, but never
+    /// nested selection ([`Reserve::stacking_secs`]), the artifact work for the likely members
+    /// (the best three candidates), and the seed-variance step ([`Reserve::set_seed_variance`]); at most half the budget, but never
     /// less than writing the best trial's fold models + 0.3 s.
     pub fn duration(
         &self,
         best: Option<&TrialRecord>,
         oof: &[(u64, f64, Predictions)],
     ) -> Duration {
-        self.duration_of(
-            best,
-            oof,
-            Parts {
-                refit: true,
-                meta: true,
-                seeds: true,
-            },
-        )
+        self.duration_of(best, oof, Parts::SEARCH)
     }
 
     /// The time the end of the study cannot do without after the stacking: writing the final
     /// model (an ensemble's likely members), 2 % of the budget + 0.3 s; not the refit nor the
     /// seed-variance step, which are skipped when no time is left for them. A stacking the
-    /// search reserved time for may run until this much before the budget's end: on digits
-    /// at 60 s the ensemble's selection and the trials still running when the search stopped
-    /// took longer than estimated, and the stacking's quarter of what was left was too short.
+    /// search reserved time for may run until this much before the budget's end: given only
+    /// its reserved seconds, it ran out on one of two digits runs at 60 s (the selection took
+    /// longer than its projection × 1.2).
     pub fn after_meta(
         &self,
         best: Option<&TrialRecord>,
         oof: &[(u64, f64, Predictions)],
     ) -> Duration {
-        self.duration_of(
-            best,
-            oof,
-            Parts {
-                refit: false,
-                meta: false,
-                seeds: false,
-            },
-        )
+        self.duration_of(best, oof, Parts::WRITES)
     }
 
     fn duration_of(
