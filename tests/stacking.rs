@@ -30,9 +30,9 @@ max_rounds = { type = "fixed", value = 30 }
 max_bins = { type = "fixed", value = 63 }
 "#;
 
-fn fit(dir: &Path, extra: &[&str]) -> serde_json::Value {
+/// `fit` on houses.csv with the shrunk space (in `dir`), the fixed arguments and `extra`.
+fn fit_args(dir: &Path, data: &Path, extra: &[&str]) -> Vec<String> {
     std::fs::write(dir.join("shrunk.toml"), SHRUNK).unwrap();
-    let data = example("houses.csv");
     let mut args = vec![
         "fit",
         data.to_str().unwrap(),
@@ -48,11 +48,24 @@ fn fit(dir: &Path, extra: &[&str]) -> serde_json::Value {
         "1",
         "--seed-variance",
         "0",
-        "--format",
-        "json",
     ];
     args.extend_from_slice(extra);
-    run_json(dir, &args)
+    args.into_iter().map(String::from).collect()
+}
+
+fn fit(dir: &Path, extra: &[&str]) -> serde_json::Value {
+    let data = example("houses.csv");
+    let args = fit_args(dir, &data, &[extra, &["--format", "json"]].concat());
+    run_json(dir, &args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// What `fit` prints as text.
+fn fit_text(dir: &Path, extra: &[&str]) -> String {
+    let data = example("houses.csv");
+    let args = fit_args(dir, &data, extra);
+    run_in(dir, &args.iter().map(String::as_str).collect::<Vec<_>>())
+        .ok()
+        .stdout()
 }
 
 #[test]
@@ -142,6 +155,17 @@ fn a_time_budget_reserves_the_stackings_projected_selection() {
         "{plan}"
     );
     assert_eq!(doc["stacking"]["used"], true, "{doc:#}");
+    // The text output says it too.
+    let tmp = tempfile::tempdir().unwrap();
+    let text = fit_text(tmp.path(), &["--time-budget", "30"]);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("end of study: "))
+        .unwrap_or_else(|| panic!("no end-of-study line:\n{text}"));
+    assert!(
+        line.contains("the stacking's nested selection projected at"),
+        "{line}"
+    );
     // Without a time budget nothing is projected.
     let tmp = tempfile::tempdir().unwrap();
     let doc = fit(tmp.path(), &[]);

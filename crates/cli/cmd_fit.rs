@@ -462,11 +462,13 @@ fn print_summary(s: &StudySummary, store: &StoreLocation, disk: Option<u64>, kep
         fmt_secs(s.wall_s)
     );
     println!("model: {}", s.final_model);
+    // The reserve's plan when it is news: no refit, or the stacking's projected selection
+    // (reserved for or not).
     if let Some(plan) = s
         .study
         .extra
         .get("end_of_study_plan")
-        .filter(|p| p.starts_with("no refit"))
+        .filter(|p| p.starts_with("no refit") || p.contains("the stacking's"))
     {
         println!("end of study: {plan}");
     }
