@@ -70,6 +70,7 @@ fn show_and_report_read_the_typed_metadata() {
             rows: 150,
             members: 0,
             members_refit: 0,
+            more_seeds: 0,
             note: Some("no time left to refit".into()),
         });
         s.extra.clear();

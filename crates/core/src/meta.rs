@@ -240,6 +240,10 @@ pub struct FinalModel {
     /// Ensemble members refit on all rows (the others keep their fold models).
     #[serde(default)]
     pub members_refit: usize,
+    /// Further refits with other seeds, each averaged with its trial's first refit (a family's
+    /// `final_refit_seeds`, as far as the time left allowed).
+    #[serde(default)]
+    pub more_seeds: usize,
     /// Why fold models were used, or why an ensemble is used although a single trial ranks
     /// above it.
     #[serde(default)]
@@ -250,7 +254,12 @@ impl fmt::Display for FinalModel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let id = self.trial_id;
         match self.kind {
-            FinalModelKind::Refit => write!(f, "trial {id} refit on all {} rows", self.rows)?,
+            FinalModelKind::Refit => {
+                write!(f, "trial {id} refit on all {} rows", self.rows)?;
+                if self.more_seeds > 0 {
+                    write!(f, " with {} seeds, averaged", self.more_seeds + 1)?;
+                }
+            }
             FinalModelKind::FoldModels => write!(f, "trial {id} fold models")?,
             FinalModelKind::Ensemble | FinalModelKind::Stacking => {
                 let what = if self.kind == FinalModelKind::Stacking {
@@ -262,23 +271,27 @@ impl fmt::Display for FinalModel {
                 if self.members_refit == self.members {
                     write!(
                         f,
-                        "{} members refit on all {} rows)",
+                        "{} members refit on all {} rows",
                         self.members, self.rows
                     )?;
                 } else if self.members_refit == 0 {
-                    write!(
-                        f,
-                        "{} members, fold models: no time to refit)",
-                        self.members
-                    )?;
+                    write!(f, "{} members, fold models: no time to refit", self.members)?;
                 } else {
                     write!(
                         f,
                         "{} members; {} refit on all {} rows, the rest with their fold models: \
-                         no time to refit them)",
+                         no time to refit them",
                         self.members, self.members_refit, self.rows
                     )?;
                 }
+                if self.more_seeds > 0 {
+                    write!(
+                        f,
+                        "; {} more refits with other seeds averaged in",
+                        self.more_seeds
+                    )?;
+                }
+                write!(f, ")")?;
             }
         }
         match (&self.note, self.kind) {
@@ -350,6 +363,7 @@ mod tests {
             rows: 10,
             members: 3,
             members_refit: 3,
+            more_seeds: 0,
             note: None,
         };
         assert_eq!(
@@ -423,9 +437,16 @@ mod tests {
             rows: 600,
             members: 0,
             members_refit: 0,
+            more_seeds: 0,
             note: None,
         };
         assert_eq!(m.to_string(), "trial 7 refit on all 600 rows");
+        m.more_seeds = 2;
+        assert_eq!(
+            m.to_string(),
+            "trial 7 refit on all 600 rows with 3 seeds, averaged"
+        );
+        m.more_seeds = 0;
         m.kind = FinalModelKind::FoldModels;
         m.note = Some("no time left to refit".into());
         assert_eq!(m.to_string(), "trial 7 fold models (no time left to refit)");
@@ -437,5 +458,18 @@ mod tests {
             m.to_string()
                 .starts_with("ensemble trial 7 (4 members; 2 refit")
         );
+        m.members_refit = 4;
+        m.more_seeds = 5;
+        assert_eq!(
+            m.to_string(),
+            "ensemble trial 7 (4 members refit on all 600 rows; 5 more refits with other seeds \
+             averaged in)"
+        );
+        // Records stored before the field existed read as no further seeds.
+        let old: FinalModel = serde_json::from_str(
+            r#"{"trial_id": 1, "kind": "refit", "rows": 5, "members": 0, "members_refit": 0}"#,
+        )
+        .unwrap();
+        assert_eq!(old.more_seeds, 0);
     }
 }

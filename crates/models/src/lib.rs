@@ -161,6 +161,15 @@ pub trait Family: Send + Sync {
     fn final_keeps_fold_models(&self) -> bool {
         false
     }
+    /// How many refits on all rows, each with its own seed, the final model averages for a
+    /// trial of this family with `params`: more than 1 where one fit varies with its seed enough
+    /// for an average of a few to predict better (a `gbdt` that samples rows or columns: 3).
+    /// The engine uses it on regression only; the end-of-study reserve plans for the first
+    /// refit, the others fill the time left before the budget's end, and all of them are made
+    /// without a time budget.
+    fn final_refit_seeds(&self, _params: &Params) -> usize {
+        1
+    }
     /// A [`FitPurpose::Full`] fit's time on `n_rows` rows against a [`FitPurpose::FirstLook`]
     /// fit's on as many, for the same parameters: above 1 when the family does more for a full
     /// fit (`gbdt`'s second fit on every row). The end-of-study reserve scales a first look's

@@ -85,6 +85,7 @@ fn write_study(dir: &Path, legacy: bool) -> (u64, u64) {
             rows: 150,
             members: 0,
             members_refit: 0,
+            more_seeds: 0,
             note: None,
         });
         s.ensemble = Some(decision);

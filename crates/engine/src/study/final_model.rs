@@ -71,7 +71,7 @@ impl Study<'_> {
                     budget_end,
                     Some(&s.record),
                 );
-                let (members, refit) =
+                let (members, refit, more_seeds) =
                     self.refit_members(&s.members, s.record.trial_id, budget_end)?;
                 let predictor = ToWrite::Stacked(members, s.meta.clone());
                 let model = predictor.with_post(post).into_artifact(info)?;
@@ -96,6 +96,7 @@ impl Study<'_> {
                     rows,
                     members: s.members.len(),
                     members_refit: refit,
+                    more_seeds,
                     note,
                 }
             }
@@ -110,7 +111,7 @@ impl Study<'_> {
                     budget_end,
                     Some(&e.record),
                 );
-                let (predictor, refit) = self.refit_ensemble(e, budget_end)?;
+                let (predictor, refit, more_seeds) = self.refit_ensemble(e, budget_end)?;
                 let model = predictor.with_post(post).into_artifact(info)?;
                 // Say why the ensemble is used when it ranks below the best single trial.
                 let note = match (best, &e.record.ensemble) {
@@ -135,6 +136,7 @@ impl Study<'_> {
                     rows,
                     members: e.members.len(),
                     members_refit: refit,
+                    more_seeds,
                     note,
                 }
             }
@@ -158,9 +160,17 @@ impl Study<'_> {
                     && !keeps_folds
                     && !self.config.abort.load(Ordering::SeqCst)
                     && wall_left.is_none_or(|w| w > est);
+                let seed = Rng::derive_seed(self.config.seed, u64::MAX);
+                let mut more_seeds = 0;
                 let refit = if can_refit {
-                    self.refit(b, Rng::derive_seed(self.config.seed, u64::MAX), budget_end)
-                        .and_then(|p| ToWrite::Packed(p).with_post(post).into_artifact(info))
+                    self.refit(b, seed, budget_end).and_then(|p| {
+                        let more = self
+                            .further_seed_refits(&[(b, 1.0, seed)], budget_end)
+                            .pop()
+                            .unwrap_or_default();
+                        more_seeds = more.len();
+                        seed_average(p, more).with_post(post).into_artifact(info)
+                    })
                 } else {
                     Err(TrainError::Deadline)
                 };
@@ -199,6 +209,11 @@ impl Study<'_> {
                     rows,
                     members: 0,
                     members_refit: 0,
+                    more_seeds: if kind == FinalModelKind::Refit {
+                        more_seeds
+                    } else {
+                        0
+                    },
                     note,
                 }
             }
@@ -247,22 +262,25 @@ impl Study<'_> {
         &self,
         e: &EnsembleTrial,
         budget_end: Option<Instant>,
-    ) -> Result<(ToWrite, usize), EngineError> {
-        let (parts, n_refit) = self.refit_members(&e.members, e.record.trial_id, budget_end)?;
+    ) -> Result<(ToWrite, usize, usize), EngineError> {
+        let (parts, n_refit, more_seeds) =
+            self.refit_members(&e.members, e.record.trial_id, budget_end)?;
         let parts = e.members.iter().map(|m| m.1).zip(parts).collect();
-        Ok((ToWrite::Ensemble(parts), n_refit))
+        Ok((ToWrite::Ensemble(parts), n_refit, more_seeds))
     }
 
     /// Refit `members` (trial id, weight) on all rows, heaviest weight first, in `jobs` lanes
     /// as far as the time left allows; a member not refit keeps its fold models, taken from
     /// the meta-trial `trial_id`'s own artifact (an ensemble's or a stacking's, members in the
-    /// same order). Returns the members' predictors in order and how many were refit.
+    /// same order). Then the refit members refit with further seeds as far as the time left
+    /// allows ([`Self::further_seed_refits`]). Returns the members' predictors in order, how
+    /// many were refit and how many further-seed refits were made.
     fn refit_members(
         &self,
         members: &[(u64, f64)],
         trial_id: u64,
         budget_end: Option<Instant>,
-    ) -> Result<(Vec<ToWrite>, usize), EngineError> {
+    ) -> Result<(Vec<ToWrite>, usize, usize), EngineError> {
         let trials: Vec<Option<&TrialRecord>> = members
             .iter()
             .map(|(id, _)| self.history.iter().find(|t| t.trial_id == *id))
@@ -283,39 +301,39 @@ impl Study<'_> {
         };
         let deadline = refit_deadline(budget_end);
         let seed = self.config.seed;
+        let seeds: Vec<u64> = trials
+            .iter()
+            .map(|t| t.map_or(0, |t| Rng::derive_seed(seed, u64::MAX - t.trial_id)))
+            .collect();
         // Each refit is written into its encoding as it is fitted: the members are never
         // live together (a forest's trees not even within one member).
-        let mut refits: Vec<Option<PackedPipeline>> = (0..members.len()).map(|_| None).collect();
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = plan
-                .iter()
-                .map(|lane| {
-                    let (data, trials) = (&self.data, &trials);
-                    scope.spawn(move || {
-                        lane.iter()
-                            .filter_map(|&i| {
-                                let t = trials[i]?;
-                                let s = Rng::derive_seed(seed, u64::MAX - t.trial_id);
-                                Some((i, refit_on(data, t, s, deadline).ok()?))
-                            })
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            for h in handles {
-                if let Ok(done) = h.join() {
-                    for (i, fitted) in done {
-                        refits[i] = Some(fitted);
-                    }
-                }
-            }
+        let data = &self.data;
+        let refits = run_lanes(&plan, members.len(), |i| {
+            refit_on(data, trials[i]?, seeds[i], deadline).ok()
         });
         let n_refit = refits.iter().filter(|r| r.is_some()).count();
+        let done: Vec<(usize, &TrialRecord, f64, u64)> = refits
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.is_some())
+            .filter_map(|(i, _)| Some((i, trials[i]?, members[i].1, seeds[i])))
+            .collect();
+        let mut more: Vec<Vec<PackedPipeline>> = (0..members.len()).map(|_| Vec::new()).collect();
+        let further = self.further_seed_refits(
+            &done.iter().map(|d| (d.1, d.2, d.3)).collect::<Vec<_>>(),
+            budget_end,
+        );
+        for (d, f) in done.iter().zip(further) {
+            more[d.0] = f;
+        }
+        let more_seeds = more.iter().map(Vec::len).sum();
+        let mut packed: Vec<Option<ToWrite>> = refits
+            .into_iter()
+            .zip(more)
+            .map(|(r, m)| r.map(|r| seed_average(r, m)))
+            .collect();
         let parts: Vec<ToWrite> = if n_refit == members.len() {
-            refits
-                .into_iter()
-                .filter_map(|r| Some(ToWrite::Packed(r?)))
-                .collect()
+            packed.into_iter().flatten().collect()
         } else {
             // The others' fold models come from the meta-trial's own artifact (members in
             // the same order), stored when it was built, whatever the retention of the
@@ -332,12 +350,114 @@ impl Study<'_> {
                 )));
             }
             bags.into_iter()
-                .zip(refits)
-                .map(|(bag, r)| r.map_or(ToWrite::Predictor(bag), ToWrite::Packed))
+                .zip(packed.iter_mut())
+                .map(|(bag, r)| r.take().unwrap_or(ToWrite::Predictor(bag)))
                 .collect()
         };
-        Ok((parts, n_refit))
+        Ok((parts, n_refit, more_seeds))
     }
+
+    /// Further refits on all rows of trials already refit, `(trial, weight, first seed)`, each
+    /// with its own seed, up to its family's `final_refit_seeds` in all, on regression only:
+    /// in `jobs` lanes,
+    /// every trial's second seed before any third, heaviest first, each only if its estimated
+    /// refit time still fits in the time left before `budget_end` (all of them without one).
+    /// The reserve never plans for them, so they cost the search nothing. Returns each trial's
+    /// further refits, in order.
+    fn further_seed_refits(
+        &self,
+        done: &[(&TrialRecord, f64, u64)],
+        budget_end: Option<Instant>,
+    ) -> Vec<Vec<PackedPipeline>> {
+        let registry = automl_models::registry();
+        // (index into `done`, seed number from 1)
+        let jobs: Vec<(usize, u64)> = done
+            .iter()
+            .enumerate()
+            .flat_map(|(i, (t, _, _))| {
+                let n = registry
+                    .get(&t.candidate.family)
+                    .map_or(1, |f| f.final_refit_seeds(&t.candidate.params));
+                (1..n as u64).map(move |k| (i, k))
+            })
+            .collect();
+        let mut out: Vec<Vec<PackedPipeline>> = (0..done.len()).map(|_| Vec::new()).collect();
+        // Regression only: on classification (titanic, telco_churn, digits) the averaged
+        // refits scored worse than one in paired runs (docs/BENCHMARKS.md §64).
+        if jobs.is_empty()
+            || self.data.task.is_classification()
+            || self.config.abort.load(Ordering::SeqCst)
+        {
+            return out;
+        }
+        let wall_left = budget_end.map(|e| e.saturating_duration_since(Instant::now()));
+        // A second seed ranks above every third: the priority is the weight less the number.
+        let plan = refit_plan(
+            jobs.iter()
+                .map(|&(i, k)| (done[i].1 - k as f64, self.refit_estimate_s(done[i].0)))
+                .collect(),
+            self.config.jobs.max(1),
+            wall_left.map(|w| w.as_secs_f64() - 0.3),
+        );
+        let deadline = refit_deadline(budget_end);
+        let data = &self.data;
+        let fitted = run_lanes(&plan, jobs.len(), |j| {
+            let (i, k) = jobs[j];
+            let (t, _, first) = done[i];
+            refit_on(data, t, Rng::derive_seed(first, k), deadline).ok()
+        });
+        for (&(i, _), f) in jobs.iter().zip(fitted) {
+            if let Some(f) = f {
+                out[i].push(f);
+            }
+        }
+        out
+    }
+}
+
+/// A trial's refit, averaged with its further-seed refits when there are any.
+fn seed_average(first: PackedPipeline, more: Vec<PackedPipeline>) -> ToWrite {
+    if more.is_empty() {
+        return ToWrite::Packed(first);
+    }
+    let w = 1.0 / (1 + more.len()) as f64;
+    ToWrite::Ensemble(
+        std::iter::once(first)
+            .chain(more)
+            .map(|p| (w, ToWrite::Packed(p)))
+            .collect(),
+    )
+}
+
+/// Run the jobs `plan` gives each lane (indices below `n`), the lanes in parallel threads and
+/// each lane's jobs in order; what each job returned, by index (None where none ran).
+fn run_lanes<T: Send>(
+    plan: &[Vec<usize>],
+    n: usize,
+    job: impl Fn(usize) -> Option<T> + Sync,
+) -> Vec<Option<T>> {
+    let mut out: Vec<Option<T>> = (0..n).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = plan
+            .iter()
+            .map(|lane| {
+                let job = &job;
+                scope.spawn(move || {
+                    lane.iter()
+                        .filter_map(|&i| Some((i, job(i)?)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            if let Ok(done) = h.join() {
+                for (i, v) in done {
+                    out[i] = Some(v);
+                }
+            }
+        }
+    });
+    out
 }
 
 /// A refit gives up this long before the end of the time budget.
@@ -362,10 +482,11 @@ fn refit_on(
     )
 }
 
-/// Which ensemble members to refit on all rows, in `lanes` parallel lanes of at most `avail`
-/// seconds each (None = no limit): members in order of weight (heaviest first), each placed on
-/// the least loaded lane if its estimated refit time `est` still fits there, else skipped (it
-/// keeps its fold models). Returns the member indices of each lane.
+/// Which refits to make, `(priority, est)` each, in `lanes` parallel lanes of at most `avail`
+/// seconds each (None = no limit): in order of priority (highest first; an ensemble member's
+/// is its weight), each placed on the least loaded lane if its estimated refit time `est`
+/// still fits there, else skipped (a member keeps its fold models). Returns the indices of
+/// each lane.
 fn refit_plan(members: Vec<(f64, f64)>, lanes: usize, avail: Option<f64>) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..members.len()).collect();
     order.sort_by(|&a, &b| members[b].0.total_cmp(&members[a].0).then(a.cmp(&b)));
@@ -410,5 +531,10 @@ mod tests {
         // No time left: nobody; an unknown estimate is never planned.
         assert!(refit_plan(members, 2, Some(-0.3)).iter().all(Vec::is_empty));
         assert!(refit_plan(vec![(1.0, f64::INFINITY)], 1, None)[0].is_empty());
+        // Further seeds (priority: the weight less the seed's number): every second seed
+        // before any third, heavier first; a lane of 2.5 s takes the two second seeds only.
+        let further = vec![(0.6 - 1.0, 1.0), (0.6 - 2.0, 1.0), (0.4 - 1.0, 1.0)];
+        assert_eq!(refit_plan(further.clone(), 1, Some(2.5)), vec![vec![0, 2]]);
+        assert_eq!(refit_plan(further, 1, None), vec![vec![0, 2, 1]]);
     }
 }

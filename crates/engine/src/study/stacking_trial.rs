@@ -360,7 +360,16 @@ mod tests {
             panic!("not a stacking")
         };
         assert_eq!(meta, &st.meta);
-        assert!(members.iter().all(|m| matches!(m, Predictor::Single(_))));
+        // Each member one refit, or (a sampled gbdt on regression) its refits with three
+        // seeds, averaged.
+        let refit = |m: &Predictor| match m {
+            Predictor::Single(_) => true,
+            Predictor::Ensemble(v) => {
+                v.len() == 3 && v.iter().all(|(_, p)| matches!(p, Predictor::Single(_)))
+            }
+            _ => false,
+        };
+        assert!(members.iter().all(refit));
         let parts: Vec<Predictions> = members
             .iter()
             .map(|m| m.predict(&s.data.features, info).unwrap())

@@ -26,6 +26,12 @@ pub fn churn() -> Dataset {
     load_training(&path, &ReadOptions::default()).unwrap()
 }
 
+/// examples/data/houses.csv (regression).
+pub fn houses() -> Dataset {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/houses.csv");
+    load_training(&path, &ReadOptions::default()).unwrap()
+}
+
 /// What must be identical: trial id, family, parameters, lineage, state, fold scores (bits).
 pub type Row = (u64, String, String, Vec<u64>, String, Vec<u64>);
 
