@@ -369,6 +369,12 @@ impl Study<'_> {
         done: &[(&TrialRecord, f64, u64)],
         budget_end: Option<Instant>,
     ) -> Vec<Vec<PackedPipeline>> {
+        let mut out: Vec<Vec<PackedPipeline>> = (0..done.len()).map(|_| Vec::new()).collect();
+        // Regression only: on classification (titanic, telco_churn, digits) the averaged
+        // refits scored worse than one in paired runs (docs/BENCHMARKS.md §64).
+        if self.data.task.is_classification() || self.config.abort.load(Ordering::SeqCst) {
+            return out;
+        }
         let registry = automl_models::registry();
         // (index into `done`, seed number from 1)
         let jobs: Vec<(usize, u64)> = done
@@ -381,13 +387,7 @@ impl Study<'_> {
                 (1..n as u64).map(move |k| (i, k))
             })
             .collect();
-        let mut out: Vec<Vec<PackedPipeline>> = (0..done.len()).map(|_| Vec::new()).collect();
-        // Regression only: on classification (titanic, telco_churn, digits) the averaged
-        // refits scored worse than one in paired runs (docs/BENCHMARKS.md §64).
-        if jobs.is_empty()
-            || self.data.task.is_classification()
-            || self.config.abort.load(Ordering::SeqCst)
-        {
+        if jobs.is_empty() {
             return out;
         }
         let wall_left = budget_end.map(|e| e.saturating_duration_since(Instant::now()));
