@@ -19,7 +19,8 @@ use ndarray::{Array2, ArrayView2};
 /// A borrowed fitted tree ensemble of either kind.
 #[derive(Debug, Clone, Copy)]
 pub enum Ensemble<'a> {
-    /// Gradient boosting (raw scores: margins for classification, values for regression).
+    /// Gradient boosting (raw scores: margins for classification, values for regression, the
+    /// log of the values under the tweedie objective).
     Gbdt(&'a Gbdt),
     /// Random forest or extra trees (raw scores: class frequencies or values).
     Forest(&'a Forest),
@@ -51,6 +52,15 @@ impl<'a> Ensemble<'a> {
         match self {
             Ensemble::Gbdt(m) => m.objective().n_outputs(),
             Ensemble::Forest(m) => m.n_classes().max(1),
+        }
+    }
+
+    /// Whether a regression's raw score is the log of the prediction (boosting with the
+    /// tweedie objective) rather than the prediction itself.
+    pub fn log_link(&self) -> bool {
+        match self {
+            Ensemble::Gbdt(m) => matches!(m.objective(), crate::gbdt::Objective::Tweedie { .. }),
+            Ensemble::Forest(_) => false,
         }
     }
 

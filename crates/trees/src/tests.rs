@@ -648,3 +648,99 @@ fn contributions_sum_to_the_raw_score() {
             .is_err()
     );
 }
+
+/// Counts whose mean is exp(linear signal): Poisson draws by inversion.
+fn counts(n: usize, seed: u64) -> (Array2<f64>, Vec<f64>) {
+    let (x, _) = synth(n, 0, seed);
+    let mut rng = Rng::new(seed + 100);
+    let y = (0..n)
+        .map(|i| {
+            let mu = (1.0 + 0.8 * x[[i, 0]] - 0.5 * x[[i, 1]]).exp();
+            let (mut k, mut p, u) = (0.0, (-mu).exp(), rng.uniform(0.0, 1.0));
+            let mut cum = p;
+            while u > cum && k < 1000.0 {
+                k += 1.0;
+                p *= mu / k;
+                cum += p;
+            }
+            k
+        })
+        .collect();
+    (x, y)
+}
+
+#[test]
+fn tweedie_boosts_the_log_of_the_prediction_and_fits_counts_better_than_squared_error() {
+    let (x, y) = counts(2000, 7);
+    let d = BinnedData::new(x.view(), &CAT, 255).unwrap();
+    let tr: Vec<u32> = (0..1500).collect();
+    let te: Vec<u32> = (1500..2000).collect();
+    let train = Dataset {
+        rows: Some(&tr),
+        ..Dataset::new(&d, &y)
+    };
+    let fit = |objective| {
+        let p = GbdtParams {
+            objective,
+            max_rounds: 60,
+            learning_rate: 0.1,
+            max_leaves: 8,
+            ..GbdtParams::default()
+        };
+        Gbdt::fit(&p, &train, None, None).unwrap()
+    };
+    let tw = fit(Objective::Tweedie { power: 1.3 });
+    let l2 = fit(Objective::L2);
+    // the start is the log of the mean target; predictions are exp(raw) > 0
+    let mean = tr.iter().map(|&r| y[r as usize]).sum::<f64>() / tr.len() as f64;
+    assert!((tw.base()[0] - mean.ln()).abs() < 1e-9);
+    let raw = tw.predict_raw(x.view()).unwrap();
+    let pred = tw.predict(x.view()).unwrap();
+    for (r, p) in raw.column(0).iter().zip(&pred.values) {
+        assert!((r.exp() - p).abs() <= 1e-9 * p.max(1.0) && *p > 0.0);
+    }
+    // training deviance falls every round
+    let p = GbdtParams {
+        objective: Objective::Tweedie { power: 1.3 },
+        max_rounds: 30,
+        ..GbdtParams::default()
+    };
+    let curve = train_loss_curve(&p, &Dataset::new(&d, &y));
+    for w in curve.windows(2) {
+        assert!(w[1] <= w[0] + 1e-9, "{} -> {}", w[0], w[1]);
+    }
+    // on counts whose spread grows with their mean, the held-out squared error is lower
+    let sq = |m: &Gbdt| {
+        let p = m.predict(x.view()).unwrap().values;
+        te.iter()
+            .map(|&r| (p[r as usize] - y[r as usize]).powi(2))
+            .sum::<f64>()
+            / te.len() as f64
+    };
+    assert!(sq(&tw) < sq(&l2), "tweedie {} l2 {}", sq(&tw), sq(&l2));
+    // an encoded tweedie model decodes to the same model
+    let bytes = postcard::to_allocvec(&tw).unwrap();
+    let back: Gbdt = postcard::from_bytes(&bytes).unwrap();
+    assert_eq!(back, tw);
+}
+
+#[test]
+fn tweedie_refuses_a_negative_target_and_a_power_outside_one_to_two() {
+    let (x, mut y) = counts(100, 3);
+    let d = BinnedData::new(x.view(), &CAT, 255).unwrap();
+    for power in [1.0, 2.0, f64::NAN] {
+        let p = GbdtParams {
+            objective: Objective::Tweedie { power },
+            ..GbdtParams::default()
+        };
+        let e = Gbdt::fit(&p, &Dataset::new(&d, &y), None, None).unwrap_err();
+        assert!(e.to_string().contains("tweedie_power"), "{e}");
+    }
+    y[17] = -1.0;
+    let p = GbdtParams {
+        objective: Objective::Tweedie { power: 1.5 },
+        ..GbdtParams::default()
+    };
+    let e = Gbdt::fit(&p, &Dataset::new(&d, &y), None, None).unwrap_err();
+    assert!(e.to_string().contains("non-negative target; row 17"), "{e}");
+}
