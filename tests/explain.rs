@@ -44,26 +44,7 @@ max_bins = { type = "fixed", value = 63 }
     )
     .unwrap();
     // `random` starts with the default of every family, cheapest first.
-    let out = run_in(
-        dir,
-        &[
-            "fit",
-            "train.csv",
-            "--store",
-            "s",
-            "--space",
-            "space.toml",
-            "--strategy",
-            "random",
-            "--max-trials",
-            "3",
-            "--seed",
-            "1",
-            "-q",
-        ],
-    )
-    .ok()
-    .stdout();
+    let out = crate::util::fit_random(dir, "3", "1", &["-q"]).stdout();
     // "model: ensemble trial 3 (...)" or "model: trial 2 ..."
     let line = out.lines().find(|l| l.starts_with("model:")).unwrap();
     let after = &line[line.find("trial ").unwrap() + 6..];

@@ -24,6 +24,7 @@ mod predlog;
 mod seeds;
 mod serve;
 mod stacking;
+mod tweedie;
 mod typed_meta;
 mod util;
 mod validation;

@@ -60,6 +60,27 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Run {
     Run { out }
 }
 
+/// `automl fit train.csv --store s --space space.toml --strategy random --max-trials TRIALS
+/// --seed SEED` in `dir`, plus `extra` arguments; it must succeed.
+pub fn fit_random(dir: &Path, trials: &str, seed: &str, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "fit",
+        "train.csv",
+        "--store",
+        "s",
+        "--space",
+        "space.toml",
+        "--strategy",
+        "random",
+        "--max-trials",
+        trials,
+        "--seed",
+        seed,
+    ];
+    args.extend_from_slice(extra);
+    run_in(dir, &args).ok()
+}
+
 /// `automl predict DATA --store STORE --output OUTPUT` in `dir`, plus `extra` arguments; it
 /// must succeed. Returns the path of the predictions file.
 pub fn predict_in(dir: &Path, store: &str, data: &str, output: &str, extra: &[&str]) -> PathBuf {

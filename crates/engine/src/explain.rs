@@ -644,7 +644,8 @@ pub fn contributions(
     let mut label = String::new();
     for (fp, fold) in ps.iter().zip(&td.folds) {
         let ens = fp.model.tree_ensemble().ok_or_else(unsupported)?;
-        let (out, what, cls) = raw_output(fp, ens.n_outputs(), study.task, class_idx);
+        let (out, what, cls) =
+            raw_output(fp, ens.n_outputs(), ens.log_link(), study.task, class_idx);
         label = match study.classes.get(cls) {
             Some(c) => format!("{what} of class {c}"),
             None => what,
@@ -678,16 +679,19 @@ pub fn contributions(
 }
 
 /// Which raw output of a fold model explains `class`, what it is, and the class it is of
-/// (binary boosting has one output: the log-odds of the second class).
+/// (binary boosting has one output: the log-odds of the second class; tweedie boosting's
+/// output is the log of the value).
 fn raw_output(
     fp: &FittedPipeline,
     n_outputs: usize,
+    log_link: bool,
     task: Task,
     class: usize,
 ) -> (usize, String, usize) {
     let boosted = fp.family == "gbdt";
     let c = class.min(n_outputs.saturating_sub(1));
     match task {
+        Task::Regression if log_link => (0, "log of the value".into(), usize::MAX),
         Task::Regression => (0, "value".into(), usize::MAX),
         _ if boosted && n_outputs == 1 => (0, "log-odds".into(), 1),
         _ if boosted => (c, "softmax margin".into(), c),

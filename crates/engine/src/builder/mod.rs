@@ -724,6 +724,7 @@ impl StudyBuilder {
         };
         let space = class_weight_policy(space, data);
         let space = cat_encoding_policy(space, data);
+        let space = objective_policy(space, data);
         let strategy = match self.strategy {
             StrategyChoice::Named(name) => {
                 by_name_with(&name, seed, &opts).ok_or(EngineError::UnknownStrategy { name })?
@@ -794,6 +795,31 @@ fn cat_encoding_policy(mut space: SearchSpace, data: &Dataset) -> SearchSpace {
         for f in &mut space.families {
             f.params
                 .retain(|p| p.name != automl_trainer::cat_encoding::CAT_ENCODING);
+        }
+    }
+    space
+}
+
+/// The parameters of a regression loss other than squared error (the `gbdt`'s `objective`
+/// and its `tweedie_power`).
+pub const OBJECTIVE_PARAMS: [&str; 2] = ["objective", "tweedie_power"];
+
+/// Whether a loss for non-negative targets (`objective = tweedie`) may be searched: a
+/// regression whose every target value is >= 0.
+pub fn has_non_negative_target(data: &Dataset) -> bool {
+    data.task == automl_core::Task::Regression
+        && !data.y.is_empty()
+        && data.y.iter().all(|v| *v >= 0.0)
+}
+
+/// The space searched: the `gbdt`'s `objective` and `tweedie_power` are dropped unless
+/// [`has_non_negative_target`], so a study on a target with negative values searches exactly
+/// what it did before they existed (a configuration without them boosts squared error).
+fn objective_policy(mut space: SearchSpace, data: &Dataset) -> SearchSpace {
+    if !has_non_negative_target(data) {
+        for f in &mut space.families {
+            f.params
+                .retain(|p| !OBJECTIVE_PARAMS.contains(&p.name.as_str()));
         }
     }
     space

@@ -349,6 +349,8 @@ impl Family for GbdtFamily {
                 "colsample",
                 "max_rounds",
                 "max_bins",
+                "objective",
+                "tweedie_power",
             ],
         )?;
         let learning_rate = p.positive("learning_rate", GBDT_RATE, 1.0)?;
@@ -369,7 +371,12 @@ impl Family for GbdtFamily {
             Task::Multiclass => Objective::Multiclass {
                 n_classes: input.n_classes,
             },
-            Task::Regression => Objective::L2,
+            Task::Regression => match p.choice("objective", "l2", &["l2", "tweedie"])? {
+                "tweedie" => Objective::Tweedie {
+                    power: p.float("tweedie_power", 1.5, 1.01, 1.99)?,
+                },
+                _ => Objective::L2,
+            },
         };
         let gp = GbdtParams {
             objective,
