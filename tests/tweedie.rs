@@ -1,7 +1,8 @@
 //! The `gbdt`'s `objective` on regression: on a count target both `l2` and `tweedie` trials are
 //! searched and complete, a tweedie trial's model predicts exp of its raw score (what
 //! `automl explain --rows` attributes, labelled as the log of the value), and a target with a
-//! negative value does not search the parameter at all.
+//! negative value does not search the parameter at all; a model file exported before the
+//! objective existed predicts as it did.
 
 use crate::cli::leaderboard_json;
 use crate::util::*;
@@ -129,4 +130,35 @@ fn a_target_with_a_negative_value_does_not_search_the_objective() {
             && r["state"] == "complete"),
         "{rows:?}"
     );
+}
+
+/// A model file exported before the tweedie objective existed (a `gbdt` on regression,
+/// `automl export` of d8926ba; its predictions of the rows written by that build) decodes and
+/// predicts the same rows identically: the objective is the enum's last variant.
+#[test]
+fn a_gbdt_exported_before_the_tweedie_objective_predicts_as_it_did() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for (from, to) in [
+        ("gbdt_before_tweedie.automl", "m.automl"),
+        ("gbdt_before_tweedie_rows.csv", "rows.csv"),
+    ] {
+        std::fs::copy(fixtures.join(from), dir.join(to)).unwrap();
+    }
+    run_in(
+        dir,
+        &[
+            "predict", "--model", "m.automl", "rows.csv", "--output", "p.csv",
+        ],
+    )
+    .ok();
+    let (_, now) = read_csv(&dir.join("p.csv"));
+    let (_, then) = read_csv(&fixtures.join("gbdt_before_tweedie_preds.csv"));
+    assert_eq!(now.len(), 12);
+    assert_eq!(now.len(), then.len());
+    for (a, b) in now.iter().zip(&then) {
+        let (a, b): (f64, f64) = (a[0].parse().unwrap(), b[0].parse().unwrap());
+        assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{a} {b}");
+    }
 }

@@ -373,7 +373,7 @@ impl Family for GbdtFamily {
             },
             Task::Regression => match p.choice("objective", "l2", &["l2", "tweedie"])? {
                 "tweedie" => Objective::Tweedie {
-                    power: p.float("tweedie_power", 1.5, 1.01, 1.99)?,
+                    power: p.float("tweedie_power", 1.3, 1.01, 1.99)?,
                 },
                 _ => Objective::L2,
             },
